@@ -1,0 +1,2 @@
+"""CIKG Workbench."""
+__version__ = "0.1.0"
