@@ -307,6 +307,8 @@ def _download(url: str, fh: BinaryIO, desc: str, progress: bool,
         if exc.code >= 500 or exc.code == 429:
             raise _Transient(message) from exc
         raise DownloadError(f"could not fetch {desc} from {url}: {message}") from exc
+    except http.client.InvalidURL as exc:
+        raise DownloadError(f"could not fetch {desc}: invalid URL {url!r}: {exc}") from exc
     except (URLError, ConnectionError, TimeoutError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise _Transient(f"{type(exc).__name__}: {reason} after {nbytes:,} bytes") from exc

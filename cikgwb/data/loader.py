@@ -8,6 +8,7 @@ substitute-KG entity).
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -236,6 +237,12 @@ def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0
                    n_interests=int(len(interest_ids)), interest_ids=interest_ids, meta=meta)
 
 
+def _first_existing(p: Path) -> Path:
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
 def load_dataset(name: str, data_dir: str | Path | None = None, split_seed: int = 0) -> Dataset:
     """Load a registered dataset by name (``synthetic`` is generated on first use)."""
     from .registry import dataset_dir, get_spec
@@ -244,6 +251,10 @@ def load_dataset(name: str, data_dir: str | Path | None = None, split_seed: int 
     folder = dataset_dir(name, data_dir)
     if getattr(spec, "synthetic", False):
         from .synthetic import ensure_synthetic
+        if not os.access(folder if folder.exists() else _first_existing(folder), os.W_OK) \
+                and not (folder / "GENERATOR.json").exists():
+            # a read-only data dir (e.g. a shared copy of the real data): generate into the cache
+            folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cikgwb" / name
         ensure_synthetic(folder)
         ds = load_from_dir(folder, name=name, split_seed=split_seed)
         from .synthetic import attach_truth

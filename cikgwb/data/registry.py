@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 #: Base of raw file addresses; tests point it at a local server.
 RAW_BASE = "https://raw.githubusercontent.com"
@@ -48,7 +49,8 @@ class FileSpec:
     @property
     def url(self) -> str:
         """Raw download address pinned to the commit."""
-        return f"{RAW_BASE.rstrip('/')}/{self.repo}/{self.commit}/{self.upstream_path}"
+        return (f"{RAW_BASE.rstrip('/')}/{quote(self.repo)}/{quote(self.commit)}/"
+                f"{quote(self.upstream_path)}")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,173 @@
+"""The ``cikgwb`` command: data, interests, graph, train, evaluate, demo, sweep, notebooks."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from typing import Any, Callable
+
+
+def _optional(register: Callable[[], Any]) -> None:
+    """Wire an area's sub-commands; an area whose optional extras are missing stays out."""
+    try:
+        register()
+    except ImportError as exc:  # pragma: no cover - only without optional extras
+        logging.getLogger(__name__).debug("sub-command not available: %s", exc)
+
+
+# ----------------------------------------------------------------------------- data
+def _data_stats(args: argparse.Namespace) -> int:
+    from .data import load_dataset
+    from .evaluate import sparsity_groups
+
+    ds = load_dataset(args.name, data_dir=args.data_dir, split_seed=args.split_seed)
+    s = ds.summary()
+    if args.json:
+        s["warnings"] = ds.meta.get("warnings", {})
+        print(json.dumps(s, indent=2, default=str))
+        return 0
+    print(f"{ds.name}  (paper's Table 2 figures, then interest graph and split)")
+    rows = [("users", f"{s['users']:,}"), ("items", f"{s['items']:,}"), ("ratings", f"{s['ratings']:,}"),
+            ("density", f"{100 * s['density']:.2f}%"), ("relations", f"{s['relations']:,}"),
+            ("entities", f"{s['entities']:,}"), ("triples", f"{s['triples']:,}"),
+            ("interest edges", f"{s['interest edges']:,}"), ("interest nodes", f"{s['interests']:,}"),
+            ("users with interests", f"{s['users with interests']:,}"),
+            ("interest source", ds.meta.get("interests_source", "")),
+            ("KG", ds.meta.get("kg", "")),
+            ("train / valid / test pairs", f"{s['train pairs']:,} / {s['valid pairs']:,} / {s['test pairs']:,}"),
+            ("split", f"seed {s['split']['seed']}: {s['split']['rule']}")]
+    counts = ds.matrix("train").getnnz(axis=1)
+    groups = sparsity_groups(counts, 4)
+    for g in range(4):
+        c = counts[groups == g]
+        rows.append((f"sparsity group {g + 1}", f"{len(c):,} users, {c.min()}-{c.max()} train items, "
+                     f"{c.sum():,} interactions"))
+    w = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"  {k:<{w}}  {v}")
+    for k, v in ds.meta.get("warnings", {}).items():
+        print(f"  warning: {k}: {v:,} (counted; the published data has this)")
+    return 0
+
+
+def _add_data(sub) -> None:
+    p = sub.add_parser("data", help="fetch, verify and describe datasets")
+    dsub = p.add_subparsers(dest="data_cmd", required=True)
+    from .data.download import add_fetch_parsers
+    add_fetch_parsers(dsub)
+    s = dsub.add_parser("stats", help="Table 2 statistics, interest graph and split of a dataset")
+    s.add_argument("name")
+    s.add_argument("--data-dir", default=None)
+    s.add_argument("--split-seed", type=int, default=0)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=_data_stats)
+
+
+# ----------------------------------------------------------------------------- train
+def _train(args: argparse.Namespace) -> int:
+    from .config import RunConfig, apply_overrides, default_config
+    from .train import Trainer
+
+    seeds = [int(s) for s in str(args.seeds).split(",")] if args.seeds is not None else [None]
+    results = []
+    for seed in seeds:
+        if args.config:
+            cfg = RunConfig.load(args.config)
+        else:
+            cfg = default_config(args.dataset, args.model)
+        cfg.interests = args.interests
+        apply_overrides(cfg, args.set or [])
+        if args.protocol:
+            cfg.train.protocol = args.protocol
+        if args.device:
+            cfg.train.device = args.device
+        if seed is not None:
+            cfg.train.seed = seed
+        base = args.name or f"{cfg.dataset}-{cfg.model.model}-{cfg.train.protocol}"
+        cfg.name = f"{base}-s{cfg.train.seed}"
+        res = Trainer(cfg, progress=not args.quiet).fit(resume=args.resume)
+        results.append(res)
+        m = res.metrics
+        print(json.dumps({"run": cfg.name, "protocol": m["protocol"], "selected_epoch": m["selected_epoch"],
+                          "test": {k: round(v, 4) for k, v in m["test"].items() if "@" in k and k.split("@")[0] in ("recall", "ndcg")}},
+                          indent=None))
+    if len(results) > 1:
+        from .reports import summarize_seeds
+        path = summarize_seeds([r.run_dir for r in results], out_name=base)
+        print(f"summary over seeds {seeds}: {path}")
+    return 0
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train CIKGRec or a baseline (early stopping on valid)")
+    p.add_argument("--dataset", default="synthetic")
+    p.add_argument("--model", default="cikgrec")
+    p.add_argument("--interests", default="paper", help="paper | none | PATH to a user-interest graph")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting (repeatable)")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2")
+    p.add_argument("--protocol", choices=["valid", "authors"], default=None,
+                   help="valid (default) or authors (selects on TEST: comparison with the paper only)")
+    p.add_argument("--config", default=None, help="a config.yaml to start from")
+    p.add_argument("--name", default=None)
+    p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_train)
+
+
+# ----------------------------------------------------------------------------- demo
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+    return run_demo(quick=not args.full, notebooks=args.notebooks)
+
+
+def _add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="the main job on the embedded synthetic dataset (offline)")
+    p.add_argument("--full", action="store_true", help="train to early stop instead of the quick schedule")
+    p.add_argument("--notebooks", action="store_true", help="also execute the notebooks with papermill")
+    p.set_defaults(func=_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cikgwb", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    _add_data(sub)
+    _add_train(sub)
+    _add_demo(sub)
+    from .evaluate import add_parser as add_baseline
+    add_baseline(sub)
+
+    def interests():
+        from .knowledge.cli import add_parser as add_interests
+        isub = add_interests(sub)
+        from .knowledge.cluster_cli import add_cluster_parser, add_graph_parser
+        add_cluster_parser(isub)
+        add_graph_parser(sub)
+    _optional(interests)
+
+    def extras():
+        from .sweep import add_parser as add_sweep
+        add_sweep(sub)
+    _optional(extras)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
+    warnings.filterwarnings("ignore", message=".*Sparse invariant checks.*")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted; completed work is saved (rerun to resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""The CIKG: one node index space, its edge sets, the contrastive views and normalised adjacency.
+
+Node index space (``NodeSpace``)::
+
+    users      [0, U)
+    items      [U, U + I)            item i      -> node U + i
+    entities   [U + I, U + E)        entity e    -> node U + e (items are entities 0..I-1)
+    interests  [U + E, U + E + J)    interest j  -> node U + E + j
+
+Edge sets are undirected (stored once as (a, b) node pairs; duplicates merged). Every
+propagation matrix is the symmetric normalisation ``D^-1/2 A D^-1/2`` of the symmetrised edge
+set (a node without edges gets 0, not inf), built once as a torch sparse CSR matrix and
+reused. Relation types are kept for TransE only; propagation ignores them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .data.dataset import Dataset
+
+
+@dataclass(frozen=True)
+class NodeSpace:
+    n_users: int
+    n_items: int
+    n_entities: int   # items included
+    n_interests: int
+
+    @property
+    def n_nodes(self) -> int:
+        return self.n_users + self.n_entities + self.n_interests
+
+    @property
+    def item_offset(self) -> int:
+        return self.n_users
+
+    @property
+    def interest_offset(self) -> int:
+        return self.n_users + self.n_entities
+
+    def items(self) -> slice:
+        return slice(self.n_users, self.n_users + self.n_items)
+
+    def entities(self) -> slice:
+        return slice(self.n_users, self.n_users + self.n_entities)
+
+    def interests(self) -> slice:
+        return slice(self.interest_offset, self.n_nodes)
+
+
+def _undirected(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Unique undirected edges as (lo, hi) rows, self-pairs removed."""
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    e = np.unique(np.column_stack([lo, hi]).astype(np.int64), axis=0)
+    return e[e[:, 0] != e[:, 1]]
+
+
+class EdgeSets:
+    """The CIKG's edge sets on one :class:`NodeSpace`, built from a :class:`Dataset`.
+
+    ``train_pairs`` are the interactions used for training (train, or train_full under the
+    authors' protocol). ``use_kg`` / ``use_interests`` switch the two knowledge sources off
+    (``use_interests=False`` is the paper's w/o UIK: no interest node anywhere).
+    """
+
+    def __init__(self, ds: Dataset, train_pairs: np.ndarray, use_kg: bool = True,
+                 use_interests: bool = True):
+        U, E = ds.n_users, ds.n_entities
+        J = ds.n_interests if use_interests else 0
+        self.space = NodeSpace(U, ds.n_items, E, J)
+        self.interact = _undirected(train_pairs[:, 0], U + train_pairs[:, 1])
+        if use_kg and len(ds.kg):
+            self.kg = _undirected(U + ds.kg[:, 0], U + ds.kg[:, 2])
+        else:
+            self.kg = np.zeros((0, 2), dtype=np.int64)
+        if J and len(ds.user_interest):
+            self.interest = _undirected(ds.user_interest[:, 0], U + E + ds.user_interest[:, 1])
+        else:
+            self.interest = np.zeros((0, 2), dtype=np.int64)
+        self.train_pairs = train_pairs
+
+    @property
+    def cikg(self) -> np.ndarray:
+        """All edges of the CIKG (interactions + KG + user-interest), merged."""
+        return np.unique(np.concatenate([self.interact, self.kg, self.interest]), axis=0)
+
+    def active_self_loops(self) -> np.ndarray:
+        """Self-loops on every user and item with a training interaction (the authors' views)."""
+        nodes = np.unique(self.interact.ravel())
+        return np.column_stack([nodes, nodes])
+
+    def views(self, kind: str = "paper") -> dict[str, np.ndarray]:
+        """Edge sets of the three contrastive views (no self-loops unless ``kind='authors'``).
+
+        paper:   v1 = G_R, v2 = G_R + G_J, v3 = G_R + KG (item-side knowledge on the items)
+        authors: v1 = whole CIKG, v2 = G_J + self-loops on active users/items,
+                 v3 = KG + the same self-loops (what the authors' code builds; see method.md)
+        """
+        if kind == "paper":
+            return {"v1": self.interact,
+                    "v2": np.concatenate([self.interact, self.interest]),
+                    "v3": np.concatenate([self.interact, self.kg])}
+        if kind == "authors":
+            loops = self.active_self_loops()
+            return {"v1": self.cikg,
+                    "v2": np.concatenate([self.interest, loops]),
+                    "v3": np.concatenate([self.kg, loops])}
+        raise ValueError(f"views={kind!r}: expected 'paper' or 'authors'")
+
+
+def normalized_adjacency(edges: np.ndarray | torch.Tensor, n_nodes: int, self_loops: bool = False,
+                         device: torch.device | str | None = None) -> torch.Tensor:
+    """Symmetric-normalised adjacency ``D^-1/2 (A [+ I]) D^-1/2`` as a float32 sparse CSR tensor.
+
+    ``edges`` are undirected (a, b) rows; both directions are added. A row (a, a) is a
+    self-loop entered once. Duplicate entries are merged (binary adjacency).
+    """
+    e = torch.as_tensor(edges, dtype=torch.int64, device=device).reshape(-1, 2)
+    loops = e[:, 0] == e[:, 1]
+    und = e[~loops]
+    rows = torch.cat([und[:, 0], und[:, 1], e[loops, 0]])
+    cols = torch.cat([und[:, 1], und[:, 0], e[loops, 1]])
+    if self_loops:
+        ar = torch.arange(n_nodes, device=e.device)
+        rows, cols = torch.cat([rows, ar]), torch.cat([cols, ar])
+    key = torch.unique(rows * n_nodes + cols)
+    rows, cols = key // n_nodes, key % n_nodes
+    deg = torch.bincount(rows, minlength=n_nodes).to(torch.float32)
+    dinv = torch.where(deg > 0, deg.pow(-0.5), torch.zeros_like(deg))
+    vals = dinv[rows] * dinv[cols]
+    return torch.sparse_coo_tensor(torch.stack([rows, cols]), vals, (n_nodes, n_nodes),
+                                   is_coalesced=True).to_sparse_csr()
+
+
+def drop_edges(edges: torch.Tensor, rate: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Keep each undirected edge with probability 1 - rate (both directions go together)."""
+    if rate <= 0:
+        return edges
+    keep = torch.rand(len(edges), generator=generator, device=edges.device) >= rate
+    return edges[keep]
+
+
+class _SymSpMM(torch.autograd.Function):
+    """y = A x for a symmetric sparse A; backward is A g (no transpose, no autograd on A)."""
+
+    @staticmethod
+    def forward(ctx, A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.A = A
+        return torch.sparse.mm(A, x)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):  # type: ignore[override]
+        return None, torch.sparse.mm(ctx.A, g.contiguous())
+
+
+def spmm(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Sparse (symmetric) times dense with a cheap backward."""
+    return _SymSpMM.apply(A, x)
+
+
+def lightgcn(A: torch.Tensor, x: torch.Tensor, n_layers: int, noise_eps: float = 0.0,
+             dropout: float = 0.0, training: bool = False, mean: bool = True) -> torch.Tensor:
+    """LightGCN: ``mean(x, A x, ..., A^l x)`` (``mean=False``: the sum, i.e. (l+1) times the
+    mean, for callers whose loss is scale-invariant or that rescale only the rows they use).
+
+    ``noise_eps`` > 0 adds SimGCL noise after every layer: ``e += sign(e) * normalize(U(0,1)) * eps``.
+    ``dropout`` is message dropout on each layer's output (training only).
+    """
+    out = x
+    h = x
+    for _ in range(n_layers):
+        h = spmm(A, h)
+        if noise_eps > 0:
+            noise = torch.nn.functional.normalize(torch.rand_like(h), dim=-1)
+            h = h + torch.sign(h) * noise * noise_eps
+        if dropout > 0 and training:
+            h = torch.nn.functional.dropout(h, dropout, training=True)
+        out = out + h
+    return out / (n_layers + 1) if mean else out
+
+
+def graph_stats(es: EdgeSets) -> dict[str, int]:
+    """Node and edge counts by type (edges counted once, undirected)."""
+    s = es.space
+    return {"users": s.n_users, "items": s.n_items, "other entities": s.n_entities - s.n_items,
+            "interests": s.n_interests, "nodes": s.n_nodes,
+            "interaction edges": len(es.interact), "kg edges": len(es.kg),
+            "user-interest edges": len(es.interest)}

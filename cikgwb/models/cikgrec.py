@@ -1,0 +1,191 @@
+"""CIKGRec (Hu et al., AAAI 2025): LightGCN on the CIKG with user interest reconstruction and
+cross-domain contrast; with every extra switched off it is LightGCN (He et al., SIGIR 2020).
+
+Total loss per batch (method.md section 3)::
+
+    L = l1 * L_r + l2 * L_u + l3 * L_c            (+ alternating TransE L_t after each epoch)
+
+    L_r = mean -ln sigma(z_u.z_i - z_u.z_i') + l2_reg/2 (|e_u|^2 + |e_i|^2 + |e_i'|^2) / B
+          with Z = LightGCN_l(E, CIKG + self-loops)
+    L_u = mean_{j masked} (1 - cos(e_j, dec(chi(enc(E~))))_j)^eta,  E~ = E with a fraction
+          p_q of interest rows masked, p_q = min(delta(q), omega)
+    L_c = InfoNCE(v1_u, v2_U) + InfoNCE(v1_i, v3_I)   over the batch's users / positive items
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ModelConfig
+from ..data.dataset import Dataset
+from ..graph import EdgeSets, drop_edges, lightgcn, normalized_adjacency
+from . import register
+from .base import Recommender
+from .losses import bpr_loss, info_nce, l2_batch, mask_rate, sce_loss, transe_loss
+
+
+@register("cikgrec")
+class CIKGRec(Recommender):
+    def __init__(self, ds: Dataset, cfg: ModelConfig, train_pairs: np.ndarray, device: torch.device):
+        super().__init__(ds, cfg, train_pairs, device)
+        es = EdgeSets(ds, train_pairs, use_kg=cfg.use_kg, use_interests=not cfg.no_interests)
+        self.edges = es
+        self.space = s = es.space
+        N, D = s.n_nodes, cfg.dim
+        self.embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(N, D)))
+        self.use_uir = (not cfg.no_uir) and s.n_interests > 0 and cfg.interest_recon_weight > 0
+        self.use_cl = (not cfg.no_cl) and cfg.gcl_weight > 0
+        self.main_edges = torch.as_tensor(es.cikg, device=device)
+        self.A = normalized_adjacency(self.main_edges, N, self_loops=cfg.self_loops, device=device)
+        if self.use_cl:
+            self.views = {k: normalized_adjacency(v, N, device=device) for k, v in es.views(cfg.views).items()}
+        if self.use_uir:
+            self.mask_token = nn.Parameter(torch.zeros(1, D))
+            self.chi = nn.Linear(D, D, bias=False)
+            self.A_uir = normalized_adjacency(self.main_edges, N, self_loops=True, device=device)
+        self.use_transe = cfg.transe and len(ds.kg) > 0 and cfg.use_kg
+        if self.use_transe:
+            R = max(ds.n_relations, int(ds.kg[:, 1].max()) + 1)
+            U = s.n_users
+            kg = torch.as_tensor(ds.kg, dtype=torch.int64)
+            tp = torch.as_tensor(train_pairs, dtype=torch.int64)
+            h, r, t = U + kg[:, 0], kg[:, 1], U + kg[:, 2]
+            heads = torch.cat([h, t, tp[:, 0], U + tp[:, 1]])
+            rels = torch.cat([r, r + R, torch.full((len(tp),), 2 * R), torch.full((len(tp),), 2 * R + 1)])
+            tails = torch.cat([t, h, U + tp[:, 1], tp[:, 0]])
+            self.triples = torch.stack([heads, rels, tails], 1).to(device)
+            self.relation = nn.Parameter(nn.init.xavier_uniform_(torch.empty(2 * R + 2, D)))
+            self.n_neg_nodes = U + s.n_entities  # negatives: users and entities, never interests
+        self.to(device)
+        if self.use_transe:
+            self.kg_optimizer = torch.optim.Adam([self.embedding, self.relation], lr=cfg.lr_kg)
+
+    # ------------------------------------------------------------ graphs
+    def main_graph(self) -> torch.Tensor:
+        """The CIKG (+ self-loops); with edge dropout, re-normalised from the kept edges."""
+        if self.training and self.cfg.edge_dropout > 0:
+            kept = drop_edges(self.main_edges, self.cfg.edge_dropout)
+            return normalized_adjacency(kept, self.space.n_nodes, self_loops=self.cfg.self_loops,
+                                        device=self.main_edges.device)
+        return self.A
+
+    def propagate(self, mean: bool = True) -> torch.Tensor:
+        return lightgcn(self.main_graph(), self.embedding, self.cfg.n_layers,
+                        dropout=self.cfg.message_dropout, training=self.training, mean=mean)
+
+    def user_item_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.propagate()
+        U = self.space.n_users
+        return z[:U], z[U:U + self.space.n_items]
+
+    # ------------------------------------------------------------ losses
+    def loss(self, users, pos, neg, epoch):
+        cfg, U = self.cfg, self.space.n_users
+        e0 = self.embedding
+        z = self.propagate(mean=False)  # the layer sum; rescaled on the gathered rows only
+        c = 1.0 / (cfg.n_layers + 1)
+        l_r = bpr_loss(z[users] * c, z[U + pos] * c, z[U + neg] * c) + cfg.l2_reg * l2_batch(e0[users], e0[U + pos], e0[U + neg])
+        out = {"loss_rec": l_r}
+        total = cfg.cf_weight * l_r
+        if self.use_uir:
+            l_u = self.interest_reconstruction(epoch)
+            out["loss_uir"] = l_u
+            total = total + cfg.interest_recon_weight * l_u
+        if self.use_cl:
+            l_c = self.contrast(users, pos)
+            out["loss_cl"] = l_c
+            total = total + cfg.gcl_weight * l_c
+        out["loss"] = total
+        return out
+
+    def current_mask_rate(self, epoch: int) -> float:
+        c = self.cfg
+        return mask_rate(epoch, c.mask_alpha, c.mask_omega, c.mask_lambda, c.schedule)
+
+    def interest_reconstruction(self, epoch: int) -> torch.Tensor:
+        """GraphMAE-style masked reconstruction of interest-node embeddings."""
+        cfg, s = self.cfg, self.space
+        J, off = s.n_interests, s.interest_offset
+        n_mask = int(math.floor(self.current_mask_rate(epoch) * J))
+        if n_mask == 0:
+            return self.embedding.sum() * 0.0
+        dev = self.embedding.device
+        masked = off + torch.randperm(J, device=dev)[:n_mask]
+        e0 = self.embedding
+        n_noise = int(round(cfg.replace_rate * n_mask)) if cfg.replace_rate > 0 else 0
+        token_nodes, noise_nodes = masked[n_noise:], masked[:n_noise]
+        x = e0.index_put((token_nodes,), self.mask_token.expand(len(token_nodes), -1))
+        if n_noise:
+            donors = off + torch.randint(0, J, (n_noise,), device=dev)
+            x = x.index_put((noise_nodes,), e0[donors])
+        if cfg.uir_edge_drop > 0:
+            A = normalized_adjacency(drop_edges(self.main_edges, cfg.uir_edge_drop), s.n_nodes,
+                                     self_loops=True, device=dev)
+        else:
+            A = self.A_uir
+        # layer sums instead of means: chi and the decoder are linear and the loss is a cosine,
+        # so the constant 1/(l+1) factors cancel
+        h = self.chi(lightgcn(A, x, cfg.uir_enc_layers, mean=False))
+        h = h.index_put((masked,), torch.zeros(len(masked), h.shape[1], device=dev))
+        rec = lightgcn(A, h, cfg.uir_dec_layers, mean=False)
+        return sce_loss(e0[masked], rec[masked], cfg.sce_eta)
+
+    def contrast(self, users: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """Cross-domain InfoNCE: users v1 vs v2 (all users), items v1 vs v3 (all item/entity nodes)."""
+        cfg, s = self.cfg, self.space
+        U, E = s.n_users, s.n_entities
+        e0 = self.embedding
+        # layer sums: InfoNCE uses cosine similarity, so the 1/(l+1) of the mean cancels
+        v1 = lightgcn(self.views["v1"], e0, cfg.n_layers, noise_eps=cfg.noise_eps, mean=False)
+        v2 = lightgcn(self.views["v2"], e0, cfg.n_layers, mean=False)
+        v3 = lightgcn(self.views["v3"], e0, cfg.n_layers, mean=False)
+        uu = torch.unique(users)
+        ii = torch.unique(pos)
+        l_user = info_nce(v1[uu], v2[:U], uu, cfg.gcl_temp)
+        l_item = info_nce(v1[U + ii], v3[U:U + E], ii, cfg.gcl_temp)
+        return l_user + l_item
+
+    # ------------------------------------------------------------ TransE
+    def after_epoch(self, epoch: int, generator: torch.Generator) -> dict[str, float]:
+        if not self.use_transe:
+            return {}
+        bs = self.cfg.kg_batch_size
+        n = len(self.triples)
+        n_batches = max(1, n // bs)
+        total = 0.0
+        for _ in range(n_batches):
+            idx = torch.randint(0, n, (bs,), generator=generator).to(self.triples.device)
+            h, r, t = self.triples[idx].unbind(1)
+            t_neg = torch.randint(0, self.n_neg_nodes, (bs,), generator=generator).to(self.triples.device)
+            e = self.embedding
+            loss = transe_loss(e[h], self.relation[r], e[t], e[t_neg], self.cfg.l2_reg_kge)
+            self.kg_optimizer.zero_grad()
+            loss.backward()
+            self.kg_optimizer.step()
+            total += float(loss)
+        return {"loss_transe": total / n_batches}
+
+    def extra_optimizers(self):
+        return {"kg_optimizer": self.kg_optimizer} if self.use_transe else {}
+
+    def epoch_info(self, epoch: int) -> dict[str, float]:
+        return {"mask_rate": self.current_mask_rate(epoch)} if self.use_uir else {}
+
+
+@register("lightgcn")
+class LightGCN(CIKGRec):
+    """LightGCN (He et al., SIGIR 2020): ``Z = mean_k A^k E`` on the interaction graph, BPR loss.
+
+    The same code path as CIKGRec with every extra off: no KG, no interests, no UIR, no CL,
+    no self-loops (the trainer's config for ``--model lightgcn`` sets these).
+    """
+
+    def __init__(self, ds, cfg, train_pairs, device):
+        for k, v in dict(use_kg=False, no_interests=True, no_uir=True, no_cl=True, transe=False).items():
+            if getattr(cfg, k) != v:
+                raise ValueError(f"lightgcn: setting {k}={getattr(cfg, k)!r} is not LightGCN (expected {v})")
+        super().__init__(ds, cfg, train_pairs, device)

@@ -1,0 +1,326 @@
+"""Trainer: seeded sampling, epochs, validation every epoch, early stopping, checkpoints and
+resume, per-epoch history written as it goes, test evaluated once at the selected epoch.
+
+Every run writes ``reports/runs/<name>/``::
+
+    config.yaml      the full RunConfig
+    history.jsonl    one line per epoch: loss terms, mask rate, selection metrics, seconds
+    metrics.json     valid and test at the selected epoch + dataset, protocol, seed, device,
+                     machine, git commit, wall time
+    checkpoints/     last.pt and best.pt (model, optimisers, RNG states; not for git)
+
+``protocol="valid"`` (the default) selects on the validation split and evaluates test once.
+``protocol="authors"`` trains on all of train.txt and selects on TEST, as the authors' code
+does: its figures are for comparison with the paper's Table 1 only and are labelled so.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .config import RunConfig
+from .data.dataset import Dataset
+from .evaluate import evaluate
+
+REPORTS = Path(os.environ.get("CIKGWB_REPORTS_DIR", "reports"))
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or inf; the last good checkpoint is kept."""
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def machine_info(device: torch.device) -> dict[str, Any]:
+    info = {"host": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
+            "torch": torch.__version__, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "device": str(device)}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=5, cwd=Path(__file__).resolve().parent).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+class PairSampler:
+    """Shuffled batches of training pairs with one uniform negative per pair, resampled until
+    it is not a training item of the user (membership by binary search on sorted keys)."""
+
+    def __init__(self, pairs: np.ndarray, n_items: int, batch_size: int, device: torch.device):
+        self.pairs = torch.as_tensor(pairs, dtype=torch.int64)
+        self.n_items = n_items
+        self.batch_size = batch_size
+        self.device = device
+        self.keys = torch.sort(self.pairs[:, 0] * n_items + self.pairs[:, 1]).values
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.pairs) / self.batch_size)
+
+    def _is_train(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        k = users * self.n_items + items
+        pos = torch.searchsorted(self.keys, k).clamp_max(len(self.keys) - 1)
+        return self.keys[pos] == k
+
+    def epoch(self, generator: torch.Generator):
+        perm = torch.randperm(len(self.pairs), generator=generator)
+        for start in range(0, len(perm), self.batch_size):
+            b = self.pairs[perm[start:start + self.batch_size]]
+            users, pos = b[:, 0], b[:, 1]
+            neg = torch.randint(0, self.n_items, (len(b),), generator=generator)
+            bad = self._is_train(users, neg)
+            while bad.any():
+                neg[bad] = torch.randint(0, self.n_items, (int(bad.sum()),), generator=generator)
+                bad = self._is_train(users, neg)
+            yield users.to(self.device), pos.to(self.device), neg.to(self.device)
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+
+
+def _rng_state(gen: torch.Generator) -> dict[str, Any]:
+    st = {"torch": torch.get_rng_state(), "sampler": gen.get_state(), "numpy": np.random.get_state()}
+    if torch.cuda.is_available():
+        st["cuda"] = torch.cuda.get_rng_state_all()
+    return st
+
+
+def _set_rng_state(gen: torch.Generator, st: dict[str, Any]) -> None:
+    torch.set_rng_state(st["torch"])
+    gen.set_state(st["sampler"])
+    np.random.set_state(st["numpy"])
+    if "cuda" in st and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(st["cuda"])
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def prepare_dataset(cfg: RunConfig, ds: Dataset | None = None) -> Dataset:
+    """Load the run's dataset and apply its interest source (paper | none | PATH)."""
+    from .data import load_dataset
+    if ds is None:
+        ds = load_dataset(cfg.dataset, split_seed=cfg.train.split_seed)
+    if cfg.interests not in ("paper", "default", "", None):
+        if cfg.interests == "none":
+            cfg.model.no_interests = True
+        else:
+            from .knowledge.interest_graph import apply_interest_graph
+            ds = apply_interest_graph(ds, cfg.interests)
+    return ds
+
+
+class Trainer:
+    """Train one model under one config; see the module docstring for what a run writes."""
+
+    def __init__(self, cfg: RunConfig, ds: Dataset | None = None, run_dir: str | Path | None = None,
+                 progress: bool = True):
+        self.cfg = cfg
+        self.ds = prepare_dataset(cfg, ds)
+        tc = cfg.train
+        if tc.protocol not in ("valid", "authors"):
+            raise ValueError(f"protocol={tc.protocol!r}: expected 'valid' or 'authors'")
+        self.device = pick_device(tc.device)
+        name = cfg.name or f"{cfg.dataset}-{cfg.model.model}-{tc.protocol}-s{tc.seed}"
+        cfg.name = name
+        self.run_dir = Path(run_dir) if run_dir else REPORTS / "runs" / name
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.progress = progress
+        if tc.protocol == "valid":
+            self.train_pairs = self.ds.train
+            self.sel_heldout, self.sel_exclude = self.ds.matrix("valid"), self.ds.matrix("train")
+            self.sel_split = "valid"
+        else:
+            self.train_pairs = self.ds.train_full
+            self.sel_heldout, self.sel_exclude = self.ds.matrix("test"), self.ds.matrix("train_full")
+            self.sel_split = "test"
+        self.test_heldout, self.test_exclude = self.ds.matrix("test"), self.ds.matrix("train_full")
+
+    # ------------------------------------------------------------------ pieces
+    def _build(self):
+        from .models import build_model
+        torch.manual_seed(self.cfg.train.seed)
+        np.random.seed(self.cfg.train.seed)
+        model = build_model(self.cfg.model.model, self.ds, self.cfg.model, self.train_pairs, self.device)
+        opt = torch.optim.Adam(model.parameters() if not model.extra_optimizers() else
+                               [p for n, p in model.named_parameters() if n != "relation"],
+                               lr=self.cfg.train.lr)
+        gen = torch.Generator().manual_seed(self.cfg.train.seed)
+        return model, opt, gen
+
+    def _evaluate(self, model, heldout, exclude, return_topk=None):
+        model.eval()
+        with torch.no_grad():
+            fn = model.score_fn()
+            res = evaluate(fn, heldout, exclude, ks=self.cfg.train.ks, batch_size=self.cfg.train.eval_batch_size,
+                           device=self.device, return_topk=return_topk)
+        model.train()
+        return res
+
+    def _checkpoint(self, path, model, opt, gen, epoch, best, bad, best_epoch):
+        _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                      "extra_optimizers": {k: o.state_dict() for k, o in model.extra_optimizers().items()},
+                      "rng": _rng_state(gen), "epoch": epoch, "best_score": best, "bad_epochs": bad,
+                      "best_epoch": best_epoch, "config": self.cfg.to_dict()}, path)
+
+    # ------------------------------------------------------------------ main loop
+    def fit(self, resume: bool = False, stop_after_epochs: int | None = None) -> TrainResult:
+        """Train to early stop (or ``max_epochs`` / ``max_minutes``); ``stop_after_epochs``
+        interrupts the run after that many epochs of this call (for tests of resume)."""
+        cfg, tc = self.cfg, self.cfg.train
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.ckpt_dir.mkdir(exist_ok=True)
+        hist_path = self.run_dir / "history.jsonl"
+        model, opt, gen = self._build()
+        start_epoch, best, bad, best_epoch = 0, -math.inf, 0, -1
+        last = self.ckpt_dir / "last.pt"
+        if resume and last.exists():
+            ck = torch.load(last, map_location=self.device, weights_only=False)
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["optimizer"])
+            for k, o in model.extra_optimizers().items():
+                o.load_state_dict(ck["extra_optimizers"][k])
+            _set_rng_state(gen, ck["rng"])
+            start_epoch, best, bad, best_epoch = ck["epoch"] + 1, ck["best_score"], ck["bad_epochs"], ck["best_epoch"]
+            # keep the history of checkpointed epochs only
+            lines = hist_path.read_text().splitlines() if hist_path.exists() else []
+            kept = [ln for ln in lines if ln.strip() and json.loads(ln)["epoch"] < start_epoch]
+            hist_path.write_text("".join(ln + "\n" for ln in kept))
+        else:
+            hist_path.write_text("")
+            for p in (self.run_dir / "metrics.json",):
+                p.unlink(missing_ok=True)
+        cfg.save(self.run_dir / "config.yaml")
+
+        sampler = PairSampler(self.train_pairs, self.ds.n_items, tc.batch_size, self.device)
+        t_start = time.time()
+        stop_reason = "max_epochs"
+        epochs_this_call = 0
+        bar = tqdm(range(start_epoch, tc.max_epochs), desc=f"{cfg.name}", disable=not self.progress,
+                   initial=start_epoch, total=tc.max_epochs, unit="epoch")
+        model.train()
+        for epoch in bar:
+            t0 = time.time()
+            sums: dict[str, float] = {}
+            for users, pos, neg in tqdm(sampler.epoch(gen), total=len(sampler), leave=False,
+                                        disable=not self.progress, desc=f"epoch {epoch}", unit="batch"):
+                terms = model.loss(users, pos, neg, epoch)
+                loss = terms["loss"]
+                if not torch.isfinite(loss):
+                    bad_terms = {k: float(v) for k, v in terms.items()}
+                    raise TrainingDiverged(
+                        f"{cfg.name}: loss became {float(loss)} at epoch {epoch} ({bad_terms}); "
+                        f"stopped. The last good checkpoint is kept at {last} (epoch {epoch - 1}); "
+                        "lower the learning rate or the loss weights and resume or restart.")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0.0) + float(v.detach())
+            rec = {"epoch": epoch, **{k: v / len(sampler) for k, v in sums.items()}}
+            rec.update(model.after_epoch(epoch, gen))
+            rec.update(model.epoch_info(epoch))
+            if any(not math.isfinite(v) for k, v in rec.items() if k.startswith("loss")):
+                raise TrainingDiverged(f"{cfg.name}: non-finite loss at epoch {epoch}: {rec}; the last good "
+                                       f"checkpoint is kept at {last}")
+            rec["epoch_seconds"] = time.time() - t0
+            improved = False
+            if (epoch + 1) % tc.eval_every == 0:
+                res = self._evaluate(model, self.sel_heldout, self.sel_exclude)
+                score = res.score(tc.selection)
+                rec.update({f"{self.sel_split}_{k}": v for k, v in res.metrics.items()})
+                rec["score"] = score
+                rec["eval_seconds"] = res.seconds
+                if score > best:
+                    best, bad, best_epoch, improved = score, 0, epoch, True
+                else:
+                    bad += 1
+            with open(hist_path, "a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+                fh.flush()
+            if improved:
+                self._checkpoint(self.ckpt_dir / "best.pt", model, opt, gen, epoch, best, bad, best_epoch)
+            self._checkpoint(last, model, opt, gen, epoch, best, bad, best_epoch)
+            bar.set_postfix(loss=f"{rec.get('loss', 0):.4f}", score=f"{rec.get('score', float('nan')):.4f}",
+                            best=best_epoch)
+            epochs_this_call += 1
+            if bad >= tc.patience:
+                stop_reason = f"early stop: no improvement of {'+'.join(tc.selection)} on {self.sel_split} for {tc.patience} evaluations"
+                break
+            if tc.max_minutes is not None and (time.time() - t_start) / 60 >= tc.max_minutes:
+                stop_reason = f"time limit: max_minutes={tc.max_minutes} reached (not converged)"
+                break
+            if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs:
+                bar.close()
+                return TrainResult(self.run_dir, {"interrupted_at_epoch": epoch}, self.history())
+        bar.close()
+        return TrainResult(self.run_dir, self.finish(model, best_epoch, stop_reason, time.time() - t_start),
+                           self.history())
+
+    def history(self) -> list[dict[str, Any]]:
+        p = self.run_dir / "history.jsonl"
+        return [json.loads(ln) for ln in p.read_text().splitlines() if ln.strip()] if p.exists() else []
+
+    def finish(self, model, best_epoch: int, stop_reason: str, wall: float) -> dict[str, Any]:
+        """Reload the selected epoch; evaluate the selection split and, under the valid protocol, test once."""
+        ck = torch.load(self.ckpt_dir / "best.pt", map_location=self.device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        sel = self._evaluate(model, self.sel_heldout, self.sel_exclude)
+        tc = self.cfg.train
+        out: dict[str, Any] = {
+            "name": self.cfg.name, "dataset": self.ds.name, "model": self.cfg.model.model,
+            "protocol": tc.protocol,
+            "protocol_note": ("selection on VALID; test evaluated once at the selected epoch" if tc.protocol == "valid"
+                              else "AUTHORS' PROTOCOL: trained on all of train.txt and selected on TEST "
+                                   "(comparison with the paper's Table 1 only, not a headline figure)"),
+            "views": self.cfg.model.views, "interests": self.ds.meta.get("interests_source"),
+            "kg": self.ds.meta.get("kg"),
+            "seed": tc.seed, "split_seed": tc.split_seed, "selected_epoch": best_epoch,
+            "stop_reason": stop_reason, "selection": list(tc.selection),
+            "device": str(self.device), "machine": machine_info(self.device), "git_commit": git_commit(),
+            "wall_seconds": wall, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        if tc.protocol == "valid":
+            test = self._evaluate(model, self.test_heldout, self.test_exclude)
+            out["valid"] = sel.metrics
+            out["test"] = test.metrics
+        else:
+            out["test"] = sel.metrics
+        (self.run_dir / "metrics.json").write_text(json.dumps(out, indent=2) + "\n")
+        return out
+
+
+def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progress: bool = True,
+          run_dir: str | Path | None = None) -> TrainResult:
+    """Train one run (see :class:`Trainer`)."""
+    return Trainer(cfg, ds, run_dir=run_dir, progress=progress).fit(resume=resume)
