@@ -186,6 +186,12 @@ def default_config(dataset: str, model: str = "cikgrec", **overrides: Any) -> Ru
     if dataset == "synthetic":
         cfg.train.max_epochs = 60
         cfg.train.patience = 10
+    if model not in ("cikgrec", "lightgcn"):
+        # a baseline: extras of CIKGRec off; the model class's DEFAULTS (its paper's settings) on top
+        from .models import model_class
+        cls = model_class(model)
+        cfg.model.no_uir, cfg.model.no_cl, cfg.model.transe = True, True, False
+        apply_overrides(cfg, dict(getattr(cls, "DEFAULTS", {})))
     if model == "lightgcn":
         cfg.model.use_kg = False
         cfg.model.no_interests = True

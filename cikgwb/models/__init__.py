@@ -13,13 +13,22 @@ def register(name: str):
     return deco
 
 
-def build_model(name: str, *args, **kwargs):
-    """Instantiate a registered model by name (imports the model modules on first use)."""
-    from . import cikgrec  # noqa: F401  (registers cikgrec and lightgcn)
-    try:
-        from . import baselines  # noqa: F401
-    except ImportError:
-        pass
+def _import_all() -> None:
+    import importlib
+    import pkgutil
+    for mod in pkgutil.iter_modules(__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{mod.name}")
+
+
+def model_class(name: str):
+    """The registered class for ``name`` (every module in this package registers its models)."""
+    _import_all()
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {sorted(MODELS)}")
-    return MODELS[name](*args, **kwargs)
+    return MODELS[name]
+
+
+def build_model(name: str, *args, **kwargs):
+    """Instantiate a registered model by name."""
+    return model_class(name)(*args, **kwargs)

@@ -166,7 +166,7 @@ class CIKGRec(Recommender):
             self.kg_optimizer.zero_grad()
             loss.backward()
             self.kg_optimizer.step()
-            total += float(loss)
+            total += float(loss.detach())
         return {"loss_transe": total / n_batches}
 
     def extra_optimizers(self):
