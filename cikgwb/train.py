@@ -56,6 +56,8 @@ def machine_info(device: torch.device) -> dict[str, Any]:
 
 
 def git_commit() -> str | None:
+    if os.environ.get("CIKGWB_GIT_COMMIT"):  # set where the tree travels without .git (e.g. a GPU host)
+        return os.environ["CIKGWB_GIT_COMMIT"]
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
                              cwd=Path(__file__).resolve().parent)
@@ -231,23 +233,23 @@ class Trainer:
         model.train()
         for epoch in bar:
             t0 = time.time()
-            sums: dict[str, float] = {}
+            sums: dict[str, torch.Tensor] = {}
             for users, pos, neg in tqdm(sampler.epoch(gen), total=len(sampler), leave=False,
                                         disable=not self.progress, desc=f"epoch {epoch}", unit="batch"):
                 terms = model.loss(users, pos, neg, epoch)
                 loss = terms["loss"]
-                if not torch.isfinite(loss):
-                    bad_terms = {k: float(v) for k, v in terms.items()}
-                    raise TrainingDiverged(
-                        f"{cfg.name}: loss became {float(loss)} at epoch {epoch} ({bad_terms}); "
-                        f"stopped. The last good checkpoint is kept at {last} (epoch {epoch - 1}); "
-                        "lower the learning rate or the loss weights and resume or restart.")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                for k, v in terms.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach())
-            rec = {"epoch": epoch, **{k: v / len(sampler) for k, v in sums.items()}}
+                for k, v in terms.items():  # summed on the device: no host sync per batch
+                    sums[k] = sums[k] + v.detach() if k in sums else v.detach().clone()
+            rec = {"epoch": epoch, **{k: float(v) / len(sampler) for k, v in sums.items()}}
+            if not math.isfinite(rec["loss"]):
+                raise TrainingDiverged(
+                    f"{cfg.name}: loss became {rec['loss']} at epoch {epoch} "
+                    f"({ {k: v for k, v in rec.items() if k.startswith('loss')} }); stopped. The last good "
+                    f"checkpoint is kept at {last} (epoch {epoch - 1}); lower the learning rate or the loss "
+                    "weights and resume or restart.")
             rec.update(model.after_epoch(epoch, gen))
             rec.update(model.epoch_info(epoch))
             if any(not math.isfinite(v) for k, v in rec.items() if k.startswith("loss")):

@@ -1,0 +1,200 @@
+"""Benchmark: seconds per CIKGRec training epoch and per full evaluation, ours vs a
+reference-style step that propagates with ``torch_geometric.nn.LGConv(normalize=True)`` on
+``edge_index`` (normalisation recomputed at every call, as the authors' code does).
+
+Both use the same model, seed and inputs; the script first checks that they give the same
+losses and gradients, then times them and prints the ratio and peak memory.
+
+    python bench/bench_train.py --datasets book-crossing dbbook2014 [--device cuda] [--ref-batches 4]
+
+The reference epoch is timed on ``--ref-batches`` batches and extrapolated to the epoch's
+number of batches (labelled so in the output); ours is a full epoch.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import resource
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+warnings.filterwarnings("ignore")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cikgwb.config import default_config  # noqa: E402
+from cikgwb.data import load_dataset  # noqa: E402
+from cikgwb.evaluate import evaluate  # noqa: E402
+from cikgwb.models import build_model  # noqa: E402
+import cikgwb.models.cikgrec as cikgrec_mod  # noqa: E402
+from cikgwb.train import PairSampler, pick_device  # noqa: E402
+
+_EI_CACHE: dict[int, torch.Tensor] = {}
+
+
+def reference_lightgcn(A, x, n_layers, noise_eps=0.0, dropout=0.0, training=False, mean=True):
+    """LightGCN with LGConv(normalize=True) on edge_index: gcn_norm recomputed at every layer call."""
+    from torch_geometric.nn import LGConv
+    key = id(A)
+    if key not in _EI_CACHE:  # the binary pattern of A as an edge list (the authors keep edge lists)
+        coo = A.to_sparse_coo().coalesce()
+        _EI_CACHE.clear()
+        _EI_CACHE[key] = coo.indices()
+    ei = _EI_CACHE[key]
+    conv = LGConv(normalize=True)
+    out, h = x, x
+    for _ in range(n_layers):
+        h = conv(h, ei)
+        if noise_eps > 0:
+            noise = torch.nn.functional.normalize(torch.rand_like(h), dim=-1)
+            h = h + torch.sign(h) * noise * noise_eps
+        if dropout > 0 and training:
+            h = torch.nn.functional.dropout(h, dropout, training=True)
+        out = out + h
+    return out / (n_layers + 1) if mean else out
+
+
+@contextlib.contextmanager
+def reference_propagation():
+    saved = cikgrec_mod.lightgcn
+    cikgrec_mod.lightgcn = reference_lightgcn
+    try:
+        yield
+    finally:
+        cikgrec_mod.lightgcn = saved
+
+
+def peak_mem(device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def check_same(ds, cfg, device, batch) -> dict:
+    """Same seed, same batch: loss terms and embedding gradients of ours vs the reference."""
+    out = {}
+    res = []
+    for ref in (False, True):
+        torch.manual_seed(0)
+        m = build_model("cikgrec", ds, cfg.model, ds.train, device)
+        m.cfg.edge_dropout = 0.0  # same graph for both (dropout draws differ only by call order)
+        ctx = reference_propagation() if ref else contextlib.nullcontext()
+        with ctx:
+            torch.manual_seed(1)
+            terms = m.loss(*batch, epoch=0)
+            terms["loss"].backward()
+            with torch.no_grad():
+                zu, zi = m.user_item_embeddings()
+        res.append(({k: float(v) for k, v in terms.items()}, m.embedding.grad.clone(), zu, zi))
+    (t0, g0, u0, i0), (t1, g1, u1, i1) = res
+    out["loss_terms_ours"] = t0
+    out["loss_terms_reference"] = t1
+    out["max_abs_diff_loss"] = max(abs(t0[k] - t1[k]) for k in t0)
+    out["max_abs_diff_grad"] = float((g0 - g1).abs().max())
+    out["max_abs_diff_embeddings"] = float(max((u0 - u1).abs().max(), (i0 - i1).abs().max()))
+    return out
+
+
+def time_epoch(model, opt, sampler, gen, device, max_batches=None):
+    sync(device)
+    t0 = time.perf_counter()
+    n = 0
+    for users, pos, neg in sampler.epoch(gen):
+        loss = model.loss(users, pos, neg, 0)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        n += 1
+        if max_batches and n >= max_batches:
+            break
+    model.after_epoch(0, gen)
+    sync(device)
+    dt = time.perf_counter() - t0
+    return dt if not max_batches else dt / n * len(sampler)
+
+
+def time_eval(model, ds, device):
+    model.eval()
+    sync(device)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        evaluate(model.score_fn(), ds.matrix("valid"), ds.matrix("train"), device=device)
+    sync(device)
+    model.train()
+    return time.perf_counter() - t0
+
+
+def bench(name: str, device, ref_batches: int, skip_ref: bool, data_dir=None) -> dict:
+    ds = load_dataset(name, data_dir=data_dir)
+    cfg = default_config(name, "cikgrec")
+    sampler = PairSampler(ds.train, ds.n_items, cfg.train.batch_size, device)
+    gen = torch.Generator().manual_seed(0)
+    batch = next(sampler.epoch(gen))
+    row = {"dataset": name, "device": str(device), "batches_per_epoch": len(sampler)}
+    row.update(check_same(ds, cfg, device, batch))
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    torch.manual_seed(0)
+    m = build_model("cikgrec", ds, cfg.model, ds.train, device)
+    opt = torch.optim.Adam(m.parameters(), lr=cfg.train.lr)
+    time_epoch(m, opt, sampler, gen, device, max_batches=2)  # warm-up
+    row["ours_epoch_s"] = time_epoch(m, opt, sampler, gen, device)
+    row["ours_eval_s"] = time_eval(m, ds, device)
+    row["ours_peak_mem_gib"] = peak_mem(device)
+    if not skip_ref:
+        with reference_propagation():
+            row["reference_epoch_s"] = time_epoch(m, opt, sampler, gen, device, max_batches=ref_batches)
+            row["reference_epoch_note"] = f"extrapolated from {ref_batches} batches to {len(sampler)}"
+            row["reference_eval_s"] = time_eval(m, ds, device)
+        row["epoch_speedup"] = row["reference_epoch_s"] / row["ours_epoch_s"]
+        row["eval_speedup"] = row["reference_eval_s"] / row["ours_eval_s"]
+    return row
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", nargs="+", default=["book-crossing", "dbbook2014"])
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--ref-batches", type=int, default=4)
+    ap.add_argument("--skip-reference", action="store_true")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--out", default="reports/bench")
+    args = ap.parse_args()
+    device = pick_device(args.device)
+    rows = []
+    for name in args.datasets:
+        row = bench(name, device, args.ref_batches, args.skip_reference, args.data_dir)
+        rows.append(row)
+        print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()
+                          if not isinstance(v, dict)}), flush=True)
+    info = {"machine": platform.node(), "platform": platform.platform(), "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    print("\nCIKGRec per-epoch and evaluation seconds (authors' hyper-parameters, valid split)")
+    print(f"{'dataset':<14} {'ours/epoch':>11} {'ref/epoch':>10} {'x':>6} {'ours/eval':>10} {'ref/eval':>9} {'peak GiB':>9}  same maths")
+    for r in rows:
+        print(f"{r['dataset']:<14} {r['ours_epoch_s']:>11.2f} {r.get('reference_epoch_s', float('nan')):>10.2f} "
+              f"{r.get('epoch_speedup', float('nan')):>6.1f} {r['ours_eval_s']:>10.3f} {r.get('reference_eval_s', float('nan')):>9.3f} "
+              f"{r['ours_peak_mem_gib']:>9.2f}  loss diff {r['max_abs_diff_loss']:.1e}, grad diff {r['max_abs_diff_grad']:.1e}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tag = "gpu" if device.type == "cuda" else "cpu"
+    (out / f"train-{tag}.json").write_text(json.dumps({"machine": info, "rows": rows}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
