@@ -152,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
         from .sweep import add_parser as add_sweep
         add_sweep(sub)
     _optional(extras)
+
+    def notebooks():
+        from .notebooks import add_parser as add_notebooks
+        add_notebooks(sub)
+    _optional(notebooks)
     return parser
 
 

@@ -1,0 +1,137 @@
+"""The ``chat`` backend: concurrent ``/v1/chat/completions`` requests.
+
+Bounded concurrency (a thread pool of ``concurrency`` workers sharing one ``openai.OpenAI``
+client), a per-request timeout, retries per :func:`~cikgwb.knowledge.backends.base.call_with_retries`,
+and a progress bar whose postfix counts done / failed / cached. Each answer is written to the
+store by the main thread as soon as its future completes (one committed transaction each), so
+an interrupted run keeps every answer it received. Requests already in the store are not sent.
+A fatal error (bad key, unknown model, no quota) stops the run: queued requests are cancelled,
+answers already received are kept, and :class:`BackendError` is raised.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from ..settings import LLMSettings
+from ..store import AnswerStore, StoredAnswer, public_endpoint
+from .base import BackendError, BackendRun, LLMRequest, call_with_retries, describe_error, is_fatal
+
+
+class ChatBackend:
+    """Concurrent chat-completions requests with retries and a persistent cache."""
+
+    name = "chat"
+
+    def __init__(self, settings: LLMSettings, concurrency: int = 8, timeout: float = 60.0,
+                 max_attempts: int = 6, backoff_initial: float = 1.0, backoff_max: float = 60.0,
+                 progress: bool = True, client: Any = None):
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        if timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+        self.settings = settings
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.progress = progress
+        self._client = client
+
+    @property
+    def source(self) -> str:
+        return f"llm:{self.settings.model} (chat)"
+
+    def _call(self, client: Any, req: LLMRequest, counter: list[int], lock: threading.Lock) -> StoredAnswer:
+        def on_retry(exc: BaseException, wait_s: float) -> None:
+            with lock:
+                counter[0] += 1
+
+        started = time.time()
+        resp = call_with_retries(
+            lambda: client.chat.completions.create(**req.body(), timeout=self.timeout),
+            max_attempts=self.max_attempts, initial=self.backoff_initial, max_wait=self.backoff_max,
+            on_retry=on_retry)
+        return answer_from_completion(req, resp, backend=self.name, endpoint=self.settings.base_url,
+                                      requested_at=started)
+
+    def run(self, requests: list[LLMRequest], store: AnswerStore) -> BackendRun:
+        """Send the requests missing from ``store``; store each answer as it arrives."""
+        out = BackendRun(backend=self.name, requested=len(requests))
+        have = store.get_many(r.key for r in requests)
+        todo = list({r.key: r for r in requests if r.key not in have}.values())
+        out.cached = len(requests) - len(todo)
+        if not todo:
+            return out
+        client = self._client or self.settings.client(timeout=self.timeout)
+        retries, lock = [0], threading.Lock()
+        bar = tqdm(total=len(todo), desc=f"chat {self.settings.model}", unit="req",
+                   disable=not self.progress, dynamic_ncols=True)
+        bar.set_postfix(done=0, failed=0, cached=out.cached)
+        fatal: BaseException | None = None
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="cikgwb-chat")
+        running: dict[Future, LLMRequest] = {}
+        try:
+            # keep at most 2 x concurrency requests queued so that a fatal error stops quickly
+            it = iter(todo)
+
+            def refill() -> None:
+                while fatal is None and len(running) < 2 * self.concurrency:
+                    req = next(it, None)
+                    if req is None:
+                        return
+                    running[pool.submit(self._call, client, req, retries, lock)] = req
+
+            refill()
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    req = running.pop(fut)
+                    exc = fut.exception()
+                    if exc is None:
+                        if store.put(fut.result()):
+                            out.done += 1
+                    else:
+                        out.failed[req.key] = describe_error(exc)
+                        if is_fatal(exc) and fatal is None:
+                            fatal = exc
+                    bar.update(1)
+                    bar.set_postfix(done=out.done, failed=len(out.failed), cached=out.cached)
+                refill()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            # interrupted (e.g. Ctrl-C): keep the answers that still arrived while shutting down
+            for fut, req in list(running.items()):
+                if fut.done() and not fut.cancelled() and fut.exception() is None:
+                    if store.put(fut.result()):
+                        out.done += 1
+            bar.close()
+            out.retries = retries[0]
+        if fatal is not None:
+            raise BackendError(f"{describe_error(fatal)} from {public_endpoint(self.settings.base_url)} "
+                               f"(model {self.settings.model!r}); {out.done} answers stored, run stopped")
+        return out
+
+
+def answer_from_completion(req: LLMRequest, resp: Any, backend: str, endpoint: str | None,
+                           requested_at: float | None) -> StoredAnswer:
+    """Turn a ``ChatCompletion`` (object or dict) into a :class:`StoredAnswer`."""
+    d = resp if isinstance(resp, dict) else resp.model_dump()
+    choices = d.get("choices") or []
+    if not choices:
+        raise ValueError(f"completion for user {req.user} has no choices")
+    msg = choices[0].get("message") or {}
+    content = msg.get("content")
+    return StoredAnswer(
+        key=req.key, user=req.user, dataset=req.dataset, model=req.model,
+        response_model=d.get("model"), template=req.template, backend=backend,
+        endpoint=public_endpoint(endpoint), messages=req.messages, params=req.params,
+        raw=content if isinstance(content, str) else "",
+        usage=d.get("usage"), finish_reason=choices[0].get("finish_reason"),
+        request_id=(getattr(resp, "_request_id", None) if not isinstance(resp, dict) else None) or d.get("id"),
+        requested_at=requested_at, received_at=time.time())

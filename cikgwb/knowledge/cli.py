@@ -1,0 +1,172 @@
+"""``cikgwb interests ...``: prompts (what would be sent, with a cost estimate) and infer.
+
+:func:`add_parser` registers the ``interests`` command on the top-level subparsers and returns
+its own subparsers object, so that other modules can add subcommands to it (e.g.
+``interests cluster``). Each subcommand sets ``func`` (called with the parsed args, returns
+an exit code). ``python -m cikgwb.knowledge.cli interests ...`` runs it standalone.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+DATASETS = ("book-crossing", "dbbook2014", "ml1m", "synthetic")
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help=f"dataset name ({', '.join(DATASETS)})")
+    p.add_argument("--data-dir", default=None, help="data folder (default: $CIKGWB_DATA_DIR or ./data)")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the validation carve-out")
+    p.add_argument("--template", default=None,
+                   help="prompt template: built-in name, name@vN, or a YAML file (default: the authors')")
+    p.add_argument("--limit", type=int, default=None, help="only the first N users (id order)")
+    p.add_argument("--history", type=int, default=30, help="last N titled training items (default 30)")
+    p.add_argument("--split", choices=("train", "train_full"), default="train",
+                   help="history from train (after the valid carve-out, default) or all of train.txt "
+                        "(the authors' protocol)")
+    p.add_argument("--model", default=None,
+                   help="model name (default: $CIKGWB_LLM_MODEL / $OPENAI_MODEL / settings file / "
+                        "gpt-3.5-turbo-0125)")
+    p.add_argument("--max-tokens", type=int, default=1000, help="max_tokens per answer (the authors': 1000)")
+    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: not sent)")
+
+
+def add_parser(subparsers: Any) -> Any:
+    """Register ``interests`` (with ``prompts`` and ``infer``); return its subparsers object."""
+    p = subparsers.add_parser("interests", help="LLM-inferred user interests (prompts, infer)",
+                              description="User-side knowledge: prompts, LLM answers, interest phrases.")
+    sub = p.add_subparsers(dest="interests_command", metavar="{prompts,infer,...}")
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+    pr = sub.add_parser("prompts", help="show what would be sent, with a token and cost estimate")
+    _add_data_args(pr)
+    pr.add_argument("--show", type=int, default=3, help="print the messages of this many users (default 3)")
+    pr.add_argument("--json", action="store_true", help="print the requests as JSON lines instead")
+    pr.set_defaults(func=cmd_prompts)
+
+    inf = sub.add_parser("infer", help="ask a backend for every user's interests",
+                         description="Infer interest phrases per user. Answers are cached in an "
+                                     "answer store; a rerun asks only for what is missing.")
+    _add_data_args(inf)
+    inf.add_argument("--backend", choices=("chat", "batch", "kg-summary"), default="chat",
+                     help="chat: concurrent chat completions; batch: the OpenAI Batch API; "
+                          "kg-summary: no LLM (KG attributes and title words)")
+    inf.add_argument("--base-url", default=None,
+                     help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 "
+                          "(default: $OPENAI_BASE_URL / settings file / OpenAI)")
+    inf.add_argument("--concurrency", type=int, default=8, help="chat: parallel requests (default 8)")
+    inf.add_argument("--timeout", type=float, default=60.0, help="chat: per-request timeout in s")
+    inf.add_argument("--retries", type=int, default=6, help="attempts per request (default 6)")
+    inf.add_argument("--poll-interval", type=float, default=30.0, help="batch: seconds between polls")
+    inf.add_argument("--max-rounds", type=int, default=3, help="batch: submissions per request at most")
+    inf.add_argument("--run-dir", default=None,
+                     help="output folder (default reports/interests/<dataset>/<backend>)")
+    inf.add_argument("--store", default=None, help="answer store path (default <run dir>/answers.sqlite)")
+    inf.add_argument("--export-batch", metavar="PATH", default=None,
+                     help="write the batch input JSONL (for `vllm run-batch -i`) and exit; sends nothing")
+    inf.add_argument("--import-batch", metavar="PATH", default=None,
+                     help="store the answers of a batch output JSONL (`vllm run-batch -o`, or OpenAI's "
+                          "output file) instead of sending requests")
+    inf.add_argument("--no-progress", action="store_true", help="no progress bar")
+    inf.set_defaults(func=cmd_infer)
+    return sub
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from cikgwb.data import load_dataset
+
+    return load_dataset(args.dataset, data_dir=args.data_dir, split_seed=args.split_seed)
+
+
+def cmd_prompts(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from .cost import METHOD, estimate_cost, load_prices
+    from .infer import build_requests, sampling_params, select_users
+    from .settings import DEFAULT_MODEL
+
+    ds = _load(args)
+    model = args.model or os.environ.get("CIKGWB_LLM_MODEL") or os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL
+    params = sampling_params(args.max_tokens, args.temperature)
+    users = select_users(ds, None, args.limit)
+    reqs, hists = build_requests(ds, model, args.template, users, params, args.history, args.split)
+    if args.json:
+        for r in reqs[: args.show]:
+            print(json.dumps({"custom_id": str(r.user), "body": r.body(), "template": r.template}))
+        return 0
+    no_hist = len(users) - len(reqs)
+    print(f"dataset {ds.name}: {len(users)} users, {len(reqs)} with a titled training history "
+          f"({no_hist} without: no request); template {reqs[0].template if reqs else args.template}; "
+          f"model {model}; params {params}\n")
+    for r in reqs[: args.show]:
+        print(f"--- user {r.user}")
+        for m in r.messages:
+            print(f"[{m['role']}] {m['content']}")
+        print()
+    prices = load_prices()
+    models = list(dict.fromkeys([model, *prices["models"]]))
+    rows = []
+    for e in estimate_cost([r.messages for r in reqs], args.max_tokens, models, prices):
+        usd = lambda x: "n/a (no price)" if x is None else (f"${x:,.2f}" if x >= 1 else f"${x:.4f}")  # noqa: E731
+        rows.append([e.model, e.requests, f"{e.input_tokens:,}", f"{e.output_tokens_typical:,}",
+                     usd(e.chat_usd), usd(e.batch_usd), usd(e.chat_usd_max)])
+    print(f"Token and cost {METHOD}.")
+    print(f"Prices per 1M tokens as of {prices.get('as_of')} ({prices.get('currency', 'USD')}); "
+          f"Batch API at {prices.get('batch_discount')} x. Output assumed ~30 tokens per answer "
+          f"(typical); worst case = max_tokens {args.max_tokens} per answer.")
+    print(tabulate(rows, headers=["model", "requests", "input tokens (est.)", "output tokens (est.)",
+                                  "chat (est.)", "batch (est.)", "chat worst case"]))
+    return 0
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    from .infer import export_batch, infer_interests
+
+    ds = _load(args)
+    if args.export_batch:
+        path, n = export_batch(ds, args.export_batch, limit=args.limit, template=args.template,
+                               model=args.model, max_tokens=args.max_tokens, temperature=args.temperature,
+                               history_len=args.history, split=args.split)
+        print(f"wrote {n} requests to {path} (run: vllm run-batch -i {path} -o output.jsonl "
+              f"--model <model>; then: --import-batch output.jsonl)")
+        return 0
+    if args.import_batch and args.backend != "batch":
+        print("--import-batch needs --backend batch", file=sys.stderr)
+        return 2
+    t0 = time.time()
+    df = infer_interests(ds, args.backend, limit=args.limit, template=args.template, model=args.model,
+                         base_url=args.base_url, concurrency=args.concurrency, timeout=args.timeout,
+                         max_attempts=args.retries, max_tokens=args.max_tokens,
+                         temperature=args.temperature, poll_interval=args.poll_interval,
+                         max_rounds=args.max_rounds, history_len=args.history, split=args.split,
+                         run_dir=args.run_dir, store=args.store, import_batch=args.import_batch,
+                         progress=not args.no_progress)
+    rep = df.attrs["report"]
+    run = rep["run"]
+    print(f"{rep['dataset']} / {rep['source']}: {len(df)} users; usable {rep['usable users']} "
+          f"({100 * rep['usable fraction']:.1f}%); cached {run['cached']}, new {run['done']}, "
+          f"failed {run['failed']}; {time.time() - t0:.1f} s")
+    print("reasons: " + ", ".join(f"{k} {v}" for k, v in rep["reasons"].items()))
+    if run.get("failure reasons"):
+        print("failures: " + ", ".join(f"{k} {v}" for k, v in run["failure reasons"].items()))
+    if not rep.get("is_llm", True):
+        print("NOTE: kg-summary answers are NOT from an LLM.")
+    print(f"wrote {rep['run dir']}/answers.jsonl and report.json")
+    return 0 if run["failed"] == 0 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry point: ``python -m cikgwb.knowledge.cli interests ...``."""
+    parser = argparse.ArgumentParser(prog="cikgwb")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_parser(sub)
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Where the LLM's base URL, model and API key come from.
+
+Order, for each value separately: the explicit argument, then the environment
+(``OPENAI_BASE_URL``; ``CIKGWB_LLM_MODEL`` or ``OPENAI_MODEL``; ``OPENAI_API_KEY``), then a
+YAML settings file OUTSIDE the repository: ``$CIKGWB_SETTINGS`` or
+``~/.config/cikgwb/settings.yaml`` with the keys ``base_url``, ``model``, ``api_key``.
+
+The key is only ever held in memory and handed to the ``openai`` client: it is never written
+to a file, a log, a report or the answer store, and :class:`LLMSettings` hides it from
+``repr``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_MODEL = "gpt-3.5-turbo-0125"  # the authors' model
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+#: sent to servers that need no key (vLLM, llama.cpp, Ollama) when none is configured
+NO_KEY = "sk-no-key-required"
+
+
+def settings_path() -> Path:
+    """``$CIKGWB_SETTINGS`` or ``~/.config/cikgwb/settings.yaml``."""
+    env = os.environ.get("CIKGWB_SETTINGS")
+    return Path(env).expanduser() if env else Path.home() / ".config" / "cikgwb" / "settings.yaml"
+
+
+def _read_settings_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a YAML mapping with keys base_url, model, api_key")
+    unknown = set(data) - {"base_url", "model", "api_key"}
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {sorted(unknown)} (expected base_url, model, api_key)")
+    return data
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """Resolved connection settings; ``api_key`` is excluded from ``repr``."""
+
+    base_url: str
+    model: str
+    api_key: str = field(repr=False)
+    key_source: str = "none"
+
+    @property
+    def is_openai(self) -> bool:
+        return "api.openai.com" in self.base_url
+
+    def client(self, timeout: float = 60.0) -> Any:
+        """An ``openai.OpenAI`` client with its own retries OFF (we retry ourselves)."""
+        import openai
+
+        return openai.OpenAI(base_url=self.base_url, api_key=self.api_key, max_retries=0,
+                             timeout=timeout)
+
+
+def resolve_settings(base_url: str | None = None, model: str | None = None,
+                     api_key: str | None = None) -> LLMSettings:
+    """Resolve base URL, model and key (argument, environment, settings file, default)."""
+    path = settings_path()
+    file = _read_settings_file(path)
+    base = base_url or os.environ.get("OPENAI_BASE_URL") or file.get("base_url") or OPENAI_BASE_URL
+    mdl = (model or os.environ.get("CIKGWB_LLM_MODEL") or os.environ.get("OPENAI_MODEL")
+           or file.get("model") or DEFAULT_MODEL)
+    if api_key:
+        key, src = api_key, "argument"
+    elif os.environ.get("OPENAI_API_KEY"):
+        key, src = os.environ["OPENAI_API_KEY"], "environment OPENAI_API_KEY"
+    elif file.get("api_key"):
+        key, src = str(file["api_key"]), f"settings file {path}"
+    else:
+        key, src = "", "none"
+    settings = LLMSettings(base_url=str(base).rstrip("/"), model=str(mdl), api_key=key, key_source=src)
+    if not key:
+        if settings.is_openai:
+            raise ValueError("no API key for api.openai.com: set OPENAI_API_KEY, or api_key in "
+                             f"{path} (outside the repository), or pass --base-url for a local server")
+        settings = LLMSettings(base_url=settings.base_url, model=settings.model, api_key=NO_KEY,
+                               key_source="none (local server)")
+    return settings
