@@ -62,6 +62,7 @@ class TrainConfig:
     split_seed: int = 0
     device: str = "auto"
     max_minutes: float | None = None     # stop gracefully after this wall time
+    min_epochs: int = 0                  # no early stop before this many epochs (0: the paper's protocol)
     eval_every: int = 1
     checkpoint_every: int = 1
 
@@ -202,6 +203,9 @@ def default_config(dataset: str, model: str = "cikgrec", **overrides: Any) -> Ru
         cfg.model.edge_dropout = 0.0
         cfg.model.message_dropout = 0.0
         cfg.model.cf_weight = 1.0
+        if dataset != "synthetic":  # on synthetic: the quick configuration, as CIKGRec's in the demo
+            from .models import model_class
+            apply_overrides(cfg, dict(getattr(model_class(model), "DEFAULTS", {})))
     apply_overrides(cfg, overrides)
     return cfg
 

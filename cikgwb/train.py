@@ -276,7 +276,7 @@ class Trainer:
             bar.set_postfix(loss=f"{rec.get('loss', 0):.4f}", score=f"{rec.get('score', float('nan')):.4f}",
                             best=best_epoch)
             epochs_this_call += 1
-            if bad >= tc.patience:
+            if bad >= tc.patience and epoch + 1 >= tc.min_epochs:
                 stop_reason = f"early stop: no improvement of {'+'.join(tc.selection)} on {self.sel_split} for {tc.patience} evaluations"
                 break
             if tc.max_minutes is not None and (time.time() - t_start) / 60 >= tc.max_minutes:

@@ -49,3 +49,60 @@ def mask_rate(epoch: int, alpha: float, omega: float, lam: float, schedule: str)
     else:
         raise ValueError(f"schedule={schedule!r}: expected exp, lin or fixed")
     return min(d, omega)
+
+
+def transr_project(x: torch.Tensor, proj: torch.Tensor, rel: torch.Tensor) -> torch.Tensor:
+    """TransR's projection into the relation space: row b of the result is ``x_b M_{rel_b}``.
+
+    ``x``: (B, D); ``proj``: (R, D, k) all relations' matrices; ``rel``: (B,) relation ids.
+    Computed as one (B, D) x (D, R k) product and a gather, which is much cheaper than
+    gathering B matrices of D x k (and scattering their gradients) when R is small.
+    """
+    R, D, k = proj.shape
+    every = (x @ proj.permute(1, 0, 2).reshape(D, R * k)).view(len(x), R, k)
+    return every[torch.arange(len(x), device=x.device), rel]
+
+
+def transr_loss(h_r: torch.Tensor, r: torch.Tensor, t_r: torch.Tensor, t_neg_r: torch.Tensor,
+                l2_reg: float = 0.0, normalize: bool = True) -> torch.Tensor:
+    """TransR (Lin et al., AAAI 2015) pairwise loss, as CKE uses it for the structural knowledge.
+
+    ``h_r, t_r, t_neg_r``: (B, k) entity rows already projected into their relation's space
+    (``x M_r``, see :func:`transr_project`); ``r``: (B, k) relation rows. If ``normalize``, the
+    four are scaled to unit L2 norm first (CKE's norm constraints, as its reference
+    implementations impose them)::
+
+        f(h, r, t) = |h_r + r - t_r|^2
+        loss = mean -ln sigma(f(h, r, t') - f(h, r, t))
+               + l2_reg * mean 1/2 (|h_r|^2 + |r|^2 + |t_r|^2 + |t'_r|^2)
+
+    (the L2 term acts on the vectors that enter ``f``; it is constant when they are normalised).
+    """
+    if normalize:
+        h_r, r, t_r, t_neg_r = (F.normalize(x, dim=-1) for x in (h_r, r, t_r, t_neg_r))
+    pos = (h_r + r - t_r).pow(2).sum(-1)
+    neg = (h_r + r - t_neg_r).pow(2).sum(-1)
+    reg = 0.5 * (h_r.pow(2).sum(-1) + r.pow(2).sum(-1) + t_r.pow(2).sum(-1) + t_neg_r.pow(2).sum(-1)).mean()
+    return -F.logsigmoid(neg - pos).mean() + l2_reg * reg
+
+
+def grace_loss(z1: torch.Tensor, z2: torch.Tensor, tau: float, symmetric: bool = True) -> torch.Tensor:
+    """GRACE's InfoNCE with inter- and intra-view negatives (Zhu et al., 2020), used by KGCL and
+    MCCLK; ``s`` is the cosine similarity and row ``i`` of ``z1`` and ``z2`` the positive pair::
+
+        l(a, b)_i = -log e^{s(a_i, b_i)/tau} / (sum_j e^{s(a_i, b_j)/tau} + sum_{j != i} e^{s(a_i, a_j)/tau})
+
+    returns ``mean_i (l(z1, z2)_i + l(z2, z1)_i) / 2`` (``symmetric=False``: ``mean_i l(z1, z2)_i``),
+    computed with log-sum-exp.
+    """
+    a, b = F.normalize(z1, dim=-1), F.normalize(z2, dim=-1)
+    eye = torch.eye(len(a), dtype=torch.bool, device=a.device)
+
+    def one_side(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        between = x @ y.T / tau
+        refl = (x @ x.T / tau).masked_fill(eye, float("-inf"))
+        return torch.logsumexp(torch.cat([between, refl], 1), 1) - between.diagonal()
+
+    if not symmetric:
+        return one_side(a, b).mean()
+    return 0.5 * (one_side(a, b) + one_side(b, a)).mean()

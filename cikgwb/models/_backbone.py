@@ -1,0 +1,133 @@
+"""Pieces shared by the baselines of ``sgl``, ``simgcl``, ``cke`` and ``cfkg``.
+
+* :func:`resolve_extra`: a model's settings in ``ModelConfig.extra``, checked against the
+  model's declared keys and defaults.
+* :func:`drop_nodes`, :func:`layer_sum`: SGL's node dropout and a LightGCN pass whose layers
+  use different matrices (SGL's random-walk views).
+* :class:`InteractionGraphModel`: the LightGCN backbone of the GNN collaborative-filtering
+  baselines on the user-item graph only (nodes: users ``[0, U)``, items ``[U, U + I)``), with
+  the BPR loss and the L2 term on layer-0 embeddings.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from ..data.dataset import Dataset
+from ..graph import EdgeSets, lightgcn, normalized_adjacency, spmm
+from .base import Recommender
+from .losses import bpr_loss, l2_batch
+
+
+def resolve_extra(model: str, extra: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """``defaults`` updated by ``extra``; an unknown key or a value of the wrong type is an error."""
+    unknown = sorted(set(extra) - set(defaults))
+    if unknown:
+        raise ValueError(f"{model}: unknown setting(s) {', '.join('extra.' + k for k in unknown)}; "
+                         f"known: {sorted('extra.' + k for k in defaults)}")
+    out = dict(defaults)
+    for k, v in extra.items():
+        d = defaults[k]
+        number = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if isinstance(d, bool):
+            ok = isinstance(v, bool)
+        elif isinstance(d, float):
+            ok, v = number, float(v) if number else v
+        elif isinstance(d, int):
+            ok = number and float(v).is_integer()
+            v = int(v) if ok else v
+        else:
+            ok = isinstance(v, type(d))
+        if not ok:
+            raise ValueError(f"{model}: extra.{k}={v!r}: expected a {type(d).__name__} like the default {d!r}")
+        out[k] = v
+    return out
+
+
+def check_rate(model: str, name: str, value: float) -> float:
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{model}: {name}={value!r}: expected a rate in [0, 1)")
+    return value
+
+
+def check_positive(model: str, name: str, value: float) -> float:
+    if not value > 0:
+        raise ValueError(f"{model}: {name}={value!r}: expected a positive number")
+    return value
+
+
+def drop_nodes(edges: torch.Tensor, n_users: int, n_items: int, rate: float,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+    """SGL's node dropout: ``round(rate * U)`` users and ``round(rate * I)`` items, drawn without
+    replacement, lose every edge; ``edges`` are (user node, item node) rows, items at ``U + i``."""
+    if rate <= 0:
+        return edges
+    keep = torch.ones(n_users + n_items, dtype=torch.bool)
+    keep[torch.randperm(n_users, generator=generator)[:round(rate * n_users)]] = False
+    keep[n_users + torch.randperm(n_items, generator=generator)[:round(rate * n_items)]] = False
+    keep = keep.to(edges.device)
+    return edges[keep[edges[:, 0]] & keep[edges[:, 1]]]
+
+
+def layer_sum(mats: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """``x + A_1 x + A_2 A_1 x + ...``: LightGCN's layer sum with one matrix per layer."""
+    out, h = x, x
+    for A in mats:
+        h = spmm(A, h)
+        out = out + h
+    return out
+
+
+def xavier_blocks(*rows: int, dim: int) -> torch.Tensor:
+    """One Xavier-uniform table per block (users, items, ...), stacked, as the authors' codes
+    initialise one ``nn.Embedding`` per node type."""
+    return torch.cat([nn.init.xavier_uniform_(torch.empty(n, dim)) for n in rows])
+
+
+class InteractionGraphModel(Recommender):
+    """LightGCN on the user-item graph: ``Z = mean_{k=0..L} A^k E`` with ``A = D^-1/2 R D^-1/2``
+    of the symmetrised training interactions (no self-loops) and BPR on ``Z``::
+
+        L_rec = mean -ln sigma(z_u.z_i - z_u.z_i') + l2_reg/2 (|e_u|^2 + |e_i|^2 + |e_i'|^2) / B
+
+    Subclasses add their own terms. ``EXTRA`` declares a subclass's ``cfg.extra`` keys and
+    their defaults; :attr:`opts` holds the resolved values.
+    """
+
+    EXTRA: dict[str, Any] = {}
+    NAME = "model"
+
+    def __init__(self, ds: Dataset, cfg: ModelConfig, train_pairs: np.ndarray, device: torch.device):
+        super().__init__(ds, cfg, train_pairs, device)
+        self.opts = resolve_extra(self.NAME, cfg.extra, self.EXTRA)
+        if cfg.dim < 1 or cfg.n_layers < 0:
+            raise ValueError(f"{self.NAME}: dim={cfg.dim}, n_layers={cfg.n_layers}: expected dim >= 1 and n_layers >= 0")
+        U, I = ds.n_users, ds.n_items
+        self.n_nodes = U + I
+        # interaction edges (user node, item node), undirected, unique; kept on the CPU for sampling
+        self.edges = torch.as_tensor(EdgeSets(ds, train_pairs, use_kg=False, use_interests=False).interact)
+        self.embedding = nn.Parameter(xavier_blocks(U, I, dim=cfg.dim))
+        self.A = normalized_adjacency(self.edges, self.n_nodes, device=device)
+        self.to(device)
+
+    def adjacency(self, edges: torch.Tensor) -> torch.Tensor:
+        """``D^-1/2 A D^-1/2`` of an edge subset, on the model's device."""
+        return normalized_adjacency(edges, self.n_nodes, device=self.A.device)
+
+    def propagate(self, mean: bool = True) -> torch.Tensor:
+        return lightgcn(self.A, self.embedding, self.cfg.n_layers, mean=mean)
+
+    def user_item_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.propagate()
+        return z[:self.n_users], z[self.n_users:]
+
+    def rec_loss(self, z: torch.Tensor, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor,
+                 scale: float = 1.0) -> torch.Tensor:
+        """BPR on the rows of ``z * scale`` plus the L2 term on the layer-0 embeddings."""
+        U, e0 = self.n_users, self.embedding
+        return (bpr_loss(z[users] * scale, z[U + pos] * scale, z[U + neg] * scale)
+                + self.cfg.l2_reg * l2_batch(e0[users], e0[U + pos], e0[U + neg]))
