@@ -16,8 +16,12 @@ mkdir -p "$OUT/logs" "$OUT/reports"
 nvidia-smi -L 2>/dev/null || echo "no nvidia-smi"
 $PY -c "import torch, torch_geometric as g; print('torch', torch.__version__, 'pyg', g.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"
 
+START=$(date +%s)
 echo "== bench $(date +%T)"
-$PY bench/bench_train.py --datasets $BENCH_DATASETS --ref-batches 4 --out "$OUT/bench" 2>&1 | tee "$OUT/logs/bench.log"
+timeout "${BENCH_TIMEOUT:-180}" $PY bench/bench_train.py --datasets $BENCH_DATASETS --ref-batches 4 --out "$OUT/bench" 2>&1 | tee "$OUT/logs/bench.log"
+if [ "${BUDGET_S:-0}" -gt 0 ]; then  # fit the runs into what is left of the call's time budget
+  MAXMIN=$($PY -c "print(round(max(0.5, (${BUDGET_S} - ($(date +%s) - $START) - ${RESERVE_S:-90}) / 60), 2))")
+fi
 
 echo "== training runs $(date +%T), each capped at $MAXMIN min"
 export CIKGWB_REPORTS_DIR="$OUT/reports"
