@@ -30,9 +30,29 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_eval.py
 	$(BIN)/python bench/bench_train.py --datasets book-crossing dbbook2014
+	$(BIN)/python bench/bench_memory.py --dataset ml1m
 
-bench-gpu: $(STAMP)
+bench-gpu:  # on a GPU machine whose python3 has torch + torch-geometric (no .venv needed)
 	bash bench/gpu.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# ---- the workbench's notebooks and sweeps (cikgwb/notebooks.py, cikgwb/sweep.py)
+SWEEP_DATASET ?= synthetic
+
+# execute notebooks 01..09 (papermill) in quick mode on the synthetic data: executed notebooks and
+# HTML in reports/notebooks/synthetic/, figures (HTML + PNG) in reports/figures/synthetic/
+notebooks: $(STAMP)
+	$(BIN)/python -m cikgwb.notebooks --dataset synthetic
+
+# the same in full mode on a real dataset (reuses finished runs of reports/runs; figures in
+# reports/figures/$(DATASET)/), e.g. make reproduce DATASET=book-crossing
+reproduce: $(STAMP)
+	$(BIN)/python -m cikgwb.notebooks --dataset $(DATASET) --full
+
+# Figure 5's sweep (alpha and lambda3, quick schedule) into reports/sweeps/<dataset>-sensitivity-quick/,
+# the folder 09_sensitivity reads
+sweep: $(STAMP)
+	$(BIN)/cikgwb sweep --dataset $(SWEEP_DATASET) --grid alpha=0.01,0.05,0.2 --grid lambda3=0.001,0.01,0.1,1 \
+	    --set max_epochs=15 --set patience=5 --jobs 2 --name $(SWEEP_DATASET)-sensitivity-quick
