@@ -17,9 +17,9 @@ def l2_batch(*embs: torch.Tensor) -> torch.Tensor:
 
 def info_nce(anchor: torch.Tensor, candidates: torch.Tensor, target: torch.Tensor, tau: float) -> torch.Tensor:
     """InfoNCE with cosine similarity: mean_b -log softmax(s(a_b, c) / tau)[target_b]."""
-    a = F.normalize(anchor, dim=-1)
+    a = F.normalize(anchor, dim=-1) / tau  # scale the (small) anchor side, not the logit matrix
     c = F.normalize(candidates, dim=-1)
-    return F.cross_entropy(a @ c.T / tau, target)
+    return F.cross_entropy(a @ c.T, target)
 
 
 def sce_loss(target: torch.Tensor, pred: torch.Tensor, eta: float) -> torch.Tensor:
@@ -101,7 +101,7 @@ def grace_loss(z1: torch.Tensor, z2: torch.Tensor, tau: float, symmetric: bool =
     def one_side(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         between = x @ y.T / tau
         refl = (x @ x.T / tau).masked_fill(eye, float("-inf"))
-        return torch.logsumexp(torch.cat([between, refl], 1), 1) - between.diagonal()
+        return torch.logaddexp(torch.logsumexp(between, 1), torch.logsumexp(refl, 1)) - between.diagonal()
 
     if not symmetric:
         return one_side(a, b).mean()
