@@ -161,15 +161,15 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any] | list[str]) -> Ru
         overrides = pairs
     for key, value in overrides.items():
         k = key.split(".")[-1]
+        if key.startswith("extra.") or key.startswith("model.extra."):
+            cfg.model.extra[k] = yaml.safe_load(value) if isinstance(value, str) else value
+            continue
         if k in _RUN_KEYS:
             setattr(cfg, k, value)
         elif k in _MODEL_KEYS:
             target = cfg.model
         elif k in _TRAIN_KEYS:
             target = cfg.train
-        elif key.startswith("extra.") or key.startswith("model.extra."):
-            cfg.model.extra[k] = yaml.safe_load(value) if isinstance(value, str) else value
-            continue
         else:
             raise ValueError(f"unknown setting {key!r}; known: {sorted(_MODEL_KEYS | _TRAIN_KEYS | _RUN_KEYS)}")
         if k not in _RUN_KEYS:

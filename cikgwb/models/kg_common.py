@@ -1,0 +1,303 @@
+"""Pieces shared by the knowledge-aware GNN baselines ``kgat``, ``kgin``, ``kgcl``, ``mcclk`` and
+``kgrec``.
+
+* :func:`relational_triples`: the dataset's KG with inverse relations, ids ``0..R-1`` canonical
+  and ``R..2R-1`` inverse (``(h, r, t)`` gives ``(t, r + R, h)``), duplicates removed.
+* :class:`Pattern`: a fixed sparsity pattern held in CSR order with its transpose, and
+  :meth:`Pattern.mm`, a sparse-times-dense product ``y = A(values) x`` differentiable in both
+  ``values`` and ``x``: ``dL/dx = A^T g`` (a CSR product with the cached transpose) and
+  ``dL/dvalues_e = g[row_e] . x[col_e]`` (a sampled dense-dense product,
+  ``torch.sparse.sampled_addmm``). Attention over edges is thereby ``O(edges)`` scalar work
+  plus sparse products; no ``edges x dim`` tensor is materialised (on this CPU a gather or
+  scatter of ``268k x 64`` costs 20-80 ms, the same CSR product 2-20 ms).
+* :class:`RelationalAggregator`: relation-aware aggregation
+  ``out[h] = sum_{(h, r, t)} a_hrt (x[t] * w[r])``. The relation vector scales feature columns,
+  so it commutes with summing over tails: with ``p`` running over the distinct (head,
+  relation) pairs, ``out = H (w[r_p] * (S_a x))`` where ``S_a`` (pairs x nodes) holds the
+  edge weights and ``H`` (nodes x pairs) is 0/1. The dense work is ``pairs x dim`` (24k x 64
+  on dbbook2014 instead of 268k x 64 edges).
+* :meth:`Pattern.sddmm`: per-entry ``a[row] . b[col]``, differentiable (attention logits).
+* :func:`project_by_relation`: TransR's ``x_b W_{r_b}``, one product per relation.
+* :func:`uniform_negatives`: negatives for KG triples, resampled while they hit a true triple.
+* :func:`gumbel_like`: Gumbel(0, 1) noise; :func:`settings`: a model's ``cfg.extra`` checked
+  against its declared defaults (``_backbone.resolve_extra``, shared with Baselines I).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch_geometric.utils import softmax as scatter_softmax
+
+from ..data.dataset import Dataset
+from ._backbone import check_positive, check_rate, resolve_extra
+
+__all__ = ["relational_triples", "Pattern", "RelationalAggregator", "uniform_negatives",
+           "gumbel_like", "interaction_pattern", "resolve_extra", "check_rate", "check_positive",
+           "mean_values", "project_by_relation"]
+
+
+def relational_triples(ds: Dataset, inverse: bool = True) -> tuple[np.ndarray, int]:
+    """``(m, 3)`` unique ``(head, relation, tail)`` rows over entity ids and the number of
+    relation ids: canonical ``r`` in ``[0, R)``; with ``inverse`` also ``(t, r + R, h)``."""
+    R = max(int(ds.n_relations), int(ds.kg[:, 1].max()) + 1 if len(ds.kg) else 0)
+    kg = np.unique(np.asarray(ds.kg, dtype=np.int64).reshape(-1, 3), axis=0)
+    if inverse:
+        inv = np.column_stack([kg[:, 2], kg[:, 1] + R, kg[:, 0]])
+        kg = np.unique(np.concatenate([kg, inv]), axis=0)
+        return kg, 2 * R
+    return kg, R
+
+
+def _crow(sorted_rows: torch.Tensor, n_rows: int) -> torch.Tensor:
+    counts = torch.bincount(sorted_rows, minlength=n_rows)
+    crow = torch.zeros(n_rows + 1, dtype=torch.int64, device=sorted_rows.device)
+    torch.cumsum(counts, 0, out=crow[1:])
+    return crow
+
+
+class Pattern:
+    """The sparsity pattern of an ``n_rows x n_cols`` matrix in CSR order (duplicates allowed,
+    each entry its own value), with the permutation of its transpose.
+
+    ``order`` maps the pattern's entries back to the input: entry ``k`` of the pattern is input
+    entry ``order[k]`` (reorder per-entry data with ``data[pattern.order]``).
+    """
+
+    def __init__(self, rows: torch.Tensor, cols: torch.Tensor, shape: tuple[int, int],
+                 presorted: bool = False):
+        rows = torch.as_tensor(rows, dtype=torch.int64)
+        cols = torch.as_tensor(cols, dtype=torch.int64, device=rows.device)
+        if rows.shape != cols.shape or rows.dim() != 1:
+            raise ValueError(f"Pattern: rows {tuple(rows.shape)} and cols {tuple(cols.shape)} must be equal 1-d")
+        n_rows, n_cols = int(shape[0]), int(shape[1])
+        if len(rows) and (int(rows.min()) < 0 or int(rows.max()) >= n_rows
+                          or int(cols.min()) < 0 or int(cols.max()) >= n_cols):
+            raise ValueError(f"Pattern: indices outside the shape {shape}")
+        if presorted:
+            order = torch.arange(len(rows), device=rows.device)
+        else:
+            order = torch.argsort(rows * n_cols + cols, stable=True)
+        self.shape = (n_rows, n_cols)
+        self.order = order
+        self.rows, self.cols = rows[order], cols[order]
+        self.crow = _crow(self.rows, n_rows)
+        self.tperm = torch.argsort(self.cols * n_rows + self.rows, stable=True)
+        self.t_crow = _crow(self.cols[self.tperm], n_cols)
+        self.t_cols = self.rows[self.tperm]
+
+    @property
+    def nnz(self) -> int:
+        return len(self.rows)
+
+    def subset(self, mask: torch.Tensor) -> "Pattern":
+        """The entries where ``mask`` is true, in the same order (``order`` indexes this pattern)."""
+        new = Pattern.__new__(Pattern)
+        new.shape = self.shape
+        new.order = torch.nonzero(mask).squeeze(1)
+        new.rows, new.cols = self.rows[mask], self.cols[mask]
+        new.crow = _crow(new.rows, self.shape[0])
+        pos = torch.cumsum(mask.to(torch.int64), 0) - 1
+        tp = self.tperm[mask[self.tperm]]
+        new.tperm = pos[tp]
+        new.t_crow = _crow(new.cols[new.tperm], self.shape[1])
+        new.t_cols = new.rows[new.tperm]
+        return new
+
+    def to_sparse(self, values: torch.Tensor) -> torch.Tensor:
+        return torch.sparse_csr_tensor(self.crow, self.cols, values, self.shape)
+
+    def mm(self, values: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+        """``A(values) @ x``, differentiable in ``values`` and ``x``; ``values=None`` means ones."""
+        if values is None:
+            values = torch.ones(self.nnz, dtype=x.dtype, device=x.device)
+        return _PatternMM.apply(values, x, self)
+
+    def transpose(self) -> "Pattern":
+        """The transposed pattern; entry ``k`` of it is entry ``tperm[k]`` of this one (pass
+        ``values[tperm]``)."""
+        t = Pattern.__new__(Pattern)
+        t.shape = (self.shape[1], self.shape[0])
+        t.order = self.order[self.tperm]
+        t.rows, t.cols, t.crow = self.cols[self.tperm], self.t_cols, self.t_crow
+        t.tperm = torch.argsort(self.tperm)
+        t.t_crow, t.t_cols = self.crow, self.cols
+        return t
+
+    def sddmm(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Per-entry ``a[row] . b[col]`` (a sampled dense-dense product), differentiable."""
+        return _PatternSDDMM.apply(a, b, self)
+
+    def softmax(self, logits: torch.Tensor) -> torch.Tensor:
+        """Softmax of per-entry logits over each row (rows without entries get nothing)."""
+        return scatter_softmax(logits, self.rows, num_nodes=self.shape[0])
+
+    def row_counts(self) -> torch.Tensor:
+        return self.crow[1:] - self.crow[:-1]
+
+
+class _PatternMM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, values, x, pat):  # type: ignore[override]
+        ctx.pat = pat
+        ctx.save_for_backward(values, x)
+        if pat.nnz == 0:
+            return x.new_zeros(pat.shape[0], x.shape[1])
+        return torch.sparse.mm(pat.to_sparse(values), x.contiguous())
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        values, x = ctx.saved_tensors
+        pat = ctx.pat
+        g = g.contiguous()
+        gv = gx = None
+        if pat.nnz == 0:
+            return (torch.zeros_like(values) if ctx.needs_input_grad[0] else None,
+                    torch.zeros_like(x) if ctx.needs_input_grad[1] else None, None)
+        if ctx.needs_input_grad[0]:
+            zero = pat.to_sparse(torch.zeros_like(values))
+            gv = torch.sparse.sampled_addmm(zero, g, x.T.contiguous(), beta=0.0).values()
+        if ctx.needs_input_grad[1]:
+            At = torch.sparse_csr_tensor(pat.t_crow, pat.t_cols, values[pat.tperm],
+                                         (pat.shape[1], pat.shape[0]))
+            gx = torch.sparse.mm(At, g)
+        return gv, gx, None
+
+
+class _PatternSDDMM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a, b, pat):  # type: ignore[override]
+        ctx.pat = pat
+        ctx.save_for_backward(a, b)
+        if pat.nnz == 0:
+            return a.new_zeros(0)
+        zero = pat.to_sparse(a.new_zeros(pat.nnz))
+        return torch.sparse.sampled_addmm(zero, a.contiguous(), b.T.contiguous(), beta=0.0).values()
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[override]
+        a, b = ctx.saved_tensors
+        pat = ctx.pat
+        if pat.nnz == 0:
+            return torch.zeros_like(a), torch.zeros_like(b), None
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = torch.sparse.mm(pat.to_sparse(g.contiguous()), b.contiguous())
+        if ctx.needs_input_grad[1]:
+            At = torch.sparse_csr_tensor(pat.t_crow, pat.t_cols, g[pat.tperm].contiguous(),
+                                         (pat.shape[1], pat.shape[0]))
+            gb = torch.sparse.mm(At, a.contiguous())
+        return ga, gb, None
+
+
+def mean_values(pat: Pattern) -> torch.Tensor:
+    """Per-entry ``1 / (entries in its row)``: the row-mean weights."""
+    cnt = pat.row_counts().to(torch.float32)
+    return 1.0 / cnt[pat.rows].clamp_min(1.0)
+
+
+class RelationalAggregator:
+    """``out[h] = sum_{(h, r, t)} a_hrt x[t] * w[r]`` over relational edges, via (head, relation)
+    pairs (see the module docstring). Edges are held sorted by (head, relation, tail);
+    ``heads``, ``rels``, ``tails`` are in that order and per-edge weights must be too."""
+
+    def __init__(self, heads: torch.Tensor, rels: torch.Tensor, tails: torch.Tensor,
+                 n_nodes: int, n_relations: int):
+        heads, rels, tails = (torch.as_tensor(a, dtype=torch.int64) for a in (heads, rels, tails))
+        self.n_nodes, self.n_relations = n_nodes, n_relations
+        key = heads * n_relations + rels
+        pairs, inv = torch.unique(key, return_inverse=True)  # sorted: by head, then relation
+        self.pair_head, self.pair_rel = pairs // n_relations, pairs % n_relations
+        self.S = Pattern(inv, tails, (len(pairs), n_nodes))
+        self.heads, self.rels, self.tails = heads[self.S.order], rels[self.S.order], tails[self.S.order]
+        self.H = Pattern(self.pair_head, torch.arange(len(pairs), device=heads.device),
+                         (n_nodes, len(pairs)), presorted=True)
+        self.n_edges = len(self.heads)
+
+    def subset(self, mask: torch.Tensor) -> "RelationalAggregator":
+        """The edges where ``mask`` (over this aggregator's edge order) is true; pairs are kept."""
+        new = RelationalAggregator.__new__(RelationalAggregator)
+        new.n_nodes, new.n_relations = self.n_nodes, self.n_relations
+        new.pair_head, new.pair_rel, new.H = self.pair_head, self.pair_rel, self.H
+        new.S = self.S.subset(mask)
+        new.heads, new.rels, new.tails = self.heads[mask], self.rels[mask], self.tails[mask]
+        new.n_edges = int(mask.sum())
+        return new
+
+    def head_counts(self) -> torch.Tensor:
+        return torch.bincount(self.heads, minlength=self.n_nodes)
+
+    def mean_weights(self) -> torch.Tensor:
+        """``1 / deg(h)`` per edge (KGIN's ``scatter_mean`` over the head's edges)."""
+        deg = self.head_counts().to(torch.float32)
+        return 1.0 / deg[self.heads].clamp_min(1.0)
+
+    def softmax(self, logits: torch.Tensor) -> torch.Tensor:
+        """Softmax of per-edge logits over each head's edges (all relations together)."""
+        return scatter_softmax(logits, self.heads, num_nodes=self.n_nodes)
+
+    def aggregate(self, x: torch.Tensor, w: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+        """``out[h] = sum_e weights_e * x[t_e] * w[r_e]`` (``weights=None``: ones)."""
+        per_pair = self.S.mm(weights, x) * w[self.pair_rel]
+        return self.H.mm(None, per_pair)
+
+    def pair_dot(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """Per-edge ``q[pair(e)] . k[t_e]`` for a ``pairs x d`` matrix ``q`` (SDDMM, differentiable)."""
+        return self.S.sddmm(q, k)
+
+
+def interaction_pattern(train_pairs: np.ndarray, n_users: int, n_cols: int,
+                        device: torch.device | str | None = None) -> Pattern:
+    """The unique (user, item) training pairs as a ``n_users x n_cols`` pattern."""
+    p = np.unique(np.asarray(train_pairs, dtype=np.int64).reshape(-1, 2), axis=0)
+    t = torch.as_tensor(p, device=device)
+    return Pattern(t[:, 0], t[:, 1], (n_users, n_cols))
+
+
+def uniform_negatives(h: torch.Tensor, r: torch.Tensor, n_nodes: int, true_keys: torch.Tensor,
+                      n_rel: int, generator: torch.Generator | None = None,
+                      max_rounds: int = 20) -> torch.Tensor:
+    """Tails drawn uniformly from ``[0, n_nodes)``, redrawn while ``(h, r, t)`` is a true triple
+    (``true_keys``: sorted ``(h * n_rel + r) * n_nodes + t``)."""
+    t = torch.randint(0, n_nodes, (len(h),), generator=generator).to(h.device)
+    for _ in range(max_rounds):
+        key = (h * n_rel + r) * n_nodes + t
+        pos = torch.searchsorted(true_keys, key).clamp_max(len(true_keys) - 1)
+        bad = true_keys[pos] == key
+        if not bad.any():
+            break
+        t[bad] = torch.randint(0, n_nodes, (int(bad.sum()),), generator=generator).to(h.device)
+    return t
+
+
+def project_by_relation(x: torch.Tensor, proj: torch.Tensor, rel: torch.Tensor) -> torch.Tensor:
+    """Row ``b``: ``x_b @ proj[rel_b]`` (TransR's projection), one product per relation present
+    (on this CPU 6x faster than projecting onto every relation, 15x faster than a batched
+    product of gathered matrices, for 28 relations and 2048 rows)."""
+    order = torch.argsort(rel)
+    counts = torch.bincount(rel, minlength=proj.shape[0]).tolist()
+    xs = x[order]
+    parts, s = [], 0
+    for r, n in enumerate(counts):
+        if n:
+            parts.append(xs[s:s + n] @ proj[r])
+            s += n
+    if not parts:
+        return x.new_zeros(0, proj.shape[2])
+    return torch.cat(parts)[torch.argsort(order)]
+
+
+def gumbel_like(x: torch.Tensor) -> torch.Tensor:
+    """Standard Gumbel noise ``-log(-log U)`` with the shape of ``x``."""
+    u = torch.rand_like(x).clamp_(1e-10, 1 - 1e-7)
+    return -torch.log(-torch.log(u))
+
+
+def settings(name: str, extra: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """A model's ``cfg.extra`` resolved against its declared defaults (unknown keys are errors)."""
+    return resolve_extra(name, extra, defaults)
+
+
+def xavier(*shape: int) -> torch.Tensor:
+    return torch.nn.init.xavier_uniform_(torch.empty(*shape))

@@ -1,0 +1,169 @@
+"""KGIN (Wang, Huang, Wang, Yuan, Liu, He, Chua, "Learning Intents behind Interactions with
+Knowledge Graph for Recommendation", WWW 2021).
+
+Users ``[0, U)`` and entities (items first) have layer-0 embeddings ``e^(0)``; the KG carries
+canonical and inverse relations (``2R`` relation embeddings ``e_r``). ``P`` user intents are
+attentive combinations of relations, and the layer-``l`` aggregation (``l = 1..L``) is::
+
+    e_p        = sum_r alpha(r, p) e_r,          alpha(., p) = softmax_r(w_p)      (intents)
+    beta(u, p) = softmax_p(e_u^(l-1) . c_p)                  (c_p: a separate intent key)
+    m_u        = mean_{i in N_u} e_i^(l-1)
+    e_u^(l)    = m_u * (sum_p beta(u, p) e_p) + m_u
+    e_h^(l)    = mean_{(h, r, t) in KG} e_r * e_t^(l-1)          (relational path-aware)
+
+each followed by message dropout and L2 normalisation; the representation is the residual sum
+``e* = e^(0) + e^(1) + ... + e^(L)`` and ``y_ui = e_u*^T e_i*``. Loss per batch::
+
+    L = mean -ln sigma(y_ui - y_uj) + l2_reg (|e_u*|^2 + |e_i*|^2 + |e_j*|^2) / 2 / B
+        + sim_regularity * L_IND
+
+Intent independence ``L_IND`` over the rows ``w_p`` of the intent-relation logits (as the
+authors' code, ``extra.ind``)::
+
+    distance: sum_{p < q} dCor(w_p, w_q)    (distance correlation; the code's default)
+    cosine:   sum_{p < q} cos(w_p, w_q)^2   (zero for orthogonal intents)
+    mi:       -sum_p log( exp(s_pp / tau) / sum_q exp(s_pq / tau) ) over the columns w_.r of
+              the relation-intent matrix, s_pq = w_p^T w_q / |w_p| (the code's MI form, tau 0.2)
+
+Training uses node dropout (``edge_dropout``): a random half of the KG edges per batch, and
+every user-item entry kept with probability 1/2 and scaled by 2; evaluation uses the full
+graph without dropout.
+
+Defaults (the authors' parser and README): dim 64, 3 hops, 4 intents, lr 1e-4, l2 1e-5,
+sim_regularity 1e-4, node dropout 0.5, message dropout 0.1, distance correlation.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ModelConfig
+from ..data.dataset import Dataset
+from . import register
+from .base import Recommender
+from .kg_common import (Pattern, RelationalAggregator, check_rate, interaction_pattern, mean_values,
+                        relational_triples, settings, xavier)
+from .losses import bpr_loss, l2_batch
+
+IND_TYPES = ("distance", "cosine", "mi")
+
+
+def distance_correlation(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Sample distance correlation of two equally long 1-d samples (KGIN's form, eps 1e-8)."""
+    n = x.shape[0]
+    a = torch.sqrt(((x[:, None] - x[None, :]) ** 2).clamp_min(0) + 1e-8)
+    b = torch.sqrt(((y[:, None] - y[None, :]) ** 2).clamp_min(0) + 1e-8)
+    A = a - a.mean(0, keepdim=True) - a.mean(1, keepdim=True) + a.mean()
+    B = b - b.mean(0, keepdim=True) - b.mean(1, keepdim=True) + b.mean()
+    dcov_ab = torch.sqrt(((A * B).sum() / n ** 2).clamp_min(0) + 1e-8)
+    dcov_aa = torch.sqrt(((A * A).sum() / n ** 2).clamp_min(0) + 1e-8)
+    dcov_bb = torch.sqrt(((B * B).sum() / n ** 2).clamp_min(0) + 1e-8)
+    return dcov_ab / torch.sqrt(dcov_aa * dcov_bb + 1e-8)
+
+
+def independence_loss(w: torch.Tensor, kind: str = "distance", tau: float = 0.2) -> torch.Tensor:
+    """KGIN's intent independence term over the rows of ``w`` (intents x relations)."""
+    P = w.shape[0]
+    if kind == "mi":
+        # the authors' code: columns as "factors" (relations x intents)
+        wt = w.t()
+        pos = (wt / wt.norm(dim=1, keepdim=True) * (wt / wt.norm(dim=1, keepdim=True))).sum(1)
+        ttl = (wt @ w).sum(1)
+        return -(pos / tau - ttl / tau).sum()
+    if kind not in ("distance", "cosine"):
+        raise ValueError(f"kgin: extra.ind={kind!r}: expected one of {IND_TYPES}")
+    total = w.new_zeros(())
+    for p in range(P):
+        for q in range(p + 1, P):
+            if kind == "distance":
+                total = total + distance_correlation(w[p], w[q])
+            else:
+                total = total + F.cosine_similarity(w[p], w[q], dim=0) ** 2
+    return total
+
+
+@register("kgin")
+class KGIN(Recommender):
+    EXTRA = {"n_factors": 4, "ind": "distance", "sim_regularity": 1e-4}
+    DEFAULTS = {"dim": 64, "n_layers": 3, "lr": 1e-4, "l2_reg": 1e-5, "edge_dropout": 0.5,
+                "message_dropout": 0.1, "use_kg": True, "no_interests": True, "transe": False,
+                **{f"extra.{k}": v for k, v in EXTRA.items()}}
+
+    def __init__(self, ds: Dataset, cfg: ModelConfig, train_pairs: np.ndarray, device: torch.device):
+        super().__init__(ds, cfg, train_pairs, device)
+        opts = settings("kgin", cfg.extra, self.EXTRA)
+        self.ind = str(opts["ind"]).lower()
+        if self.ind not in IND_TYPES:
+            raise ValueError(f"kgin: extra.ind={opts['ind']!r}: expected one of {IND_TYPES}")
+        self.n_factors = int(opts["n_factors"])
+        if self.n_factors < 1 or cfg.n_layers < 1 or cfg.dim < 1:
+            raise ValueError(f"kgin: n_factors={self.n_factors}, n_layers={cfg.n_layers}, dim={cfg.dim}: expected >= 1")
+        self.sim_regularity = float(opts["sim_regularity"])
+        self.node_dropout = check_rate("kgin", "edge_dropout", cfg.edge_dropout)
+        check_rate("kgin", "message_dropout", cfg.message_dropout)
+        self.U, self.E = ds.n_users, ds.n_entities
+        kg, self.n_rel = relational_triples(ds, inverse=True)
+        kg_t = torch.as_tensor(kg, device=device)
+        self.kg = RelationalAggregator(kg_t[:, 0], kg_t[:, 1], kg_t[:, 2], self.E, max(self.n_rel, 1))
+        self.inter = interaction_pattern(train_pairs, self.U, self.E, device)
+        self.inter_w = mean_values(self.inter)
+        D = cfg.dim
+        self.embedding = nn.Parameter(xavier(self.U + self.E, D))
+        self.latent_emb = nn.Parameter(xavier(self.n_factors, D))
+        self.relation_emb = nn.Parameter(xavier(max(self.n_rel, 1), D))
+        self.disen_weight_att = nn.Parameter(xavier(self.n_factors, max(self.n_rel, 1)))
+        self.to(device)
+
+    # ------------------------------------------------------------ graphs
+    def sampled_graphs(self) -> tuple[RelationalAggregator, Pattern, torch.Tensor]:
+        """Node dropout: half the KG edges (exact count, without replacement) and each user-item
+        entry kept with probability 1 - rate, scaled by 1 / (1 - rate)."""
+        rate = self.node_dropout
+        if not self.training or rate <= 0:
+            return self.kg, self.inter, self.inter_w
+        dev = self.inter_w.device
+        n = self.kg.n_edges
+        keep = torch.zeros(n, dtype=torch.bool, device=dev)
+        keep[torch.randperm(n, device=dev)[:int(n * (1 - rate))]] = True
+        kg = self.kg.subset(keep)
+        m = torch.rand(self.inter.nnz, device=dev) >= rate
+        return kg, self.inter.subset(m), self.inter_w[m] / (1 - rate)
+
+    def intents(self) -> torch.Tensor:
+        return torch.softmax(self.disen_weight_att, dim=-1) @ self.relation_emb
+
+    def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(users*, entities*)``: residual sums over the hops."""
+        kg, inter, inter_w = self.sampled_graphs()
+        kg_w = kg.mean_weights()
+        p = self.cfg.message_dropout if self.training else 0.0
+        user, ent = self.embedding[:self.U], self.embedding[self.U:]
+        u_res, e_res = user, ent
+        e_p = self.intents()
+        for _ in range(self.cfg.n_layers):
+            ent_agg = kg.aggregate(ent, self.relation_emb, kg_w)
+            beta = torch.softmax(user @ self.latent_emb.t(), dim=1)
+            m_u = inter.mm(inter_w, ent)
+            user_agg = m_u * (beta @ e_p) + m_u
+            ent, user = F.dropout(ent_agg, p, self.training), F.dropout(user_agg, p, self.training)
+            ent, user = F.normalize(ent, dim=1), F.normalize(user, dim=1)
+            e_res, u_res = e_res + ent, u_res + user
+        return u_res, e_res
+
+    def user_item_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        u, e = self.propagate()
+        return u, e[:self.n_items]
+
+    def independence(self) -> torch.Tensor:
+        return independence_loss(self.disen_weight_att, self.ind)
+
+    def loss(self, users, pos, neg, epoch):
+        u_all, e_all = self.propagate()
+        u, i, j = u_all[users], e_all[pos], e_all[neg]
+        l_rec = bpr_loss(u, i, j)
+        l_reg = self.cfg.l2_reg * l2_batch(u, i, j)
+        cor = self.independence()
+        return {"loss": l_rec + l_reg + self.sim_regularity * cor, "loss_rec": l_rec, "loss_reg": l_reg,
+                "loss_ind": cor}
