@@ -126,7 +126,8 @@ def _demo(args: argparse.Namespace) -> int:
 def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="the main job on the embedded synthetic dataset (offline)")
     p.add_argument("--full", action="store_true", help="train to early stop instead of the quick schedule")
-    p.add_argument("--notebooks", action="store_true", help="also execute the notebooks with papermill")
+    p.add_argument("--no-notebooks", dest="notebooks", action="store_false",
+                   help="skip executing notebooks 01-09 with papermill (they run by default)")
     p.set_defaults(func=_demo)
 
 

@@ -12,7 +12,7 @@ import time
 from tabulate import tabulate
 
 
-def run_demo(quick: bool = True, notebooks: bool = False) -> int:
+def run_demo(quick: bool = True, notebooks: bool = True) -> int:
     from .config import default_config
     from .data import load_dataset
     from .evaluate import evaluate, most_popular_scores, split_masks

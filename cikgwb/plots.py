@@ -1,0 +1,511 @@
+"""Plotly figures for the paper's tables and figures, each a function of results (data frames,
+dicts, graphs), never of notebook state.
+
+Every figure's title says what is shown and on what: :func:`figure_title` appends the dataset,
+the protocol (``valid``: selection on the validation split, test once; ``authors``: selection on
+test, the paper's protocol, for comparison only) and the seeds. Axes carry units.
+
+The paper's figures, reproduced in kind:
+
+* Figure 3 (:func:`sparsity_groups`): users cut into groups of about equal total training
+  interactions (KGAT-style, :func:`cikgwb.evaluate.sparsity_groups`), one bar per model and group.
+* Figure 4 (:func:`case_study`): a user, their interests, an interest shared with another user,
+  and the user's top-K list in which a test item appears.
+* Figure 5 (:func:`sensitivity`, :func:`sensitivity_panels`): Recall@50 as lines on the left
+  axis, NDCG@50 as bars on a second (right) axis, one panel per hyper-parameter.
+
+:func:`save_figure` writes an interactive HTML file and a PNG (plotly + kaleido; kaleido 1.x
+drives a local Chromium, found on ``PATH`` or through ``BROWSER_PATH``; no download happens).
+"""
+from __future__ import annotations
+
+import atexit
+import math
+import os
+import threading
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+__all__ = [
+    "figure_title", "seeds_label", "save_figure", "png_available",
+    "table_figure", "degree_distribution", "sparsity_group_sizes", "interest_sizes", "phrase_map",
+    "network", "training_curves", "mask_rate_schedule", "results_bars", "sparsity_groups",
+    "case_study", "sensitivity", "sensitivity_panels",
+]
+
+PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D",
+           "#BAB0AC", "#EECA3B")
+NODE_COLOURS = {"user": "#4C78A8", "item": "#F58518", "entity": "#BAB0AC", "interest": "#54A24B"}
+EDGE_COLOURS = {"interact": "#F58518", "has_interest": "#54A24B", "kg": "#BAB0AC"}
+METRIC_NAMES = {"recall": "Recall", "ndcg": "NDCG", "precision": "Precision", "hit": "Hit rate"}
+
+
+# ----------------------------------------------------------------------------- titles
+def seeds_label(seeds: Any) -> str:
+    """``"0"``, ``"0,1,2"`` or ``"?"`` for unknown seeds."""
+    if seeds is None:
+        return "?"
+    if isinstance(seeds, (str, int, np.integer)):
+        return str(seeds)
+    vals = sorted({int(s) for s in seeds if s is not None and not (isinstance(s, float) and math.isnan(s))})
+    return ",".join(str(s) for s in vals) if vals else "?"
+
+
+def figure_title(what: str, *, dataset: str, protocol: str | None = None, seeds: Any = None,
+                 extra: str | None = None) -> str:
+    """``what`` then a second line ``dataset: D · protocol: P · seeds: S · extra``."""
+    if not what or not isinstance(what, str):
+        raise ValueError(f"figure_title: 'what' must be a non-empty string, got {what!r}")
+    if not dataset:
+        raise ValueError("figure_title: dataset is required (every figure names its dataset)")
+    parts = [f"dataset: {dataset}"]
+    if protocol is not None:
+        parts.append(f"protocol: {protocol}")
+    if seeds is not None:
+        parts.append(f"seeds: {seeds_label(seeds)}")
+    if extra:
+        parts.append(str(extra))
+    return f"{what}<br><sup>{' · '.join(parts)}</sup>"
+
+
+def metric_label(metric: str) -> str:
+    """``"ndcg@50"`` -> ``"NDCG@50"``."""
+    name, _, k = metric.partition("@")
+    return f"{METRIC_NAMES.get(name, name)}@{k}" if k else METRIC_NAMES.get(name, name)
+
+
+def _require(df: pd.DataFrame, cols: Iterable[str], what: str) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{what}: expected a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what}: missing column(s) {missing}; got columns {list(df.columns)}")
+
+
+def _layout(fig: go.Figure, title: str, **kw: Any) -> go.Figure:
+    fig.update_layout(title=dict(text=title, x=0.01, xanchor="left"), template="plotly_white",
+                      margin=dict(t=90, l=60, r=30, b=60), legend=dict(orientation="h", y=-0.18), **kw)
+    return fig
+
+
+# ----------------------------------------------------------------------------- export
+_KALEIDO_LOCK = threading.Lock()
+_KALEIDO_STARTED = False
+
+
+def png_available() -> bool:
+    """Whether PNG export can run here: kaleido is importable and a Chromium is found
+    (``BROWSER_PATH``, or ``chromium`` / ``google-chrome`` on ``PATH``)."""
+    import shutil
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        return False
+    if os.environ.get("BROWSER_PATH") and Path(os.environ["BROWSER_PATH"]).exists():
+        return True
+    return any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome", "chrome"))
+
+
+def _start_kaleido() -> None:
+    """Start kaleido's persistent browser once per process (the first PNG costs ~2-3 s, later
+    ones ~0.2 s); stopped at exit."""
+    global _KALEIDO_STARTED
+    with _KALEIDO_LOCK:
+        if _KALEIDO_STARTED:
+            return
+        import kaleido
+        kaleido.start_sync_server(silence_warnings=True)
+        atexit.register(kaleido.stop_sync_server, silence_warnings=True)
+        _KALEIDO_STARTED = True
+
+
+def save_figure(fig: go.Figure, path_stem: str | Path, *, html: bool = True, png: bool | None = None,
+                width: int = 1000, height: int = 560, scale: float = 1.0,
+                plotlyjs: str | None = None) -> list[Path]:
+    """Write ``<stem>.html`` (interactive) and ``<stem>.png`` (static); returns the paths written.
+
+    ``png=None`` writes the PNG when :func:`png_available`; ``png=True`` raises if it cannot.
+    ``plotlyjs``: how the HTML gets plotly.js, ``"cdn"`` (default: small files, the browser
+    fetches the library when the page is opened) or ``True`` (embedded, ~4.7 MB a file, fully
+    offline); env ``CIKGWB_PLOTLYJS`` overrides the default.
+    """
+    if not isinstance(fig, go.Figure):
+        raise TypeError(f"save_figure: expected a plotly Figure, got {type(fig).__name__}")
+    stem = Path(path_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    out: list[Path] = []
+    if html:
+        mode: Any = plotlyjs or os.environ.get("CIKGWB_PLOTLYJS", "cdn")
+        if mode in ("true", "True", "embed"):
+            mode = True
+        p = stem.with_suffix(".html")
+        fig.write_html(p, include_plotlyjs=mode, full_html=True)
+        out.append(p)
+    want_png = png_available() if png is None else png
+    if want_png:
+        if not png_available():
+            raise RuntimeError("PNG export needs kaleido and a local Chromium (install the Debian package "
+                               "'chromium' or set BROWSER_PATH); none found")
+        _start_kaleido()
+        p = stem.with_suffix(".png")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*kopts argument is ignored.*")
+            fig.write_image(p, width=width, height=height, scale=scale)
+        out.append(p)
+    return out
+
+
+# ----------------------------------------------------------------------------- data figures
+def table_figure(df: pd.DataFrame, title: str, *, float_format: str = "{:.4f}") -> go.Figure:
+    """A plotly table of ``df`` (index shown as the first column when it is named)."""
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"table_figure: expected a DataFrame, got {type(df).__name__}")
+    d = df.reset_index() if df.index.name else df
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "" if math.isnan(v) else float_format.format(v)
+        return str(v)
+
+    fig = go.Figure(go.Table(
+        header=dict(values=[str(c) for c in d.columns], fill_color="#E8EEF5", align="left"),
+        cells=dict(values=[[fmt(v) for v in d[c]] for c in d.columns], align="left")))
+    return _layout(fig, title, height=max(250, 60 + 28 * (len(d) + 2)))
+
+
+def degree_distribution(degrees: Mapping[str, Sequence[int] | np.ndarray], *, dataset: str,
+                        what: str = "Degree distribution") -> go.Figure:
+    """Log-log degree distributions: ``degrees`` maps a series name (e.g. ``"user: interact"``)
+    to the degrees of its nodes; zero degrees are counted in the legend, not drawn."""
+    fig = go.Figure()
+    for n, (name, deg) in enumerate(degrees.items()):
+        d = np.asarray(deg, dtype=np.int64)
+        zero = int((d == 0).sum())
+        vals, counts = np.unique(d[d > 0], return_counts=True)
+        fig.add_trace(go.Scatter(x=vals, y=counts, mode="markers+lines", name=f"{name} ({zero} with 0)",
+                                 marker=dict(color=PALETTE[n % len(PALETTE)], size=6)))
+    fig.update_xaxes(type="log", title="degree (edges per node)")
+    fig.update_yaxes(type="log", title="nodes")
+    return _layout(fig, figure_title(what, dataset=dataset))
+
+
+def sparsity_group_sizes(groups: pd.DataFrame, *, dataset: str) -> go.Figure:
+    """Users and interactions per sparsity group (columns ``range``, ``users``, ``interactions``)."""
+    _require(groups, ["range", "users", "interactions"], "sparsity_group_sizes")
+    x = [f"G{i + 1}: {r}" for i, r in enumerate(groups["range"])]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Bar(x=x, y=groups["users"], name="users", marker_color=PALETTE[0]), secondary_y=False)
+    fig.add_trace(go.Scatter(x=x, y=groups["interactions"], name="training interactions", mode="lines+markers",
+                             marker_color=PALETTE[1]), secondary_y=True)
+    fig.update_xaxes(title="group (training interactions per user)")
+    fig.update_yaxes(title="users", secondary_y=False)
+    fig.update_yaxes(title="training interactions", secondary_y=True, rangemode="tozero")
+    return _layout(fig, figure_title("Sparsity groups (about equal total interactions, as in KGAT)",
+                                     dataset=dataset))
+
+
+def interest_sizes(labels: pd.DataFrame, *, dataset: str, source: str, top: int = 40) -> go.Figure:
+    """Users per interest node (columns ``label``, ``size``), the ``top`` largest."""
+    _require(labels, ["label", "size"], "interest_sizes")
+    d = labels.sort_values("size", ascending=False).head(top)
+    fig = go.Figure(go.Bar(x=d["size"], y=[str(s)[:40] for s in d["label"]], orientation="h",
+                           marker_color=PALETTE[2]))
+    fig.update_yaxes(autorange="reversed", title="interest (label)")
+    fig.update_xaxes(title="users holding the interest")
+    return _layout(fig, figure_title(f"Interest nodes by size (top {min(top, len(labels))} of {len(labels)})",
+                                     dataset=dataset, extra=source[:90]), height=max(400, 22 * len(d) + 150))
+
+
+def phrase_map(points: pd.DataFrame, *, dataset: str, what: str = "Interest phrases in 2-D",
+               extra: str | None = None, max_legend: int = 15) -> go.Figure:
+    """Scatter of phrases (columns ``x``, ``y``, ``cluster``, ``label``, ``phrase``, ``count``),
+    coloured by cluster, marker area by occurrences."""
+    _require(points, ["x", "y", "cluster", "label", "phrase", "count"], "phrase_map")
+    fig = go.Figure()
+    sizes = points.groupby("cluster")["count"].sum().sort_values(ascending=False)
+    for n, c in enumerate(sizes.index):
+        d = points[points["cluster"] == c]
+        fig.add_trace(go.Scattergl(
+            x=d["x"], y=d["y"], mode="markers", name=f"{c}: {str(d['label'].iloc[0])[:30]}",
+            text=[f"{p} ({k}x)" for p, k in zip(d["phrase"], d["count"])], hoverinfo="text+name",
+            marker=dict(size=np.clip(4 + 2 * np.sqrt(d["count"].to_numpy(float)), 4, 22),
+                        color=PALETTE[n % len(PALETTE)], opacity=0.7),
+            showlegend=n < max_legend))
+    fig.update_xaxes(title="component 1")
+    fig.update_yaxes(title="component 2")
+    return _layout(fig, figure_title(what, dataset=dataset, extra=extra))
+
+
+def network(graph: Any, *, title: str, highlight: Iterable[Any] = (), seed: int = 0,
+            highlight_edges: Iterable[tuple[Any, Any]] = ()) -> go.Figure:
+    """Draw a small ``networkx`` graph whose nodes have ``type`` and ``label`` attributes and
+    whose edges have a ``type`` (``interact``, ``has_interest``, ``kg:<relation>``), as made by
+    :func:`cikgwb.inspect_graph.neighbourhood_subgraph`. Spring layout with a fixed seed."""
+    import networkx as nx
+
+    if graph.number_of_nodes() == 0:
+        raise ValueError("network: the graph has no nodes")
+    pos = nx.spring_layout(graph, seed=seed, k=1.5 / math.sqrt(max(1, graph.number_of_nodes())))
+    hi_nodes = set(highlight)
+    hi_edges = {frozenset(e) for e in highlight_edges}
+    fig = go.Figure()
+    by_type: dict[str, list[tuple[Any, Any]]] = {}
+    for a, b, d in graph.edges(data=True):
+        t = str(d.get("type", "edge"))
+        key = "kg" if t.startswith("kg") else t
+        if frozenset((a, b)) in hi_edges:
+            key = "highlighted path"
+        by_type.setdefault(key, []).append((a, b))
+    for t, edges in by_type.items():
+        xs: list[float | None] = []
+        ys: list[float | None] = []
+        for a, b in edges:
+            xs += [pos[a][0], pos[b][0], None]
+            ys += [pos[a][1], pos[b][1], None]
+        hl = t == "highlighted path"
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"edge: {t}", hoverinfo="skip",
+                                 line=dict(width=4 if hl else 1.2,
+                                           color="#E45756" if hl else EDGE_COLOURS.get(t, "#999"))))
+    types: dict[str, list[Any]] = {}
+    for n, d in graph.nodes(data=True):
+        types.setdefault(str(d.get("type", "node")), []).append(n)
+    for t, nodes in types.items():
+        labels = [str(graph.nodes[n].get("label", n)) for n in nodes]
+        fig.add_trace(go.Scatter(
+            x=[pos[n][0] for n in nodes], y=[pos[n][1] for n in nodes], mode="markers+text", name=t,
+            text=[lab[:28] for lab in labels], hovertext=labels, hoverinfo="text", textposition="top center",
+            textfont=dict(size=10),
+            marker=dict(size=[22 if (n in hi_nodes or graph.nodes[n].get("center")) else 12 for n in nodes],
+                        color=NODE_COLOURS.get(t, "#666"),
+                        line=dict(width=[3 if n in hi_nodes else 0 for n in nodes], color="#E45756"))))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, title, height=620)
+
+
+# ----------------------------------------------------------------------------- training
+def training_curves(history: pd.DataFrame, *, dataset: str, protocol: str, seeds: Any,
+                    losses: Sequence[str] | None = None, metric: str | None = None,
+                    run_col: str = "run", extra: str | None = None) -> go.Figure:
+    """Loss terms (left) and a selection metric (right) per epoch, one line per run.
+
+    ``history``: long or per-run history rows with columns ``epoch``, ``run`` and the loss /
+    metric columns of ``history.jsonl`` (``loss``, ``loss_rec``, ..., ``valid_recall@50``).
+    """
+    _require(history, ["epoch", run_col], "training_curves")
+    if losses is None:
+        losses = [c for c in ("loss", "loss_rec", "loss_uir", "loss_cl", "loss_kg") if c in history.columns]
+    if metric is None:
+        cands = [c for c in history.columns if c.endswith("recall@50") and ("valid_" in c or "test_" in c)]
+        metric = cands[0] if cands else None
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss terms (mean per batch)",
+                                                        f"{metric or 'no metric'} per epoch"))
+    dashes = ("solid", "dash", "dot", "dashdot", "longdash")
+    for n, (run, d) in enumerate(history.groupby(run_col, sort=False)):
+        colour = PALETTE[n % len(PALETTE)]
+        for m, col in enumerate(losses):
+            if col in d and d[col].notna().any():
+                fig.add_trace(go.Scatter(x=d["epoch"], y=d[col], name=f"{run}: {col}", mode="lines",
+                                         line=dict(color=colour, dash=dashes[m % len(dashes)]),
+                                         legendgroup=str(run)), row=1, col=1)
+        if metric and metric in d:
+            fig.add_trace(go.Scatter(x=d["epoch"], y=d[metric], name=f"{run}: {metric}", mode="lines+markers",
+                                     line=dict(color=colour), marker=dict(size=4), legendgroup=str(run),
+                                     showlegend=False), row=1, col=2)
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title="loss", row=1, col=1)
+    fig.update_yaxes(title=metric_label(metric.split("_", 1)[-1]) if metric else "", row=1, col=2)
+    return _layout(fig, figure_title("Training curves", dataset=dataset, protocol=protocol, seeds=seeds, extra=extra),
+                   height=520)
+
+
+def mask_rate_schedule(*, alpha: float, omega: float, lam: float, epochs: int, dataset: str,
+                       schedules: Sequence[str] = ("exp", "lin", "fixed"),
+                       observed: pd.DataFrame | None = None) -> go.Figure:
+    """The dynamic mask rate p_q = min(delta(q), omega) of the three schedules (method.md 3),
+    and the rates a run used (``observed``: columns ``epoch``, ``mask_rate``, optional ``run``)."""
+    from .models.losses import mask_rate
+
+    if not 0 < alpha <= omega <= 1:
+        raise ValueError(f"mask_rate_schedule: expected 0 < alpha <= omega <= 1, got alpha={alpha}, omega={omega}")
+    q = np.arange(max(1, int(epochs)))
+    fig = go.Figure()
+    for n, s in enumerate(schedules):
+        fig.add_trace(go.Scatter(x=q, y=[mask_rate(int(e), alpha, omega, lam, s) for e in q], mode="lines",
+                                 name=f"{s} (formula)", line=dict(color=PALETTE[n % len(PALETTE)])))
+    if observed is not None and len(observed):
+        _require(observed, ["epoch", "mask_rate"], "mask_rate_schedule(observed)")
+        groups = observed.groupby("run", sort=False) if "run" in observed else [("run", observed)]
+        for run, d in groups:
+            fig.add_trace(go.Scatter(x=d["epoch"], y=d["mask_rate"], mode="markers", name=f"{run}: used",
+                                     marker=dict(size=6, symbol="x")))
+    fig.update_xaxes(title="epoch q")
+    fig.update_yaxes(title="mask rate p_q (share of interest nodes masked)", range=[0, 1])
+    return _layout(fig, figure_title("Mask-rate schedule of the interest reconstruction", dataset=dataset,
+                                     extra=f"alpha={alpha:g}, omega={omega:g}, Lambda={lam:g}"))
+
+
+# ----------------------------------------------------------------------------- results
+def results_bars(table: pd.DataFrame, *, metric: str, dataset: str, protocol: str, seeds: Any = None,
+                 paper: Mapping[str, float | None] | None = None, extra: str | None = None) -> go.Figure:
+    """Bars of ``metric`` per model (columns ``model``, ``<metric>``, optional ``<metric> std``
+    for error bars), with the paper's value per model as a marker where given."""
+    _require(table, ["model", metric], "results_bars")
+    fig = go.Figure(go.Bar(x=table["model"], y=table[metric], name="this workbench",
+                           marker_color=PALETTE[0], error_y=_err(table, metric)))
+    if paper:
+        xs = [m for m in table["model"] if paper.get(m) is not None]
+        fig.add_trace(go.Scatter(x=xs, y=[paper[m] for m in xs], mode="markers", name="paper (authors' protocol)",
+                                 marker=dict(symbol="diamond", size=12, color=PALETTE[3])))
+    fig.update_xaxes(title="model")
+    fig.update_yaxes(title=f"{metric_label(metric)} (test)", rangemode="tozero")
+    return _layout(fig, figure_title(f"Test {metric_label(metric)} per model", dataset=dataset,
+                                     protocol=protocol, seeds=seeds, extra=extra))
+
+
+def sparsity_groups(groups: pd.DataFrame, *, metric: str = "ndcg@50", dataset: str, protocol: str,
+                    seeds: Any = None, extra: str | None = None) -> go.Figure:
+    """Figure 3: ``metric`` per sparsity group, one bar per model.
+
+    ``groups``: long rows with columns ``model``, ``group`` (0 = sparsest), ``range`` (the
+    group's training-interaction counts, e.g. ``"1-4"``), ``users`` and ``metric`` (optional
+    ``<metric> std`` over seeds).
+    """
+    _require(groups, ["model", "group", "range", metric], "sparsity_groups")
+    order = groups.drop_duplicates("group").sort_values("group")
+    xlab = {int(g): f"G{int(g) + 1}: {r} items" + (f"<br>{int(u)} users" if "users" in order else "")
+            for g, r, u in zip(order["group"], order["range"],
+                               order["users"] if "users" in order else [0] * len(order))}
+    fig = go.Figure()
+    for n, (model, d) in enumerate(groups.groupby("model", sort=False)):
+        d = d.sort_values("group")
+        fig.add_trace(go.Bar(x=[xlab[int(g)] for g in d["group"]], y=d[metric], name=str(model),
+                             marker_color=PALETTE[n % len(PALETTE)], error_y=_err(d, metric)))
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title="user group by number of training interactions (sparsest first)")
+    fig.update_yaxes(title=f"{metric_label(metric)} (test)", rangemode="tozero")
+    return _layout(fig, figure_title(f"Figure 3: {metric_label(metric)} per sparsity group", dataset=dataset,
+                                     protocol=protocol, seeds=seeds, extra=extra))
+
+
+def case_study(case: Mapping[str, Any], *, dataset: str, protocol: str, seeds: Any = None,
+               graph: Any = None) -> go.Figure:
+    """Figure 4: the case as a path and the user's top-K list.
+
+    ``case`` keys: ``user``, ``interests`` (list of labels), ``shared_interest`` (label),
+    ``other_user``, ``item`` (title of the recommended test item), ``rank`` (1-based), ``topk``
+    (DataFrame with ``rank``, ``title``, ``hit``). ``graph`` (optional networkx graph, see
+    :func:`network`) is drawn on the left; without it the path is drawn as a chain.
+    """
+    for k in ("user", "interests", "shared_interest", "other_user", "item", "rank", "topk"):
+        if k not in case:
+            raise ValueError(f"case_study: case is missing {k!r}; expected keys user, interests, "
+                             "shared_interest, other_user, item, rank, topk")
+    topk = case["topk"]
+    _require(topk, ["rank", "title", "hit"], "case_study(topk)")
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.58, 0.42],
+                        specs=[[{"type": "xy"}, {"type": "table"}]],
+                        subplot_titles=("user -> interest <- other user -> item",
+                                        f"top-{len(topk)} list of user {case['user']} (test hits marked)"))
+    if graph is not None:
+        net = network(graph, title="", highlight=case.get("highlight", ()),
+                      highlight_edges=case.get("highlight_edges", ()))
+        for tr in net.data:
+            fig.add_trace(tr, row=1, col=1)
+    else:
+        chain = [(f"user {case['user']}", "user"), (str(case["shared_interest"]), "interest"),
+                 (f"user {case['other_user']}", "user"), (str(case["item"]), "item")]
+        fig.add_trace(go.Scatter(x=list(range(4)), y=[0, 1, 0, 1], mode="lines+markers+text",
+                                 text=[c[0][:30] for c in chain], textposition="top center",
+                                 marker=dict(size=18, color=[NODE_COLOURS[c[1]] for c in chain]),
+                                 line=dict(color="#E45756", width=3), name="path"), row=1, col=1)
+    fig.update_xaxes(visible=False, row=1, col=1)
+    fig.update_yaxes(visible=False, row=1, col=1)
+    fill = [["#FDE2E1" if h else "white" for h in topk["hit"]]] * 3
+    fig.add_trace(go.Table(header=dict(values=["rank", "item", "test hit"], fill_color="#E8EEF5", align="left"),
+                           cells=dict(values=[topk["rank"], [str(t)[:45] for t in topk["title"]],
+                                              ["yes" if h else "" for h in topk["hit"]]],
+                                      fill_color=fill, align="left"),
+                           columnwidth=[0.12, 0.7, 0.18]), row=1, col=2)
+    interests = "; ".join(str(s) for s in case["interests"])[:120]
+    return _layout(fig, figure_title(
+        f"Figure 4: case study, user {case['user']} (interests: {interests})", dataset=dataset, protocol=protocol,
+        seeds=seeds, extra=f"shared interest '{case['shared_interest']}' with user {case['other_user']}; "
+                           f"test item '{str(case['item'])[:40]}' at rank {case['rank']}"), height=640)
+
+
+def _err(d: pd.DataFrame, col: str) -> dict[str, Any] | None:
+    """Error bars from ``<col> std`` when some std is non-zero (several seeds)."""
+    c = f"{col} std"
+    if c in d and np.nan_to_num(d[c].to_numpy(dtype=float)).any():
+        return dict(type="data", array=d[c], visible=True)
+    return None
+
+
+def _sens_traces(d: pd.DataFrame, param: str, line: str, bar: str, show_legend: bool) -> list[go.BaseTraceType]:
+    x = [f"{v:g}" if isinstance(v, (float, int, np.floating, np.integer)) else str(v) for v in d[param]]
+    return [
+        go.Bar(x=x, y=d[bar], name=metric_label(bar) + " (bars, right axis)", marker_color=PALETTE[1],
+               opacity=0.6, showlegend=show_legend, legendgroup="bar", error_y=_err(d, bar)),
+        go.Scatter(x=x, y=d[line], name=metric_label(line) + " (line, left axis)", mode="lines+markers",
+                   marker=dict(size=9, color=PALETTE[0]), line=dict(width=3, color=PALETTE[0]),
+                   showlegend=show_legend, legendgroup="line", error_y=_err(d, line)),
+    ]
+
+
+def _sens_axes(fig: go.Figure, line: str, bar: str, row: int | None = None, col: int | None = None,
+               left_title: bool = True, right_title: bool = True) -> None:
+    # plotly draws an overlaying (secondary) axis above its primary one: the bars go on the primary
+    # axis, moved to the right side, and the line on the secondary axis, on the left, so that the
+    # line stays visible above the bars
+    kw = {} if row is None else {"row": row, "col": col}
+    fig.update_yaxes(title=metric_label(bar) if right_title else None, side="right", rangemode="tozero",
+                     showgrid=False, secondary_y=False, **kw)
+    fig.update_yaxes(title=metric_label(line) if left_title else None, side="left", showgrid=True,
+                     secondary_y=True, **kw)
+
+
+def sensitivity(frame: pd.DataFrame, param: str, *, dataset: str, protocol: str, seeds: Any = None,
+                line: str = "recall@50", bar: str = "ndcg@50", label: str | None = None) -> go.Figure:
+    """Figure 5 for one hyper-parameter: ``line`` (Recall@50) as a line on the left axis and
+    ``bar`` (NDCG@50) as bars on a second, right axis, against the values of ``param``."""
+    _require(frame, [param, line, bar], "sensitivity")
+    d = frame.sort_values(param)
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    b, s = _sens_traces(d, param, line, bar, True)
+    fig.add_trace(b, secondary_y=False)
+    fig.add_trace(s, secondary_y=True)
+    fig.update_xaxes(title=label or param, type="category")
+    _sens_axes(fig, line, bar)
+    return _layout(fig, figure_title(f"Figure 5: sensitivity to {label or param}", dataset=dataset,
+                                     protocol=protocol, seeds=seeds))
+
+
+def sensitivity_panels(frames: Mapping[str, pd.DataFrame], *, dataset: str, protocol: str, seeds: Any = None,
+                       line: str = "recall@50", bar: str = "ndcg@50",
+                       labels: Mapping[str, str] | None = None, extra: str | None = None) -> go.Figure:
+    """Figure 5: one panel per hyper-parameter (``frames``: parameter -> rows with the
+    parameter's values and the two metrics), lines on the left axes, bars on the right axes."""
+    if not frames:
+        raise ValueError("sensitivity_panels: no parameters to draw (frames is empty)")
+    labels = dict(labels or {})
+    names = list(frames)
+    fig = make_subplots(rows=1, cols=len(names), specs=[[{"secondary_y": True}] * len(names)],
+                        subplot_titles=[labels.get(p, p) for p in names], horizontal_spacing=0.12)
+    for c, p in enumerate(names, start=1):
+        d = frames[p]
+        _require(d, [p, line, bar], f"sensitivity_panels[{p!r}]")
+        b, s = _sens_traces(d.sort_values(p), p, line, bar, c == 1)
+        fig.add_trace(b, row=1, col=c, secondary_y=False)
+        fig.add_trace(s, row=1, col=c, secondary_y=True)
+        fig.update_xaxes(title=labels.get(p, p), type="category", row=1, col=c)
+        _sens_axes(fig, line, bar, row=1, col=c, left_title=c == 1, right_title=c == len(names))
+    return _layout(fig, figure_title("Figure 5: hyper-parameter sensitivity", dataset=dataset, protocol=protocol,
+                                     seeds=seeds, extra=extra), height=480, width=max(700, 430 * len(names)))

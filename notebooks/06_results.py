@@ -1,0 +1,107 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · Results: Table 1 and Table 3 from `reports/runs`
+#
+# Every finished run under `reports/runs/` (whoever made it: 05, `cikgwb train`, the demo)
+# becomes a row; runs are grouped by dataset, model / variant, protocol and views, and each
+# cell gives mean ± std over the seeds present, with the seeds, the devices and whether every
+# run converged (early stop) or was cut short (quick mode, time limit). Combinations expected
+# for the paper's tables but without a run are listed as **missing**. The `valid` protocol is
+# the headline (selection on validation, test once); the `authors` protocol selects on test as
+# the authors' code does and is only for comparison with the paper's numbers.
+
+# %% tags=["parameters"]
+dataset = "synthetic"   # the dataset whose figures are drawn (tables list every dataset)
+quick = True
+runs_dir = None         # None: reports/runs
+include_quick = True    # quick (not converged) runs in the tables
+
+# %%
+from pathlib import Path
+
+import pandas as pd
+
+from cikgwb import plots
+from cikgwb.notebooks import start
+from cikgwb.reports import PAPER_TABLE1
+from cikgwb.results import table1, table3, runs_table
+
+nb = start("06_results", dataset=dataset, quick=quick)
+root = Path(runs_dir) if runs_dir else nb.runs
+runs = runs_table(root)
+if not include_quick and len(runs):
+    runs = runs[runs["converged"]]
+print(f"{len(runs)} finished runs under {root}")
+if len(runs):
+    nb.table(runs.groupby(["dataset", "model", "variant", "protocol"]).agg(
+        runs=("run", "count"), seeds=("seed", lambda s: ",".join(map(str, sorted(s)))),
+        devices=("device", lambda s: ",".join(sorted(set(map(str, s))))),
+        converged=("converged", "all")), caption="runs found")
+
+# %% [markdown]
+# ## Table 1 (test; Recall / NDCG @ 50 and 100)
+
+# %%
+t1 = table1(runs)
+cols = ["dataset", "model", "protocol", "views", "seeds", "devices", "status", "recall@50", "recall@100",
+        "ndcg@50", "ndcg@100", "paper recall@50", "paper ndcg@50"]
+nb.table(t1[cols], "table1", max_rows=200)
+print("missing:", int((t1["status"] == "missing").sum()), "of", len(t1), "expected cells")
+
+# %% [markdown]
+# ### One dataset at a glance (cells: mean ± std, protocol, seeds)
+
+# %%
+d1 = t1[(t1["dataset"] == dataset) & (t1["status"] != "missing")].copy()
+if len(d1):
+    d1["cell"] = [f"{r} ({p}; seeds {s}; {dv})" for r, p, s, dv in zip(d1["recall@50"], d1["protocol"], d1["seeds"], d1["devices"])]
+    nb.table(d1.pivot_table(index="model", columns="protocol", values="cell", aggfunc="first"),
+             "table1_glance", caption=f"{dataset}: Recall@50")
+    for prot in sorted(d1["protocol"].unique()):
+        d = d1[d1["protocol"] == prot]
+        seeds = ",".join(sorted({s for x in d["seeds"] for s in str(x).split(",") if s}))
+        for metric in ("recall@50", "ndcg@50"):
+            tab = pd.DataFrame({"model": d["model"], metric: d[f"{metric} mean"], f"{metric} std": d[f"{metric} std"]})
+            paper = {m: (v[0] if metric == "recall@50" else v[2]) for m, v in PAPER_TABLE1.get(dataset, {}).items()}
+            devices = ",".join(sorted({x for v in d["devices"] for x in str(v).split(",")}))
+            note = f"device: {devices}" + ("" if d["converged"].all() else
+                                           "; NOT converged (quick mode or time limit)")
+            fig = plots.results_bars(tab, metric=metric, dataset=dataset, protocol=prot, seeds=seeds,
+                                     paper=paper if prot == "authors" else None, extra=note)
+            nb.show(fig, f"table1_{metric.replace('@', '')}_{prot}")
+else:
+    print(f"no finished run on {dataset} yet (run 05_training or `cikgwb train --dataset {dataset}`)")
+
+# %% [markdown]
+# ## Table 3 (ablations; Recall / NDCG @ 100)
+
+# %%
+t3_dataset = dataset if dataset != "synthetic" or (len(runs) and (runs["dataset"] == "synthetic").any()) else "book-crossing"
+t3 = table3(runs, dataset=t3_dataset)
+nb.table(t3[["dataset", "variant", "protocol", "views", "seeds", "devices", "status", "recall@100", "ndcg@100",
+             "paper recall@100", "paper ndcg@100"]], "table3", max_rows=50)
+have = t3[t3["status"] != "missing"]
+if len(have):
+    for prot in sorted(have["protocol"].unique()):
+        d = have[have["protocol"] == prot]
+        seeds = ",".join(sorted({s for x in d["seeds"] for s in str(x).split(",") if s}))
+        tab = pd.DataFrame({"model": d["variant"], "ndcg@100": d["ndcg@100 mean"]})
+        paper = {r["variant"]: r["paper ndcg@100"] for _, r in d.iterrows()} if prot == "authors" else None
+        devices = ",".join(sorted({x for v in d["devices"] for x in str(v).split(",")}))
+        note = f"device: {devices}" + ("" if (d["status"] == "done").all() else "; NOT converged (quick mode or time limit)")
+        nb.show(plots.results_bars(tab, metric="ndcg@100", dataset=t3_dataset, protocol=prot, seeds=seeds, paper=paper,
+                                   extra=note), f"table3_ndcg100_{prot}")

@@ -1,0 +1,81 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 09 · Sensitivity: Figure 5
+#
+# Test Recall@50 (lines, left axis) and NDCG@50 (bars, right axis) against one hyper-parameter
+# at a time, the others at the dataset's defaults, from a sweep (`cikgwb sweep`, `make sweep`):
+#
+#     cikgwb sweep --dataset synthetic --grid alpha=0.01,0.05,0.2 --grid lambda3=0.001,0.01,0.1,1 \
+#                  --set max_epochs=15 --set patience=5 --name synthetic-sensitivity-quick     (= make sweep)
+#
+# The paper (book-crossing): alpha near 0.1 is best, omega can go up to 0.95, too large a
+# lambda3 hurts sharply. In quick mode a missing sweep is run here (small grid, a few epochs).
+
+# %% tags=["parameters"]
+dataset = "synthetic"
+quick = True
+sweep = None            # a sweep folder; None: reports/sweeps/<dataset>-sensitivity[-quick]
+grid = None             # None: alpha and lambda3 (quick), alpha, omega, lambda2, lambda3 (full)
+seeds = [0]
+quick_epochs = 15
+jobs = 2
+run_if_missing = None   # None: in quick mode only
+
+# %%
+from pathlib import Path
+
+from cikgwb import plots
+from cikgwb.notebooks import start
+from cikgwb.sweep import SYMBOLS, SweepSpec, load_sweep, run_sweep, sensitivity_frames
+
+nb = start("09_sensitivity", dataset=dataset, quick=quick)
+if grid is None:
+    grid = ({"alpha": [0.01, 0.05, 0.2], "lambda3": [0.001, 0.01, 0.1, 1.0]} if quick else
+            {"alpha": [0.01, 0.05, 0.1, 0.2, 0.3], "omega": [0.35, 0.5, 0.65, 0.8, 0.95],
+             "lambda2": [0.01, 0.03, 0.1, 0.3], "lambda3": [0.001, 0.01, 0.1, 1.0]})
+name = f"{dataset}-sensitivity{'-quick' if quick else ''}"
+folder = Path(sweep) if sweep else nb.reports / "sweeps" / name
+results = None
+if not (folder / "results.csv").exists():
+    if (quick if run_if_missing is None else run_if_missing):
+        spec = SweepSpec(name=folder.name, grid=grid, dataset=dataset, seeds=list(seeds),
+                         base={"max_epochs": quick_epochs, "patience": 5} if quick else {})
+        run_sweep(spec, out_root=folder.parent, jobs=jobs)
+    else:
+        print(f"MISSING: {folder} holds no sweep results; Figure 5 is not drawn. Run\n  cikgwb sweep --dataset {dataset} "
+              + " ".join(f"--grid {k}={','.join(map(str, v))}" for k, v in grid.items()) + f" --name {name}")
+if (folder / "results.csv").exists():
+    results, spec = load_sweep(folder)
+    print(f"sweep {folder.name}: {spec['n_runs']} runs, mode {spec['mode']}, base {spec['base']}, "
+          f"base values {spec['base_values']}")
+    show = [c for c in [*spec["keys"], "seed", "status", "selected_epoch", "device", "test recall@50", "test ndcg@50"]
+            if c in results]
+    nb.table(results[show], "sweep_results")
+    assert (results["status"].isin(["ok", "reused"])).any(), "every run of the sweep failed (see the logs)"
+
+# %%
+if results is not None:
+    frames = sensitivity_frames(results, spec)
+    notes = "; ".join(f"{k}: {f.attrs['note']}" for k, f in frames.items() if f.attrs.get("note"))
+    devices = ",".join(sorted(set(map(str, results["device"].dropna())))) if "device" in results else "?"
+    epochs = spec["base"].get("max_epochs")
+    extra = "; ".join(x for x in [f"device: {devices}", f"at most {epochs} epochs" if epochs else "", notes] if x)
+    fig5 = plots.sensitivity_panels(frames, dataset=spec["dataset"], protocol=spec["protocol"], seeds=spec["seeds"],
+                                    labels={k: SYMBOLS.get(k, k) for k in frames}, extra=extra)
+    nb.show(fig5, "figure5")
+    for k, f in frames.items():
+        nb.table(f, f"figure5_{k}")

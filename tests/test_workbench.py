@@ -1,0 +1,257 @@
+"""The workbench's library layer under the notebooks: result tables (cikgwb.results), the
+explorer's data and widgets (cikgwb.explorer, cikgwb.widgets) and sweeps (cikgwb.sweep)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from cikgwb import results as R
+
+
+# ----------------------------------------------------------------------------- result tables
+def _fake_run(root: Path, name: str, dataset: str, model: str, protocol: str, seed: int, r50: float,
+              stop: str = "early stop: ...", finished_at: str | None = None, **model_cfg) -> None:
+    d = root / name
+    d.mkdir(parents=True)
+    test = {"recall@50": r50, "recall@100": r50 + 0.1, "ndcg@50": r50 / 2, "ndcg@100": r50 / 2 + 0.01}
+    (d / "metrics.json").write_text(json.dumps({"dataset": dataset, "model": model, "protocol": protocol,
+                                                "seed": seed, "views": "paper", "device": "cuda",
+                                                "stop_reason": stop, "test": test, "valid": test,
+                                                "finished_at": finished_at}))
+    (d / "config.yaml").write_text(yaml.safe_dump({"dataset": dataset, "interests": "paper",
+                                                   "model": {"model": model, **model_cfg},
+                                                   "train": {"max_epochs": 2000, "protocol": protocol}}))
+
+
+def test_tables_mean_std_over_seeds_variants_and_missing_cells(tmp_path):
+    for s, v in enumerate([0.17, 0.19]):
+        _fake_run(tmp_path, f"bc-cik-{s}", "book-crossing", "cikgrec", "valid", s, v)
+    _fake_run(tmp_path, "bc-lgn", "book-crossing", "lightgcn", "authors", 0, 0.16, stop="max_epochs")
+    _fake_run(tmp_path, "bc-uir", "book-crossing", "cikgrec", "valid", 0, 0.15, no_uir=True)
+    _fake_run(tmp_path, "bc-lin", "book-crossing", "cikgrec", "valid", 0, 0.18, schedule="lin")
+    _fake_run(tmp_path, "syn", "synthetic", "cikgrec", "valid", 0, 0.7, finished_at="2026-01-02T00:00:00")
+    _fake_run(tmp_path, "syn-old", "synthetic", "cikgrec", "valid", 0, 0.1, finished_at="2026-01-01T00:00:00")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "metrics.json").write_text(json.dumps({"interrupted_at_epoch": 3}))
+
+    runs = R.runs_table(tmp_path)
+    assert len(runs) == 7                                        # the interrupted run is left out
+    assert dict(zip(runs["run"], runs["variant"]))["bc-uir"] == "w/o UIR"
+    assert dict(zip(runs["run"], runs["variant"]))["bc-lin"] == "linear"
+    t1 = R.table1(runs, models=["cikgrec", "lightgcn"])
+    cell = t1[(t1["dataset"] == "book-crossing") & (t1["model"] == "cikgrec") & (t1["protocol"] == "valid")].iloc[0]
+    assert cell["recall@50"] == f"{0.18:.4f} ± {np.std([0.17, 0.19], ddof=1):.4f}"
+    assert cell["seeds"] == "0,1" and cell["devices"] == "cuda" and cell["status"] == "done"
+    assert cell["paper recall@50"] == 0.1791
+    lgn = t1[(t1["model"] == "lightgcn") & (t1["protocol"] == "authors") & (t1["dataset"] == "book-crossing")].iloc[0]
+    assert lgn["status"].startswith("not converged")
+    missing = t1[t1["status"] == "missing"]
+    assert {"ml1m", "dbbook2014"} <= set(missing["dataset"]) and (missing["recall@50"] == "missing").all()
+    syn = t1[t1["dataset"] == "synthetic"]
+    assert list(syn["model"]) == ["cikgrec"]                     # synthetic: only what ran
+    assert syn["recall@50"].iloc[0] == "0.7000" and syn["n"].iloc[0] == 1   # the newer run of seed 0 only
+    t3 = R.table3(runs, "book-crossing")
+    got = t3[t3["protocol"] == "valid"].set_index("variant")
+    assert got.loc["w/o UIR", "status"] == "done" and got.loc["w/o CL", "status"] == "missing"
+    assert got.loc["w/o UIR", "paper recall@100"] == 0.2081
+    assert got.loc["full", "recall@100"].startswith("0.2800")
+
+
+def test_parse_label_and_run_names():
+    assert R.parse_label("lightgcn") == ("lightgcn", "-")
+    assert R.parse_label("cikgrec w/o CL") == ("cikgrec", "w/o CL")
+    assert R.run_name("book-crossing", "cikgrec", "valid", 2, quick=False) == "book-crossing-cikgrec-valid-s2"
+    assert R.run_name("synthetic", "w/o DMR", "valid", 0, quick=True) == "quick-synthetic-cikgrec-wo-dmr-valid-s0"
+    with pytest.raises(ValueError, match="variant"):
+        R.parse_label("cikgrec w/o everything")
+
+
+def tmp_path_factory_copy(root: Path, src: str, dst: str) -> str:
+    """Copy a run folder (without checkpoints) to another name, as a non-quick run."""
+    import shutil
+    shutil.copytree(root / src, root / dst, ignore=shutil.ignore_patterns("checkpoints"))
+    return dst
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Two tiny real runs on the synthetic data (3 epochs each)."""
+    from cikgwb.data import load_dataset
+
+    root = tmp_path_factory.mktemp("runs")
+    ds = load_dataset("synthetic", data_dir=tmp_path_factory.mktemp("data"))
+    runs = R.train_runs(ds, ["lightgcn", "cikgrec"], [0], root, quick=True, quick_epochs=3, device="cpu",
+                        log=lambda *_: None)
+    return ds, root, runs
+
+
+def test_train_runs_reuse_load_run_and_cached_sparsity_groups(trained):
+    ds, root, runs = trained
+    assert list(runs["model"]) == ["cikgrec", "lightgcn"] and not runs["converged"].any()
+    again = R.train_runs(ds, ["cikgrec"], [0], root, quick=True, quick_epochs=3, reuse=True, log=lambda *_: None)
+    assert again["wall_seconds"].iloc[0] == runs[runs["model"] == "cikgrec"]["wall_seconds"].iloc[0]
+    # full mode: a finished run of the same setting under another name / sub-folder is reused,
+    # quick runs are not, and nothing is trained with train_missing=False
+    other = tmp_path_factory_copy(root, "quick-synthetic-lightgcn-valid-s0", "gpu/lightgcn-on-a-gpu")
+    full = R.train_runs(ds, ["lightgcn", "cikgrec"], [0], root, quick=False, reuse=True, train_missing=False,
+                        log=lambda *_: None)
+    assert list(full["run"]) == [other]
+    path = runs[runs["model"] == "cikgrec"]["path"].iloc[0]
+    cfg, ds2, model = R.load_run(path, ds)
+    res = R.evaluate_test(model, ds2, k=10)
+    metrics = json.loads(Path(path, "metrics.json").read_text())["test"]
+    assert res.metrics["recall@50"] == pytest.approx(metrics["recall@50"], abs=1e-6)   # the selected epoch
+    g = R.run_sparsity_groups(path, ds)
+    assert (Path(path) / R.SPARSITY_FILE).exists()
+    assert g["users"].sum() == ds.n_users and list(g["group"]) == sorted(g["group"])
+    # the cache is read back, not recomputed: a planted value survives
+    cached = pd.read_csv(Path(path) / R.SPARSITY_FILE)
+    cached.loc[0, "ndcg@50"] = 0.123
+    cached.to_csv(Path(path) / R.SPARSITY_FILE, index=False)
+    assert R.run_sparsity_groups(path, ds)["ndcg@50"].iloc[0] == pytest.approx(0.123)
+    groups, skipped = R.sparsity_table(runs, ds)
+    assert set(groups["model"]) == {"cikgrec", "lightgcn"} and skipped.empty
+    with pytest.raises(FileNotFoundError, match="checkpoints"):
+        R.load_run(Path(path).parent / "nope", ds)
+
+
+# ----------------------------------------------------------------------------- explorer + widgets
+def test_interest_paths_are_real_paths_and_cases_are_hits(trained):
+    from cikgwb.explorer import find_cases, interest_paths
+    from cikgwb.inspect_graph import user_interests
+
+    ds = trained[0]
+    train = ds.matrix("train")
+    user = int(np.argmax(np.bincount(ds.user_interest[:, 0], minlength=ds.n_users)))
+    paths = interest_paths(ds, user, np.arange(ds.n_items))
+    assert paths, "a user with the most interests reaches some item through them"
+    mine = set(user_interests(ds, user).tolist())
+    for item, p in paths.items():
+        v = p["other_user"]
+        assert v != user and p["interest"] in mine and p["interest"] in set(user_interests(ds, v).tolist())
+        assert train[v, item] == 1 and p["n_paths"] >= 1
+    # a top-K that puts every user's test items first: each found case is a hit reached by a path
+    test = ds.user_items("test")
+    topk = np.full((ds.n_users, 5), -1)
+    for u in range(ds.n_users):
+        topk[u, :min(5, len(test[u]))] = test[u][:5]
+    cases = find_cases(ds, topk, k=5)
+    assert len(cases) > 0 and (cases["rank"].diff().dropna() >= 0).all()
+    for _, c in cases.head(20).iterrows():
+        assert c["item"] in set(test[c["user"]].tolist()) and train[c["other_user"], c["item"]] == 1
+
+
+def test_user_explorer_renders_interests_topk_and_errors(trained):
+    pytest.importorskip("ipywidgets")
+    from cikgwb.inspect_graph import interest_label, user_interests
+    from cikgwb.widgets import InterestBrowser, UserExplorer, explorer_app
+
+    ds = trained[0]
+    topk = np.tile(np.arange(20), (ds.n_users, 1))
+    answers = pd.DataFrame({"user": [3], "phrases": [["mystery", "poems"]], "raw": ["Mystery, <b>poems</b>"],
+                            "source": ["kg-summary (not an LLM)"]})
+    ex = UserExplorer(ds, topk, answers, k=10)
+    ex.show(3)
+    html = ex.out.value
+    assert 'data-user="3"' in html and html.count("<li data-item=") >= 10
+    for j in user_interests(ds, 3):
+        assert interest_label(ds, int(j)).replace("&", "&amp;") in html
+    assert "&lt;b&gt;poems&lt;/b&gt;" in html                      # the raw answer is escaped
+    test3 = set(ds.user_items("test")[3].tolist())
+    assert html.count('data-hit="1"') == len(test3 & set(range(10)))
+    ex.user_box.value = "99999"
+    assert "out of range" in ex.status.value and ex.current == 3
+    ex.user_box.value = "abc"
+    assert "not a user id" in ex.status.value
+    ex.find.value = ds.titles[0].split()[-1]
+    assert len(ex.matches.options) >= 1
+    with pytest.raises(ValueError, match="one row per user"):
+        UserExplorer(ds, topk[:5])
+    ib = InterestBrowser(ds)
+    assert "cikgwb-interest" in ib.out.value and "members" in ib.out.value
+    assert len(explorer_app(ds, topk).children) == 2
+
+
+# ----------------------------------------------------------------------------- sweeps
+def test_sweep_points_modes_aliases_and_validation():
+    from cikgwb.sweep import SweepSpec, parse_grid
+
+    grid = parse_grid(["alpha=0.01,0.05,0.2", "lambda3=0.01,1"])
+    each = SweepSpec(name="s", grid=grid, mode="each")
+    assert each.keys == ["mask_alpha", "gcl_weight"]
+    base = each.base_values()
+    assert base == {"mask_alpha": 0.05, "gcl_weight": 0.01}
+    pts = each.points()
+    assert len(pts) == 4                       # 3 alphas + lambda3=1 (lambda3=0.01 is the base point again)
+    assert {"mask_alpha": 0.05, "gcl_weight": 1} in pts
+    assert len(SweepSpec(name="g", grid=grid, mode="grid").points()) == 6
+    assert each.run_name(pts[0], 2) == "alpha0.01-lambda30.01-s2"
+    with pytest.raises(ValueError, match="not a setting"):
+        SweepSpec(name="s", grid={"learning_speed": [1]})
+    with pytest.raises(ValueError, match="NAME=v1"):
+        parse_grid(["alpha"])
+    with pytest.raises(ValueError, match="mode"):
+        SweepSpec(name="s", grid=grid, mode="random")
+
+
+def test_sensitivity_frames_hold_the_others_at_base():
+    from cikgwb.sweep import sensitivity_frames
+
+    res = pd.DataFrame({"mask_alpha": [0.01, 0.05, 0.2, 0.05, 0.05], "gcl_weight": [0.01, 0.01, 0.01, 1.0, 1.0],
+                        "seed": [0, 0, 0, 0, 1], "status": ["ok", "ok", "ok", "ok", "failed: exit 1"],
+                        "test recall@50": [0.1, 0.2, 0.3, 0.05, 0.9], "test ndcg@50": [0.01, 0.02, 0.03, 0.005, 0.9]})
+    spec = {"keys": ["mask_alpha", "gcl_weight"], "base_values": {"mask_alpha": 0.05, "gcl_weight": 0.01}}
+    fr = sensitivity_frames(res, spec)
+    assert list(fr["mask_alpha"]["mask_alpha"]) == [0.01, 0.05, 0.2]
+    assert list(fr["mask_alpha"]["recall@50"]) == [0.1, 0.2, 0.3]
+    g = fr["gcl_weight"].set_index("gcl_weight")
+    assert g.loc[1.0, "recall@50"] == 0.05 and g.loc[1.0, "seeds"] == 1   # the failed seed is left out
+
+
+def test_run_sweep_end_to_end_two_jobs(tmp_path, monkeypatch):
+    from cikgwb.sweep import SweepSpec, load_sweep, run_sweep
+
+    monkeypatch.setenv("CIKGWB_DATA_DIR", str(tmp_path / "data"))
+    spec = SweepSpec(name="tiny", grid={"lambda3": [0.01, 0.5]}, base={"max_epochs": 1})
+    df = run_sweep(spec, out_root=tmp_path, jobs=2, threads=1, log=lambda *_: None)
+    assert list(df["status"]) == ["ok", "ok"], df.to_string()
+    assert df["test recall@50"].between(0, 1).all()
+    res, meta = load_sweep(tmp_path / "tiny")
+    assert len(res) == 2 and meta["keys"] == ["gcl_weight"] and meta["failed"] == 0
+    for run in res["run"]:
+        assert not (tmp_path / "tiny" / "runs" / run / "checkpoints").exists()
+        cfg = yaml.safe_load((tmp_path / "tiny" / "runs" / run / "config.yaml").read_text())
+        assert cfg["train"]["max_epochs"] == 1 and cfg["model"]["gcl_weight"] in (0.01, 0.5)
+    again = run_sweep(spec, out_root=tmp_path, jobs=2, log=lambda *_: None)     # resumed, not rerun
+    assert set(again["status"]) == {"reused"}
+    with pytest.raises(FileNotFoundError, match="results.csv"):
+        load_sweep(tmp_path / "nothing")
+
+
+def test_notebook_sweep_injects_parameters_and_collects_records(tmp_path, monkeypatch):
+    import nbformat
+
+    from cikgwb.sweep import SweepSpec, run_sweep
+
+    nb = nbformat.v4.new_notebook()
+    p = nbformat.v4.new_code_cell('dataset = "synthetic"\nquick = True\nx = 1\nseeds = [0]\nsweep_record = None')
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [p, nbformat.v4.new_code_cell(
+        "import os\nfrom cikgwb.notebooks import start\nnb = start('t', dataset=dataset, quick=quick, record=sweep_record)\n"
+        "open(os.path.join(os.environ['CIKGWB_REPORTS_DIR'], 'mine.txt'), 'w').write(str(x))\n"
+        "nb.record(test={'recall@50': x / 10}, seed=seeds[0])")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "t.ipynb"
+    nbformat.write(nb, path)
+    monkeypatch.setenv("CIKGWB_DATA_DIR", str(tmp_path / "data"))
+    spec = SweepSpec(name="nb", grid={"x": [2, 5]}, notebook=str(path), seeds=[3])
+    df = run_sweep(spec, out_root=tmp_path, jobs=2, log=lambda *_: None)
+    assert list(df["status"]) == ["ok", "ok"], df.to_string()
+    assert list(df["test recall@50"]) == [0.2, 0.5] and list(df["seed"]) == [3, 3]
+    for run, x in zip(df["run"], (2, 5)):    # each notebook had a reports folder of its own
+        assert (tmp_path / "nb" / "runs" / run / "mine.txt").read_text() == str(x)
