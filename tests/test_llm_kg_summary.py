@@ -72,19 +72,11 @@ def test_synthetic_planted_topics_are_named_for_most_users(tmp_path):
         planted_topic_recall(tiny_dataset(), ph)
 
 
-def _real_data_dir() -> Path | None:
-    for cand in (os.environ.get("CIKGWB_DATA_DIR"), Path(__file__).resolve().parents[2] / "shared" / "data"):
-        if cand and (Path(cand) / "book-crossing" / "train.txt").exists():
-            return Path(cand)
-    return None
-
-
 @pytest.mark.realdata
-@pytest.mark.skipif(_real_data_dir() is None, reason="book-crossing data not found (../shared/data)")
-def test_book_crossing_all_users_offline_quickly(tmp_path):
+def test_book_crossing_all_users_offline_quickly(tmp_path, real_data_dir):
     from cikgwb.data import load_dataset
 
-    ds = load_dataset("book-crossing", data_dir=_real_data_dir())
+    ds = load_dataset("book-crossing", data_dir=real_data_dir)
     t0 = time.monotonic()
     df = infer_interests(ds, "kg-summary", run_dir=tmp_path, progress=False)
     elapsed = time.monotonic() - t0
