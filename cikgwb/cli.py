@@ -170,6 +170,12 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
+    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
+        # bad input (DataFormatError is a ValueError), a diverged run...: a clear message, no traceback
+        if args.verbose:
+            raise
+        print(f"cikgwb {args.cmd}: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted; completed work is saved (rerun to resume)", file=sys.stderr)
         return 130
