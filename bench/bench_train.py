@@ -34,6 +34,7 @@ from cikgwb.data import load_dataset  # noqa: E402
 from cikgwb.evaluate import evaluate  # noqa: E402
 from cikgwb.models import build_model  # noqa: E402
 import cikgwb.models.cikgrec as cikgrec_mod  # noqa: E402
+from cikgwb.graph import lightgcn  # noqa: E402
 from cikgwb.train import PairSampler, pick_device  # noqa: E402
 
 _EI_CACHE: dict[int, torch.Tensor] = {}
@@ -49,16 +50,8 @@ def reference_lightgcn(A, x, n_layers, noise_eps=0.0, dropout=0.0, training=Fals
         _EI_CACHE[key] = coo.indices()
     ei = _EI_CACHE[key]
     conv = LGConv(normalize=True)
-    out, h = x, x
-    for _ in range(n_layers):
-        h = conv(h, ei)
-        if noise_eps > 0:
-            noise = torch.nn.functional.normalize(torch.rand_like(h), dim=-1)
-            h = h + torch.sign(h) * noise * noise_eps
-        if dropout > 0 and training:
-            h = torch.nn.functional.dropout(h, dropout, training=True)
-        out = out + h
-    return out / (n_layers + 1) if mean else out
+    return lightgcn(A, x, n_layers, noise_eps=noise_eps, dropout=dropout, training=training, mean=mean,
+                    layer=lambda h: conv(h, ei))
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ reused. Relation types are kept for TransE only; propagation ignores them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -162,17 +163,19 @@ def spmm(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def lightgcn(A: torch.Tensor, x: torch.Tensor, n_layers: int, noise_eps: float = 0.0,
-             dropout: float = 0.0, training: bool = False, mean: bool = True) -> torch.Tensor:
+             dropout: float = 0.0, training: bool = False, mean: bool = True,
+             layer: "Callable[[torch.Tensor], torch.Tensor] | None" = None) -> torch.Tensor:
     """LightGCN: ``mean(x, A x, ..., A^l x)`` (``mean=False``: the sum, i.e. (l+1) times the
     mean, for callers whose loss is scale-invariant or that rescale only the rows they use).
 
     ``noise_eps`` > 0 adds SimGCL noise after every layer: ``e += sign(e) * normalize(U(0,1)) * eps``.
-    ``dropout`` is message dropout on each layer's output (training only).
+    ``dropout`` is message dropout on each layer's output (training only). ``layer`` replaces the
+    product ``A h`` by another propagation step (the benchmark's reference uses PyG's LGConv).
     """
     out = x
     h = x
     for _ in range(n_layers):
-        h = spmm(A, h)
+        h = spmm(A, h) if layer is None else layer(h)
         if noise_eps > 0:
             noise = torch.nn.functional.normalize(torch.rand_like(h), dim=-1)
             h = h + torch.sign(h) * noise * noise_eps

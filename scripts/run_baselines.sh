@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Baselines II on the real data: KGAT, KGIN, KGCL, MCCLK and KGRec on book-crossing and
-# dbbook2014, seed 0, under the valid protocol (selection on valid, test once: the headline) and
+# The paper's ten baselines on the real data (Baselines I: LightGCN, SGL, SimGCL, CKE, CFKG;
+# Baselines II: KGAT, KGIN, KGCL, MCCLK, KGRec) on book-crossing and dbbook2014, seed 0, under the valid protocol (selection on valid, test once: the headline) and
 # the authors' protocol (train on all of train.txt, select on TEST: comparison with Table 1 only).
 # Runs go to $CIKGWB_REPORTS_DIR/runs/<dataset>-<model>-<protocol>-s0 (default reports/runs);
 # at the end the test metrics are printed beside the paper's Table 1 rows.
 #
-#   scripts/run_baselines_2.sh          the runs
-#   scripts/run_baselines_2.sh time     seconds per epoch of each model (one epoch each, on
+#   scripts/run_baselines.sh          the runs
+#   scripts/run_baselines.sh time     seconds per epoch of each model (one epoch each, on
 #                                       DATASETS, default book-crossing; nothing kept in reports/)
 #
 # Settings (environment):
-#   MODELS     default "kgat kgin kgcl mcclk kgrec"
+#   MODELS     default all ten; e.g. MODELS="lightgcn sgl simgcl cke cfkg" for Baselines I
 #   DATASETS   default "book-crossing dbbook2014" ("book-crossing" for `time`)
 #   PROTOCOLS  default "valid authors"
 #   DEVICE     auto (CUDA if present, else CPU; default), cpu or cuda
@@ -35,7 +35,7 @@ fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 export CIKGWB_DATA_DIR=${CIKGWB_DATA_DIR:-$PWD/../shared/data}
 export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1}
-MODELS=${MODELS:-"kgat kgin kgcl mcclk kgrec"}
+MODELS=${MODELS:-"lightgcn sgl simgcl cke cfkg kgat kgin kgcl mcclk kgrec"}
 DEVICE=${DEVICE:-auto}
 set_args=()
 for kv in ${SETS:-}; do set_args+=(--set "$kv"); done
