@@ -226,7 +226,7 @@ class Trainer:
 
         sampler = PairSampler(self.train_pairs, self.ds.n_items, tc.batch_size, self.device)
         t_start = time.time()
-        stop_reason = "max_epochs"
+        stop_reason = f"max_epochs={tc.max_epochs} reached (not early-stopped)"
         epochs_this_call = 0
         bar = tqdm(range(start_epoch, tc.max_epochs), desc=f"{cfg.name}", disable=not self.progress,
                    initial=start_epoch, total=tc.max_epochs, unit="epoch")
