@@ -14,7 +14,7 @@ from cikgwb.knowledge.store import AnswerStore
 from fake_openai import FakeOpenAI, completion, default_answer
 from llm_data import tiny_dataset
 
-KEY = "sk-cikgwb-DISTINCTIVE-batch-key-51be02"
+KEY = "fakekey-cikgwb-DISTINCTIVE-batch-key-51be02"
 
 
 def backend(fake: FakeOpenAI, **kw) -> BatchBackend:

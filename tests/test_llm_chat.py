@@ -14,7 +14,7 @@ from cikgwb.knowledge.store import AnswerStore
 from fake_openai import FakeOpenAI
 from llm_data import tiny_dataset
 
-KEY = "sk-cikgwb-DISTINCTIVE-test-key-7f3a9c"
+KEY = "fakekey-cikgwb-DISTINCTIVE-test-key-7f3a9c"
 
 
 def backend(fake: FakeOpenAI, **kw) -> ChatBackend:

@@ -15,7 +15,7 @@ import pytest
 from cikgwb.knowledge.infer import build_requests, load_answers
 from fake_openai import FakeOpenAI
 
-KEY = "sk-cikgwb-DISTINCTIVE-kill-key-c41d77"
+KEY = "fakekey-cikgwb-DISTINCTIVE-kill-key-c41d77"
 N_USERS = 16
 REPO = Path(__file__).resolve().parents[1]
 
