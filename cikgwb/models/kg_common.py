@@ -301,3 +301,14 @@ def settings(name: str, extra: dict[str, Any], defaults: dict[str, Any]) -> dict
 
 def xavier(*shape: int) -> torch.Tensor:
     return torch.nn.init.xavier_uniform_(torch.empty(*shape))
+
+
+def kg_and_interactions(ds, train_pairs, device):
+    """The pieces KGIN, KGRec and MCCLK build alike: the relational KG aggregator over entities
+    (inverse relations added), the raw relation count, and the user-item interaction pattern with
+    its mean-aggregation values. Returns ``(kg, n_rel, inter, inter_w)``."""
+    kg, n_rel = relational_triples(ds, inverse=True)
+    kg_t = torch.as_tensor(kg, device=device)
+    agg = RelationalAggregator(kg_t[:, 0], kg_t[:, 1], kg_t[:, 2], ds.n_entities, max(n_rel, 1))
+    inter = interaction_pattern(train_pairs, ds.n_users, ds.n_entities, device)
+    return agg, n_rel, inter, mean_values(inter)

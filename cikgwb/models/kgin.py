@@ -43,8 +43,7 @@ from ..config import ModelConfig
 from ..data.dataset import Dataset
 from . import register
 from .base import Recommender
-from .kg_common import (Pattern, RelationalAggregator, check_rate, interaction_pattern, mean_values,
-                        relational_triples, settings, xavier)
+from .kg_common import (kg_and_interactions, Pattern, RelationalAggregator, check_rate, settings, xavier)
 from .losses import bpr_loss, l2_batch
 
 IND_TYPES = ("distance", "cosine", "mi")
@@ -104,11 +103,7 @@ class KGIN(Recommender):
         self.node_dropout = check_rate("kgin", "edge_dropout", cfg.edge_dropout)
         check_rate("kgin", "message_dropout", cfg.message_dropout)
         self.U, self.E = ds.n_users, ds.n_entities
-        kg, self.n_rel = relational_triples(ds, inverse=True)
-        kg_t = torch.as_tensor(kg, device=device)
-        self.kg = RelationalAggregator(kg_t[:, 0], kg_t[:, 1], kg_t[:, 2], self.E, max(self.n_rel, 1))
-        self.inter = interaction_pattern(train_pairs, self.U, self.E, device)
-        self.inter_w = mean_values(self.inter)
+        self.kg, self.n_rel, self.inter, self.inter_w = kg_and_interactions(ds, train_pairs, device)
         D = cfg.dim
         self.embedding = nn.Parameter(xavier(self.U + self.E, D))
         self.latent_emb = nn.Parameter(xavier(self.n_factors, D))

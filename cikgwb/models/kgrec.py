@@ -58,8 +58,8 @@ from ..config import ModelConfig
 from ..data.dataset import Dataset
 from . import register
 from .base import Recommender
-from .kg_common import (Pattern, RelationalAggregator, check_positive, check_rate, gumbel_like,
-                        interaction_pattern, mean_values, relational_triples, settings, xavier)
+from .kg_common import (kg_and_interactions, Pattern, RelationalAggregator, check_positive, check_rate, gumbel_like,
+                        settings, xavier)
 from .losses import bpr_loss, l2_batch
 
 
@@ -120,12 +120,8 @@ class KGRec(Recommender):
         if self.use_cl:
             check_positive("kgrec", "gcl_temp", cfg.gcl_temp)
         self.U, self.E = ds.n_users, ds.n_entities
-        kg, n_rel = relational_triples(ds, inverse=True)
+        self.kg, n_rel, self.inter, self.inter_w = kg_and_interactions(ds, train_pairs, device)
         self.n_rel = max(n_rel, 1)
-        kg_t = torch.as_tensor(kg, device=device)
-        self.kg = RelationalAggregator(kg_t[:, 0], kg_t[:, 1], kg_t[:, 2], self.E, self.n_rel)
-        self.inter = interaction_pattern(train_pairs, self.U, self.E, device)
-        self.inter_w = mean_values(self.inter)
         D = cfg.dim
         self.embedding = nn.Parameter(xavier(self.U + self.E, D))
         self.relation_emb = nn.Parameter(xavier(self.n_rel, D))

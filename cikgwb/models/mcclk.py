@@ -53,8 +53,7 @@ from ..data.dataset import Dataset
 from ..graph import lightgcn, normalized_adjacency
 from . import register
 from .base import Recommender
-from .kg_common import (Pattern, RelationalAggregator, check_positive, check_rate, interaction_pattern,
-                        mean_values, relational_triples, settings, xavier)
+from .kg_common import (kg_and_interactions, Pattern, RelationalAggregator, check_positive, check_rate, settings, xavier)
 from .losses import bpr_loss, grace_loss, l2_batch
 
 REFRESH = ("epoch", "batch")
@@ -110,12 +109,8 @@ class MCCLK(Recommender):
         if self.use_cl:
             check_positive("mcclk", "gcl_temp", cfg.gcl_temp)
         self.U, self.E = ds.n_users, ds.n_entities
-        kg, n_rel = relational_triples(ds, inverse=True)
+        self.kg, n_rel, self.inter, self.inter_w = kg_and_interactions(ds, train_pairs, device)
         self.n_rel = max(n_rel, 1)
-        kg_t = torch.as_tensor(kg, device=device)
-        self.kg = RelationalAggregator(kg_t[:, 0], kg_t[:, 1], kg_t[:, 2], self.E, self.n_rel)
-        self.inter = interaction_pattern(train_pairs, self.U, self.E, device)
-        self.inter_w = mean_values(self.inter)
         pairs = torch.as_tensor(np.unique(np.asarray(train_pairs, dtype=np.int64).reshape(-1, 2), axis=0),
                                 device=device)
         self.A_ui = normalized_adjacency(torch.stack([pairs[:, 0], self.U + pairs[:, 1]], 1),
