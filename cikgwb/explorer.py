@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .inspect_graph import interest_label, item_title, user_interests, user_view
+from .inspect_graph import interest_label, interest_short_label, item_title, user_interests, user_view
 
 
 def _members_index(ds: Any) -> list[np.ndarray]:
@@ -163,7 +163,7 @@ def case_graph(ds: Any, user: int, interest: int, other_user: int, item: int, ma
     u, j, v, i = ("user", int(user)), ("interest", int(interest)), ("user", int(other_user)), ("item", int(item))
     G.add_node(u, type="user", label=f"user {user}", center=True)
     for jj in user_interests(ds, user):
-        G.add_node(("interest", int(jj)), type="interest", label=interest_label(ds, int(jj)))
+        G.add_node(("interest", int(jj)), type="interest", label=interest_short_label(ds, int(jj)))
         G.add_edge(u, ("interest", int(jj)), type="has_interest")
     G.add_node(v, type="user", label=f"user {other_user}")
     G.add_edge(v, j, type="has_interest")

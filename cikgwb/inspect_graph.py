@@ -44,6 +44,23 @@ def interest_label(ds: Any, j: int) -> str:
     return f"(no text label; id {_orig_interest(ds, j)})"
 
 
+def interest_short_label(ds: Any, j: int, width: int = 40, split: str = "train") -> str:
+    """A short label for figures. A text label where the interest has one; otherwise (the paper's
+    released graph) ``#<id> ~ <title>``, where the title is the item most over-represented among the
+    interest's members (highest lift, held by at least 2 members and 5% of them). The ``~`` marks
+    a label derived from the interactions, not an LLM label."""
+    if ds.interest_labels is not None and 0 <= j < len(ds.interest_labels) and ds.interest_labels[j]:
+        return str(ds.interest_labels[j])[:width]
+    head = f"#{_orig_interest(ds, j)}"
+    t = interest_view(ds, j, split, top_items=200)["top_items"]
+    n = max(1, len(interest_members(ds, j)))
+    if "lift" in t and len(t):
+        t = t[t["count"] >= max(2, 0.05 * n)].dropna(subset=["lift"]).sort_values(["lift", "count"], ascending=False)
+    if not len(t):
+        return head
+    return f"{head} ~ {t['title'].iloc[0]}"[:width]
+
+
 def _orig_interest(ds: Any, j: int) -> int:
     ids = getattr(ds, "interest_ids", None)
     return int(ids[j]) if ids is not None and 0 <= j < len(ids) else int(j)

@@ -58,6 +58,9 @@ def variant_of(cfg: dict[str, Any]) -> str:
         return "w/o DMR"
     if m.get("schedule") == "lin":
         return "linear"
+    src = cfg.get("interests")
+    if src not in (None, "", "paper"):  # another interest graph (e.g. kg-summary): not the paper's CIKGRec row
+        return f"interests {Path(str(src)).name}"
     return "full"
 
 

@@ -310,7 +310,11 @@ class Trainer:
             "seed": tc.seed, "split_seed": tc.split_seed, "selected_epoch": best_epoch,
             "stop_reason": stop_reason, "selection": list(tc.selection),
             "device": str(self.device), "machine": machine_info(self.device), "git_commit": git_commit(),
-            "wall_seconds": wall, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            # training + evaluation seconds of every epoch, over all the calls of a resumed run
+            "wall_seconds": float(sum(r.get("epoch_seconds", 0.0) + r.get("eval_seconds", 0.0)
+                                      for r in self.history())),
+            "wall_seconds_last_call": wall, "epochs_run": len(self.history()),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         if tc.protocol == "valid":
             test = self._evaluate(model, self.test_heldout, self.test_exclude)

@@ -21,6 +21,11 @@
 # path `user -> interest <- other user -> item` through which the user-side knowledge can carry
 # the recommendation. Cases are found automatically (`cikgwb.explorer.find_cases`: test hits in
 # the top K reached by such a path, best ranked first).
+#
+# Interests of the paper's released graph have no text labels; the figure names them
+# `#<id> ~ <title>`, the title being the item most over-represented among the interest's
+# members (`cikgwb.inspect_graph.interest_short_label`): a label derived from the
+# interactions, not the LLM's words.
 
 # %% tags=["parameters"]
 dataset = "synthetic"
@@ -39,6 +44,7 @@ from pathlib import Path
 from cikgwb import plots
 from cikgwb.data import load_dataset
 from cikgwb.explorer import case_graph, find_cases, user_report
+from cikgwb.inspect_graph import interest_short_label
 from cikgwb.notebooks import start
 from cikgwb.results import evaluate_test, load_run, runs_table, train_runs
 
@@ -89,7 +95,8 @@ if c is not None:
     nb.table(rep["interests"], caption="interest nodes of the user")
     G, hn, he = case_graph(ds_run, int(c["user"]), int(c["interest"]), int(c["other_user"]), int(c["item"]))
     fig4 = plots.case_study(
-        {"user": int(c["user"]), "interests": rep["interests"]["label"].tolist(), "shared_interest": c["label"],
+        {"user": int(c["user"]), "interests": [interest_short_label(ds_run, int(j), 30) for j in rep["interests"]["interest"]],
+         "shared_interest": interest_short_label(ds_run, int(c["interest"])),
          "other_user": int(c["other_user"]), "item": c["title"], "rank": int(c["rank"]),
          "topk": rep["topk"][["rank", "title", "hit"]], "highlight": hn, "highlight_edges": he},
         dataset=dataset, protocol=cfg.train.protocol, seeds=[cfg.train.seed], graph=G)

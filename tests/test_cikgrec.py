@@ -254,6 +254,11 @@ def test_resume_matches_uninterrupted(synthetic_ds, tmp_path):
         assert r == pytest.approx(f, rel=1e-5)
     assert resumed.metrics["test"] == pytest.approx(full.metrics["test"], rel=1e-5)
     assert resumed.metrics["selected_epoch"] == full.metrics["selected_epoch"]
+    # the run's time counts every epoch of both calls, not only the resumed call's
+    h = resumed.history
+    assert resumed.metrics["epochs_run"] == len(h) == len(full.history)
+    assert resumed.metrics["wall_seconds"] == pytest.approx(sum(r["epoch_seconds"] + r.get("eval_seconds", 0) for r in h))
+    assert resumed.metrics["wall_seconds"] > resumed.metrics["wall_seconds_last_call"] * 0.5
 
 
 def test_authors_protocol_is_labelled(synthetic_ds, tmp_path):

@@ -125,3 +125,12 @@ def test_cli_graph_paper_book_crossing_has_no_labels(real_data_dir, capsys):
     rc = main(["graph", "interest", "0", "--dataset", "book-crossing", "--data-dir", str(real_data_dir)])
     text = capsys.readouterr().out
     assert rc == 0 and "have no text labels" in text and "(no text label: paper's released graph; id 9531)" in text
+
+
+def test_short_label_derived_from_members_items_when_unlabelled():
+    # interest 0: members 0, 1, 3 -> items 0 and 1 held by 2 members each (same lift 5/3): the first, Dune
+    assert ig.interest_short_label(tiny(), 0) == "#100 ~ Dune"
+    assert ig.interest_short_label(tiny(), 1) == "#101"   # no item held by 2 members
+    assert ig.interest_short_label(tiny(), 2) == "#102"   # nobody holds it
+    assert ig.interest_short_label(tiny(["space opera", "", "x"]), 0) == "space opera"
+    assert ig.interest_short_label(tiny(["a long label for a plot"]), 0, width=6) == "a long"

@@ -15,7 +15,8 @@ from cikgwb import results as R
 
 # ----------------------------------------------------------------------------- result tables
 def _fake_run(root: Path, name: str, dataset: str, model: str, protocol: str, seed: int, r50: float,
-              stop: str = "early stop: ...", finished_at: str | None = None, **model_cfg) -> None:
+              stop: str = "early stop: ...", finished_at: str | None = None, interests: str = "paper",
+              **model_cfg) -> None:
     d = root / name
     d.mkdir(parents=True)
     test = {"recall@50": r50, "recall@100": r50 + 0.1, "ndcg@50": r50 / 2, "ndcg@100": r50 / 2 + 0.01}
@@ -23,7 +24,7 @@ def _fake_run(root: Path, name: str, dataset: str, model: str, protocol: str, se
                                                 "seed": seed, "views": "paper", "device": "cuda",
                                                 "stop_reason": stop, "test": test, "valid": test,
                                                 "finished_at": finished_at}))
-    (d / "config.yaml").write_text(yaml.safe_dump({"dataset": dataset, "interests": "paper",
+    (d / "config.yaml").write_text(yaml.safe_dump({"dataset": dataset, "interests": interests,
                                                    "model": {"model": model, **model_cfg},
                                                    "train": {"max_epochs": 2000, "protocol": protocol}}))
 
@@ -34,13 +35,17 @@ def test_tables_mean_std_over_seeds_variants_and_missing_cells(tmp_path):
     _fake_run(tmp_path, "bc-lgn", "book-crossing", "lightgcn", "authors", 0, 0.16, stop="max_epochs")
     _fake_run(tmp_path, "bc-uir", "book-crossing", "cikgrec", "valid", 0, 0.15, no_uir=True)
     _fake_run(tmp_path, "bc-lin", "book-crossing", "cikgrec", "valid", 0, 0.18, schedule="lin")
+    # another interest graph, newer than the paper-graph seed 0: not CIKGRec's Table 1 row
+    _fake_run(tmp_path, "bc-kgs", "book-crossing", "cikgrec", "valid", 0, 0.5, finished_at="2030-01-01T00:00:00",
+              interests="reports/interests/book-crossing/graphs/kg-summary-k350")
     _fake_run(tmp_path, "syn", "synthetic", "cikgrec", "valid", 0, 0.7, finished_at="2026-01-02T00:00:00")
     _fake_run(tmp_path, "syn-old", "synthetic", "cikgrec", "valid", 0, 0.1, finished_at="2026-01-01T00:00:00")
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "metrics.json").write_text(json.dumps({"interrupted_at_epoch": 3}))
 
     runs = R.runs_table(tmp_path)
-    assert len(runs) == 7                                        # the interrupted run is left out
+    assert len(runs) == 8                                        # the interrupted run is left out
+    assert dict(zip(runs["run"], runs["variant"]))["bc-kgs"] == "interests kg-summary-k350"
     assert dict(zip(runs["run"], runs["variant"]))["bc-uir"] == "w/o UIR"
     assert dict(zip(runs["run"], runs["variant"]))["bc-lin"] == "linear"
     t1 = R.table1(runs, models=["cikgrec", "lightgcn"])
