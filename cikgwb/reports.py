@@ -1,4 +1,5 @@
-"""Collect run results from ``reports/runs`` into tables (Table 1 / Table 3 style)."""
+"""The paper's Table 1 figures, the mean over seeds of a multi-seed ``cikgwb train``, and our runs
+beside the paper (:func:`compare_with_paper`, on :func:`cikgwb.results.runs_table`'s table)."""
 from __future__ import annotations
 
 import json
@@ -47,24 +48,6 @@ for _dataset, _rows in _TABLE1_BASELINES_2.items():
     PAPER_TABLE1.setdefault(_dataset, {}).update(_rows)
 
 
-def load_runs(root: str | Path | None = None) -> pd.DataFrame:
-    """One row per finished run (a metrics.json under ``root``)."""
-    root = Path(root) if root else REPORTS / "runs"
-    rows = []
-    for p in sorted(root.glob("*/metrics.json")):
-        m = json.loads(p.read_text())
-        row = {"run": p.parent.name, "dataset": m.get("dataset"), "model": m.get("model"),
-               "protocol": m.get("protocol"), "views": m.get("views"), "seed": m.get("seed"),
-               "interests": m.get("interests"), "selected_epoch": m.get("selected_epoch"),
-               "stop_reason": m.get("stop_reason"), "device": m.get("device"),
-               "wall_seconds": m.get("wall_seconds")}
-        for k in HEADLINE:
-            row[f"test {k}"] = m.get("test", {}).get(k)
-            row[f"valid {k}"] = m.get("valid", {}).get(k)
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def summarize_seeds(run_dirs: Iterable[str | Path], out_name: str) -> Path:
     """Mean and standard deviation over seeds of the test (and valid) metrics."""
     ms = [json.loads((Path(d) / "metrics.json").read_text()) for d in run_dirs]
@@ -89,7 +72,7 @@ def compare_with_paper(df: pd.DataFrame, models: Iterable[str] | None = None,
                        datasets: Iterable[str] | None = None) -> pd.DataFrame:
     """Our runs' test metrics beside the paper's Table 1, one row per (dataset, model, source).
 
-    ``df`` is :func:`load_runs`'s table. For every dataset and model that has runs (restricted to
+    ``df`` is :func:`cikgwb.results.runs_table`'s table. For every dataset and model that has runs (restricted to
     ``models`` / ``datasets`` if given), the paper's row comes first (source ``paper (Table 1)``;
     none for a dataset or model the paper lacks), then one row per protocol (valid, then authors)
     with the mean over its seeds (``n_seeds`` says how many), plus
@@ -99,7 +82,7 @@ def compare_with_paper(df: pd.DataFrame, models: Iterable[str] | None = None,
     cols = [f"test {k}" for k in HEADLINE]
     missing = {"dataset", "model", "protocol", "seed", *cols} - set(df.columns)
     if len(df) and missing:
-        raise ValueError(f"compare_with_paper: the table lacks columns {sorted(missing)}; pass load_runs()'s table")
+        raise ValueError(f"compare_with_paper: the table lacks columns {sorted(missing)}; pass cikgwb.results.runs_table()'s table")
     runs = df
     if models is not None:
         runs = runs[runs["model"].isin(list(models))]

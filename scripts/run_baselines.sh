@@ -112,9 +112,10 @@ echo "== test metrics beside the paper's Table 1 (authors' protocol rows select 
 MODELS="$MODELS" DATASETS="$DATASETS" $PY - <<'PY'
 import os
 from tabulate import tabulate
-from cikgwb.reports import compare_with_paper, load_runs
+from cikgwb.reports import compare_with_paper
+from cikgwb.results import runs_table
 from cikgwb.train import REPORTS
-table = compare_with_paper(load_runs(REPORTS / "runs"), models=os.environ["MODELS"].split(),
+table = compare_with_paper(runs_table(REPORTS / "runs"), models=os.environ["MODELS"].split(),
                            datasets=os.environ["DATASETS"].split())
 table = table.astype(object).where(table.notna(), None)
 print(tabulate(table, headers="keys", showindex=False, floatfmt=".4f", missingval="-"))
