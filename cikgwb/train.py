@@ -174,9 +174,7 @@ class Trainer:
         torch.manual_seed(self.cfg.train.seed)
         np.random.seed(self.cfg.train.seed)
         model = build_model(self.cfg.model.model, self.ds, self.cfg.model, self.train_pairs, self.device)
-        opt = torch.optim.Adam(model.parameters() if not model.extra_optimizers() else
-                               [p for n, p in model.named_parameters() if n != "relation"],
-                               lr=self.cfg.train.lr)
+        opt = torch.optim.Adam(model.main_parameters(), lr=self.cfg.train.lr)
         gen = torch.Generator().manual_seed(self.cfg.train.seed)
         return model, opt, gen
 

@@ -43,6 +43,14 @@ class Recommender(nn.Module):
     def extra_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {}
 
+    def main_parameters(self) -> list[torch.nn.Parameter]:
+        """What the trainer's Adam updates. With an alternating KG objective (an extra optimiser),
+        the KG relation table (a parameter named ``relation``) belongs to that optimiser only,
+        as in the authors' code; a model with another split overrides this."""
+        if not self.extra_optimizers():
+            return list(self.parameters())
+        return [p for n, p in self.named_parameters() if n != "relation"]
+
     def epoch_info(self, epoch: int) -> dict[str, float]:
         """Per-epoch values for the history (e.g. the mask rate)."""
         return {}
