@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import warnings
+from pathlib import Path
 from typing import Any, Callable
 
 
@@ -131,6 +132,33 @@ def _add_demo(sub) -> None:
     p.set_defaults(func=_demo)
 
 
+# ----------------------------------------------------------------------------- results
+def _results(args: argparse.Namespace) -> int:
+    from .results import results_markdown, runs_table
+    from .train import REPORTS
+    root = Path(args.runs) if args.runs else REPORTS / "runs"
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such runs folder (train a model first, or give --runs PATH)")
+    runs = runs_table(root)
+    datasets = args.dataset or ["book-crossing", "dbbook2014", "ml1m"]
+    table = results_markdown(runs, datasets, args.model)
+    if table.count("\n") <= 2:
+        print(f"no finished run of {', '.join(datasets)} under {root}")
+        return 0
+    print(f"Finished runs under {root} (test metrics at the selected epoch; seed, machine and commit in each "
+          "run's metrics.json)\n")
+    print(table, end="")
+    return 0
+
+
+def _add_results(sub) -> None:
+    p = sub.add_parser("results", help="every finished run beside the paper's Table 1 (markdown)")
+    p.add_argument("--dataset", action="append", help="only this dataset (repeatable; default the real ones)")
+    p.add_argument("--model", action="append", help="only this model (repeatable)")
+    p.add_argument("--runs", default=None, help="the runs folder (default reports/runs)")
+    p.set_defaults(func=_results)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cikgwb", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -138,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(sub)
     _add_train(sub)
     _add_demo(sub)
+    _add_results(sub)
     from .evaluate import add_parser as add_baseline
     add_baseline(sub)
 

@@ -97,15 +97,57 @@ def runs_table(root: str | Path | None = None) -> pd.DataFrame:
                "max_epochs": cfg.get("train", {}).get("max_epochs"),
                "converged": stop.startswith("early stop"), "stop_reason": stop,
                "device": m.get("device"), "wall_seconds": m.get("wall_seconds"),
-               "finished_at": m.get("finished_at"), "path": str(p.parent)}
+               "finished_at": m.get("finished_at"), "path": str(p.parent),
+               "epochs": m.get("epochs_run") or _count_lines(p.parent / "history.jsonl")}
         for split in ("test", "valid"):
             for k in HEADLINE:
                 row[f"{split} {k}"] = m.get(split, {}).get(k)
         rows.append(row)
     cols = ["run", "dataset", "model", "variant", "protocol", "views", "seed", "interests", "selected_epoch",
-            "max_epochs", "converged", "stop_reason", "device", "wall_seconds", "finished_at", "path"] + \
+            "max_epochs", "converged", "stop_reason", "device", "wall_seconds", "finished_at", "path", "epochs"] + \
         [f"{s} {k}" for s in ("test", "valid") for k in HEADLINE]
     return pd.DataFrame(rows, columns=cols)
+
+
+def _count_lines(path: Path) -> int | None:
+    return sum(1 for ln in path.read_text().splitlines() if ln.strip()) if path.exists() else None
+
+
+def results_markdown(runs: pd.DataFrame, datasets: list[str] | None = None, models: list[str] | None = None) -> str:
+    """Every finished run (one row each, Table 1 metrics at its selected epoch) with the
+    paper's Table 1 figures below each (dataset, model): the README's results table, from
+    ``cikgwb results``. ``epochs``: selected / run, and how the run ended."""
+    from .reports import PAPER_TABLE1
+
+    r = runs
+    if datasets:
+        r = r[r["dataset"].isin(datasets)]
+    if models:
+        r = r[r["model"].isin(models)]
+    prot = {"valid": "valid", "authors": "authors (selects on **test**)"}
+    order = {m: i for i, m in enumerate(["cikgrec", "lightgcn", "sgl", "simgcl", "cke", "cfkg",
+                                           "kgat", "kgin", "kgcl", "mcclk", "kgrec"])}
+    r = r.assign(_o=r["model"].map(lambda m: order.get(m, 99)),
+                 _p=r["protocol"].map(lambda p: 0 if p == "valid" else 1))
+    r = r.sort_values(["dataset", "_o", "model", "variant", "_p", "views", "run"])
+    fmt = lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"  # noqa: E731
+    lines = ["| dataset | model | variant | protocol | views | device | epochs (selected / run) | R@50 | R@100 | N@50 | N@100 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for (d, mo), g in r.groupby(["dataset", "_o"], sort=True):
+        for _, x in g.iterrows():
+            stop = str(x["stop_reason"])
+            how = ("early stop" if stop.startswith("early stop") else
+                   "cut: time limit" if stop.startswith("time limit") else "cut: max_epochs")
+            sel = "" if x["selected_epoch"] is None or pd.isna(x["selected_epoch"]) else int(x["selected_epoch"])
+            ep = "" if x["epochs"] is None or pd.isna(x["epochs"]) else int(x["epochs"])
+            lines.append(f"| {d} | {x['model']} | {x['variant']} | {prot.get(x['protocol'], x['protocol'])} | "
+                         f"{(x['views'] or '') if x['model'] == 'cikgrec' else ''} | {x['device']} | {sel} / {ep}, {how} | "
+                         + " | ".join(fmt(x[f"test {k}"]) for k in HEADLINE) + " |")
+        paper = PAPER_TABLE1.get(d, {}).get(g["model"].iloc[0])
+        if paper:
+            lines.append(f"| {d} | {g['model'].iloc[0]} | *paper, Table 1* | authors | | | | "
+                         + " | ".join(fmt(v) for v in paper) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _fmt(mean: float, std: float, n: int) -> str:

@@ -260,3 +260,24 @@ def test_notebook_sweep_injects_parameters_and_collects_records(tmp_path, monkey
     assert list(df["test recall@50"]) == [0.2, 0.5] and list(df["seed"]) == [3, 3]
     for run, x in zip(df["run"], (2, 5)):    # each notebook had a reports folder of its own
         assert (tmp_path / "nb" / "runs" / run / "mine.txt").read_text() == str(x)
+
+
+def test_results_command_lists_runs_beside_the_paper(tmp_path, capsys):
+    from cikgwb.cli import main
+    _fake_run(tmp_path, "bc-cke", "book-crossing", "cke", "valid", 0, 0.11)
+    _fake_run(tmp_path, "bc-cik-a", "book-crossing", "cikgrec", "authors", 0, 0.18,
+              stop="time limit: max_minutes=5 reached (not converged)")
+    _fake_run(tmp_path, "syn", "synthetic", "cikgrec", "valid", 0, 0.7)
+    (tmp_path / "bc-cke" / "history.jsonl").write_text('{"epoch": 0}\n{"epoch": 1}\n')
+    assert main(["results", "--runs", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = [ln for ln in out.splitlines() if ln.startswith("| book-crossing")]
+    assert len(rows) == 4 and "synthetic" not in out             # two runs, each followed by the paper's row
+    assert rows[0].startswith("| book-crossing | cikgrec | full | authors (selects on **test**) | paper |")
+    assert "cut: time limit" in rows[0] and rows[0].endswith("| 0.1800 | 0.2800 | 0.0900 | 0.1000 |")
+    assert rows[1] == "| book-crossing | cikgrec | *paper, Table 1* | authors | | | | 0.1791 | 0.2455 | 0.0889 | 0.1041 |"
+    assert "| cke | - | valid |  | cuda |  / 2, early stop | 0.1100 |" in rows[2]
+    assert main(["results", "--runs", str(tmp_path), "--dataset", "ml1m"]) == 0
+    assert "no finished run of ml1m" in capsys.readouterr().out
+    assert main(["results", "--runs", str(tmp_path / "nope")]) == 2
+    assert "no such runs folder" in capsys.readouterr().err
