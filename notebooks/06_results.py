@@ -68,15 +68,18 @@ print("missing:", int((t1["status"] == "missing").sum()), "of", len(t1), "expect
 # %%
 d1 = t1[(t1["dataset"] == dataset) & (t1["status"] != "missing")].copy()
 if len(d1):
+    # CIKGRec may have runs with both contrastive-view settings: one row (and bar) each
+    d1["row"] = [f"{m} ({v} views)" if m == "cikgrec" and v else m for m, v in zip(d1["model"], d1["views"])]
     d1["cell"] = [f"{r} ({p}; seeds {s}; {dv})" for r, p, s, dv in zip(d1["recall@50"], d1["protocol"], d1["seeds"], d1["devices"])]
-    nb.table(d1.pivot_table(index="model", columns="protocol", values="cell", aggfunc="first"),
+    nb.table(d1.pivot_table(index="row", columns="protocol", values="cell", aggfunc="first").fillna("not run"),
              "table1_glance", caption=f"{dataset}: Recall@50")
     for prot in sorted(d1["protocol"].unique()):
         d = d1[d1["protocol"] == prot]
         seeds = ",".join(sorted({s for x in d["seeds"] for s in str(x).split(",") if s}))
         for metric in ("recall@50", "ndcg@50"):
-            tab = pd.DataFrame({"model": d["model"], metric: d[f"{metric} mean"], f"{metric} std": d[f"{metric} std"]})
-            paper = {m: (v[0] if metric == "recall@50" else v[2]) for m, v in PAPER_TABLE1.get(dataset, {}).items()}
+            tab = pd.DataFrame({"model": d["row"], metric: d[f"{metric} mean"], f"{metric} std": d[f"{metric} std"]})
+            paper = {r: (v[0] if metric == "recall@50" else v[2]) for r, m in zip(d["row"], d["model"])
+                     if (v := PAPER_TABLE1.get(dataset, {}).get(m))}
             devices = ",".join(sorted({x for v in d["devices"] for x in str(v).split(",")}))
             note = f"device: {devices}" + ("" if d["converged"].all() else
                                            "; NOT converged (quick mode or time limit)")
