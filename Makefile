@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DATASET ?= book-crossing
 export CIKGWB_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install demo test test-slow bench bench-gpu reproduce sweep notebooks clean
+.PHONY: install demo test test-slow bench bench-gpu reproduce sweep notebooks readme-results clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,10 @@ bench: $(STAMP)
 
 bench-gpu:  # on a GPU machine whose python3 has torch + torch-geometric (no .venv needed)
 	bash bench/gpu.sh
+
+# the README's results table from reports/runs (cikgwb results)
+readme-results: $(STAMP)
+	$(BIN)/python scripts/readme_results.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
