@@ -134,15 +134,15 @@ def _add_demo(sub) -> None:
 
 # ----------------------------------------------------------------------------- results
 def _results(args: argparse.Namespace) -> int:
-    from .results import results_markdown, runs_table
+    from .results import REAL_DATASETS, results_markdown, runs_table
     from .train import REPORTS
     root = Path(args.runs) if args.runs else REPORTS / "runs"
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such runs folder (train a model first, or give --runs PATH)")
     runs = runs_table(root)
-    datasets = args.dataset or ["book-crossing", "dbbook2014", "ml1m"]
+    datasets = args.dataset or list(REAL_DATASETS)
     table = results_markdown(runs, datasets, args.model)
-    if table.count("\n") <= 2:
+    if not table:
         print(f"no finished run of {', '.join(datasets)} under {root}")
         return 0
     print(f"Finished runs under {root} (test metrics at the selected epoch; seed, machine and commit in each "

@@ -52,8 +52,8 @@ def interest_short_label(ds: Any, j: int, width: int = 40, split: str = "train")
     if ds.interest_labels is not None and 0 <= j < len(ds.interest_labels) and ds.interest_labels[j]:
         return str(ds.interest_labels[j])[:width]
     head = f"#{_orig_interest(ds, j)}"
-    t = interest_view(ds, j, split, top_items=200)["top_items"]
-    n = max(1, len(interest_members(ds, j)))
+    v = interest_view(ds, j, split, top_items=200)
+    t, n = v["top_items"], max(1, v["n_members"])
     if "lift" in t and len(t):
         t = t[t["count"] >= max(2, 0.05 * n)].dropna(subset=["lift"]).sort_values(["lift", "count"], ascending=False)
     if not len(t):

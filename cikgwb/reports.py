@@ -46,6 +46,8 @@ _TABLE1_BASELINES_2 = {
 }
 for _dataset, _rows in _TABLE1_BASELINES_2.items():
     PAPER_TABLE1.setdefault(_dataset, {}).update(_rows)
+# the paper's row order of Table 1 (CIKGRec first, then the baselines as the paper lists them)
+TABLE1_ORDER = ("cikgrec", *_TABLE1_BASELINES_1["book-crossing"], *_TABLE1_BASELINES_2["book-crossing"])
 
 
 def summarize_seeds(run_dirs: Iterable[str | Path], out_name: str) -> Path:

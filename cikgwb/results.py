@@ -116,24 +116,25 @@ def _count_lines(path: Path) -> int | None:
 def results_markdown(runs: pd.DataFrame, datasets: list[str] | None = None, models: list[str] | None = None) -> str:
     """Every finished run (one row each, Table 1 metrics at its selected epoch) with the
     paper's Table 1 figures below each (dataset, model): the README's results table, from
-    ``cikgwb results``. ``epochs``: selected / run, and how the run ended."""
-    from .reports import PAPER_TABLE1
+    ``cikgwb results``. ``epochs``: selected / run, and how the run ended. Empty when no run matches."""
+    from .reports import PAPER_TABLE1, TABLE1_ORDER
 
     r = runs
     if datasets:
         r = r[r["dataset"].isin(datasets)]
     if models:
         r = r[r["model"].isin(models)]
+    if r.empty:
+        return ""
     prot = {"valid": "valid", "authors": "authors (selects on **test**)"}
-    order = {m: i for i, m in enumerate(["cikgrec", "lightgcn", "sgl", "simgcl", "cke", "cfkg",
-                                           "kgat", "kgin", "kgcl", "mcclk", "kgrec"])}
+    order = {m: i for i, m in enumerate(TABLE1_ORDER)}
     r = r.assign(_o=r["model"].map(lambda m: order.get(m, 99)),
                  _p=r["protocol"].map(lambda p: 0 if p == "valid" else 1))
     r = r.sort_values(["dataset", "_o", "model", "variant", "_p", "views", "run"])
     fmt = lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"  # noqa: E731
     lines = ["| dataset | model | variant | protocol | views | device | epochs (selected / run) | R@50 | R@100 | N@50 | N@100 |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for (d, mo), g in r.groupby(["dataset", "_o"], sort=True):
+    for (d, _, model), g in r.groupby(["dataset", "_o", "model"], sort=True):
         for _, x in g.iterrows():
             stop = str(x["stop_reason"])
             how = ("early stop" if stop.startswith("early stop") else
@@ -143,9 +144,9 @@ def results_markdown(runs: pd.DataFrame, datasets: list[str] | None = None, mode
             lines.append(f"| {d} | {x['model']} | {x['variant']} | {prot.get(x['protocol'], x['protocol'])} | "
                          f"{(x['views'] or '') if x['model'] == 'cikgrec' else ''} | {x['device']} | {sel} / {ep}, {how} | "
                          + " | ".join(fmt(x[f"test {k}"]) for k in HEADLINE) + " |")
-        paper = PAPER_TABLE1.get(d, {}).get(g["model"].iloc[0])
+        paper = PAPER_TABLE1.get(d, {}).get(model)
         if paper:
-            lines.append(f"| {d} | {g['model'].iloc[0]} | *paper, Table 1* | authors | | | | "
+            lines.append(f"| {d} | {model} | *paper, Table 1* | authors | | | | "
                          + " | ".join(fmt(v) for v in paper) + " |")
     return "\n".join(lines) + "\n"
 

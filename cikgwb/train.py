@@ -297,6 +297,7 @@ class Trainer:
         model.load_state_dict(ck["model"])
         sel = self._evaluate(model, self.sel_heldout, self.sel_exclude)
         tc = self.cfg.train
+        hist = self.history()
         out: dict[str, Any] = {
             "name": self.cfg.name, "dataset": self.ds.name, "model": self.cfg.model.model,
             "protocol": tc.protocol,
@@ -309,9 +310,8 @@ class Trainer:
             "stop_reason": stop_reason, "selection": list(tc.selection),
             "device": str(self.device), "machine": machine_info(self.device), "git_commit": git_commit(),
             # training + evaluation seconds of every epoch, over all the calls of a resumed run
-            "wall_seconds": float(sum(r.get("epoch_seconds", 0.0) + r.get("eval_seconds", 0.0)
-                                      for r in self.history())),
-            "wall_seconds_last_call": wall, "epochs_run": len(self.history()),
+            "wall_seconds": float(sum(r.get("epoch_seconds", 0.0) + r.get("eval_seconds", 0.0) for r in hist)),
+            "wall_seconds_last_call": wall, "epochs_run": len(hist),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         if tc.protocol == "valid":

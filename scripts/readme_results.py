@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cikgwb.results import results_markdown, runs_table  # noqa: E402
+from cikgwb.results import REAL_DATASETS, results_markdown, runs_table  # noqa: E402
 from cikgwb.train import REPORTS  # noqa: E402
 
 
@@ -17,11 +17,11 @@ def main() -> int:
     if "<!-- results:begin -->" not in text or "<!-- results:end -->" not in text:
         print(f"{readme}: no <!-- results:begin --> / <!-- results:end --> markers", file=sys.stderr)
         return 2
-    table = results_markdown(runs_table(REPORTS / "runs"), ["book-crossing", "dbbook2014", "ml1m"])
+    table = results_markdown(runs_table(REPORTS / "runs"), list(REAL_DATASETS))
     text = re.sub(r"<!-- results:begin -->.*<!-- results:end -->",
                   lambda _: f"<!-- results:begin -->\n{table}<!-- results:end -->", text, flags=re.S)
     readme.write_text(text)
-    print(f"{readme}: {table.count(chr(10)) - 2} rows")
+    print(f"{readme}: {max(table.count(chr(10)) - 2, 0)} rows")
     return 0
 
 
