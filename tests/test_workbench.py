@@ -281,3 +281,24 @@ def test_results_command_lists_runs_beside_the_paper(tmp_path, capsys):
     assert "no finished run of ml1m" in capsys.readouterr().out
     assert main(["results", "--runs", str(tmp_path / "nope")]) == 2
     assert "no such runs folder" in capsys.readouterr().err
+
+
+def test_baseline_off_its_defaults_is_a_variant_not_the_table1_row(tmp_path):
+    """A baseline run with its model's DEFAULTS is Table 1's row ("-"); one with other settings
+    (kept as the evidence of a tuning step) is labelled by what differs and left out of Table 1,
+    even when it is newer."""
+    from cikgwb.config import apply_overrides, default_config
+
+    for name, sets, r50, when in (("kgin-tuned", [], 0.12, "2026-01-01T00:00:00"),
+                                  ("kgin-authors-lr", ["lr=1e-4"], 0.07, "2026-02-01T00:00:00"),
+                                  ("kgin-two", ["lr=1e-4", "extra.n_factors=2"], 0.05, "2026-03-01T00:00:00")):
+        _fake_run(tmp_path, name, "book-crossing", "kgin", "valid", 0, r50, finished_at=when)
+        cfg = apply_overrides(default_config("book-crossing", "kgin"), sets)
+        (tmp_path / name / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+    runs = R.runs_table(tmp_path)
+    variant = dict(zip(runs["run"], runs["variant"]))
+    assert variant == {"kgin-tuned": "-", "kgin-authors-lr": "lr=0.0001", "kgin-two": "lr=0.0001, extra.n_factors=2"}
+    t1 = R.table1(runs, datasets=("book-crossing",), models=["kgin"], protocols=("valid",))
+    assert t1["recall@50"].tolist() == ["0.1200"]
+    # LightGCN takes the dataset's settings, not a class's DEFAULTS: always Table 1's row
+    assert R.baseline_variant(default_config("synthetic", "lightgcn").to_dict()) == "-"

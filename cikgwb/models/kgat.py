@@ -87,7 +87,7 @@ class BiInteraction(nn.Module):
 @register("kgat")
 class KGAT(Recommender):
     EXTRA = {"layer_sizes": [64, 32, 16], "kge_dim": 64, "leaky_slope": 0.2}
-    DEFAULTS = {"dim": 64, "lr": 1e-4, "lr_kg": 1e-4, "l2_reg": 1e-5, "l2_reg_kge": 1e-5,
+    DEFAULTS = {"dim": 64, "lr": 1e-3, "lr_kg": 1e-3, "l2_reg": 1e-5, "l2_reg_kge": 1e-5,
                 "message_dropout": 0.1, "edge_dropout": 0.0, "kg_batch_size": 2048,
                 "use_kg": True, "no_interests": True, "transe": False,
                 **{f"extra.{k}": v for k, v in EXTRA.items()}}

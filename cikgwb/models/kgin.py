@@ -86,7 +86,7 @@ def independence_loss(w: torch.Tensor, kind: str = "distance", tau: float = 0.2)
 @register("kgin")
 class KGIN(Recommender):
     EXTRA = {"n_factors": 4, "ind": "distance", "sim_regularity": 1e-4}
-    DEFAULTS = {"dim": 64, "n_layers": 3, "lr": 1e-4, "l2_reg": 1e-5, "edge_dropout": 0.5,
+    DEFAULTS = {"dim": 64, "n_layers": 3, "lr": 1e-3, "l2_reg": 1e-5, "edge_dropout": 0.5,
                 "message_dropout": 0.1, "use_kg": True, "no_interests": True, "transe": False,
                 **{f"extra.{k}": v for k, v in EXTRA.items()}}
 

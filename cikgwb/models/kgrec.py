@@ -101,7 +101,7 @@ class Head(nn.Sequential):
 @register("kgrec")
 class KGRec(Recommender):
     EXTRA = {"mae_coef": 0.1, "mae_msize": 256, "cl_drop_ratio": 0.5, "n_heads": 2}
-    DEFAULTS = {"dim": 64, "n_layers": 2, "lr": 1e-4, "l2_reg": 1e-5, "edge_dropout": 0.5,
+    DEFAULTS = {"dim": 64, "n_layers": 2, "lr": 1e-3, "l2_reg": 1e-5, "edge_dropout": 0.5,
                 "message_dropout": 0.1, "gcl_weight": 0.01, "gcl_temp": 1.0, "no_cl": False,
                 "use_kg": True, "no_interests": True, "transe": False,
                 **{f"extra.{k}": v for k, v in EXTRA.items()}}
