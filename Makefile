@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DATASET ?= book-crossing
 export CIKGWB_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install demo test test-slow bench bench-gpu reproduce sweep notebooks readme-results clean
+.PHONY: install demo test test-slow bench bench-baselines bench-gpu reproduce sweep notebooks readme-results clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_eval.py
 	$(BIN)/python bench/bench_train.py --datasets book-crossing dbbook2014
 	$(BIN)/python bench/bench_memory.py --dataset ml1m
+
+# seconds per training epoch (and per valid evaluation) of every baseline, one epoch each on
+# $(DATASET) (default book-crossing); THREADS=2 on a quiet 2-core machine, MODELS="kgat kgin" for a few
+bench-baselines: $(STAMP)
+	mkdir -p reports/bench
+	DATASETS=$(DATASET) THREADS=$${THREADS:-2} bash scripts/run_baselines.sh time | tee reports/bench/baselines-epoch-time-$(DATASET).txt
 
 bench-gpu:  # on a GPU machine whose python3 has torch + torch-geometric (no .venv needed)
 	bash bench/gpu.sh

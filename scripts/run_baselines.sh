@@ -48,7 +48,8 @@ for kv in ${SETS:-}; do set_args+=(--set "$kv"); done
 if [ "${1:-}" = time ]; then
   DATASETS=${DATASETS:-book-crossing}
   TMP=$(mktemp -d)
-  echo "one epoch each; data: $CIKGWB_DATA_DIR  threads: $OMP_NUM_THREADS  device: $DEVICE"
+  echo "one epoch each; $(date -u +%FT%TZ); $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | xargs)); load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
+  echo "data: $CIKGWB_DATA_DIR  threads: $OMP_NUM_THREADS  device: $DEVICE"
   for d in $DATASETS; do
     for m in $MODELS; do
       CIKGWB_REPORTS_DIR=$TMP $PY -m cikgwb train --dataset "$d" --model "$m" --device "$DEVICE" \

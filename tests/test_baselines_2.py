@@ -177,6 +177,21 @@ def test_kgat_attention_sums_to_one_over_each_heads_neighbours():
     assert nbrs == {(0, U + 3), (1, U + 4), (2 * R + 1, 0), (2 * R + 1, 3)}
 
 
+def test_kgat_fixed_laplacian_switch_keeps_the_initial_weights():
+    """``extra.update_attention=false`` (as the authors' TensorFlow graph runs): the KG phase
+    trains the embeddings, but the propagation weights stay the initial Laplacian."""
+    ds = toy_ds()
+    g = torch.Generator().manual_seed(0)
+    fixed = build("kgat", ds)  # the default
+    start = fixed.att.clone()
+    before = fixed.embedding.detach().clone()
+    fixed.after_epoch(0, g)
+    assert torch.equal(fixed.att, start) and not torch.equal(fixed.embedding.detach(), before)
+    attentive = build("kgat", ds, **{"extra.update_attention": True})
+    attentive.after_epoch(0, torch.Generator().manual_seed(0))
+    assert not torch.allclose(attentive.att, start)
+
+
 def test_kgat_propagation_and_kg_negatives():
     ds = toy_ds()
     m = build("kgat", ds, **{"extra.layer_sizes": [4, 2]}, dim=4)
