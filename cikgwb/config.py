@@ -178,6 +178,11 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any] | list[str]) -> Ru
     return cfg
 
 
+# models that take the dataset's CIKGRec settings (LightGCN: with every extra off); every other
+# model (a baseline) takes its class's DEFAULTS on top
+DATASET_SETTINGS_MODELS = ("cikgrec", "lightgcn")
+
+
 def default_config(dataset: str, model: str = "cikgrec", **overrides: Any) -> RunConfig:
     """The authors' hyper-parameters for ``dataset`` (synthetic: a quick configuration)."""
     cfg = RunConfig(dataset=dataset)
@@ -187,7 +192,7 @@ def default_config(dataset: str, model: str = "cikgrec", **overrides: Any) -> Ru
     if dataset == "synthetic":
         cfg.train.max_epochs = 60
         cfg.train.patience = 10
-    if model not in ("cikgrec", "lightgcn"):
+    if model not in DATASET_SETTINGS_MODELS:
         # a baseline: extras of CIKGRec off; the model class's DEFAULTS (its paper's settings) on top
         from .models import model_class
         cls = model_class(model)

@@ -46,7 +46,8 @@ SPARSITY_FILE = "sparsity_groups.csv"
 
 # ----------------------------------------------------------------------------- run table
 def variant_of(cfg: dict[str, Any]) -> str:
-    """Table 3 variant of a run's config dict (module docstring); baselines give ``"-"``."""
+    """Table 3 variant of a run's config dict (module docstring); a baseline's is
+    :func:`baseline_variant`."""
     m = cfg.get("model", {})
     if m.get("model", "cikgrec") != "cikgrec":
         return baseline_variant(cfg)
@@ -71,10 +72,11 @@ def baseline_variant(cfg: dict[str, Any]) -> str:
     or the value tuned on valid where the docstring says so); otherwise the settings that differ,
     e.g. ``"lr=0.0001"`` for a run kept as the evidence of a tuning step. Such runs are not
     Table 1's row."""
+    from .config import DATASET_SETTINGS_MODELS
     from .models import model_class
 
     m = cfg.get("model", {})
-    if m.get("model") == "lightgcn":  # the dataset's CIKGRec settings with every extra off (config.default_config)
+    if m.get("model") in DATASET_SETTINGS_MODELS:  # no class DEFAULTS apply (config.default_config)
         return "-"
     try:
         defaults = getattr(model_class(m.get("model")), "DEFAULTS", {})
