@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import platform
 import resource
 import sys
 import time
@@ -37,7 +35,7 @@ from cikgwb.evaluate import evaluate  # noqa: E402
 from cikgwb.models import build_model  # noqa: E402
 import cikgwb.models.cikgrec as cikgrec_mod  # noqa: E402
 from cikgwb.graph import lightgcn  # noqa: E402
-from cikgwb.train import PairSampler, pick_device  # noqa: E402
+from cikgwb.train import PairSampler, machine_info, pick_device  # noqa: E402
 
 _EI_CACHE: dict[int, torch.Tensor] = {}
 
@@ -215,10 +213,7 @@ def main() -> int:
         rows.append(row)
         print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()
                           if not isinstance(v, dict)}), flush=True)
-    info = {"machine": platform.node(), "platform": platform.platform(), "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    info = {**machine_info(device), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     print("\nCIKGRec per-epoch and evaluation seconds (authors' hyper-parameters, valid split)")
     print(f"{'dataset':<14} {'ours/epoch':>11} {'ref/epoch':>10} {'x':>6} {'ours/eval':>10} {'ref/eval':>9} {'peak GiB':>9}  same maths")
     for r in rows:

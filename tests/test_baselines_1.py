@@ -120,6 +120,22 @@ def test_info_nce_against_hand_computation():
     assert got.item() == pytest.approx(_hand_info_nce(anchors, cands, targets, 0.2), rel=1e-5)
 
 
+def test_info_nce_gradient_equals_cross_entropy_on_the_logits():
+    """The fused logsumexp backward gives autograd's gradient of cross_entropy(a @ c.T / tau)."""
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(7, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    c = torch.randn(11, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor([0, 3, 3, 10, 2, 0, 7])
+    got = info_nce(a, c, t, 0.3)
+    ga, gc = torch.autograd.grad(got, [a, c])
+    want = torch.nn.functional.cross_entropy(
+        torch.nn.functional.normalize(a, dim=-1) @ torch.nn.functional.normalize(c, dim=-1).T / 0.3, t)
+    wa, wc = torch.autograd.grad(want, [a, c])
+    assert got.item() == pytest.approx(want.item(), rel=1e-12)
+    assert torch.allclose(ga, wa, atol=1e-12) and torch.allclose(gc, wc, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda x, y: info_nce(x, y, t, 0.3), (a, c))
+
+
 def test_sgl_ssl_loss_is_batch_against_all(synthetic_ds):
     """Users of the batch (with repetition) against every user of view 2, items likewise."""
     ds = synthetic_ds
