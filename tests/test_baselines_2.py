@@ -13,7 +13,8 @@ from cikgwb.config import default_config
 from cikgwb.data.dataset import Dataset
 from cikgwb.evaluate import evaluate, random_scores
 from cikgwb.models import build_model, model_class
-from cikgwb.models.kg_common import Pattern, RelationalAggregator, project_by_relation, relational_triples
+from cikgwb.models.kg_common import (Pattern, RelationalAggregator, pretrain_bpr_mf, project_by_relation,
+                                     relational_triples)
 from cikgwb.models.kgcl import item_neighbours
 from cikgwb.models.kgin import distance_correlation, independence_loss
 from cikgwb.models.kgrec import contrast_loss, relation_aware_sample
@@ -190,6 +191,28 @@ def test_kgat_fixed_laplacian_switch_keeps_the_initial_weights():
     attentive = build("kgat", ds, **{"extra.update_attention": True})
     attentive.after_epoch(0, torch.Generator().manual_seed(0))
     assert not torch.allclose(attentive.att, start)
+
+
+def test_kgat_mf_pretraining_starts_users_and_items_from_a_bpr_mf_that_ranks(synthetic_ds):
+    """``extra.pretrain_mf_epochs`` (the authors' ``--pretrain -1``): BPR-MF learns the training
+    pairs (AUC against random items well above 0.5), KGAT's user and item rows are exactly its
+    embeddings, and everything else is initialised as without pretraining."""
+    ds = synthetic_ds
+    users, items = pretrain_bpr_mf(ds.train, ds.n_users, ds.n_items, 16, epochs=30, lr=1e-2, seed=0)
+    g = torch.Generator().manual_seed(1)
+    u = torch.as_tensor(ds.train[:, 0])
+    pos = (users[u] * items[torch.as_tensor(ds.train[:, 1])]).sum(-1)
+    rnd = (users[u] * items[torch.randint(0, ds.n_items, (len(u),), generator=g)]).sum(-1)
+    assert (pos > rnd).float().mean() > 0.8
+    plain = build("kgat", ds, dim=16, **{"extra.layer_sizes": [8]})
+    pre = build("kgat", ds, dim=16, **{"extra.layer_sizes": [8], "extra.pretrain_mf_epochs": 30,
+                                        "extra.pretrain_mf_lr": 1e-2})
+    U, I = ds.n_users, ds.n_items
+    assert torch.equal(pre.embedding[:U].detach(), users) and torch.equal(pre.embedding[U:U + I].detach(), items)
+    assert torch.equal(pre.embedding[U + I:].detach(), plain.embedding[U + I:].detach())
+    assert torch.equal(pre.trans_W.detach(), plain.trans_W.detach())
+    with pytest.raises(ValueError, match="pretrain_mf_epochs=-1"):
+        build("kgat", ds, **{"extra.pretrain_mf_epochs": -1})
 
 
 def test_kgat_propagation_and_kg_negatives():

@@ -35,7 +35,7 @@ from ._backbone import check_positive, check_rate, resolve_extra
 
 __all__ = ["relational_triples", "Pattern", "RelationalAggregator", "uniform_negatives",
            "gumbel_like", "interaction_pattern", "resolve_extra", "check_rate", "check_positive",
-           "mean_values", "project_by_relation"]
+           "mean_values", "project_by_relation", "pretrain_bpr_mf"]
 
 
 def relational_triples(ds: Dataset, inverse: bool = True) -> tuple[np.ndarray, int]:
@@ -312,3 +312,28 @@ def kg_and_interactions(ds, train_pairs, device):
     agg = RelationalAggregator(kg_t[:, 0], kg_t[:, 1], kg_t[:, 2], ds.n_entities, max(n_rel, 1))
     inter = interaction_pattern(train_pairs, ds.n_users, ds.n_entities, device)
     return agg, n_rel, inter, mean_values(inter)
+
+
+def pretrain_bpr_mf(train_pairs: np.ndarray, n_users: int, n_items: int, dim: int, epochs: int,
+                    lr: float = 1e-3, l2_reg: float = 1e-5, batch_size: int = 1024,
+                    seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """BPR-MF (Rendle et al., 2009) on ``train_pairs`` for ``epochs`` epochs (Adam, Xavier init,
+    one sampled negative per pair, L2 on the batch's embeddings as in KGAT's ``BPRMF``): the
+    user and item embeddings that KGAT's authors load with ``--pretrain -1``. Seeded and on the
+    CPU (a few seconds an epoch at most on the datasets here); returns ``(users, items)``."""
+    from ..train import PairSampler  # the trainer's sampler (imported late: train imports models)
+    from .losses import bpr_loss, l2_batch
+    gen = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng():  # leave the caller's global RNG untouched
+        torch.manual_seed(seed)
+        user, item = torch.nn.Parameter(xavier(n_users, dim)), torch.nn.Parameter(xavier(n_items, dim))
+    opt = torch.optim.Adam([user, item], lr=lr)
+    sampler = PairSampler(train_pairs, n_items, batch_size, torch.device("cpu"))
+    for _ in range(epochs):
+        for u, i, j in sampler.epoch(gen):
+            eu, ei, ej = user[u], item[i], item[j]
+            loss = bpr_loss(eu, ei, ej) + l2_reg * l2_batch(eu, ei, ej)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return user.detach(), item.detach()

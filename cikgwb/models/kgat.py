@@ -61,7 +61,8 @@ from ..config import ModelConfig
 from ..data.dataset import Dataset
 from . import register
 from .base import Recommender
-from .kg_common import Pattern, project_by_relation, relational_triples, settings, uniform_negatives, xavier
+from .kg_common import (Pattern, pretrain_bpr_mf, project_by_relation, relational_triples, settings,
+                        uniform_negatives, xavier)
 from .losses import bpr_loss, l2_batch, transr_loss
 
 
@@ -95,7 +96,8 @@ class BiInteraction(nn.Module):
 
 @register("kgat")
 class KGAT(Recommender):
-    EXTRA = {"layer_sizes": [64, 32, 16], "kge_dim": 64, "leaky_slope": 0.2, "update_attention": False}
+    EXTRA = {"layer_sizes": [64, 32, 16], "kge_dim": 64, "leaky_slope": 0.2, "update_attention": False,
+             "pretrain_mf_epochs": 0, "pretrain_mf_lr": 1e-3}
     DEFAULTS = {"dim": 64, "lr": 1e-3, "lr_kg": 1e-3, "l2_reg": 1e-5, "l2_reg_kge": 1e-5,
                 "message_dropout": 0.1, "edge_dropout": 0.0, "kg_batch_size": 2048,
                 "use_kg": True, "no_interests": True, "transe": False,
@@ -120,6 +122,16 @@ class KGAT(Recommender):
         self.head_nodes = torch.unique(self.heads)
         D, K = cfg.dim, int(opts["kge_dim"])
         self.embedding = nn.Parameter(xavier(self.N, D))
+        n_pre = int(opts["pretrain_mf_epochs"])
+        if n_pre < 0:
+            raise ValueError(f"kgat: extra.pretrain_mf_epochs={n_pre}: expected 0 (off) or a number of epochs")
+        if n_pre:  # users and items start from BPR-MF, as the authors' --pretrain -1
+            users, items = pretrain_bpr_mf(train_pairs, ds.n_users, ds.n_items, D, n_pre,
+                                           lr=float(opts["pretrain_mf_lr"]), l2_reg=cfg.l2_reg,
+                                           seed=torch.initial_seed())
+            with torch.no_grad():
+                self.embedding[:self.U] = users
+                self.embedding[self.U:self.U + ds.n_items] = items
         self.relation_embed = nn.Parameter(xavier(self.n_rel, K))
         self.trans_W = nn.Parameter(torch.stack([xavier(D, K) for _ in range(self.n_rel)]))
         dims = [D] + sizes
