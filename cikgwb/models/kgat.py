@@ -39,10 +39,12 @@ lr 1e-3 (both phases; tuned on valid, as the CIKGRec paper allows: at the author
 valid Recall@50 on book-crossing stalled near 0.088 and early-stopped at epoch 53, at 1e-3 it
 passed 0.10 by epoch 56; runs ``book-crossing-kgat-valid-lr1e-4-s0`` and
 ``book-crossing-kgat-valid-attentive-s0``), l2 1e-5 (both), message dropout 0.1, kg batch
-2048, TransR dimension 64; embeddings
-from Xavier (the README's command starts from BPR-MF embeddings, ``--pretrain -1``; this
-workbench trains from scratch). Differences: the authors' TensorFlow graph captures ``A`` at
-build time, so their attention updates never reach the propagation: it runs on the initial
+2048, TransR dimension 64; embeddings from Xavier by default (the README's command starts
+users and items from BPR-MF embeddings, ``--pretrain -1``: ``extra.pretrain_mf_epochs=N`` does
+so with N epochs of :func:`~cikgwb.models.kg_common.pretrain_bpr_mf` at ``extra.pretrain_mf_lr``,
+default 1e-3; on book-crossing valid, BPR-MF's Recall@50 peaks near 50 epochs at 0.108).
+
+Differences: the authors' TensorFlow graph captures ``A`` at build time, so their attention updates never reach the propagation: it runs on the initial
 Laplacian all along, and the paper's Table 1 numbers come from that code. This module does the
 same by default (``extra.update_attention=false``); ``true`` recomputes ``A`` from the attention
 after every epoch, as the KGAT paper and its PyTorch port describe. On book-crossing (valid,
