@@ -132,6 +132,8 @@ def save_figure(fig: go.Figure, path_stem: str | Path, *, html: bool = True, png
     """Write ``<stem>.html`` (interactive) and ``<stem>.png`` (static); returns the paths written.
 
     ``png=None`` writes the PNG when :func:`png_available`; ``png=True`` raises if it cannot.
+    When no PNG is written, a PNG left from an earlier call is removed (with a warning): it would
+    disagree with the new HTML.
     ``plotlyjs``: how the HTML gets plotly.js, ``"cdn"`` (default: small files, the browser
     fetches the library when the page is opened) or ``True`` (embedded, ~4.7 MB a file, fully
     offline); env ``CIKGWB_PLOTLYJS`` overrides the default.
@@ -159,6 +161,13 @@ def save_figure(fig: go.Figure, path_stem: str | Path, *, html: bool = True, png
             warnings.filterwarnings("ignore", message=".*kopts argument is ignored.*")
             fig.write_image(p, width=width, height=height, scale=scale)
         out.append(p)
+    elif html and stem.with_suffix(".png").exists():
+        # an older PNG beside the new HTML would show other numbers: remove it rather than keep it
+        stale = stem.with_suffix(".png")
+        stale.unlink()
+        warnings.warn(f"{stale}: removed, it was older than {stem.with_suffix('.html').name} and PNG export "
+                      "is unavailable here (kaleido with a local Chromium: scripts/install_browser.sh)",
+                      stacklevel=2)
     return out
 
 

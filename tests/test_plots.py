@@ -140,6 +140,10 @@ def test_without_chromium_figures_fall_back_to_html(tmp_path, monkeypatch):
     assert [p.suffix for p in plots.save_figure(fig, tmp_path / "f")] == [".html"]
     with pytest.raises(RuntimeError, match="Chromium"):
         plots.save_figure(fig, tmp_path / "g", png=True)
+    (tmp_path / "old.png").write_bytes(b"\x89PNG from an earlier run")   # would disagree with the new HTML
+    with pytest.warns(UserWarning, match="old.png: removed"):
+        assert [p.suffix for p in plots.save_figure(fig, tmp_path / "old")] == [".html"]
+    assert not (tmp_path / "old.png").exists() and (tmp_path / "old.html").exists()
     from cikgwb.notebooks import Notebook
     nb = Notebook(name="t", dataset="synthetic", quick=True, root=tmp_path, reports=tmp_path, figures=tmp_path / "figs")
     nb.show(fig, "x")                     # displays the HTML instead of a PNG; no error
