@@ -151,22 +151,21 @@ def save_figure(fig: go.Figure, path_stem: str | Path, *, html: bool = True, png
         fig.write_html(p, include_plotlyjs=mode, full_html=True)
         out.append(p)
     want_png = png_available() if png is None else png
+    png_path = stem.with_suffix(".png")
     if want_png:
         if not png_available():
             raise RuntimeError("PNG export needs kaleido and a local Chromium (install the Debian package "
                                "'chromium' or set BROWSER_PATH); none found")
         _start_kaleido()
-        p = stem.with_suffix(".png")
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*kopts argument is ignored.*")
-            fig.write_image(p, width=width, height=height, scale=scale)
-        out.append(p)
-    elif html and stem.with_suffix(".png").exists():
+            fig.write_image(png_path, width=width, height=height, scale=scale)
+        out.append(png_path)
+    elif html and png_path.exists():
         # an older PNG beside the new HTML would show other numbers: remove it rather than keep it
-        stale = stem.with_suffix(".png")
-        stale.unlink()
-        warnings.warn(f"{stale}: removed, it was older than {stem.with_suffix('.html').name} and PNG export "
-                      "is unavailable here (kaleido with a local Chromium: scripts/install_browser.sh)",
+        png_path.unlink()
+        warnings.warn(f"{png_path}: removed, it was older than {stem.with_suffix('.html').name} and no PNG "
+                      "was written (png=False, or no kaleido with a local Chromium: scripts/install_browser.sh)",
                       stacklevel=2)
     return out
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: the synthetic dataset (generated once per session) and the real data."""
+"""Shared fixtures: the synthetic dataset (generated once per session), the real data, one torch thread."""
 from __future__ import annotations
 
 import os
@@ -6,12 +6,23 @@ import warnings
 from pathlib import Path
 
 import pytest
+import torch
 
 warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
 warnings.filterwarnings("ignore", message=".*Sparse invariant checks.*")
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one thread for the test, restored after: small sparse workloads run 5-10x slower
+    with 2 threads on a busy 2-core machine, and one thread fixes the summation order."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def _real_data_dir() -> Path | None:

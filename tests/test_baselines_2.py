@@ -26,13 +26,7 @@ MODELS = ("kgat", "kgin", "kgcl", "mcclk", "kgrec")
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These small sparse workloads run 5-10x slower with 2 threads on a busy 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")   # conftest: small sparse workloads, 2 busy cores
 
 
 def toy_ds(n_users=4, n_items=3, n_entities=6, kg=None, train=None, n_relations=2) -> Dataset:

@@ -241,18 +241,9 @@ def test_short_run_learns(synthetic_ds, tmp_path):
     assert saved["selected_epoch"] == int(np.argmax([h["score"] for h in hist]))
 
 
-def test_resume_matches_uninterrupted(synthetic_ds, tmp_path):
+def test_resume_matches_uninterrupted(synthetic_ds, tmp_path, one_thread):
     # one thread: with two, summation order varies between identical runs (~1e-8 in the losses),
     # which now and then flips a near-tie in a ranking and moves an NDCG by ~1e-4
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        _resume_matches_uninterrupted(synthetic_ds, tmp_path)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _resume_matches_uninterrupted(synthetic_ds, tmp_path):
     full = Trainer(_cfg(), ds=synthetic_ds, run_dir=tmp_path / "a", progress=False).fit()
     t = Trainer(_cfg(), ds=synthetic_ds, run_dir=tmp_path / "b", progress=False)
     t.fit(stop_after_epochs=3)
