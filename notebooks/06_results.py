@@ -102,8 +102,11 @@ if len(have):
     for prot in sorted(have["protocol"].unique()):
         d = have[have["protocol"] == prot]
         seeds = ",".join(sorted({s for x in d["seeds"] for s in str(x).split(",") if s}))
-        tab = pd.DataFrame({"model": d["variant"], "ndcg@100": d["ndcg@100 mean"]})
-        paper = {r["variant"]: r["paper ndcg@100"] for _, r in d.iterrows()} if prot == "authors" else None
+        # one bar per run: a variant run with other views (e.g. the authors' views) gets its own labelled bar
+        label = [v if views in ("", "paper") else f"{v} ({views} views)" for v, views in zip(d["variant"], d["views"])]
+        tab = pd.DataFrame({"model": label, "ndcg@100": d["ndcg@100 mean"]})
+        paper = ({lab: r["paper ndcg@100"] for lab, (_, r) in zip(label, d.iterrows())}
+                 if prot == "authors" and d["paper ndcg@100"].notna().any() else None)
         devices = ",".join(sorted({x for v in d["devices"] for x in str(v).split(",")}))
         note = f"device: {devices}" + ("" if (d["status"] == "done").all() else "; NOT converged (quick mode or time limit)")
         nb.show(plots.results_bars(tab, metric="ndcg@100", dataset=t3_dataset, protocol=prot, seeds=seeds, paper=paper,

@@ -65,6 +65,10 @@ def test_tables_mean_std_over_seeds_variants_and_missing_cells(tmp_path):
     assert got.loc["w/o UIR", "status"] == "done" and got.loc["w/o CL", "status"] == "missing"
     assert got.loc["w/o UIR", "paper recall@100"] == 0.2081
     assert got.loc["full", "recall@100"].startswith("0.2800")
+    # the paper's Table 3 figures of every dataset, not only book-crossing's
+    db = R.table3(runs, "dbbook2014").set_index(["protocol", "variant"])
+    assert db.loc[("valid", "w/o CL"), "paper ndcg@100"] == 0.2659 and db.loc[("valid", "w/o CL"), "status"] == "missing"
+    assert R.table3(runs, "ml1m").set_index(["protocol", "variant"]).loc[("authors", "w/o UIK"), "paper recall@100"] == 0.5662
 
 
 def test_parse_label_and_run_names():
