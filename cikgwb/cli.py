@@ -68,7 +68,7 @@ def _add_data(sub) -> None:
 
 # ----------------------------------------------------------------------------- train
 def _train(args: argparse.Namespace) -> int:
-    from .config import RunConfig, apply_overrides, default_config
+    from .config import RunConfig, apply_overrides, default_config, validate_config
     from .train import Trainer
 
     seeds = [int(s) for s in str(args.seeds).split(",")] if args.seeds is not None else [None]
@@ -88,6 +88,7 @@ def _train(args: argparse.Namespace) -> int:
             cfg.train.seed = seed
         base = args.name or f"{cfg.dataset}-{cfg.model.model}-{cfg.train.protocol}"
         cfg.name = f"{base}-s{cfg.train.seed}"
+        validate_config(cfg)  # --protocol, --device, --seeds too: before any data or folder
         res = Trainer(cfg, progress=not args.quiet).fit(resume=args.resume)
         results.append(res)
         m = res.metrics
