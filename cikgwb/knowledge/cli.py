@@ -36,7 +36,11 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_parser(subparsers: Any) -> Any:
-    """Register ``interests`` (with ``prompts`` and ``infer``); return its subparsers object."""
+    """Register ``interests`` (with ``prompts`` and ``infer``) and ``llm`` (``serve``, see
+    :mod:`cikgwb.knowledge.llm_server`); return the ``interests`` subparsers object."""
+    from .llm_server import add_parser as add_llm
+
+    add_llm(subparsers)
     p = subparsers.add_parser("interests", help="LLM-inferred user interests (prompts, infer)",
                               description="User-side knowledge: prompts, LLM answers, interest phrases.")
     sub = p.add_subparsers(dest="interests_command", metavar="{prompts,infer,...}")
@@ -52,15 +56,26 @@ def add_parser(subparsers: Any) -> Any:
                          description="Infer interest phrases per user. Answers are cached in an "
                                      "answer store; a rerun asks only for what is missing.")
     _add_data_args(inf)
-    inf.add_argument("--backend", choices=("chat", "batch", "kg-summary"), default="chat",
-                     help="chat: concurrent chat completions; batch: the OpenAI Batch API; "
-                          "kg-summary: no LLM (KG attributes and title words)")
+    inf.add_argument("--backend", choices=("chat", "batch", "local", "kg-summary"), default="chat",
+                     help="chat: concurrent chat completions; batch: the OpenAI Batch API; local: a "
+                          "llama.cpp server on 127.0.0.1 started and stopped by this run (--model is "
+                          "then smollm2-135m or a .gguf path); kg-summary: no LLM (KG attributes and "
+                          "title words)")
     inf.add_argument("--base-url", default=None,
                      help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 "
                           "(default: $OPENAI_BASE_URL / settings file / OpenAI)")
     inf.add_argument("--concurrency", type=int, default=8, help="chat: parallel requests (default 8)")
     inf.add_argument("--timeout", type=float, default=60.0, help="chat: per-request timeout in s")
-    inf.add_argument("--retries", type=int, default=6, help="attempts per request (default 6)")
+    inf.add_argument("--retries", type=_non_negative_int, default=5,
+                     help="retries per request after the first try (default 5, i.e. 6 attempts; "
+                          "0 = one attempt, no retry)")
+    inf.add_argument("--reask", type=_reask_list, default=(), metavar="empty,refusal",
+                     help="ask again the users whose stored answer is empty and/or a refusal (by "
+                          "default a stored answer is never asked again; the old one is kept aside)")
+    inf.add_argument("--threads", type=_positive_int, default=1, help="local: CPU threads per server (default 1)")
+    inf.add_argument("--parallel", type=_positive_int, default=1, help="local: server processes (default 1)")
+    inf.add_argument("--port", type=int, default=0, help="local: first port on 127.0.0.1 (default any free)")
+    inf.add_argument("--n-ctx", type=_positive_int, default=2048, help="local: context length (default 2048)")
     inf.add_argument("--poll-interval", type=float, default=30.0, help="batch: seconds between polls")
     inf.add_argument("--max-rounds", type=int, default=3, help="batch: submissions per request at most")
     inf.add_argument("--run-dir", default=None,
@@ -74,6 +89,34 @@ def add_parser(subparsers: Any) -> Any:
     inf.add_argument("--no-progress", action="store_true", help="no progress bar")
     inf.set_defaults(func=cmd_infer)
     return sub
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
+    return v
+
+
+def _positive_int(text: str) -> int:
+    v = _non_negative_int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {v}")
+    return v
+
+
+def _reask_list(text: str) -> tuple[str, ...]:
+    from .infer import REASKABLE
+
+    got = tuple(x.strip() for x in text.split(",") if x.strip())
+    bad = [x for x in got if x not in REASKABLE]
+    if bad or not got:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated subset of {','.join(REASKABLE)}, "
+                                         f"got {text!r}")
+    return got
 
 
 def _load(args: argparse.Namespace) -> Any:
@@ -137,10 +180,20 @@ def cmd_infer(args: argparse.Namespace) -> int:
     if args.import_batch and args.backend != "batch":
         print("--import-batch needs --backend batch", file=sys.stderr)
         return 2
+    local = None
+    if args.backend == "local":
+        if args.base_url:
+            print("--backend local starts its own server: drop --base-url (or use --backend chat)",
+                  file=sys.stderr)
+            return 2
+        local = {"model": args.model, "threads": args.threads, "parallel": args.parallel,
+                 "port": args.port, "n_ctx": args.n_ctx}
     t0 = time.time()
-    df = infer_interests(ds, args.backend, limit=args.limit, template=args.template, model=args.model,
+    df = infer_interests(ds, args.backend, limit=args.limit, template=args.template,
+                         model=None if args.backend == "local" else args.model,
                          base_url=args.base_url, concurrency=args.concurrency, timeout=args.timeout,
-                         max_attempts=args.retries, max_tokens=args.max_tokens,
+                         max_attempts=args.retries + 1, max_tokens=args.max_tokens, local=local,
+                         reask=args.reask,
                          temperature=args.temperature, poll_interval=args.poll_interval,
                          max_rounds=args.max_rounds, history_len=args.history, split=args.split,
                          run_dir=args.run_dir, store=args.store, import_batch=args.import_batch,
@@ -153,6 +206,13 @@ def cmd_infer(args: argparse.Namespace) -> int:
     print("reasons: " + ", ".join(f"{k} {v}" for k, v in rep["reasons"].items()))
     if run.get("failure reasons"):
         print("failures: " + ", ".join(f"{k} {v}" for k, v in run["failure reasons"].items()))
+    for tpl, e in (rep.get("echo") or {}).items():
+        if e.get("echo rate") is not None:
+            print(f"echo ({tpl}): {100 * e['echo rate']:.1f}% of answers only echo titles or the prompt; "
+                  f"{100 * (e['echoed phrases'] or 0):.1f}% of phrases are echoes")
+    if rep.get("local server"):
+        ls = rep["local server"]
+        print(f"local model {ls['model file']} (sha256 {ls['model sha256'][:12]}...), {ls['server']}")
     if not rep.get("is_llm", True):
         print("NOTE: kg-summary answers are NOT from an LLM.")
     print(f"wrote {rep['run dir']}/answers.jsonl and report.json")
@@ -162,10 +222,24 @@ def cmd_infer(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Standalone entry point: ``python -m cikgwb.knowledge.cli interests ...``."""
     parser = argparse.ArgumentParser(prog="cikgwb")
+    parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     add_parser(sub)
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    import logging
+
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        if args.verbose:
+            raise
+        print(f"cikgwb {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; every answer received is stored (rerun to resume)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

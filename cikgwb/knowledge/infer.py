@@ -8,9 +8,26 @@ user          user id
 phrases       list[str]: the parsed interest phrases (empty when the answer is unusable)
 raw           the raw answer text (None when there is none)
 source        who answered: ``llm:<model> (chat)``, ``llm:<model> (batch)``,
-              ``llm:<model> (vllm-batch)`` or ``kg-summary (not an LLM)``
+              ``llm:<model> (local)``, ``llm:<model> (vllm-batch)`` or ``kg-summary (not an LLM)``
 reason        ``ok`` or why the user has no phrases (see :mod:`cikgwb.knowledge.parse`)
+template      the prompt template (``name@vN``) of the stored answer (None for kg-summary)
 ============  ==============================================================================
+
+Answers are parsed with the echo rules (:mod:`cikgwb.knowledge.parse`): the user's own titles
+and the prompt's own words are not interests.
+
+The ``local`` backend (:class:`~cikgwb.knowledge.llm_server.LocalBackend`) starts a llama.cpp
+server on 127.0.0.1 for the run (only when something is missing from the store) and stops it;
+the report then carries the model file, its sha256, the server version and the machine.
+
+One run per answer store at a time: the store is locked while a run uses it, and a second run
+on it is refused at once (:class:`~cikgwb.knowledge.store.StoreBusy`).
+
+Empty and refusal answers are stored like any other answer (the model was asked and said
+that), and a later run does NOT ask again by default: the store is the record of what the model
+answered to that exact request. ``reask=("empty", "refusal")`` (``--reask empty,refusal``)
+asks those users again; the earlier answer is moved to the store's ``superseded`` table, not
+deleted.
 
 and the run report (a dict) in ``df.attrs["report"]``. It also writes, in the run directory
 (default ``reports/interests/<dataset>/<backend>/``):
@@ -37,12 +54,13 @@ import pandas as pd
 
 from .backends.base import BackendRun, LLMRequest
 from .histories import HISTORY_LEN, History, history_items, user_histories
-from .parse import ParsedAnswer, parse_answer, summarise
+from .parse import EchoChecker, ParsedAnswer, echo_report, parse_answer, summarise
 from .store import AnswerStore, public_endpoint, request_key
 from .templates import Template, item_kind, load_template
 
-BACKENDS = ("chat", "batch", "kg-summary")
-TABLE_COLUMNS = ("user", "phrases", "raw", "source", "reason")
+BACKENDS = ("chat", "batch", "local", "kg-summary")
+TABLE_COLUMNS = ("user", "phrases", "raw", "source", "reason", "template")
+REASKABLE = ("empty", "refusal")
 
 
 def default_run_dir(dataset: str, backend: str) -> Path:
@@ -175,7 +193,8 @@ def load_answers(path: str | Path) -> pd.DataFrame:
 
 def _make_backend(backend: Any, *, base_url: str | None, model: str | None, api_key: str | None,
                   concurrency: int, timeout: float, max_attempts: int, poll_interval: float,
-                  max_rounds: int, progress: bool, client: Any) -> Any:
+                  max_rounds: int, progress: bool, client: Any, local: dict[str, Any] | None = None,
+                  run_dir: Path | None = None) -> Any:
     if not isinstance(backend, str):
         return backend
     if backend not in BACKENDS:
@@ -184,6 +203,13 @@ def _make_backend(backend: Any, *, base_url: str | None, model: str | None, api_
         from .backends.kg_summary import KGSummaryBackend
 
         return KGSummaryBackend()
+    if backend == "local":
+        from .llm_server import DEFAULT_MODEL, LocalBackend
+
+        opts = dict(local or {})
+        return LocalBackend(opts.pop("model", None) or model or DEFAULT_MODEL, timeout=timeout,
+                            max_attempts=max_attempts, progress=progress, log_dir=opts.pop("log_dir", run_dir),
+                            **opts)
     from .settings import resolve_settings
 
     settings = resolve_settings(base_url=base_url, model=model, api_key=api_key)
@@ -206,7 +232,8 @@ def infer_interests(ds: Any, backend: Any = "chat", *, users: Any = None, limit:
                     history_len: int = HISTORY_LEN, split: str = "train",
                     run_dir: str | Path | None = None, store: str | Path | None = None,
                     import_batch: str | Path | None = None, progress: bool = True,
-                    client: Any = None) -> pd.DataFrame:
+                    client: Any = None, local: dict[str, Any] | None = None,
+                    reask: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
     """Infer interest phrases for users; see the module docstring for the table and files.
 
     Parameters
@@ -225,14 +252,21 @@ def infer_interests(ds: Any, backend: Any = "chat", *, users: Any = None, limit:
     run_dir, store : output folder, and the answer store path (default ``run_dir/answers.sqlite``).
     import_batch : a batch OUTPUT JSONL (``vllm run-batch`` or OpenAI's) to store instead of
         sending requests.
+    local : ``backend="local"``: ``model`` (``smollm2-135m`` or a GGUF path; default ``model``
+        or smollm2-135m), ``threads``, ``parallel``, ``port``, ``n_ctx``, ``log_dir``.
+    reask : reasons (a subset of ``("empty", "refusal")``) whose stored answers are asked again.
     """
+    bad = sorted(set(reask) - set(REASKABLE))
+    if bad:
+        raise ValueError(f"reask: {bad} not allowed (only {list(REASKABLE)})")
     started = time.time()
     sel = select_users(ds, users, limit)
     if import_batch is not None and backend == "batch" and base_url is None:
         base_url = "http://localhost/v1"  # nothing is sent: no key needed
     be = _make_backend(backend, base_url=base_url, model=model, api_key=api_key, concurrency=concurrency,
                        timeout=timeout, max_attempts=max_attempts, poll_interval=poll_interval,
-                       max_rounds=max_rounds, progress=progress, client=client)
+                       max_rounds=max_rounds, progress=progress, client=client, local=local,
+                       run_dir=Path(run_dir) if run_dir is not None else None)
     be_name = "vllm-batch" if import_batch is not None else be.name
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(ds.name, be.name)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -252,7 +286,7 @@ def infer_interests(ds: Any, backend: Any = "chat", *, users: Any = None, limit:
                 raw = ", ".join(phrases_by_user[u])
                 p = ParsedAnswer(phrases_by_user[u], "ok" if phrases_by_user[u] else "empty")
             parsed.append(p)
-            rows.append((u, p.phrases, raw, be.source, p.reason))
+            rows.append((u, p.phrases, raw, be.source, p.reason, None))
         report.update({"source": be.source, "is_llm": False, "params": be.params(),
                        "users with titled history": sum(1 for h in hists if h.titles)})
         run = BackendRun(backend=be.name, requested=len(sel), done=len(sel))
@@ -264,9 +298,22 @@ def infer_interests(ds: Any, backend: Any = "chat", *, users: Any = None, limit:
         store_path = Path(store) if store is not None else run_dir / "answers.sqlite"
         report.update({"is_llm": True, "model": settings.model,
                        "endpoint": public_endpoint(settings.base_url),
-                       "api key from": settings.key_source, "template": tpl.id, "params": params,
+                       "api key from": settings.key_source, "template": tpl.id,
+                       "template description": tpl.description, "params": params,
                        "store": str(store_path), "users with titled history": len(reqs)})
-        with AnswerStore(store_path) as st:
+        kind = item_kind(ds)
+        prompt_words = tpl.prompt_text(kind)
+        example_answers = [a for _, a in tpl.examples]
+        titles_of = {h.user: h.titles for h in hists}
+
+        def parse(raw: str | None, user: int) -> ParsedAnswer:
+            return parse_answer(raw, echo=EchoChecker(titles_of.get(user, ()), prompt_words, example_answers))
+
+        with AnswerStore(store_path, exclusive=True) as st:
+            if reask:
+                have = st.get_many(r.key for r in reqs)
+                again = [k for k, a in have.items() if parse(a.raw, a.user).reason in set(reask)]
+                report["re-asked (superseded)"] = st.supersede(again)
             if import_batch is not None:
                 from .backends.batch import import_results
 
@@ -274,6 +321,10 @@ def infer_interests(ds: Any, backend: Any = "chat", *, users: Any = None, limit:
             else:
                 run = be.run(reqs, st)
             answers = st.get_many(r.key for r in reqs)
+        settings = getattr(be, "settings", settings)
+        report["endpoint"] = public_endpoint(settings.base_url)
+        if hasattr(be, "provenance"):
+            report["local server"] = be.provenance()
         by_user = {r.user: r for r in reqs}
         rows, parsed = [], []
         usage_in = usage_out = 0
@@ -285,12 +336,13 @@ def infer_interests(ds: Any, backend: Any = "chat", *, users: Any = None, limit:
             elif a is None:
                 p, raw, source = ParsedAnswer([], "no-answer"), None, f"llm:{settings.model} ({be_name})"
             else:
-                p, raw, source = parse_answer(a.raw), a.raw, f"llm:{a.model} ({a.backend})"
+                p, raw, source = parse(a.raw, u), a.raw, f"llm:{a.model} ({a.backend})"
                 usage_in += int((a.usage or {}).get("prompt_tokens") or 0)
                 usage_out += int((a.usage or {}).get("completion_tokens") or 0)
             parsed.append(p)
-            rows.append((u, p.phrases, raw, source, p.reason))
+            rows.append((u, p.phrases, raw, source, p.reason, tpl.id if req is not None else None))
         report["usage (stored answers)"] = {"prompt_tokens": usage_in, "completion_tokens": usage_out}
+        report["echo"] = echo_report((tpl.id, p) for p in parsed)
         report["source"] = be.source if import_batch is None else f"llm:{settings.model} (vllm-batch)"
 
     df = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))

@@ -18,7 +18,20 @@ scripts, refusals ("I'm sorry, but ...") or nothing at all. :func:`parse_answer`
    accents are removed (``é`` -> ``e``); phrases still not ASCII are dropped when
    ``ascii_only``; phrases longer than ``max_phrase_chars`` or without a letter are dropped;
    case-insensitive duplicates are dropped;
-8. none left -> ``no-usable-phrases``, else ``ok``.
+8. echoes (only when the user's ``titles`` and/or the ``prompt`` text are given, as
+   :func:`~cikgwb.knowledge.infer.infer_interests` does): a phrase that is one of the user's
+   titles, a fragment of one (two or more consecutive words of a title), a phrase that contains
+   a whole title of two or more words, or a phrase whose content words all come from the
+   prompt's own words (the instructions and the worked examples' titles) is not an interest:
+   it is dropped with the note ``dropped-echo-title`` / ``dropped-echo-prompt`` and listed in
+   ``ParsedAnswer.echoes``. One-word phrases are never called title fragments (genre words such
+   as "Mystery" or "Fantasy" occur in titles); a one-word phrase equal to a whole title is.
+   An answer whose phrases match a worked example's answer exactly gets the note
+   ``same-as-example`` (kept: it may be right, but it is counted);
+9. none left -> ``echo`` when echoes were dropped, else ``no-usable-phrases``; otherwise ``ok``.
+
+:func:`echo_report` gives, per template, how often answers echo (answers all echo, answers with
+an echo, echoed phrases, answers copying an example).
 
 Case is kept; lower-casing, stop-words and lemmas belong to the phrase cleaning before clustering.
 """
@@ -28,9 +41,9 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Any, Iterable
 
-REASONS = ("ok", "no-history", "no-answer", "empty", "refusal", "overlong", "no-usable-phrases")
+REASONS = ("ok", "no-history", "no-answer", "empty", "refusal", "overlong", "echo", "no-usable-phrases")
 
 _TRANSLATE = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
                             "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
@@ -49,6 +62,10 @@ _EXPLAIN = re.compile(r"\s*(?::|\s-\s)\s*")
 _SPLIT = re.compile(r"[,;]")
 _STRIP = " \t\"'`.!?;:,-*_/\\"
 _LEADING_CONJ = re.compile(r"^(?:and|or|&)\s+", re.IGNORECASE)
+_WORD = re.compile(r"[a-z0-9]+")
+#: words that do not make a phrase an echo of the prompt by themselves
+_STOP = frozenset("""a an the and or of in on for with to by from as at is are be was it its this that these those
+his her their my your our s t no not all any more most than about into over under""".split())
 
 
 @dataclass
@@ -58,6 +75,7 @@ class ParsedAnswer:
     phrases: list[str]
     reason: str
     notes: list[str] = field(default_factory=list)
+    echoes: list[tuple[str, str]] = field(default_factory=list)  # (phrase, "title" | "prompt")
 
     @property
     def usable(self) -> bool:
@@ -69,9 +87,51 @@ def _strip_accents(text: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
 
 
+def _words(text: str) -> list[str]:
+    return _WORD.findall(_strip_accents(text).lower())
+
+
+class EchoChecker:
+    """Says whether a phrase echoes one of the user's titles or the prompt's own words."""
+
+    def __init__(self, titles: Iterable[str] = (), prompt: str | None = None,
+                 examples: Iterable[str] = ()):
+        self.titles = [" ".join(_words(t)) for t in titles]
+        self.titles = [t for t in self.titles if t]
+        self.prompt_words = set(_words(prompt or ""))
+        self.example_sets = [frozenset(p.lower() for p in parse_answer(a).phrases) for a in examples]
+
+    def check(self, phrase: str) -> str | None:
+        """``"title"``, ``"prompt"`` or None (an interest)."""
+        w = _words(phrase)
+        if not w:
+            return None
+        joined = " ".join(w)
+        padded = f" {joined} "
+        for t in self.titles:
+            if joined == t:
+                return "title"
+            if len(w) >= 2 and padded in f" {t} ":
+                return "title"
+            if " " in t and f" {t} " in padded:
+                return "title"
+        content = [x for x in w if x not in _STOP and len(x) > 1]
+        if self.prompt_words and content and all(x in self.prompt_words for x in content):
+            return "prompt"
+        return None
+
+
 def parse_answer(raw: str | None, *, max_answer_chars: int = 2000, max_phrase_chars: int = 60,
-                 ascii_only: bool = True) -> ParsedAnswer:
-    """Phrases of an answer (see the module docstring for the rules and reasons)."""
+                 ascii_only: bool = True, titles: Iterable[str] | None = None, prompt: str | None = None,
+                 examples: Iterable[str] = (), echo: EchoChecker | None = None) -> ParsedAnswer:
+    """Phrases of an answer (see the module docstring for the rules and reasons).
+
+    ``titles`` (the user's history), ``prompt`` (the prompt's own words,
+    :meth:`~cikgwb.knowledge.templates.Template.prompt_text`) and ``examples`` (the worked
+    examples' answers) switch on the echo rules; or pass a ready ``echo`` checker.
+    """
+    if echo is None and (titles or prompt or examples):
+        echo = EchoChecker(titles or (), prompt, examples)
     if raw is None:
         return ParsedAnswer([], "no-answer")
     notes: list[str] = []
@@ -113,6 +173,7 @@ def parse_answer(raw: str | None, *, max_answer_chars: int = 2000, max_phrase_ch
         items.extend(_SPLIT.split(ln))
 
     phrases: list[str] = []
+    echoes: list[tuple[str, str]] = []
     seen: set[str] = set()
     for item in items:
         p = re.sub(r"\s+", " ", item).strip(_STRIP)
@@ -141,11 +202,19 @@ def parse_answer(raw: str | None, *, max_answer_chars: int = 2000, max_phrase_ch
             notes.append("dropped-duplicate")
             continue
         seen.add(k)
+        kind = echo.check(p) if echo is not None else None
+        if kind is not None:
+            echoes.append((p, kind))
+            notes.append(f"dropped-echo-{kind}")
+            continue
         phrases.append(p)
     if len(phrases) > 5:
         notes.append("more-than-five")
+    if echo is not None and phrases and frozenset(x.lower() for x in phrases) in echo.example_sets:
+        notes.append("same-as-example")
     notes = list(dict.fromkeys(notes))
-    return ParsedAnswer(phrases, "ok" if phrases else "no-usable-phrases", notes)
+    reason = "ok" if phrases else ("echo" if echoes else "no-usable-phrases")
+    return ParsedAnswer(phrases, reason, notes, echoes)
 
 
 def summarise(parsed: Iterable[ParsedAnswer]) -> dict[str, dict[str, int]]:
@@ -158,3 +227,44 @@ def summarise(parsed: Iterable[ParsedAnswer]) -> dict[str, dict[str, int]]:
     order = [*REASONS, *sorted(set(reasons) - set(REASONS))]
     return {"reasons": {r: reasons[r] for r in order if reasons[r]},
             "notes": dict(sorted(notes.items()))}
+
+
+def echo_report(rows: Iterable[tuple[str, ParsedAnswer]]) -> dict[str, dict[str, Any]]:
+    """Per template: how much the answers echo the titles or the prompt.
+
+    ``rows`` are ``(template id, parsed answer)`` pairs, the answers parsed WITH the echo rules.
+    Per template: ``answers`` (with text), ``usable`` (reason ``ok``), ``echo rate`` (answers
+    whose every phrase was an echo, over answers that had at least one phrase),
+    ``answers with an echo`` (fraction with at least one), ``echoed phrases`` (fraction of all
+    phrases), ``title echoes`` / ``prompt echoes`` (phrase counts), ``same as example``
+    (answers equal to a worked example's answer) and ``usable rate``.
+    """
+    acc: dict[str, Counter] = {}
+    for tpl, p in rows:
+        c = acc.setdefault(tpl, Counter())
+        if p.reason in ("no-answer", "no-history"):
+            continue
+        c["answers"] += 1
+        n_echo = len(p.echoes)
+        n_all = n_echo + len(p.phrases)
+        c["usable"] += p.usable
+        if n_all:
+            c["with phrases"] += 1
+            c["all echo"] += p.reason == "echo"
+            c["any echo"] += n_echo > 0
+        c["phrases"] += n_all
+        c["echoed phrases"] += n_echo
+        c["title echoes"] += sum(k == "title" for _, k in p.echoes)
+        c["prompt echoes"] += sum(k == "prompt" for _, k in p.echoes)
+        c["same as example"] += "same-as-example" in p.notes
+    out: dict[str, dict[str, Any]] = {}
+    for tpl, c in sorted(acc.items()):
+        div = lambda a, b: round(a / b, 4) if b else None  # noqa: E731
+        out[tpl] = {"answers": c["answers"], "usable": c["usable"],
+                    "usable rate": div(c["usable"], c["answers"]),
+                    "echo rate": div(c["all echo"], c["with phrases"]),
+                    "answers with an echo": div(c["any echo"], c["with phrases"]),
+                    "echoed phrases": div(c["echoed phrases"], c["phrases"]),
+                    "title echoes": c["title echoes"], "prompt echoes": c["prompt echoes"],
+                    "same as example": c["same as example"]}
+    return out

@@ -11,6 +11,12 @@ The key of an answer is the SHA-256 of the canonical JSON of
 for, the template's ``name@vN``, the exact chat messages and the sampling parameters. The same
 request therefore hits the cache whatever the backend (chat or batch) or base URL.
 
+One run at a time: a run that asks an LLM opens its store with ``exclusive=True``, which takes
+an advisory lock (``fcntl.flock``) on ``<store>.lock`` for as long as the store is open. A second
+run on the same store is refused at once (:class:`StoreBusy`, naming the store and the pid that
+holds it) instead of paying for the same users twice. Readers (reports, progress checks) open
+the store without the lock. The lock goes away with the process, even after SIGKILL.
+
 Stored per answer: the key, user, dataset, model asked for and model that answered, template,
 backend, endpoint (base URL without credentials or query), messages, params, the raw text,
 usage, finish reason, request id and timestamps. Never an API key.
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -55,11 +62,37 @@ CREATE TABLE IF NOT EXISTS answers (
     received_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS answers_user ON answers(user);
+CREATE TABLE IF NOT EXISTS superseded AS SELECT *, 0.0 AS superseded_at FROM answers WHERE 0;
 """
 
 
 class StoreError(RuntimeError):
     """The answer store file is not usable (wrong schema version, not a store, ...)."""
+
+
+class StoreBusy(StoreError):
+    """Another run holds the answer store's lock."""
+
+
+def _lock_store(path: Path) -> Any:
+    """An open, flock-ed ``<path>.lock`` file (exclusive, non-blocking), or :class:`StoreBusy`."""
+    import fcntl
+
+    lock_path = path.with_name(path.name + ".lock")
+    fh = open(lock_path, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.seek(0)
+        holder = fh.read().strip() or "unknown"
+        fh.close()
+        raise StoreBusy(f"answer store {path} is in use by another run ({holder}; lock {lock_path}): "
+                        "wait for it to finish, or give this run another --store") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
+    fh.flush()
+    return fh
 
 
 def canonical_json(obj: Any) -> str:
@@ -113,10 +146,11 @@ class AnswerStore:
     ...     st.put(answer); st.get(answer.key).raw
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, exclusive: bool = False):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._flock = _lock_store(self.path) if exclusive else None
         try:
             self._con = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30.0,
                                         isolation_level=None)
@@ -125,11 +159,13 @@ class AnswerStore:
             self._con.executescript(_SCHEMA)
             row = self._con.execute("SELECT v FROM meta WHERE k='schema_version'").fetchone()
         except sqlite3.DatabaseError as e:
+            self._release()
             raise StoreError(f"{self.path}: not an answer store ({e})") from None
         if row is None:
             self._con.execute("INSERT OR IGNORE INTO meta(k, v) VALUES ('schema_version', ?)",
                               (str(SCHEMA_VERSION),))
         elif int(row[0]) != SCHEMA_VERSION:
+            self._release()
             raise StoreError(f"{self.path}: schema version {row[0]}, this code reads version "
                              f"{SCHEMA_VERSION}")
 
@@ -155,6 +191,34 @@ class AnswerStore:
                 self._con.execute("ROLLBACK")
                 raise
             return self._con.total_changes - before
+
+    def supersede(self, keys: Iterable[str]) -> int:
+        """Move these answers to the ``superseded`` table (kept, never deleted), in one
+        transaction, so that a run asks for them again; returns how many were moved."""
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return 0
+        moved = 0
+        cols = ", ".join(_COLUMNS)
+        with self._lock:
+            self._con.execute("BEGIN IMMEDIATE")
+            try:
+                for i in range(0, len(keys), 500):
+                    chunk = tuple(keys[i:i + 500])
+                    marks = ", ".join("?" * len(chunk))
+                    self._con.execute(f"INSERT INTO superseded ({cols}, superseded_at) SELECT {cols}, ? "
+                                      f"FROM answers WHERE key IN ({marks})", (time.time(), *chunk))
+                    moved += self._con.execute(f"DELETE FROM answers WHERE key IN ({marks})", chunk).rowcount
+                self._con.execute("COMMIT")
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+        return moved
+
+    def superseded(self) -> list[StoredAnswer]:
+        """Answers moved aside by :meth:`supersede` (oldest first)."""
+        rows = self._query(f"SELECT {', '.join(_COLUMNS)} FROM superseded ORDER BY superseded_at")
+        return [self._answer(r) for r in rows]
 
     @staticmethod
     def _row(a: StoredAnswer) -> tuple:
@@ -209,9 +273,15 @@ class AnswerStore:
         return str(self._query("PRAGMA integrity_check")[0][0])
 
     # ------------------------------------------------------------------ lifetime
+    def _release(self) -> None:
+        if self._flock is not None:
+            self._flock.close()  # closing the file drops the flock
+            self._flock = None
+
     def close(self) -> None:
         with self._lock:
             self._con.close()
+        self._release()
 
     def __enter__(self) -> "AnswerStore":
         return self

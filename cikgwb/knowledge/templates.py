@@ -1,8 +1,11 @@
 """Prompt templates kept as versioned data (name + version + text).
 
-A template is a YAML file with the keys ``name``, ``version``, ``system``, ``user`` and an
-optional ``description``. The texts may use two placeholders, filled in one pass (so a title
-that happens to contain ``{kind}`` is left alone):
+A template is a YAML file with the keys ``name``, ``version``, ``system``, ``user`` and the
+optional ``description`` and ``examples``. ``examples`` (few-shot prompting) is a list of worked
+examples, each ``{titles: [...], answer: "..."}``: every example becomes a user message (the
+``user`` text filled with the example's titles) followed by an assistant message (the answer),
+between the system message and the real user's message. The texts may use two placeholders,
+filled in one pass (so a title that happens to contain ``{kind}`` is left alone):
 
 - ``{kind}``: ``books`` or ``movies``, chosen from the dataset (:func:`item_kind`);
 - ``{titles}``: the user's history as ``[title1, title2, ...]`` (:func:`format_titles`).
@@ -46,6 +49,22 @@ class Template:
     user: str
     description: str = ""
     path: str | None = None
+    examples: tuple[tuple[tuple[str, ...], str], ...] = ()
+
+    def _fill(self, text: str, titles: list[str] | tuple[str, ...], kind: str) -> str:
+        values = {"kind": kind, "titles": format_titles(list(titles))}
+        return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+
+    def prompt_text(self, kind: str) -> str:
+        """The prompt's own words, without the user's titles: system text, the user text with
+        ``{titles}`` left empty, and the worked examples' titles (not their answers).
+
+        An answer phrase made only of these words echoes the prompt (see
+        :func:`cikgwb.knowledge.parse.echo_of`).
+        """
+        parts = [self._fill(self.system, [], kind), self._fill(self.user, [], kind)]
+        parts += [t for titles, _ in self.examples for t in titles]
+        return "\n".join(parts)
 
     @property
     def id(self) -> str:
@@ -54,12 +73,13 @@ class Template:
 
     def messages(self, titles: list[str], kind: str) -> list[dict[str, str]]:
         """The chat messages for one user: ``[{"role": "system", ...}, {"role": "user", ...}]``."""
-        values = {"kind": kind, "titles": format_titles(titles)}
-        fill = lambda text: _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)  # noqa: E731
         out = []
         if self.system.strip():
-            out.append({"role": "system", "content": fill(self.system)})
-        out.append({"role": "user", "content": fill(self.user)})
+            out.append({"role": "system", "content": self._fill(self.system, [], kind)})
+        for ex_titles, answer in self.examples:
+            out.append({"role": "user", "content": self._fill(self.user, ex_titles, kind)})
+            out.append({"role": "assistant", "content": answer})
+        out.append({"role": "user", "content": self._fill(self.user, titles, kind)})
         return out
 
 
@@ -105,8 +125,25 @@ def _from_mapping(data: Any, source: str) -> Template:
     unknown = set(re.findall(r"\{([A-Za-z_]+)\}", system + user)) - {"kind", "titles"}
     if unknown:
         raise ValueError(f"{source}: unknown placeholder(s) {sorted(unknown)} (only {{kind}}, {{titles}})")
+    unknown_keys = set(data) - {"name", "version", "system", "user", "description", "examples"}
+    if unknown_keys:
+        raise ValueError(f"{source}: unknown key(s) {sorted(unknown_keys)} (expected name, version, "
+                         "system, user, description, examples)")
+    examples = data.get("examples") or []
+    if not isinstance(examples, list):
+        raise ValueError(f"{source}: examples must be a list of {{titles: [...], answer: ...}}")
+    exs = []
+    for n, ex in enumerate(examples, start=1):
+        ok = (isinstance(ex, dict) and set(ex) == {"titles", "answer"} and isinstance(ex["answer"], str)
+              and ex["answer"].strip() and isinstance(ex["titles"], list) and ex["titles"]
+              and all(isinstance(t, str) and t.strip() for t in ex["titles"]))
+        if not ok:
+            raise ValueError(f"{source}: example {n} must be {{titles: [non-empty strings], "
+                             f"answer: non-empty string}}, got {ex!r}")
+        exs.append((tuple(t.strip() for t in ex["titles"]), ex["answer"].strip()))
     return Template(name=name, version=version, system=system.strip(), user=user,
-                    description=str(data.get("description", "") or "").strip(), path=source)
+                    description=str(data.get("description", "") or "").strip(), path=source,
+                    examples=tuple(exs))
 
 
 def list_templates() -> list[Template]:

@@ -4,8 +4,12 @@ Retry policy (:func:`call_with_retries`, built on ``tenacity``): retry on 429, 4
 5xx, timeouts and dropped connections (``openai.APIConnectionError``); wait what the server's
 ``Retry-After`` / ``retry-after-ms`` header says when it sends one (capped at ``max_wait``),
 else exponential backoff with jitter: ``min(max_wait, initial * 2**(attempt-1)) + U(0, initial)``.
-Give up after ``max_attempts`` attempts. A 429 whose error code is ``insufficient_quota`` is not
-retried (waiting does not add credit). The ``openai`` client's own retries are switched off
+Give up after ``max_attempts`` attempts (the first try included; ``--retries N`` on the command
+line means ``N + 1`` attempts, so ``--retries 0`` is one attempt and no retry). A 429 whose
+error code is ``insufficient_quota`` is not retried (waiting does not add credit). A server that
+cannot be reached at all (:func:`is_unreachable`: connection refused, unknown host) is not
+retried before the run has had one answer from it: a wrong ``--base-url`` or a server that is
+not running stops the run at once, with one line naming the URL. The ``openai`` client's own retries are switched off
 (``max_retries=0``) so that this policy is the only one and is testable.
 """
 from __future__ import annotations
@@ -97,6 +101,20 @@ def is_retryable(exc: BaseException) -> bool:
     return False
 
 
+def is_unreachable(exc: BaseException) -> bool:
+    """The connection could not be opened at all (refused, unknown host, no route).
+
+    A timeout or a connection dropped mid-answer is not this (those are retried).
+    """
+    import httpx
+    import openai
+
+    if isinstance(exc, openai.APITimeoutError) or not isinstance(exc, openai.APIConnectionError):
+        return False
+    cause = exc.__cause__ or exc.__context__
+    return isinstance(cause, httpx.ConnectError)
+
+
 def is_fatal(exc: BaseException) -> bool:
     """Errors that will hit every request alike: 401, 403, 404 and ``insufficient_quota``."""
     import openai
@@ -106,12 +124,23 @@ def is_fatal(exc: BaseException) -> bool:
     return False
 
 
+def check_attempts(max_attempts: Any) -> int:
+    """``max_attempts`` as an int >= 1, or a ValueError saying what it means."""
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+        raise ValueError(f"max_attempts must be an integer >= 1 (the first try included), got {max_attempts!r}")
+    return max_attempts
+
+
 def describe_error(exc: BaseException) -> str:
     """A short ``kind: detail`` description, without headers or request bodies."""
     import openai
 
     if isinstance(exc, openai.APITimeoutError):
         return "timeout: request timed out"
+    if is_unreachable(exc):
+        cause = exc.__cause__ or exc.__context__
+        detail = "connection refused" if "refused" in str(cause).lower() else "cannot connect"
+        return f"unreachable: {detail}"
     if isinstance(exc, openai.APIConnectionError):
         return f"connection: {exc.__class__.__name__}"
     if isinstance(exc, openai.APIStatusError):
@@ -138,8 +167,12 @@ class _WaitRetryAfterOrBackoff(tenacity.wait.wait_base):
 
 def call_with_retries(fn: Callable[[], T], *, max_attempts: int = 6, initial: float = 1.0,
                       max_wait: float = 60.0, on_retry: Callable[[BaseException, float], None] | None = None,
-                      sleep: Callable[[float], None] = time.sleep) -> T:
-    """Call ``fn()`` under the retry policy above; re-raise the last error when it gives up."""
+                      sleep: Callable[[float], None] = time.sleep,
+                      retry_if: Callable[[BaseException], bool] = is_retryable) -> T:
+    """Call ``fn()`` under the retry policy above; re-raise the last error when it gives up.
+
+    ``retry_if`` decides which errors are retried (default :func:`is_retryable`).
+    """
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
 
@@ -150,6 +183,6 @@ def call_with_retries(fn: Callable[[], T], *, max_attempts: int = 6, initial: fl
     retrying = tenacity.Retrying(
         stop=tenacity.stop_after_attempt(max_attempts),
         wait=_WaitRetryAfterOrBackoff(initial, max_wait),
-        retry=tenacity.retry_if_exception(is_retryable),
+        retry=tenacity.retry_if_exception(retry_if),
         reraise=True, sleep=sleep, before_sleep=before_sleep)
     return retrying(fn)

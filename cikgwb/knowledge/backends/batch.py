@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from ..settings import LLMSettings
 from ..store import AnswerStore, request_key
-from .base import BackendRun, LLMRequest, call_with_retries
+from .base import BackendRun, LLMRequest, call_with_retries, check_attempts
 from .chat import answer_from_completion
 
 MAX_REQUESTS = 50_000
@@ -188,6 +188,7 @@ class BatchBackend:
                  max_bytes: int = MAX_BYTES, completion_window: str = "24h", timeout: float = 120.0,
                  max_attempts: int = 6, backoff_initial: float = 1.0, backoff_max: float = 60.0,
                  progress: bool = True, client: Any = None, sleep: Callable[[float], None] = time.sleep):
+        check_attempts(max_attempts)
         if max_rounds < 1:
             raise ValueError(f"max_rounds must be >= 1, got {max_rounds}")
         if poll_interval < 0:

@@ -6,7 +6,13 @@ and a progress bar whose postfix counts done / failed / cached. Each answer is w
 store by the main thread as soon as its future completes (one committed transaction each), so
 an interrupted run keeps every answer it received. Requests already in the store are not sent.
 A fatal error (bad key, unknown model, no quota) stops the run: queued requests are cancelled,
-answers already received are kept, and :class:`BackendError` is raised.
+answers already received are kept, and :class:`BackendError` is raised. So does a server that
+cannot be reached: at once when no request has been answered yet (a wrong ``--base-url``, a
+server not running: one line naming the URL, no retries), and after the retries when it
+disappears mid-run (or at once when the ``health`` hook says it died).
+
+``client`` may be one ``openai.OpenAI`` client or a list of them (several servers of one model,
+e.g. :class:`~cikgwb.knowledge.llm_server.LocalGroup`): requests are dealt to them in turn.
 """
 from __future__ import annotations
 
@@ -19,7 +25,8 @@ from tqdm.auto import tqdm
 
 from ..settings import LLMSettings
 from ..store import AnswerStore, StoredAnswer, public_endpoint
-from .base import BackendError, BackendRun, LLMRequest, call_with_retries, describe_error, is_fatal
+from .base import (BackendError, BackendRun, LLMRequest, call_with_retries, check_attempts, describe_error,
+                   is_fatal, is_retryable, is_unreachable)
 
 
 class ChatBackend:
@@ -29,7 +36,8 @@ class ChatBackend:
 
     def __init__(self, settings: LLMSettings, concurrency: int = 8, timeout: float = 60.0,
                  max_attempts: int = 6, backoff_initial: float = 1.0, backoff_max: float = 60.0,
-                 progress: bool = True, client: Any = None):
+                 progress: bool = True, client: Any = None, health: Any = None):
+        check_attempts(max_attempts)
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         if timeout <= 0:
@@ -42,6 +50,8 @@ class ChatBackend:
         self.backoff_max = backoff_max
         self.progress = progress
         self._client = client
+        self.health = health          # () -> None while the server is known alive, else why not
+        self._answered = threading.Event()  # set at the first answer: the server is reachable
 
     @property
     def source(self) -> str:
@@ -52,11 +62,21 @@ class ChatBackend:
             with lock:
                 counter[0] += 1
 
+        import openai
+
+        def retry_if(exc: BaseException) -> bool:
+            if is_unreachable(exc) and not self._answered.is_set():
+                return False  # never reached: a wrong URL or no server; retrying only costs time
+            if self.health is not None and isinstance(exc, openai.APIConnectionError) and self.health():
+                return False  # the server process is gone
+            return is_retryable(exc)
+
         started = time.time()
         resp = call_with_retries(
             lambda: client.chat.completions.create(**req.body(), timeout=self.timeout),
             max_attempts=self.max_attempts, initial=self.backoff_initial, max_wait=self.backoff_max,
-            on_retry=on_retry)
+            on_retry=on_retry, retry_if=retry_if)
+        self._answered.set()
         return answer_from_completion(req, resp, backend=self.name, endpoint=self.settings.base_url,
                                       requested_at=started)
 
@@ -69,6 +89,8 @@ class ChatBackend:
         if not todo:
             return out
         client = self._client or self.settings.client(timeout=self.timeout)
+        clients = list(client) if isinstance(client, (list, tuple)) else [client]
+        dealt = [0]
         retries, lock = [0], threading.Lock()
         bar = tqdm(total=len(todo), desc=f"chat {self.settings.model}", unit="req",
                    disable=not self.progress, dynamic_ncols=True)
@@ -85,7 +107,9 @@ class ChatBackend:
                     req = next(it, None)
                     if req is None:
                         return
-                    running[pool.submit(self._call, client, req, retries, lock)] = req
+                    c = clients[dealt[0] % len(clients)]
+                    dealt[0] += 1
+                    running[pool.submit(self._call, c, req, retries, lock)] = req
 
             refill()
             while running:
@@ -98,7 +122,8 @@ class ChatBackend:
                             out.done += 1
                     else:
                         out.failed[req.key] = describe_error(exc)
-                        if is_fatal(exc) and fatal is None:
+                        if fatal is None and (is_fatal(exc) or is_unreachable(exc)
+                                              or (self.health is not None and self.health())):
                             fatal = exc
                     bar.update(1)
                     bar.set_postfix(done=out.done, failed=len(out.failed), cached=out.cached)
@@ -113,7 +138,16 @@ class ChatBackend:
             bar.close()
             out.retries = retries[0]
         if fatal is not None:
-            raise BackendError(f"{describe_error(fatal)} from {public_endpoint(self.settings.base_url)} "
+            url = public_endpoint(self.settings.base_url)
+            died = self.health() if self.health is not None else None
+            if died:
+                raise BackendError(f"{died}; {out.done} answers stored this run, run stopped "
+                                   "(rerun to ask only the missing users)")
+            if is_unreachable(fatal):
+                raise BackendError(f"cannot reach {url}: {describe_error(fatal).split(': ', 1)[1]} "
+                                   f"(is the server running, is --base-url right?); {out.done} answers "
+                                   "stored this run, run stopped")
+            raise BackendError(f"{describe_error(fatal)} from {url} "
                                f"(model {self.settings.model!r}); {out.done} answers stored, run stopped")
         return out
 
