@@ -69,10 +69,12 @@ def _add_data(sub) -> None:
 # ----------------------------------------------------------------------------- train
 def _train(args: argparse.Namespace) -> int:
     from .config import RunConfig, apply_overrides, default_config, validate_config
-    from .train import Trainer
+    from .train import REPORTS, Trainer, check_run_dir
 
     seeds = [int(s) for s in str(args.seeds).split(",")] if args.seeds is not None else [None]
-    results = []
+    if args.resume and args.overwrite:
+        raise ValueError("--resume and --overwrite contradict each other: give one")
+    cfgs = []
     for seed in seeds:
         if args.config:
             cfg = RunConfig.load(args.config)
@@ -89,15 +91,25 @@ def _train(args: argparse.Namespace) -> int:
         base = args.name or f"{cfg.dataset}-{cfg.model.model}-{cfg.train.protocol}"
         cfg.name = f"{base}-s{cfg.train.seed}"
         validate_config(cfg)  # --protocol, --device, --seeds too: before any data or folder
-        res = Trainer(cfg, progress=not args.quiet).fit(resume=args.resume)
-        results.append(res)
-        m = res.metrics
-        print(json.dumps({"run": cfg.name, "protocol": m["protocol"], "selected_epoch": m["selected_epoch"],
-                          "test": {k: round(v, 4) for k, v in m["test"].items() if "@" in k and k.split("@")[0] in ("recall", "ndcg")}},
-                          indent=None))
-    if len(results) > 1:
+        cfgs.append(cfg)
+    for cfg in cfgs:   # every seed's folder checked before any work: a finished run is never lost
+        check_run_dir(REPORTS / "runs" / cfg.name, resume=args.resume, overwrite=args.overwrite)
+    if getattr(args, "executor", "local") == "ray" and len(cfgs) > 1:
+        from .sweep import train_seeds_on_ray
+        run_dirs = train_seeds_on_ray(args, [c.train.seed for c in cfgs], [REPORTS / "runs" / c.name for c in cfgs])
+    else:
+        run_dirs = []
+        for cfg in cfgs:
+            res = Trainer(cfg, progress=not args.quiet).fit(resume=args.resume, overwrite=args.overwrite)
+            run_dirs.append(res.run_dir)
+            m = res.metrics
+            print(json.dumps({"run": cfg.name, "protocol": m["protocol"], "selected_epoch": m["selected_epoch"],
+                              "stop_reason": m["stop_reason"],
+                              "test": {k: round(v, 4) for k, v in m["test"].items() if "@" in k and k.split("@")[0] in ("recall", "ndcg")}},
+                             indent=None))
+    if len(run_dirs) > 1:
         from .reports import summarize_seeds
-        path = summarize_seeds([r.run_dir for r in results], out_name=base)
+        path = summarize_seeds(run_dirs, out_name=base)
         print(f"summary over seeds {seeds}: {path}")
     return 0
 
@@ -114,7 +126,18 @@ def _add_train(sub) -> None:
     p.add_argument("--config", default=None, help="a config.yaml to start from")
     p.add_argument("--name", default=None)
     p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
-    p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the run's last checkpoint ($CIKGWB_CHECKPOINT_DIR, default "
+                        "~/.cache/cikgwb/checkpoints: found from any clone on this machine)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="train again from scratch where the run folder holds a finished run (refused without)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="with several --seeds: local (one after the other) or ray (one Ray task per seed)")
+    p.add_argument("--address", default=None, help="Ray cluster: auto | HOST:PORT | ray://HOST:PORT "
+                                                   "(default: a local Ray cluster of this machine's cores)")
+    p.add_argument("--threads", type=int, default=None, help="--executor ray: CPUs (torch threads) per seed")
+    p.add_argument("--gpus-per-run", type=float, default=None,
+                   help="--executor ray: fraction of a GPU per seed where CUDA is present (0.25: four per card)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_train)
 

@@ -32,7 +32,7 @@ def run_demo(quick: bool = True, notebooks: bool = True) -> int:
         if quick:
             cfg.train.max_epochs = 40
         cfg.name = f"demo-synthetic-{model}"
-        res = Trainer(cfg, ds=ds).fit()
+        res = Trainer(cfg, ds=ds).fit(overwrite=True)   # the demo's runs are regenerated every time
         m = res.metrics
         rows.append([model, m["selected_epoch"], *(m["test"][k] for k in ("recall@50", "recall@100", "ndcg@50", "ndcg@100"))])
     print()

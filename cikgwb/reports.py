@@ -51,19 +51,35 @@ TABLE1_ORDER = ("cikgrec", *_TABLE1_BASELINES_1["book-crossing"], *_TABLE1_BASEL
 
 
 def summarize_seeds(run_dirs: Iterable[str | Path], out_name: str) -> Path:
-    """Mean and standard deviation over seeds of the test (and valid) metrics."""
-    ms = [json.loads((Path(d) / "metrics.json").read_text()) for d in run_dirs]
+    """Summary over seeds of the test (and valid) metrics: per metric ``mean``, ``std``
+    (ddof=1; 0 for one seed), ``min``, ``max`` and ``n``, and ``per_seed`` rows (run, seed,
+    selected epoch, stop reason, each metric). Written to ``<reports>/runs/<out_name>-summary.json``
+    and, one row per seed then the mean/std/min/max rows, ``-summary.csv``. Pairwise tests between
+    two such seed sets: ``cikgwb compare`` (:mod:`cikgwb.compare`)."""
+    run_dirs = [Path(d) for d in run_dirs]
+    ms = [json.loads((d / "metrics.json").read_text()) for d in run_dirs]
     out = {"runs": [m["name"] for m in ms], "seeds": [m["seed"] for m in ms], "protocol": ms[0]["protocol"],
-           "dataset": ms[0]["dataset"], "model": ms[0]["model"]}
+           "dataset": ms[0]["dataset"], "model": ms[0]["model"], "n_seeds": len(ms)}
+    per_seed = [{"run": m["name"], "seed": m["seed"], "path": str(d), "selected_epoch": m.get("selected_epoch"),
+                 "stop_reason": m.get("stop_reason"),
+                 **{f"{split} {k}": v for split in ("test", "valid") for k, v in sorted(m.get(split, {}).items())}}
+                for d, m in zip(run_dirs, ms)]
     for split in ("valid", "test"):
         keys = sorted(ms[0].get(split, {}))
         if keys:
-            vals = {k: np.array([m[split][k] for m in ms]) for k in keys}
-            out[split] = {k: {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
+            vals = {k: np.array([m[split][k] for m in ms if k in m.get(split, {})], dtype=float) for k in keys}
+            out[split] = {k: {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+                              "min": float(v.min()), "max": float(v.max()), "n": int(len(v))}
                           for k, v in vals.items()}
+    out["per_seed"] = per_seed
     path = REPORTS / "runs" / f"{out_name}-summary.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2) + "\n")
+    rows = list(per_seed)
+    for stat in ("mean", "std", "min", "max"):
+        rows.append({"run": stat, **{f"{split} {k}": v[stat] for split in ("test", "valid")
+                                     for k, v in out.get(split, {}).items()}})
+    pd.DataFrame(rows).to_csv(path.with_suffix(".csv"), index=False)
     return path
 
 

@@ -310,14 +310,16 @@ def load_run(run_dir: str | Path, ds: Any = None, device: str = "cpu", checkpoin
 
     from .config import RunConfig
     from .models import build_model
-    from .train import prepare_dataset
+    from .train import checkpoint_candidates, find_checkpoint, prepare_dataset
 
     run_dir = Path(run_dir)
-    cfg_path, ck_path = run_dir / "config.yaml", run_dir / "checkpoints" / checkpoint
+    cfg_path = run_dir / "config.yaml"
+    ck_path = find_checkpoint(run_dir, checkpoint) or checkpoint_candidates(run_dir)[0] / checkpoint
     for p in (cfg_path, ck_path):
         if not p.exists():
-            raise FileNotFoundError(f"{p} not found: load_run needs the run's config.yaml and "
-                                    f"checkpoints/{checkpoint} (checkpoints are not committed; rerun the "
+            raise FileNotFoundError(f"{p} not found: load_run needs the run's config.yaml and its checkpoint "
+                                    f"{checkpoint} (checkpoints are not committed: they live under "
+                                    "$CIKGWB_CHECKPOINT_DIR, default ~/.cache/cikgwb/checkpoints; rerun the "
                                     "training or run this where the checkpoints are)")
     cfg = RunConfig.load(cfg_path)
     ds = prepare_dataset(cfg, ds)
@@ -483,7 +485,7 @@ def train_runs(ds: Any, labels: list[str], seeds: list[int], runs_root: str | Pa
                 cfg.train.max_epochs = min(cfg.train.max_epochs, int(quick_epochs))
                 cfg.train.patience = min(cfg.train.patience, 5)
             t0 = time.time()
-            res = Trainer(cfg, ds=ds, run_dir=runs_root / name, progress=False).fit()
+            res = Trainer(cfg, ds=ds, run_dir=runs_root / name, progress=False).fit(overwrite=True)  # retrain
             m = res.metrics
             picked.append(name)
             log(f"{name}: {len(res.history)} epochs in {time.time() - t0:.1f} s on {m['device']}, selected epoch "

@@ -21,6 +21,19 @@ notebook, with the grid's names as notebook parameters), at most ``--jobs`` at a
                    executed notebook, what it recorded (metrics.json) and its own reports
                    folder (the notebook runs with CIKGWB_REPORTS_DIR set there)
     logs/<run>.log each process's output
+
+Executors. ``--executor local`` (default): the thread pool above. ``--executor ray``: each point
+x seed is one Ray task reserving ``num_cpus=--threads`` (default 1) and, where the cluster has
+GPUs, ``num_gpus=--gpus-per-run`` (default 1; ``0.25`` packs four runs on a card); the task runs
+the same command, so the layout, ``results.csv`` and the resume rule are the same. Without
+``--address`` a local Ray cluster of this machine's cores is started on 127.0.0.1 (and stopped
+at the end); ``--address auto|HOST:PORT|ray://HOST:PORT`` joins an existing cluster, whose
+workers must see the project and the sweep folder at the same paths as the driver (a shared
+filesystem) and the data under ``$CIKGWB_DATA_DIR``. A task whose worker dies is retried
+(``--max-retries``, default 2) and the run continues from its last checkpoint (set
+``CIKGWB_CHECKPOINT_DIR`` to a shared folder for retries on another node); a point that still
+fails is a ``failed: ...`` row with its log, and the sweep goes on. A tqdm bar in the driver
+counts finished runs.
 """
 from __future__ import annotations
 
@@ -83,6 +96,28 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
     return grid
 
 
+def _check_value(name: str, value: Any) -> None:
+    """Reject a grid value whose type does not fit the setting (e.g. ``alpha=abc``,
+    ``n_layers=1.5``, ``no_cl=maybe``) before any run starts."""
+    from .config import ModelConfig, TrainConfig
+    key = canonical(name)
+    defaults = {**{k: getattr(ModelConfig(), k) for k in vars(ModelConfig())},
+                **{k: getattr(TrainConfig(), k) for k in vars(TrainConfig())}}
+    cur = defaults.get(key)
+    if isinstance(cur, bool):
+        ok, want = isinstance(value, bool), "true or false"
+    elif isinstance(cur, int):
+        ok, want = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif isinstance(cur, float) or (cur is None and key == "max_minutes"):
+        ok, want = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+    elif isinstance(cur, str):
+        ok, want = isinstance(value, str), "a string"
+    else:
+        return
+    if not ok:
+        raise ValueError(f"--grid {name}={value!r}: {key} takes {want}, got {type(value).__name__} {value!r}")
+
+
 @dataclass
 class SweepSpec:
     """What to sweep; see the module docstring."""
@@ -111,6 +146,8 @@ class SweepSpec:
                 if canonical(k) not in _MODEL_KEYS | _TRAIN_KEYS:
                     raise ValueError(f"--grid {k!r}: not a setting; expected a config key "
                                      f"({sorted(_MODEL_KEYS | _TRAIN_KEYS)}) or an alias ({sorted(ALIASES)})")
+                for v in self.grid[k]:
+                    _check_value(k, v)
 
     @property
     def keys(self) -> list[str]:
@@ -128,6 +165,19 @@ class SweepSpec:
         for k in self.keys:
             out[k] = getattr(cfg.model, k) if hasattr(cfg.model, k) else getattr(cfg.train, k)
         return out
+
+    def validate(self) -> None:
+        """Build every point's config (the dataset's defaults, ``base``, the point) so that a bad
+        setting or value fails here, naming it, before any run starts."""
+        if self.notebook:
+            return
+        from .config import apply_overrides, default_config
+        for point in self.points():
+            try:
+                apply_overrides(default_config(self.dataset, self.model),
+                                {**{k: str(v) for k, v in self.base.items()}, **{k: _fmt(v) for k, v in point.items()}})
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"sweep {self.name}: point {point}: {exc}") from exc
 
     def points(self) -> list[dict[str, Any]]:
         """Every distinct assignment of all swept keys (module docstring)."""
@@ -160,10 +210,12 @@ class SweepSpec:
 
 
 # ----------------------------------------------------------------------------- running
-def _train_cmd(spec: SweepSpec, point: dict[str, Any], seed: int, name: str) -> list[str]:
+def _train_cmd(spec: SweepSpec, point: dict[str, Any], seed: int, name: str, resume: bool = True) -> list[str]:
+    # --resume: a run cut short (a killed worker, a time-out) continues from its last checkpoint;
+    # without a checkpoint it starts afresh. --overwrite (sweep --no-resume): train again.
     cmd = [sys.executable, "-m", "cikgwb", "train", "--dataset", spec.dataset, "--model", spec.model,
            "--protocol", spec.protocol, "--interests", spec.interests, "--seeds", str(seed),
-           "--name", name.rsplit("-s", 1)[0], "--quiet"]
+           "--name", name.rsplit("-s", 1)[0], "--quiet", "--resume" if resume else "--overwrite"]
     for k, v in {**spec.base, **point}.items():
         cmd += ["--set", f"{k}={_fmt(v)}"]
     return cmd
@@ -208,27 +260,170 @@ def _row(spec: SweepSpec, point: dict[str, Any], seed: int, run_dir: Path, statu
     return row
 
 
+def _popen_kwargs(die_with_parent: bool) -> dict[str, Any]:
+    """A child that dies with its parent (Linux): when a Ray worker is killed its run stops too,
+    so that the retried task alone writes the run."""
+    if not die_with_parent or not sys.platform.startswith("linux"):
+        return {}
+    import ctypes
+    import signal
+
+    def _set_pdeathsig() -> None:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    return {"preexec_fn": _set_pdeathsig}
+
+
+def _exec(cmd: list[str], env: dict[str, str], cwd: str, log_path: str, timeout: float | None,
+          cleanup_run_dir: str | None = None, append: bool = False, die_with_parent: bool = False) -> dict[str, Any]:
+    """Run one point x seed: ``cmd`` with its output in ``log_path``; after a success, delete
+    the run's checkpoints when ``cleanup_run_dir`` is given. Returns status, seconds, host.
+    Runs in a driver thread (local executor) or in a Ray task (the Ray executor)."""
+    import platform
+    t0 = time.time()
+    with open(log_path, "a" if append else "w") as fh:
+        if append:
+            fh.write(f"=== attempt on {platform.node()} (pid {os.getpid()}) at {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
+        fh.write("$ " + " ".join(cmd) + "\n")
+        fh.flush()
+        try:
+            rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd, timeout=timeout,
+                                **_popen_kwargs(die_with_parent)).returncode
+            status = "ok" if rc == 0 else f"failed: exit {rc}"
+        except subprocess.TimeoutExpired:
+            status = f"failed: timeout after {timeout} s"
+    if status == "ok" and cleanup_run_dir:
+        from .train import checkpoint_dir
+        run_dir = Path(cleanup_run_dir)
+        if (run_dir / "metrics.json").exists():
+            for d in {checkpoint_dir(run_dir), run_dir / "checkpoints"}:
+                shutil.rmtree(d, ignore_errors=True)
+    return {"status": status, "seconds": time.time() - t0, "host": platform.node()}
+
+
+def _ray_address_check(address: str) -> None:
+    """One clear line, within seconds, when ``HOST:PORT`` / ``ray://HOST:PORT`` cannot be reached."""
+    import socket
+    if address == "auto":
+        return
+    m = re.fullmatch(r"(?:ray://)?\[?([^\]/]+?)\]?(?::(\d+))?/?", address.strip())
+    if not m:
+        raise ValueError(f"--address {address!r}: expected auto, HOST:PORT or ray://HOST:PORT")
+    host, port = m.group(1), int(m.group(2) or (10001 if address.startswith("ray://") else 6379))
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        raise RuntimeError(f"--address {address}: no Ray cluster reachable at {host}:{port} ({exc})") from None
+
+
+def ray_connect(address: str | None = None, num_cpus: int | None = None) -> bool:
+    """Connect to Ray: an already initialised Ray (e.g. a test's local cluster), the cluster at
+    ``address`` (auto | HOST:PORT | ray://HOST:PORT), or, without one, a new local cluster of
+    ``num_cpus`` (default this machine's cores) on 127.0.0.1. Returns True where this call
+    started Ray (the caller shuts it down)."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise RuntimeError("--executor ray needs Ray: pip install 'cikgwb[ray]' (ray[default]==2.60.0)") from exc
+    if ray.is_initialized():
+        return False
+    if address:
+        _ray_address_check(address)
+        try:
+            ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+        except Exception as exc:   # ConnectionError, TimeoutError, RuntimeError from Ray
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RuntimeError(f"--address {address}: could not join the Ray cluster ({first})") from None
+        return True
+    ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, _node_ip_address="127.0.0.1",
+             log_to_driver=False, logging_level="ERROR")
+    return True
+
+
+def ray_map(jobs: list[dict[str, Any]], threads: int = 1, gpus_per_run: float | None = None,
+            max_retries: int = 2, address: str | None = None, desc: str = "runs",
+            on_done: Any = None) -> list[dict[str, Any]]:
+    """Run :func:`_exec` for every ``jobs`` entry (its keyword arguments) as one Ray task each,
+    ``num_cpus=threads`` and, where the cluster has GPUs, ``num_gpus=gpus_per_run`` (default 1);
+    a task whose worker dies is retried ``max_retries`` times. Returns one result per job, in
+    order; a job that still fails gets ``{"status": "failed: ..."}``. ``on_done(i, result)`` is
+    called as each finishes (a tqdm bar over the jobs is shown)."""
+    from tqdm.auto import tqdm
+
+    started = ray_connect(address)
+    import ray
+    try:
+        has_gpu = ray.cluster_resources().get("GPU", 0) > 0
+        opts: dict[str, Any] = {"num_cpus": threads, "max_retries": max_retries, "retry_exceptions": False}
+        if has_gpu:
+            opts["num_gpus"] = 1.0 if gpus_per_run is None else gpus_per_run
+        remote = ray.remote(_exec).options(**opts)
+        refs = {}
+        for i, job in enumerate(jobs):
+            refs[remote.remote(**{**job, "append": True, "die_with_parent": True})] = i
+        out: list[dict[str, Any]] = [{} for _ in jobs]
+        pending = list(refs)
+        with tqdm(total=len(jobs), desc=desc, unit="run") as bar:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                for ref in done:
+                    i = refs[ref]
+                    try:
+                        res = ray.get(ref)
+                    except Exception as exc:   # WorkerCrashedError after the retries, a task error
+                        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                        res = {"status": f"failed: {type(exc).__name__} after {max_retries} retries: {first}"[:300],
+                               "seconds": 0.0}
+                    out[i] = res
+                    if on_done is not None:
+                        on_done(i, res)
+                    bar.update(1)
+        return out
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _task_env(base: dict[str, str], threads: int) -> dict[str, str]:
+    """What a run's process needs from the driver: the CIKGWB_* settings, PYTHONPATH, threads."""
+    keep = {k: v for k, v in base.items() if k.startswith("CIKGWB_") or k in ("PYTHONPATH", "HF_HOME")}
+    return {**os.environ, **keep, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+            "PYTHONUNBUFFERED": "1"}
+
+
 def run_sweep(spec: SweepSpec, out_root: str | Path | None = None, jobs: int = 2, threads: int | None = None,
               resume: bool = True, timeout: float | None = None, keep_checkpoints: bool = False,
-              log: Any = print) -> pd.DataFrame:
-    """Run every point x seed of ``spec`` (at most ``jobs`` processes at a time) and write
-    ``sweep.json`` and ``results.csv`` under ``out_root/<name>`` (default
-    ``<reports>/sweeps``). Returns the results table; failed runs are rows with their status
-    and log path (the sweep itself does not raise for them). The checkpoints of finished runs
-    are deleted unless ``keep_checkpoints`` (a sweep needs only their metrics)."""
+              log: Any = print, executor: str = "local", address: str | None = None,
+              gpus_per_run: float | None = None, max_retries: int = 2) -> pd.DataFrame:
+    """Run every point x seed of ``spec`` (at most ``jobs`` processes at a time, or one Ray task
+    each with ``executor="ray"``: module docstring) and write ``sweep.json`` and ``results.csv``
+    under ``out_root/<name>`` (default ``<reports>/sweeps``). Returns the results table; failed
+    runs are rows with their status and log path (the sweep itself does not raise for them).
+    The checkpoints of finished runs are deleted unless ``keep_checkpoints`` (a sweep needs only
+    their metrics). Every point's settings are checked before any run starts."""
     from .notebooks import project_root, reports_dir
 
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
+    if executor not in ("local", "ray"):
+        raise ValueError(f"executor={executor!r}: expected local or ray")
+    if gpus_per_run is not None and not 0 < gpus_per_run <= 1 and gpus_per_run != int(gpus_per_run):
+        raise ValueError(f"--gpus-per-run {gpus_per_run}: expected a fraction in (0, 1] or a whole number")
+    spec.validate()
     root = project_root()
     out_root = Path(out_root) if out_root is not None else reports_dir(root) / "sweeps"
     sweep_dir = (out_root if out_root.is_absolute() else root / out_root) / spec.name
+    started_ray = False
+    if executor == "ray":
+        threads = threads or 1
+        started_ray = ray_connect(address)   # an unreachable --address fails here, before any folder is written
+    else:
+        threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     (sweep_dir / "logs").mkdir(parents=True, exist_ok=True)
-    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     points = spec.points()
     tasks = [(p, int(s)) for p in points for s in spec.seeds]
     meta = {**spec.to_dict(), "keys": spec.keys, "base_values": spec.base_values(), "n_points": len(points),
-            "n_runs": len(tasks), "jobs": jobs, "threads": threads,
+            "n_runs": len(tasks), "jobs": jobs, "threads": threads, "executor": executor,
+            "address": address if executor == "ray" else None,
             "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("cikgwb") else None,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     (sweep_dir / "sweep.json").write_text(json.dumps(meta, indent=1, default=str) + "\n")
@@ -236,39 +431,57 @@ def run_sweep(spec: SweepSpec, out_root: str | Path | None = None, jobs: int = 2
            "CIKGWB_REPORTS_DIR": str(sweep_dir), "CIKGWB_ROOT": str(root), "PYTHONUNBUFFERED": "1"}
     env.setdefault("CIKGWB_DATA_DIR", str(root / "data"))
     log(f"sweep {spec.name}: {len(points)} points x {len(spec.seeds)} seed(s) = {len(tasks)} runs, "
-        f"{jobs} at a time, {threads} thread(s) each -> {sweep_dir}")
+        + (f"{jobs} at a time" if executor == "local" else f"Ray tasks ({address or 'local cluster'})")
+        + f", {threads} thread(s) each -> {sweep_dir}")
 
-    def one(task: tuple[dict[str, Any], int]) -> dict[str, Any]:
+    def job(task: tuple[dict[str, Any], int]) -> dict[str, Any] | None:
+        """The run's keyword arguments for :func:`_exec`, or None where a finished run is reused."""
         point, seed = task
         name = spec.run_name(point, seed)
         run_dir = sweep_dir / "runs" / name
         log_path = sweep_dir / "logs" / f"{name}.log"
         if resume and (run_dir / "metrics.json").exists():
-            return _row(spec, point, seed, run_dir, "reused", 0.0, log_path)
+            return None
         run_dir.mkdir(parents=True, exist_ok=True)
-        cmd = _notebook_cmd(spec, point, seed, run_dir) if spec.notebook else _train_cmd(spec, point, seed, name)
-        t0 = time.time()
-        with open(log_path, "w") as fh:
-            fh.write("$ " + " ".join(cmd) + "\n")
-            fh.flush()
-            try:
-                # a notebook gets a reports folder of its own (its runs, figures), a training run
-                # writes <sweep>/runs/<name>/
-                run_env = {**env, "CIKGWB_REPORTS_DIR": str(run_dir)} if spec.notebook else env
-                rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=run_env, cwd=str(root),
-                                    timeout=timeout).returncode
-                status = "ok" if rc == 0 else f"failed: exit {rc}"
-            except subprocess.TimeoutExpired:
-                status = f"failed: timeout after {timeout} s"
-        row = _row(spec, point, seed, run_dir, status, time.time() - t0, log_path)
-        if row["status"] == "ok" and not keep_checkpoints:
-            shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+        cmd = (_notebook_cmd(spec, point, seed, run_dir) if spec.notebook
+               else _train_cmd(spec, point, seed, name, resume=resume))
+        # a notebook gets a reports folder of its own (its runs, figures), a training run
+        # writes <sweep>/runs/<name>/
+        run_env = {**env, "CIKGWB_REPORTS_DIR": str(run_dir)} if spec.notebook else env
+        return {"cmd": cmd, "env": run_env, "cwd": str(root), "log_path": str(log_path), "timeout": timeout,
+                "cleanup_run_dir": None if keep_checkpoints or spec.notebook else str(run_dir)}
+
+    def row_of(task: tuple[dict[str, Any], int], res: dict[str, Any] | None) -> dict[str, Any]:
+        point, seed = task
+        name = spec.run_name(point, seed)
+        run_dir, log_path = sweep_dir / "runs" / name, sweep_dir / "logs" / f"{name}.log"
+        if res is None:
+            return _row(spec, point, seed, run_dir, "reused", 0.0, log_path)
+        row = _row(spec, point, seed, run_dir, res["status"], res.get("seconds", 0.0), log_path)
         log(f"  {name}: {row['status']} in {row['seconds']:.0f} s"
             + (f", test R@50 {row['test recall@50']:.4f}" if "test recall@50" in row else ""))
         return row
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        rows = list(pool.map(one, tasks))
+    specs = [job(t) for t in tasks]
+    if executor == "local":
+        def one(i: int) -> dict[str, Any]:
+            return row_of(tasks[i], None if specs[i] is None else _exec(**specs[i]))
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            rows = list(pool.map(one, range(len(tasks))))
+    else:
+        todo = [i for i, j in enumerate(specs) if j is not None]
+        for j in specs:
+            if j is not None:
+                j["env"] = _task_env(j["env"], threads)
+        try:
+            results = ray_map([specs[i] for i in todo], threads=threads, gpus_per_run=gpus_per_run,
+                              max_retries=max_retries, address=address, desc=f"sweep {spec.name}") if todo else []
+        finally:
+            if started_ray:
+                import ray
+                ray.shutdown()
+        by_index = dict(zip(todo, results))
+        rows = [row_of(t, by_index.get(i)) for i, t in enumerate(tasks)]
     df = pd.DataFrame(rows)
     df.to_csv(sweep_dir / "results.csv", index=False)
     meta["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -276,6 +489,44 @@ def run_sweep(spec: SweepSpec, out_root: str | Path | None = None, jobs: int = 2
     (sweep_dir / "sweep.json").write_text(json.dumps(meta, indent=1, default=str) + "\n")
     log(f"results: {sweep_dir / 'results.csv'} ({len(df)} rows, {meta['failed']} failed)")
     return df
+
+
+def train_seeds_on_ray(args: argparse.Namespace, seeds: list[int], run_dirs: list[Path]) -> list[Path]:
+    """``cikgwb train --seeds ... --executor ray``: one Ray task per seed, each running this
+    ``cikgwb train`` for its seed; returns the run folders that finished (the others' logs are
+    named on stderr)."""
+    from .notebooks import project_root
+    root = project_root()
+    base = ["--dataset", args.dataset, "--model", args.model, "--interests", args.interests, "--quiet"]
+    for flag in ("protocol", "config", "name", "device"):
+        if getattr(args, flag, None):
+            base += [f"--{flag}", str(getattr(args, flag))]
+    for item in args.set or []:
+        base += ["--set", item]
+    if args.resume:
+        base.append("--resume")
+    if args.overwrite:
+        base.append("--overwrite")
+    threads = args.threads or 1
+    jobs = []
+    for seed, run_dir in zip(seeds, run_dirs):
+        run_dir = Path(run_dir).resolve()
+        (run_dir.parent / "logs").mkdir(parents=True, exist_ok=True)
+        env = _task_env({**os.environ, "CIKGWB_REPORTS_DIR": str(run_dir.parent.parent), "CIKGWB_ROOT": str(root)},
+                        threads)
+        jobs.append({"cmd": [sys.executable, "-m", "cikgwb", "train", *base, "--seeds", str(seed)], "env": env,
+                     "cwd": str(Path.cwd()), "log_path": str(run_dir.parent / "logs" / f"{run_dir.name}.log"),
+                     "timeout": None})
+    results = ray_map(jobs, threads=threads, gpus_per_run=args.gpus_per_run, address=args.address,
+                      desc="seeds")
+    done = []
+    for seed, run_dir, res, j in zip(seeds, run_dirs, results, jobs):
+        print(json.dumps({"run": Path(run_dir).name, "seed": seed, "status": res["status"], "log": j["log_path"]}))
+        if res["status"] == "ok":
+            done.append(Path(run_dir))
+        else:
+            print(f"seed {seed}: {res['status']}; log {j['log_path']}", file=sys.stderr)
+    return done
 
 
 def load_sweep(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -340,8 +591,14 @@ def _cli(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    try:
+        spec.validate()
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     df = run_sweep(spec, out_root=args.out, jobs=args.jobs, threads=args.threads, resume=not args.no_resume,
-                   timeout=args.timeout, keep_checkpoints=args.keep_checkpoints)
+                   timeout=args.timeout, keep_checkpoints=args.keep_checkpoints, executor=args.executor,
+                   address=args.address, gpus_per_run=args.gpus_per_run, max_retries=args.max_retries)
     show = [c for c in [*spec.keys, "seed", "status", "selected_epoch", "test recall@50", "test ndcg@50"] if c in df]
     print(tabulate(df[show], headers="keys", showindex=False, floatfmt=".4f"))
     return 0 if (df["status"].isin(["ok", "reused"])).all() else 1
@@ -368,5 +625,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=None, help="seconds per run")
     p.add_argument("--no-resume", action="store_true", help="rerun points that already have results")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep each run's checkpoints (deleted by default)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: --jobs processes on this machine; ray: one Ray task per point x seed")
+    p.add_argument("--address", default=None,
+                   help="--executor ray: auto | HOST:PORT | ray://HOST:PORT (default: a local cluster on 127.0.0.1)")
+    p.add_argument("--gpus-per-run", type=float, default=None,
+                   help="--executor ray: GPU fraction per run where the cluster has GPUs (default 1; 0.25: four per card)")
+    p.add_argument("--max-retries", type=int, default=2, help="--executor ray: retries of a run whose worker died")
     p.set_defaults(func=_cli)
     return p

@@ -6,8 +6,22 @@ Every run writes ``reports/runs/<name>/``::
     config.yaml      the full RunConfig
     history.jsonl    one line per epoch: loss terms, mask rate, selection metrics, seconds
     metrics.json     valid and test at the selected epoch + dataset, protocol, seed, device,
-                     machine, git commit, wall time
-    checkpoints/     last.pt and best.pt (model, optimisers, RNG states; not for git)
+                     machine, git commit, wall time, where the checkpoints are
+    test_per_user.npz  per-user test metrics at the selected epoch (``users`` and one float32
+                     array per metric@k; :func:`write_per_user` makes it for an older run)
+    checkpoints.json where the run's checkpoints are
+
+Checkpoints (``last.pt`` and ``best.pt``: model, optimisers, RNG states, the history so far)
+live OUTSIDE the work tree, under ``$CIKGWB_CHECKPOINT_DIR`` (default
+``~/.cache/cikgwb/checkpoints``, or ``$XDG_CACHE_HOME/cikgwb/checkpoints``) in a folder named by
+the run folder's path inside the project (``reports/runs/<name>``), so that ``--resume``
+finds them from a fresh clone of the repository on the same machine (:func:`checkpoint_dir`).
+A run folder from before this rule (``<run>/checkpoints/last.pt``) is still found.
+
+A run folder holding a finished run (``metrics.json``) is never touched by a new run: a new
+attempt refuses (:class:`RunExistsError`) unless it resumes (``resume=True``) or overwrites
+(``overwrite=True``); even then nothing in the folder changes until the model is built and
+training is about to start.
 
 ``protocol="valid"`` (the default) selects on the validation split and evaluates test once.
 ``protocol="authors"`` trains on all of train.txt and selects on TEST, as the authors' code
@@ -15,6 +29,7 @@ does: its figures are for comparison with the paper's Table 1 only and are label
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -38,6 +53,122 @@ REPORTS = Path(os.environ.get("CIKGWB_REPORTS_DIR", "reports"))
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or inf; the last good checkpoint is kept."""
+
+
+class RunExistsError(RuntimeError):
+    """A new run would overwrite a finished run's folder (resume or overwrite to go on)."""
+
+
+# ----------------------------------------------------------------------------- checkpoints
+CHECKPOINT_FILES = ("last.pt", "best.pt")
+# settings a resumed run may change (its budget, where it runs); any other difference from the
+# checkpoint's config is refused, so that one history never mixes two configurations
+RESUME_MAY_CHANGE = {"name", "max_epochs", "max_minutes", "patience", "min_epochs", "device", "eval_batch_size",
+                     "checkpoint_every"}
+
+
+def checkpoint_root() -> Path:
+    """``$CIKGWB_CHECKPOINT_DIR``, else ``$XDG_CACHE_HOME/cikgwb/checkpoints``, else
+    ``~/.cache/cikgwb/checkpoints``: outside the work tree, shared by every clone of the
+    repository on this machine."""
+    env = os.environ.get("CIKGWB_CHECKPOINT_DIR", "").strip()
+    if env:
+        return Path(env).expanduser().resolve()
+    cache = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(cache).expanduser() if cache else Path.home() / ".cache") / "cikgwb" / "checkpoints"
+
+
+def checkpoint_key(run_dir: str | Path) -> str:
+    """The name of a run's checkpoint folder under :func:`checkpoint_root`: the run folder's
+    path relative to the project root (``reports/runs/<name>``, ``reports/sweeps/<s>/runs/<r>``:
+    the same in every clone), or, for a run folder outside the project, ``_outside/<name>-<hash
+    of its absolute path>``."""
+    from .notebooks import project_root
+    run_dir = Path(run_dir).expanduser().resolve()
+    try:
+        rel = run_dir.relative_to(project_root())
+        if rel.parts:
+            return rel.as_posix()
+    except ValueError:
+        pass
+    return f"_outside/{run_dir.name}-{hashlib.sha1(str(run_dir).encode()).hexdigest()[:12]}"
+
+
+def default_checkpoint_dir(run_dir: str | Path) -> Path:
+    """Where a new run keeps its checkpoints (module docstring)."""
+    return checkpoint_root() / checkpoint_key(run_dir)
+
+
+def checkpoint_candidates(run_dir: str | Path) -> list[Path]:
+    """Folders that may hold a run's checkpoints, in the order they are tried: the one recorded
+    in ``checkpoints.json``, the default one (:func:`default_checkpoint_dir`), then
+    ``<run>/checkpoints`` (runs from before checkpoints moved out of the work tree)."""
+    run_dir = Path(run_dir)
+    out: list[Path] = []
+    rec = run_dir / "checkpoints.json"
+    if rec.exists():
+        try:
+            out.append(Path(json.loads(rec.read_text())["dir"]))
+        except (ValueError, KeyError, TypeError):
+            pass
+    for p in (default_checkpoint_dir(run_dir), run_dir / "checkpoints"):
+        if p not in out:
+            out.append(p)
+    return out
+
+
+def find_checkpoint(run_dir: str | Path, name: str = "best.pt") -> Path | None:
+    """The path of a run's checkpoint ``name`` (``best.pt`` or ``last.pt``), or None where no
+    candidate folder (:func:`checkpoint_candidates`) holds it."""
+    for d in checkpoint_candidates(run_dir):
+        if (d / name).is_file():
+            return d / name
+    return None
+
+
+def checkpoint_dir(run_dir: str | Path) -> Path:
+    """The folder holding a run's checkpoints: the first candidate with a ``last.pt`` (or a
+    ``best.pt``), else where a new run would write them."""
+    for name in CHECKPOINT_FILES:
+        found = find_checkpoint(run_dir, name)
+        if found is not None:
+            return found.parent
+    return default_checkpoint_dir(run_dir)
+
+
+def check_run_dir(run_dir: str | Path, resume: bool = False, overwrite: bool = False) -> None:
+    """Refuse, before any work, a new run that would destroy a finished run's results: a folder
+    with ``metrics.json`` needs ``resume`` (continue from its checkpoint, which must be found)
+    or ``overwrite`` (train again from scratch)."""
+    run_dir = Path(run_dir)
+    if overwrite or not (run_dir / "metrics.json").exists():
+        return
+    if not resume:
+        raise RunExistsError(
+            f"{run_dir} holds a finished run (metrics.json); nothing was changed. Use --resume to continue it "
+            "from its last checkpoint, --overwrite to train it again from scratch (its results are replaced), "
+            "or --name for a new run folder")
+    if find_checkpoint(run_dir, "last.pt") is None:
+        raise RunExistsError(
+            f"--resume: {run_dir} holds a finished run (metrics.json) but no checkpoint of it is on this machine "
+            f"(looked in {', '.join(str(p) for p in checkpoint_candidates(run_dir))}; set CIKGWB_CHECKPOINT_DIR "
+            "if they are elsewhere); nothing was changed. Use --overwrite to train it again from scratch")
+
+
+def _config_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    diffs = []
+    for sect in ("", "model", "train"):
+        a = saved.get(sect, {}) if sect else saved
+        b = now.get(sect, {}) if sect else now
+        for k in sorted(set(a) & set(b)):
+            if k in ("model", "train") and not sect or k in RESUME_MAY_CHANGE:
+                continue
+            va, vb = a[k], b[k]
+            if isinstance(va, (list, tuple)) or isinstance(vb, (list, tuple)):
+                va, vb = list(va or []), list(vb or [])
+            if va != vb:
+                diffs.append(f"{k}: {va!r} in the checkpoint, {vb!r} now")
+    return diffs
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -169,7 +300,7 @@ class Trainer:
         name = cfg.name or f"{cfg.dataset}-{cfg.model.model}-{tc.protocol}-s{tc.seed}"
         cfg.name = name
         self.run_dir = Path(run_dir) if run_dir else REPORTS / "runs" / name
-        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.ckpt_dir = checkpoint_dir(self.run_dir)   # set again by fit(): resumed or new
         self.progress = progress
         if tc.protocol == "valid":
             self.train_pairs = self.ds.train
@@ -201,39 +332,79 @@ class Trainer:
         return res
 
     def _checkpoint(self, path, model, opt, gen, epoch, best, bad, best_epoch):
+        # the history so far and the calls travel with the checkpoint: a resume in a fresh clone
+        # (no history.jsonl) restores them
         _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                       "extra_optimizers": {k: o.state_dict() for k, o in model.extra_optimizers().items()},
                       "rng": _rng_state(gen), "epoch": epoch, "best_score": best, "bad_epochs": bad,
-                      "best_epoch": best_epoch, "config": self.cfg.to_dict()}, path)
+                      "best_epoch": best_epoch, "config": self.cfg.to_dict(), "history": self.history(),
+                      "calls": self._calls, "run_dir": str(self.run_dir.resolve())}, path)
+
+    def _record_checkpoints(self) -> None:
+        (self.run_dir / "checkpoints.json").write_text(json.dumps(
+            {"dir": str(self.ckpt_dir.resolve()), "key": checkpoint_key(self.run_dir),
+             "files": list(CHECKPOINT_FILES),
+             "note": "checkpoints live outside the work tree ($CIKGWB_CHECKPOINT_DIR, default "
+                     "~/.cache/cikgwb/checkpoints/<key>); `cikgwb train ... --resume` finds them from any clone "
+                     "on this machine"}, indent=1) + "\n")
 
     # ------------------------------------------------------------------ main loop
-    def fit(self, resume: bool = False, stop_after_epochs: int | None = None) -> TrainResult:
+    def fit(self, resume: bool = False, stop_after_epochs: int | None = None, overwrite: bool = False) -> TrainResult:
         """Train to early stop (or ``max_epochs`` / ``max_minutes``); ``stop_after_epochs``
-        interrupts the run after that many epochs of this call (for tests of resume)."""
+        interrupts the run after that many epochs of this call (for tests of resume).
+
+        A folder holding a finished run is refused unless ``resume`` or ``overwrite``
+        (:func:`check_run_dir`); nothing in the folder changes before the model is built and,
+        when resuming, its checkpoint loaded."""
         cfg, tc = self.cfg, self.cfg.train
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.ckpt_dir.mkdir(exist_ok=True)
+        check_run_dir(self.run_dir, resume=resume, overwrite=overwrite)
         hist_path = self.run_dir / "history.jsonl"
         model, opt, gen = self._build()
         start_epoch, best, bad, best_epoch = 0, -math.inf, 0, -1
-        last = self.ckpt_dir / "last.pt"
-        if resume and last.exists():
+        last = find_checkpoint(self.run_dir, "last.pt") if resume else None
+        kept: list[str] | None = None
+        self._calls: list[dict[str, Any]] = []
+        if last is not None:
             ck = torch.load(last, map_location=self.device, weights_only=False)
+            diffs = _config_differences(ck.get("config", {}), cfg.to_dict())
+            if diffs:
+                raise RunExistsError(f"--resume: the checkpoint {last} was trained with other settings ("
+                                     + "; ".join(diffs) + "); nothing was changed. Resume with the same settings, "
+                                     "or use --overwrite (or --name) to start a new run")
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
             for k, o in model.extra_optimizers().items():
                 o.load_state_dict(ck["extra_optimizers"][k])
             _set_rng_state(gen, ck["rng"])
             start_epoch, best, bad, best_epoch = ck["epoch"] + 1, ck["best_score"], ck["bad_epochs"], ck["best_epoch"]
-            # keep the history of checkpointed epochs only
-            lines = hist_path.read_text().splitlines() if hist_path.exists() else []
-            kept = [ln for ln in lines if ln.strip() and json.loads(ln)["epoch"] < start_epoch]
+            self._calls = list(ck.get("calls", []))
+            self.ckpt_dir = last.parent
+            # keep the history of checkpointed epochs only: the checkpoint's own copy, else the file's
+            if "history" in ck:
+                kept = [json.dumps(r) for r in ck["history"] if r["epoch"] < start_epoch]
+            else:
+                lines = hist_path.read_text().splitlines() if hist_path.exists() else []
+                kept = [ln for ln in lines if ln.strip() and json.loads(ln)["epoch"] < start_epoch]
+        else:
+            self.ckpt_dir = default_checkpoint_dir(self.run_dir)
+        # from here on the run folder changes
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        if kept is not None:
             hist_path.write_text("".join(ln + "\n" for ln in kept))
         else:
             hist_path.write_text("")
-            for p in (self.run_dir / "metrics.json",):
+            for p in (self.run_dir / "metrics.json", self.run_dir / PER_USER_FILE):
                 p.unlink(missing_ok=True)
+            for name in CHECKPOINT_FILES:   # a new run: no checkpoint of an older one may be found
+                for d in checkpoint_candidates(self.run_dir):
+                    (d / name).unlink(missing_ok=True)
+        last = self.ckpt_dir / "last.pt"
         cfg.save(self.run_dir / "config.yaml")
+        self._record_checkpoints()
+        self._calls.append({"start_epoch": start_epoch, "resumed": start_epoch > 0,
+                            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node(),
+                            "run_dir": str(self.run_dir.resolve()), "git_commit": git_commit()})
 
         sampler = PairSampler(self.train_pairs, self.ds.n_items, tc.batch_size, self.device)
         t_start = time.time()
@@ -281,6 +452,7 @@ class Trainer:
             with open(hist_path, "a") as fh:
                 fh.write(json.dumps(rec) + "\n")
                 fh.flush()
+            self._calls[-1]["end_epoch"] = epoch
             if improved:
                 self._checkpoint(self.ckpt_dir / "best.pt", model, opt, gen, epoch, best, bad, best_epoch)
             self._checkpoint(last, model, opt, gen, epoch, best, bad, best_epoch)
@@ -326,18 +498,76 @@ class Trainer:
             "wall_seconds": float(sum(r.get("epoch_seconds", 0.0) + r.get("eval_seconds", 0.0) for r in hist)),
             "wall_seconds_last_call": wall, "epochs_run": len(hist),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            # where the checkpoints are (outside the work tree) and the calls that made the history
+            "checkpoints": str(self.ckpt_dir.resolve()), "resumable": True,
+            "cut": not stop_reason.startswith("early stop"), "calls": getattr(self, "_calls", []),
         }
         if tc.protocol == "valid":
             test = self._evaluate(model, self.test_heldout, self.test_exclude)
             out["valid"] = sel.metrics
             out["test"] = test.metrics
         else:
+            test = sel
             out["test"] = sel.metrics
+        save_per_user(self.run_dir / PER_USER_FILE, test, best_epoch)
+        out["per_user"] = PER_USER_FILE
         (self.run_dir / "metrics.json").write_text(json.dumps(out, indent=2) + "\n")
         return out
 
 
 def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progress: bool = True,
-          run_dir: str | Path | None = None) -> TrainResult:
+          run_dir: str | Path | None = None, overwrite: bool = False) -> TrainResult:
     """Train one run (see :class:`Trainer`)."""
-    return Trainer(cfg, ds, run_dir=run_dir, progress=progress).fit(resume=resume)
+    return Trainer(cfg, ds, run_dir=run_dir, progress=progress).fit(resume=resume, overwrite=overwrite)
+
+
+# ----------------------------------------------------------------------------- per-user test metrics
+PER_USER_FILE = "test_per_user.npz"
+
+
+def save_per_user(path: str | Path, res: Any, epoch: int | None = None) -> Path:
+    """Write an :class:`~cikgwb.evaluate.EvalResult`'s per-user metrics of the evaluated users,
+    compressed: ``users`` (int32 ids) and one float32 array per ``metric@k`` (same order), plus
+    ``epoch`` (the selected epoch)."""
+    path = Path(path)
+    users = np.flatnonzero(res.evaluated).astype(np.int32)
+    arrays = {k: np.asarray(v)[users].astype(np.float32) for k, v in sorted(res.per_user.items())}
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, users=users, epoch=np.int64(-1 if epoch is None else epoch), **arrays)
+    os.replace(tmp, path)
+    return path
+
+
+def load_per_user(run_dir: str | Path) -> dict[str, np.ndarray]:
+    """``{"users": ..., "recall@50": ..., ...}`` of a run's ``test_per_user.npz``."""
+    p = Path(run_dir) / PER_USER_FILE
+    if not p.exists():
+        raise FileNotFoundError(f"{p} not found: the run predates per-user metrics; write it with "
+                                f"`cikgwb per-user {run_dir}` (needs the run's best.pt checkpoint)")
+    with np.load(p) as z:
+        return {k: z[k] for k in z.files}
+
+
+def write_per_user(run_dir: str | Path, ds: Dataset | None = None, device: str = "cpu") -> dict[str, Any]:
+    """Write ``test_per_user.npz`` of an existing run from its ``best.pt`` (the selected epoch):
+    the test split evaluated as :meth:`Trainer.finish` does. Returns ``{"path", "epoch",
+    "max_abs_diff"}``, the last being the largest difference between the recomputed means and
+    metrics.json's test metrics (0 up to float rounding on the same kind of machine)."""
+    from .results import load_run
+    run_dir = Path(run_dir)
+    mpath = run_dir / "metrics.json"
+    if not mpath.exists():
+        raise FileNotFoundError(f"{mpath} not found: not a finished run")
+    metrics = json.loads(mpath.read_text())
+    cfg, ds, model = load_run(run_dir, ds=ds, device=device)
+    tc = cfg.train
+    heldout = ds.matrix("test")
+    exclude = ds.matrix("train_full")
+    dev = torch.device(device)
+    with torch.no_grad():
+        res = evaluate(model.score_fn(), heldout, exclude, ks=tc.ks, batch_size=tc.eval_batch_size, device=dev)
+    ck = find_checkpoint(run_dir, "best.pt")
+    epoch = torch.load(ck, map_location="cpu", weights_only=False).get("epoch") if ck else None
+    path = save_per_user(run_dir / PER_USER_FILE, res, epoch)
+    diff = max((abs(res.metrics[k] - v) for k, v in metrics.get("test", {}).items() if k in res.metrics), default=0.0)
+    return {"path": str(path), "epoch": epoch, "max_abs_diff": float(diff)}

@@ -15,6 +15,18 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _checkpoints_in_tmp(tmp_path_factory):
+    """Training runs of the tests keep their checkpoints in a temporary folder, not in the
+    user's ~/.cache/cikgwb/checkpoints (unless CIKGWB_CHECKPOINT_DIR is set already)."""
+    if os.environ.get("CIKGWB_CHECKPOINT_DIR"):
+        yield
+        return
+    os.environ["CIKGWB_CHECKPOINT_DIR"] = str(tmp_path_factory.mktemp("checkpoints"))
+    yield
+    os.environ.pop("CIKGWB_CHECKPOINT_DIR", None)
+
+
 @pytest.fixture
 def one_thread():
     """Torch on one thread for the test, restored after: small sparse workloads run 5-10x slower

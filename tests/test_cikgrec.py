@@ -232,7 +232,7 @@ def test_short_run_learns(synthetic_ds, tmp_path):
     assert m["valid"]["recall@50"] > 2.5 * rnd.metrics["recall@50"]
     assert m["valid"]["recall@50"] > 0.4
     files = {p.name for p in (tmp_path / "r").iterdir()}
-    assert {"config.yaml", "history.jsonl", "metrics.json", "checkpoints"} <= files
+    assert {"config.yaml", "history.jsonl", "metrics.json", "checkpoints.json", "test_per_user.npz"} <= files
     saved = json.loads((tmp_path / "r" / "metrics.json").read_text())
     for k in ("dataset", "protocol", "seed", "device", "machine", "git_commit", "wall_seconds", "valid", "test"):
         assert k in saved
@@ -281,6 +281,6 @@ def test_nan_loss_stops_with_message(synthetic_ds, tmp_path, monkeypatch):
     t = Trainer(_cfg(max_epochs=4), ds=synthetic_ds, run_dir=tmp_path / "r", progress=False)
     with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 2 .*last good checkpoint .*epoch 1"):
         t.fit()
-    ck = torch.load(tmp_path / "r" / "checkpoints" / "last.pt", weights_only=False)
+    ck = torch.load(t.ckpt_dir / "last.pt", weights_only=False)
     assert ck["epoch"] == 1 and all(torch.isfinite(v).all() for v in ck["model"].values())
     assert len(t.history()) == 2

@@ -19,7 +19,12 @@ def test_train_seeds_summary_and_resume(tmp_path, monkeypatch, synthetic_dir, ca
     assert main(args) == 0
     summary = json.loads((tmp_path / "runs" / "t-summary.json").read_text())
     assert summary["seeds"] == [0, 1]
-    assert set(summary["test"]["recall@50"]) == {"mean", "std"}
+    assert set(summary["test"]["recall@50"]) == {"mean", "std", "min", "max", "n"}
+    vals = [r["test recall@50"] for r in summary["per_seed"]]
+    assert [r["seed"] for r in summary["per_seed"]] == [0, 1] and len(set(vals)) == 2
+    assert summary["test"]["recall@50"]["min"] == min(vals) and summary["test"]["recall@50"]["max"] == max(vals)
+    assert summary["test"]["recall@50"]["mean"] == pytest.approx(sum(vals) / 2)
+    assert (tmp_path / "runs" / "t-summary.csv").exists()
     r0 = json.loads((tmp_path / "runs" / "t-s0" / "metrics.json").read_text())
     r1 = json.loads((tmp_path / "runs" / "t-s1" / "metrics.json").read_text())
     assert r0["seed"] == 0 and r1["seed"] == 1 and r0["test"] != r1["test"]
