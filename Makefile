@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DATASET ?= book-crossing
 export CIKGWB_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install demo test test-slow bench bench-baselines bench-gpu reproduce sweep notebooks readme-results clean
+.PHONY: install demo test test-slow bench bench-baselines bench-gpu gpu-campaign campaign reproduce sweep notebooks readme-results clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -37,6 +37,16 @@ bench: $(STAMP)
 bench-baselines: $(STAMP)
 	mkdir -p reports/bench
 	DATASETS=$(DATASET) THREADS=$${THREADS:-2} bash scripts/run_baselines.sh time | tee reports/bench/baselines-epoch-time-$(DATASET).txt
+
+# the prepared job for a lent GPU: ML-1M, then the paper's campaign runs packed on the card,
+# inside BUDGET_S seconds (scripts/gpu_campaign.sh says more), e.g. make gpu-campaign OUT=/tmp/out
+gpu-campaign:
+	bash scripts/gpu_campaign.sh $${OUT:?OUT=folder} $${BUDGET_S:-480}
+
+# the paper's campaign queues on this machine, two single-thread lanes (scripts/campaign.py)
+campaign: $(STAMP)
+	CIKGWB_DATA_DIR=$${CIKGWB_DATA_DIR:-$(CURDIR)/../shared/data} $(BIN)/python scripts/campaign.py \
+	    $${QUEUE:-scripts/campaign/table3.txt} --slots $${SLOTS:-2} --threads 1
 
 bench-gpu:  # on a GPU machine whose python3 has torch + torch-geometric (no .venv needed)
 	bash bench/gpu.sh

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Run a queue of training runs: one after another per slot, several slots at a time, inside a
+wall-time budget, skipping what is finished and resuming what was cut.
+
+The runs behind the paper's tables (Table 3, seeds for Table 1, ML-1M) are long, and each machine
+gives them a different shape: two single-thread lanes on a 2-core box, eight runs packed on a lent
+GPU for ten minutes. One queue file says what to run; this script decides when.
+
+Queue file: one run a line, ``NAME SEED ARGS...`` where NAME is the run name without ``-s<SEED>``
+and ARGS are ``cikgwb train`` arguments; ``#`` starts a comment. Example::
+
+    book-crossing-cikgrec-wo-uir-valid 0 --dataset book-crossing --set no_uir=true --set min_epochs=30
+
+Rules:
+- a run whose ``metrics.json`` is finished (not cut by a time limit) under ``--reports-dir`` or any
+  of the ``--done`` folders (default: the committed ``reports/runs``) is skipped;
+- every run starts with ``--resume``: one cut earlier continues from its last checkpoint;
+- with ``--budget-s`` each run gets ``max_minutes`` = what is left of the budget (minus
+  ``--reserve-s`` for evaluation and copying), and no run starts with less than ``--min-minutes``;
+- each run's output goes to ``<reports-dir>/runs/<run>/campaign.log``; a failed run is reported and
+  the queue goes on.
+
+    python scripts/campaign.py QUEUE [--slots 2] [--threads 1] [--budget-s S] [--reports-dir D]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def read_queue(path: Path) -> list[tuple[str, int, list[str]]]:
+    """``(name, seed, args)`` of every line; a malformed line is an error naming file and line."""
+    out = []
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = shlex.split(line)
+        if len(parts) < 2 or not parts[1].isdigit():
+            raise SystemExit(f"{path}:{i}: expected 'NAME SEED ARGS...' (SEED a non-negative integer), got {line!r}")
+        out.append((parts[0], int(parts[1]), parts[2:]))
+    return out
+
+
+def finished(run_dir: Path) -> bool:
+    """A run that ended by early stop or max_epochs (a cut run is not finished)."""
+    p = run_dir / "metrics.json"
+    if not p.is_file():
+        return False
+    try:
+        m = json.loads(p.read_text())
+    except json.JSONDecodeError:
+        return False
+    return "test" in m and not str(m.get("stop_reason", "")).startswith("time limit")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("queue", type=Path)
+    ap.add_argument("--slots", type=int, default=1, help="runs at a time (default 1)")
+    ap.add_argument("--threads", type=int, default=1, help="torch/OMP threads per run (default 1)")
+    ap.add_argument("--reports-dir", type=Path, default=Path(os.environ.get("CIKGWB_REPORTS_DIR", ROOT / "reports")),
+                    help="where runs are written (runs/<run>/); default $CIKGWB_REPORTS_DIR or reports")
+    ap.add_argument("--done", type=Path, action="append", default=None,
+                    help="more runs folders whose finished runs are skipped (default: reports/runs)")
+    ap.add_argument("--budget-s", type=float, default=None, help="wall-time budget of the whole queue")
+    ap.add_argument("--reserve-s", type=float, default=60.0, help="kept back from each run's max_minutes")
+    ap.add_argument("--min-minutes", type=float, default=1.0, help="start no run with less than this left")
+    ap.add_argument("--device", default=None, help="passed to cikgwb train (auto, cpu, cuda)")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra override for every run (repeatable), e.g. max_epochs=2 for a smoke test")
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--dry-run", action="store_true", help="print what would run")
+    a = ap.parse_args(argv)
+    if a.slots < 1 or a.threads < 1:
+        raise SystemExit(f"--slots and --threads must be >= 1 (got {a.slots}, {a.threads})")
+    if not a.queue.is_file():
+        raise SystemExit(f"{a.queue}: no such queue file")
+    queue = read_queue(a.queue)
+    done_dirs = a.done if a.done is not None else [ROOT / "reports" / "runs"]
+    runs_dir = a.reports_dir / "runs"
+    t0 = time.time()
+    todo = []
+    for name, seed, args in queue:
+        run = f"{name}-s{seed}"
+        if any(finished(d / run) for d in [runs_dir, *done_dirs]):
+            print(f"[done] {run}", flush=True)
+            continue
+        todo.append((name, seed, args))
+    print(f"{len(todo)} of {len(queue)} runs to do, {a.slots} at a time, {a.threads} thread(s) each", flush=True)
+    if a.dry_run:
+        for name, seed, args in todo:
+            print(f"  {name}-s{seed}: {' '.join(args)}")
+        return 0
+
+    lock = threading.Lock()
+    results: list[tuple[str, int, float]] = []
+    env = {**os.environ, "OMP_NUM_THREADS": str(a.threads), "MKL_NUM_THREADS": str(a.threads),
+           "CIKGWB_REPORTS_DIR": str(a.reports_dir), "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not todo:
+                    return
+                name, seed, args = todo.pop(0)
+            run = f"{name}-s{seed}"
+            cmd = [a.python, "-m", "cikgwb", "train", "--name", name, "--seeds", str(seed), "--resume", "--quiet",
+                   *args, *(x for s in a.sets for x in ("--set", s))]
+            if a.device:
+                cmd += ["--device", a.device]
+            if a.budget_s is not None:
+                left_min = (a.budget_s - (time.time() - t0) - a.reserve_s) / 60
+                if left_min < a.min_minutes:
+                    print(f"[skip] {run}: {left_min:.1f} min left of the budget", flush=True)
+                    continue
+                cmd += ["--set", f"max_minutes={left_min:.2f}"]
+            (runs_dir / run).mkdir(parents=True, exist_ok=True)
+            log = runs_dir / run / "campaign.log"
+            start = time.time()
+            print(f"[start] {run} {time.strftime('%H:%M:%S')}", flush=True)
+            with open(log, "a") as fh:
+                fh.write(f"$ {shlex.join(cmd)}\n")
+                fh.flush()
+                rc = subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+            secs = time.time() - start
+            with lock:
+                results.append((run, rc, secs))
+            print(f"[{'end' if rc == 0 else 'FAILED'}] {run} rc={rc} {secs / 60:.1f} min (log {log})", flush=True)
+
+    threads = [threading.Thread(target=worker) for _ in range(a.slots)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(f"\n{'run':<55} {'rc':>3} {'min':>6}  stop / R@50 / N@50")
+    for run, rc, secs in results:
+        p = runs_dir / run / "metrics.json"
+        info = ""
+        if rc == 0 and p.is_file():
+            m = json.loads(p.read_text())
+            info = (f"{m.get('stop_reason', '')[:32]} / {m['test']['recall@50']:.4f} / {m['test']['ndcg@50']:.4f}"
+                    f" (epoch {m.get('selected_epoch')}/{m.get('epochs_run')})")
+        print(f"{run:<55} {rc:>3} {secs / 60:>6.1f}  {info}")
+    return 0 if all(rc == 0 for _, rc, _ in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

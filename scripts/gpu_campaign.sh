@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The prepared job for a lent GPU machine (`make gpu-campaign OUT=folder BUDGET_S=480`): ML-1M
+# (CIKGRec and LightGCN, valid protocol, seed 0) first, then as many runs of the paper's campaign
+# (Table 3, seeds) as the budget allows, SLOTS runs packed on the card at a time.
+#
+#   scripts/gpu_campaign.sh OUT [BUDGET_S]
+#
+# OUT gets runs/<run>/ (config, history, metrics, campaign.log; checkpoints only of runs cut by
+# the budget, so that a later call can resume them), campaign.log and machine.txt. Every run gets
+# max_minutes = what is left of BUDGET_S (default 480 s), so the whole job ends inside it.
+# Environment:
+#   CIKGWB_DATA_DIR  the datasets (default ./.gpu-data: copy ../shared/data/{ml1m,book-crossing,
+#                    dbbook2014} there and carry it; the device machine cannot see ../shared)
+#   QUEUES           queue files in order (default scripts/campaign/{ml1m,table3,seeds}.txt)
+#   SLOTS            runs at a time (default 8); THREADS per run (default 2); DEVICE (default auto)
+#   RESUME           a folder holding runs/ of an earlier call (with checkpoints) to continue
+#   EXTRA            more scripts/campaign.py arguments (e.g. "--set max_epochs=2" for a smoke test)
+#   PY               the Python (default python3)
+set -u
+OUT=${1:?usage: scripts/gpu_campaign.sh OUT [BUDGET_S]}
+BUDGET_S=${2:-480}
+cd "$(dirname "$0")/.."
+START=$(date +%s)
+PY=${PY:-python3}
+export CIKGWB_DATA_DIR=${CIKGWB_DATA_DIR:-$PWD/.gpu-data}
+export CIKGWB_CHECKPOINT_DIR=${CIKGWB_CHECKPOINT_DIR:-$OUT/checkpoints}
+QUEUES=${QUEUES:-"scripts/campaign/ml1m.txt scripts/campaign/table3.txt scripts/campaign/seeds.txt"}
+mkdir -p "$OUT/runs"
+[ -d "$CIKGWB_DATA_DIR" ] || { echo "gpu_campaign: CIKGWB_DATA_DIR=$CIKGWB_DATA_DIR: no such folder (copy the datasets there)"; exit 2; }
+if [ -n "${RESUME:-}" ]; then
+  [ -d "$RESUME/runs" ] || { echo "gpu_campaign: RESUME=$RESUME has no runs/ folder"; exit 2; }
+  cp -r "$RESUME/runs/." "$OUT/runs/"
+  [ -d "$RESUME/checkpoints" ] && mkdir -p "$CIKGWB_CHECKPOINT_DIR" && cp -r "$RESUME/checkpoints/." "$CIKGWB_CHECKPOINT_DIR/"
+fi
+{ date -u +%FT%TZ; nvidia-smi -L 2>/dev/null || echo "no nvidia-smi"
+  $PY -c "import torch, torch_geometric as g; print('torch', torch.__version__, 'pyg', g.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"
+  echo "git $(git rev-parse --short HEAD 2>/dev/null)  budget ${BUDGET_S}s  slots ${SLOTS:-8} x ${THREADS:-2} threads"
+} | tee "$OUT/machine.txt"
+for q in $QUEUES; do cat "$q"; echo; done > "$OUT/queue.txt"
+LEFT=$(( BUDGET_S - ($(date +%s) - START) ))
+# shellcheck disable=SC2086
+$PY scripts/campaign.py "$OUT/queue.txt" --reports-dir "$OUT" --slots "${SLOTS:-8}" --threads "${THREADS:-2}" \
+    --budget-s "$LEFT" --reserve-s "${RESERVE_S:-45}" --device "${DEVICE:-auto}" ${EXTRA:-} 2>&1 | tee "$OUT/campaign.log"
+rc=${PIPESTATUS[0]}
+# checkpoints travel back only for runs that a later call must continue
+for d in "$OUT"/runs/*/; do
+  run=$(basename "$d")
+  if $PY -c "import json,sys; m=json.load(open(sys.argv[1])); sys.exit(0 if str(m.get('stop_reason','')).startswith('time limit') else 1)" "$d/metrics.json" 2>/dev/null \
+     || [ ! -f "$d/metrics.json" ]; then continue; fi
+  rm -rf "$d/checkpoints" "$CIKGWB_CHECKPOINT_DIR"/*"$run"* 2>/dev/null
+done
+echo "gpu_campaign: done in $(( $(date +%s) - START ))s (rc $rc); runs in $OUT/runs"
+exit "$rc"

@@ -1,0 +1,85 @@
+"""scripts/campaign.py (queues of runs inside a budget) and scripts/gpu_campaign.sh (the GPU job),
+on the synthetic data with a tiny configuration."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+QUEUE = """# two tiny runs
+syn-cikgrec-valid 0 --dataset synthetic --set max_epochs=2
+syn-lightgcn-valid 1 --dataset synthetic --model lightgcn --set max_epochs=2
+"""
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "CIKGWB_CHECKPOINT_DIR": str(tmp_path / "ckpt"), "OMP_NUM_THREADS": "1"}
+
+
+def _campaign(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "campaign.py"), *args], capture_output=True,
+                          text=True, env=_env(tmp_path), timeout=600)
+
+
+def test_campaign_runs_skips_finished_and_respects_budget(tmp_path):
+    q = tmp_path / "q.txt"
+    q.write_text(QUEUE)
+    out = tmp_path / "out"
+    r = _campaign(tmp_path, str(q), "--slots", "2", "--reports-dir", str(out), "--done", str(tmp_path / "none"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    for run, seed in (("syn-cikgrec-valid-s0", 0), ("syn-lightgcn-valid-s1", 1)):
+        m = json.loads((out / "runs" / run / "metrics.json").read_text())
+        assert m["seed"] == seed and m["epochs_run"] == 2 and "test" in m
+    assert "syn-lightgcn-valid-s1" in r.stdout and "stop / R@50" in r.stdout
+    # a second call finds both finished and runs nothing
+    r2 = _campaign(tmp_path, str(q), "--reports-dir", str(out), "--done", str(tmp_path / "none"))
+    assert r2.returncode == 0 and "0 of 2 runs to do" in r2.stdout and r2.stdout.count("[done]") == 2
+    # a budget too small for any run starts none
+    q2 = tmp_path / "q2.txt"
+    q2.write_text("syn-cikgrec-valid 5 --dataset synthetic --set max_epochs=2\n")
+    r3 = _campaign(tmp_path, str(q2), "--reports-dir", str(out), "--budget-s", "30", "--reserve-s", "0",
+                   "--min-minutes", "1")
+    assert r3.returncode == 0 and "[skip] syn-cikgrec-valid-s5" in r3.stdout
+    assert not (out / "runs" / "syn-cikgrec-valid-s5" / "metrics.json").exists()
+
+
+def test_campaign_rejects_a_malformed_queue_line(tmp_path):
+    q = tmp_path / "q.txt"
+    q.write_text("ok-run 0 --dataset synthetic\nbroken-run zero --dataset synthetic\n")
+    r = _campaign(tmp_path, str(q), "--dry-run")
+    assert r.returncode != 0 and f"{q}:2" in r.stderr and "SEED" in r.stderr
+
+
+def test_campaign_queues_of_the_paper_parse():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from campaign import read_queue
+    finally:
+        sys.path.pop(0)
+    runs = {f"{n}-s{s}": a for f in sorted((ROOT / "scripts" / "campaign").glob("*.txt")) for n, s, a in read_queue(f)}
+    assert "book-crossing-cikgrec-wo-uir-valid-s0" in runs and "ml1m-cikgrec-valid-s0" in runs
+    assert sum(1 for r in runs if r.startswith("book-crossing-cikgrec-valid-s")) == 4    # seeds 1-4
+    # w/o UIK is truthful about its interest source: no interest graph is loaded at all
+    assert "--interests" in runs["dbbook2014-cikgrec-wo-uik-valid-s0"]
+
+
+@pytest.mark.skipif(not Path("/bin/bash").exists(), reason="needs bash")
+def test_gpu_campaign_script_on_cpu_tiny(tmp_path):
+    """The GPU job's script end to end on the CPU: a tiny queue, a smoke-test override."""
+    q = tmp_path / "q.txt"
+    q.write_text("syn-cikgrec-valid 0 --dataset synthetic\n")
+    env = {**_env(tmp_path), "CIKGWB_DATA_DIR": str(tmp_path), "QUEUES": str(q), "SLOTS": "1", "THREADS": "1",
+           "DEVICE": "cpu", "EXTRA": "--set max_epochs=2", "PY": sys.executable}
+    out = tmp_path / "gpu-out"
+    r = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_campaign.sh"), str(out), "300"], capture_output=True,
+                       text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = json.loads((out / "runs" / "syn-cikgrec-valid-s0" / "metrics.json").read_text())
+    assert m["epochs_run"] == 2 and m["stop_reason"].startswith("max_epochs")
+    assert "budget 300s" in (out / "machine.txt").read_text()
+    assert not (out / "runs" / "syn-cikgrec-valid-s0" / "checkpoints").exists()   # finished: no checkpoint travels
