@@ -7,7 +7,9 @@ YAML settings file OUTSIDE the repository: ``$CIKGWB_SETTINGS`` or
 
 The key is only ever held in memory and handed to the ``openai`` client: it is never written
 to a file, a log, a report or the answer store, and :class:`LLMSettings` hides it from
-``repr``.
+``repr``. The same holds for credentials inside the base URL (``http://user:pw@host/v1``):
+they are sent as HTTP Basic auth but never printed, logged (also not under ``-v``) or stored
+(:func:`split_credentials`, :func:`~cikgwb.knowledge.store.public_endpoint`).
 """
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ def _read_settings_file(path: Path) -> dict[str, Any]:
 class LLMSettings:
     """Resolved connection settings; ``api_key`` is excluded from ``repr``."""
 
-    base_url: str
+    base_url: str = field(repr=False)
     model: str
     api_key: str = field(repr=False)
     key_source: str = "none"
@@ -56,11 +58,35 @@ class LLMSettings:
         return "api.openai.com" in self.base_url
 
     def client(self, timeout: float = 60.0) -> Any:
-        """An ``openai.OpenAI`` client with its own retries OFF (we retry ourselves)."""
+        """An ``openai.OpenAI`` client with its own retries OFF (we retry ourselves).
+
+        Credentials inside the base URL (``http://user:password@host/v1``) are taken out of the
+        URL and sent as HTTP Basic auth, as before, but the URL the client holds (and that its
+        HTTP library logs under ``-v``) has none.
+        """
         import openai
 
-        return openai.OpenAI(base_url=self.base_url, api_key=self.api_key, max_retries=0,
-                             timeout=timeout)
+        url, auth = split_credentials(self.base_url)
+        kw: dict[str, Any] = {}
+        if auth is not None:
+            kw["http_client"] = openai.DefaultHttpxClient(auth=auth, timeout=timeout)
+        return openai.OpenAI(base_url=url, api_key=self.api_key, max_retries=0, timeout=timeout, **kw)
+
+
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``(url without user:password, (user, password) or None)``."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return clean, (unquote(parts.username or ""), unquote(parts.password or ""))
 
 
 def resolve_settings(base_url: str | None = None, model: str | None = None,

@@ -106,13 +106,13 @@ def is_unreachable(exc: BaseException) -> bool:
 
     A timeout or a connection dropped mid-answer is not this (those are retried).
     """
-    import httpx
     import openai
 
     if isinstance(exc, openai.APITimeoutError) or not isinstance(exc, openai.APIConnectionError):
         return False
     cause = exc.__cause__ or exc.__context__
-    return isinstance(cause, httpx.ConnectError)
+    # httpx.ConnectError or the same class of the client's HTTP library (openai >= 3: httpx2)
+    return cause is not None and any(c.__name__ == "ConnectError" for c in type(cause).__mro__)
 
 
 def is_fatal(exc: BaseException) -> bool:
