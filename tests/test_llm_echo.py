@@ -1,0 +1,109 @@
+"""The few-shot template (versioned, worked examples as chat turns) and the echo rules of the parser."""
+from __future__ import annotations
+
+import pytest
+
+from cikgwb.knowledge.infer import build_requests, infer_interests
+from cikgwb.knowledge.parse import EchoChecker, echo_report, parse_answer
+from cikgwb.knowledge.templates import list_templates, load_template
+from fake_openai import FakeOpenAI
+from llm_data import tiny_dataset
+
+
+def test_few_shot_template_sends_two_worked_examples_before_the_titles():
+    tpl = load_template("few-shot-small")
+    assert tpl.id == "few-shot-small@v1" and len(tpl.examples) == 2
+    msgs = tpl.messages(["Dune", "Emma"], "books")
+    assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert msgs[-1]["content"] == "Liked books: [Dune, Emma]"
+    assert msgs[1]["content"].startswith("Liked books: [The Hobbit, ")
+    assert msgs[2]["content"] == tpl.examples[0][1]
+    # every example answer avoids its own titles' words: the model is shown abstraction, not copying
+    for titles, answer in tpl.examples:
+        assert parse_answer(answer, titles=titles).reason == "ok"
+    assert {"few-shot-small@v1", "cikgrec-authors@v1"} <= {t.id for t in list_templates()}
+    # the authors' template is unchanged: no examples, two messages
+    assert len(load_template().messages(["Dune"], "books")) == 2
+
+
+def test_template_examples_are_validated(tmp_path):
+    bad = tmp_path / "t.yaml"
+    bad.write_text("name: t\nversion: 1\nuser: '{titles}'\nexamples:\n  - titles: []\n    answer: x\n")
+    with pytest.raises(ValueError, match=r"t.yaml: example 1 must be"):
+        load_template(bad)
+    bad.write_text("name: t\nversion: 1\nuser: '{titles}'\nexampels: []\n")
+    with pytest.raises(ValueError, match="unknown key"):
+        load_template(bad)
+
+
+AUTHORS = load_template().prompt_text("books")
+
+
+@pytest.mark.parametrize("raw, titles, phrases, echoes", [
+    # the issue's example: a title split at its comma, then the prompt's own words
+    ("The Dragon Star, Book 3\nThis is a list of the top interests of this anonymous user",
+     ["The Dragon Star, Book 3"], [], [("The Dragon Star", "title"), ("Book 3", "title"),
+                                       ("This is a list of the top interests of this anonymous user", "prompt")]),
+    ("The Dragon Star\nThis is a list of the top interests of this anonymous user",
+     ["The Dragon Star, Book 3"], [], [("The Dragon Star", "title"),
+                                       ("This is a list of the top interests of this anonymous user", "prompt")]),
+    ("Emma, fantasy, science fiction", ["Emma", "Dune"], ["fantasy", "science fiction"], [("Emma", "title")]),
+    ("Harry Potter, wizardry", ["Harry Potter and the Chamber of Secrets"], ["wizardry"],
+     [("Harry Potter", "title")]),
+    ("Mystery, romance", ["The Mystery of the Blue Train"], ["Mystery", "romance"], []),  # one word: a genre
+    ("anonymous user interests, history", ["Dune"], ["history"],
+     [("anonymous user interests", "prompt")]),
+])
+def test_echoes_are_not_interests(raw, titles, phrases, echoes):
+    p = parse_answer(raw, titles=titles, prompt=AUTHORS)
+    assert p.phrases == phrases
+    assert p.echoes == echoes
+    assert p.reason == ("ok" if phrases else "echo")
+    assert parse_answer(raw).reason == "ok"  # without titles and prompt: the old rules only
+
+
+def test_copying_a_worked_example_is_noted():
+    tpl = load_template("few-shot-small")
+    ex = [a for _, a in tpl.examples]
+    p = parse_answer(tpl.examples[0][1], titles=["Dune"], prompt=tpl.prompt_text("books"), examples=ex)
+    assert p.reason == "ok" and "same-as-example" in p.notes
+    # the examples' titles are prompt words: answering with one is an echo of the prompt
+    q = parse_answer("The Hobbit, space opera", echo=EchoChecker(["Dune"], tpl.prompt_text("books"), ex))
+    assert q.phrases == ["space opera"] and q.echoes == [("The Hobbit", "prompt")]
+
+
+def test_echo_report_per_template_and_in_the_run_report(tmp_path):
+    rows = [("a@v1", parse_answer("Emma, Dune", titles=["Emma", "Dune"])),
+            ("a@v1", parse_answer("fantasy, Emma", titles=["Emma"])),
+            ("b@v1", parse_answer("fantasy, horror", titles=["Emma"])),
+            ("b@v1", parse_answer(None))]
+    rep = echo_report(rows)
+    assert rep["a@v1"]["echo rate"] == 0.5 and rep["a@v1"]["answers with an echo"] == 1.0
+    assert rep["a@v1"]["echoed phrases"] == 0.75 and rep["a@v1"]["usable"] == 1
+    assert rep["b@v1"] == {**rep["b@v1"], "answers": 1, "echo rate": 0.0, "usable rate": 1.0}
+
+    ds = tiny_dataset()
+    reqs, hists = build_requests(ds, "fake-model", "few-shot-small")
+    titles = {h.user: h.titles for h in hists}
+
+    def answer(body):  # user 0 gets an echo of its own first title, the others a genre
+        for r in reqs:
+            if r.messages[-1] == body["messages"][-1]:
+                return titles[r.user][0] if r.user == 0 else "history, travel"
+        raise AssertionError
+
+    from cikgwb.knowledge.backends.chat import ChatBackend
+    from cikgwb.knowledge.settings import resolve_settings
+
+    with FakeOpenAI(answer=answer) as fake:
+        be = ChatBackend(resolve_settings(base_url=fake.base_url, model="fake-model", api_key="k"),
+                         progress=False)
+        df = infer_interests(ds, be, template="few-shot-small", run_dir=tmp_path)
+    assert df.set_index("user").reason[0] == "echo"
+    assert set(df.template.dropna()) == {"few-shot-small@v1"}
+    e = df.attrs["report"]["echo"]["few-shot-small@v1"]
+    assert e["echo rate"] == pytest.approx(1 / (ds.n_users - 1), abs=1e-4)
+    assert df.attrs["report"]["template"] == "few-shot-small@v1"
+    import json
+    line = json.loads((tmp_path / "answers.jsonl").read_text().splitlines()[0])
+    assert line["template"] == "few-shot-small@v1"
