@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -23,7 +24,8 @@ def _data_stats(args: argparse.Namespace) -> int:
     from .data import load_dataset
     from .evaluate import sparsity_groups
 
-    ds = load_dataset(args.name, data_dir=args.data_dir, split_seed=args.split_seed)
+    ds = load_dataset(args.name, data_dir=args.data_dir, split_seed=args.split_seed, interests="optional",
+                      strict=args.strict)
     s = ds.summary()
     if args.json:
         s["warnings"] = ds.meta.get("warnings", {})
@@ -63,6 +65,8 @@ def _add_data(sub) -> None:
     s.add_argument("--data-dir", default=None)
     s.add_argument("--split-seed", type=int, default=0)
     s.add_argument("--json", action="store_true")
+    s.add_argument("--strict", action="store_true",
+                   help="fail (instead of warning) when a file's sha256 is not the pinned one")
     s.set_defaults(func=_data_stats)
 
 
@@ -72,6 +76,8 @@ def _train(args: argparse.Namespace) -> int:
     from .train import REPORTS, Trainer, check_run_dir
 
     seeds = [int(s) for s in str(args.seeds).split(",")] if args.seeds is not None else [None]
+    if getattr(args, "strict", False):  # the data loader (here and in Ray workers) reads it
+        os.environ["CIKGWB_STRICT_DATA"] = "1"
     if args.resume and args.overwrite:
         raise ValueError("--resume and --overwrite contradict each other: give one")
     cfgs = []
@@ -139,6 +145,8 @@ def _add_train(sub) -> None:
     p.add_argument("--gpus-per-run", type=float, default=None,
                    help="--executor ray: fraction of a GPU per seed where CUDA is present (0.25: four per card)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--strict", action="store_true",
+                   help="fail (instead of warning) when a data file's sha256 is not the pinned one")
     p.set_defaults(func=_train)
 
 

@@ -202,3 +202,22 @@ def test_cli_stats(real_data_dir, capsys):
     out = capsys.readouterr().out
     assert "6,616" in out and "8,853" in out and "110,662" in out and "0.19%" in out and "1,404" in out
     assert "sparsity group 4" in out and "seed 0" in out
+
+
+# ----------------------------------------------------------------------------- issue 20 (more in test_data_errors.py)
+def test_bad_interest_user_line_named(broken):
+    n = len((broken / "user_interest_clustered.txt").read_text().splitlines())
+    with open(broken / "user_interest_clustered.txt", "a") as fh:
+        fh.write("5000 800\n")
+    with pytest.raises(DataFormatError, match=rf"user_interest_clustered.txt: user id 5000 out of range "
+                                              rf"\(expected < 800\) on line {n + 1}$"):
+        load_from_dir(broken)
+
+
+def test_synthetic_checks_do_not_change_the_data(synthetic_ds, synthetic_dir):
+    # the stricter reading (bytes decoded once, ids checked against the lists) loads the same arrays
+    ds = load_from_dir(synthetic_dir / "synthetic", name="synthetic")
+    for k in ("train", "valid", "test", "kg", "user_interest", "interest_ids"):
+        assert np.array_equal(getattr(ds, k), getattr(synthetic_ds, k)), k
+    assert (ds.n_users, ds.n_items, ds.n_entities, ds.n_relations) == \
+        (synthetic_ds.n_users, synthetic_ds.n_items, synthetic_ds.n_entities, synthetic_ds.n_relations)

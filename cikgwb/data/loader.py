@@ -7,6 +7,8 @@ substitute-KG entity).
 """
 from __future__ import annotations
 
+import codecs
+import io
 import logging
 import os
 from pathlib import Path
@@ -24,31 +26,109 @@ class DataFormatError(ValueError):
     """A dataset file does not have the expected format; the message names file, line and value."""
 
 
+INT64_MAX = 2**63 - 1
+#: without a list file, ids up to this many times the number of distinct ids (plus the slack
+#: below) are accepted; beyond, the id space is not contiguous and the tables built from it
+#: (one embedding row per id) would be absurdly large
+SPARSE_ID_FACTOR = 2
+SPARSE_ID_SLACK = 1000
+
+
 def _read_lines(path: Path) -> list[tuple[int, str]]:
+    """The non-blank lines of a UTF-8 text file as ``(line number, text)``.
+
+    A folder, a UTF-16 file, NUL bytes or bytes that are not UTF-8 raise
+    :class:`DataFormatError` naming the file (and the line); a UTF-8 byte-order mark is
+    dropped; a last line without its newline (the published files all end with one) is logged
+    as a warning: the file may have been cut short."""
+    if path.is_dir():
+        raise DataFormatError(f"{path}: is a folder, expected a file (remove it and run "
+                              f"`cikgwb data fetch {path.parent.name}`?)")
     if not path.exists():
         raise DataFormatError(f"{path}: file not found (expected it in the dataset folder; "
                               f"run `cikgwb data fetch {path.parent.name}`?)")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DataFormatError(f"{path}: UTF-16 text (byte-order mark {raw[:2].hex()}); expected UTF-8 "
+                              "(convert it, e.g. `iconv -f UTF-16 -t UTF-8`)")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line = raw.count(b"\n", 0, nul) + 1
+        raise DataFormatError(f"{path}:{line}: NUL byte (UTF-16 or binary data?); expected UTF-8 text")
+    if raw.startswith(codecs.BOM_UTF8):
+        log.info("%s: UTF-8 byte-order mark dropped", path)
+        raw = raw[len(codecs.BOM_UTF8):]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataFormatError(f"{path}:{line}: byte 0x{raw[exc.start]:02x} is not UTF-8; expected UTF-8 "
+                              "text (convert it, e.g. `iconv -f LATIN1 -t UTF-8`)") from None
     out = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if line.strip():
-                out.append((n, line.rstrip("\n")))
+    for n, line in enumerate(io.StringIO(text, newline=None), start=1):  # as open(): universal newlines
+        if line.strip():
+            out.append((n, line.rstrip("\n")))
     if not out:
         raise DataFormatError(f"{path}: file is empty (expected at least one line)")
+    if not raw.endswith((b"\n", b"\r")):
+        log.warning("%s:%d: the last line has no newline: the file may be cut short (the published "
+                    "files end with one; `cikgwb data verify` checks their sha256)", path, out[-1][0])
     return out
 
 
 def _int(tok: str, path: Path, line_no: int, what: str) -> int:
-    try:
-        v = int(tok)
-    except ValueError:
-        raise DataFormatError(f"{path}:{line_no}: {what} {tok!r} is not an integer") from None
-    if v < 0:
-        raise DataFormatError(f"{path}:{line_no}: {what} {v} is negative (ids are 0-based)")
+    """A non-negative id written in ASCII digits only (no sign, '_' or other digits)."""
+    if not (tok.isascii() and tok.isdigit()):
+        if tok[:1] == "-" and tok[1:].isascii() and tok[1:].isdigit():
+            raise DataFormatError(f"{path}:{line_no}: {what} {tok} is negative (ids are 0-based)")
+        raise DataFormatError(f"{path}:{line_no}: {what} {tok!r} is not an integer "
+                              "(expected the digits 0-9 only)")
+    v = int(tok)
+    if v > INT64_MAX:
+        raise DataFormatError(f"{path}:{line_no}: {what} {tok} is too large (expected ids below 2**63, "
+                              "and in practice below the number of ids the files list)")
     return v
 
 
-def read_user_items(path: Path, n_users: int | None, n_items: int | None) -> np.ndarray:
+def _line_of(path: Path, row: int) -> int:
+    """Line number of the ``row``-th non-blank line of ``path`` (for error messages)."""
+    return _read_lines(path)[row][0]
+
+
+def _line_of_user(path: Path, user: int) -> int:
+    """Line number of ``user``'s line in a ``user item ...`` file (for error messages)."""
+    for n, line in _read_lines(path):
+        if line.split()[0] == str(user):
+            return n
+    return 0
+
+
+def _check_id_space(path: Path, ids: np.ndarray, line_of, n_listed: int | None, n_distinct: int,
+                    what: str, listed_in: str | None) -> None:
+    """``ids`` must be below ``n_listed`` (ids a list file defines) or, without a list, not far
+    beyond the ``n_distinct`` ids the files hold: DataFormatError naming file and line
+    (``line_of(index into ids)``)."""
+    if not len(ids):
+        return
+    k = int(np.argmax(ids))
+    top = int(ids[k])
+    if n_listed is not None:
+        if top < n_listed:
+            return
+        raise DataFormatError(f"{path}:{line_of(k)}: {what} {top:,} out of range (expected < {n_listed:,}, "
+                              f"the number listed in {listed_in})")
+    bound = SPARSE_ID_FACTOR * n_distinct + SPARSE_ID_SLACK
+    if top >= bound:
+        raise DataFormatError(f"{path}:{line_of(k)}: {what} {top:,} is far beyond the {n_distinct:,} distinct "
+                              f"{what}s of the files (expected ids 0..n-1, contiguous; {top + 1:,} would be "
+                              "allocated)")
+
+
+def read_user_items(path: Path, n_users: int | None, n_items: int | None,
+                    users_from: str = "user_list.txt", items_from: str = "item_list.txt") -> np.ndarray:
     """Read ``user item item ...`` lines into (user, item) pairs in file order.
 
     Duplicate pairs and repeated user lines are errors: the published files have none.
@@ -59,7 +139,8 @@ def read_user_items(path: Path, n_users: int | None, n_items: int | None) -> np.
         toks = line.split()
         u = _int(toks[0], path, n, "user id")
         if n_users is not None and u >= n_users:
-            raise DataFormatError(f"{path}:{n}: user id {u} out of range (expected < {n_users} users)")
+            raise DataFormatError(f"{path}:{n}: user id {u} out of range (expected < {n_users} users); "
+                                  f"{users_from} lists {n_users}")
         if u in seen_users:
             raise DataFormatError(f"{path}:{n}: user {u} appears again (first on line {seen_users[u]});"
                                   " expected one line per user")
@@ -69,7 +150,7 @@ def read_user_items(path: Path, n_users: int | None, n_items: int | None) -> np.
             bad = [i for i in its if i >= n_items]
             if bad:
                 raise DataFormatError(f"{path}:{n}: item id {bad[0]} out of range "
-                                      f"(expected < {n_items} items)")
+                                      f"(expected < {n_items} items); {items_from} lists {n_items}")
         if len(set(its)) != len(its):
             dup = next(i for i in its if its.count(i) > 1)
             raise DataFormatError(f"{path}:{n}: duplicate pair (user {u}, item {dup})")
@@ -92,6 +173,9 @@ def read_triples(path: Path, ncol: int = 3, sep: str | None = None) -> np.ndarra
 def read_id_map(path: Path) -> list[tuple[str, int, str | None]]:
     """``org_id remap_id [name ...]`` lines after a header -> (org_id, remap_id, name)."""
     lines = _read_lines(path)
+    if len(lines) < 2:
+        raise DataFormatError(f"{path}: only a header line, no entries (expected 'org_id remap_id [name]' "
+                              "lines after the header)")
     out = []
     for n, line in lines[1:]:
         toks = line.split(None, 2)
@@ -131,6 +215,11 @@ def _ml1m_substitute_kg(root: Path, item_org: list[str], warnings: dict) -> tupl
     warnings["ml1m items without a substitute-KG entity"] = len(item_org) - len(set(sat_to_ent.values()))
     next_id = len(item_org)
     ents = np.unique(kg[:, [0, 2]])
+    heads_tails = np.concatenate([kg[:, 0], kg[:, 2]])
+    _check_id_space(sat / "kg.txt", heads_tails, lambda k: _line_of(sat / "kg.txt", k % len(kg)), None,
+                    len(np.union1d(ents, i2e[:, 1])), "entity id", None)
+    _check_id_space(sat / "kg.txt", kg[:, 1], lambda k: _line_of(sat / "kg.txt", k), None,
+                    len(np.unique(kg[:, 1])), "relation id", None)
     for e in ents:
         if int(e) not in sat_to_ent:
             sat_to_ent[int(e)] = next_id
@@ -144,8 +233,19 @@ def _ml1m_substitute_kg(root: Path, item_org: list[str], warnings: dict) -> tupl
     return mapped, next_id, [f"satori relation {r}" for r in range(n_rel)]
 
 
-def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0) -> Dataset:
-    """Load a dataset folder in the CIKGRec file layout (see ``shared/data/README.md``)."""
+INTEREST_MODES = ("paper", "optional", "none")
+
+
+def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0,
+                  interests: str = "paper") -> Dataset:
+    """Load a dataset folder in the CIKGRec file layout (see ``shared/data/README.md``).
+
+    ``interests``: ``paper`` (default) requires ``user_interest_clustered.txt``: without it a
+    CIKGRec run would silently train without interests while labelled the full model;
+    ``optional`` loads without it (a warning; ``data stats``); ``none``: interests are off
+    (``--interests none``, ``no_interests``), so the file is not needed."""
+    if interests not in INTEREST_MODES:
+        raise ValueError(f"interests={interests!r}: expected one of {', '.join(INTEREST_MODES)}")
     root = Path(root)
     name = name or root.name
     if not root.is_dir():
@@ -157,11 +257,16 @@ def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0
     titles = [title_from_name(nm, org) for org, _, nm in item_map]
     warnings["items without a title"] = sum(t is None for t in titles)
     user_file = root / "user_list.txt"
-    n_users = len(read_id_map(user_file)) if user_file.exists() else None
+    n_users = len(read_id_map(user_file)) if user_file.exists() or user_file.is_symlink() else None
 
     train_full = read_user_items(root / "train.txt", n_users, n_items)
     test = read_user_items(root / "test.txt", n_users, n_items)
     if n_users is None:
+        # no user list: users are 0..max id, as long as the ids are not far beyond those present
+        distinct = len(np.union1d(train_full[:, 0], test[:, 0]))
+        for f, pairs in (("train.txt", train_full), ("test.txt", test)):
+            _check_id_space(root / f, pairs[:, 0], lambda k, f=f, pairs=pairs: _line_of_user(root / f, int(pairs[k, 0])),
+                            None, distinct, "user id", None)
         n_users = int(max(train_full[:, 0].max(), test[:, 0].max())) + 1
     train_users = np.unique(train_full[:, 0])
     unknown = np.setdiff1d(np.unique(test[:, 0]), train_users)
@@ -177,17 +282,30 @@ def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0
     rel_names = [org for org, _, _ in read_id_map(root / "relation_list.txt")] \
         if (root / "relation_list.txt").exists() else []
     entity_names: list[str | None] = []
-    if kg_path.exists():
+    if kg_path.exists() or kg_path.is_symlink():
         kg = read_triples(kg_path)
-        n_entities = max(int(kg[:, [0, 2]].max()) + 1, n_items)
         ent_file = root / "entity_list.txt"
-        if ent_file.exists():
-            ents = read_id_map(ent_file)
+        ents = read_id_map(ent_file) if ent_file.exists() or ent_file.is_symlink() else None
+        heads_tails = np.concatenate([kg[:, 0], kg[:, 2]])
+
+        def line_ht(k: int) -> int:
+            return _line_of(kg_path, k % len(kg))
+        if ents is not None:
+            _check_id_space(kg_path, heads_tails, line_ht, max(len(ents), n_items), 0, "entity id",
+                            f"{ent_file.name} and item_list.txt")
+        else:
+            distinct = len(np.union1d(np.unique(heads_tails), np.arange(n_items)))
+            _check_id_space(kg_path, heads_tails, line_ht, None, distinct, "entity id", None)
+        if len(rel_names):
+            _check_id_space(kg_path, kg[:, 1], lambda k: _line_of(kg_path, k), len(rel_names), 0,
+                            "relation id", "relation_list.txt")
+        else:
+            _check_id_space(kg_path, kg[:, 1], lambda k: _line_of(kg_path, k), None,
+                            len(np.unique(kg[:, 1])), "relation id", None)
+        n_entities = max(int(heads_tails.max()) + 1, n_items)
+        if ents is not None:
             n_entities = max(n_entities, len(ents))
             entity_names = [title_from_name(nm if nm is not None else org) for org, _, nm in ents]
-        if len(rel_names) and kg[:, 1].max() >= len(rel_names):
-            raise DataFormatError(f"{kg_path}: relation id {int(kg[:, 1].max())} out of range "
-                                  f"(relation_list.txt has {len(rel_names)})")
         meta["kg"] = "published item-side KG"
     elif (root / "satori-kg").is_dir():
         kg, n_entities, rel_names = _ml1m_substitute_kg(root, [o for o, _, _ in item_map], warnings)
@@ -205,11 +323,17 @@ def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0
         rel_names = rel_names + [f"relation {r}" for r in range(len(rel_names), n_rel_ids)]
 
     ui_path = root / "user_interest_clustered.txt"
-    if ui_path.exists():
+    if not ui_path.exists() and not ui_path.is_symlink() and interests == "paper":
+        raise DataFormatError(
+            f"{ui_path}: file not found; without it CIKGRec would train without interests (the w/o UIK "
+            f"variant) while labelled the full model. Fetch it (`cikgwb data fetch {name}`), or turn "
+            "interests off explicitly (`cikgwb train --interests none` / `--set no_interests=true`)")
+    if ui_path.exists() or ui_path.is_symlink():
         ui = read_triples(ui_path, ncol=2)
-        bad = ui[ui[:, 0] >= n_users]
+        bad = np.flatnonzero(ui[:, 0] >= n_users)
         if len(bad):
-            raise DataFormatError(f"{ui_path}: user id {int(bad[0, 0])} out of range (expected < {n_users})")
+            raise DataFormatError(f"{ui_path}: user id {int(ui[bad[0], 0])} out of range (expected < {n_users}) "
+                                  f"on line {_line_of(ui_path, int(bad[0]))}")
         n_raw = len(ui)
         ui = np.unique(ui, axis=0)  # duplicate edges merge
         warnings["duplicate user-interest edges merged"] = n_raw - len(ui)
@@ -217,9 +341,11 @@ def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0
         user_interest = np.column_stack([ui[:, 0], inv.astype(np.int64)])
         meta["interests_source"] = "paper (released gpt-3.5-turbo-0125 interest graph; no text labels)"
     else:
+        if interests == "optional":
+            log.warning("%s: file not found: %s loaded without its interest graph", ui_path, name)
         interest_ids = np.zeros(0, dtype=np.int64)
         user_interest = np.zeros((0, 2), dtype=np.int64)
-        meta["interests_source"] = "none"
+        meta["interests_source"] = "none" if interests == "none" else f"none ({ui_path.name} missing)"
 
     train, valid = split_valid(train_full, n_users, seed=split_seed)
     meta.update({
@@ -243,8 +369,53 @@ def _first_existing(p: Path) -> Path:
     return p
 
 
-def load_dataset(name: str, data_dir: str | Path | None = None, split_seed: int = 0) -> Dataset:
-    """Load a registered dataset by name (``synthetic`` is generated on first use)."""
+#: set to 1 (``cikgwb data stats --strict``, ``cikgwb train --strict``) to fail on a file whose
+#: sha256 differs from the pinned one instead of warning
+STRICT_ENV = "CIKGWB_STRICT_DATA"
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def _strict_default() -> bool:
+    return os.environ.get(STRICT_ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def check_pinned(name: str, folder: Path, strict: bool | None = None) -> list[str]:
+    """Compare the dataset's present files with their pinned sha256 (:mod:`.registry`).
+
+    Returns one line per file that differs (also logged as a warning); with ``strict`` (default:
+    ``$CIKGWB_STRICT_DATA``) a difference raises :class:`DataFormatError`. Missing files are left
+    to the loader, which names them when it needs them."""
+    from .download import sha256_file
+    from .registry import get_spec
+
+    strict = _strict_default() if strict is None else strict
+    bad = []
+    for f in get_spec(name).files:
+        path = folder / f.path
+        if not path.is_file():
+            continue
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+        if key not in _DIGESTS:
+            _DIGESTS[key] = sha256_file(path)
+        if _DIGESTS[key] != f.sha256:
+            bad.append(f"{path}: sha256 {_DIGESTS[key][:12]}... ({st.st_size:,} bytes) is not the pinned "
+                       f"{f.sha256[:12]}... of the published file (changed, truncated or another version)")
+    if bad and strict:
+        raise DataFormatError(f"{bad[0]}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
+                              + f"; run `cikgwb data fetch {name}` to restore the published files")
+    for line in bad:
+        log.warning("%s; figures from it are not the paper's data (`cikgwb data fetch %s` restores it; "
+                    "--strict makes this an error)", line, name)
+    return bad
+
+
+def load_dataset(name: str, data_dir: str | Path | None = None, split_seed: int = 0,
+                 interests: str = "paper", strict: bool | None = None) -> Dataset:
+    """Load a registered dataset by name (``synthetic`` is generated on first use).
+
+    The published files are checked against their pinned sha256 first (:func:`check_pinned`:
+    a warning, an error with ``strict``); ``interests`` as in :func:`load_from_dir`."""
     from .registry import dataset_dir, get_spec
 
     spec = get_spec(name)
@@ -256,7 +427,14 @@ def load_dataset(name: str, data_dir: str | Path | None = None, split_seed: int 
             # a read-only data dir (e.g. a shared copy of the real data): generate into the cache
             folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cikgwb" / name
         ensure_synthetic(folder)
-        ds = load_from_dir(folder, name=name, split_seed=split_seed)
+        ds = load_from_dir(folder, name=name, split_seed=split_seed, interests=interests)
         from .synthetic import attach_truth
         return attach_truth(ds, folder)
-    return load_from_dir(folder, name=name, split_seed=split_seed)
+    if folder.is_dir():
+        mismatched = check_pinned(name, folder, strict)
+    else:
+        mismatched = []
+    ds = load_from_dir(folder, name=name, split_seed=split_seed, interests=interests)
+    if mismatched:
+        ds.meta["checksum_mismatch"] = mismatched
+    return ds
