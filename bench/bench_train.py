@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import resource
 import sys
 import time
@@ -163,6 +164,100 @@ def time_propagation(model, device, repeats: int = 5) -> dict:
     ours, ref = float(np.median(times["ours"])), float(np.median(times["reference"]))
     return {"propagation_ours_s": ours, "propagation_reference_s": ref, "propagation_speedup": ref / ours,
             "propagation_note": f"median of {repeats}: forward + backward over the CIKG, {n_layers} layers"}
+
+
+def time_infonce(B: int = 1024, N: int = 16386, d: int = 64, repeats: int = 7, device=None,
+                 blocks=(None,)) -> dict:
+    """Forward + backward of one all-node InfoNCE term (B anchors against N candidates, d dims),
+    median ms of ``repeats``: naive autograd (``F.cross_entropy`` on the B x N logits), the fused
+    softmax-saving version it replaced, the tiled one in fp32 and with bf16 products; with
+    the largest differences to the naive loss and gradients."""
+    import torch.nn.functional as F
+    from cikgwb.models import losses
+    device = device or torch.device("cpu")
+    g = torch.Generator().manual_seed(0)
+    a0 = torch.randn(B, d, generator=g).to(device)
+    c0 = torch.randn(N, d, generator=g).to(device)
+    t = torch.randint(0, N, (B,), generator=g).to(device)
+    tau = 0.15
+
+    def naive(a, c):
+        return F.cross_entropy(F.normalize(a, dim=-1) @ F.normalize(c, dim=-1).T / tau, t)
+
+    kinds = {"naive autograd": naive, "fused (previous)": lambda a, c: losses.info_nce_fused(a, c, t, tau)}
+    for blk in blocks:
+        tag = f" block {blk}" if blk else ""
+        kinds[f"tiled-keep fp32{tag}"] = lambda a, c, blk=blk: losses.info_nce(a, c, t, tau, block=blk, keep=True)
+        kinds[f"tiled-keep bf16{tag}"] = lambda a, c, blk=blk: losses.info_nce(a, c, t, tau, precision="bf16", block=blk, keep=True)
+        kinds[f"tiled-recompute fp32{tag}"] = lambda a, c, blk=blk: losses.info_nce(a, c, t, tau, block=blk, keep=False)
+        kinds[f"tiled-recompute bf16{tag}"] = lambda a, c, blk=blk: losses.info_nce(a, c, t, tau, precision="bf16", block=blk, keep=False)
+    res, times = {}, {k: [] for k in kinds}
+    for r in range(repeats + 1):
+        for k, fn in kinds.items():
+            a = a0.clone().requires_grad_(True)
+            c = c0.clone().requires_grad_(True)
+            sync(device)
+            t0 = time.perf_counter()
+            loss = fn(a, c)
+            loss.backward()
+            sync(device)
+            if r:  # the first round is a warm-up
+                times[k].append(time.perf_counter() - t0)
+            else:
+                res[k] = (float(loss), a.grad, c.grad)
+    l0, ga0, gc0 = res["naive autograd"]
+    rows = {}
+    for k in kinds:
+        l, ga, gc = res[k]
+        scale = max(float(ga0.abs().max()), float(gc0.abs().max()))
+        rows[k] = {"ms": 1000 * float(np.median(times[k])), "loss_rel_diff": abs(l - l0) / abs(l0),
+                   "grad_max_diff_rel_to_max": max(float((ga - ga0).abs().max()), float((gc - gc0).abs().max())) / scale}
+    return {"B": B, "N": N, "d": d, "threads": torch.get_num_threads(), "repeats": repeats, "kinds": rows}
+
+
+def compare_infonce_runs(epochs: int = 5, block: int = 64, precision: str = "fp32", data_dir=None) -> dict:
+    """Same maths check of the tiled InfoNCE in training: two short CIKGRec runs on the synthetic
+    data from the same seed on one thread, one with the previous fused InfoNCE, one with the
+    tiled one (``block`` columns, so that the synthetic data's ~800 users and ~700 entities span
+    several blocks; ``precision`` bf16 for the option's check). Returns the largest relative
+    difference of each history entry (losses and valid metrics per epoch)."""
+    import tempfile
+    from cikgwb.models import losses
+    from cikgwb.train import train
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    hist = {}
+    try:
+        for kind in ("fused", "tiled"):
+            cfg = default_config("synthetic", "cikgrec")
+            cfg.train.max_epochs = epochs
+            cfg.train.device = "cpu"
+            ds = load_dataset("synthetic", data_dir=data_dir)
+            if kind == "fused":
+                fn = lambda a, c, t, tau, precision="fp32": losses.info_nce_fused(a, c, t, tau)  # noqa: E731
+            else:
+                cfg.model.precision = precision
+                fn = lambda a, c, t, tau, precision="fp32": losses.info_nce(a, c, t, tau, precision, block=block)  # noqa: E731
+            saved = cikgrec_mod.info_nce
+            cikgrec_mod.info_nce = fn
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    os.environ["CIKGWB_CHECKPOINT_DIR"] = tmp + "/ck"
+                    train(cfg, ds, progress=False, run_dir=Path(tmp) / "run")
+                    hist[kind] = [json.loads(line) for line in (Path(tmp) / "run" / "history.jsonl").open()]
+            finally:
+                cikgrec_mod.info_nce = saved
+    finally:
+        torch.set_num_threads(n_threads)
+    diffs: dict[str, float] = {}
+    for ra, rb in zip(hist["fused"], hist["tiled"]):
+        for k, va in ra.items():
+            if k == "epoch" or "seconds" in k or not isinstance(va, (int, float)):
+                continue
+            d = abs(rb[k] - va) / max(abs(va), 1e-30)
+            diffs[k] = max(diffs.get(k, 0.0), d)
+    return {"epochs": len(hist["fused"]), "block": block, "precision": precision,
+            "max_rel_diff": diffs, "fused_last": hist["fused"][-1], "tiled_last": hist["tiled"][-1]}
 
 
 def bench(name: str, device, ref_batches: int, skip_ref: bool, data_dir=None) -> dict:

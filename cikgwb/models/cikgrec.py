@@ -25,13 +25,15 @@ from ..data.dataset import Dataset
 from ..graph import EdgeSets, drop_edges, lightgcn, normalized_adjacency
 from . import register
 from .base import Recommender
-from .losses import bpr_loss, info_nce, l2_batch, mask_rate, sce_loss, transe_loss
+from .losses import PRECISIONS, bpr_loss, info_nce, l2_batch, mask_rate, sce_loss, transe_loss
 
 
 @register("cikgrec")
 class CIKGRec(Recommender):
     def __init__(self, ds: Dataset, cfg: ModelConfig, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
+        if cfg.precision not in PRECISIONS:
+            raise ValueError(f"setting precision={cfg.precision!r}: expected one of {', '.join(PRECISIONS)}")
         es = EdgeSets(ds, train_pairs, use_kg=cfg.use_kg, use_interests=not cfg.no_interests)
         self.edges = es
         self.space = s = es.space
@@ -145,8 +147,8 @@ class CIKGRec(Recommender):
         v2 = lightgcn(self.views["v2"], e0, cfg.n_layers, mean=False)
         v3 = lightgcn(self.views["v3"], e0, cfg.n_layers, mean=False)
         # the batch's users and positive items as they come (repeats included), as the authors do
-        l_user = info_nce(v1[users], v2[:U], users, cfg.gcl_temp)
-        l_item = info_nce(v1[U + pos], v3[U:U + E], pos, cfg.gcl_temp)
+        l_user = info_nce(v1[users], v2[:U], users, cfg.gcl_temp, precision=cfg.precision)
+        l_item = info_nce(v1[U + pos], v3[U:U + E], pos, cfg.gcl_temp, precision=cfg.precision)
         return l_user + l_item
 
     # ------------------------------------------------------------ TransE

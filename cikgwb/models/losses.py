@@ -40,10 +40,109 @@ class _LogSumExpMatmul(torch.autograd.Function):
         return gs @ c, gs.T @ a
 
 
-def info_nce(anchor: torch.Tensor, candidates: torch.Tensor, target: torch.Tensor, tau: float) -> torch.Tensor:
+class _TiledLogSumExpMatmul(torch.autograd.Function):
+    """``logsumexp(a @ c.T, dim=1)`` over column blocks of ``c`` (same maths as
+    :class:`_LogSumExpMatmul`, sums taken in another order: equal to float rounding).
+
+    Forward: per block ``S_j = a @ c_j.T`` (B x ``block``, stays in cache), a running row maximum
+    ``m`` and a rescaled running sum ``z`` (online logsumexp); ``lse = m + log z``.
+
+    Backward (``d lse_b / d S_bj = softmax(S)_bj``), two ways:
+
+    * ``keep=False``: each block's softmax ``exp(a @ c_j.T - lse)`` is recomputed, so the B x N
+      logits are never held (memory O(B d + N d));
+    * ``keep=True``: the forward keeps each block's ``P_j = exp(S_j - m_j)`` (B x N in all, as
+      the fused version holds) and the backward is two products per block, with the row
+      factors ``g exp(m_j - lse)`` applied to the small B x d sides, not to the blocks.
+
+    ``low``: ``None`` or a dtype (``torch.bfloat16``) in which the matrix products are taken
+    (and, with ``keep``, the kept blocks stored), with the exponentials, sums and the
+    gradients' accumulation in the inputs' dtype."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, c: torch.Tensor, block: int, low, keep: bool) -> torch.Tensor:  # type: ignore[override]
+        al, cl = (a, c) if low is None else (a.to(low), c.to(low))
+        B, N = a.shape[0], c.shape[0]
+        m = torch.full((B, 1), float("-inf"), dtype=a.dtype, device=a.device)
+        z = torch.zeros((B, 1), dtype=a.dtype, device=a.device)
+        kept: list[torch.Tensor] = []
+        for j in range(0, N, block):
+            s = al @ cl[j:j + block].T
+            if low is not None:
+                s = s.to(a.dtype)
+            m_new = torch.maximum(m, s.amax(1, keepdim=True))
+            z.mul_((m - m_new).exp_())
+            z.add_(s.sub_(m_new).exp_().sum(1, keepdim=True))
+            m = m_new
+            if keep:
+                kept += [s if low is None else s.to(low), m]
+        lse = m + z.log()
+        ctx.save_for_backward(a, c, lse, *kept)
+        ctx.block, ctx.low, ctx.keep = block, low, keep
+        return lse.squeeze(1)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):  # type: ignore[override]
+        a, c, lse, *kept = ctx.saved_tensors
+        block, low = ctx.block, ctx.low
+        g = g.unsqueeze(1)
+        cl = c if low is None else c.to(low)
+        grad_a = torch.zeros_like(a)
+        grad_c = torch.empty_like(c)
+        if ctx.keep:
+            for k in range(0, len(kept), 2):
+                p, m = kept[k], kept[k + 1]
+                j = k // 2 * block
+                w = (m - lse).exp_().mul_(g)  # row b of the softmax's block j = P_j[b] exp(m_jb - lse_b)
+                aw = a * w
+                grad_a.add_((p @ cl[j:j + block]).to(a.dtype).mul_(w))
+                grad_c[j:j + block] = p.T @ (aw if low is None else aw.to(low))
+            return grad_a, grad_c, None, None, None
+        # the per-row factor g_b goes onto a (B x d) and onto the B x d result, not onto the blocks
+        ag = a * g
+        al, agl = (a, ag) if low is None else (a.to(low), ag.to(low))
+        neg_lse = lse.neg()
+        for j in range(0, c.shape[0], block):
+            s = al @ cl[j:j + block].T
+            if low is None:
+                p = s.add_(neg_lse).exp_()
+                grad_a.addmm_(p, cl[j:j + block])
+                torch.mm(p.T, agl, out=grad_c[j:j + block])
+            else:
+                p = s.to(a.dtype).add_(neg_lse).exp_().to(low)
+                grad_a.add_(p @ cl[j:j + block])
+                grad_c[j:j + block] = p.T @ agl
+        grad_a.mul_(g)
+        return grad_a, grad_c, None, None, None
+
+
+INFO_NCE_BLOCK = 1024  # columns per block of the tiled InfoNCE (B x 1024 floats: 4 MiB at B = 1024)
+INFO_NCE_KEEP = True   # keep the blocks' exponentials for the backward (faster; B x N floats held)
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+
+
+def info_nce(anchor: torch.Tensor, candidates: torch.Tensor, target: torch.Tensor, tau: float,
+             precision: str = "fp32", block: int | None = None, keep: bool | None = None) -> torch.Tensor:
     """InfoNCE with cosine similarity: mean_b -log softmax(s(a_b, c) / tau)[target_b]
-    = mean_b [logsumexp_j s(a_b, c_j) / tau - s(a_b, c_target_b) / tau]."""
+    = mean_b [logsumexp_j s(a_b, c_j) / tau - s(a_b, c_target_b) / tau].
+
+    The normaliser is tiled over column blocks of ``candidates`` (:class:`_TiledLogSumExpMatmul`;
+    ``keep=False``: recomputed per block in the backward, the B x N logits never held; default
+    ``INFO_NCE_KEEP``). ``precision="bf16"`` takes its matrix products in bfloat16 (an option,
+    not the paper's maths: fp32 is the default); the positive term stays in the inputs' dtype."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
     a = F.normalize(anchor, dim=-1) / tau  # scale the (small) anchor side, not the logit matrix
+    c = F.normalize(candidates, dim=-1)
+    lse = _TiledLogSumExpMatmul.apply(a, c, int(block or INFO_NCE_BLOCK), PRECISIONS[precision],
+                                      INFO_NCE_KEEP if keep is None else bool(keep))
+    return (lse - (a * c[target]).sum(-1)).mean()
+
+
+def info_nce_fused(anchor: torch.Tensor, candidates: torch.Tensor, target: torch.Tensor, tau: float) -> torch.Tensor:
+    """The previous implementation (one B x N softmax held for the backward): kept as the
+    reference that the tiled :func:`info_nce` is tested and benchmarked against."""
+    a = F.normalize(anchor, dim=-1) / tau
     c = F.normalize(candidates, dim=-1)
     return (_LogSumExpMatmul.apply(a, c) - (a * c[target]).sum(-1)).mean()
 
