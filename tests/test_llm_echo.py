@@ -107,3 +107,34 @@ def test_echo_report_per_template_and_in_the_run_report(tmp_path):
     import json
     line = json.loads((tmp_path / "answers.jsonl").read_text().splitlines()[0])
     assert line["template"] == "few-shot-small@v1"
+
+
+def test_store_summary_reads_a_store_in_use_and_reports_speed_tokens_echo_and_samples(tmp_path):
+    from cikgwb.knowledge.answers_report import markdown_report, store_summary
+    from cikgwb.knowledge.backends.chat import ChatBackend
+    from cikgwb.knowledge.settings import resolve_settings
+    from cikgwb.knowledge.store import AnswerStore
+
+    ds = tiny_dataset("synthetic", n_users=6)
+    reqs, hists = build_requests(ds, "fake-model", "few-shot-small")
+    first_title = {h.user: h.titles[0] for h in hists if h.titles}
+
+    def answer(body):
+        for r in reqs:
+            if r.messages[-1] == body["messages"][-1]:
+                return first_title[r.user] if r.user in (0, 1) else "history, travel"
+        raise AssertionError
+
+    with FakeOpenAI(answer=answer) as fake:
+        be = ChatBackend(resolve_settings(base_url=fake.base_url, model="fake-model", api_key="k"), progress=False)
+        infer_interests(ds, be, template="few-shot-small", run_dir=tmp_path)
+    with AnswerStore(tmp_path / "answers.sqlite", exclusive=True):  # a run holds the store: reading still works
+        s = store_summary(tmp_path / "answers.sqlite", ds, sample=3, seed=1)
+    assert s["answered"] == 5 and s["users with titled history"] == 5 and s["usable"] == 3
+    assert s["reasons"] == {"ok": 3, "echo": 2}
+    assert s["echo"]["few-shot-small@v1"]["echo rate"] == 0.4
+    assert s["tokens"]["prompt mean"] > 0 and s["speed"]["answers"] == 5
+    assert len(s["sample"]) == 3 and all(x["titles"] for x in s["sample"])
+    md = markdown_report(s, provenance={"model file": "x.gguf"})
+    assert "| few-shot-small@v1 | 5 | 60.0% | 40.0% |" in md and "**model file**: x.gguf" in md
+    assert md.count("\n| ") >= 3 + 1 + 2

@@ -43,7 +43,7 @@ def add_parser(subparsers: Any) -> Any:
     add_llm(subparsers)
     p = subparsers.add_parser("interests", help="LLM-inferred user interests (prompts, infer)",
                               description="User-side knowledge: prompts, LLM answers, interest phrases.")
-    sub = p.add_subparsers(dest="interests_command", metavar="{prompts,infer,...}")
+    sub = p.add_subparsers(dest="interests_command", metavar="{prompts,infer,report,...}")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
     pr = sub.add_parser("prompts", help="show what would be sent, with a token and cost estimate")
@@ -88,7 +88,42 @@ def add_parser(subparsers: Any) -> Any:
                           "output file) instead of sending requests")
     inf.add_argument("--no-progress", action="store_true", help="no progress bar")
     inf.set_defaults(func=cmd_infer)
+
+    rp = sub.add_parser("report", help="what an answer store holds so far: speed, tokens, usable and "
+                                       "echo rates per template, random users' answers beside their titles",
+                        description="Reads the store read-only (safe while a run writes it).")
+    rp.add_argument("--dataset", required=True, help=f"dataset name ({', '.join(DATASETS)})")
+    rp.add_argument("--data-dir", default=None, help="data folder (default: $CIKGWB_DATA_DIR or ./data)")
+    rp.add_argument("--split-seed", type=int, default=0, help="seed of the validation carve-out")
+    rp.add_argument("--store", required=True, help="the answer store (answers.sqlite)")
+    rp.add_argument("--history", type=int, default=30, help="last N titled training items (default 30)")
+    rp.add_argument("--split", choices=("train", "train_full"), default="train")
+    rp.add_argument("--sample", type=int, default=20, help="random users shown (default 20)")
+    rp.add_argument("--seed", type=int, default=0, help="seed of the random sample")
+    rp.add_argument("--out", default=None, help="write Markdown here (default: print it)")
+    rp.add_argument("--json", default=None, help="also write the summary as JSON here")
+    rp.set_defaults(func=cmd_report)
     return sub
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .answers_report import markdown_report, store_summary
+
+    ds = _load(args)
+    summary = store_summary(args.store, ds, history_len=args.history, split=args.split, sample=args.sample,
+                            seed=args.seed)
+    md = markdown_report(summary)
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=1, default=str) + "\n", encoding="utf-8")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(md, encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(md)
+    return 0
 
 
 def _non_negative_int(text: str) -> int:
