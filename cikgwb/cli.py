@@ -215,6 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
         add_sweep(sub)
     _optional(extras)
 
+    def compare():
+        from .compare import add_parser as add_compare
+        add_compare(sub)
+    _optional(compare)
+
     def notebooks():
         from .notebooks import add_parser as add_notebooks
         add_notebooks(sub)

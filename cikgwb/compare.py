@@ -1,0 +1,297 @@
+"""``cikgwb compare``: is model A better than model B, and by how much?
+
+Two paired comparisons of the test metrics at each run's selected epoch (``metrics.json`` and
+``test_per_user.npz``; :mod:`cikgwb.train`), A minus B:
+
+* **over seeds** (where both sides have at least two seeds in common): the runs are paired by
+  seed; paired t-test (``scipy.stats.ttest_rel``) and Wilcoxon signed-rank test
+  (``scipy.stats.wilcoxon``, exact for small samples) on the per-seed metrics. With n seeds the
+  smallest two-sided Wilcoxon p-value is ``2 / 2**n`` (0.0625 for 5 seeds): fewer than 6 seeds
+  can never be significant by that test.
+* **over users**: each user's test metric (averaged over the side's seeds where there are
+  several) is paired with the same user's under the other model; paired t-test and Wilcoxon
+  signed-rank (users with a zero difference dropped, as in Wilcoxon's original test) with the
+  effect sizes: mean difference with its 95% confidence interval, Cohen's ``d_z`` (mean
+  difference / standard deviation of the differences) and the matched-pairs rank-biserial
+  correlation ``r = (R+ - R-) / (R+ + R-)`` (Kerby 2014; +1: every non-zero difference favours A).
+
+P-values are two-sided and not corrected for the several metrics compared. Users are not
+independent draws of the same model (they share a model), so the over-users test says whether
+the two rankings differ on *these* users, not whether a retrained model would: the over-seeds
+test answers that.
+
+A side is one or more run folders: a folder with ``metrics.json``, a run name under
+``<reports>/runs``, or a seed-less stem (``reports/runs/book-crossing-cikgrec-valid`` for all
+its ``-s<seed>`` folders).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+DEFAULT_METRICS = ("recall@50", "ndcg@50", "recall@100", "ndcg@100")
+ALPHA = 0.05
+
+
+# ----------------------------------------------------------------------------- runs
+def resolve_runs(spec: str | Path, runs_root: str | Path | None = None) -> list[Path]:
+    """The run folders a command-line name stands for (module docstring), sorted by seed."""
+    from .train import REPORTS
+    p = Path(spec)
+    cands = [p] if p.is_absolute() or p.exists() else [p, Path(runs_root or REPORTS / "runs") / p]
+    for c in cands:
+        if (c / "metrics.json").is_file():
+            return [c]
+    for c in cands:
+        if c.parent.is_dir():
+            found = [d for d in c.parent.glob(f"{c.name}-s*")
+                     if re.fullmatch(re.escape(c.name) + r"-s\d+", d.name) and (d / "metrics.json").is_file()]
+            if found:
+                return sorted(found, key=lambda d: int(d.name.rsplit("-s", 1)[1]))
+    raise FileNotFoundError(f"{spec}: no finished run (a folder with metrics.json, a run name under "
+                            f"{Path(runs_root or REPORTS / 'runs')}, or a stem of <stem>-s<seed> folders)")
+
+
+def _load(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
+    out = []
+    for p in paths:
+        p = Path(p)
+        m = json.loads((p / "metrics.json").read_text())
+        if "test" not in m:
+            raise ValueError(f"{p / 'metrics.json'}: no test metrics")
+        out.append({"path": p, "name": m.get("name", p.name), "seed": m.get("seed"), "dataset": m.get("dataset"),
+                    "protocol": m.get("protocol"), "model": m.get("model"), "test": m["test"]})
+    return out
+
+
+def _per_user(run: dict[str, Any], compute_missing: bool, notes: list[str]) -> dict[str, np.ndarray] | None:
+    from .train import PER_USER_FILE, find_checkpoint, load_per_user, write_per_user
+    path = run["path"]
+    if not (path / PER_USER_FILE).exists():
+        if compute_missing and find_checkpoint(path, "best.pt") is not None:
+            out = write_per_user(path)
+            notes.append(f"{path}: wrote {PER_USER_FILE} from best.pt (means within {out['max_abs_diff']:.1e} "
+                         "of metrics.json)")
+        else:
+            notes.append(f"{path}: no {PER_USER_FILE} (and no best.pt to rebuild it: `cikgwb per-user RUN` where "
+                         "the checkpoint is); the over-users test is left out")
+            return None
+    return load_per_user(path)
+
+
+# ----------------------------------------------------------------------------- statistics
+def _wilcoxon(d: np.ndarray) -> tuple[float, float]:
+    from scipy import stats
+    nz = d[d != 0]
+    if len(nz) == 0:
+        return 0.0, 1.0
+    res = stats.wilcoxon(nz, zero_method="wilcox", alternative="two-sided")
+    return float(res.statistic), float(res.pvalue)
+
+
+def _ttest(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    from scipy import stats
+    d = a - b
+    if len(d) < 2:
+        return math.nan, math.nan
+    if np.all(d == d[0]):    # no spread: identical (p = 1) or a constant shift (p = 0)
+        return (0.0, 1.0) if d[0] == 0 else (math.copysign(math.inf, d[0]), 0.0)
+    res = stats.ttest_rel(a, b)
+    return float(res.statistic), float(res.pvalue)
+
+
+def rank_biserial(d: np.ndarray) -> float:
+    """Matched-pairs rank-biserial correlation of the differences ``d`` (zeros dropped)."""
+    from scipy import stats
+    nz = d[d != 0]
+    if len(nz) == 0:
+        return 0.0
+    r = stats.rankdata(np.abs(nz))
+    pos, neg = r[nz > 0].sum(), r[nz < 0].sum()
+    return float((pos - neg) / (pos + neg))
+
+
+def paired_summary(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
+    """Paired tests and effect sizes of ``a - b`` (module docstring)."""
+    from scipy import stats
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    d = a - b
+    n = len(d)
+    sd = float(d.std(ddof=1)) if n > 1 else math.nan
+    mean = float(d.mean()) if n else math.nan
+    half = float(stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)) if n > 1 and sd > 0 else 0.0
+    t, pt = _ttest(a, b)
+    w, pw = _wilcoxon(d) if n >= 1 else (math.nan, math.nan)
+    return {"n": n, "mean_a": float(a.mean()) if n else math.nan, "mean_b": float(b.mean()) if n else math.nan,
+            "mean_diff": mean, "ci95": [mean - half, mean + half], "sd_diff": sd,
+            "cohens_dz": (mean / sd if sd > 0 else (0.0 if mean == 0 else math.copysign(math.inf, mean)))
+            if n > 1 else math.nan,
+            "rank_biserial": rank_biserial(d), "n_nonzero": int((d != 0).sum()),
+            "a_better": int((d > 0).sum()), "b_better": int((d < 0).sum()),
+            "t": t, "p_t": pt, "wilcoxon_w": w, "p_wilcoxon": pw}
+
+
+def compare_runs(a: Sequence[str | Path], b: Sequence[str | Path], metrics: Sequence[str] = DEFAULT_METRICS,
+                 compute_missing: bool = True) -> dict[str, Any]:
+    """A versus B (module docstring): ``{"a", "b", "metrics", "seeds": [...], "users": [...],
+    "notes": [...]}``, one row per metric in ``seeds`` (when >= 2 common seeds) and ``users``."""
+    ra, rb = _load(a), _load(b)
+    notes: list[str] = []
+    for side, runs in (("A", ra), ("B", rb)):
+        seeds = [r["seed"] for r in runs]
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"side {side} has two runs of one seed ({seeds}): give one run per seed")
+    ds = {r["dataset"] for r in ra + rb}
+    if len(ds) > 1:
+        raise ValueError(f"the runs are of different datasets ({sorted(map(str, ds))}): nothing to pair")
+    if len({r["protocol"] for r in ra + rb}) > 1:
+        notes.append("the runs were trained under different protocols (valid / authors)")
+    metrics = [m for m in metrics if all(m in r["test"] for r in ra + rb)]
+    if not metrics:
+        raise ValueError("no metric is in every run's test metrics")
+    out: dict[str, Any] = {
+        "a": {"runs": [str(r["path"]) for r in ra], "seeds": [r["seed"] for r in ra], "model": ra[0]["model"]},
+        "b": {"runs": [str(r["path"]) for r in rb], "seeds": [r["seed"] for r in rb], "model": rb[0]["model"]},
+        "dataset": ra[0]["dataset"], "metrics": list(metrics), "alpha": ALPHA, "difference": "A - B",
+        "seeds": [], "users": [], "notes": notes}
+    by_a, by_b = {r["seed"]: r for r in ra}, {r["seed"]: r for r in rb}
+    common = sorted(set(by_a) & set(by_b))
+    out["paired_seeds"] = common
+    if len(common) >= 2:
+        for m in metrics:
+            row = paired_summary([by_a[s]["test"][m] for s in common], [by_b[s]["test"][m] for s in common])
+            out["seeds"].append({"metric": m, **row})
+        if len(common) < 6:
+            notes.append(f"{len(common)} paired seeds: the Wilcoxon test cannot reach p < 0.05 with fewer than 6")
+    else:
+        notes.append(f"over seeds: {len(common)} seed(s) in common (A {sorted(by_a)}, B {sorted(by_b)}); "
+                     "the paired test over seeds needs at least 2")
+    pa = [_per_user(r, compute_missing, notes) for r in ra]
+    pb = [_per_user(r, compute_missing, notes) for r in rb]
+    if all(x is not None for x in pa + pb):
+        users = sorted(set.intersection(*(set(x["users"].tolist()) for x in pa + pb)))
+        if any(len(x["users"]) != len(users) for x in pa + pb):
+            notes.append("the runs evaluated different users; compared on the common ones")
+        idx = np.asarray(users)
+        for m in metrics:
+            def side(xs):
+                vals = []
+                for x in xs:
+                    pos = np.searchsorted(x["users"], idx)
+                    vals.append(x[m][pos].astype(np.float64))
+                return np.mean(vals, axis=0)
+            row = paired_summary(side(pa), side(pb))
+            out["users"].append({"metric": m, **row})
+        if len(ra) > 1 or len(rb) > 1:
+            notes.append("over users: each user's metric is the mean over the side's seeds")
+    return out
+
+
+# ----------------------------------------------------------------------------- output
+def _p(p: float) -> str:
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "-"
+    return f"{p:.2e}" if p < 1e-3 else f"{p:.3f}"
+
+
+def format_report(res: dict[str, Any]) -> str:
+    from tabulate import tabulate
+    lines = [f"A: {res['a']['model']} {', '.join(Path(r).name for r in res['a']['runs'])}",
+             f"B: {res['b']['model']} {', '.join(Path(r).name for r in res['b']['runs'])}",
+             f"dataset {res['dataset']}; differences are A - B; two-sided p-values (* below {res['alpha']})", ""]
+    star = lambda p: "*" if isinstance(p, float) and p < res["alpha"] else ""  # noqa: E731
+    if res["seeds"]:
+        rows = [[r["metric"], r["n"], f"{r['mean_a']:.4f}", f"{r['mean_b']:.4f}", f"{r['mean_diff']:+.4f}",
+                 f"[{r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f}]", f"{r['cohens_dz']:.2f}",
+                 _p(r["p_t"]) + star(r["p_t"]), _p(r["p_wilcoxon"]) + star(r["p_wilcoxon"])] for r in res["seeds"]]
+        lines += ["Over seeds (paired by seed)",
+                  tabulate(rows, headers=["metric", "seeds", "A", "B", "A-B", "95% CI", "d_z", "p (t)", "p (Wilcoxon)"],
+                           disable_numparse=True),
+                  ""]
+    if res["users"]:
+        rows = [[r["metric"], r["n"], f"{r['mean_a']:.4f}", f"{r['mean_b']:.4f}", f"{r['mean_diff']:+.4f}",
+                 f"[{r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f}]", f"{r['cohens_dz']:.3f}", f"{r['rank_biserial']:+.3f}",
+                 f"{r['a_better']}/{r['b_better']}", _p(r["p_t"]) + star(r["p_t"]),
+                 _p(r["p_wilcoxon"]) + star(r["p_wilcoxon"])] for r in res["users"]]
+        lines += ["Over users (paired by user)",
+                  tabulate(rows, headers=["metric", "users", "A", "B", "A-B", "95% CI", "d_z", "rank-biserial",
+                                          "A>B / B>A", "p (t)", "p (Wilcoxon)"], disable_numparse=True), ""]
+    lines += [f"note: {n}" for n in res["notes"]]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _json_safe(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    if isinstance(x, dict):
+        return {k: _json_safe(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_json_safe(v) for v in x]
+    return x
+
+
+# ----------------------------------------------------------------------------- CLI
+def _cli(args: argparse.Namespace) -> int:
+    if args.a or args.b:
+        if not (args.a and args.b) or args.runs:
+            raise ValueError("give either RUN_A RUN_B ... or both --a RUNS... and --b RUNS...")
+        a = [p for s in args.a for p in resolve_runs(s, args.runs_root)]
+        b = [p for s in args.b for p in resolve_runs(s, args.runs_root)]
+    else:
+        if len(args.runs) < 2 or len(args.runs) % 2:
+            raise ValueError(f"expected RUN_A RUN_B [RUN_A2 RUN_B2 ...] (pairs), got {len(args.runs)} name(s)")
+        a = [p for s in args.runs[0::2] for p in resolve_runs(s, args.runs_root)]
+        b = [p for s in args.runs[1::2] for p in resolve_runs(s, args.runs_root)]
+    res = compare_runs(a, b, metrics=args.metric or DEFAULT_METRICS, compute_missing=not args.no_compute)
+    if args.json:
+        print(json.dumps(_json_safe(res), indent=1))
+    else:
+        print(format_report(res), end="")
+    return 0
+
+
+def _per_user_cli(args: argparse.Namespace) -> int:
+    from .train import write_per_user
+    for spec in args.runs:
+        for run in resolve_runs(spec):
+            out = write_per_user(run, device=args.device)
+            print(f"{out['path']}: epoch {out['epoch']}, means within {out['max_abs_diff']:.1e} of metrics.json")
+    return 0
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``cikgwb compare`` and ``cikgwb per-user``."""
+    p = subparsers.add_parser("compare", help="paired significance tests of two models' runs (seeds, users)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="*", metavar="RUN",
+                   help="RUN_A RUN_B [RUN_A2 RUN_B2 ...]: folders, run names or <stem> of <stem>-s<seed>")
+    p.add_argument("--a", nargs="+", metavar="RUN", help="model A's runs (one per seed)")
+    p.add_argument("--b", nargs="+", metavar="RUN", help="model B's runs (one per seed)")
+    p.add_argument("--metric", action="append", help=f"a test metric (repeatable; default {', '.join(DEFAULT_METRICS)})")
+    p.add_argument("--runs-root", default=None, help="where run names are looked up (default reports/runs)")
+    p.add_argument("--no-compute", action="store_true",
+                   help="do not write a missing test_per_user.npz from the run's best.pt")
+    p.add_argument("--json", action="store_true", help="the full result as JSON")
+    p.set_defaults(func=_cli)
+    q = subparsers.add_parser("per-user", help="write test_per_user.npz of existing runs from their best.pt")
+    q.add_argument("runs", nargs="+", metavar="RUN")
+    q.add_argument("--device", default="cpu")
+    q.set_defaults(func=_per_user_cli)
+
+
+def main(argv: list[str] | None = None) -> int:  # pragma: no cover - python -m cikgwb.compare
+    p = argparse.ArgumentParser(prog="cikgwb")
+    add_parser(p.add_subparsers(dest="cmd", required=True))
+    args = p.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""`cikgwb compare`: paired tests over seeds and over users, with effect sizes."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+
+def _fake_run(path, seed, test, per_user=None, model="m"):
+    path.mkdir(parents=True)
+    (path / "metrics.json").write_text(json.dumps({"name": path.name, "seed": seed, "dataset": "synthetic",
+                                                   "protocol": "valid", "model": model, "test": test}))
+    if per_user is not None:
+        users = np.arange(len(next(iter(per_user.values()))), dtype=np.int32)
+        np.savez_compressed(path / "test_per_user.npz", users=users, epoch=np.int64(0),
+                            **{k: np.asarray(v, dtype=np.float32) for k, v in per_user.items()})
+    return path
+
+
+def test_seed_and_user_statistics_on_known_differences(tmp_path):
+    from cikgwb.compare import compare_runs, format_report, resolve_runs
+
+    rng = np.random.default_rng(0)
+    a_vals = [0.30, 0.31, 0.29, 0.30, 0.32, 0.28, 0.30, 0.31]
+    c_vals = [0.31, 0.29, 0.30, 0.31, 0.29, 0.30, 0.30, 0.30]     # A's mean, no systematic difference
+    base = rng.uniform(0, 1, 400)
+    for s in range(8):
+        _fake_run(tmp_path / f"A-s{s}", s, {"recall@50": a_vals[s]},
+                  {"recall@50": np.clip(base + 0.05 + rng.normal(0, 0.05, 400), 0, 1)})
+        _fake_run(tmp_path / f"B-s{s}", s, {"recall@50": a_vals[s] - 0.04 - 0.001 * s},
+                  {"recall@50": np.clip(base + rng.normal(0, 0.05, 400), 0, 1)})
+        _fake_run(tmp_path / f"C-s{s}", s, {"recall@50": c_vals[s]},
+                  {"recall@50": np.clip(base + 0.05 + rng.normal(0, 0.05, 400), 0, 1)})
+    a, b, c = (resolve_runs(tmp_path / x) for x in "ABC")
+    assert [p.name for p in a] == [f"A-s{s}" for s in range(8)]
+    res = compare_runs(a, b, metrics=["recall@50"])
+    (seed,), (user,) = res["seeds"], res["users"]
+    assert seed["n"] == 8 and seed["mean_diff"] > 0.03 and seed["p_t"] < 1e-3
+    assert seed["p_wilcoxon"] == pytest.approx(2 / 2 ** 8)          # exact: all 8 differences positive
+    assert user["n"] == 400 and user["mean_diff"] > 0.03 and user["p_t"] < 1e-6 and user["p_wilcoxon"] < 1e-6
+    assert user["cohens_dz"] > 0.5 and user["rank_biserial"] > 0.5 and user["ci95"][0] > 0
+    # reversed: the same evidence with the other sign
+    rev = compare_runs(b, a, metrics=["recall@50"])
+    assert rev["seeds"][0]["mean_diff"] == pytest.approx(-seed["mean_diff"])
+    assert rev["users"][0]["rank_biserial"] == pytest.approx(-user["rank_biserial"])
+    # no systematic difference: large p-values
+    same = compare_runs(a, c, metrics=["recall@50"])
+    assert same["seeds"][0]["p_t"] > 0.5 and same["seeds"][0]["p_wilcoxon"] > 0.05
+    # a model against itself: no difference at all
+    self_ = compare_runs(a, a, metrics=["recall@50"])
+    for row in (self_["seeds"][0], self_["users"][0]):
+        assert row["mean_diff"] == 0 and row["p_t"] == 1.0 and row["p_wilcoxon"] == 1.0 and row["rank_biserial"] == 0
+    text = format_report(res)
+    assert "Over seeds" in text and "Over users" in text and "rank-biserial" in text
+    with pytest.raises(FileNotFoundError, match="no finished run"):
+        resolve_runs(tmp_path / "D")
+
+
+def test_compare_cli_on_trained_models(synthetic_ds, tmp_path, capsys, one_thread):
+    from cikgwb.cli import main
+    from cikgwb.config import default_config
+    from cikgwb.train import Trainer
+
+    def run(name, epochs):
+        cfg = default_config("synthetic")
+        cfg.train.max_epochs, cfg.train.device = epochs, "cpu"
+        return Trainer(cfg, ds=synthetic_ds, run_dir=tmp_path / name, progress=False).fit().run_dir
+
+    good, bad = run("good-s0", 10), run("bad-s0", 1)
+    assert main(["compare", str(good), str(bad), "--json", "--metric", "recall@50", "--metric", "ndcg@50"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["seeds"] == [] and any("needs at least 2" in n for n in res["notes"])
+    for row in res["users"]:
+        assert row["mean_diff"] > 0 and row["p_t"] < 0.05 and row["p_wilcoxon"] < 0.05 and row["rank_biserial"] > 0
+    assert main(["compare", str(good), str(good), "--json"]) == 0
+    for row in json.loads(capsys.readouterr().out)["users"]:
+        assert row["mean_diff"] == 0 and row["p_t"] == 1.0 and row["p_wilcoxon"] == 1.0
+    assert main(["compare", str(good)]) == 2
+    assert "pairs" in capsys.readouterr().err
+    assert main(["compare", str(good), str(bad)]) == 0
+    assert "Over users" in capsys.readouterr().out
