@@ -1,0 +1,463 @@
+"""A compact, committable artefact of a finished run: everything the explorer
+(:mod:`cikgwb.widgets`, ``notebooks/explorer.ipynb``) and Figures 3 and 4 need, without the
+checkpoint and without the dataset's files.
+
+``cikgwb artefact RUN_DIR`` (or :func:`write_artefact`) loads the run's ``best.pt`` (the
+selected epoch; :func:`cikgwb.results.load_run` finds it under ``$CIKGWB_CHECKPOINT_DIR`` or in
+the run folder), ranks every item for every user exactly as the test evaluation does (training
+and validation items masked; ties by item id) and writes ``<run>/explorer.npz`` (compressed, a
+few MB on the real datasets):
+
+=====================  ===================================================================
+``top_items``          ``(n_users, top_n)`` item ids, best first (``-1`` pads a short list)
+``top_scores``         the model's scores of those items (float16: 3 significant digits)
+``test_indptr/items``  each user's test items (CSR), ``test_rank`` the 1-based rank of each
+                       in the user's full ranking (0: masked, i.e. also a training item)
+``train_indptr/items`` each user's training items (all of ``train.txt``: train + valid)
+``ui``                 ``(k, 2)`` user-interest pairs of the run's interest graph
+``pu_users``, ``pu_<metric@k>``  per-user test metrics at the selected epoch (from the run's
+                       ``test_per_user.npz`` when present, else computed here)
+``text``               UTF-8 JSON: ``meta`` (run, dataset, model, protocol, seed, selected
+                       epoch, test metrics, interest source, how labels were made), ``titles``
+                       (per item), ``labels`` and ``label_methods`` (per interest),
+                       ``interest_ids`` (the graph's original ids)
+=====================  ===================================================================
+
+Interest labels: a graph that carries text labels (an LLM graph built here, with
+``interest_labels.tsv``) gives its own words (method ``text``). The authors' released graph has
+cluster ids only; its label is made from item titles (method ``titles``): the three most
+distinctive training items of the interest's members, scored tf-idf style, ``(share of members
+holding the item) * log(n_users / users holding it)``, among items at least 2 members hold, e.g.
+``titles: Harry Potter and the Sorcerer's Stone; The Hobbit; ... (item titles of its 37 users;
+no LLM text)``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ARTEFACT_FILE = "explorer.npz"
+FORMAT = 1
+TOP_N = 100
+
+
+# ----------------------------------------------------------------------------- interest labels
+def _short_title(t: str | None, width: int = 40) -> str:
+    """A title cut at its subtitle or series note (``Title: Sub``, ``Title (Series)``)."""
+    if not t:
+        return ""
+    s = str(t).strip()
+    for sep in (" (", ": ", " - "):
+        cut = s.find(sep)
+        if cut >= 8:
+            s = s[:cut].rstrip()
+    return s if len(s) <= width else s[: width - 1].rstrip() + "\u2026"
+
+
+def title_labels(train_indptr: np.ndarray, train_items: np.ndarray, ui: np.ndarray, n_interests: int,
+                 titles: list[str | None], n_titles: int = 3, min_members: int = 2) -> list[str]:
+    """A label per interest from item titles (module docstring, method ``titles``)."""
+    n_users = len(train_indptr) - 1
+    n_items = len(titles)
+    counts = np.diff(train_indptr)
+    df = np.bincount(train_items, minlength=n_items).astype(np.float64)
+    idf = np.log(max(n_users, 1) / np.maximum(df, 1.0))
+    user_of = np.repeat(np.arange(n_users), counts)
+    labels = []
+    for j in range(n_interests):
+        members = np.unique(ui[ui[:, 1] == j, 0])
+        n = len(members)
+        if n == 0:
+            labels.append("(no members: no title label)")
+            continue
+        held = np.isin(user_of, members)
+        c = np.bincount(train_items[held], minlength=n_items).astype(np.float64)
+        score = (c / n) * idf
+        if n >= min_members:
+            score[c < min_members] = 0.0
+        order = np.lexsort((np.arange(n_items), -score))
+        picked: list[str] = []
+        for i in order:
+            if score[i] <= 0 or len(picked) >= n_titles:
+                break
+            t = _short_title(titles[i])
+            if t and t.lower() not in {p.lower() for p in picked}:
+                picked.append(t)
+        who = f"{n} user{'s' if n != 1 else ''}"
+        if not picked:
+            labels.append(f"(no title shared by 2 of its {who}; no LLM text)")
+        else:
+            labels.append(f"titles: {'; '.join(picked)} (item titles of its {who}; no LLM text)")
+    return labels
+
+
+def interest_labels(ds: Any, train_indptr: np.ndarray, train_items: np.ndarray) -> tuple[list[str], list[str]]:
+    """``(labels, methods)`` per interest of ``ds``: its text label where the graph has one
+    (method ``text``), else a title label (method ``titles``)."""
+    n = int(ds.n_interests)
+    text = list(ds.interest_labels or [])
+    derived = None
+    labels, methods = [], []
+    for j in range(n):
+        t = text[j] if j < len(text) else None
+        if t:
+            labels.append(str(t))
+            methods.append("text")
+        else:
+            if derived is None:
+                derived = title_labels(train_indptr, train_items, ds.user_interest, n, ds.titles)
+            labels.append(derived[j])
+            methods.append("titles")
+    return labels, methods
+
+
+def label_note(methods: list[str], source: str) -> str:
+    """One line saying how the labels of a run's interests were made."""
+    n_text, n_titles = methods.count("text"), methods.count("titles")
+    parts = []
+    if n_text:
+        parts.append(f"{n_text} text labels of the interest graph ({source})")
+    if n_titles:
+        parts.append(f"{n_titles} labels made from the item titles of each interest's members "
+                     "(the most distinctive training items, tf-idf style; the graph has no text: no LLM words)")
+    return "; ".join(parts) if parts else "no interests"
+
+
+# ----------------------------------------------------------------------------- ranking
+def rank_all(score_fn: Any, n_users: int, n_items: int, exclude: Any, test: Any, top_n: int = TOP_N,
+             batch_size: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(top_items, top_scores, test_rank)`` for every user: items ranked by score descending,
+    ties by item id ascending, ``exclude`` (CSR) masked as in :func:`cikgwb.evaluate.evaluate`;
+    ``test_rank`` aligned with ``test.indices`` (1-based rank; 0 where the test item is masked)."""
+    import torch
+
+    top_n = int(min(top_n, n_items))
+    top_items = np.full((n_users, top_n), -1, dtype=np.int64)
+    top_scores = np.full((n_users, top_n), np.nan, dtype=np.float32)
+    test_rank = np.zeros(len(test.indices), dtype=np.int32)
+    for start in range(0, n_users, batch_size):
+        b = np.arange(start, min(start + batch_size, n_users))
+        with torch.no_grad():
+            s = score_fn(torch.from_numpy(b.astype(np.int64)))
+        s = torch.as_tensor(s).detach().to("cpu", torch.float32).clone()
+        if torch.isnan(s).any():
+            raise ValueError(f"the model gives NaN scores for users {start}..{b[-1]}")
+        rows = np.repeat(np.arange(len(b)), np.diff(exclude.indptr[b[0]:b[-1] + 2]))
+        cols = exclude.indices[exclude.indptr[b[0]]:exclude.indptr[b[-1] + 1]]
+        masked = torch.zeros_like(s, dtype=torch.bool)
+        masked[torch.from_numpy(rows), torch.from_numpy(cols.astype(np.int64))] = True
+        # masked items after every unmasked one (even -inf), ties by item id: stable sorts
+        order = torch.sort(s, dim=1, descending=True, stable=True).indices
+        order = torch.gather(order, 1, torch.sort(torch.gather(masked, 1, order).to(torch.int8), dim=1,
+                                                  stable=True).indices)
+        n_ok = (~masked).sum(1).numpy()
+        o = order.numpy()
+        pos = np.empty_like(o)
+        np.put_along_axis(pos, o, np.arange(n_items)[None, :].repeat(len(b), 0), axis=1)
+        sv = s.numpy()
+        for r, u in enumerate(b):
+            k = min(top_n, int(n_ok[r]))
+            top_items[u, :k] = o[r, :k]
+            top_scores[u, :k] = sv[r, o[r, :k]]
+            lo, hi = test.indptr[u], test.indptr[u + 1]
+            if hi > lo:
+                items = test.indices[lo:hi]
+                rk = pos[r, items] + 1
+                rk[masked[r].numpy()[items]] = 0
+                test_rank[lo:hi] = rk
+    return top_items, top_scores, test_rank
+
+
+# ----------------------------------------------------------------------------- write / read
+def _csr_arrays(m: Any) -> tuple[np.ndarray, np.ndarray]:
+    m = m.tocsr()
+    m.sort_indices()
+    return m.indptr.astype(np.int64), m.indices.astype(np.int64)
+
+
+def _small_int(a: np.ndarray, hi: int) -> np.ndarray:
+    a = np.asarray(a)
+    for t in (np.int16, np.int32):
+        if hi < np.iinfo(t).max:
+            return a.astype(t)
+    return a.astype(np.int64)
+
+
+def write_artefact(run_dir: str | Path, ds: Any = None, device: str = "cpu", top_n: int = TOP_N,
+                   out: str | Path | None = None, log: Any = None) -> dict[str, Any]:
+    """Write ``explorer.npz`` of a finished run (module docstring) from its ``best.pt``.
+    Returns ``{"path", "bytes", "seconds", "selected_epoch", "max_abs_diff"}``; the last is the
+    largest difference between the per-user test metrics' means and metrics.json's test
+    figures (0 up to float rounding). Raises ``FileNotFoundError`` naming what is missing."""
+    import torch
+
+    from .evaluate import evaluate
+    from .results import load_run
+    from .train import PER_USER_FILE, find_checkpoint, load_per_user
+
+    t0 = time.time()
+    run_dir = Path(run_dir)
+    mpath = run_dir / "metrics.json"
+    if not mpath.exists():
+        raise FileNotFoundError(f"{mpath} not found: {run_dir} is not a finished run (no metrics.json)")
+    if isinstance(top_n, bool) or not isinstance(top_n, (int, np.integer)) or not 1 <= top_n <= 1000:
+        raise ValueError(f"top_n={top_n!r}: expected an integer 1..1000")
+    metrics = json.loads(mpath.read_text())
+    cfg, ds, model = load_run(run_dir, ds, device=device)
+    ck = find_checkpoint(run_dir, "best.pt")
+    epoch = torch.load(ck, map_location="cpu", weights_only=False).get("epoch") if ck else None
+    if log:
+        log(f"{run_dir.name}: model loaded from {ck} (epoch {epoch}) in {time.time() - t0:.1f} s")
+    test = ds.matrix("test").tocsr()
+    test.sort_indices()
+    exclude = ds.matrix("train_full").tocsr()
+    score_fn = model.score_fn()
+    top_items, top_scores, test_rank = rank_all(score_fn, ds.n_users, ds.n_items, exclude, test, top_n)
+
+    # per-user test metrics: the trainer's file when it is of this checkpoint, else computed now
+    pu = None
+    if (run_dir / PER_USER_FILE).exists():
+        pu = load_per_user(run_dir)
+        if epoch is not None and int(pu.get("epoch", -1)) not in (-1, int(epoch)):
+            pu = None
+    pu_source = PER_USER_FILE
+    if pu is None:
+        with torch.no_grad():
+            res = evaluate(score_fn, test, exclude, ks=tuple(cfg.train.ks))
+        users = np.flatnonzero(res.evaluated).astype(np.int32)
+        pu = {"users": users, **{k: np.asarray(v)[users].astype(np.float32) for k, v in res.per_user.items()}}
+        pu_source = "computed from best.pt"
+    pu_metrics = sorted(k for k in pu if "@" in k)
+    diff = max((abs(float(np.mean(pu[k])) - v) for k, v in metrics.get("test", {}).items() if k in pu),
+               default=0.0)
+
+    tr_ptr, tr_items = _csr_arrays(exclude)
+    te_ptr, te_items = _csr_arrays(test)
+    labels, methods = interest_labels(ds, tr_ptr, tr_items)
+    source = str(ds.meta.get("interests_source", cfg.interests))
+    meta = {
+        "format": FORMAT, "run": run_dir.name, "dataset": cfg.dataset, "model": cfg.model.model,
+        "protocol": cfg.train.protocol, "views": metrics.get("views"), "seed": cfg.train.seed,
+        "selected_epoch": metrics.get("selected_epoch", epoch), "checkpoint_epoch": epoch,
+        "stop_reason": metrics.get("stop_reason"), "device": metrics.get("device"),
+        "interests": source, "interests_config": cfg.interests, "kg": metrics.get("kg"),
+        "no_interests": bool(getattr(cfg.model, "no_interests", False)),
+        "test": metrics.get("test", {}), "top_n": int(top_items.shape[1]),
+        "n_users": int(ds.n_users), "n_items": int(ds.n_items), "n_interests": int(ds.n_interests),
+        "per_user_source": pu_source, "per_user_max_abs_diff": float(diff),
+        "label_note": label_note(methods, source),
+        "ranking": "every item ranked for every user, training and validation items (all of train.txt) masked, "
+                   "ties by item id, as the test evaluation does",
+        "made_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "made_by": "cikgwb artefact",
+    }
+    text = {"meta": meta, "titles": [t or "" for t in ds.titles], "labels": labels, "label_methods": methods,
+            "interest_ids": [int(x) for x in getattr(ds, "interest_ids", np.arange(ds.n_interests))]}
+    blob = np.frombuffer(json.dumps(text, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+    n_items = int(ds.n_items)
+    arrays = {
+        "top_items": _small_int(top_items, n_items), "top_scores": top_scores.astype(np.float16),
+        "test_indptr": te_ptr.astype(np.int32), "test_items": _small_int(te_items, n_items),
+        "test_rank": _small_int(test_rank, n_items + 1),
+        "train_indptr": tr_ptr.astype(np.int32), "train_items": _small_int(tr_items, n_items),
+        "ui": _small_int(np.asarray(ds.user_interest, dtype=np.int64), max(ds.n_users, ds.n_interests) + 1),
+        "pu_users": np.asarray(pu["users"]).astype(np.int32),
+        **{f"pu_{k}": np.asarray(pu[k]).astype(np.float32) for k in pu_metrics},
+        "text": blob,
+    }
+    path = Path(out) if out is not None else run_dir / ARTEFACT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+    info = {"path": str(path), "bytes": path.stat().st_size, "seconds": time.time() - t0,
+            "selected_epoch": meta["selected_epoch"], "max_abs_diff": float(diff)}
+    if log:
+        log(f"{run_dir.name}: wrote {path} ({info['bytes'] / 1e6:.2f} MB) in {info['seconds']:.1f} s; per-user "
+            f"metrics {pu_source}, max |mean - metrics.json| = {diff:.2e}; labels: {meta['label_note']}")
+    return info
+
+
+@dataclass
+class RunArtefact:
+    """A loaded ``explorer.npz`` (:func:`load_artefact`); every lookup the explorer needs."""
+
+    path: Path
+    meta: dict[str, Any]
+    titles: list[str]
+    labels: list[str]
+    label_methods: list[str]
+    interest_ids: list[int]
+    top_items: np.ndarray
+    top_scores: np.ndarray
+    test_indptr: np.ndarray
+    test_items: np.ndarray
+    test_rank: np.ndarray
+    train_indptr: np.ndarray
+    train_items: np.ndarray
+    ui: np.ndarray
+    per_user: dict[str, np.ndarray]
+    _members: list[np.ndarray] | None = field(default=None, repr=False)
+    _interests: list[np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def n_users(self) -> int:
+        return int(self.meta["n_users"])
+
+    @property
+    def n_items(self) -> int:
+        return int(self.meta["n_items"])
+
+    @property
+    def n_interests(self) -> int:
+        return int(self.meta["n_interests"])
+
+    def check_user(self, u: Any) -> int:
+        if isinstance(u, bool) or not isinstance(u, (int, np.integer)):
+            raise TypeError(f"user {u!r}: expected an integer id")
+        if not 0 <= int(u) < self.n_users:
+            raise ValueError(f"user {u} out of range (expected 0..{self.n_users - 1})")
+        return int(u)
+
+    def title(self, i: int) -> str:
+        t = self.titles[int(i)] if 0 <= int(i) < len(self.titles) else ""
+        return t or f"(item {int(i)}: no title)"
+
+    def train(self, u: int) -> np.ndarray:
+        return self.train_items[self.train_indptr[u]:self.train_indptr[u + 1]].astype(np.int64)
+
+    def test(self, u: int) -> np.ndarray:
+        return self.test_items[self.test_indptr[u]:self.test_indptr[u + 1]].astype(np.int64)
+
+    def test_ranks(self, u: int) -> np.ndarray:
+        return self.test_rank[self.test_indptr[u]:self.test_indptr[u + 1]].astype(np.int64)
+
+    def top(self, u: int, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        items = self.top_items[u].astype(np.int64)
+        keep = items >= 0
+        items, scores = items[keep], self.top_scores[u][keep].astype(np.float32)
+        return (items[:k], scores[:k]) if k else (items, scores)
+
+    def members(self, j: int) -> np.ndarray:
+        """Users holding interest ``j`` (sorted)."""
+        if self._members is None:
+            order = np.lexsort((self.ui[:, 0], self.ui[:, 1]))
+            ui = self.ui[order].astype(np.int64)
+            b = np.searchsorted(ui[:, 1], np.arange(self.n_interests + 1))
+            self._members = [ui[b[x]:b[x + 1], 0] for x in range(self.n_interests)]
+        return self._members[int(j)]
+
+    def interests(self, u: int) -> np.ndarray:
+        """Interests of user ``u`` (sorted)."""
+        if self._interests is None:
+            order = np.lexsort((self.ui[:, 1], self.ui[:, 0]))
+            ui = self.ui[order].astype(np.int64)
+            b = np.searchsorted(ui[:, 0], np.arange(self.n_users + 1))
+            self._interests = [ui[b[x]:b[x + 1], 1] for x in range(self.n_users)]
+        return self._interests[int(u)]
+
+    def user_metrics(self, u: int) -> dict[str, float]:
+        """Per-user test metrics (empty for a user without test items)."""
+        users = self.per_user.get("users", np.zeros(0, np.int32))
+        hit = np.searchsorted(users, u)
+        if hit >= len(users) or users[hit] != u:
+            return {}
+        return {k: float(v[hit]) for k, v in self.per_user.items() if k != "users"}
+
+    def describe(self) -> str:
+        m = self.meta
+        t = m.get("test", {})
+        r = t.get("recall@50")
+        return (f"{m['dataset']}: run {m['run']} ({m['model']}, {m['protocol']} protocol, seed {m['seed']}, "
+                f"selected epoch {m['selected_epoch']})" + (f"; test Recall@50 {r:.4f}" if r is not None else ""))
+
+
+def artefact_path(run: str | Path) -> Path:
+    """``run`` itself when it is a file, else ``<run>/explorer.npz``."""
+    p = Path(run)
+    return p if p.suffix == ".npz" else p / ARTEFACT_FILE
+
+
+def load_artefact(run: str | Path) -> RunArtefact:
+    """Read a run's ``explorer.npz`` (a run folder or the file). ``FileNotFoundError`` says
+    which command makes it."""
+    path = artefact_path(run)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: make it with `cikgwb artefact {path.parent}` (needs the run's best.pt checkpoint, "
+            "i.e. run it where the run was trained)")
+    with np.load(path, allow_pickle=False) as z:
+        d = {k: z[k] for k in z.files}
+    text = json.loads(bytes(d.pop("text")).decode("utf-8"))
+    meta = text["meta"]
+    if int(meta.get("format", 0)) > FORMAT:
+        raise ValueError(f"{path}: artefact format {meta.get('format')} is newer than this cikgwb reads ({FORMAT})")
+    pu = {"users": d.pop("pu_users")}
+    pu.update({k[3:]: d.pop(k) for k in list(d) if k.startswith("pu_")})
+    return RunArtefact(path=path, meta=meta, titles=text["titles"], labels=text["labels"],
+                       label_methods=text["label_methods"], interest_ids=text["interest_ids"],
+                       top_items=d["top_items"], top_scores=d["top_scores"], test_indptr=d["test_indptr"],
+                       test_items=d["test_items"], test_rank=d["test_rank"], train_indptr=d["train_indptr"],
+                       train_items=d["train_items"], ui=d["ui"], per_user=pu)
+
+
+def find_artefacts(roots: list[str | Path]) -> list[dict[str, Any]]:
+    """Finished runs under ``roots`` (sub-folders too), each ``{"run", "path", "dataset",
+    "model", "protocol", "artefact"}`` (``artefact``: the explorer.npz path or None), runs with
+    an artefact first, then by dataset and name. Reads only metrics.json headers: fast."""
+    out, seen = [], set()
+    for root in roots:
+        root = Path(root)
+        if not root.is_dir():
+            continue
+        for p in sorted(root.rglob("metrics.json")):
+            d = p.parent.resolve()
+            if d in seen:
+                continue
+            try:
+                m = json.loads(p.read_text())
+            except (OSError, ValueError):
+                continue
+            if "test" not in m:
+                continue
+            seen.add(d)
+            a = p.parent / ARTEFACT_FILE
+            out.append({"run": p.parent.name, "path": str(p.parent), "dataset": m.get("dataset"),
+                        "model": m.get("model"), "protocol": m.get("protocol"),
+                        "artefact": str(a) if a.is_file() else None})
+    out.sort(key=lambda r: (r["artefact"] is None, str(r["dataset"]), r["run"]))
+    return out
+
+
+def fmt_score(x: float) -> str:
+    """A score with 3 significant digits."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    return f"{x:.3g}"
+
+
+# ----------------------------------------------------------------------------- CLI
+def _cli(args: Any) -> int:
+    rc = 0
+    for run in args.runs:
+        try:
+            write_artefact(run, device=args.device, top_n=args.top_n, log=print)
+        except FileNotFoundError as e:
+            print(f"error: {e}")
+            rc = 1
+    return rc
+
+
+def add_parser(sub: Any) -> Any:
+    p = sub.add_parser("artefact", help="write a run's compact explorer.npz (top-100 lists, per-user metrics, "
+                                        "interest labels) from its best.pt, for the explorer and Figures 3-4")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="finished run folder(s)")
+    p.add_argument("--top-n", type=int, default=TOP_N, help="length of each user's stored list (default 100)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_cli)
+    return p
