@@ -167,6 +167,248 @@ def start(name: str, dataset: str = "synthetic", quick: bool = True, record: str
     return nb
 
 
+# ----------------------------------------------------------------------------- parameters
+class ParameterError(ValueError):
+    """A notebook parameter is unknown or has a bad value; the message names it and the valid choices."""
+
+
+def notebook_parameters(name: str, root: Path | None = None) -> dict[str, dict[str, Any]]:
+    """The parameters a notebook's ``parameters`` cell declares: name -> ``{"default": value
+    (None where the default is not a literal), "help": the comment}``, in cell order."""
+    import ast
+
+    import papermill as pm
+
+    out = {}
+    for k, v in pm.inspect_notebook(str(notebook_path(name, root))).items():
+        try:
+            default = ast.literal_eval(v.get("default") or "None")
+        except (ValueError, SyntaxError):
+            default = None
+        out[k] = {"default": default, "help": v.get("help", "")}
+    return out
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _type_of(default: Any) -> tuple[Any, str] | None:
+    """(check, what) for values of a default's type; None when the default says nothing (None)."""
+    if isinstance(default, bool):
+        return (lambda v: isinstance(v, bool)), "true or false"
+    if _is_int(default):
+        return _is_int, "an integer"
+    if isinstance(default, float):
+        return (lambda v: _is_int(v) or isinstance(v, float)), "a number"
+    if isinstance(default, str):
+        return (lambda v: isinstance(v, str)), "a string"
+    if isinstance(default, (list, tuple)):
+        if default and all(_is_int(x) for x in default):
+            return (lambda v: isinstance(v, (list, tuple)) and all(_is_int(x) for x in v)), "a list of integers"
+        if default and all(isinstance(x, str) for x in default):
+            return (lambda v: isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v)), "a list of names"
+        return (lambda v: isinstance(v, (list, tuple))), "a list"
+    if isinstance(default, dict):
+        return (lambda v: isinstance(v, dict)), "a mapping {name: value}"
+    return None
+
+
+def _one_of(options: Any, what: str = "") -> Any:
+    def check(v: Any, ctx: dict[str, Any]) -> str | None:
+        opts = tuple(options() if callable(options) else options)
+        return None if v in opts else f"one of {', '.join(map(str, opts))}{what}"
+    return check
+
+
+def _int_at_least(lo: int, none_ok: bool = False) -> Any:
+    def check(v: Any, ctx: dict[str, Any]) -> str | None:
+        if (v is None and none_ok) or (_is_int(v) and v >= lo):
+            return None
+        return f"an integer >= {lo}" + (" or none" if none_ok else "")
+    return check
+
+
+def _list_of(item_check: Any, what: str, none_ok: bool = True) -> Any:
+    def check(v: Any, ctx: dict[str, Any]) -> str | None:
+        if v is None and none_ok:
+            return None
+        if not isinstance(v, (list, tuple)) or not v:
+            return f"a non-empty list of {what}" + (" or none" if none_ok else "")
+        for x in v:
+            bad = item_check(x, ctx)
+            if bad:
+                return f"a list of {what}; {x!r} is not {bad}"
+        return None
+    return check
+
+
+def _bool_or_none(v: Any, ctx: dict[str, Any]) -> str | None:
+    return None if v is None or isinstance(v, bool) else "true, false or none"
+
+
+def _text_or_none(v: Any, ctx: dict[str, Any]) -> str | None:
+    return None if v is None or isinstance(v, str) else "a name or path (text) or none"
+
+
+def _datasets() -> list[str]:
+    from .data.registry import names
+    return names()
+
+
+def _models() -> list[str]:
+    from .models import MODELS, model_class
+    model_class("cikgrec")  # imports every model module
+    return sorted(MODELS)
+
+
+def _model_label(v: Any, ctx: dict[str, Any]) -> str | None:
+    from .results import parse_label
+    try:
+        model, _ = parse_label(str(v)) if isinstance(v, str) else (None, None)
+    except ValueError:
+        model = None
+    models = _models()
+    return None if model in models else f"one of {', '.join(models)} (or 'cikgrec <variant>')"
+
+
+def _variant(v: Any, ctx: dict[str, Any]) -> str | None:
+    from .results import VARIANTS
+    ok = [x for x in VARIANTS if x != "full"]
+    return None if v in ok else f"one of {', '.join(ok)}"
+
+
+def _backends() -> tuple[str, ...]:
+    try:
+        from .knowledge.infer import BACKENDS
+        return tuple(BACKENDS)
+    except ImportError:  # pragma: no cover - without the knowledge extras
+        return ("kg-summary", "chat", "batch")
+
+
+def _clusterers() -> tuple[str, ...]:
+    try:
+        from .knowledge.cluster import CLUSTERERS
+        return tuple(CLUSTERERS)
+    except ImportError:  # pragma: no cover
+        return ("kmeans", "bertopic")
+
+
+def _sparsity_metrics() -> tuple[str, ...]:
+    """The per-group metrics 07 can draw: those :func:`cikgwb.results.run_sparsity_groups` computes."""
+    import inspect
+
+    from .results import run_sparsity_groups
+    return tuple(inspect.signature(run_sparsity_groups).parameters["metrics"].default)
+
+
+def _device(v: Any, ctx: dict[str, Any]) -> str | None:
+    from .config import _DEVICE
+    return None if isinstance(v, str) and _DEVICE.fullmatch(v) else "auto, cpu, cuda, cuda:N or mps"
+
+
+def _share(v: Any, ctx: dict[str, Any]) -> str | None:
+    ok = (_is_int(v) or isinstance(v, float)) and 0 < v <= 1
+    return None if ok else "a share in (0, 1]"
+
+
+def _overrides(v: Any, ctx: dict[str, Any]) -> str | None:
+    from .config import apply_overrides, default_config
+    if not isinstance(v, dict):
+        return "a mapping of config settings, e.g. {mask_alpha: 0.1}"
+    ds = ctx.get("dataset") if ctx.get("dataset") in _datasets() else "synthetic"
+    try:
+        apply_overrides(default_config(ds, "cikgrec"),
+                        {str(k): (str(x) if isinstance(x, str) else x) for k, x in v.items()})
+    except ValueError as exc:
+        return f"config settings ({exc})"
+    return None
+
+
+def _grid(v: Any, ctx: dict[str, Any]) -> str | None:
+    if v is None:
+        return None
+    from .config import _MODEL_KEYS, _TRAIN_KEYS
+    from .sweep import ALIASES, canonical
+    if not isinstance(v, dict) or not v:
+        return "a mapping {setting: [values, ...]} or none"
+    for k, vals in v.items():
+        if canonical(str(k)) not in _MODEL_KEYS | _TRAIN_KEYS:
+            return f"a mapping of settings to value lists; {k!r} is not a setting (a config key or one of " \
+                   f"{', '.join(sorted(ALIASES))})"
+        if not isinstance(vals, (list, tuple)) or not vals:
+            return f"a mapping of settings to non-empty value lists; {k}: {vals!r}"
+    return None
+
+
+#: checks beyond the type of the default, by parameter name (any notebook) or (notebook, name);
+#: each returns None when the value is fine, else what was expected
+PARAM_CHECKS: dict[Any, Any] = {
+    "dataset": _one_of(_datasets),
+    "protocol": _one_of(("valid", "authors")),
+    "device": _device,
+    "backend": _one_of(_backends),
+    "seeds": _list_of(_int_at_least(0), "seeds (integers >= 0)", none_ok=False),
+    "seed": _int_at_least(0), "split_seed": _int_at_least(0), "case": _int_at_least(0),
+    "user": _int_at_least(0, none_ok=True), "interest": _int_at_least(0, none_ok=True),
+    "n_groups": _int_at_least(1), "k": _int_at_least(1), "quick_epochs": _int_at_least(1),
+    "jobs": _int_at_least(1), "max_users": _int_at_least(1), "max_items": _int_at_least(1),
+    "max_tokens": _int_at_least(1), "n_show": _int_at_least(0), "min_users": _int_at_least(1),
+    "limit": _int_at_least(1, none_ok=True), "kappa": _int_at_least(2, none_ok=True),
+    "max_share": _share,
+    "models": _list_of(_model_label, "models"),
+    "ablations": _list_of(_variant, "CIKGRec variants", none_ok=False),
+    "clusterers": _list_of(_one_of(_clusterers), "clusterers"),
+    "encoders": _list_of(lambda v, ctx: None if isinstance(v, str) else "a name", "encoder names"),
+    "overrides": _overrides, "grid": _grid,
+    "reuse": _bool_or_none, "train_missing": _bool_or_none, "train_if_missing": _bool_or_none,
+    "run_if_missing": _bool_or_none, "include_quick": _bool_or_none,
+    "runs_dir": _text_or_none, "run": _text_or_none, "sweep": _text_or_none, "answers": _text_or_none,
+    "template": _text_or_none, "model": _text_or_none, "sweep_record": _text_or_none,
+    "interests": lambda v, ctx: None if isinstance(v, str) and v else "paper, none or a folder written by 03",
+    ("07_sparsity", "metric"): _one_of(_sparsity_metrics, " (the per-group metrics of the runs' "
+                                                          "sparsity_groups.csv)"),
+}
+
+
+def check_parameters(names: list[str], parameters: dict[str, Any], root: Path | None = None,
+                     declared: dict[str, dict[str, dict[str, Any]]] | None = None) -> None:
+    """Reject, before any kernel starts, a parameter that none of the notebooks ``names``
+    declares and a value that does not fit the notebook (the type of its default and
+    :data:`PARAM_CHECKS`). Raises :class:`ParameterError`: one line naming the parameter and
+    the valid names or values."""
+    import difflib
+
+    declared = declared or {n: notebook_parameters(n, root) for n in names}
+    known = sorted({k for d in declared.values() for k in d})
+    probs: list[str] = []
+    for key in parameters:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            probs.append(f"notebook parameter {key!r} is not a parameter of {', '.join(names)}"
+                         + (f"; did you mean {close[0]!r}?" if close else "")
+                         + f" (valid: {', '.join(known)})")
+    bad: dict[tuple[str, str], list[str]] = {}   # (parameter, what was expected) -> notebooks
+    for nb in names:
+        for key, spec in declared[nb].items():
+            if key not in parameters:
+                continue
+            v = parameters[key]
+            check = PARAM_CHECKS.get((nb, key), PARAM_CHECKS.get(key))
+            typed = _type_of(spec["default"])
+            what = None
+            if typed is not None and not (v is None and check is not None) and not typed[0](v):
+                what = typed[1]
+            if what is None and check is not None:
+                what = check(v, parameters)
+            if what:
+                bad.setdefault((key, what), []).append(nb)
+    for (key, what), nbs in bad.items():
+        probs.append(f"notebook parameter {key}={parameters[key]!r} ({', '.join(nbs)}): expected {what}")
+    if probs:
+        raise ParameterError("; ".join(probs))
+
+
 # ----------------------------------------------------------------------------- runner
 def notebook_path(name: str, root: Path | None = None) -> Path:
     p = (root or project_root()) / "notebooks" / f"{name}.ipynb"
@@ -209,7 +451,8 @@ def _to_html(executed: Path) -> Path:
 
 def run_all(quick: bool = True, dataset: str = "synthetic", out_dir: str | Path | None = None,
             only: Any = None, parameters: dict[str, Any] | None = None, html: bool = True,
-            kernel_name: str = "python3", stop_on_error: bool = False, log: Any = print) -> list[dict[str, Any]]:
+            kernel_name: str = "python3", stop_on_error: bool = False, log: Any = print,
+            check: bool = False) -> list[dict[str, Any]]:
     """Execute the notebooks 01..09 in order with papermill (``only``: a subset, by number or name).
 
     Each gets ``dataset`` and ``quick`` plus those of ``parameters`` that its ``parameters`` cell
@@ -217,17 +460,24 @@ def run_all(quick: bool = True, dataset: str = "synthetic", out_dir: str | Path 
     ``<reports>/notebooks``) ``/<tag>/``; a failure is recorded and the next notebook runs (the
     executed notebook shows the failing cell); at the end a ``RuntimeError`` names the failures.
     Returns one dict per notebook: name, status, seconds, output paths.
+
+    ``check`` (``cikgwb notebooks`` sets it): before any kernel starts, a parameter that none of
+    the selected notebooks declares, or a value that does not fit (:func:`check_parameters`,
+    ``dataset`` too), raises :class:`ParameterError` naming it and the valid choices; without
+    it, undeclared parameters are left out as described above.
     """
     import papermill as pm
 
     root = project_root()
     reports = reports_dir(root)
+    names = _select(only)
+    if check:
+        check_parameters(names, {"dataset": dataset, "quick": bool(quick), **(parameters or {})}, root)
     out = Path(out_dir) if out_dir is not None else reports / "notebooks"
     if not out.is_absolute():
         out = root / out
     out = out / figures_tag(dataset, quick)
     out.mkdir(parents=True, exist_ok=True)
-    names = _select(only)
     env_before = {k: os.environ.get(k) for k in ("CIKGWB_REPORTS_DIR", "CIKGWB_DATA_DIR", "CIKGWB_ROOT")}
     os.environ["CIKGWB_REPORTS_DIR"] = str(reports)      # the kernels inherit these
     os.environ["CIKGWB_ROOT"] = str(root)
@@ -291,14 +541,19 @@ def _parse_value(text: str) -> Any:
 
 def _cli(args: argparse.Namespace) -> int:
     params = {}
-    for item in args.param or []:
-        if "=" not in item:
-            raise SystemExit(f"-p {item!r}: expected name=value")
-        k, v = item.split("=", 1)
-        params[k.strip()] = _parse_value(v)
     try:
+        for item in args.param or []:
+            if "=" not in item or not item.split("=", 1)[0].strip():
+                raise ParameterError(f"-p {item!r}: expected name=value")
+            k, v = item.split("=", 1)
+            if k.strip() in params:
+                raise ParameterError(f"-p {k.strip()!r} given twice")
+            params[k.strip()] = _parse_value(v)
         run_all(quick=not args.full, dataset=args.dataset, out_dir=args.out, only=args.only, parameters=params,
-                html=not args.no_html, stop_on_error=args.stop_on_error)
+                html=not args.no_html, stop_on_error=args.stop_on_error, check=True)
+    except ParameterError as e:
+        print(f"cikgwb notebooks: error: {e}", file=sys.stderr)
+        return 2
     except RuntimeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

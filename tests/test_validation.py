@@ -148,3 +148,73 @@ def test_cli_train_device_flag_checked(tmp_path, monkeypatch, capsys):
     assert main(["train", "--dataset", "synthetic", "--device", "gpu0", "--quiet"]) == 2
     assert "setting device='gpu0'" in capsys.readouterr().err
     assert not (tmp_path / "reports").exists()
+
+
+# ----------------------------------------------------------------------------- notebook parameters
+def test_notebook_parameters_unknown_names_and_bad_values():
+    from cikgwb.notebooks import NOTEBOOKS, ParameterError, check_parameters
+
+    with pytest.raises(ParameterError, match=r"^notebook parameter 'protocl' is not a parameter of 07_sparsity; "
+                                             r"did you mean 'protocol'\? \(valid: dataset, metric, models, .*protocol"):
+        check_parameters(["07_sparsity"], {"protocl": "authors"})
+    with pytest.raises(ParameterError, match=r"^notebook parameter metric='ndcg@30' \(07_sparsity\): expected one "
+                                             r"of ndcg@50, recall@50"):
+        check_parameters(["07_sparsity"], {"metric": "ndcg@30"})
+    for params, pattern in (
+            ({"protocol": "valdi"}, r"protocol='valdi' \(07_sparsity\): expected one of valid, authors"),
+            ({"dataset": "bookcrossing"}, r"dataset='bookcrossing' .*expected one of book-crossing, dbbook2014"),
+            ({"models": ["kgatt"]}, r"'kgatt' is not one of cfkg, .*kgat,"),
+            ({"n_groups": 0}, r"n_groups=0 \(07_sparsity\): expected an integer >= 1"),
+            ({"quick": "yes"}, r"quick='yes' \(07_sparsity\): expected true or false")):
+        with pytest.raises(ParameterError, match=pattern):
+            check_parameters(["07_sparsity"], params)
+    with pytest.raises(ParameterError, match=r"overrides=\{'lr': 'abc'\} \(05_training\): expected config settings "
+                                             r"\(setting lr='abc': expected a number\)"):
+        check_parameters(["05_training"], {"overrides": {"lr": "abc"}})
+    with pytest.raises(ParameterError, match=r"ablations=.*'w/o XYZ' is not one of w/o UIK"):
+        check_parameters(["05_training"], {"ablations": ["w/o XYZ"]})
+    with pytest.raises(ParameterError, match=r"'foo' is not a setting"):
+        check_parameters(["09_sensitivity"], {"grid": {"alpha": [0.1], "foo": [1]}})
+    # one line per bad value, all notebooks that reject it named together
+    with pytest.raises(ParameterError) as err:
+        check_parameters(list(NOTEBOOKS), {"quick": 1})
+    assert str(err.value).count("quick=1") == 1 and "01_data, 02_prompting" in str(err.value)
+    # good values pass, in any notebook that declares them; a name declared by one of several is fine
+    check_parameters(list(NOTEBOOKS), {"dataset": "book-crossing", "quick": False, "protocol": "authors",
+                                       "metric": "recall@50", "seeds": [0, 1], "k": 50, "user": None,
+                                       "overrides": {"mask_alpha": 0.1}, "models": ["lightgcn", "cikgrec w/o UIK"]})
+
+
+def test_sparsity_metric_choices_are_what_the_runs_hold():
+    import csv
+
+    from cikgwb.notebooks import _sparsity_metrics
+    files = sorted((REPO / "reports" / "runs").glob("*/sparsity_groups.csv"))
+    assert files
+    for f in files:
+        header = next(csv.reader(f.open()))
+        assert set(_sparsity_metrics()) <= set(header), f
+
+
+@pytest.mark.parametrize("argv,pattern", [
+    (["--only", "07", "-p", "protocl=authors"], r"'protocl' is not a parameter of 07_sparsity; did you mean 'protocol'"),
+    (["--only", "07", "-p", "metric=ndcg@30"], r"metric='ndcg@30' \(07_sparsity\): expected one of ndcg@50, recall@50"),
+    (["--only", "07", "--dataset", "bookcrossing"], r"dataset='bookcrossing'"),
+    (["--only", "07", "-p", "protocol"], r"-p 'protocol': expected name=value"),
+])
+def test_cli_notebooks_rejects_before_a_kernel_starts(tmp_path, monkeypatch, capsys, argv, pattern):
+    import re
+
+    import papermill
+
+    from cikgwb.cli import main
+
+    def no_kernel(*a, **k):
+        raise AssertionError("a kernel was started")
+    monkeypatch.setattr(papermill, "execute_notebook", no_kernel)
+    monkeypatch.setenv("CIKGWB_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("CIKGWB_ROOT", str(REPO))
+    assert main(["notebooks", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cikgwb notebooks: error: ") and "\n" not in err and re.search(pattern, err), err
+    assert not (tmp_path / "reports").exists()   # nothing written
