@@ -295,6 +295,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "schedule": ("exp", "lin", "fixed"),
     "views": ("paper", "authors"),
     "protocol": ("valid", "authors"),
+    "precision": ("fp32", "bf16"),       # cikgwb.models.losses.PRECISIONS
 }
 #: ranges: (low, low inclusive, high, high inclusive); None: unbounded on that side
 RANGES: dict[str, tuple[float | None, bool, float | None, bool]] = {

@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
     ("schedule=cosine", r"^setting schedule='cosine': expected one of exp, lin, fixed$"),
     ("views=both", r"^setting views='both': expected one of paper, authors$"),
     ("device=gpu", r"^setting device='gpu': expected auto, cpu, cuda, cuda:N or mps$"),
+    ("precision=fp16", r"^setting precision='fp16': expected one of fp32, bf16$"),
     ("model=lightgnc", r"^setting model='lightgnc': unknown model 'lightgnc'; known: \[.*'lightgcn'"),
     ("name=../x", r"^setting name='../x': expected a run folder name"),
     ("lerning_rate=0.1", r"^unknown setting 'lerning_rate'; known: \[.*'lr'"),
@@ -218,3 +219,11 @@ def test_cli_notebooks_rejects_before_a_kernel_starts(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err.strip()
     assert err.startswith("cikgwb notebooks: error: ") and "\n" not in err and re.search(pattern, err), err
     assert not (tmp_path / "reports").exists()   # nothing written
+
+
+def test_config_choices_match_the_code_that_uses_them():
+    from cikgwb.config import CHOICES, SELECTION_METRICS
+    from cikgwb.evaluate import METRICS
+    from cikgwb.models.losses import PRECISIONS
+    assert set(CHOICES["precision"]) == set(PRECISIONS)
+    assert tuple(SELECTION_METRICS) == tuple(METRICS)
