@@ -304,6 +304,7 @@ class RunArtefact:
     per_user: dict[str, np.ndarray]
     _members: list[np.ndarray] | None = field(default=None, repr=False)
     _interests: list[np.ndarray] | None = field(default=None, repr=False)
+    _holders: Any = field(default=None, repr=False)
 
     @property
     def n_users(self) -> int:
@@ -360,6 +361,18 @@ class RunArtefact:
             b = np.searchsorted(ui[:, 0], np.arange(self.n_users + 1))
             self._interests = [ui[b[x]:b[x + 1], 1] for x in range(self.n_users)]
         return self._interests[int(u)]
+
+    def holders(self, i: int) -> np.ndarray:
+        """Users with item ``i`` among their training items (sorted)."""
+        if self._holders is None:
+            counts = np.diff(self.train_indptr)
+            users = np.repeat(np.arange(self.n_users), counts)
+            order = np.lexsort((users, self.train_items))
+            items = self.train_items[order].astype(np.int64)
+            b = np.searchsorted(items, np.arange(self.n_items + 1))
+            self._holders = (users[order], b)
+        users, b = self._holders
+        return users[b[int(i)]:b[int(i) + 1]]
 
     def user_metrics(self, u: int) -> dict[str, float]:
         """Per-user test metrics (empty for a user without test items)."""

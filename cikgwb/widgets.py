@@ -16,6 +16,7 @@ li[data-item][data-hit]``) so that a browser test can read them.
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -226,3 +227,213 @@ def explorer_app(ds: Any, topk: np.ndarray | None = None, answers: pd.DataFrame 
     for n, name in enumerate(names):
         t.set_title(n, name)
     return t
+
+
+# ----------------------------------------------------------------------------- run explorer (artefacts)
+def render_run_user(rep: dict[str, Any], a: Any) -> str:
+    """HTML of a :func:`cikgwb.explorer.artefact_user_report` of run artefact ``a``. Stable
+    hooks: ``.cikgwb-user[data-user]``, ``.cikgwb-interests tr[data-interest]`` with
+    ``.cikgwb-interest-label`` and ``.cikgwb-interest-neighbours``, ``.cikgwb-neighbours
+    tr[data-user]``, ``.cikgwb-topk li[data-item][data-hit][data-score]``, ``.cikgwb-missed
+    li[data-item][data-rank]``."""
+    from .run_artefact import fmt_score
+
+    u, k = rep["user"], rep["k"]
+    m = rep["metrics"]
+    mtxt = ", ".join(f"{name} {m[name]:.3f}" for name in (f"recall@{k}", f"ndcg@{k}", "recall@50", "ndcg@50")
+                     if name in m) or "no test items: no metrics"
+    parts = [f'<div class="cikgwb-user" data-user="{u}">',
+             f"<h3>User {u}</h3>",
+             f"<p>{rep['n_train']} training items (train.txt), {rep['n_test']} test items; this user's test "
+             f"metrics at the selected epoch: {_e(mtxt)}</p>",
+             '<div style="display:flex;gap:24px;flex-wrap:wrap">']
+    # interests + neighbours
+    parts.append('<div style="flex:1.3;min-width:420px"><h4>Interests</h4>')
+    it = rep["interests"]
+    if len(it) == 0:
+        parts.append('<table class="cikgwb-interests"></table><i>this user has no interest node</i>')
+    else:
+        parts.append('<table class="cikgwb-interests"><tr><th>interest</th><th>label</th><th>holders</th>'
+                     "<th>neighbours who share it</th></tr>")
+        for _, r in it.iterrows():
+            nbs = r["neighbours"]
+            shown = ", ".join(str(v) for v in nbs[:15]) + (f" &hellip; (+{len(nbs) - 15} more)" if len(nbs) > 15 else "")
+            parts.append(f'<tr data-interest="{int(r["interest"])}" data-method="{_e(r["method"])}">'
+                         f'<td>{int(r["interest"])}<br><small>id {int(r["original id"])}</small></td>'
+                         f'<td class="cikgwb-interest-label">{_e(r["label"])}</td><td>{int(r["holders"])}</td>'
+                         f'<td class="cikgwb-interest-neighbours">{shown or "<i>nobody else</i>"}</td></tr>')
+        parts.append("</table>")
+    parts.append("<h4>Neighbours: users sharing most interests</h4>")
+    nb = rep["neighbours"]
+    parts.append('<table class="cikgwb-neighbours"><tr><th>user</th><th>shared interests</th><th>which</th></tr>')
+    for _, r in nb.iterrows():
+        parts.append(f'<tr data-user="{int(r["user"])}"><td>{int(r["user"])}</td><td>{int(r["shared interests"])}</td>'
+                     f'<td>{_e(", ".join(str(j) for j in r["interests"]))}</td></tr>')
+    parts.append("</table>")
+    if len(nb) == 0:
+        parts.append("<i>no user shares an interest with this user</i>")
+    parts.append(f'<h4>Training titles (last {len(rep["titles"])}, file order)</h4><ol class="cikgwb-titles">')
+    parts += [f'<li data-item="{int(i)}">{_e(t)} <small>(item {int(i)})</small></li>'
+              for i, t in zip(rep["titles"]["item"], rep["titles"]["title"])]
+    parts.append("</ol></div>")
+    # top-K + missed
+    tk = rep["topk"]
+    n_hit = int(tk["hit"].sum())
+    parts.append(f'<div style="flex:1;min-width:360px"><h4>Top-{k} recommendations ({n_hit} of {rep["n_test"]} '
+                 "test items hit)</h4><ol class=\"cikgwb-topk\">")
+    for _, r in tk.iterrows():
+        mark = ' <b style="color:#c0392b">&#10003; test hit</b>' if r["hit"] else ""
+        path = f'<br><small class="cikgwb-path">{_e(r["path"])}</small>' if r["path"] else ""
+        parts.append(f'<li data-item="{int(r["item"])}" data-hit="{int(bool(r["hit"]))}" '
+                     f'data-score="{fmt_score(float(r["score"]))}">{_e(r["title"])} '
+                     f'<small>(item {int(r["item"])}, score {fmt_score(float(r["score"]))})</small>{mark}{path}</li>')
+    parts.append("</ol>")
+    miss = rep["missed"]
+    parts.append(f"<h4>Test items the top-{k} missed ({len(miss)})</h4><ul class=\"cikgwb-missed\">")
+    for _, r in miss.iterrows():
+        rk = int(r["rank"])
+        where = (f"rank {rk:,}" if rk > 0 else "masked: also a training item, never ranked")
+        parts.append(f'<li data-item="{int(r["item"])}" data-rank="{rk}">{_e(r["title"])} '
+                     f"<small>(item {int(r['item'])}; {where})</small></li>")
+    parts.append("</ul></div></div></div>")
+    return "".join(parts)
+
+
+def _parse_query(qs: str | None) -> dict[str, str]:
+    from urllib.parse import parse_qs
+    return {k: v[-1] for k, v in parse_qs(qs or "", keep_blank_values=False).items()}
+
+
+class RunExplorer:
+    """Explorer over committed runs' artefacts (``explorer.npz``, :mod:`cikgwb.run_artefact`):
+    pick a run (a dropdown of every finished run under ``roots``; a run without an artefact
+    says which command makes one, nothing is trained) and a user; see the user's interests with
+    their labels and the neighbours who share each, the top-K list with scores, item ids, test
+    hits and interest paths, and the test items the list missed with their rank.
+
+    ``run``: a run name or path to open first (default: a book-crossing CIKGRec run with an
+    artefact if any, else the first run with an artefact); ``user``: the user to show first."""
+
+    def __init__(self, roots: list[Any], run: str | None = None, user: int | None = None, k: int = 20,
+                 dataset: str | None = None):
+        import ipywidgets as w
+
+        from .run_artefact import find_artefacts
+
+        self.k = int(k)
+        self.runs = find_artefacts(roots)
+        self._cache: dict[str, Any] = {}
+        self.a = None
+        opts = [(f"{r['dataset']} · {r['run']}" + ("" if r["artefact"] else "  (no artefact)"), r["path"])
+                for r in self.runs]
+        self.pick = w.Dropdown(options=opts, description="Run", layout=w.Layout(width="640px"))
+        self.pick.add_class("cikgwb-run-pick")
+        self.user_box = w.Text(placeholder="user id, e.g. 12", description="User", continuous_update=False,
+                               layout=w.Layout(width="220px"))
+        self.user_box.add_class("cikgwb-user-input")
+        self.show_button = w.Button(description="Show", button_style="primary", layout=w.Layout(width="90px"))
+        self.show_button.add_class("cikgwb-show")
+        self.header = w.HTML()
+        self.status = w.HTML()
+        self.out = w.HTML()
+        self.widget = w.VBox([self.pick, self.header, w.HBox([self.user_box, self.show_button]), self.status,
+                              self.out])
+        self.show_button.on_click(lambda _: self._show_from_box())
+        self.user_box.observe(lambda ch: self._show_from_box(), names="value")
+        if not self.runs:
+            self.header.value = ('<p class="cikgwb-missing">No finished run found under '
+                                 f"{_e(', '.join(str(r) for r in roots))}. Train one (`cikgwb train ...`), then make "
+                                 "its artefact with `cikgwb artefact RUN_DIR`; this explorer never trains.</p>")
+            return
+        first = self._initial(run, dataset)
+        self.pick.value = first
+        self.open(first, user)
+        self.pick.observe(lambda ch: self.open(ch["new"]), names="value")
+
+    def _initial(self, run: str | None, dataset: str | None) -> str:
+        if run:
+            for r in self.runs:
+                if str(run) in (r["run"], r["path"]) or str(Path(r["path"]).resolve()) == str(Path(run).resolve()):
+                    return r["path"]
+            self.status.value = (f'<span class="cikgwb-error" style="color:#c0392b">run {_e(run)} not found; '
+                                 f"showing another (runs: {_e(', '.join(r['run'] for r in self.runs[:20]))})</span>")
+        pool = [r for r in self.runs if r["artefact"]] or self.runs
+        if dataset:
+            pool = [r for r in pool if r["dataset"] == dataset] or pool
+        best = [r for r in pool if r["dataset"] == "book-crossing" and r["model"] == "cikgrec"] or \
+            [r for r in pool if r["model"] == "cikgrec"] or pool
+        return best[0]["path"]
+
+    def open(self, path: str, user: int | None = None) -> None:
+        """Open the run at ``path`` (its artefact), then ``user`` (default: a user with a test hit
+        reached through an interest)."""
+        from .explorer import artefact_default_user
+        from .run_artefact import artefact_path, load_artefact
+
+        rec = next((r for r in self.runs if r["path"] == path), None)
+        if rec is None or not rec["artefact"]:
+            self.a = None
+            self.out.value = ""
+            self.header.value = (f'<p class="cikgwb-missing" style="color:#c0392b">Run {_e(Path(path).name)} has no '
+                                 f"explorer artefact ({_e(artefact_path(path))}). Make it with "
+                                 f"<code>cikgwb artefact {_e(path)}</code> where the run's checkpoint is; "
+                                 "this explorer never trains.</p>")
+            return
+        if path not in self._cache:
+            self._cache[path] = load_artefact(path)
+        self.a = a = self._cache[path]
+        self.header.value = (f'<p class="cikgwb-run" data-run="{_e(a.meta["run"])}"><b>{_e(a.describe())}</b><br>'
+                             f"<small>interest labels: {_e(a.meta.get('label_note'))}; interest source: "
+                             f"{_e(a.meta.get('interests'))}; {a.n_users:,} users, {a.n_items:,} items, "
+                             f"{a.n_interests:,} interests; lists of the top {a.meta['top_n']} stored</small></p>")
+        self.show(artefact_default_user(a, self.k) if user is None else int(user))
+
+    def _show_from_box(self) -> None:
+        text = (self.user_box.value or "").strip()
+        if not text or self.a is None:
+            return
+        try:
+            u = int(text)
+        except ValueError:
+            self.status.value = (f'<span class="cikgwb-error" style="color:#c0392b">{_e(text)} is not a user id '
+                                 f"(expected an integer 0..{self.a.n_users - 1})</span>")
+            return
+        self.show(u)
+
+    def show(self, user: int) -> None:
+        """Render ``user`` of the open run; an id out of range shows an error line instead."""
+        from .explorer import artefact_user_report
+
+        if self.a is None:
+            return
+        if not 0 <= int(user) < self.a.n_users:
+            self.status.value = (f'<span class="cikgwb-error" style="color:#c0392b">user {int(user)} out of range '
+                                 f"(expected 0..{self.a.n_users - 1})</span>")
+            return
+        self.status.value = ""
+        self.out.value = render_run_user(artefact_user_report(self.a, int(user), k=self.k), self.a)
+        self.current = int(user)
+
+    @classmethod
+    def from_query(cls, roots: list[Any], query: str | None = None, **defaults: Any) -> RunExplorer:
+        """Built from a URL query string (Voila passes it as ``$QUERY_STRING``): ``run``, ``user``,
+        ``k``, ``dataset`` override ``defaults``."""
+        import os
+        q = _parse_query(os.environ.get("QUERY_STRING", "") if query is None else query)
+        kw = dict(defaults)
+        if q.get("run"):
+            kw["run"] = q["run"]
+        if q.get("dataset"):
+            kw["dataset"] = q["dataset"]
+        for key in ("user", "k"):
+            if q.get(key):
+                try:
+                    kw[key] = int(q[key])
+                except ValueError:
+                    pass
+        return cls(roots, **kw)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+        display(self.widget)
+

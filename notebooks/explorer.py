@@ -16,56 +16,27 @@
 # %% [markdown]
 # # CIKG explorer
 #
-# Pick a user (or search users by a word of their training titles) to see their training
-# titles, the interest answer, their interest nodes and who shares them, and their top-K list
-# with test hits marked and the interest path to each recommended item; or browse the interest
-# nodes. Serve it with `voila notebooks/explorer.ipynb` or open it in JupyterLab.
+# Pick a run (any finished run under `reports/runs`) and a user: the user's interests with
+# readable labels and the neighbours who share each, their top-K list with scores, item ids,
+# titles, test hits and the interest path to each item, and the test items the list missed
+# with their rank. It reads each run's compact artefact (`explorer.npz`, made by
+# `cikgwb artefact RUN_DIR` where the run's checkpoint is) and never trains: a run without one
+# says which command makes it.
+#
+# Serve it with `voila notebooks/explorer.ipynb` (idle kernels are culled: `voila.json`);
+# choose the run and user in the URL: `...explorer.ipynb?run=book-crossing-cikgrec-valid-s0&user=2362`.
 
 # %% tags=["parameters"]
-dataset = "synthetic"
-quick = True
-run = None              # a run folder with a checkpoint; None: the newest CIKGRec run of the dataset, else a quick one
-k = 20
-answers = "auto"        # auto: any answers under reports/interests/<dataset>, else kg-summary answers made now (NOT an LLM)
-quick_epochs = 10
+dataset = None          # prefer a run of this dataset; None: a book-crossing CIKGRec run when there is one
+quick = True            # unused: the explorer never trains
+run = None              # a run name or folder to open first (URL: ?run=NAME)
+user = None             # the user shown first (URL: &user=ID); None: one with a test hit reached through an interest
+k = 20                  # length of the top-K list (URL: &k=N; at most 100)
+runs_dir = None         # None: reports/runs (and $CIKGWB_REPORTS_DIR/runs)
 
 # %%
-from pathlib import Path
+from cikgwb.notebooks import project_root, reports_dir
+from cikgwb.widgets import RunExplorer
 
-from cikgwb.data import load_dataset
-from cikgwb.notebooks import start
-from cikgwb.results import evaluate_test, load_run, runs_table, train_runs
-from cikgwb.widgets import explorer_app
-
-nb = start("explorer", dataset=dataset, quick=quick)
-ds = load_dataset(dataset)
-if run is None:
-    runs = runs_table(nb.runs)
-    cand = runs[(runs["dataset"] == dataset) & (runs["model"] == "cikgrec") & (runs["variant"] == "full")] \
-        if len(runs) else runs
-    cand = cand[[Path(p, "checkpoints", "best.pt").exists() for p in cand["path"]]] if len(cand) else cand
-    if len(cand) == 0:
-        cand = train_runs(ds, ["cikgrec"], [0], nb.runs, quick=True, quick_epochs=quick_epochs)
-    run = cand["path"].iloc[-1]
-cfg, ds, model = load_run(run, ds)
-res = evaluate_test(model, ds, k=k)
-
-if answers == "auto":
-    files = sorted((nb.reports / "interests" / dataset).glob("*/answers.jsonl"))
-    if files:
-        from cikgwb.knowledge.interest_graph import read_answers
-        table = read_answers(files[0])
-    else:
-        from cikgwb.knowledge import infer_interests
-        table = infer_interests(ds, backend="kg-summary", run_dir=nb.reports / "interests" / dataset / "kg-summary",
-                                progress=False)
-elif answers:
-    from cikgwb.knowledge.interest_graph import read_answers
-    table = read_answers(answers)
-else:
-    table = None
-
-# %%
-explorer_app(ds, res.topk, table, k=k,
-             title=f"{dataset}: run {Path(run).name} ({cfg.model.model}, {cfg.train.protocol} protocol, "
-                   f"seed {cfg.train.seed}); test recall@{k} {res.metrics[f'recall@{k}']:.3f}")
+roots = [runs_dir] if runs_dir else list(dict.fromkeys([reports_dir() / "runs", project_root() / "reports" / "runs"]))
+RunExplorer.from_query(roots, run=run, user=user, k=k, dataset=dataset)
