@@ -265,8 +265,9 @@ def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0
         # no user list: users are 0..max id, as long as the ids are not far beyond those present
         distinct = len(np.union1d(train_full[:, 0], test[:, 0]))
         for f, pairs in (("train.txt", train_full), ("test.txt", test)):
-            _check_id_space(root / f, pairs[:, 0], lambda k, f=f, pairs=pairs: _line_of_user(root / f, int(pairs[k, 0])),
-                            None, distinct, "user id", None)
+            def line_of(k: int, f: str = f, pairs: np.ndarray = pairs) -> int:
+                return _line_of_user(root / f, int(pairs[k, 0]))
+            _check_id_space(root / f, pairs[:, 0], line_of, None, distinct, "user id", None)
         n_users = int(max(train_full[:, 0].max(), test[:, 0].max())) + 1
     train_users = np.unique(train_full[:, 0])
     unknown = np.setdiff1d(np.unique(test[:, 0]), train_users)
