@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DATASET ?= book-crossing
 export CIKGWB_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install demo test test-slow bench bench-baselines bench-gpu gpu-campaign campaign reproduce sweep notebooks readme-results clean
+.PHONY: install demo test test-slow bench bench-authors bench-baselines bench-gpu gpu-campaign campaign reproduce sweep notebooks readme-results clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -47,6 +47,14 @@ gpu-campaign:
 campaign: $(STAMP)
 	CIKGWB_DATA_DIR=$${CIKGWB_DATA_DIR:-$(CURDIR)/../shared/data} $(BIN)/python scripts/campaign.py \
 	    $${QUEUE:-scripts/campaign/table3.txt} --slots $${SLOTS:-2} --threads 1
+
+# one epoch of the authors' code (a checkout of laowangzi/CIKGRec at the pinned commit, changed at
+# run time in a temporary copy: CPU, one epoch timed) and two of ours, back to back, THREADS=2
+bench-authors: $(STAMP)
+	@test -n "$(AUTHORS)" || { echo "usage: make bench-authors AUTHORS=PATH-to-a-CIKGRec-checkout [THREADS=2] [AUTHORS_PY=python]"; exit 2; }
+	mkdir -p reports/bench
+	set -o pipefail; $(BIN)/python bench/bench_authors.py --authors "$(AUTHORS)" --threads $${THREADS:-2} \
+	    $(if $(AUTHORS_PY),--authors-python "$(AUTHORS_PY)") | tee reports/bench/authors-back-to-back.txt
 
 bench-gpu:  # on a GPU machine whose python3 has torch + torch-geometric (no .venv needed)
 	bash bench/gpu.sh

@@ -260,6 +260,133 @@ def compare_infonce_runs(epochs: int = 5, block: int = 64, precision: str = "fp3
             "max_rel_diff": diffs, "fused_last": hist["fused"][-1], "tiled_last": hist["tiled"][-1]}
 
 
+def profile_epoch(name: str, n_batches: int = 20, data_dir=None, out: Path | None = None, precision: str = "fp32") -> str:
+    """What a CIKGRec training step is made of: ``n_batches`` batches of ``name`` under
+    torch.profiler with labelled phases (the forward's propagations by call site, the InfoNCE,
+    the edge-dropout draw and re-normalisation, BPR, the interest reconstruction; the backward by
+    autograd node; the optimiser), plus one full evaluation; a markdown table of ms per batch and
+    share, written to ``out/epoch-profile-<name>.md`` when ``out`` is given."""
+    from torch.profiler import ProfilerActivity, profile, record_function
+    ds = load_dataset(name, data_dir=data_dir)
+    cfg = default_config(name, "cikgrec")
+    cfg.model.precision = precision
+    device = torch.device("cpu")
+    sampler = PairSampler(ds.train, ds.n_items, cfg.train.batch_size, device)
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    m = build_model("cikgrec", ds, cfg.model, ds.train, device)
+    opt = torch.optim.Adam(m.parameters(), lr=cfg.train.lr)
+    phase = ["?"]
+
+    def labelled(fn, label):
+        def wrapper(*a, **k):
+            with record_function(label() if callable(label) else label):
+                return fn(*a, **k)
+        return wrapper
+
+    def in_phase(fn, ph):
+        def wrapper(*a, **k):
+            saved, phase[0] = phase[0], ph
+            try:
+                return fn(*a, **k)
+            finally:
+                phase[0] = saved
+        return wrapper
+
+    mod_patches = {
+        "lightgcn": lambda: f"fwd: propagation, {phase[0]}",
+        "info_nce": "fwd: InfoNCE (2 terms)",
+        "drop_edges": "fwd: edge dropout, draw",
+        "normalized_adjacency": "fwd: edge dropout, re-normalisation",
+        "bpr_loss": "fwd: BPR + L2",
+        "sce_loss": "fwd: interest reconstruction, SCE",
+    }
+    saved_mod = {k: getattr(cikgrec_mod, k) for k in mod_patches}
+    for k, label in mod_patches.items():
+        setattr(cikgrec_mod, k, labelled(saved_mod[k], label))
+    m.propagate = in_phase(m.propagate, "main graph (BPR)")
+    m.interest_reconstruction = in_phase(m.interest_reconstruction, "interest reconstruction (enc + dec)")
+    m.contrast = in_phase(m.contrast, "contrast views v1 v2 v3")
+    batches = []
+    for i, b in enumerate(sampler.epoch(gen)):
+        batches.append(b)
+        if len(batches) >= n_batches + 2:
+            break
+    try:
+        for users, pos, neg in batches[:2]:  # warm-up
+            loss = m.loss(users, pos, neg, 0)["loss"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        t0 = time.perf_counter()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for users, pos, neg in batches[2:]:
+                with record_function("step: forward"):
+                    loss = m.loss(users, pos, neg, 0)["loss"]
+                with record_function("step: backward"):
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                with record_function("step: optimiser (Adam)"):
+                    opt.step()
+        wall = time.perf_counter() - t0
+    finally:
+        for k, f in saved_mod.items():
+            setattr(cikgrec_mod, k, f)
+    n = len(batches) - 2
+    tot = {e.key: e.cpu_time_total / 1000 / n for e in prof.key_averages()}  # ms per batch
+    fwd, bwd, optim = tot["step: forward"], tot["step: backward"], tot["step: optimiser (Adam)"]
+    rows = []
+    fwd_labels = sorted({(lab() if callable(lab) else lab) for lab in mod_patches.values()} | {k for k in tot if k.startswith("fwd: propagation")})
+    named = 0.0
+    for k in fwd_labels:
+        if k in tot:
+            rows.append((k, tot[k]))
+            named += tot[k]
+    rows.append(("fwd: the rest (gathers, masking, chi, sums, loss terms)", fwd - named))
+    bwd_groups = {"_SymSpMMBackward": "bwd: propagations (A g)", "_TiledLogSumExpMatmulBackward": "bwd: InfoNCE normaliser (tiled)",
+                  "_LogSumExpMatmulBackward": "bwd: InfoNCE normaliser (fused)"}
+    named = 0.0
+    other_bwd = []
+    for k, v in tot.items():
+        if k.startswith("autograd::engine::evaluate_function: "):
+            node = k.split(": ", 1)[1]
+            hit = next((lab for pre, lab in bwd_groups.items() if node.startswith(pre)), None)
+            if hit:
+                rows.append((hit, v))
+                named += v
+            else:
+                other_bwd.append((node, v))
+    other_bwd.sort(key=lambda x: -x[1])
+    top = ", ".join(f"{k} {v:.1f}" for k, v in other_bwd[:5])
+    rows.append((f"bwd: the rest (largest: {top})", bwd - named))
+    rows.append(("optimiser (Adam step)", optim))
+    step = fwd + bwd + optim
+    m.eval()
+    t1 = time.perf_counter()
+    with torch.no_grad():
+        evaluate(m.score_fn(), ds.matrix("valid"), ds.matrix("train"), device=device)
+    ev = time.perf_counter() - t1
+    m.train()
+    info = machine_info(device)
+    lines = [f"# What a CIKGRec training epoch is made of: {name}", "",
+             f"torch.profiler over {n} batches (after 2 warm-up batches) of the dataset's default CIKGRec settings "
+             f"(valid protocol, paper views, precision {precision}), {info['torch_threads']} torch threads, "
+             f"CPU {info['cpu']}, torch {info['torch']}, {time.strftime('%Y-%m-%d %H:%M %Z')}, commit of the tree: "
+             f"see git log. Profiled wall time {1000 * wall / n:.0f} ms per batch "
+             f"(profiler overhead included); {len(sampler)} batches per epoch.", "",
+             "| part of the step | ms per batch | share of the step |", "|---|---:|---:|"]
+    for k, v in rows:
+        lines.append(f"| {k} | {v:.1f} | {100 * v / step:.1f}% |")
+    lines.append(f"| **step total** (forward {fwd:.1f} + backward {bwd:.1f} + optimiser {optim:.1f}) | **{step:.1f}** | 100% |")
+    lines += ["", f"Per epoch: {len(sampler)} x {step:.0f} ms = {len(sampler) * step / 1000:.1f} s of steps, plus one "
+              f"full validation evaluation {ev:.2f} s (not part of `epoch_seconds`).", ""]
+    text = "\n".join(lines)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"epoch-profile-{name}.md").write_text(text)
+    return text
+
+
 def bench(name: str, device, ref_batches: int, skip_ref: bool, data_dir=None) -> dict:
     ds = load_dataset(name, data_dir=data_dir)
     cfg = default_config(name, "cikgrec")
@@ -300,7 +427,31 @@ def main() -> int:
     ap.add_argument("--skip-reference", action="store_true")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default="reports/bench")
+    ap.add_argument("--infonce", action="store_true",
+                    help="only the InfoNCE micro-bench (B=1024, N=16,386, d=64): naive, fused, tiled fp32 / bf16")
+    ap.add_argument("--compare-infonce", action="store_true",
+                    help="only the same-maths check: 5-epoch synthetic runs, fused vs tiled InfoNCE (and bf16)")
+    ap.add_argument("--profile", type=int, default=0, metavar="BATCHES",
+                    help="only profile BATCHES batches of each dataset (torch.profiler): reports/bench/epoch-profile-<dataset>.md")
     args = ap.parse_args()
+    if args.infonce:
+        r = time_infonce(blocks=(None,))
+        print(f"InfoNCE forward + backward, B={r['B']} N={r['N']} d={r['d']}, {r['threads']} threads, median of {r['repeats']}")
+        for k, v in r["kinds"].items():
+            print(f"{k:<24} {v['ms']:8.1f} ms  loss rel. diff {v['loss_rel_diff']:.1e}  "
+                  f"grad max diff / max grad {v['grad_max_diff_rel_to_max']:.1e}")
+        return 0
+    if args.compare_infonce:
+        for prec in ("fp32", "bf16"):
+            r = compare_infonce_runs(precision=prec, data_dir=args.data_dir)
+            worst = {k: v for k, v in r["max_rel_diff"].items()}
+            print(f"{prec}: {r['epochs']} epochs, block {r['block']}: largest relative difference per history entry: "
+                  + json.dumps({k: float(f"{v:.2e}") for k, v in worst.items()}))
+        return 0
+    if args.profile:
+        for name in args.datasets:
+            print(profile_epoch(name, args.profile, args.data_dir, Path(args.out)), flush=True)
+        return 0
     device = pick_device(args.device)
     rows = []
     for name in args.datasets:
