@@ -332,6 +332,13 @@ def load_run(run_dir: str | Path, ds: Any = None, device: str = "cpu", checkpoin
     return cfg, ds, model
 
 
+def has_checkpoint(run_dir: str | Path, name: str = "best.pt") -> bool:
+    """Whether a run's checkpoint is on this machine (outside the work tree, or in an old run's
+    ``checkpoints/``: :func:`cikgwb.train.find_checkpoint`)."""
+    from .train import find_checkpoint
+    return find_checkpoint(run_dir, name) is not None
+
+
 def evaluate_test(model: Any, ds: Any, k: int | None = 20, ks: tuple[int, ...] = (20, 50, 100)):
     """Full-ranking test evaluation (train + valid masked) with per-user metrics and the
     top-``k`` lists (:class:`cikgwb.evaluate.EvalResult`)."""

@@ -46,7 +46,7 @@ from cikgwb.data import load_dataset
 from cikgwb.explorer import case_graph, find_cases, user_report
 from cikgwb.inspect_graph import interest_short_label
 from cikgwb.notebooks import start
-from cikgwb.results import evaluate_test, load_run, runs_table, train_runs
+from cikgwb.results import evaluate_test, has_checkpoint, load_run, runs_table, train_runs
 
 nb = start("08_case_study", dataset=dataset, quick=quick)
 ds = load_dataset(dataset)
@@ -54,7 +54,7 @@ if run is None:
     runs = runs_table(nb.runs)
     cand = runs[(runs["dataset"] == dataset) & (runs["model"] == "cikgrec") & (runs["variant"] == "full")
                 & (runs["protocol"] == protocol)] if len(runs) else runs
-    cand = cand[[Path(p, "checkpoints", "best.pt").exists() for p in cand["path"]]] if len(cand) else cand
+    cand = cand[[has_checkpoint(p) for p in cand["path"]]] if len(cand) else cand
     if len(cand) == 0 and quick and dataset == "synthetic":
         cand = train_runs(ds, ["cikgrec"], [0], nb.runs, protocol=protocol, quick=True)
     if len(cand):
