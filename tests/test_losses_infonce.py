@@ -94,3 +94,41 @@ def test_unknown_precision_is_refused():
     a, c, t = _inputs(3, 4, 2, seed=0)
     with pytest.raises(ValueError, match="precision=.fp16.: expected one of fp32, bf16"):
         info_nce(a, c, t, 0.2, precision="fp16")
+
+
+def test_cikgrec_refuses_an_unknown_precision(synthetic_ds):
+    from cikgwb.config import default_config
+    from cikgwb.models import build_model
+    cfg = default_config("synthetic", "cikgrec")
+    cfg.model.precision = "fp16"
+    with pytest.raises(ValueError, match="setting precision='fp16': expected one of fp32, bf16"):
+        build_model("cikgrec", synthetic_ds, cfg.model, synthetic_ds.train, torch.device("cpu"))
+
+
+def _short_run(ds, tmp_path, precision, epochs=3):
+    import json
+    from cikgwb.config import default_config
+    from cikgwb.train import train
+    cfg = default_config("synthetic", "cikgrec")
+    cfg.train.max_epochs, cfg.train.device = epochs, "cpu"
+    cfg.model.precision = precision
+    run = tmp_path / precision
+    train(cfg, ds, progress=False, run_dir=run)
+    return [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+
+
+def test_bf16_short_run_lands_near_fp32(synthetic_ds, tmp_path, monkeypatch, one_thread):
+    """3 synthetic epochs, same seed: with bf16 products every loss term stays within 1e-3
+    (relative) and every valid metric within 0.02 (absolute) of fp32's, epoch by epoch (measured:
+    losses 4e-4, metrics 0.002 over 5 epochs), while the contrast loss does differ."""
+    monkeypatch.setenv("CIKGWB_CHECKPOINT_DIR", str(tmp_path / "ck"))
+    fp32 = _short_run(synthetic_ds, tmp_path, "fp32")
+    bf16 = _short_run(synthetic_ds, tmp_path, "bf16")
+    assert len(fp32) == len(bf16) == 3
+    for a, b in zip(fp32, bf16):
+        for k in ("loss", "loss_rec", "loss_uir", "loss_cl"):
+            assert b[k] == pytest.approx(a[k], rel=1e-3), k
+        for k in a:
+            if k.startswith("valid_"):
+                assert abs(b[k] - a[k]) <= 0.02, k
+    assert any(a["loss_cl"] != b["loss_cl"] for a, b in zip(fp32, bf16))
