@@ -172,21 +172,46 @@ class ParameterError(ValueError):
     """A notebook parameter is unknown or has a bad value; the message names it and the valid choices."""
 
 
-def notebook_parameters(name: str, root: Path | None = None) -> dict[str, dict[str, Any]]:
+def read_parameters(path: str | Path) -> dict[str, dict[str, Any]]:
     """The parameters a notebook's ``parameters`` cell declares: name -> ``{"default": value
-    (None where the default is not a literal), "help": the comment}``, in cell order."""
+    (None where the default is not a literal), "help": the line's comment}``, in cell order.
+
+    Read with Python's own parser (top-level ``name = value`` lines), not papermill's line
+    patterns, which drop a line whose comment holds ``=`` (``k = 20  # URL: &k=N``)."""
     import ast
+    import io
+    import tokenize
 
-    import papermill as pm
+    import nbformat
 
-    out = {}
-    for k, v in pm.inspect_notebook(str(notebook_path(name, root))).items():
-        try:
-            default = ast.literal_eval(v.get("default") or "None")
-        except (ValueError, SyntaxError):
-            default = None
-        out[k] = {"default": default, "help": v.get("help", "")}
+    nb = nbformat.read(str(path), as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
+    if not cells:
+        return {}
+    src = cells[0].source
+    try:
+        tree = ast.parse(src)
+        comments = {t.start[0]: t.string.lstrip("#").strip()
+                    for t in tokenize.generate_tokens(io.StringIO(src).readline) if t.type == tokenize.COMMENT}
+    except (SyntaxError, tokenize.TokenError) as exc:
+        raise ParameterError(f"{path}: the parameters cell is not valid Python ({exc})") from None
+    out: dict[str, dict[str, Any]] = {}
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
+            if isinstance(node, ast.AnnAssign) and node.value is not None else []
+        for t in targets:
+            if isinstance(t, ast.Name):
+                try:
+                    default = ast.literal_eval(node.value)
+                except ValueError:
+                    default = None
+                out[t.id] = {"default": default, "help": comments.get(node.end_lineno or node.lineno, "")}
     return out
+
+
+def notebook_parameters(name: str, root: Path | None = None) -> dict[str, dict[str, Any]]:
+    """:func:`read_parameters` of notebook ``name`` (``notebooks/<name>.ipynb``)."""
+    return read_parameters(notebook_path(name, root))
 
 
 def _is_int(v: Any) -> bool:
@@ -368,6 +393,8 @@ PARAM_CHECKS: dict[Any, Any] = {
     "interests": lambda v, ctx: None if isinstance(v, str) and v else "paper, none or a folder written by 03",
     ("07_sparsity", "metric"): _one_of(_sparsity_metrics, " (the per-group metrics of the runs' "
                                                           "sparsity_groups.csv)"),
+    (EXPLORER, "k"): lambda v, ctx: None if _is_int(v) and 1 <= v <= 100 else "an integer in [1, 100] (the "
+                                                                           "artefact holds each user's top-100)",
 }
 
 
@@ -399,7 +426,7 @@ def check_parameters(names: list[str], parameters: dict[str, Any], root: Path | 
             what = None
             if typed is not None and not (v is None and check is not None) and not typed[0](v):
                 what = typed[1]
-            if what is None and check is not None:
+            if what is None and check is not None and not (v is None and spec["default"] is None):
                 what = check(v, parameters)
             if what:
                 bad.setdefault((key, what), []).append(nb)
@@ -488,7 +515,7 @@ def run_all(quick: bool = True, dataset: str = "synthetic", out_dir: str | Path 
     try:
         for name in names:
             src = notebook_path(name, root)
-            declared = set(pm.inspect_notebook(str(src)).keys())
+            declared = set(read_parameters(src))
             params = {"dataset": dataset, "quick": bool(quick), **(parameters or {})}
             params = {k: v for k, v in params.items() if k in declared}
             dst = out / f"{name}.ipynb"

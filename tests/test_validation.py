@@ -227,3 +227,23 @@ def test_config_choices_match_the_code_that_uses_them():
     from cikgwb.models.losses import PRECISIONS
     assert set(CHOICES["precision"]) == set(PRECISIONS)
     assert tuple(SELECTION_METRICS) == tuple(METRICS)
+
+
+def test_every_notebook_accepts_its_own_defaults_and_all_its_parameters_are_read(tmp_path):
+    import nbformat
+
+    from cikgwb.notebooks import EXPLORER, NOTEBOOKS, check_parameters, notebook_parameters, read_parameters
+
+    for nb in (*NOTEBOOKS, EXPLORER):
+        declared = notebook_parameters(nb)
+        assert {"dataset", "quick"} <= set(declared), nb
+        check_parameters([nb], {k: v["default"] for k, v in declared.items()})
+    # a comment holding '=' (papermill's inspect drops such lines) and a non-literal default
+    nbk = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell('dataset = "synthetic"  # a name\nk = 20  # URL: &k=N\nroot = str(1)\n')
+    cell.metadata["tags"] = ["parameters"]
+    nbk.cells = [cell]
+    nbformat.write(nbk, tmp_path / "x.ipynb")
+    got = read_parameters(tmp_path / "x.ipynb")
+    assert got == {"dataset": {"default": "synthetic", "help": "a name"}, "k": {"default": 20, "help": "URL: &k=N"},
+                   "root": {"default": None, "help": ""}}
