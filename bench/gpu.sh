@@ -19,6 +19,8 @@ $PY -c "import torch, torch_geometric as g; print('torch', torch.__version__, 'p
 START=$(date +%s)
 echo "== bench $(date +%T)"
 timeout "${BENCH_TIMEOUT:-180}" $PY bench/bench_train.py --datasets $BENCH_DATASETS --ref-batches 4 --out "$OUT/bench" 2>&1 | tee "$OUT/logs/bench.log"
+echo "== InfoNCE forward + backward on the GPU: naive, fused (previous), tiled fp32 / bf16 $(date +%T)"
+timeout 120 $PY bench/bench_train.py --infonce --device cuda 2>&1 | tee "$OUT/logs/infonce.log"
 if [ "${BUDGET_S:-0}" -gt 0 ]; then  # fit the runs into what is left of the call's time budget
   MAXMIN=$($PY -c "print(round(max(0.5, (${BUDGET_S} - ($(date +%s) - $START) - ${RESERVE_S:-90}) / 60), 2))")
 fi
