@@ -5,8 +5,8 @@
 #
 #   scripts/gpu_campaign.sh OUT [BUDGET_S]
 #
-# OUT gets runs/<run>/ (config, history, metrics, campaign.log; checkpoints only of runs cut by
-# the budget, so that a later call can resume them), campaign.log and machine.txt. Every run gets
+# OUT gets runs/<run>/ (config, history, metrics, campaign.log; checkpoints/ only for runs cut by
+# the budget, so that a later call given RESUME=<this OUT> continues them), campaign.log and machine.txt. Every run gets
 # max_minutes = what is left of BUDGET_S (default 480 s), so the whole job ends inside it.
 # Environment:
 #   CIKGWB_DATA_DIR  the datasets (default ./.gpu-data: copy ../shared/data/{ml1m,book-crossing,
@@ -23,14 +23,13 @@ cd "$(dirname "$0")/.."
 START=$(date +%s)
 PY=${PY:-python3}
 export CIKGWB_DATA_DIR=${CIKGWB_DATA_DIR:-$PWD/.gpu-data}
-export CIKGWB_CHECKPOINT_DIR=${CIKGWB_CHECKPOINT_DIR:-$OUT/checkpoints}
+export CIKGWB_CHECKPOINT_DIR=${CIKGWB_CHECKPOINT_DIR:-/tmp/cikgwb-gpu-checkpoints}
 QUEUES=${QUEUES:-"scripts/campaign/ml1m.txt scripts/campaign/table3.txt scripts/campaign/seeds.txt"}
 mkdir -p "$OUT/runs"
 [ -d "$CIKGWB_DATA_DIR" ] || { echo "gpu_campaign: CIKGWB_DATA_DIR=$CIKGWB_DATA_DIR: no such folder (copy the datasets there)"; exit 2; }
 if [ -n "${RESUME:-}" ]; then
   [ -d "$RESUME/runs" ] || { echo "gpu_campaign: RESUME=$RESUME has no runs/ folder"; exit 2; }
   cp -r "$RESUME/runs/." "$OUT/runs/"
-  [ -d "$RESUME/checkpoints" ] && mkdir -p "$CIKGWB_CHECKPOINT_DIR" && cp -r "$RESUME/checkpoints/." "$CIKGWB_CHECKPOINT_DIR/"
 fi
 { date -u +%FT%TZ; nvidia-smi -L 2>/dev/null || echo "no nvidia-smi"
   $PY -c "import torch, torch_geometric as g; print('torch', torch.__version__, 'pyg', g.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"
@@ -42,12 +41,26 @@ LEFT=$(( BUDGET_S - ($(date +%s) - START) ))
 $PY scripts/campaign.py "$OUT/queue.txt" --reports-dir "$OUT" --slots "${SLOTS:-8}" --threads "${THREADS:-2}" \
     --budget-s "$LEFT" --reserve-s "${RESERVE_S:-45}" --device "${DEVICE:-auto}" ${EXTRA:-} 2>&1 | tee "$OUT/campaign.log"
 rc=${PIPESTATUS[0]}
-# checkpoints travel back only for runs that a later call must continue
+# checkpoints travel back only for runs that a later call must continue: into <run>/checkpoints/,
+# where --resume looks when the recorded folder is gone (RESUME=that OUT on the next machine)
 for d in "$OUT"/runs/*/; do
-  run=$(basename "$d")
-  if $PY -c "import json,sys; m=json.load(open(sys.argv[1])); sys.exit(0 if str(m.get('stop_reason','')).startswith('time limit') else 1)" "$d/metrics.json" 2>/dev/null \
-     || [ ! -f "$d/metrics.json" ]; then continue; fi
-  rm -rf "$d/checkpoints" "$CIKGWB_CHECKPOINT_DIR"/*"$run"* 2>/dev/null
+  $PY - "$d" <<'PY'
+import json, shutil, sys
+from pathlib import Path
+from cikgwb.train import checkpoint_dir
+run = Path(sys.argv[1])
+m = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
+cut = not m or str(m.get("stop_reason", "")).startswith("time limit")
+src = checkpoint_dir(run)
+if cut and src.is_dir() and src.resolve() != (run / "checkpoints").resolve():
+    (run / "checkpoints").mkdir(exist_ok=True)
+    for f in src.glob("*.pt"):
+        shutil.move(str(f), run / "checkpoints" / f.name)
+    (run / "checkpoints.json").unlink(missing_ok=True)
+elif not cut:
+    shutil.rmtree(run / "checkpoints", ignore_errors=True)
+PY
 done
+rm -rf "$CIKGWB_CHECKPOINT_DIR"
 echo "gpu_campaign: done in $(( $(date +%s) - START ))s (rc $rc); runs in $OUT/runs"
 exit "$rc"

@@ -69,17 +69,29 @@ def test_campaign_queues_of_the_paper_parse():
 
 
 @pytest.mark.skipif(not Path("/bin/bash").exists(), reason="needs bash")
-def test_gpu_campaign_script_on_cpu_tiny(tmp_path):
-    """The GPU job's script end to end on the CPU: a tiny queue, a smoke-test override."""
+def test_gpu_campaign_script_on_cpu_cut_then_resumed(tmp_path):
+    """The GPU job's script end to end on the CPU: a run cut by the budget brings its checkpoints
+    back; a second call given RESUME continues it to the end, and then no checkpoint travels."""
     q = tmp_path / "q.txt"
-    q.write_text("syn-cikgrec-valid 0 --dataset synthetic\n")
+    q.write_text("syn-cikgrec-valid 0 --dataset synthetic --set patience=1000\n")
     env = {**_env(tmp_path), "CIKGWB_DATA_DIR": str(tmp_path), "QUEUES": str(q), "SLOTS": "1", "THREADS": "1",
-           "DEVICE": "cpu", "EXTRA": "--set max_epochs=2", "PY": sys.executable}
-    out = tmp_path / "gpu-out"
-    r = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_campaign.sh"), str(out), "300"], capture_output=True,
-                       text=True, env=env, timeout=600)
+           "DEVICE": "cpu", "PY": sys.executable, "CIKGWB_CHECKPOINT_DIR": str(tmp_path / "device-ckpt")}
+    out1, out2 = tmp_path / "call1", tmp_path / "call2"
+    r = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_campaign.sh"), str(out1), "75"], capture_output=True,
+                       text=True, timeout=600, env={**env, "RESERVE_S": "45",
+                                                    "EXTRA": "--min-minutes 0.1 --set max_epochs=100000"})
     assert r.returncode == 0, r.stdout + r.stderr
-    m = json.loads((out / "runs" / "syn-cikgrec-valid-s0" / "metrics.json").read_text())
-    assert m["epochs_run"] == 2 and m["stop_reason"].startswith("max_epochs")
-    assert "budget 300s" in (out / "machine.txt").read_text()
-    assert not (out / "runs" / "syn-cikgrec-valid-s0" / "checkpoints").exists()   # finished: no checkpoint travels
+    run1 = out1 / "runs" / "syn-cikgrec-valid-s0"
+    m1 = json.loads((run1 / "metrics.json").read_text())
+    assert m1["stop_reason"].startswith("time limit") and (run1 / "checkpoints" / "last.pt").is_file()
+    assert "budget 75s" in (out1 / "machine.txt").read_text() and not (tmp_path / "device-ckpt").exists()
+    n1 = m1["epochs_run"]
+    r = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_campaign.sh"), str(out2), "300"], capture_output=True,
+                       text=True, timeout=600, env={**env, "RESUME": str(out1), "EXTRA": f"--set max_epochs={n1 + 2}"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    run2 = out2 / "runs" / "syn-cikgrec-valid-s0"
+    m2 = json.loads((run2 / "metrics.json").read_text())
+    hist = [json.loads(x) for x in (run2 / "history.jsonl").read_text().splitlines()]
+    assert m2["stop_reason"].startswith("max_epochs") and m2["epochs_run"] == n1 + 2
+    assert [h["epoch"] for h in hist] == list(range(n1 + 2))          # continued, not restarted
+    assert not (run2 / "checkpoints").exists()                        # finished: no checkpoint travels
