@@ -37,7 +37,7 @@ __all__ = [
     "figure_title", "seeds_label", "save_figure", "png_available",
     "table_figure", "degree_distribution", "sparsity_group_sizes", "interest_sizes", "phrase_map",
     "network", "training_curves", "mask_rate_schedule", "results_bars", "sparsity_groups",
-    "case_study", "sensitivity", "sensitivity_panels",
+    "case_study", "case_study_paths", "sensitivity", "sensitivity_panels",
 ]
 
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D",
@@ -447,6 +447,122 @@ def case_study(case: Mapping[str, Any], *, dataset: str, protocol: str, seeds: A
         f"Figure 4: case study, user {case['user']} (interests: {interests})", dataset=dataset, protocol=protocol,
         seeds=seeds, extra=f"shared interest '{case['shared_interest']}' with user {case['other_user']}; "
                            f"test item '{str(case['item'])[:40]}' at rank {case['rank']}"), height=640)
+
+
+def _cut(text: Any, width: int) -> str:
+    t = str(text)
+    return t if len(t) <= width else t[: width - 1].rstrip() + "\u2026"
+
+
+def _wrap(text: str, width: int = 34, max_lines: int = 3) -> str:
+    """``text`` wrapped at word boundaries into at most ``max_lines`` lines of ``width``
+    characters, joined by ``<br>`` (plotly text); an ellipsis marks a cut."""
+    import textwrap
+    lines = textwrap.wrap(str(text), width=width, break_long_words=True) or [""]
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = lines[-1][: width - 1].rstrip() + "\u2026"
+    return "<br>".join(lines)
+
+
+def case_study_paths(case: Mapping[str, Any], topk: pd.DataFrame, *, dataset: str, protocol: str,
+                     seeds: Any = None, n_items: int | None = None, note: str | None = None) -> go.Figure:
+    """Figure 4 from a run artefact's case (:func:`cikgwb.explorer.artefact_case`), laid out by
+    hand so that no label is clipped: the user (left), every interest of theirs (middle column,
+    the ones shared with the other user highlighted and joined to them), the other user and
+    their training item (right), and the model's recommendation of that item to the user, with
+    its rank, along the bottom; on the right the user's top-K list (rank, item id, title, score,
+    test hit), the case's item appended when the list misses it.
+
+    ``case`` keys: ``user, item, title, other_user, shared, interests, labels`` (``{interest:
+    short label}``), ``rank`` (1-based rank of the item in the user's full ranking; 0: masked).
+    ``topk``: ``rank, item, title, score, hit``."""
+    for k in ("user", "item", "title", "other_user", "shared", "interests", "labels", "rank"):
+        if k not in case:
+            raise ValueError(f"case_study_paths: case is missing {k!r}")
+    _require(topk, ["rank", "item", "title", "score", "hit"], "case_study_paths(topk)")
+    u, v, item, rank = int(case["user"]), case["other_user"], int(case["item"]), int(case["rank"])
+    ints = [int(j) for j in case["interests"]]
+    shared = {int(j) for j in case["shared"]}
+    k = len(topk)
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.03,
+                        specs=[[{"type": "xy"}, {"type": "table"}]])
+    n = max(len(ints), 1)
+    ys = {j: (n - 1) / 2 - r for r, j in enumerate(ints)}            # interests top to bottom
+    y_sh = float(np.mean([ys[j] for j in shared])) if shared else 0.0
+    pos = {"u": (0.0, 0.0), "v": (2.0, y_sh), "i": (3.0, y_sh)}
+    bottom = -(n - 1) / 2 - 1.0
+    # edges: user - interest (all), other user - shared interests, other user - item
+    for j in ints:
+        hi = j in shared
+        fig.add_trace(go.Scatter(x=[0, 1], y=[0, ys[j]], mode="lines", hoverinfo="skip", showlegend=False,
+                                 line=dict(color="#E45756" if hi else "#B5C9B1", width=3 if hi else 1.5)),
+                      row=1, col=1)
+        if hi and v is not None:
+            fig.add_trace(go.Scatter(x=[1, 2], y=[ys[j], y_sh], mode="lines", hoverinfo="skip", showlegend=False,
+                                     line=dict(color="#E45756", width=3)), row=1, col=1)
+    if v is not None:
+        fig.add_trace(go.Scatter(x=[2, 3], y=[y_sh, y_sh], mode="lines", hoverinfo="skip", showlegend=False,
+                                 line=dict(color=EDGE_COLOURS["interact"], width=3)), row=1, col=1)
+    # the recommendation, along the bottom
+    where = (f"rank {rank:,}" + (f" of {n_items:,}" if n_items else "") + (f" (in the top-{k})" if 0 < rank <= k
+                                                                        else f" (not in the top-{k})")
+             if rank > 0 else "masked (also a training item)")
+    fig.add_trace(go.Scatter(x=[0, 0, 3, 3], y=[0, bottom, bottom, y_sh], mode="lines", hoverinfo="skip",
+                             showlegend=False, line=dict(color="#4C78A8", width=2, dash="dash")), row=1, col=1)
+    fig.add_annotation(x=1.5, y=bottom, text=f"model's ranking of item {item} for user {u}: {where}",
+                       showarrow=False, bgcolor="white", font=dict(size=12, color="#4C78A8"), row=1, col=1)
+    # nodes
+    nodes = [(0.0, 0.0, f"user {u}", "user", "middle left"),
+             *[(1.0, ys[j], _wrap(case["labels"].get(j, f"interest {j}"), 30), "interest", "top center") for j in ints]]
+    if v is not None:
+        nodes.append((2.0, y_sh, f"user {v}", "user", "top center"))
+    nodes.append((3.0, y_sh, _wrap(f"item {item}: {case['title']}", 22, 4), "item", "top center"))
+    for x, y, label, typ, tp in nodes:
+        fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", marker=dict(size=22 if typ != "interest" else 16,
+                                 color=NODE_COLOURS[typ], line=dict(width=1, color="white")),
+                                 hoverinfo="text", hovertext=[label], showlegend=False), row=1, col=1)
+        # labels as annotations on a white ground: readable over the edges, never clipped by the axes
+        left = tp == "middle left"
+        fig.add_annotation(x=x, y=y, text=label, showarrow=False, bgcolor="rgba(255,255,255,0.9)",
+                           font=dict(size=11), align="center", xanchor="right" if left else "center",
+                           yanchor="middle" if left else "bottom", xshift=-16 if left else 0,
+                           yshift=0 if left else 12, row=1, col=1)
+    for typ in ("user", "interest", "item"):
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=typ, marker=dict(size=12, color=NODE_COLOURS[typ])),
+                      row=1, col=1)
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="shared interest path",
+                             line=dict(color="#E45756", width=3)), row=1, col=1)
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="recommendation (model's rank)",
+                             line=dict(color="#4C78A8", width=2, dash="dash")), row=1, col=1)
+    # room for labels: half a column either side, a row above the top interest, the rank text below
+    fig.update_xaxes(visible=False, range=[-0.75, 3.6], row=1, col=1)
+    fig.update_yaxes(visible=False, range=[bottom - 0.6, (n - 1) / 2 + 0.9], row=1, col=1)
+    # the top-K table (and the case's item when the list misses it)
+    rows = topk.copy()
+    if item not in set(rows["item"].tolist()):
+        rows = pd.concat([rows, pd.DataFrame([{"rank": rank if rank > 0 else "masked", "item": item,
+                                               "title": case["title"], "score": np.nan, "hit": True}])],
+                         ignore_index=True)
+    fill = [["#FDE2E1" if (i == item) else ("#FFF3D6" if h else "white") for i, h in zip(rows["item"], rows["hit"])]] * 5
+    fig.add_trace(go.Table(
+        header=dict(values=["rank", "item", "title", "score", "test"], fill_color="#E8EEF5", align="left"),
+        cells=dict(values=[rows["rank"], rows["item"], [_cut(t, 44) for t in rows["title"]],
+                           ["" if pd.isna(x) else f"{x:.3g}" for x in rows["score"]],
+                           ["case" if i == item else ("hit" if h else "") for i, h in zip(rows["item"], rows["hit"])]],
+                   fill_color=fill, align="left", height=22),
+        columnwidth=[0.1, 0.12, 0.56, 0.12, 0.1]), row=1, col=2)
+    shared_txt = ", ".join(f"#{j}" for j in sorted(shared)) or "none"
+    extra = (f"users {u} and {v} share interests {shared_txt}; item {item} is a test item of user {u} and a "
+             f"training item of user {v}") if v is not None else f"item {item} is a test item of user {u}"
+    fig = _layout(fig, figure_title(f"Figure 4: case study, user {u} and item {item}", dataset=dataset,
+                                    protocol=protocol, seeds=seeds, extra=extra),
+                  height=max(620, 140 * n + 260, 24 * len(rows) + 330), width=1400)
+    fig.update_layout(margin=dict(t=110, l=20, r=20, b=110 if note else 60), legend=dict(orientation="h", y=-0.02))
+    if note:
+        fig.add_annotation(text=_wrap(note, 170, 3), xref="paper", yref="paper", x=0, y=-0.08, showarrow=False,
+                           xanchor="left", yanchor="top", align="left", font=dict(size=11, color="#555"))
+    return fig
 
 
 def _err(d: pd.DataFrame, col: str) -> dict[str, Any] | None:

@@ -374,6 +374,16 @@ class RunArtefact:
         users, b = self._holders
         return users[b[int(i)]:b[int(i) + 1]]
 
+    def short_label(self, j: int) -> str:
+        """A figure label of interest ``j``: ``#j (N users): A; B; C`` for a title label, ``#j: text``
+        for a text label (figures say in a note how title labels are made)."""
+        import re
+        lab = self.labels[int(j)]
+        m = re.match(r"titles: (.*) \(item titles of its (\d+) users?; no LLM text\)$", lab)
+        if m:
+            return f"#{int(j)} ({m.group(2)} users): {m.group(1)}"
+        return f"#{int(j)}: {lab}"
+
     def user_metrics(self, u: int) -> dict[str, float]:
         """Per-user test metrics (empty for a user without test items)."""
         users = self.per_user.get("users", np.zeros(0, np.int32))

@@ -16,88 +16,123 @@
 # %% [markdown]
 # # 08 · Case study: Figure 4
 #
-# A user, their interest nodes, an interest they share with another user, and the user's top-K
-# list in which a test item appears that the other user has among their training items: the
-# path `user -> interest <- other user -> item` through which the user-side knowledge can carry
-# the recommendation. Cases are found automatically (`cikgwb.explorer.find_cases`: test hits in
-# the top K reached by such a path, best ranked first).
+# The paper's Figure 4 (book-crossing): user 2362 and item 1484, a test item of user 2362 that
+# user 897 has among their training items; the two users share two interests, the path
+# `user -> interest <- other user -> item` through which the user-side knowledge can carry the
+# recommendation. We draw that case from a run's artefact (`explorer.npz`, made by
+# `cikgwb artefact RUN_DIR` from the run's checkpoint): every interest of the user with its
+# label, the shared ones, and where our model ranks the item among all items. On another dataset
+# (or with `user=`) the case is found automatically: a test hit in the top K reached by such a
+# path (`cikgwb.explorer.artefact_find_cases`).
 #
-# Interests of the paper's released graph have no text labels; the figure names them
-# `#<id> ~ <title>`, the title being the item most over-represented among the interest's
-# members (`cikgwb.inspect_graph.interest_short_label`): a label derived from the
-# interactions, not the LLM's words.
+# Labels: the authors' released interest graph has cluster ids only; each interest is named by
+# the most distinctive item titles of its users (tf-idf over their training items, see
+# `cikgwb.run_artefact`), not by LLM words. A graph built here with text labels shows its text.
+# Without an artefact (nor a checkpoint to make one) the notebook says what is missing and draws nothing.
 
 # %% tags=["parameters"]
 dataset = "synthetic"
 quick = True
-run = None              # a run folder; None: a CIKGRec run (full variant) of the dataset with a checkpoint (quick synthetic: trained if none)
+run = None              # a run folder; None: a CIKGRec run (full variant, this protocol) with an artefact or a checkpoint
 protocol = "valid"
-k = 20                  # length of the top-K list
-case = 0                # which of the found cases to draw; 0 is the best
-user = None             # or a user id: draw this user's best case
-answers = "auto"        # LLM / kg-summary answers to show for the user: auto (any under reports/interests) | a path | None
+k = 20                  # length of the top-K list shown
+case = 0                # which automatically found case to draw (0: the best), when the paper's case does not apply
+user = None             # a user id: draw this user's case (with item: exactly this user and item)
+item = None             # with user: the test item of the case
+other_user = None       # with user and item: the other user (None: the one sharing most interests)
 
 # %%
 from pathlib import Path
 
+import pandas as pd
 
 from cikgwb import plots
 from cikgwb.data import load_dataset
-from cikgwb.explorer import case_graph, find_cases, user_report
-from cikgwb.inspect_graph import interest_short_label
+from cikgwb.explorer import artefact_case, artefact_find_cases, artefact_user_report
 from cikgwb.notebooks import start
-from cikgwb.results import evaluate_test, has_checkpoint, load_run, runs_table, train_runs
+from cikgwb.results import has_checkpoint, runs_table, train_runs
+from cikgwb.run_artefact import ARTEFACT_FILE, load_artefact, write_artefact
 
+PAPER_CASE = {"book-crossing": {"user": 2362, "item": 1484, "other_user": 897}}   # the paper's Figure 4
 nb = start("08_case_study", dataset=dataset, quick=quick)
-ds = load_dataset(dataset)
+missing = None
 if run is None:
     runs = runs_table(nb.runs)
     cand = runs[(runs["dataset"] == dataset) & (runs["model"] == "cikgrec") & (runs["variant"] == "full")
                 & (runs["protocol"] == protocol)] if len(runs) else runs
-    cand = cand[[has_checkpoint(p) for p in cand["path"]]] if len(cand) else cand
+    if len(cand):   # an artefact first, then a checkpoint to make one; converged runs first
+        cand = cand.assign(_a=[Path(p, ARTEFACT_FILE).exists() for p in cand["path"]],
+                           _c=[has_checkpoint(p) for p in cand["path"]])
+        cand = cand[cand["_a"] | cand["_c"]].sort_values(["_a", "converged", "_c"], ascending=False)
     if len(cand) == 0 and quick and dataset == "synthetic":
-        cand = train_runs(ds, ["cikgrec"], [0], nb.runs, protocol=protocol, quick=True)
+        cand = train_runs(load_dataset(dataset), ["cikgrec"], [0], nb.runs, protocol=protocol, quick=True)
     if len(cand):
-        run = cand.sort_values("converged", ascending=False)["path"].iloc[0]
-c = None
+        run = cand["path"].iloc[0]
 if run is None:
-    print(f"MISSING: no CIKGRec run ({protocol} protocol) with a checkpoint on {dataset} under {nb.runs}: train one "
-          f"(05_training, `cikgwb train --dataset {dataset}`) or give run=PATH; Figure 4 is not drawn")
-else:
-    cfg, ds_run, model = load_run(run, ds)
-    res = evaluate_test(model, ds_run, k=k)
-    print(f"run {Path(run).name}: {cfg.model.model}, protocol {cfg.train.protocol}, seed {cfg.train.seed}, "
-          f"device of training {cfg.train.device}; test recall@{k} {res.metrics[f'recall@{k}']:.4f}")
-    cases = find_cases(ds_run, res.topk, k=k)
-    if user is not None:
-        cases = cases[cases["user"] == int(user)].reset_index(drop=True)
-    nb.table(cases.head(15), "cases", caption="test hits in the top-K reached by an interest path")
-    if dataset == "synthetic":
-        assert len(cases), "no case found: no test hit in any top-K list is reached through a shared interest"
-    if len(cases):
-        c = cases.iloc[int(case)]
+    missing = (f"MISSING: Figure 4 is not drawn: no CIKGRec run ({protocol} protocol) of {dataset} with an explorer "
+               f"artefact ({ARTEFACT_FILE}) or a checkpoint under {nb.runs}. Make the artefact with "
+               f"`cikgwb artefact reports/runs/<run>` where the run's checkpoint is, or train one "
+               f"(`cikgwb train --dataset {dataset}`), or give run=PATH")
+elif not Path(run, ARTEFACT_FILE).exists():
+    if has_checkpoint(run):
+        print(f"{Path(run).name}: no {ARTEFACT_FILE} yet; making it from its checkpoint (cikgwb artefact)")
+        write_artefact(run, log=print)
     else:
-        print("MISSING: no test hit in any top-K list is reached through a shared interest; Figure 4 is not drawn")
+        missing = (f"MISSING: Figure 4 is not drawn: run {run} has no {ARTEFACT_FILE} and no checkpoint on this "
+                   f"machine; make it with `cikgwb artefact {run}` where the checkpoint is")
+if missing:
+    print(missing)
+    a = None
+else:
+    a = load_artefact(run)
+    print(a.describe())
+    print(f"interest labels: {a.meta['label_note']}")
+
+# %%
+c = None
+if a is not None:
+    want = None
+    if user is not None and item is not None:
+        want = {"user": int(user), "item": int(item), "other_user": None if other_user is None else int(other_user)}
+    elif user is None and dataset in PAPER_CASE and a.meta["dataset"] == dataset:
+        want = PAPER_CASE[dataset]
+    if want is not None:
+        c = artefact_case(a, want["user"], want["item"], want["other_user"])
+        if c["problems"]:
+            print(f"the case user {want['user']} / item {want['item']} does not hold in this run's data: "
+                  + "; ".join(c["problems"]))
+            c = None if user is not None else c
+    if c is None or c["problems"]:
+        cases = artefact_find_cases(a, k=k)
+        if user is not None:
+            cases = cases[cases["user"] == int(user)].reset_index(drop=True)
+        nb.table(cases.head(15), "cases", caption=f"test hits in the top-{k} reached by an interest path")
+        if len(cases) > int(case):
+            f = cases.iloc[int(case)]
+            c = artefact_case(a, int(f["user"]), int(f["item"]), int(f["other_user"]))
+        else:
+            c = None
+            print(f"MISSING: Figure 4 is not drawn: no test hit in any top-{k} list of this run is reached "
+                  "through a shared interest")
+    if dataset == "synthetic" and c is None:
+        raise AssertionError("no case found on the synthetic data: the planted interests should give one")
 
 # %%
 if c is not None:
-    ans = None
-    if answers == "auto":
-        files = sorted((nb.reports / "interests" / dataset).glob("*/answers.jsonl"))
-        answers = files[0] if files else None
-    if answers:
-        from cikgwb.knowledge.interest_graph import read_answers
-        ans = read_answers(answers)
-    rep = user_report(ds_run, int(c["user"]), res.topk, ans, k=k)
-    print(f"user {rep['user']}: last training titles: {rep['titles']['title'].tolist()[-8:]}")
-    if rep["answer"]:
-        print(f"answer ({rep['answer']['source']}): {rep['answer']['raw']}")
-    nb.table(rep["interests"], caption="interest nodes of the user")
-    G, hn, he = case_graph(ds_run, int(c["user"]), int(c["interest"]), int(c["other_user"]), int(c["item"]))
-    fig4 = plots.case_study(
-        {"user": int(c["user"]), "interests": [interest_short_label(ds_run, int(j), 30) for j in rep["interests"]["interest"]],
-         "shared_interest": interest_short_label(ds_run, int(c["interest"])),
-         "other_user": int(c["other_user"]), "item": c["title"], "rank": int(c["rank"]),
-         "topk": rep["topk"][["rank", "title", "hit"]], "highlight": hn, "highlight_edges": he},
-        dataset=dataset, protocol=cfg.train.protocol, seeds=[cfg.train.seed], graph=G)
-    nb.show(fig4, "figure4", height=700, width=1300)
+    rep = artefact_user_report(a, c["user"], k=k)
+    where = (f"rank {c['rank']:,} of {a.n_items:,} items" + (f" (score {c['score']:.3g})" if c["score"] is not None
+                                                             else f" (beyond the stored top {a.meta['top_n']})")
+             if c["rank"] > 0 else "masked (also a training item)")
+    print(f"user {c['user']}: test item {c['item']} '{c['title']}' is a training item of user {c['other_user']}; "
+          f"they share interests {c['shared']}; our model puts it at {where}")
+    nb.table(pd.DataFrame([{"interest": j, "original id": a.interest_ids[j], "shared with other user": j in c["shared"],
+                            "holders": len(a.members(j)), "label": a.labels[j], "how labelled": a.label_methods[j]}
+                           for j in c["interests"]]), "case_interests", caption=f"interests of user {c['user']}")
+    c["labels"] = {j: a.short_label(j) for j in c["interests"]}
+    how = ("Interest labels: the most distinctive item titles of each interest's users (the released graph has no "
+           "text; no LLM words). " if "titles" in a.label_methods else "Interest labels: the graph's text labels. ")
+    fig4 = plots.case_study_paths(
+        c, rep["topk"], dataset=dataset, protocol=a.meta["protocol"], seeds=[a.meta["seed"]], n_items=a.n_items,
+        note=how + f"Rank: the model's ranking of all items not in the user's train.txt (run {a.meta['run']}, "
+                   f"selected epoch {a.meta['selected_epoch']}).")
+    nb.show(fig4, "figure4", width=1400, height=int(fig4.layout.height))
