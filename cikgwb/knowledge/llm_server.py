@@ -445,5 +445,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("stopping ...", flush=True)
         return 0
     finally:
-        group.stop()
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave it running
+        try:
+            group.stop()
+        finally:
+            signal.signal(signal.SIGINT, old)
         print("server stopped", flush=True)
