@@ -140,3 +140,26 @@ def test_store_summary_reads_a_store_in_use_and_reports_speed_tokens_echo_and_sa
     md = markdown_report(s, provenance={"model file": "x.gguf"})
     assert "| few-shot-small@v2 | 5 | 60.0% | 40.0% |" in md and "**model file**: x.gguf" in md
     assert md.count("\n| ") >= 3 + 1 + 2
+
+
+def test_phrases_copied_from_the_worked_examples_are_counted_not_dropped():
+    tpl = load_template("few-shot-small@v1")
+    ex = [a for _, a in tpl.examples]
+    p = parse_answer("literary fiction, fantasy, women's lives", titles=["Dune"], prompt=tpl.prompt_text("books"),
+                     examples=ex)
+    assert p.phrases == ["literary fiction", "fantasy", "women's lives"] and p.reason == "ok"
+    assert p.from_examples == ["literary fiction", "women's lives"] and "example-phrase" in p.notes
+    rep = echo_report([("t@v1", p), ("t@v1", parse_answer("horror", titles=["Dune"], examples=ex))])
+    assert rep["t@v1"]["example phrases"] == 0.5
+
+
+@pytest.mark.parametrize("raw, titles, kept", [
+    # book-crossing titles carry series and author in parentheses (users 1 and 10 of book-crossing)
+    ("The Dragon Star, epic fantasy", ["Skybowl (Dragon Star, Book 3)"], ["epic fantasy"]),
+    ("Firestorm, romantic suspense", ["Firestorm (Johansen, Iris)"], ["romantic suspense"]),
+    ("The Chamber, legal thrillers", ["The Chamber"], ["legal thrillers"]),
+    ("1. The Blob; 2. horror movies", ["The Blob"], ["horror movies"]),  # a marker inside one line
+    ("mystery, blue skies", ["The Mystery of the Blue Train"], ["mystery", "blue skies"]),
+])
+def test_title_parts_and_articles_do_not_hide_an_echo(raw, titles, kept):
+    assert parse_answer(raw, titles=titles).phrases == kept

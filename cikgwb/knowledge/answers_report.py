@@ -143,13 +143,15 @@ def markdown_report(summary: dict[str, Any], provenance: dict[str, Any] | None =
             + ", ".join(f"{k} {v:,}" for k, v in s["reasons"].items()), ""]
     out += ["### Echo rate per template", "",
             "| template | answers | usable rate | echo rate (all phrases echo) | answers with an echo | "
-            "echoed phrases | title / prompt echoes | same as a worked example |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+            "echoed phrases | title / prompt echoes | same as a worked example | kept phrases copied "
+            "from the examples |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     pct = lambda x: "-" if x is None else f"{100 * x:.1f}%"  # noqa: E731
     for tid, e in s["echo"].items():
         out.append(f"| {tid} | {e['answers']:,} | {pct(e['usable rate'])} | {pct(e['echo rate'])} | "
                    f"{pct(e['answers with an echo'])} | {pct(e['echoed phrases'])} | "
-                   f"{e['title echoes']:,} / {e['prompt echoes']:,} | {e['same as example']:,} |")
+                   f"{e['title echoes']:,} / {e['prompt echoes']:,} | {e['same as example']:,} | "
+                   f"{pct(e.get('example phrases'))} |")
     out += ["", f"### {len(s['sample'])} random users' answers beside their titles (seed {s['sample seed']})", "",
             "| user | titles (training history, last 30) | raw answer | phrases kept | reason |",
             "|---:|---|---|---|---|"]

@@ -102,6 +102,11 @@ def add_parser(subparsers: Any) -> Any:
     rp.add_argument("--seed", type=int, default=0, help="seed of the random sample")
     rp.add_argument("--out", default=None, help="write Markdown here (default: print it)")
     rp.add_argument("--json", default=None, help="also write the summary as JSON here")
+    rp.add_argument("--local-model", default=None,
+                    help="add provenance of this local model (smollm2-135m or a .gguf): file, sha256, "
+                         "llama-cpp-python version, machine")
+    rp.add_argument("--title", default=None, help="report title")
+    rp.add_argument("--note", action="append", default=[], help="a note line (repeatable)")
     rp.set_defaults(func=cmd_report)
     return sub
 
@@ -114,7 +119,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     ds = _load(args)
     summary = store_summary(args.store, ds, history_len=args.history, split=args.split, sample=args.sample,
                             seed=args.seed)
-    md = markdown_report(summary)
+    prov: dict[str, Any] = {"generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                            "command": "cikgwb interests report " + " ".join(sys.argv[3:])
+                            if sys.argv[1:3] == ["interests", "report"] else None}
+    if args.local_model:
+        from .llm_server import LocalGroup
+
+        g = LocalGroup(args.local_model)
+        lp = g.provenance()
+        prov.update({"model file": lp["model file"], "model sha256": lp["model sha256"],
+                     "model bytes": f"{lp['model bytes']:,}", "server": lp["server"], "machine": lp["machine"]})
+    prov.update({"templates": ", ".join(summary["templates"]) or "-", "answer store": args.store,
+                 "history": f"last {args.history} titled items of {args.split} (after the valid carve-out, "
+                            f"split seed {args.split_seed})" if args.split == "train"
+                 else f"last {args.history} titled items of {args.split}"})
+    prov = {k: v for k, v in prov.items() if v is not None}
+    md = markdown_report(summary, provenance=prov, title=args.title, notes=args.note)
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1, default=str) + "\n", encoding="utf-8")
     if args.out:

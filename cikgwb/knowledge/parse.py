@@ -11,7 +11,8 @@ scripts, refusals ("I'm sorry, but ...") or nothing at all. :func:`parse_answer`
 4. longer than ``max_answer_chars`` -> ``overlong`` (the model ignored the instructions);
 5. header lines ending in ``:`` are dropped, and a first-line preamble of >= 3 words before a
    ``:`` is cut;
-6. each line loses its list marker (``1.``, ``2)``, ``-``, ``*``, ``•``), parentheticals, and an
+6. each line loses its list marker (``1.``, ``2)``, ``-``, ``*``, ``•``; also one left inside a
+   line, "1. X; 2. Y"), parentheticals, and an
    explanation after ``:`` or `` - `` when what precedes it is a short head (<= 6 words); then it is
    split on ``,`` ``;`` and full-width commas;
 7. each phrase is stripped of quotes, surrounding punctuation and a leading ``and``/``or``;
@@ -20,14 +21,21 @@ scripts, refusals ("I'm sorry, but ...") or nothing at all. :func:`parse_answer`
    case-insensitive duplicates are dropped;
 8. echoes (only when the user's ``titles`` and/or the ``prompt`` text are given, as
    :func:`~cikgwb.knowledge.infer.infer_interests` does): a phrase that is one of the user's
-   titles, a fragment of one (two or more consecutive words of a title), a phrase that contains
-   a whole title of two or more words, or a phrase whose content words all come from the
-   prompt's own words (the instructions and the worked examples' titles) is not an interest:
+   titles or a part of one between punctuation ("Skybowl (Dragon Star, Book 3)" has the parts
+   "Skybowl", "Dragon Star", "Book 3"), a fragment of one (two or more consecutive content
+   words of a title), a phrase that contains a whole title of two or more content words, or a
+   phrase whose content words all come from the prompt's own words (the instructions and the
+   worked examples' titles) is not an interest (content words: articles, pronouns and other
+   stop words and one-letter words left out, so "The Dragon Star" is a fragment of "Skybowl
+   (Dragon Star, Book 3)"):
    it is dropped with the note ``dropped-echo-title`` / ``dropped-echo-prompt`` and listed in
    ``ParsedAnswer.echoes``. One-word phrases are never called title fragments (genre words such
-   as "Mystery" or "Fantasy" occur in titles); a one-word phrase equal to a whole title is.
+   as "Mystery" or "Fantasy" occur in titles); a one-word phrase equal to a whole title or title
+   part is ("Firestorm" for "Firestorm (Johansen, Iris)").
    An answer whose phrases match a worked example's answer exactly gets the note
-   ``same-as-example`` (kept: it may be right, but it is counted);
+   ``same-as-example``, and each kept phrase that is one of the examples' answer phrases is
+   listed in ``ParsedAnswer.from_examples`` (note ``example-phrase``): kept, since "romance" may
+   well be right, but counted, because a small model copying its examples is a prompt artefact;
 9. none left -> ``echo`` when echoes were dropped, else ``no-usable-phrases``; otherwise ``ok``.
 
 :func:`echo_report` gives, per template, how often answers echo (answers all echo, answers with
@@ -76,6 +84,7 @@ class ParsedAnswer:
     reason: str
     notes: list[str] = field(default_factory=list)
     echoes: list[tuple[str, str]] = field(default_factory=list)  # (phrase, "title" | "prompt")
+    from_examples: list[str] = field(default_factory=list)  # kept phrases equal to an example's
 
     @property
     def usable(self) -> bool:
@@ -91,31 +100,50 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(_strip_accents(text).lower())
 
 
+def _content(text: str) -> list[str]:
+    """Words without stop words and one-letter words (numbers kept: "Book 3")."""
+    return [x for x in _words(text) if x not in _STOP and (len(x) > 1 or x.isdigit())]
+
+
+_TITLE_PARTS = re.compile(r"[,;:()\[\]/]")
+_INLINE_MARKER = re.compile(r"^\(?\d{1,2}[.)]\s+")
+
+
 class EchoChecker:
     """Says whether a phrase echoes one of the user's titles or the prompt's own words."""
 
     def __init__(self, titles: Iterable[str] = (), prompt: str | None = None,
                  examples: Iterable[str] = ()):
-        self.titles = [" ".join(_words(t)) for t in titles]
-        self.titles = [t for t in self.titles if t]
+        # each title and each of its parts (book-crossing titles carry series and author in
+        # parentheses: "Skybowl (Dragon Star, Book 3)"), as content words (articles etc. dropped)
+        seqs: set[str] = set()
+        for t in titles:
+            for part in [t, *_TITLE_PARTS.split(t)]:
+                w = _content(part)
+                if w:
+                    seqs.add(" ".join(w))
+        self.titles = sorted(seqs)
         self.prompt_words = set(_words(prompt or ""))
         self.example_sets = [frozenset(p.lower() for p in parse_answer(a).phrases) for a in examples]
+        self.example_phrases = frozenset().union(*self.example_sets) if self.example_sets else frozenset()
 
     def check(self, phrase: str) -> str | None:
         """``"title"``, ``"prompt"`` or None (an interest)."""
         w = _words(phrase)
         if not w:
             return None
-        joined = " ".join(w)
+        content = _content(phrase)
+        joined = " ".join(content)
         padded = f" {joined} "
         for t in self.titles:
+            if not joined:
+                break
             if joined == t:
                 return "title"
-            if len(w) >= 2 and padded in f" {t} ":
+            if len(content) >= 2 and padded in f" {t} ":
                 return "title"
             if " " in t and f" {t} " in padded:
                 return "title"
-        content = [x for x in w if x not in _STOP and len(x) > 1]
         if self.prompt_words and content and all(x in self.prompt_words for x in content):
             return "prompt"
         return None
@@ -178,6 +206,8 @@ def parse_answer(raw: str | None, *, max_answer_chars: int = 2000, max_phrase_ch
     for item in items:
         p = re.sub(r"\s+", " ", item).strip(_STRIP)
         p = _LEADING_CONJ.sub("", p).strip(_STRIP)
+        if _INLINE_MARKER.match(p):  # "1. X; 2. Y" on one line
+            p = _INLINE_MARKER.sub("", p).strip(_STRIP)
         if not p:
             continue
         if any(q in item for q in "\"'`"):
@@ -210,11 +240,16 @@ def parse_answer(raw: str | None, *, max_answer_chars: int = 2000, max_phrase_ch
         phrases.append(p)
     if len(phrases) > 5:
         notes.append("more-than-five")
-    if echo is not None and phrases and frozenset(x.lower() for x in phrases) in echo.example_sets:
-        notes.append("same-as-example")
+    copied: list[str] = []
+    if echo is not None and phrases:
+        if frozenset(x.lower() for x in phrases) in echo.example_sets:
+            notes.append("same-as-example")
+        copied = [x for x in phrases if x.lower() in echo.example_phrases]
+        if copied:
+            notes.append("example-phrase")
     notes = list(dict.fromkeys(notes))
     reason = "ok" if phrases else ("echo" if echoes else "no-usable-phrases")
-    return ParsedAnswer(phrases, reason, notes, echoes)
+    return ParsedAnswer(phrases, reason, notes, echoes, copied)
 
 
 def summarise(parsed: Iterable[ParsedAnswer]) -> dict[str, dict[str, int]]:
@@ -237,7 +272,8 @@ def echo_report(rows: Iterable[tuple[str, ParsedAnswer]]) -> dict[str, dict[str,
     whose every phrase was an echo, over answers that had at least one phrase),
     ``answers with an echo`` (fraction with at least one), ``echoed phrases`` (fraction of all
     phrases), ``title echoes`` / ``prompt echoes`` (phrase counts), ``same as example``
-    (answers equal to a worked example's answer) and ``usable rate``.
+    (answers equal to a worked example's answer), ``example phrases`` (fraction of the KEPT
+    phrases that are one of the worked examples' answer phrases) and ``usable rate``.
     """
     acc: dict[str, Counter] = {}
     for tpl, p in rows:
@@ -257,6 +293,8 @@ def echo_report(rows: Iterable[tuple[str, ParsedAnswer]]) -> dict[str, dict[str,
         c["title echoes"] += sum(k == "title" for _, k in p.echoes)
         c["prompt echoes"] += sum(k == "prompt" for _, k in p.echoes)
         c["same as example"] += "same-as-example" in p.notes
+        c["kept phrases"] += len(p.phrases)
+        c["example phrases"] += len(p.from_examples)
     out: dict[str, dict[str, Any]] = {}
     for tpl, c in sorted(acc.items()):
         div = lambda a, b: round(a / b, 4) if b else None  # noqa: E731
@@ -266,5 +304,6 @@ def echo_report(rows: Iterable[tuple[str, ParsedAnswer]]) -> dict[str, dict[str,
                     "answers with an echo": div(c["any echo"], c["with phrases"]),
                     "echoed phrases": div(c["echoed phrases"], c["phrases"]),
                     "title echoes": c["title echoes"], "prompt echoes": c["prompt echoes"],
-                    "same as example": c["same as example"]}
+                    "same as example": c["same as example"],
+                    "example phrases": div(c["example phrases"], c["kept phrases"])}
     return out
