@@ -366,20 +366,28 @@ def results_bars(table: pd.DataFrame, *, metric: str, dataset: str, protocol: st
     """Bars of ``metric`` per model (columns ``model``, ``<metric>``, optional ``<metric> std``
     for error bars), with the paper's value per model as a marker where given."""
     _require(table, ["model", metric], "results_bars")
-    fig = go.Figure(go.Bar(x=table["model"], y=table[metric], name="this workbench",
-                           marker_color=PALETTE[0], error_y=_err(table, metric)))
+    # horizontal tick labels, a long one broken before its parenthesis: no overlap, no rotation
+    ticks = {m: _wrap(str(m).replace(" (", "\n("), 14, 3).replace("\n", "<br>") for m in table["model"]}
+    fig = go.Figure(go.Bar(x=table["model"], y=table[metric], name="this workbench", marker_color=PALETTE[0],
+                           error_y=_err(table, metric), hovertemplate="%{x}: %{y:.4f}<extra></extra>"))
     if paper:
         xs = [m for m in table["model"] if paper.get(m) is not None]
         fig.add_trace(go.Scatter(x=xs, y=[paper[m] for m in xs], mode="markers", name="paper (authors' protocol)",
-                                 marker=dict(symbol="diamond", size=12, color=PALETTE[3])))
-    fig.update_xaxes(title="model")
-    fig.update_yaxes(title=f"{metric_label(metric)} (test)", rangemode="tozero")
-    return _layout(fig, figure_title(f"Test {metric_label(metric)} per model", dataset=dataset,
-                                     protocol=protocol, seeds=seeds, extra=extra))
+                                 marker=dict(symbol="diamond", size=12, color=PALETTE[3]),
+                                 hovertemplate="%{x}: paper %{y:.4f}<extra></extra>"))
+    fig.update_xaxes(title="model", tickangle=0, automargin=True, tickmode="array",
+                     tickvals=list(table["model"]), ticktext=[ticks[m] for m in table["model"]])
+    fig.update_yaxes(title=f"{metric_label(metric)} (test, mean over users)", rangemode="tozero", tickformat=".2f",
+                     automargin=True)
+    fig = _layout(fig, figure_title(f"Test {metric_label(metric)} per model", dataset=dataset,
+                                    protocol=protocol, seeds=seeds, extra=extra))
+    fig.update_layout(legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
+                      margin=dict(t=110, b=90))
+    return fig
 
 
 def sparsity_groups(groups: pd.DataFrame, *, metric: str = "ndcg@50", dataset: str, protocol: str,
-                    seeds: Any = None, extra: str | None = None) -> go.Figure:
+                    seeds: Any = None, extra: str | None = None, note: str | None = None) -> go.Figure:
     """Figure 3: ``metric`` per sparsity group, one bar per model.
 
     ``groups``: long rows with columns ``model``, ``group`` (0 = sparsest), ``range`` (the
@@ -397,10 +405,19 @@ def sparsity_groups(groups: pd.DataFrame, *, metric: str = "ndcg@50", dataset: s
         fig.add_trace(go.Bar(x=[xlab[int(g)] for g in d["group"]], y=d[metric], name=str(model),
                              marker_color=PALETTE[n % len(PALETTE)], error_y=_err(d, metric)))
     fig.update_layout(barmode="group")
-    fig.update_xaxes(title="user group by number of training interactions (sparsest first)")
-    fig.update_yaxes(title=f"{metric_label(metric)} (test)", rangemode="tozero")
-    return _layout(fig, figure_title(f"Figure 3: {metric_label(metric)} per sparsity group", dataset=dataset,
-                                     protocol=protocol, seeds=seeds, extra=extra))
+    fig.update_xaxes(title="user group: items in train.txt per user (4 groups of about equal total interactions, "
+                           "sparsest first)", automargin=True)
+    fig.update_yaxes(title=f"{metric_label(metric)} (test, mean over the group's users)", rangemode="tozero",
+                     tickformat=".2f", automargin=True)
+    fig = _layout(fig, figure_title(f"Figure 3: {metric_label(metric)} per sparsity group", dataset=dataset,
+                                    protocol=protocol, seeds=seeds, extra=extra))
+    fig.update_layout(legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
+                      margin=dict(t=110, b=170 if note else 70))
+    if note:  # below the axis title (two tick lines + title take about 90 px)
+        fig.add_annotation(text=_wrap(note, 150, 3), xref="paper", yref="paper", x=0, y=0, yshift=-100,
+                           showarrow=False, xanchor="left", yanchor="top", align="left",
+                           font=dict(size=11, color="#555"))
+    return fig
 
 
 def case_study(case: Mapping[str, Any], *, dataset: str, protocol: str, seeds: Any = None,
@@ -577,10 +594,12 @@ def _sens_traces(d: pd.DataFrame, param: str, line: str, bar: str, show_legend: 
     x = [f"{v:g}" if isinstance(v, (float, int, np.floating, np.integer)) else str(v) for v in d[param]]
     return [
         go.Bar(x=x, y=d[bar], name=metric_label(bar) + " (bars, right axis)", marker_color=PALETTE[1],
-               opacity=0.6, showlegend=show_legend, legendgroup="bar", error_y=_err(d, bar)),
+               opacity=0.6, showlegend=show_legend, legendgroup="bar", error_y=_err(d, bar),
+               hovertemplate=f"{param}=%{{x}}: {metric_label(bar)} %{{y:.4f}}<extra></extra>"),
         go.Scatter(x=x, y=d[line], name=metric_label(line) + " (line, left axis)", mode="lines+markers",
                    marker=dict(size=9, color=PALETTE[0]), line=dict(width=3, color=PALETTE[0]),
-                   showlegend=show_legend, legendgroup="line", error_y=_err(d, line)),
+                   showlegend=show_legend, legendgroup="line", error_y=_err(d, line),
+                   hovertemplate=f"{param}=%{{x}}: {metric_label(line)} %{{y:.4f}}<extra></extra>"),
     ]
 
 
@@ -590,10 +609,12 @@ def _sens_axes(fig: go.Figure, line: str, bar: str, row: int | None = None, col:
     # axis, moved to the right side, and the line on the secondary axis, on the left, so that the
     # line stays visible above the bars
     kw = {} if row is None else {"row": row, "col": col}
-    fig.update_yaxes(title=metric_label(bar) if right_title else None, side="right", rangemode="tozero",
-                     showgrid=False, secondary_y=False, **kw)
-    fig.update_yaxes(title=metric_label(line) if left_title else None, side="left", showgrid=True,
-                     secondary_y=True, **kw)
+    # both axes start at 0 and carry at most 3 significant digits: a 1% change looks like 1%
+    fig.update_yaxes(title=f"{metric_label(bar)} (bars)" if right_title else None, side="right", rangemode="tozero",
+                     showgrid=False, secondary_y=False, tickformat=".3~g", automargin=True, **kw)
+    fig.update_yaxes(title=f"{metric_label(line)} (line)" if left_title else None, side="left", showgrid=True,
+                     rangemode="tozero", secondary_y=True, tickformat=".3~g", automargin=True, tickmode="auto",
+                     nticks=8, **kw)
 
 
 def sensitivity(frame: pd.DataFrame, param: str, *, dataset: str, protocol: str, seeds: Any = None,

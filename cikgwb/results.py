@@ -363,7 +363,8 @@ def run_sparsity_groups(run_dir: str | Path, ds: Any = None, n_groups: int = 4,
     """Test metrics per sparsity group of one run, cached in ``<run>/sparsity_groups.csv``.
 
     Read from the cache when present (and not ``refresh``), else computed from the run's
-    checkpoint and written there. Columns: ``group, range, min_count, max_count,
+    per-user test metrics (``test_per_user.npz`` or ``explorer.npz``, committed without the
+    checkpoint) or, failing those, from its checkpoint, and written there. Columns: ``group, range, min_count, max_count,
     interactions, users, users_evaluated`` and the metrics.
     """
     from .evaluate import group_metrics, sparsity_groups
@@ -374,13 +375,50 @@ def run_sparsity_groups(run_dir: str | Path, ds: Any = None, n_groups: int = 4,
         df = pd.read_csv(cache)
         if all(m in df.columns for m in metrics) and df["group"].nunique() <= n_groups:
             return df
-    _, ds, model = load_run(run_dir, ds, device=device)
-    res = evaluate_test(model, ds, k=None)
+    res = _committed_per_user(run_dir, ds, metrics)
+    if res is None:
+        _, ds, model = load_run(run_dir, ds, device=device)
+        res = evaluate_test(model, ds, k=None)
+    elif ds is None:
+        from .config import RunConfig
+        from .train import prepare_dataset
+        ds = prepare_dataset(RunConfig.load(run_dir / "config.yaml"))
     counts = train_counts(ds)
     groups = sparsity_groups(counts, n_groups)
     df = group_metrics(res, groups, list(metrics), counts).reset_index()
     df.to_csv(cache, index=False)
     return df
+
+
+def _committed_per_user(run_dir: Path, ds: Any, metrics: tuple[str, ...]) -> Any:
+    """Per-user test metrics of a run without its checkpoint: from ``test_per_user.npz`` (the
+    trainer's) or the run's ``explorer.npz`` (:mod:`cikgwb.run_artefact`), as an object
+    :func:`cikgwb.evaluate.group_metrics` reads (``per_user``, ``evaluated``, ``n_users``); None
+    when neither file holds the metrics."""
+    from types import SimpleNamespace
+
+    from .run_artefact import ARTEFACT_FILE
+    from .train import PER_USER_FILE
+
+    pu = None
+    if (run_dir / PER_USER_FILE).exists():
+        with np.load(run_dir / PER_USER_FILE) as z:
+            pu = {k: z[k] for k in z.files}
+    elif (run_dir / ARTEFACT_FILE).exists():
+        with np.load(run_dir / ARTEFACT_FILE) as z:
+            pu = {k[3:]: z[k] for k in z.files if k.startswith("pu_")}
+    if pu is None or not all(m in pu for m in metrics):
+        return None
+    n_users = int(ds.n_users) if ds is not None else int(pu["users"].max()) + 1
+    users = pu["users"].astype(np.int64)
+    evaluated = np.zeros(n_users, dtype=bool)
+    evaluated[users] = True
+    per_user = {}
+    for m in metrics:
+        full = np.full(n_users, np.nan)
+        full[users] = pu[m]
+        per_user[m] = full
+    return SimpleNamespace(per_user=per_user, evaluated=evaluated, n_users=n_users)
 
 
 def sparsity_table(runs: pd.DataFrame, ds: Any = None, n_groups: int = 4, metric: str = "ndcg@50",
@@ -393,20 +431,22 @@ def sparsity_table(runs: pd.DataFrame, ds: Any = None, n_groups: int = 4, metric
         try:
             g = run_sparsity_groups(r["path"], ds, n_groups, device=device)
         except FileNotFoundError as e:
-            skipped.append({"run": r["run"], "reason": str(e).split(":")[0] + ": no checkpoint and no cached "
-                            f"{SPARSITY_FILE}"})
+            skipped.append({"run": r["run"], "model": r["model"],
+                            "reason": f"no per-user test metrics: no {SPARSITY_FILE}, test_per_user.npz or "
+                                      "explorer.npz in the run folder and no checkpoint on this machine (make them "
+                                      f"with `cikgwb per-user {r['path']}` where the checkpoint is)"})
             continue
         label = r["model"] if r["variant"] in ("full", "-") else f"{r['model']} {r['variant']}"
         g = g.assign(model=label, seed=r["seed"], run=r["run"])
         rows.append(g)
     if not rows:
-        return pd.DataFrame(), pd.DataFrame(skipped, columns=["run", "reason"])
+        return pd.DataFrame(), pd.DataFrame(skipped, columns=["run", "model", "reason"])
     long = pd.concat(rows, ignore_index=True)
     agg = (long.groupby(["model", "group", "range", "users"], sort=False)[metric]
            .agg(["mean", "std", "count"]).reset_index()
            .rename(columns={"mean": metric, "std": f"{metric} std", "count": "seeds"}))
     agg[f"{metric} std"] = agg[f"{metric} std"].fillna(0.0)
-    return agg, pd.DataFrame(skipped, columns=["run", "reason"])
+    return agg, pd.DataFrame(skipped, columns=["run", "model", "reason"])
 
 
 # ----------------------------------------------------------------------------- training runs

@@ -148,3 +148,105 @@ def test_without_chromium_figures_fall_back_to_html(tmp_path, monkeypatch):
     nb = Notebook(name="t", dataset="synthetic", quick=True, root=tmp_path, reports=tmp_path, figures=tmp_path / "figs")
     nb.show(fig, "x")                     # displays the HTML instead of a PNG; no error
     assert (tmp_path / "figs" / "t_x.html").exists() and not (tmp_path / "figs" / "t_x.png").exists()
+
+
+# ----------------------------------------------------------------------------- axes a reviewer accepts
+def test_figure5_axes_start_at_zero_with_three_significant_digits():
+    d = pd.DataFrame({"mask_alpha": [0.01, 0.05, 0.2], "recall@50": [0.7300, 0.7231, 0.7209],
+                      "ndcg@50": [0.4119, 0.3904, 0.3966]})
+    for fig in (plots.sensitivity(d, "mask_alpha", dataset="synthetic", protocol="valid"),
+                plots.sensitivity_panels({"mask_alpha": d}, dataset="synthetic", protocol="valid")):
+        ys = [a for name, a in fig.layout.to_plotly_json().items() if name.startswith("yaxis")]
+        assert len(ys) == 2
+        for ax in ys:                      # a 1% change must not fill the axis
+            assert ax["rangemode"] == "tozero" and ax["tickformat"] == ".3~g"
+        assert {ax["title"]["text"] for ax in ys} == {"Recall@50 (line)", "NDCG@50 (bars)"}
+        assert all(".4f" in t.hovertemplate for t in fig.data)
+
+
+def test_table1_bars_horizontal_wrapped_labels_and_legend_above():
+    tab = pd.DataFrame({"model": ["cikgrec (authors views)", "cikgrec (paper views)", "lightgcn"],
+                        "recall@50": [0.179, 0.181, 0.16]})
+    fig = plots.results_bars(tab, metric="recall@50", dataset="book-crossing", protocol="authors",
+                             paper={"lightgcn": 0.161})
+    x = fig.layout.xaxis
+    assert x.tickangle == 0 and list(x.tickvals) == list(tab["model"])
+    for t in x.ticktext:                    # no tick line wider than a bar slot
+        assert max(len(line) for line in t.split("<br>")) <= 14
+    assert fig.layout.legend.y >= 1 and fig.layout.yaxis.tickformat == ".2f"
+
+
+def test_figure3_names_what_is_not_shown_under_the_figure():
+    rows = [{"model": "cikgrec", "group": 0, "range": "4-8", "users": 10, "ndcg@50": 0.07}]
+    note = "Not shown: kgat, kgin: no per-user test metrics"
+    fig = plots.sparsity_groups(pd.DataFrame(rows), dataset="book-crossing", protocol="valid", note=note)
+    texts = [a.text for a in fig.layout.annotations]
+    assert any("kgat, kgin" in t for t in texts) and fig.layout.margin.b >= 150
+    assert "about equal total interactions" in fig.layout.xaxis.title.text
+    assert not plots.sparsity_groups(pd.DataFrame(rows), dataset="d", protocol="valid").layout.annotations
+
+
+def test_case_study_paths_draws_every_interest_label_and_the_items_rank():
+    case = {"user": 2362, "item": 1484, "title": "The Five People You Meet in Heaven", "other_user": 897,
+            "shared": [9, 30], "interests": [9, 30, 53], "rank": 277,
+            "labels": {9: "#9 (439 users): Tuesdays with Morrie; Who Moved My Cheese?", 30: "#30: Sophie's World",
+                       53: "#53: The Celestine Prophecy"}}
+    topk = pd.DataFrame({"rank": [1, 2], "item": [538, 509], "title": ["A", "B"], "score": [0.00212, 0.00154],
+                         "hit": [False, False]})
+    fig = plots.case_study_paths(case, topk, dataset="book-crossing", protocol="valid", seeds=[0], n_items=8853)
+    ann = " ".join(a.text.replace("<br>", " ") for a in fig.layout.annotations)
+    for lab in ("Tuesdays with Morrie", "Sophie's World", "Celestine Prophecy", "user 2362", "user 897",
+                "rank 277 of 8,853 (not in the top-2)"):
+        assert lab in ann, lab
+    xr = fig.layout.xaxis.range
+    assert all(xr[0] < a.x < xr[1] for a in fig.layout.annotations if a.xref in (None, "x"))
+    table = next(t for t in fig.data if isinstance(t, go.Table))
+    assert list(table.cells.values[1]) == [538, 509, 1484] and list(table.cells.values[4])[-1] == "case"
+    assert list(table.cells.values[3])[:2] == ["0.00212", "0.00154"]
+    assert "share interests #9, #30" in fig.layout.title.text
+    with pytest.raises(ValueError, match="missing 'rank'"):
+        plots.case_study_paths({k: v for k, v in case.items() if k != "rank"}, topk, dataset="d", protocol="valid")
+
+
+# ----------------------------------------------------------------------------- one sparsity-group definition
+def test_data_stats_and_figure3_use_the_same_sparsity_groups(synthetic_dir, synthetic_ds, capsys, monkeypatch):
+    import re
+
+    from cikgwb import results as R
+    from cikgwb.cli import main
+    from cikgwb.evaluate import sparsity_groups
+
+    monkeypatch.setenv("CIKGWB_DATA_DIR", str(synthetic_dir))
+    assert main(["data", "stats", "synthetic", "--data-dir", str(synthetic_dir)]) == 0
+    out = capsys.readouterr().out
+    shown = [tuple(int(x.replace(",", "")) for x in m) for m in
+             re.findall(r"sparsity group \d+\s+([\d,]+) users, (\d+)-(\d+) train.txt items, ([\d,]+) interactions", out)]
+    counts = R.train_counts(synthetic_ds)
+    sizes = R.group_sizes(counts, sparsity_groups(counts, 4))
+    want = [(int(r["users"]), *map(int, str(r["range"]).split("-")), int(r["interactions"])) for _, r in sizes.iterrows()]
+    assert shown == want and len(shown) >= 2
+
+
+def test_figure3_groups_from_committed_per_user_metrics_without_checkpoint(synthetic_ds, tmp_path):
+    from cikgwb import results as R
+    from cikgwb.evaluate import sparsity_groups
+
+    ds = synthetic_ds
+    run = tmp_path / "run-without-checkpoint"
+    run.mkdir()
+    rng = np.random.default_rng(0)
+    users = np.flatnonzero(np.diff(ds.matrix("test").indptr) > 0).astype(np.int32)
+    nd = rng.random(len(users)).astype(np.float32)
+    np.savez_compressed(run / "test_per_user.npz", users=users, epoch=np.int64(3), **{"ndcg@50": nd,
+                        "recall@50": nd / 2})
+    df = R.run_sparsity_groups(run, ds)
+    groups = sparsity_groups(R.train_counts(ds), 4)
+    for _, r in df.iterrows():
+        sel = groups[users] == r["group"]
+        assert r["ndcg@50"] == pytest.approx(float(nd[sel].mean()), rel=1e-6)
+    assert (run / R.SPARSITY_FILE).exists()
+    runs = pd.DataFrame([{"path": str(tmp_path / "no-metrics"), "run": "no-metrics", "model": "kgat",
+                          "variant": "-", "seed": 0}])
+    (tmp_path / "no-metrics").mkdir()
+    _, skipped = R.sparsity_table(runs, ds)
+    assert list(skipped["model"]) == ["kgat"] and "cikgwb per-user" in skipped["reason"].iloc[0]
