@@ -140,3 +140,56 @@ def test_server_killed_mid_run_stops_at_once_and_the_rerun_asks_only_the_missing
     assert run["cached"] == len(kept) and run["done"] == 9 - len(kept)
     with AnswerStore(db) as st:
         assert {u: r for u, r in ((a.user, a.raw) for a in st.all()) if u in kept} == kept
+
+
+@pytest.mark.timeout(180)
+def test_cli_llm_serve_prints_the_url_answers_and_stops_on_ctrl_c(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo)}
+    proc = subprocess.Popen([sys.executable, "-m", "cikgwb", "llm", "serve", "--port", "0", "--threads", "1",
+                             "--log-dir", str(tmp_path)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            m = re.search(r"serving (\S+) at (http://127\.0\.0\.1:\d+/v1)", line)
+            if m:
+                break
+        assert m, "".join(lines)
+        with urllib.request.urlopen(m.group(2) + "/models", timeout=10) as r:
+            assert json.load(r)["data"][0]["id"] == m.group(1) == "SmolLM2-135M-Instruct.Q4_1"
+        pids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        assert pids, "no server child process"
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, "".join(lines) + out
+    assert "server stopped" in out
+    for pid in pids:  # the llama.cpp process is gone too
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+@pytest.mark.timeout(180)
+def test_cli_infer_backend_local(tmp_path, synthetic_ds, synthetic_dir, capsys):
+    from cikgwb.knowledge.cli import main
+
+    args = ["interests", "infer", "--dataset", "synthetic", "--data-dir", str(synthetic_dir), "--backend", "local",
+            "--template", "few-shot-small", "--limit", "2", "--max-tokens", "8", "--temperature", "0",
+            "--threads", "1", "--run-dir", str(tmp_path), "--no-progress"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "new 2, failed 0" in out and "SmolLM2-135M-Instruct.Q4_1.gguf (sha256 " in out
+    assert main(args) == 0
+    assert "cached 2, new 0" in capsys.readouterr().out
+    assert main([*args, "--base-url", "http://127.0.0.1:1/v1"]) == 2
+    assert "--backend local starts its own server" in capsys.readouterr().err
+    assert main([*args, "--model", str(tmp_path / "nope.gguf")]) == 2
+    assert "nope.gguf not found" in capsys.readouterr().err
