@@ -137,6 +137,14 @@ def test_store_summary_reads_a_store_in_use_and_reports_speed_tokens_echo_and_sa
     assert s["echo"]["few-shot-small@v2"]["echo rate"] == 0.4
     assert s["tokens"]["prompt mean"] > 0 and s["speed"]["answers"] == 5
     assert len(s["sample"]) == 3 and all(x["titles"] for x in s["sample"])
+    from cikgwb.knowledge.answers_report import answers_table
+    from cikgwb.knowledge.infer import load_answers, write_answers
+
+    table = answers_table(tmp_path / "answers.sqlite", ds)
+    write_answers(table, tmp_path / "partial.jsonl")
+    back = load_answers(tmp_path / "partial.jsonl")
+    assert back.user.tolist() == [0, 1, 2, 3, 4] and back.reason.tolist() == ["echo", "echo", "ok", "ok", "ok"]
+    assert back.phrases[2] == ["history", "travel"] and set(back.template) == {"few-shot-small@v2"}
     md = markdown_report(s, provenance={"model file": "x.gguf"})
     assert "| few-shot-small@v2 | 5 | 60.0% | 40.0% |" in md and "**model file**: x.gguf" in md
     assert md.count("\n| ") >= 3 + 1 + 2

@@ -59,15 +59,13 @@ def _speed(stamps: list[float], gap_s: float) -> dict[str, Any]:
             "last": datetime.fromtimestamp(stamps[-1], timezone.utc).isoformat(timespec="seconds")}
 
 
-def store_summary(store: str | Path, ds: Any, *, history_len: int = HISTORY_LEN, split: str = "train",
-                  sample: int = 20, seed: int = 0, gap_s: float = 60.0) -> dict[str, Any]:
-    """Counts, speed, tokens, reasons, echo rates per template and ``sample`` random answers."""
+def _parse_store(store: str | Path, ds: Any, history_len: int, split: str) -> tuple[list, list, dict]:
+    """The store's rows of this dataset, each parsed with the echo rules; the histories by user."""
     rows = [r for r in read_store_readonly(store) if r["dataset"] in (None, ds.name)]
     hist = {h.user: h for h in user_histories(ds, max_items=history_len, split=split)}
     kind = item_kind(ds)
     tpls: dict[str, Any] = {}
-    parsed_rows, parsed = [], []
-    per_tpl_reasons: dict[str, Counter] = defaultdict(Counter)
+    parsed = []
     for r in rows:
         tid = r["template"]
         if tid not in tpls:
@@ -79,8 +77,35 @@ def store_summary(store: str | Path, ds: Any, *, history_len: int = HISTORY_LEN,
         h = hist.get(int(r["user"]))
         echo = EchoChecker(h.titles if h else (), t.prompt_text(kind) if t else None,
                            [a for _, a in t.examples] if t else ())
-        p = parse_answer(r["raw"], echo=echo)
-        parsed.append(p)
+        parsed.append(parse_answer(r["raw"], echo=echo))
+    return rows, parsed, hist
+
+
+def answers_table(store: str | Path, ds: Any, *, history_len: int = HISTORY_LEN, split: str = "train") -> Any:
+    """The answers table (:func:`~cikgwb.knowledge.infer.write_answers` format) of the users
+    answered SO FAR in a store (read-only: safe while a run writes it), parsed with the echo rules."""
+    import pandas as pd
+
+    rows, parsed, _ = _parse_store(store, ds, history_len, split)
+    recs = sorted(((int(r["user"]), p.phrases, r["raw"], f"llm:{r['model']} ({r['backend']})", p.reason,
+                    r["template"]) for r, p in zip(rows, parsed)), key=lambda x: x[0])
+    seen: set[int] = set()
+    out = []
+    for rec in recs:  # one line per user (a store with several templates: the first received)
+        if rec[0] not in seen:
+            seen.add(rec[0])
+            out.append(rec)
+    return pd.DataFrame(out, columns=["user", "phrases", "raw", "source", "reason", "template"])
+
+
+def store_summary(store: str | Path, ds: Any, *, history_len: int = HISTORY_LEN, split: str = "train",
+                  sample: int = 20, seed: int = 0, gap_s: float = 60.0) -> dict[str, Any]:
+    """Counts, speed, tokens, reasons, echo rates per template and ``sample`` random answers."""
+    rows, parsed, hist = _parse_store(store, ds, history_len, split)
+    parsed_rows = []
+    per_tpl_reasons: dict[str, Counter] = defaultdict(Counter)
+    for r, p in zip(rows, parsed):
+        tid = r["template"]
         parsed_rows.append((tid, p))
         per_tpl_reasons[tid][p.reason] += 1
     prompt_toks = [int(r["usage"].get("prompt_tokens") or 0) for r in rows]

@@ -105,6 +105,8 @@ def add_parser(subparsers: Any) -> Any:
     rp.add_argument("--local-model", default=None,
                     help="add provenance of this local model (smollm2-135m or a .gguf): file, sha256, "
                          "llama-cpp-python version, machine")
+    rp.add_argument("--answers-out", default=None,
+                    help="also write the answers table (answers.jsonl format) of the users answered so far")
     rp.add_argument("--title", default=None, help="report title")
     rp.add_argument("--note", action="append", default=[], help="a note line (repeatable)")
     rp.set_defaults(func=cmd_report)
@@ -135,6 +137,13 @@ def cmd_report(args: argparse.Namespace) -> int:
                  else f"last {args.history} titled items of {args.split}"})
     prov = {k: v for k, v in prov.items() if v is not None}
     md = markdown_report(summary, provenance=prov, title=args.title, notes=args.note)
+    if args.answers_out:
+        from .answers_report import answers_table
+        from .infer import write_answers
+
+        table = answers_table(args.store, ds, history_len=args.history, split=args.split)
+        write_answers(table, args.answers_out)
+        print(f"wrote {len(table)} users' answers to {args.answers_out}")
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1, default=str) + "\n", encoding="utf-8")
     if args.out:
