@@ -272,11 +272,28 @@ def _atomic_save(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def reads_paper_interests(cfg: RunConfig) -> bool:
+    """Whether the run's model reads the dataset's released interest graph."""
+    return cfg.interests in ("paper", "default", "", None) and not cfg.model.no_interests
+
+
+def interest_source_used(cfg: RunConfig, loaded: str | None) -> str:
+    """What a run's metrics.json says about interests: the graph the model read (``loaded``, the
+    dataset's ``interests_source``), or that it read none (baselines, LightGCN, w/o UIK)."""
+    if cfg.model.no_interests or cfg.interests == "none":
+        return (f"none ({cfg.model.model} reads no interest graph)" if cfg.model.model != "cikgrec"
+                else "none (w/o UIK: no interest graph)")
+    return str(loaded)
+
+
 def prepare_dataset(cfg: RunConfig, ds: Dataset | None = None) -> Dataset:
     """Load the run's dataset and apply its interest source (paper | none | PATH)."""
     from .data import load_dataset
     if ds is None:
-        ds = load_dataset(cfg.dataset, split_seed=cfg.train.split_seed)
+        # the released interest file is required only where the run reads it; otherwise it is still
+        # loaded when present (same node index space, so the same maths as before), else skipped
+        ds = load_dataset(cfg.dataset, split_seed=cfg.train.split_seed,
+                          interests="paper" if reads_paper_interests(cfg) else "optional")
     if cfg.interests not in ("paper", "default", "", None):
         if cfg.interests == "none":
             cfg.model.no_interests = True
@@ -489,7 +506,7 @@ class Trainer:
             "protocol_note": ("selection on VALID; test evaluated once at the selected epoch" if tc.protocol == "valid"
                               else "AUTHORS' PROTOCOL: trained on all of train.txt and selected on TEST "
                                    "(comparison with the paper's Table 1 only, not a headline figure)"),
-            "views": self.cfg.model.views, "interests": self.ds.meta.get("interests_source"),
+            "views": self.cfg.model.views, "interests": interest_source_used(self.cfg, self.ds.meta.get("interests_source")),
             "kg": self.ds.meta.get("kg"),
             "seed": tc.seed, "split_seed": tc.split_seed, "selected_epoch": best_epoch,
             "stop_reason": stop_reason, "selection": list(tc.selection),

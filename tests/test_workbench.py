@@ -306,3 +306,24 @@ def test_baseline_off_its_defaults_is_a_variant_not_the_table1_row(tmp_path):
     assert t1["recall@50"].tolist() == ["0.1200"]
     # LightGCN takes the dataset's settings, not a class's DEFAULTS: always Table 1's row
     assert R.baseline_variant(default_config("synthetic", "lightgcn").to_dict()) == "-"
+
+
+def test_metrics_interest_field_says_what_the_model_read(tmp_path, monkeypatch):
+    """metrics.json names the interest graph a run's model really read: every committed run, and a
+    new LightGCN / w/o UIK run (they read none, though the dataset loads the released graph)."""
+    from cikgwb.config import RunConfig, default_config
+    from cikgwb.train import Trainer, interest_source_used
+
+    root = Path(__file__).resolve().parents[1] / "reports" / "runs"
+    for m in root.rglob("metrics.json"):
+        cfg = RunConfig.load(m.parent / "config.yaml")
+        rec = json.loads(m.read_text()).get("interests")
+        assert interest_source_used(cfg, rec) == rec, m
+    for model, sets in (("lightgcn", {}), ("cikgrec", {"no_interests": True})):
+        cfg = default_config("synthetic", model, max_epochs=1, **sets)
+        cfg.name = f"{model}-interest-field"
+        res = Trainer(cfg, run_dir=tmp_path / cfg.name, progress=False).fit()
+        assert res.metrics["interests"].startswith("none ("), res.metrics["interests"]
+    cfg = default_config("synthetic", "cikgrec", max_epochs=1)
+    res = Trainer(cfg, run_dir=tmp_path / "full", progress=False).fit()
+    assert not res.metrics["interests"].startswith("none")
