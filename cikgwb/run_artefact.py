@@ -272,15 +272,36 @@ def write_artefact(run_dir: str | Path, ds: Any = None, device: str = "cpu", top
     }
     path = Path(out) if out is not None else run_dir / ARTEFACT_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
+    unchanged = path.is_file() and _same_content(path, arrays, text)
+    if not unchanged:   # a committed artefact is left untouched when nothing in it would change
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        tmp.replace(path)
     info = {"path": str(path), "bytes": path.stat().st_size, "seconds": time.time() - t0,
-            "selected_epoch": meta["selected_epoch"], "max_abs_diff": float(diff)}
+            "selected_epoch": meta["selected_epoch"], "max_abs_diff": float(diff), "unchanged": unchanged}
     if log:
-        log(f"{run_dir.name}: wrote {path} ({info['bytes'] / 1e6:.2f} MB) in {info['seconds']:.1f} s; per-user "
-            f"metrics {pu_source}, max |mean - metrics.json| = {diff:.2e}; labels: {meta['label_note']}")
+        log(f"{run_dir.name}: {'unchanged' if unchanged else 'wrote'} {path} ({info['bytes'] / 1e6:.2f} MB) in "
+            f"{info['seconds']:.1f} s; per-user metrics {pu_source}, max |mean - metrics.json| = {diff:.2e}; labels: "
+            f"{meta['label_note']}")
     return info
+
+
+def _same_content(path: Path, arrays: dict[str, np.ndarray], text: dict[str, Any]) -> bool:
+    """Whether the artefact at ``path`` holds these arrays and this text (``made_at`` aside)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if set(z.files) != set(arrays):
+                return False
+            for k, v in arrays.items():
+                if k == "text":
+                    continue
+                if z[k].dtype != v.dtype or not np.array_equal(z[k], v, equal_nan=v.dtype.kind == "f"):
+                    return False
+            old = json.loads(bytes(z["text"]).decode("utf-8"))
+    except (OSError, ValueError, KeyError):
+        return False
+    strip = lambda t: {**t, "meta": {k: v for k, v in t["meta"].items() if k != "made_at"}}  # noqa: E731
+    return strip(old) == strip(json.loads(json.dumps(text, ensure_ascii=False)))
 
 
 @dataclass
@@ -467,9 +488,14 @@ def fmt_score(x: float) -> str:
 # ----------------------------------------------------------------------------- CLI
 def _cli(args: Any) -> int:
     rc = 0
+    if args.out and len(args.runs) > 1 and Path(args.out).suffix == ".npz":
+        raise ValueError(f"--out {args.out}: one file for {len(args.runs)} runs; give a folder (one <run>/explorer.npz each)")
     for run in args.runs:
+        out = None
+        if args.out:
+            out = Path(args.out) if Path(args.out).suffix == ".npz" else Path(args.out) / Path(run).name / ARTEFACT_FILE
         try:
-            write_artefact(run, device=args.device, top_n=args.top_n, log=print)
+            write_artefact(run, device=args.device, top_n=args.top_n, out=out, log=print)
         except FileNotFoundError as e:
             print(f"error: {e}")
             rc = 1
@@ -482,5 +508,7 @@ def add_parser(sub: Any) -> Any:
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="finished run folder(s)")
     p.add_argument("--top-n", type=int, default=TOP_N, help="length of each user's stored list (default 100)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--out", default=None, help="write FILE.npz, or DIR/<run name>/explorer.npz, instead of into the "
+                                               "run folder (e.g. from a run trained elsewhere into reports/runs)")
     p.set_defaults(func=_cli)
     return p

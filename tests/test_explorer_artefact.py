@@ -70,6 +70,13 @@ def test_artefact_lists_are_the_test_evaluation_and_ranks_agree(art_run):
         assert a.per_user["recall@100"][pos] == pytest.approx(((r > 0) & (r <= 100)).sum() / len(r), abs=1e-6)
     assert a.meta["selected_epoch"] == json.loads((path / "metrics.json").read_text())["selected_epoch"]
     assert a.labels[:2] == list(ds.interest_labels[:2]) and set(a.label_methods) == {"text"}
+    # made again: the committed file is left untouched; --out writes elsewhere
+    mtime = (path / ARTEFACT_FILE).stat().st_mtime_ns
+    again = write_artefact(path, ds)
+    assert again["unchanged"] and (path / ARTEFACT_FILE).stat().st_mtime_ns == mtime
+    other = write_artefact(path, ds, top_n=20, out=path.parent / "elsewhere.npz")
+    assert not other["unchanged"] and load_artefact(path.parent / "elsewhere.npz").top_items.shape[1] == 20
+    assert (path / ARTEFACT_FILE).stat().st_mtime_ns == mtime
 
 
 def test_title_labels_name_distinctive_titles_and_say_how_they_were_made(synthetic_ds):
