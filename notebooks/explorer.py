@@ -27,11 +27,11 @@
 # choose the run and user in the URL: `...explorer.ipynb?run=book-crossing-cikgrec-valid-s0&user=2362`.
 
 # %% tags=["parameters"]
-dataset = None          # prefer a run of this dataset; None: a book-crossing CIKGRec run when there is one
+dataset = "synthetic"   # prefer a run of this dataset when none is named (URL: ?dataset NAME); none: book-crossing CIKGRec
 quick = True            # unused: the explorer never trains
-run = None              # a run name or folder to open first (URL: ?run=NAME)
-user = None             # the user shown first (URL: &user=ID); None: one with a test hit reached through an interest
-k = 20                  # length of the top-K list (URL: &k=N; at most 100)
+run = None              # a run name or folder to open first (URL: ?run NAME)
+user = None             # the user shown first (URL: &user ID); None: one with a test hit reached through an interest
+k = 20                  # length of the top-K list (URL: &k N; at most 100)
 runs_dir = None         # None: reports/runs (and $CIKGWB_REPORTS_DIR/runs)
 
 # %%
