@@ -417,8 +417,10 @@ class RunArtefact:
         m = self.meta
         t = m.get("test", {})
         r = t.get("recall@50")
+        ignores = m.get("no_interests") or m.get("model") != "cikgrec"
         return (f"{m['dataset']}: run {m['run']} ({m['model']}, {m['protocol']} protocol, seed {m['seed']}, "
-                f"selected epoch {m['selected_epoch']})" + (f"; test Recall@50 {r:.4f}" if r is not None else ""))
+                f"selected epoch {m['selected_epoch']})" + (f"; test Recall@50 {r:.4f}" if r is not None else "")
+                + ("; this model reads no interest graph (the interests shown are the dataset's)" if ignores else ""))
 
 
 def artefact_path(run: str | Path) -> Path:
