@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .inspect_graph import interest_label, interest_short_label, item_title, user_interests, user_view
+from .inspect_graph import (
+    interest_label,
+    interest_short_label,
+    item_title,
+    user_interests,
+    user_view,
+)
 
 
 def _members_index(ds: Any) -> list[np.ndarray]:
@@ -240,7 +246,7 @@ def artefact_user_report(a: Any, user: int, k: int = 20, history: int = 30, max_
         mem = a.members(int(j))
         others = mem[mem != user]
         rows.append({"interest": int(j), "original id": int(a.interest_ids[int(j)]) if a.interest_ids else int(j),
-                     "label": a.labels[int(j)], "method": a.label_methods[int(j)], "holders": int(len(mem)),
+                     "label": a.labels[int(j)], "method": a.label_methods[int(j)], "holders": len(mem),
                      "neighbours": others.tolist()})
         for v in others.tolist():
             shared_with.setdefault(v, []).append(int(j))
@@ -261,7 +267,7 @@ def artefact_user_report(a: Any, user: int, k: int = 20, history: int = 30, max_
     miss = [(int(i), a.title(int(i)), int(r)) for i, r in zip(test, ranks) if int(i) not in inlist]
     missed = pd.DataFrame(miss, columns=["item", "title", "rank"]).sort_values(
         "rank", key=lambda s: s.where(s > 0, np.iinfo(np.int64).max)).reset_index(drop=True)
-    return {"user": user, "metrics": a.user_metrics(user), "n_train": int(len(tr)), "n_test": int(len(test)),
+    return {"user": user, "metrics": a.user_metrics(user), "n_train": len(tr), "n_test": len(test),
             "titles": pd.DataFrame(titled, columns=["item", "title"]),
             "interests": pd.DataFrame(rows, columns=["interest", "original id", "label", "method", "holders",
                                                      "neighbours"]),

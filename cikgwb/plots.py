@@ -507,7 +507,6 @@ def case_study_paths(case: Mapping[str, Any], topk: pd.DataFrame, *, dataset: st
     n = max(len(ints), 1)
     ys = {j: (n - 1) / 2 - r for r, j in enumerate(ints)}            # interests top to bottom
     y_sh = float(np.mean([ys[j] for j in shared])) if shared else 0.0
-    pos = {"u": (0.0, 0.0), "v": (2.0, y_sh), "i": (3.0, y_sh)}
     bottom = -(n - 1) / 2 - 1.0
     # edges: user - interest (all), other user - shared interests, other user - item
     for j in ints:

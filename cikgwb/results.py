@@ -430,7 +430,7 @@ def sparsity_table(runs: pd.DataFrame, ds: Any = None, n_groups: int = 4, metric
     for _, r in runs.iterrows():
         try:
             g = run_sparsity_groups(r["path"], ds, n_groups, device=device)
-        except FileNotFoundError as e:
+        except FileNotFoundError:
             skipped.append({"run": r["run"], "model": r["model"],
                             "reason": f"no per-user test metrics: no {SPARSITY_FILE}, test_per_user.npz or "
                                       "explorer.npz in the run folder and no checkpoint on this machine (make them "

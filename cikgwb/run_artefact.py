@@ -300,7 +300,8 @@ def _same_content(path: Path, arrays: dict[str, np.ndarray], text: dict[str, Any
             old = json.loads(bytes(z["text"]).decode("utf-8"))
     except (OSError, ValueError, KeyError):
         return False
-    strip = lambda t: {**t, "meta": {k: v for k, v in t["meta"].items() if k != "made_at"}}  # noqa: E731
+    def strip(t: dict[str, Any]) -> dict[str, Any]:
+        return {**t, "meta": {k: v for k, v in t["meta"].items() if k != "made_at"}}
     return strip(old) == strip(json.loads(json.dumps(text, ensure_ascii=False)))
 
 

@@ -42,10 +42,17 @@ from pathlib import Path
 
 from cikgwb import plots
 from cikgwb.data import load_dataset
-from cikgwb.notebooks import start
 from cikgwb.evaluate import sparsity_groups
 from cikgwb.models import MODELS, _import_all
-from cikgwb.results import REAL_DATASETS, group_sizes, runs_table, sparsity_table, train_counts, train_runs
+from cikgwb.notebooks import start
+from cikgwb.results import (
+    REAL_DATASETS,
+    group_sizes,
+    runs_table,
+    sparsity_table,
+    train_counts,
+    train_runs,
+)
 
 nb = start("07_sparsity", dataset=dataset, quick=quick)
 root = Path(runs_dir) if runs_dir else nb.runs

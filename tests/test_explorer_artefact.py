@@ -5,6 +5,7 @@ labels say how they were made, and the explorer opens a run without training any
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -14,7 +15,12 @@ import numpy as np
 import pytest
 
 from cikgwb import results as R
-from cikgwb.run_artefact import ARTEFACT_FILE, load_artefact, title_labels, write_artefact
+from cikgwb.run_artefact import (
+    ARTEFACT_FILE,
+    load_artefact,
+    title_labels,
+    write_artefact,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,8 +28,6 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def art_run(tmp_path_factory):
     """A tiny CIKGRec run on the synthetic data (3 epochs) and its artefact."""
-    import os
-
     import torch
 
     from cikgwb.data import load_dataset
@@ -53,7 +57,7 @@ def test_artefact_lists_are_the_test_evaluation_and_ranks_agree(art_run):
     a = load_artefact(path)
     assert info["bytes"] == (path / ARTEFACT_FILE).stat().st_size < 1_000_000
     assert info["max_abs_diff"] < 1e-6                    # per-user means = metrics.json's test figures
-    cfg, ds2, model = R.load_run(path, ds)
+    _, ds2, model = R.load_run(path, ds)
     res = R.evaluate_test(model, ds2, k=100)
     ev = np.flatnonzero(res.evaluated)
     assert (a.top_items[ev].astype(np.int64) == res.topk[ev]).all()
@@ -162,7 +166,7 @@ def test_missing_artefact_and_checkpoint_name_the_command(tmp_path, art_run):
     for f in ("config.yaml", "metrics.json"):
         (run / f).write_text((path / f).read_text())
     r = subprocess.run([sys.executable, "-m", "cikgwb", "artefact", str(run)], capture_output=True, text=True,
-                       env={**__import__("os").environ, "CIKGWB_CHECKPOINT_DIR": str(tmp_path / "none")})
+                       env={**os.environ, "CIKGWB_CHECKPOINT_DIR": str(tmp_path / "none")}, check=False)
     assert r.returncode != 0 and "best.pt" in (r.stdout + r.stderr) and not (run / ARTEFACT_FILE).exists()
 
 
