@@ -71,11 +71,14 @@ def _artefact_run(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     env = {**os.environ, "CIKGWB_REPORTS_DIR": str(reports), "CIKGWB_DATA_DIR": str(tmp_path / "data"),
            "CIKGWB_CHECKPOINT_DIR": str(tmp_path / "ck"), "OMP_NUM_THREADS": "1"}
     name = "synthetic-cikgrec-valid-s0"   # cikgwb train adds the seed to --name
-    for cmd in (["train", "--dataset", "synthetic", "--name", name[:-3], "--seeds", "0", "--set", "max_epochs=3",
-                 "--quiet"], ["artefact", str(reports / "runs" / name)]):
-        r = subprocess.run([sys.executable, "-m", "cikgwb", *cmd], env=env, capture_output=True, text=True,
-                           timeout=240, check=False)
-        assert r.returncode == 0, f"cikgwb {cmd[0]} failed: {r.stdout[-2000:]} {r.stderr[-2000:]}"
+    # both commands in one interpreter (torch imported once): `cikgwb train` then `cikgwb artefact`
+    code = ("import sys; from cikgwb.cli import main; "
+            f"rc = main(['train', '--dataset', 'synthetic', '--name', {name[:-3]!r}, '--seeds', '0', "
+            "'--set', 'max_epochs=3', '--quiet']); "
+            f"sys.exit(rc or main(['artefact', {str(reports / 'runs' / name)!r}]))")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=240,
+                       check=False)
+    assert r.returncode == 0, f"cikgwb train / artefact failed: {r.stdout[-2000:]} {r.stderr[-2000:]}"
     return reports / "runs" / name, {"CIKGWB_REPORTS_DIR": str(reports)}
 
 
