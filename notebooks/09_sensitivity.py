@@ -49,6 +49,8 @@ if grid is None:
              "lambda2": [0.01, 0.03, 0.1, 0.3], "lambda3": [0.001, 0.01, 0.1, 1.0]})
 name = f"{dataset}-sensitivity{'-quick' if quick else ''}"
 folder = Path(sweep) if sweep else nb.reports / "sweeps" / name
+# outputs are named by the sweep that made them: another sweep never overwrites the default one's figure
+tag = "" if folder.name == name else f"_{folder.name}"
 results = None
 if not (folder / "results.csv").exists():
     if (quick if run_if_missing is None else run_if_missing):
@@ -64,7 +66,7 @@ if (folder / "results.csv").exists():
           f"base values {spec['base_values']}")
     show = [c for c in [*spec["keys"], "seed", "status", "selected_epoch", "device", "test recall@50", "test ndcg@50"]
             if c in results]
-    nb.table(results[show], "sweep_results")
+    nb.table(results[show], f"sweep_results{tag}")
     assert (results["status"].isin(["ok", "reused"])).any(), "every run of the sweep failed (see the logs)"
 
 # %%
@@ -76,6 +78,6 @@ if results is not None:
     extra = "; ".join(x for x in [f"device: {devices}", f"at most {epochs} epochs" if epochs else "", notes] if x)
     fig5 = plots.sensitivity_panels(frames, dataset=spec["dataset"], protocol=spec["protocol"], seeds=spec["seeds"],
                                     labels={k: SYMBOLS.get(k, k) for k in frames}, extra=extra)
-    nb.show(fig5, "figure5")
+    nb.show(fig5, f"figure5{tag}")
     for k, f in frames.items():
-        nb.table(f, f"figure5_{k}")
+        nb.table(f, f"figure5_{k}{tag}")
