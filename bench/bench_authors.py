@@ -66,7 +66,15 @@ def authors_commit(path: Path) -> str | None:
         return None
 
 
-def prepare_authors(src: Path, dest: Path, dataset: str, allow_other_commit: bool) -> str:
+# only with --max-batches N (a busy machine): the epoch stops after N batches and the time is
+# extrapolated to the epoch's number of batches (labelled so in the output)
+BATCH_CAP = ("train.py", r"\n(        loss_list\.append\(loss\.detach\(\)\.cpu\(\)\.numpy\(\)\)\n)",
+             "\n\\1        if len(loss_list) >= {n}:  # bench_authors --max-batches\n"
+             "            print(f'BENCH_AUTHORS_BATCHES {{len(loss_list)}} OF {{len(train_loader)}}', flush=True)\n"
+             "            break\n")
+
+
+def prepare_authors(src: Path, dest: Path, dataset: str, allow_other_commit: bool, max_batches: int = 0) -> str:
     """Copy the checkout (code, config and the one dataset) to ``dest`` and apply :data:`CHANGES`."""
     if not (src / "train.py").is_file() or not (src / "models" / "Model.py").is_file():
         raise SystemExit(f"--authors {src}: not a checkout of {AUTHORS_URL} (no train.py / models/Model.py)")
@@ -81,7 +89,8 @@ def prepare_authors(src: Path, dest: Path, dataset: str, allow_other_commit: boo
     shutil.copytree(src / "models", dest / "models")
     shutil.copytree(src / "config", dest / "config")
     shutil.copytree(src / "data" / dataset, dest / "data" / dataset)
-    for fname, pattern, repl in CHANGES:
+    changes = CHANGES + ([(BATCH_CAP[0], BATCH_CAP[1], BATCH_CAP[2].format(n=max_batches))] if max_batches else [])
+    for fname, pattern, repl in changes:
         p = dest / fname
         text, n = re.subn(pattern, repl, p.read_text(), count=1)
         if n != 1:
@@ -107,7 +116,11 @@ def run_authors(work: Path, python: str, dataset: str, threads: int, timeout: fl
     if p.returncode != 0 or not m:
         tail = "\n".join((p.stdout + p.stderr).splitlines()[-15:])
         raise SystemExit(f"the authors' train.py failed (exit {p.returncode}):\n{tail}")
-    return float(m.group(1)), wall
+    secs = float(m.group(1))
+    cap = re.search(r"BENCH_AUTHORS_BATCHES (\d+) OF (\d+)", p.stdout)
+    if cap:  # --max-batches: extrapolated to the whole epoch
+        secs *= int(cap.group(2)) / int(cap.group(1))
+    return secs, wall
 
 
 def run_ours(tmp: Path, dataset: str, threads: int, epochs: int, extra: list[str], timeout: float) -> tuple[list[float], float]:
@@ -137,10 +150,14 @@ def main() -> int:
     ap.add_argument("--authors-python", default=sys.executable,
                     help="a Python with torch, torch_geometric, pandas, tqdm, prettytable, nltk")
     ap.add_argument("--allow-other-commit", action="store_true")
+    ap.add_argument("--max-batches", type=int, default=0,
+                    help="time only this many batches of the authors' epoch and extrapolate (a busy machine); 0: the whole epoch")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per side")
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                     help="an extra setting for ours (e.g. precision=bf16)")
     args = ap.parse_args()
+    if args.max_batches < 0:
+        raise SystemExit(f"--max-batches {args.max_batches}: expected 0 (the whole epoch) or a positive number")
     if args.threads < 1:
         raise SystemExit(f"--threads {args.threads}: expected a positive number")
     if not os.environ.get("CIKGWB_DATA_DIR"):
@@ -150,11 +167,13 @@ def main() -> int:
         tmp = Path(td)
         work = tmp / "authors"
         work.mkdir()
-        commit = prepare_authors(args.authors.resolve(), work, args.dataset, args.allow_other_commit)
+        commit = prepare_authors(args.authors.resolve(), work, args.dataset, args.allow_other_commit, args.max_batches)
         started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-        print(f"authors' code {AUTHORS_URL} @ {commit}, changes: device cpu, one epoch timed", flush=True)
+        cap = f", the first {args.max_batches} batches timed and extrapolated to the epoch" if args.max_batches else ""
+        print(f"authors' code {AUTHORS_URL} @ {commit}, changes: device cpu, one epoch timed{cap}", flush=True)
         a_s, a_wall = run_authors(work, args.authors_python, args.dataset, args.threads, args.timeout)
-        print(f"authors: {a_s:.1f} s for epoch 1 (process {a_wall:.1f} s)", flush=True)
+        print(f"authors: {a_s:.1f} s for epoch 1{' (extrapolated)' if args.max_batches else ''} (process {a_wall:.1f} s)",
+              flush=True)
         ours, o_wall = run_ours(tmp, args.dataset, args.threads, args.epochs, extra, args.timeout)
         print(f"ours:    {', '.join(f'{s:.1f}' for s in ours)} s for epochs 1..{len(ours)} (process {o_wall:.1f} s)",
               flush=True)
@@ -167,7 +186,7 @@ def main() -> int:
     print(f"\n{args.dataset}, authors' protocol and views, {args.threads} thread(s), back to back; "
           f"date {started}; machine: {cpu_model()} ({os.cpu_count()} CPUs), {platform.node()}; "
           f"ours at {ours_commit}{' with ' + ' '.join(args.sets) if args.sets else ''}")
-    print(f"seconds per epoch: authors {a_s:.1f}, ours {' / '.join(f'{s:.1f}' for s in ours)}: "
+    print(f"seconds per epoch: authors {a_s:.1f}{' (extrapolated from ' + str(args.max_batches) + ' batches)' if args.max_batches else ''}, ours {' / '.join(f'{s:.1f}' for s in ours)}: "
           f"ratio {a_s / max(ours):.1f}-{a_s / best:.1f}x (authors / ours)")
     return 0
 
