@@ -354,3 +354,27 @@ def artefact_find_cases(a: Any, k: int = 20, max_cases: int = 50) -> pd.DataFram
     df = pd.DataFrame(rows, columns=["user", "item", "title", "rank", "interest", "label", "other_user", "n_paths"])
     return df.sort_values(["rank", "n_paths", "user"], ascending=[True, False, True]).head(max_cases) \
         .reset_index(drop=True)
+
+
+def artefact_interest_report(a: Any, interest: int, top_items: int = 10, max_members: int = 40) -> dict[str, Any]:
+    """What the explorer's interest view shows for interest ``interest`` of a run artefact:
+    ``interest, original id, label, method, n_members, members`` (the first ``max_members``) and
+    ``top_items`` (the items most common among the members' training items: ``item, title,
+    members`` holding it, ``share`` of members, ``lift`` = share among members / share among all
+    users)."""
+    j = int(interest)
+    if not 0 <= j < a.n_interests:
+        raise ValueError(f"interest {interest} out of range (expected 0..{a.n_interests - 1})")
+    mem = a.members(j)
+    counts = np.diff(a.train_indptr)
+    held = np.isin(np.repeat(np.arange(a.n_users), counts), mem)
+    c = np.bincount(a.train_items[held].astype(np.int64), minlength=a.n_items)
+    df = np.bincount(a.train_items.astype(np.int64), minlength=a.n_items)
+    order = np.lexsort((np.arange(a.n_items), -c))[:top_items]
+    order = order[c[order] > 0]
+    n = max(len(mem), 1)
+    items = pd.DataFrame({"item": order, "title": [a.title(int(i)) for i in order], "members": c[order],
+                          "share": c[order] / n, "lift": (c[order] / n) / np.maximum(df[order] / a.n_users, 1e-12)})
+    return {"interest": j, "original id": int(a.interest_ids[j]) if a.interest_ids else j, "label": a.labels[j],
+            "method": a.label_methods[j], "n_members": len(mem), "members": mem[:max_members].tolist(),
+            "top_items": items}

@@ -299,6 +299,22 @@ def render_run_user(rep: dict[str, Any], a: Any) -> str:
     return "".join(parts)
 
 
+def render_run_interest(rep: dict[str, Any]) -> str:
+    """HTML of a :func:`cikgwb.explorer.artefact_interest_report`."""
+    j = rep["interest"]
+    parts = [f'<div class="cikgwb-interest" data-interest="{j}"><h3>Interest {j} '
+             f'<small>(id {rep["original id"]} in the graph file)</small></h3>',
+             f'<p class="cikgwb-interest-label">{_e(rep["label"])}</p>',
+             f"<p>label made from: {_e(rep['method'])}; {rep['n_members']} users hold it</p>",
+             f'<p class="cikgwb-members">users: {_e(", ".join(str(m) for m in rep["members"]))}'
+             + (" &hellip;" if rep["n_members"] > len(rep["members"]) else "") + "</p>",
+             "<h4>Items most common among its users (training items)</h4>",
+             rep["top_items"].to_html(index=False, classes="cikgwb-interest-items", escape=True,
+                                      formatters={"share": "{:.1%}".format, "lift": "{:.3g}".format}),
+             "</div>"]
+    return "".join(parts)
+
+
 def _parse_query(qs: str | None) -> dict[str, str]:
     from urllib.parse import parse_qs
     return {k: v[-1] for k, v in parse_qs(qs or "", keep_blank_values=False).items()}
@@ -336,8 +352,17 @@ class RunExplorer:
         self.header = w.HTML()
         self.status = w.HTML()
         self.out = w.HTML()
-        self.widget = w.VBox([self.pick, self.header, w.HBox([self.user_box, self.show_button]), self.status,
-                              self.out])
+        self.interest_pick = w.Dropdown(options=[], description="Interest", layout=w.Layout(width="640px"))
+        self.interest_pick.add_class("cikgwb-interest-pick")
+        self.interest_out = w.HTML()
+        self.interest_pick.observe(lambda ch: ch["new"] is not None and self.show_interest(int(ch["new"])),
+                                   names="value")
+        users = w.VBox([w.HBox([self.user_box, self.show_button]), self.status, self.out])
+        interests = w.VBox([self.interest_pick, self.interest_out])
+        self.tabs = w.Tab(children=[users, interests])
+        self.tabs.set_title(0, "Users")
+        self.tabs.set_title(1, "Interests")
+        self.widget = w.VBox([self.pick, self.header, self.tabs])
         self.show_button.on_click(lambda _: self._show_from_box())
         self.user_box.observe(lambda ch: self._show_from_box(), names="value")
         if not self.runs:
@@ -386,6 +411,14 @@ class RunExplorer:
                              f"<small>interest labels: {_e(a.meta.get('label_note'))}; interest source: "
                              f"{_e(a.meta.get('interests'))}; {a.n_users:,} users, {a.n_items:,} items, "
                              f"{a.n_interests:,} interests; lists of the top {a.meta['top_n']} stored</small></p>")
+        sizes = np.bincount(a.ui[:, 1].astype(np.int64), minlength=a.n_interests)
+        order = np.argsort(-sizes, kind="stable")
+        self.interest_out.value = ""
+        self.interest_pick.options = [(f"{int(j)}: {a.labels[int(j)][:90]} ({int(sizes[j])} users)", int(j))
+                                      for j in order]
+        if len(order):
+            self.interest_pick.value = int(order[0])       # the largest interest, shown at once
+            self.show_interest(int(order[0]))               # (also when the value did not change)
         self.show(artefact_default_user(a, self.k) if user is None else int(user))
 
     def _show_from_box(self) -> None:
@@ -413,6 +446,13 @@ class RunExplorer:
         self.status.value = ""
         self.out.value = render_run_user(artefact_user_report(self.a, int(user), k=self.k), self.a)
         self.current = int(user)
+
+    def show_interest(self, interest: int) -> None:
+        """Render interest ``interest`` of the open run (label, how it was made, users, their items)."""
+        from .explorer import artefact_interest_report
+
+        if self.a is not None:
+            self.interest_out.value = render_run_interest(artefact_interest_report(self.a, int(interest)))
 
     @classmethod
     def from_query(cls, roots: list[Any], query: str | None = None, **defaults: Any) -> RunExplorer:

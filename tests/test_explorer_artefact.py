@@ -145,6 +145,17 @@ def test_run_explorer_opens_by_url_lists_runs_without_artefact_and_never_trains(
     assert 'data-user="7"' in html and "cikgwb-interest-neighbours" in html and "cikgwb-missed" in html
     for j in ex.a.interests(7):
         assert ex.a.labels[int(j)].replace("&", "&amp;") in html
+    # the interest view: largest interest first, its label and items most common among its users
+    j = ex.interest_pick.value
+    assert j == int(np.argmax(np.bincount(ex.a.ui[:, 1].astype(int), minlength=ex.a.n_interests)))
+    assert ex.a.labels[j].replace("&", "&amp;") in ex.interest_out.value and "cikgwb-interest-items" in ex.interest_out.value
+    from cikgwb.explorer import artefact_interest_report
+    rep = artefact_interest_report(ex.a, j, top_items=5)
+    tr = ds.matrix("train_full")
+    members = ex.a.members(j)
+    for _, r in rep["top_items"].iterrows():
+        assert r["members"] == int(tr[members][:, r["item"]].sum())
+    assert (rep["top_items"]["members"].diff().dropna() <= 0).all()
     ex.pick.value = str(bare)
     assert "cikgwb artefact" in ex.header.value and "never trains" in ex.header.value and ex.out.value == ""
     ex.pick.value = str(path)
