@@ -10,7 +10,8 @@ from fake_openai import FakeOpenAI
 from llm_data import tiny_dataset
 
 
-@pytest.mark.parametrize("spec, first", [("few-shot-small@v1", "The Hobbit"), ("few-shot-small@v2", "The Firm")])
+@pytest.mark.parametrize("spec, first", [("few-shot-small@v1", "The Hobbit"), ("few-shot-small@v2", "The Firm"),
+                                         ("few-shot-small@v3", "The Firm")])
 def test_few_shot_template_sends_two_worked_examples_before_the_titles(spec, first):
     tpl = load_template(spec)
     assert tpl.id == spec and len(tpl.examples) == 2
@@ -19,11 +20,11 @@ def test_few_shot_template_sends_two_worked_examples_before_the_titles(spec, fir
     assert msgs[-1]["content"] == "Liked books: [Dune, Emma]"
     assert msgs[1]["content"].startswith(f"Liked books: [{first}, ")
     assert msgs[2]["content"] == tpl.examples[0][1]
-    assert load_template("few-shot-small").id == "few-shot-small@v2"  # the name alone: the newest
+    assert load_template("few-shot-small").id == "few-shot-small@v3"  # the name alone: the newest
     # every example answer avoids its own titles' words: the model is shown abstraction, not copying
     for titles, answer in tpl.examples:
         assert parse_answer(answer, titles=titles).reason == "ok"
-    assert {"few-shot-small@v1", "few-shot-small@v2", "cikgrec-authors@v1"} <= {t.id for t in list_templates()}
+    assert {"few-shot-small@v1", "few-shot-small@v2", "few-shot-small@v3", "cikgrec-authors@v1"} <= {t.id for t in list_templates()}
     # the authors' template is unchanged: no examples, two messages
     assert len(load_template().messages(["Dune"], "books")) == 2
 
@@ -102,13 +103,13 @@ def test_echo_report_per_template_and_in_the_run_report(tmp_path):
                          progress=False)
         df = infer_interests(ds, be, template="few-shot-small", run_dir=tmp_path)
     assert df.set_index("user").reason[0] == "echo"
-    assert set(df.template.dropna()) == {"few-shot-small@v2"}
-    e = df.attrs["report"]["echo"]["few-shot-small@v2"]
+    assert set(df.template.dropna()) == {"few-shot-small@v3"}
+    e = df.attrs["report"]["echo"]["few-shot-small@v3"]
     assert e["echo rate"] == pytest.approx(1 / (ds.n_users - 1), abs=1e-4)
-    assert df.attrs["report"]["template"] == "few-shot-small@v2"
+    assert df.attrs["report"]["template"] == "few-shot-small@v3"
     import json
     line = json.loads((tmp_path / "answers.jsonl").read_text().splitlines()[0])
-    assert line["template"] == "few-shot-small@v2"
+    assert line["template"] == "few-shot-small@v3"
 
 
 def test_store_summary_reads_a_store_in_use_and_reports_speed_tokens_echo_and_samples(tmp_path):
@@ -134,7 +135,7 @@ def test_store_summary_reads_a_store_in_use_and_reports_speed_tokens_echo_and_sa
         s = store_summary(tmp_path / "answers.sqlite", ds, sample=3, seed=1)
     assert s["answered"] == 5 and s["users with titled history"] == 5 and s["usable"] == 3
     assert s["reasons"] == {"ok": 3, "echo": 2}
-    assert s["echo"]["few-shot-small@v2"]["echo rate"] == 0.4
+    assert s["echo"]["few-shot-small@v3"]["echo rate"] == 0.4
     assert s["tokens"]["prompt mean"] > 0 and s["speed"]["answers"] == 5
     assert len(s["sample"]) == 3 and all(x["titles"] for x in s["sample"])
     from cikgwb.knowledge.answers_report import answers_table
@@ -144,9 +145,9 @@ def test_store_summary_reads_a_store_in_use_and_reports_speed_tokens_echo_and_sa
     write_answers(table, tmp_path / "partial.jsonl")
     back = load_answers(tmp_path / "partial.jsonl")
     assert back.user.tolist() == [0, 1, 2, 3, 4] and back.reason.tolist() == ["echo", "echo", "ok", "ok", "ok"]
-    assert back.phrases[2] == ["history", "travel"] and set(back.template) == {"few-shot-small@v2"}
+    assert back.phrases[2] == ["history", "travel"] and set(back.template) == {"few-shot-small@v3"}
     md = markdown_report(s, provenance={"model file": "x.gguf"})
-    assert "| few-shot-small@v2 | 5 | 60.0% | 40.0% |" in md and "**model file**: x.gguf" in md
+    assert "| few-shot-small@v3 | 5 | 60.0% | 40.0% |" in md and "**model file**: x.gguf" in md
     assert md.count("\n| ") >= 3 + 1 + 2
 
 

@@ -45,16 +45,16 @@ def test_real_server_end_to_end_and_a_second_run_asks_nothing(tmp_path):
     ls = rep["local server"]
     assert ls["model file"] == "SmolLM2-135M-Instruct.Q4_1.gguf" and re.fullmatch(r"[0-9a-f]{64}", ls["model sha256"])
     assert ls["server"].startswith("llama-cpp-python ") and ls["started a server this run"] is True
-    assert rep["template"] == "few-shot-small@v2" and rep["endpoint"].startswith("http://127.0.0.1:")
+    assert rep["template"] == "few-shot-small@v3" and rep["endpoint"].startswith("http://127.0.0.1:")
     with AnswerStore(tmp_path / "answers.sqlite") as st:
         stored = st.all()
     assert len(stored) == 5
-    assert {a.backend for a in stored} == {"local"} and {a.template for a in stored} == {"few-shot-small@v2"}
+    assert {a.backend for a in stored} == {"local"} and {a.template for a in stored} == {"few-shot-small@v3"}
     assert all(a.usage["prompt_tokens"] > 50 and 0 < a.usage["completion_tokens"] <= 16 for a in stored)
     assert all(isinstance(a.raw, str) for a in stored)
     assert set(df.reason) <= {"ok", "echo", "no-usable-phrases", "empty", "refusal", "no-history"}
     assert df.set_index("user").reason[5] == "no-history"
-    assert "few-shot-small@v2" in rep["echo"]
+    assert "few-shot-small@v3" in rep["echo"]
 
     # parse -> interest graph (TF-IDF + k-means; labels are text)
     usable = df[df.reason == "ok"]
