@@ -59,12 +59,17 @@ def _speed(stamps: list[float], gap_s: float) -> dict[str, Any]:
             "last": datetime.fromtimestamp(stamps[-1], timezone.utc).isoformat(timespec="seconds")}
 
 
-def _parse_store(store: str | Path, ds: Any, history_len: int, split: str) -> tuple[list, list, dict]:
-    """The store's rows of this dataset, each parsed with the echo rules; the histories by user."""
+def _parse_store(store: str | Path, ds: Any, history_len: int, split: str,
+                 templates: dict[str, Any] | None = None) -> tuple[list, list, dict]:
+    """The store's rows of this dataset, each parsed with the echo rules; the histories by user.
+
+    ``templates`` maps template ids to :class:`~cikgwb.knowledge.templates.Template` objects for
+    templates that are not built in (YAML files); others are loaded by id.
+    """
     rows = [r for r in read_store_readonly(store) if r["dataset"] in (None, ds.name)]
     hist = {h.user: h for h in user_histories(ds, max_items=history_len, split=split)}
     kind = item_kind(ds)
-    tpls: dict[str, Any] = {}
+    tpls: dict[str, Any] = dict(templates or {})
     parsed = []
     for r in rows:
         tid = r["template"]
