@@ -204,3 +204,14 @@ def test_empty_and_refusal_answers_are_kept_and_reasked_only_on_request(tmp_path
     assert sorted(a.raw for a in old) == sorted(["", "I'm sorry, but I cannot help with that."])
     with pytest.raises(ValueError, match="reask"):
         infer_interests(ds, chat("http://127.0.0.1:1/v1"), run_dir=tmp_path, reask=("ok",))
+
+
+def test_unreachable_base_url_is_fatal_at_once_for_the_batch_backend_too(tmp_path):
+    from cikgwb.knowledge.backends.batch import BatchBackend
+
+    url = dead_url()
+    settings = resolve_settings(base_url=url, model="fake-model", api_key="sk-test")
+    t0 = time.monotonic()
+    with pytest.raises(BackendError, match=f"cannot reach {url}: connection refused"):
+        infer_interests(tiny_dataset(), BatchBackend(settings, poll_interval=0, progress=False), run_dir=tmp_path)
+    assert time.monotonic() - t0 < 8  # was ~37 s of retries, then a bare "Connection error."

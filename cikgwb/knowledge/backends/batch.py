@@ -32,8 +32,9 @@ from typing import Any, Callable
 from tqdm.auto import tqdm
 
 from ..settings import LLMSettings
-from ..store import AnswerStore, request_key
-from .base import BackendRun, LLMRequest, call_with_retries, check_attempts
+from ..store import AnswerStore, public_endpoint, request_key
+from .base import (BackendError, BackendRun, LLMRequest, call_with_retries, check_attempts, describe_error,
+                   is_retryable, is_unreachable)
 from .chat import answer_from_completion
 
 MAX_REQUESTS = 50_000
@@ -230,7 +231,22 @@ class BatchBackend:
         _atomic_write_json(self.state_path, state)
 
     def _call(self, fn: Callable[[], Any]) -> Any:
-        return call_with_retries(fn, **self.retry, sleep=self._sleep)
+        """One API call under the retry policy; a server never reached is fatal at once, one line."""
+        reached = getattr(self, "_reached", False)
+
+        def retry_if(exc: BaseException) -> bool:
+            return is_retryable(exc) and not (is_unreachable(exc) and not reached)
+
+        try:
+            out = call_with_retries(fn, **self.retry, sleep=self._sleep, retry_if=retry_if)
+        except Exception as exc:
+            if is_unreachable(exc):
+                raise BackendError(f"cannot reach {public_endpoint(self.settings.base_url)}: "
+                                   f"{describe_error(exc).split(': ', 1)[1]} (is the server running, is "
+                                   "--base-url right?); the batch state file keeps what was submitted") from None
+            raise
+        self._reached = True
+        return out
 
     # ------------------------------------------------------------------ run
     def run(self, requests: list[LLMRequest], store: AnswerStore) -> BackendRun:
