@@ -41,7 +41,7 @@ _COLUMNS = ("key", "user", "dataset", "model", "response_model", "template", "ba
             "requested_at", "received_at")
 _JSON_COLUMNS = ("messages", "params", "usage")
 
-_SCHEMA = f"""
+_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS answers (
     key TEXT PRIMARY KEY,
