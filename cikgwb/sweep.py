@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import logging
 import os
 import re
 import shutil
@@ -320,6 +321,11 @@ def ray_connect(address: str | None = None, num_cpus: int | None = None) -> bool
     ``address`` (auto | HOST:PORT | ray://HOST:PORT), or, without one, a new local cluster of
     ``num_cpus`` (default this machine's cores) on 127.0.0.1. Returns True where this call
     started Ray (the caller shuts it down)."""
+    if address:
+        _ray_address_check(address)      # before importing Ray (seconds): an unreachable address fails fast
+        # something that accepts the connection but is no Ray cluster: give up after ~10 s (Ray's
+        # default is ~20 s of retries, each logged), quietly
+        os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "6")
     try:
         import ray
     except ImportError as exc:
@@ -327,15 +333,47 @@ def ray_connect(address: str | None = None, num_cpus: int | None = None) -> bool
     if ray.is_initialized():
         return False
     if address:
-        _ray_address_check(address)
+        import tempfile
+        # Ray's C++ client logs every failed attempt on fd 2: kept aside, shown only on failure with -v
+        saved, buf = os.dup(2), tempfile.TemporaryFile()
+        os.dup2(buf.fileno(), 2)
         try:
             ray.init(address=address, log_to_driver=False, logging_level="ERROR")
         except Exception as exc:   # ConnectionError, TimeoutError, RuntimeError from Ray
+            os.dup2(saved, 2)
+            buf.seek(0)
+            logging.getLogger(__name__).debug("ray.init(%s):\n%s", address, buf.read().decode(errors="replace"))
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RuntimeError(f"--address {address}: could not join the Ray cluster ({first})") from None
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            buf.close()
         return True
-    ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, _node_ip_address="127.0.0.1",
-             log_to_driver=False, logging_level="ERROR")
+    # A local cluster on the loopback interface only: Ray replaces 127.0.0.1 by the machine's
+    # address unless it runs in its single-machine mode (the one it uses on macOS / Windows).
+    # Its dashboard agent runs in the minimal mode (no metrics export), which starts in a few
+    # seconds where the full one can miss the raylet's fixed 15 s wait on a loaded machine.
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    try:
+        import ray._private.utils as ray_utils
+        from ray._private import ray_constants
+        ray_constants.ENABLE_RAY_CLUSTER = False
+        ray_utils.get_dashboard_dependency_error = lambda: "cikgwb: a local cluster without the dashboard"
+    except (ImportError, AttributeError):   # pragma: no cover - another Ray version
+        pass
+    for attempt in range(3):
+        try:
+            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
+                     log_to_driver=False, logging_level="ERROR")
+            return True
+        except Exception as exc:
+            # on a loaded machine the raylet can give up waiting for its agents (a fixed 15 s in
+            # Ray; ray-project/ray#65983): start again, then give up with one line
+            ray.shutdown()
+            if "timed out during startup" not in str(exc) or attempt == 2:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise RuntimeError(f"could not start a local Ray cluster ({first})") from None
     return True
 
 

@@ -52,8 +52,8 @@ def test_unreachable_address_is_one_clear_line(tmp_path):
 @pytest.fixture(scope="module")
 def local_ray():
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
-             logging_level="ERROR")
+    from cikgwb.sweep import ray_connect
+    ray_connect(None, num_cpus=2)      # ray.init(num_cpus=2, include_dashboard=False) on 127.0.0.1
     yield ray
     ray.shutdown()
 
@@ -67,6 +67,11 @@ def test_ray_sweep_equals_local_sweep(tmp_path, monkeypatch, synthetic_dir, loca
     remote = run_sweep(spec, out_root=tmp_path / "ray", threads=1, executor="ray", log=lambda *_: None)
     assert list(local["status"]) == ["ok"] * 4, local.to_string()
     assert local[COLS].to_dict("records") == remote[COLS].to_dict("records")
+    from cikgwb.train import find_checkpoint
+    for where in ("local", "ray"):      # a finished sweep run's checkpoints are deleted (only metrics needed)
+        for run in local["run"]:
+            run_dir = tmp_path / where / "fig5" / "runs" / run
+            assert (run_dir / "checkpoints.json").exists() and find_checkpoint(run_dir, "last.pt") is None
     res, meta = load_sweep(tmp_path / "ray" / "fig5")
     assert meta["executor"] == "ray" and len(res) == 4 and meta["failed"] == 0
     again = run_sweep(spec, out_root=tmp_path / "ray", threads=1, executor="ray", log=lambda *_: None)
@@ -125,3 +130,15 @@ def test_killed_worker_run_completes_on_retry_from_its_checkpoint(tmp_path, monk
     assert strip(run / "history.jsonl") == strip(tmp_path / "ref" / "runs" / run.name / "history.jsonl")
     assert ref["test recall@50"].iloc[0] == df["test recall@50"].iloc[0]
     assert os.environ.get("CIKGWB_CHECKPOINT_DIR")                   # (checkpoints were kept out of ~/.cache)
+
+
+def test_local_cluster_listens_on_loopback_only(local_ray):
+    import psutil
+
+    ray_pids = {p.pid for p in psutil.process_iter(["name", "cmdline"])
+                if "ray" in (p.info["name"] or "") or "ray" in " ".join(p.info["cmdline"] or [])[:200]}
+    ray_pids -= {os.getpid()}
+    listening = {(c.laddr.ip, c.pid) for c in psutil.net_connections(kind="inet")
+                 if c.status == psutil.CONN_LISTEN and c.pid in ray_pids}
+    assert listening, "no listening socket of the Ray cluster found"
+    assert {ip for ip, _ in listening} <= {"127.0.0.1", "::ffff:127.0.0.1", "::1"}, listening
