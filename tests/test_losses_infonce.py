@@ -61,7 +61,7 @@ def test_tiled_is_stable_for_large_logits():
     want = F.cross_entropy(F.normalize(a, dim=-1) @ F.normalize(c, dim=-1).T / 0.002, t)
     wa, wc = torch.autograd.grad(want, [a, c])
     for keep in (True, False):
-        got, ga, gc = _loss_and_grads(lambda x, y, z: info_nce(x, y, z, 0.002, block=8, keep=keep), a, c, t)
+        got, ga, gc = _loss_and_grads(lambda x, y, z, keep=keep: info_nce(x, y, z, 0.002, block=8, keep=keep), a, c, t)
         assert torch.isfinite(got)
         assert float(got) == pytest.approx(float(want), rel=1e-12)
         assert torch.allclose(ga, wa, rtol=1e-9, atol=1e-9) and torch.allclose(gc, wc, rtol=1e-9, atol=1e-9)
@@ -72,7 +72,7 @@ def test_float32_default_block_matches_fused_on_a_realistic_shape():
     a, c, t = _inputs(256, 2500, 16, seed=1, dtype=torch.float32)
     fused = _loss_and_grads(lambda x, y, z: info_nce_fused(x, y, z, 0.15), a, c, t)
     for keep in (True, False):
-        tiled = _loss_and_grads(lambda x, y, z: info_nce(x, y, z, 0.15, keep=keep), a, c, t)
+        tiled = _loss_and_grads(lambda x, y, z, keep=keep: info_nce(x, y, z, 0.15, keep=keep), a, c, t)
         assert abs(float(tiled[0] - fused[0])) <= 1e-6 * abs(float(fused[0]))
         for g_t, g_o in zip(tiled[1:], fused[1:]):
             assert float((g_t - g_o).abs().max()) <= 1e-5 * float(g_o.abs().max())
@@ -82,7 +82,7 @@ def test_bf16_products_are_close_but_not_the_fp32_maths():
     a, c, t = _inputs(128, 1500, 16, seed=2, dtype=torch.float32)
     fp32 = _loss_and_grads(lambda x, y, z: info_nce(x, y, z, 0.15), a, c, t)
     for keep in (True, False):
-        bf16 = _loss_and_grads(lambda x, y, z: info_nce(x, y, z, 0.15, precision="bf16", block=512, keep=keep), a, c, t)
+        bf16 = _loss_and_grads(lambda x, y, z, keep=keep: info_nce(x, y, z, 0.15, precision="bf16", block=512, keep=keep), a, c, t)
         assert bf16[0].dtype == torch.float32 and bf16[1].dtype == torch.float32
         assert abs(float(bf16[0] - fp32[0])) <= 1e-2 * abs(float(fp32[0]))
         for g_b, g_f in zip(bf16[1:], fp32[1:]):
@@ -107,6 +107,7 @@ def test_cikgrec_refuses_an_unknown_precision(synthetic_ds):
 
 def _short_run(ds, tmp_path, precision, epochs=3):
     import json
+
     from cikgwb.config import default_config
     from cikgwb.train import train
     cfg = default_config("synthetic", "cikgrec")
