@@ -180,14 +180,10 @@ def compare_runs(a: Sequence[str | Path], b: Sequence[str | Path], metrics: Sequ
         if any(len(x["users"]) != len(users) for x in pa + pb):
             notes.append("the runs evaluated different users; compared on the common ones")
         idx = np.asarray(users)
+        def side(xs, metric):
+            return np.mean([x[metric][np.searchsorted(x["users"], idx)].astype(np.float64) for x in xs], axis=0)
         for m in metrics:
-            def side(xs):
-                vals = []
-                for x in xs:
-                    pos = np.searchsorted(x["users"], idx)
-                    vals.append(x[m][pos].astype(np.float64))
-                return np.mean(vals, axis=0)
-            row = paired_summary(side(pa), side(pb))
+            row = paired_summary(side(pa, m), side(pb, m))
             out["users"].append({"metric": m, **row})
         if len(ra) > 1 or len(rb) > 1:
             notes.append("over users: each user's metric is the mean over the side's seeds")
@@ -206,7 +202,7 @@ def format_report(res: dict[str, Any]) -> str:
     lines = [f"A: {res['a']['model']} {', '.join(Path(r).name for r in res['a']['runs'])}",
              f"B: {res['b']['model']} {', '.join(Path(r).name for r in res['b']['runs'])}",
              f"dataset {res['dataset']}; differences are A - B; two-sided p-values (* below {res['alpha']})", ""]
-    star = lambda p: "*" if isinstance(p, float) and p < res["alpha"] else ""  # noqa: E731
+    star = lambda p: "*" if isinstance(p, float) and p < res["alpha"] else ""
     if res["seeds"]:
         rows = [[r["metric"], r["n"], f"{r['mean_a']:.4f}", f"{r['mean_b']:.4f}", f"{r['mean_diff']:+.4f}",
                  f"[{r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f}]", f"{r['cohens_dz']:.2f}",

@@ -125,7 +125,7 @@ def test_killed_worker_run_completes_on_retry_from_its_checkpoint(tmp_path, monk
     # the same run uninterrupted: the same history
     ref = run_sweep(SweepSpec(name="ref", grid={"lambda3": [0.01]}, seeds=[0], base={"max_epochs": 8, "patience": 100}),
                     out_root=tmp_path, threads=1, executor="ray", log=lambda *_: None)
-    strip = lambda p: [{k: v for k, v in json.loads(ln).items() if "seconds" not in k}   # noqa: E731
+    strip = lambda p: [{k: v for k, v in json.loads(ln).items() if "seconds" not in k} 
                        for ln in p.read_text().splitlines()]
     assert strip(run / "history.jsonl") == strip(tmp_path / "ref" / "runs" / run.name / "history.jsonl")
     assert ref["test recall@50"].iloc[0] == df["test recall@50"].iloc[0]

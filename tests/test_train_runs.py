@@ -105,6 +105,6 @@ def test_old_run_folder_with_checkpoints_inside_still_resumes(synthetic_ds, tmp_
     assert find_checkpoint(tmp_path / "old", "last.pt") == tmp_path / "old" / "checkpoints" / "last.pt"
     resumed = Trainer(cfg(4), ds=synthetic_ds, run_dir=tmp_path / "old", progress=False).fit(resume=True)
     full = Trainer(cfg(4), ds=synthetic_ds, run_dir=tmp_path / "new", progress=False).fit()
-    strip = lambda h: [{k: v for k, v in r.items() if "seconds" not in k} for r in h]  # noqa: E731
+    strip = lambda h: [{k: v for k, v in r.items() if "seconds" not in k} for r in h]
     assert strip(resumed.history) == strip(full.history) and resumed.metrics["test"] == full.metrics["test"]
     assert resumed.metrics["checkpoints"] == str((tmp_path / "old" / "checkpoints").resolve())
