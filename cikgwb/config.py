@@ -1,4 +1,4 @@
-"""Settings for models and training, with the authors' per-dataset defaults (method.md section 4)."""
+"""Settings for models and training, with the authors' per-dataset defaults (docs/method.md section 4)."""
 from __future__ import annotations
 
 import dataclasses

@@ -1,6 +1,6 @@
 """Full-ranking top-K evaluation, per-user metrics and the sparsity groups of Figure 3.
 
-Protocol (method.md section 1): every user with at least one held-out item is ranked against
+Protocol (docs/method.md section 1): every user with at least one held-out item is ranked against
 ALL items; the items in ``exclude`` (train items; train + valid when testing) are masked out
 first. With ``H_u`` the user's held-out items, ``hits_K`` the held-out items among the top K
 and ``rank`` 1-based:

@@ -98,7 +98,7 @@ class EdgeSets:
 
         paper:   v1 = G_R, v2 = G_R + G_J, v3 = G_R + KG (item-side knowledge on the items)
         authors: v1 = whole CIKG, v2 = G_J + self-loops on active users/items,
-                 v3 = KG + the same self-loops (what the authors' code builds; see method.md)
+                 v3 = KG + the same self-loops (what the authors' code builds; see docs/method.md)
         """
         if kind == "paper":
             return {"v1": self.interact,

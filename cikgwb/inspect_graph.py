@@ -1,7 +1,7 @@
 """Inspect the CIKG of a :class:`~cikgwb.data.Dataset`: statistics, views of a user or an
 interest, and small neighbourhood subgraphs for the notebooks to draw.
 
-The CIKG (method.md section 2, step 4) has four node types and three kinds of edges:
+The CIKG (docs/method.md section 2, step 4) has four node types and three kinds of edges:
 
 ==============  ==============================================================
 node type       ids

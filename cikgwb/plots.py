@@ -337,7 +337,7 @@ def training_curves(history: pd.DataFrame, *, dataset: str, protocol: str, seeds
 def mask_rate_schedule(*, alpha: float, omega: float, lam: float, epochs: int, dataset: str,
                        schedules: Sequence[str] = ("exp", "lin", "fixed"),
                        observed: pd.DataFrame | None = None) -> go.Figure:
-    """The dynamic mask rate p_q = min(delta(q), omega) of the three schedules (method.md 3),
+    """The dynamic mask rate p_q = min(delta(q), omega) of the three schedules (docs/method.md 3),
     and the rates a run used (``observed``: columns ``epoch``, ``mask_rate``, optional ``run``)."""
     from .models.losses import mask_rate
 

@@ -18,7 +18,7 @@
 #
 # The dataset as the rest of the workbench sees it: the paper's Table 2 figures (users, items,
 # interactions, KG), the user-side interest graph shipped with it, the seeded validation split
-# (a 1/8 of each user's `train.txt` items, method.md section 1) and the four sparsity groups of
+# (a 1/8 of each user's `train.txt` items, docs/method.md section 1) and the four sparsity groups of
 # Figure 3. Everything is computed by `cikgwb`; this notebook only shows it.
 
 # %% tags=["parameters"]

@@ -16,9 +16,9 @@
 # %% [markdown]
 # # 04 · The CIKG: statistics, views, neighbourhoods
 #
-# One graph over users, items, KG entities and interest nodes (method.md section 2, step 4), the
+# One graph over users, items, KG entities and interest nodes (docs/method.md section 2, step 4), the
 # three contrastive views of CIKGRec (`views=paper` as the paper describes them, `views=authors`
-# as the authors' code builds them, method.md section 3), and what the graph says around one
+# as the authors' code builds them, docs/method.md section 3), and what the graph says around one
 # user and one interest, drawn as networks.
 
 # %% tags=["parameters"]

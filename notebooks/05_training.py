@@ -17,7 +17,7 @@
 # # 05 · Training: CIKGRec, LightGCN and the ablations
 #
 # Each run uses the dataset's default configuration (the authors' hyper-parameters,
-# method.md section 4; a short schedule on `synthetic`) and `cikgwb.train.Trainer`: BPR batches
+# docs/method.md section 4; a short schedule on `synthetic`) and `cikgwb.train.Trainer`: BPR batches
 # of 1024, validation every epoch, early stopping on Recall@50 + NDCG@50 (patience 10), test
 # once at the selected epoch. Quick mode caps training at `quick_epochs` epochs (patience 5), so
 # quick runs are **not converged** and are marked so. CUDA is used when present (`device="auto"`).

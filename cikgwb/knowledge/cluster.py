@@ -1,4 +1,4 @@
-"""Cluster interest phrases into kappa interest nodes with readable labels (method.md 2, step 3).
+"""Cluster interest phrases into kappa interest nodes with readable labels (docs/method.md 2, step 3).
 
 Two clusterers over the distinct cleaned phrases:
 

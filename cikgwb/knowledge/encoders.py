@@ -1,4 +1,4 @@
-"""Phrase encoders: tf-idf and sentence embeddings (method.md section 2, step 3).
+"""Phrase encoders: tf-idf and sentence embeddings (docs/method.md section 2, step 3).
 
 ``tfidf``  scikit-learn ``TfidfVectorizer(max_df=0.8, ngram_range=(1, 2))``, rows L2-normalised
            (a sparse matrix). Fitted on every phrase occurrence, so document frequencies count

@@ -1,4 +1,4 @@
-"""Interest filters (method.md section 2, step 3): drop too generic and single-user interests.
+"""Interest filters (docs/method.md section 2, step 3): drop too generic and single-user interests.
 
 An interest held by ``n_j`` distinct users is dropped when
 

@@ -1,4 +1,4 @@
-"""Per-user histories for the LLM prompt (method.md section 2, step 1).
+"""Per-user histories for the LLM prompt (docs/method.md section 2, step 1).
 
 A user's history is the titles of the items of their TRAINING interactions only (never valid or
 test items: that would leak the answer), in file order, items without a title skipped, the last

@@ -1,6 +1,6 @@
 """The user-interest graph: answers -> phrases -> clusters -> filtered edges -> files -> Dataset.
 
-``build_interest_graph`` (method.md section 2, step 3): clean each user's phrases, cluster the
+``build_interest_graph`` (docs/method.md section 2, step 3): clean each user's phrases, cluster the
 phrases into kappa interest nodes, add edge (u, j) if any of u's phrases falls in cluster j, then
 drop too generic / single-user interests (:mod:`.filters`) and number the rest 0..J-1 (largest
 first). ``InterestGraph.save(out)`` writes

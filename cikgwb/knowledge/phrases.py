@@ -1,4 +1,4 @@
-"""Interest phrases: split LLM answers and clean each phrase (method.md section 2, step 3).
+"""Interest phrases: split LLM answers and clean each phrase (docs/method.md section 2, step 3).
 
 Cleaning of one phrase, in order:
 

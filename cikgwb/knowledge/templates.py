@@ -11,7 +11,7 @@ filled in one pass (so a title that happens to contain ``{kind}`` is left alone)
 - ``{titles}``: the user's history as ``[title1, title2, ...]`` (:func:`format_titles`).
 
 The built-in templates live in ``cikgwb/knowledge/templates/<name>.v<version>.yaml``; the
-default is the CIKGRec authors' prompt (``cikgrec-authors`` v1, method.md section 2 step 2).
+default is the CIKGRec authors' prompt (``cikgrec-authors`` v1, docs/method.md section 2 step 2).
 A user adds their own by passing the path of such a YAML file wherever a template name is
 accepted. The template's name and version travel with every answer (they are part of the
 answer store's key).

@@ -1,7 +1,7 @@
 """CIKGRec (Hu et al., AAAI 2025): LightGCN on the CIKG with user interest reconstruction and
 cross-domain contrast; with every extra switched off it is LightGCN (He et al., SIGIR 2020).
 
-Total loss per batch (method.md section 3)::
+Total loss per batch (docs/method.md section 3)::
 
     L = l1 * L_r + l2 * L_u + l3 * L_c            (+ alternating TransE L_t after each epoch)
 
