@@ -111,3 +111,35 @@ if len(have):
         note = f"device: {devices}" + ("" if (d["status"] == "done").all() else "; NOT converged (quick mode or time limit)")
         nb.show(plots.results_bars(tab, metric="ndcg@100", dataset=t3_dataset, protocol=prot, seeds=seeds, paper=paper,
                                    extra=note), f"table3_ndcg100_{prot}")
+
+# %% [markdown]
+# ## Is CIKGRec better? Paired tests against LightGCN and the strongest baseline (valid protocol)
+#
+# `cikgwb compare` (`cikgwb.compare`): A = CIKGRec, B = LightGCN or the baseline with the best
+# mean test Recall@50 under valid selection. Over seeds, runs are paired by seed (paired t-test and
+# Wilcoxon; with fewer than 2 common seeds there is no such test, and a single-seed cell is marked
+# so); over users, each user's test metrics at the selected epoch (`test_per_user.npz`) are paired.
+
+# %%
+from cikgwb.compare import compare_runs, format_report
+
+v = runs[(runs["dataset"] == dataset) & (runs["protocol"] == "valid") & runs["variant"].isin(["full", "-"])
+         & ((runs["model"] != "cikgrec") | (runs["views"] == "paper"))] if len(runs) else runs
+
+
+def seed_runs(model):
+    d = v[v["model"] == model].sort_values("finished_at").drop_duplicates("seed", keep="last")
+    return [Path(p) for p in d["path"]]
+
+
+cik = seed_runs("cikgrec") if len(v) else []
+others = v[~v["model"].isin(["cikgrec", "lightgcn"])].groupby("model")["test recall@50"].mean() if len(v) else []
+rivals = ["lightgcn"] + ([others.idxmax()] if len(others) else [])
+for rival in rivals:
+    b = seed_runs(rival) if len(v) else []
+    if not cik or not b:
+        print(f"cikgrec vs {rival} on {dataset}: no valid-protocol run of {'cikgrec' if not cik else rival}")
+        continue
+    res = compare_runs(cik, b, compute_missing=False)
+    single = " (single seed: no test over seeds)" if len(res["paired_seeds"]) < 2 else ""
+    print(f"## cikgrec vs {rival}{single}\n" + format_report(res))
