@@ -476,6 +476,19 @@ def _to_html(executed: Path) -> Path:
     return out
 
 
+def missing_lines(executed: str | Path) -> list[str]:
+    """The ``MISSING: ...`` lines an executed notebook printed: a table or figure it could not
+    draw (a notebook that draws nothing must not pass as ``ok``)."""
+    nb = json.loads(Path(executed).read_text())
+    out = []
+    for cell in nb.get("cells", []):
+        for o in cell.get("outputs", []):
+            text = o.get("text", "") if o.get("output_type") == "stream" else ""
+            text = "".join(text) if isinstance(text, list) else text
+            out += [ln.strip() for ln in text.splitlines() if ln.strip().startswith("MISSING")]
+    return out
+
+
 def run_all(quick: bool = True, dataset: str = "synthetic", out_dir: str | Path | None = None,
             only: Any = None, parameters: dict[str, Any] | None = None, html: bool = True,
             kernel_name: str = "python3", stop_on_error: bool = False, log: Any = print,
@@ -486,7 +499,9 @@ def run_all(quick: bool = True, dataset: str = "synthetic", out_dir: str | Path 
     declares. Executed notebooks (and their HTML) go to ``out_dir`` (default
     ``<reports>/notebooks``) ``/<tag>/``; a failure is recorded and the next notebook runs (the
     executed notebook shows the failing cell); at the end a ``RuntimeError`` names the failures.
-    Returns one dict per notebook: name, status, seconds, output paths.
+    Returns one dict per notebook: name, status (``ok``, ``failed``, or ``missing`` when it printed
+    a ``MISSING: ...`` line for something it could not draw; those lines are logged and listed at
+    the end), seconds, output paths.
 
     ``check`` (``cikgwb notebooks`` sets it): before any kernel starts, a parameter that none of
     the selected notebooks declares, or a value that does not fit (:func:`check_parameters`,
@@ -524,7 +539,10 @@ def run_all(quick: bool = True, dataset: str = "synthetic", out_dir: str | Path 
             try:
                 pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name=kernel_name,
                                     cwd=str(src.parent), progress_bar=False, log_output=False)
-                rec["status"] = "ok"
+                missing = missing_lines(dst)
+                rec["status"] = "missing" if missing else "ok"
+                if missing:
+                    rec["missing"] = missing
             except Exception as e:  # papermill's execution error carries the failing cell
                 rec["status"] = "failed"
                 rec["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
@@ -535,8 +553,9 @@ def run_all(quick: bool = True, dataset: str = "synthetic", out_dir: str | Path 
                 except Exception as e:  # pragma: no cover - nbconvert problems should not hide results
                     rec["html_error"] = f"{type(e).__name__}: {e}"
             results.append(rec)
-            log(f"[{rec['status']:>6}] {name:<24} {rec['seconds']:7.1f} s  -> {dst}"
-                + (f"  ({rec['error']})" if rec["status"] == "failed" else ""))
+            log(f"[{rec['status']:>7}] {name:<24} {rec['seconds']:7.1f} s  -> {dst}"
+                + (f"  ({rec['error']})" if rec["status"] == "failed" else "")
+                + "".join(f"\n          {m}" for m in rec.get("missing", [])))
             if rec["status"] == "failed" and stop_on_error:
                 break
     finally:
@@ -551,7 +570,11 @@ def run_all(quick: bool = True, dataset: str = "synthetic", out_dir: str | Path 
     (out / "run_all.json").write_text(json.dumps(summary, indent=1) + "\n")
     log(f"{len(results)} notebooks in {total:.0f} s; executed notebooks and HTML in {out}; "
         f"figures in {reports / 'figures' / figures_tag(dataset, quick)}")
-    failed = [r["notebook"] for r in results if r["status"] != "ok"]
+    incomplete = [r["notebook"] for r in results if r["status"] == "missing"]
+    if incomplete:
+        log(f"drawn incompletely (a MISSING line names what is not drawn and the command that makes it): "
+            f"{', '.join(incomplete)}")
+    failed = [r["notebook"] for r in results if r["status"] == "failed"]
     if failed:
         raise RuntimeError(f"notebooks failed: {', '.join(failed)} (see the executed copies in {out})")
     return results

@@ -83,6 +83,25 @@ def _tiny_notebook(path: Path, body: str) -> None:
     nbformat.write(nb, path)
 
 
+def test_run_all_does_not_call_a_notebook_that_draws_nothing_ok(tmp_path, monkeypatch):
+    """A notebook that prints a MISSING line (e.g. 08 without a run artefact) is reported as
+    'missing' with that line, not '[ok]'; the summary lists it."""
+    from cikgwb import notebooks as nbmod
+
+    (tmp_path / "notebooks").mkdir()
+    _tiny_notebook(tmp_path / "notebooks" / "08_case_study.ipynb",
+                   "print('MISSING: Figure 4 is not drawn: no run (cikgwb artefact RUN makes one)')")
+    _tiny_notebook(tmp_path / "notebooks" / "09_sensitivity.ipynb", "print('Figure 5 drawn')")
+    monkeypatch.setenv("CIKGWB_ROOT", str(tmp_path))
+    monkeypatch.delenv("CIKGWB_REPORTS_DIR", raising=False)
+    lines: list[str] = []
+    res = nbmod.run_all(quick=False, dataset="mini", only="08,09", html=False, log=lines.append)
+    assert [r["status"] for r in res] == ["missing", "ok"]
+    assert res[0]["missing"] == ["MISSING: Figure 4 is not drawn: no run (cikgwb artefact RUN makes one)"]
+    assert lines[0].startswith("[missing] 08_case_study") and "Figure 4 is not drawn" in lines[0]
+    assert any("drawn incompletely" in ln and "08_case_study" in ln for ln in lines)
+
+
 def test_run_all_executes_in_order_passes_parameters_and_reports_failures(tmp_path, monkeypatch):
     from cikgwb import notebooks as nbmod
 
