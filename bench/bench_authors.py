@@ -34,6 +34,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cikgwb.train import cpu_model  # noqa: E402  (one definition of the CPU's name)
+
 REPO = Path(__file__).resolve().parents[1]
 PINNED_COMMIT = "4cd310f605e8857883a508170e6753dcb05c4e98"  # laowangzi/CIKGRec main, 2025-02-23
 AUTHORS_URL = "https://github.com/laowangzi/CIKGRec"
@@ -46,16 +49,6 @@ CHANGES = [
      ("\n    print(f'BENCH_AUTHORS_EPOCH_SECONDS {time.time() - start:.3f}', flush=True)  # bench_authors\n"
       "    raise SystemExit(0)  # bench_authors: one epoch timed\n\\1")),
 ]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def authors_commit(path: Path) -> str | None:
