@@ -202,7 +202,8 @@ def aggregate(runs: pd.DataFrame, keys: tuple[str, ...] = ("dataset", "model", "
               metrics: tuple[str, ...] = HEADLINE) -> pd.DataFrame:
     """Mean and sample std over seeds per ``keys``; with ``seeds``, ``n``, ``devices``,
     ``converged`` (all runs early-stopped) and one ``<metric>`` text cell per metric
-    (``mean ± std``). Of several runs with the same keys and seed only the newest counts."""
+    (``mean ± std``). Of several runs with the same keys and seed only the newest counts; runs
+    cut by a time limit are left out of a cell that has converged runs (``left out`` counts them)."""
     if runs.empty:
         return pd.DataFrame(columns=[*keys, "seeds", "n", "devices", "converged"])
     # one run per seed: a rerun (same dataset, model, variant, protocol, views and seed) replaces
@@ -212,6 +213,12 @@ def aggregate(runs: pd.DataFrame, keys: tuple[str, ...] = ("dataset", "model", "
     rows = []
     for key, d in runs.groupby(list(keys), dropna=False, sort=True):
         row = dict(zip(keys, key))
+        # a run cut by a time limit is a lower bound, not a sample: where converged runs exist the
+        # cell is theirs alone (the cut ones are counted in ``left out``), else the cell is marked
+        conv = d[d["converged"].astype(bool)]
+        row["left out"] = len(d) - len(conv) if 0 < len(conv) < len(d) else 0
+        if row["left out"]:
+            d = conv
         row["seeds"] = ",".join(str(int(s)) for s in sorted(d["seed"].dropna().unique()))
         row["n"] = len(d)
         row["devices"] = ",".join(sorted({str(x) for x in d["device"]}))

@@ -70,7 +70,9 @@ d1 = t1[(t1["dataset"] == dataset) & (t1["status"] != "missing")].copy()
 if len(d1):
     # CIKGRec may have runs with both contrastive-view settings: one row (and bar) each
     d1["row"] = [f"{m} ({v} views)" if m == "cikgrec" and v else m for m, v in zip(d1["model"], d1["views"])]
-    d1["cell"] = [f"{r} ({p}; seeds {s}; {dv})" for r, p, s, dv in zip(d1["recall@50"], d1["protocol"], d1["seeds"], d1["devices"])]
+    # mean ± std where several seeds exist; a single-seed cell says so
+    d1["cell"] = [f"{r} ({p}; {'single seed' if int(n) == 1 else f'{int(n)} seeds'}: {s}; {dv})"
+                  for r, p, n, s, dv in zip(d1["recall@50"], d1["protocol"], d1["n"], d1["seeds"], d1["devices"])]
     nb.table(d1.pivot_table(index="row", columns="protocol", values="cell", aggfunc="first").fillna("not run"),
              "table1_glance", caption=f"{dataset}: Recall@50")
     for prot in sorted(d1["protocol"].unique()):

@@ -52,6 +52,13 @@ def test_tables_mean_std_over_seeds_variants_and_missing_cells(tmp_path):
     cell = t1[(t1["dataset"] == "book-crossing") & (t1["model"] == "cikgrec") & (t1["protocol"] == "valid")].iloc[0]
     assert cell["recall@50"] == f"{0.18:.4f} ± {np.std([0.17, 0.19], ddof=1):.4f}"
     assert cell["seeds"] == "0,1" and cell["devices"] == "cuda" and cell["status"] == "done"
+    # a seed cut by a time limit does not enter a cell of converged seeds
+    _fake_run(tmp_path, "bc-cik-cut", "book-crossing", "cikgrec", "valid", 2, 0.01,
+              stop="time limit: max_minutes=4 reached (not converged)")
+    again = R.table1(R.runs_table(tmp_path), models=["cikgrec"])
+    again = again[(again["dataset"] == "book-crossing") & (again["protocol"] == "valid")].iloc[0]
+    assert again["recall@50"] == cell["recall@50"] and again["seeds"] == "0,1" and again["status"] == "done"
+    (tmp_path / "bc-cik-cut" / "metrics.json").unlink()
     assert cell["paper recall@50"] == 0.1791
     lgn = t1[(t1["model"] == "lightgcn") & (t1["protocol"] == "authors") & (t1["dataset"] == "book-crossing")].iloc[0]
     assert lgn["status"].startswith("not converged")
