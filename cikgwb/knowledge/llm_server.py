@@ -425,7 +425,15 @@ def add_parser(subparsers: Any) -> Any:
     return sub
 
 
+def _stop_on_signal(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    # Ctrl-C (and a plain kill) stop the server cleanly, also where SIGINT arrived ignored (a
+    # process started in the background by a non-interactive shell inherits SIG_IGN for it)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
     group = LocalGroup(args.model, port=args.port, threads=args.threads, parallel=args.parallel,
                        n_ctx=args.n_ctx, log_dir=args.log_dir)
     print(f"starting llama.cpp ({llama_cpp_version()}) with {group.model_path} ...", flush=True)
