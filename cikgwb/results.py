@@ -154,6 +154,10 @@ def _count_lines(path: Path) -> int | None:
     return sum(1 for ln in path.read_text().splitlines() if ln.strip()) if path.exists() else None
 
 
+def _seed(v: Any) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(int(v))
+
+
 def results_markdown(runs: pd.DataFrame, datasets: list[str] | None = None, models: list[str] | None = None) -> str:
     """Every finished run (one row each, Table 1 metrics at its selected epoch) with the
     paper's Table 1 figures below each (dataset, model): the README's results table, from
@@ -173,8 +177,8 @@ def results_markdown(runs: pd.DataFrame, datasets: list[str] | None = None, mode
                  _p=r["protocol"].map(lambda p: 0 if p == "valid" else 1))
     r = r.sort_values(["dataset", "_o", "model", "variant", "_p", "views", "run"])
     fmt = lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"  # noqa: E731
-    lines = ["| dataset | model | variant | protocol | views | device | epochs (selected / run) | R@50 | R@100 | N@50 | N@100 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| dataset | model | variant | protocol | views | seed | device | epochs (selected / run) | R@50 | R@100 | N@50 | N@100 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (d, _, model), g in r.groupby(["dataset", "_o", "model"], sort=True):
         for _, x in g.iterrows():
             stop = str(x["stop_reason"])
@@ -183,11 +187,12 @@ def results_markdown(runs: pd.DataFrame, datasets: list[str] | None = None, mode
             sel = "" if x["selected_epoch"] is None or pd.isna(x["selected_epoch"]) else int(x["selected_epoch"])
             ep = "" if x["epochs"] is None or pd.isna(x["epochs"]) else int(x["epochs"])
             lines.append(f"| {d} | {x['model']} | {x['variant']} | {prot.get(x['protocol'], x['protocol'])} | "
-                         f"{(x['views'] or '') if x['model'] == 'cikgrec' else ''} | {x['device']} | {sel} / {ep}, {how} | "
+                         f"{(x['views'] or '') if x['model'] == 'cikgrec' else ''} | {_seed(x['seed'])} | {x['device']} | "
+                         f"{sel} / {ep}, {how} | "
                          + " | ".join(fmt(x[f"test {k}"]) for k in HEADLINE) + " |")
         paper = PAPER_TABLE1.get(d, {}).get(model)
         if paper:
-            lines.append(f"| {d} | {model} | *paper, Table 1* | authors | | | | "
+            lines.append(f"| {d} | {model} | *paper, Table 1* | authors | | | | | "
                          + " | ".join(fmt(v) for v in paper) + " |")
     return "\n".join(lines) + "\n"
 

@@ -284,10 +284,10 @@ def test_results_command_lists_runs_beside_the_paper(tmp_path, capsys):
     out = capsys.readouterr().out
     rows = [ln for ln in out.splitlines() if ln.startswith("| book-crossing")]
     assert len(rows) == 4 and "synthetic" not in out             # two runs, each followed by the paper's row
-    assert rows[0].startswith("| book-crossing | cikgrec | full | authors (selects on **test**) | paper |")
+    assert rows[0].startswith("| book-crossing | cikgrec | full | authors (selects on **test**) | paper | 0 |")
     assert "cut: time limit" in rows[0] and rows[0].endswith("| 0.1800 | 0.2800 | 0.0900 | 0.1000 |")
-    assert rows[1] == "| book-crossing | cikgrec | *paper, Table 1* | authors | | | | 0.1791 | 0.2455 | 0.0889 | 0.1041 |"
-    assert "| cke | - | valid |  | cuda |  / 2, early stop | 0.1100 |" in rows[2]
+    assert rows[1] == "| book-crossing | cikgrec | *paper, Table 1* | authors | | | | | 0.1791 | 0.2455 | 0.0889 | 0.1041 |"
+    assert "| cke | - | valid |  | 0 | cuda |  / 2, early stop | 0.1100 |" in rows[2]
     assert main(["results", "--runs", str(tmp_path), "--dataset", "ml1m"]) == 0
     assert "no finished run of ml1m" in capsys.readouterr().out
     assert main(["results", "--runs", str(tmp_path / "nope")]) == 2
