@@ -60,13 +60,13 @@ t1 = table1(runs)
 cols = ["dataset", "model", "protocol", "views", "seeds", "devices", "status", "recall@50", "recall@100",
         "ndcg@50", "ndcg@100", "paper recall@50", "paper ndcg@50"]
 nb.table(t1[cols], "table1", max_rows=200)
-print("missing:", int((t1["status"] == "missing").sum()), "of", len(t1), "expected cells")
+print("missing:", int(t1["status"].str.startswith("missing").sum()), "of", len(t1), "expected cells")
 
 # %% [markdown]
 # ### One dataset at a glance (cells: mean ± std, protocol, seeds)
 
 # %%
-d1 = t1[(t1["dataset"] == dataset) & (t1["status"] != "missing")].copy()
+d1 = t1[(t1["dataset"] == dataset) & ~t1["status"].str.startswith("missing")].copy()
 if len(d1):
     # CIKGRec may have runs with both contrastive-view settings: one row (and bar) each
     d1["row"] = [f"{m} ({v} views)" if m == "cikgrec" and v else m for m, v in zip(d1["model"], d1["views"])]
