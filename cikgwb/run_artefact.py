@@ -305,6 +305,16 @@ def _same_content(path: Path, arrays: dict[str, np.ndarray], text: dict[str, Any
     return strip(old) == strip(json.loads(json.dumps(text, ensure_ascii=False)))
 
 
+def _grouped(pairs: np.ndarray, by: int, n: int) -> list[np.ndarray]:
+    """For user-interest ``pairs`` (two columns): for each id ``0..n-1`` of column ``by``, the
+    sorted values of the other column paired with it."""
+    other = 1 - by
+    order = np.lexsort((pairs[:, other], pairs[:, by]))
+    p = pairs[order].astype(np.int64)
+    b = np.searchsorted(p[:, by], np.arange(n + 1))
+    return [p[b[x]:b[x + 1], other] for x in range(n)]
+
+
 @dataclass
 class RunArtefact:
     """A loaded ``explorer.npz`` (:func:`load_artefact`); every lookup the explorer needs."""
@@ -369,19 +379,13 @@ class RunArtefact:
     def members(self, j: int) -> np.ndarray:
         """Users holding interest ``j`` (sorted)."""
         if self._members is None:
-            order = np.lexsort((self.ui[:, 0], self.ui[:, 1]))
-            ui = self.ui[order].astype(np.int64)
-            b = np.searchsorted(ui[:, 1], np.arange(self.n_interests + 1))
-            self._members = [ui[b[x]:b[x + 1], 0] for x in range(self.n_interests)]
+            self._members = _grouped(self.ui, by=1, n=self.n_interests)
         return self._members[int(j)]
 
     def interests(self, u: int) -> np.ndarray:
         """Interests of user ``u`` (sorted)."""
         if self._interests is None:
-            order = np.lexsort((self.ui[:, 1], self.ui[:, 0]))
-            ui = self.ui[order].astype(np.int64)
-            b = np.searchsorted(ui[:, 0], np.arange(self.n_users + 1))
-            self._interests = [ui[b[x]:b[x + 1], 1] for x in range(self.n_users)]
+            self._interests = _grouped(self.ui, by=0, n=self.n_users)
         return self._interests[int(u)]
 
     def holders(self, i: int) -> np.ndarray:

@@ -272,15 +272,20 @@ def _atomic_save(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def reads_interests(cfg: RunConfig) -> bool:
+    """Whether the run's model reads an interest graph at all (not a baseline, LightGCN, w/o UIK)."""
+    return not (cfg.model.no_interests or cfg.interests == "none")
+
+
 def reads_paper_interests(cfg: RunConfig) -> bool:
     """Whether the run's model reads the dataset's released interest graph."""
-    return cfg.interests in ("paper", "default", "", None) and not cfg.model.no_interests
+    return reads_interests(cfg) and cfg.interests in ("paper", "default", "", None)
 
 
 def interest_source_used(cfg: RunConfig, loaded: str | None) -> str:
     """What a run's metrics.json says about interests: the graph the model read (``loaded``, the
     dataset's ``interests_source``), or that it read none (baselines, LightGCN, w/o UIK)."""
-    if cfg.model.no_interests or cfg.interests == "none":
+    if not reads_interests(cfg):
         return (f"none ({cfg.model.model} reads no interest graph)" if cfg.model.model != "cikgrec"
                 else "none (w/o UIK: no interest graph)")
     return str(loaded)

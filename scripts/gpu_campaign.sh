@@ -45,12 +45,13 @@ rc=${PIPESTATUS[0]}
 # where --resume looks when the recorded folder is gone (RESUME=that OUT on the next machine)
 for d in "$OUT"/runs/*/; do
   $PY - "$d" <<'PY'
-import json, shutil, sys
+import shutil, sys
 from pathlib import Path
+sys.path.insert(0, "scripts")
+from campaign import finished
 from cikgwb.train import checkpoint_dir
 run = Path(sys.argv[1])
-m = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
-cut = not m or str(m.get("stop_reason", "")).startswith("time limit")
+cut = not finished(run)   # the queue's own rule: cut by the budget, interrupted, or never finished
 src = checkpoint_dir(run)
 if cut and src.is_dir() and src.resolve() != (run / "checkpoints").resolve():
     (run / "checkpoints").mkdir(exist_ok=True)
