@@ -139,6 +139,20 @@ def test_ctfidf_and_label():
         "epic fantasy / dragon"
 
 
+def test_phrase_labels_quote_member_phrases():
+    """representation='phrases': the label is the cluster's most frequent member phrases, not
+    n-gram fragments such as 'fi / dark sci' (what c-TF-IDF gives for a small LLM's answers)."""
+    occ = ["sci fi"] * 5 + ["dark sci fi"] * 3 + ["classic sci fi"] * 3 + ["romance"] * 4 + ["romance novel"]
+    c = cluster_phrases(occ, "tfidf", "kmeans", kappa=2, seed=0, n_init=10, representation="phrases")
+    scifi = c.assign[c.phrases.index("sci fi")]
+    assert c.labels[scifi] == "sci fi / classic sci fi / dark sci fi"    # by count, ties by phrase
+    assert c.keywords[scifi][0] == ("sci fi", 5 / 11)
+    romance = c.assign[c.phrases.index("romance")]
+    assert c.labels[romance] == "romance / romance novel"
+    with pytest.raises(ClusteringError, match="representation 'words'"):
+        cluster_phrases(occ, "tfidf", "kmeans", kappa=2, representation="words")
+
+
 def test_bertopic_fixed_kappa_and_hdbscan():
     occ = answers_to_phrases(toy_answers(60))["phrase"].tolist()
     c = cluster_phrases(occ, "minilm", "bertopic", kappa=3, seed=0)

@@ -22,8 +22,12 @@ with f(t) the frequency of t over all clusters and A the mean number of terms pe
 with ``representation="keybert"``, BERTopic's ``KeyBERTInspired`` (keywords re-ranked by the
 similarity of their embedding to the cluster's representative phrases; unigram candidates, since
 BERTopic joins a topic's phrases with spaces and its bigrams would span two phrases). The
-c-TF-IDF keywords are computed here per phrase for both clusterers. The readable label joins
-the top keywords (up to three, skipping a keyword whose words the earlier ones already hold).
+c-TF-IDF keywords are computed here per phrase for both clusterers. With
+``representation="phrases"`` the "keywords" are the cluster's own member phrases, most frequent
+first, scored by their share of the cluster's occurrences: the label then quotes what the LLM said
+(``sci fi / classic sci fi / dark sci fi``) instead of n-gram fragments (``fi / dark sci``), which
+reads better when a small model answers with few distinct phrases; the label joins its three most
+frequent phrases. Otherwise the readable label joins the top keywords (up to three, skipping a keyword whose words the earlier ones already hold).
 Clusters are numbered by decreasing number of occurrences (interest 0 is the largest).
 """
 from __future__ import annotations
@@ -42,7 +46,7 @@ import scipy.sparse as sp
 from .encoders import SentenceEncoder, TfidfEncoder, make_encoder
 
 CLUSTERERS = ("kmeans", "bertopic")
-REPRESENTATIONS = ("ctfidf", "keybert")
+REPRESENTATIONS = ("ctfidf", "keybert", "phrases")
 MIN_PHRASES_BERTOPIC = 8
 
 
@@ -112,6 +116,21 @@ def ctfidf_keywords(phrases: Sequence[str], counts: np.ndarray, assign: np.ndarr
         cols, vals = S.indices[lo:hi], S.data[lo:hi]
         order = np.lexsort((cols, -vals))[:top_n]
         out.append([(str(vocab[cols[k]]), float(vals[k])) for k in order])
+    return out
+
+
+def phrase_keywords(counts: np.ndarray, assign: np.ndarray, n_clusters: int, phrases: Sequence[str],
+                    top_n: int = 10) -> list[list[tuple[str, float]]]:
+    """Each cluster's member phrases, most frequent first (ties by phrase), scored by their share
+    of the cluster's occurrences (``representation="phrases"``)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    total = np.bincount(assign, weights=counts, minlength=n_clusters)
+    order = np.lexsort((np.array(phrases, dtype=object).astype(str), -counts, assign))
+    out: list[list[tuple[str, float]]] = [[] for _ in range(n_clusters)]
+    for i in order:
+        c = int(assign[i])
+        if len(out[c]) < top_n:
+            out[c].append((str(phrases[i]), float(counts[i] / total[c])))
     return out
 
 
@@ -317,12 +336,17 @@ def cluster_phrases(occurrences: Sequence[str], encoder: str | TfidfEncoder | Se
                                   n_keywords, min_cluster_size, n_init, None, assign=assign)
         topic_of = {int(assign[i]): int(topics[i]) for i in range(n)}  # BERTopic renumbers by size
         keywords = [kw.get(topic_of[j], []) for j in range(k)]
+    elif representation == "phrases":
+        keywords = phrase_keywords(counts, assign, k, phrases, top_n=n_keywords)
     else:
         keywords = ctfidf_keywords(phrases, counts, assign, k, top_n=n_keywords)
     first_phrase = {}
     for i in range(n):  # phrases are sorted by count: the first one met is the most frequent
         first_phrase.setdefault(int(assign[i]), phrases[i])
-    labels = [readable_label(keywords[j], fallback=first_phrase[j]) for j in range(k)]
+    if representation == "phrases":  # the member phrases as said, most frequent first
+        labels = [" / ".join(w for w, _ in keywords[j][:3]) for j in range(k)]
+    else:
+        labels = [readable_label(keywords[j], fallback=first_phrase[j]) for j in range(k)]
     timings["label_s"] = time.perf_counter() - t0
     info["n_clusters"] = k
     info["timings"] = timings

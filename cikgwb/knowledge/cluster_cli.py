@@ -134,8 +134,9 @@ def add_cluster_parser(interests_subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--kappa", type=_kappa, default=350,
                    help="number of interest nodes (authors: 350 for book-crossing); 'none' = HDBSCAN (bertopic)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--representation", choices=("ctfidf", "keybert"), default="ctfidf",
-                   help="label keywords: c-TF-IDF (default) or BERTopic's KeyBERTInspired")
+    p.add_argument("--representation", choices=("ctfidf", "keybert", "phrases"), default="ctfidf",
+                   help="label keywords: c-TF-IDF (default), BERTopic's KeyBERTInspired, or 'phrases': the "
+                        "cluster's most frequent member phrases (reads better for a small LLM's few distinct phrases)")
     p.add_argument("--max-share", type=float, default=0.2, help="drop interests held by >= this share of users (0.2)")
     p.add_argument("--min-users", type=int, default=2, help="drop interests held by fewer users (2)")
     p.add_argument("--n-init", default="auto", type=lambda s: s if s == "auto" else int(s),
