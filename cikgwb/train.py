@@ -47,6 +47,7 @@ from tqdm.auto import tqdm
 from .config import RunConfig
 from .data.dataset import Dataset
 from .evaluate import evaluate
+from .sampling import PairSampler
 
 REPORTS = Path(os.environ.get("CIKGWB_REPORTS_DIR", "reports"))
 
@@ -210,38 +211,6 @@ def git_commit() -> str | None:
         return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
-
-
-class PairSampler:
-    """Shuffled batches of training pairs with one uniform negative per pair, resampled until
-    it is not a training item of the user (membership by binary search on sorted keys)."""
-
-    def __init__(self, pairs: np.ndarray, n_items: int, batch_size: int, device: torch.device):
-        self.pairs = torch.as_tensor(pairs, dtype=torch.int64)
-        self.n_items = n_items
-        self.batch_size = batch_size
-        self.device = device
-        self.keys = torch.sort(self.pairs[:, 0] * n_items + self.pairs[:, 1]).values
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.pairs) / self.batch_size)
-
-    def _is_train(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        k = users * self.n_items + items
-        pos = torch.searchsorted(self.keys, k).clamp_max(len(self.keys) - 1)
-        return self.keys[pos] == k
-
-    def epoch(self, generator: torch.Generator):
-        perm = torch.randperm(len(self.pairs), generator=generator)
-        for start in range(0, len(perm), self.batch_size):
-            b = self.pairs[perm[start:start + self.batch_size]]
-            users, pos = b[:, 0], b[:, 1]
-            neg = torch.randint(0, self.n_items, (len(b),), generator=generator)
-            bad = self._is_train(users, neg)
-            while bad.any():
-                neg[bad] = torch.randint(0, self.n_items, (int(bad.sum()),), generator=generator)
-                bad = self._is_train(users, neg)
-            yield users.to(self.device), pos.to(self.device), neg.to(self.device)
 
 
 @dataclass

@@ -54,6 +54,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..data.dataset import Dataset
 from ..graph import lightgcn, normalized_adjacency
+from ..sampling import Membership, tail_negatives, triple_keys
 from . import register
 from .base import Recommender
 from .kg_common import Pattern, check_positive, check_rate, settings
@@ -125,7 +126,7 @@ class KGCL(Recommender):
             self.tr_h, self.tr_r, self.tr_t = (all_nb[:, k].contiguous() for k in range(3))
             self.tr_heads = torch.unique(self.tr_h)
             self.tr_ptr = torch.searchsorted(self.tr_h, torch.arange(I + 1, device=device))
-            self.tr_keys = torch.sort((self.tr_h * n_rel + self.tr_r) * E + self.tr_t).values
+            self.tr_true = Membership(triple_keys(self.tr_h, self.tr_r, self.tr_t, n_rel, E))
             self.tr_tails = torch.unique(self.tr_t)
             self.n_rel, self.E = n_rel, E
         self.to(device)
@@ -225,15 +226,9 @@ class KGCL(Recommender):
             lo, hi = self.tr_ptr[h], self.tr_ptr[h + 1]
             idx = lo + (torch.rand(len(h), generator=generator).to(dev) * (hi - lo)).long().clamp_max(hi - lo - 1)
             r, t = self.tr_r[idx], self.tr_t[idx]
-            t_neg = self.tr_tails[torch.randint(0, len(self.tr_tails), (len(h),), generator=generator).to(dev)]
-            for _ in range(20):  # resample negatives that are true tails of (h, r)
-                key = (h * self.n_rel + r) * self.E + t_neg
-                at = torch.searchsorted(self.tr_keys, key).clamp_max(len(self.tr_keys) - 1)
-                bad = self.tr_keys[at] == key
-                if not bad.any():
-                    break
-                t_neg[bad] = self.tr_tails[torch.randint(0, len(self.tr_tails), (int(bad.sum()),),
-                                                         generator=generator).to(dev)]
+            # a random KG tail, drawn again (at most 20 times) while it is a true tail of (h, r)
+            t_neg = tail_negatives(h, r, lambda k: self.tr_tails[torch.randint(
+                0, len(self.tr_tails), (k,), generator=generator).to(dev)], self.tr_true, self.n_rel, self.E)
             loss = transe_loss(self.item_emb[h], self.relation_emb[r], self.entity_emb[t],
                                self.entity_emb[t_neg], self.cfg.l2_reg_kge)
             self.kg_optimizer.zero_grad(set_to_none=True)
