@@ -74,7 +74,9 @@ def _add_data(sub) -> None:
 # ----------------------------------------------------------------------------- train
 def _train(args: argparse.Namespace) -> int:
     from .config import RunConfig, apply_overrides, default_config, validate_config
-    from .train import REPORTS, Trainer, check_run_dir
+    from .paths import runs_root
+    from .runs import default_stem, resolve_config, run_name
+    from .train import Trainer, check_run_dir
 
     seeds = [int(s) for s in str(args.seeds).split(",")] if args.seeds is not None else [None]
     if getattr(args, "strict", False):  # the data loader (here and in Ray workers) reads it
@@ -95,15 +97,15 @@ def _train(args: argparse.Namespace) -> int:
             cfg.train.device = args.device
         if seed is not None:
             cfg.train.seed = seed
-        base = args.name or f"{cfg.dataset}-{cfg.model.model}-{cfg.train.protocol}"
-        cfg.name = f"{base}-s{cfg.train.seed}"
+        base = args.name or default_stem(cfg)
+        cfg.name = run_name(base, cfg.train.seed)
         validate_config(cfg)  # --protocol, --device, --seeds too: before any data or folder
-        cfgs.append(cfg)
+        cfgs.append(resolve_config(cfg))  # the run layer resolves (interest source checked); the trainer reads
     for cfg in cfgs:   # every seed's folder checked before any work: a finished run is never lost
-        check_run_dir(REPORTS / "runs" / cfg.name, resume=args.resume, overwrite=args.overwrite)
+        check_run_dir(runs_root() / cfg.name, resume=args.resume, overwrite=args.overwrite)
     if getattr(args, "executor", "local") == "ray" and len(cfgs) > 1:
         from .sweep import train_seeds_on_ray
-        run_dirs = train_seeds_on_ray(args, [c.train.seed for c in cfgs], [REPORTS / "runs" / c.name for c in cfgs])
+        run_dirs = train_seeds_on_ray(args, [c.train.seed for c in cfgs], [runs_root() / c.name for c in cfgs])
     else:
         run_dirs = []
         for cfg in cfgs:
@@ -167,9 +169,11 @@ def _add_demo(sub) -> None:
 
 # ----------------------------------------------------------------------------- results
 def _results(args: argparse.Namespace) -> int:
+    from .paths import runs_root
     from .results import REAL_DATASETS, results_markdown, runs_table
-    from .train import REPORTS
-    root = Path(args.runs) if args.runs else REPORTS / "runs"
+    root = Path(args.runs) if args.runs else runs_root()
+    if not args.runs and root.is_relative_to(Path.cwd()):
+        root = root.relative_to(Path.cwd())   # printed as before: reports/runs
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such runs folder (train a model first, or give --runs PATH)")
     runs = runs_table(root)

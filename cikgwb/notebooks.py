@@ -36,30 +36,16 @@ EXPLORER = "explorer"
 
 # ----------------------------------------------------------------------------- paths
 def project_root() -> Path:
-    """The project folder: ``$CIKGWB_ROOT``, else the nearest folder at or above the current
-    one holding ``notebooks/01_data.ipynb``, else the folder above this package (editable
-    install), else the current folder."""
-    env = os.environ.get("CIKGWB_ROOT", "").strip()
-    if env:
-        return Path(env).expanduser().resolve()
-    here = Path.cwd().resolve()
-    for p in (here, *here.parents):
-        if (p / "notebooks" / f"{NOTEBOOKS[0]}.ipynb").exists():
-            return p
-    pkg_parent = Path(__file__).resolve().parent.parent
-    if (pkg_parent / "notebooks").is_dir():
-        return pkg_parent
-    return here
+    """The project folder (:func:`cikgwb.paths.project_root`)."""
+    from .paths import project_root as _root
+    return _root()
 
 
 def reports_dir(root: Path | None = None) -> Path:
-    """``$CIKGWB_REPORTS_DIR`` (a relative path is taken from the project root) or ``<root>/reports``."""
-    root = root or project_root()
-    env = os.environ.get("CIKGWB_REPORTS_DIR", "").strip()
-    if env:
-        p = Path(env).expanduser()
-        return (p if p.is_absolute() else root / p).resolve()
-    return root / "reports"
+    """``$CIKGWB_REPORTS_DIR`` (a relative path is taken from the project root) or
+    ``<root>/reports`` (:func:`cikgwb.paths.reports_root`)."""
+    from .paths import reports_root
+    return reports_root(root)
 
 
 def figures_tag(dataset: str, quick: bool) -> str:

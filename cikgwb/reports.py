@@ -1,4 +1,4 @@
-"""The paper's Table 1 figures, the mean over seeds of a multi-seed ``cikgwb train``, and our runs
+"""The mean over seeds of a multi-seed ``cikgwb train``, and our runs
 beside the paper (:func:`compare_with_paper`, on :func:`cikgwb.results.runs_table`'s table)."""
 from __future__ import annotations
 
@@ -9,45 +9,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from .train import REPORTS
-
-PAPER_TABLE1 = {
-    # dataset -> model -> (R@50, R@100, N@50, N@100), the paper's Table 1 (authors' protocol)
-    "dbbook2014": {"cikgrec": (0.4642, 0.5756, 0.2494, 0.2739), "lightgcn": (0.4214, None, 0.2230, None)},
-    "book-crossing": {"cikgrec": (0.1791, 0.2455, 0.0889, 0.1041), "lightgcn": (0.1607, None, 0.0765, None)},
-    "ml1m": {"cikgrec": (0.4250, 0.5718, 0.4162, 0.4609), "lightgcn": (0.4086, None, 0.3977, None)},
-}
-HEADLINE = ("recall@50", "recall@100", "ndcg@50", "ndcg@100")
-# Table 1 rows of the first five baselines (LightGCN's completed with R@100 / N@100)
-_TABLE1_BASELINES_1 = {
-    "dbbook2014": {"lightgcn": (0.4214, 0.5358, 0.2230, 0.2481), "sgl": (0.4258, 0.5249, 0.2350, 0.2567),
-                   "simgcl": (0.4280, 0.5369, 0.2376, 0.2610), "cke": (0.3419, 0.4448, 0.1832, 0.2060),
-                   "cfkg": (0.3586, 0.4559, 0.1627, 0.1816)},
-    "book-crossing": {"lightgcn": (0.1607, 0.2246, 0.0765, 0.0911), "sgl": (0.1613, 0.2154, 0.0860, 0.0982),
-                      "simgcl": (0.1653, 0.2211, 0.0860, 0.0988), "cke": (0.1284, 0.1691, 0.0708, 0.0811),
-                      "cfkg": (0.1216, 0.1771, 0.0503, 0.0617)},
-    "ml1m": {"lightgcn": (0.4086, 0.5574, 0.3977, 0.4432), "sgl": (0.4094, 0.5505, 0.4004, 0.4433),
-             "simgcl": (0.4131, 0.5560, 0.4048, 0.4482), "cke": (0.3948, 0.5421, 0.3841, 0.4295),
-             "cfkg": (0.3930, 0.5439, 0.3672, 0.4142)},
-}
-for _dataset, _rows in _TABLE1_BASELINES_1.items():
-    PAPER_TABLE1.setdefault(_dataset, {}).update(_rows)
-# Table 1 rows of the knowledge-aware GNN baselines KGAT, KGIN, KGCL, MCCLK, KGRec
-_TABLE1_BASELINES_2 = {
-    "dbbook2014": {"kgat": (0.4174, 0.5309, 0.2110, 0.2360), "kgin": (0.4147, 0.5337, 0.2200, 0.2462),
-                   "kgcl": (0.4308, 0.5271, 0.2453, 0.2666), "mcclk": (0.4376, 0.5491, 0.2054, 0.2273),
-                   "kgrec": (0.4415, 0.5497, 0.2373, 0.2611)},
-    "book-crossing": {"kgat": (0.1564, 0.2133, 0.0865, 0.1004), "kgin": (0.1468, 0.2075, 0.0681, 0.0819),
-                      "kgcl": (0.1562, 0.2049, 0.0859, 0.0971), "mcclk": (0.1476, 0.2039, 0.0656, 0.0774),
-                      "kgrec": (0.1473, 0.2075, 0.0699, 0.0836)},
-    "ml1m": {"kgat": (0.4059, 0.5527, 0.3928, 0.4378), "kgin": (0.4095, 0.5581, 0.4004, 0.4453),
-             "kgcl": (0.4083, 0.5496, 0.3996, 0.4430), "mcclk": (0.4176, 0.5655, 0.3876, 0.4339),
-             "kgrec": (0.4136, 0.5633, 0.4072, 0.4524)},
-}
-for _dataset, _rows in _TABLE1_BASELINES_2.items():
-    PAPER_TABLE1.setdefault(_dataset, {}).update(_rows)
-# the paper's row order of Table 1 (CIKGRec first, then the baselines as the paper lists them)
-TABLE1_ORDER = ("cikgrec", *_TABLE1_BASELINES_1["book-crossing"], *_TABLE1_BASELINES_2["book-crossing"])
+from .paper import HEADLINE, PAPER_TABLE1, TABLE1_ORDER  # noqa: F401  (TABLE1_ORDER: re-exported)
+from .paths import runs_root
 
 
 def summarize_seeds(run_dirs: Iterable[str | Path], out_name: str) -> Path:
@@ -72,7 +35,7 @@ def summarize_seeds(run_dirs: Iterable[str | Path], out_name: str) -> Path:
                               "min": float(v.min()), "max": float(v.max()), "n": int(len(v))}
                           for k, v in vals.items()}
     out["per_seed"] = per_seed
-    path = REPORTS / "runs" / f"{out_name}-summary.json"
+    path = runs_root() / f"{out_name}-summary.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2) + "\n")
     rows = list(per_seed)

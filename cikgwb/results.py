@@ -1,11 +1,11 @@
-"""Results of finished runs for the notebooks: Table 1 and Table 3 cells marked with dataset,
-protocol, seeds and device; trained models reloaded from a run's checkpoint; per-user test
-metrics per sparsity group (Figure 3) and top-K lists (Figure 4, the explorer).
+"""Tables and figure data from finished runs, for the notebooks and ``cikgwb results``: Table 1
+and Table 3 cells marked with dataset, protocol, seeds and device (the paper's figures beside
+them come from :mod:`cikgwb.paper`), and per-user test metrics per sparsity group (Figure 3).
 
-A run is a folder ``reports/runs/<name>/`` written by :class:`cikgwb.train.Trainer`
-(``config.yaml``, ``history.jsonl``, ``metrics.json``, ``checkpoints/best.pt``). Checkpoints are
-not committed, so what needs a model (per-user metrics, top-K lists) is cached next to the run
-as small files (``sparsity_groups.csv``) that can be committed with it.
+Finding runs (the run index, :func:`cikgwb.runs.find_run`), reloading a trained model and
+training the notebooks' runs are :mod:`cikgwb.runs`' job; their names are re-exported here.
+Checkpoints are not committed, so what needs a model (per-user metrics) is cached next to the
+run as small files (``sparsity_groups.csv``) that can be committed with it.
 
 Variants (Table 3) are read from the run's config, not its name:
 
@@ -24,7 +24,6 @@ linear        ``schedule: lin`` (linear instead of exponential mask-rate growth)
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -32,126 +31,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .reports import HEADLINE, PAPER_TABLE1
+from .paper import HEADLINE, PAPER_TABLE1, PAPER_TABLE3, TABLE1_ORDER, VARIANTS
+
+# the run layer's functions, re-exported for the notebooks that import them from here
+from .runs import (  # noqa: F401
+    VARIANT_OVERRIDES,
+    baseline_variant,
+    has_checkpoint,
+    load_run,
+    parse_label,
+    run_index,
+    runs_table,
+    train_runs,
+    variant_of,
+)
 
 REAL_DATASETS = ("book-crossing", "dbbook2014", "ml1m")
-PAPER_TABLE3 = {
-    # dataset -> variant -> (R@100, N@100), the paper's Table 3 (all three datasets)
-    "dbbook2014": {
-        "full": (0.5756, 0.2739), "w/o UIK": (0.5673, 0.2615), "w/o UIR": (0.5701, 0.2704),
-        "w/o CL": (0.5732, 0.2659), "w/o DMR": (0.5712, 0.2709), "linear": (0.5733, 0.2716),
-    },
-    "book-crossing": {
-        "full": (0.2455, 0.1041), "w/o UIK": (0.2330, 0.0991), "w/o UIR": (0.2081, 0.0843),
-        "w/o CL": (0.2291, 0.0917), "w/o DMR": (0.2129, 0.0853), "linear": (0.2452, 0.1036),
-    },
-    "ml1m": {
-        "full": (0.5718, 0.4609), "w/o UIK": (0.5662, 0.4527), "w/o UIR": (0.5713, 0.4601),
-        "w/o CL": (0.5583, 0.4480), "w/o DMR": (0.5710, 0.4596), "linear": (0.5714, 0.4603),
-    },
-}
-VARIANTS = tuple(PAPER_TABLE3["book-crossing"])
 SPARSITY_FILE = "sparsity_groups.csv"
-
-
-# ----------------------------------------------------------------------------- run table
-def variant_of(cfg: dict[str, Any]) -> str:
-    """Table 3 variant of a run's config dict (module docstring); a baseline's is
-    :func:`baseline_variant`."""
-    m = cfg.get("model", {})
-    if m.get("model", "cikgrec") != "cikgrec":
-        return baseline_variant(cfg)
-    if m.get("no_interests") or cfg.get("interests") == "none":
-        return "w/o UIK"
-    if m.get("no_uir"):
-        return "w/o UIR"
-    if m.get("no_cl"):
-        return "w/o CL"
-    if m.get("schedule") == "fixed":
-        return "w/o DMR"
-    if m.get("schedule") == "lin":
-        return "linear"
-    src = cfg.get("interests")
-    if src not in (None, "", "paper"):  # another interest graph (e.g. kg-summary): not the paper's CIKGRec row
-        return f"interests {Path(str(src)).name}"
-    return "full"
-
-
-def baseline_variant(cfg: dict[str, Any]) -> str:
-    """``"-"`` for a baseline run with its model's defaults (``DEFAULTS``: its authors' settings,
-    or the value tuned on valid where the docstring says so); otherwise the settings that differ,
-    e.g. ``"lr=0.0001"`` for a run kept as the evidence of a tuning step. Such runs are not
-    Table 1's row."""
-    from .config import DATASET_SETTINGS_MODELS
-    from .models import model_class
-
-    m = cfg.get("model", {})
-    if m.get("model") in DATASET_SETTINGS_MODELS:  # no class DEFAULTS apply (config.default_config)
-        return "-"
-    try:
-        defaults = getattr(model_class(m.get("model")), "DEFAULTS", {})
-    except ValueError:
-        return "-"
-    sections = {**cfg.get("train", {}), **m}
-    differ = []
-    for key, want in defaults.items():
-        got = m.get("extra", {}).get(key[6:], want) if key.startswith("extra.") else sections.get(key, want)
-        if isinstance(want, float) and isinstance(got, (int, float)) and not isinstance(got, bool):
-            same = math.isclose(float(got), want, rel_tol=1e-9)
-        else:
-            same = got == want or (isinstance(want, (list, tuple)) and list(got) == list(want))
-        if not same:
-            differ.append(f"{key}={got:g}" if isinstance(got, float) else f"{key}={got}")
-    return ", ".join(differ) if differ else "-"
-
-
-def runs_table(root: str | Path | None = None) -> pd.DataFrame:
-    """One row per finished run under ``root`` (default ``reports/runs``; sub-folders too, the
-    run's name is then its path below ``root``).
-
-    Columns: ``run, dataset, model, variant, protocol, views, seed, interests, selected_epoch,
-    max_epochs, converged, stop_reason, device, wall_seconds, path`` and ``test <metric>`` /
-    ``valid <metric>`` for Recall/NDCG@50/100. ``converged`` is False for runs cut by
-    ``max_epochs`` or a time limit (quick runs).
-    """
-    from .train import REPORTS
-
-    root = Path(root) if root is not None else REPORTS / "runs"
-    rows = []
-    for p in sorted(root.rglob("metrics.json")):   # runs may be grouped in sub-folders (runs/gpu/<run>)
-        try:
-            m = json.loads(p.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{p}: not valid JSON ({e.msg} at line {e.lineno})") from None
-        if "test" not in m:  # an interrupted run
-            continue
-        cfg_path = p.parent / "config.yaml"
-        cfg: dict[str, Any] = {}
-        if cfg_path.exists():
-            import yaml
-            cfg = yaml.safe_load(cfg_path.read_text()) or {}
-        stop = str(m.get("stop_reason") or "")
-        row = {"run": p.parent.relative_to(root).as_posix(), "dataset": m.get("dataset"), "model": m.get("model"),
-               "variant": variant_of(cfg) if cfg else ("full" if m.get("model") == "cikgrec" else "-"),
-               "protocol": m.get("protocol"), "views": m.get("views"), "seed": m.get("seed"),
-               "interests": m.get("interests"), "selected_epoch": m.get("selected_epoch"),
-               "max_epochs": cfg.get("train", {}).get("max_epochs"),
-               "converged": stop.startswith("early stop"), "stop_reason": stop,
-               "device": m.get("device"), "wall_seconds": m.get("wall_seconds"),
-               "finished_at": m.get("finished_at"), "path": str(p.parent),
-               "epochs": m.get("epochs_run") or _count_lines(p.parent / "history.jsonl")}
-        for split in ("test", "valid"):
-            for k in HEADLINE:
-                row[f"{split} {k}"] = m.get(split, {}).get(k)
-        rows.append(row)
-    cols = ["run", "dataset", "model", "variant", "protocol", "views", "seed", "interests", "selected_epoch",
-            "max_epochs", "converged", "stop_reason", "device", "wall_seconds", "finished_at", "path", "epochs"] + \
-        [f"{s} {k}" for s in ("test", "valid") for k in HEADLINE]
-    return pd.DataFrame(rows, columns=cols)
-
-
-def _count_lines(path: Path) -> int | None:
-    return sum(1 for ln in path.read_text().splitlines() if ln.strip()) if path.exists() else None
 
 
 def _seed(v: Any) -> str:
@@ -162,8 +58,6 @@ def results_markdown(runs: pd.DataFrame, datasets: list[str] | None = None, mode
     """Every finished run (one row each, Table 1 metrics at its selected epoch) with the
     paper's Table 1 figures below each (dataset, model): the README's results table, from
     ``cikgwb results``. ``epochs``: selected / run, and how the run ended. Empty when no run matches."""
-    from .reports import PAPER_TABLE1, TABLE1_ORDER
-
     r = runs
     if datasets:
         r = r[r["dataset"].isin(datasets)]
@@ -316,46 +210,7 @@ def table3(runs: pd.DataFrame, dataset: str = "book-crossing",
     return pd.DataFrame(rows, columns=cols)
 
 
-# ----------------------------------------------------------------------------- trained models
-def load_run(run_dir: str | Path, ds: Any = None, device: str = "cpu", checkpoint: str = "best.pt"):
-    """``(cfg, ds, model)`` of a finished run, the model at its selected epoch, in eval mode.
-
-    ``ds``: the dataset if already loaded (its interest source is applied as the run's config
-    says). Raises ``FileNotFoundError`` naming what is missing (checkpoints are not committed).
-    """
-    import torch
-
-    from .config import RunConfig
-    from .models import build_model
-    from .train import checkpoint_candidates, find_checkpoint, prepare_dataset
-
-    run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.yaml"
-    ck_path = find_checkpoint(run_dir, checkpoint) or checkpoint_candidates(run_dir)[0] / checkpoint
-    for p in (cfg_path, ck_path):
-        if not p.exists():
-            raise FileNotFoundError(f"{p} not found: load_run needs the run's config.yaml and its checkpoint "
-                                    f"{checkpoint} (checkpoints are not committed: they live under "
-                                    "$CIKGWB_CHECKPOINT_DIR, default ~/.cache/cikgwb/checkpoints; rerun the "
-                                    "training or run this where the checkpoints are)")
-    cfg = RunConfig.load(cfg_path)
-    ds = prepare_dataset(cfg, ds)
-    pairs = ds.train if cfg.train.protocol == "valid" else ds.train_full
-    dev = torch.device(device)
-    model = build_model(cfg.model.model, ds, cfg.model, pairs, dev)
-    state = torch.load(ck_path, map_location=dev, weights_only=False)
-    model.load_state_dict(state["model"])
-    model.eval()
-    return cfg, ds, model
-
-
-def has_checkpoint(run_dir: str | Path, name: str = "best.pt") -> bool:
-    """Whether a run's checkpoint is on this machine (outside the work tree, or in an old run's
-    ``checkpoints/``: :func:`cikgwb.train.find_checkpoint`)."""
-    from .train import find_checkpoint
-    return find_checkpoint(run_dir, name) is not None
-
-
+# ----------------------------------------------------------------------------- per-user metrics
 def evaluate_test(model: Any, ds: Any, k: int | None = 20, ks: tuple[int, ...] = (20, 50, 100)):
     """Full-ranking test evaluation (train + valid masked) with per-user metrics and the
     top-``k`` lists (:class:`cikgwb.evaluate.EvalResult`)."""
@@ -398,7 +253,7 @@ def run_sparsity_groups(run_dir: str | Path, ds: Any = None, n_groups: int = 4,
         res = evaluate_test(model, ds, k=None)
     elif ds is None:
         from .config import RunConfig
-        from .train import prepare_dataset
+        from .runs import prepare_dataset
         ds = prepare_dataset(RunConfig.load(run_dir / "config.yaml"))
     counts = train_counts(ds)
     groups = sparsity_groups(counts, n_groups)
@@ -464,98 +319,6 @@ def sparsity_table(runs: pd.DataFrame, ds: Any = None, n_groups: int = 4, metric
            .rename(columns={"mean": metric, "std": f"{metric} std", "count": "seeds"}))
     agg[f"{metric} std"] = agg[f"{metric} std"].fillna(0.0)
     return agg, pd.DataFrame(skipped, columns=["run", "model", "reason"])
-
-
-# ----------------------------------------------------------------------------- training runs
-VARIANT_OVERRIDES: dict[str, dict[str, Any]] = {
-    "full": {}, "w/o UIK": {"no_interests": True}, "w/o UIR": {"no_uir": True}, "w/o CL": {"no_cl": True},
-    "w/o DMR": {"schedule": "fixed"}, "linear": {"schedule": "lin"},
-}
-_SLUG = {"full": "", "w/o UIK": "wo-uik", "w/o UIR": "wo-uir", "w/o CL": "wo-cl", "w/o DMR": "wo-dmr",
-         "linear": "lin"}
-
-
-def parse_label(label: str) -> tuple[str, str]:
-    """``"lightgcn"`` -> ``("lightgcn", "-")``, ``"cikgrec"`` -> ``("cikgrec", "full")``,
-    ``"cikgrec w/o UIR"`` or ``"w/o UIR"`` -> ``("cikgrec", "w/o UIR")``."""
-    label = label.strip()
-    for v in VARIANTS:
-        if label == v or label == f"cikgrec {v}":
-            return "cikgrec", v
-    if " " in label:
-        raise ValueError(f"model {label!r}: expected a model name or a CIKGRec variant among {list(VARIANTS)}")
-    return label, ("full" if label == "cikgrec" else "-")
-
-
-def run_name(dataset: str, label: str, protocol: str, seed: int, quick: bool) -> str:
-    """``<dataset>-<model>[-<variant>]-<protocol>-s<seed>`` (the name ``cikgwb train`` gives a
-    full run), prefixed ``quick-`` in quick mode."""
-    model, variant = parse_label(label)
-    slug = _SLUG.get(variant, "")
-    base = f"{dataset}-{model}{'-' + slug if slug else ''}-{protocol}-s{seed}"
-    return f"quick-{base}" if quick else base
-
-
-def train_runs(ds: Any, labels: list[str], seeds: list[int], runs_root: str | Path, *, protocol: str = "valid",
-               quick: bool = True, quick_epochs: int = 20, device: str = "auto", reuse: bool = False,
-               train_missing: bool = True, interests: str = "paper", overrides: dict[str, Any] | None = None,
-               log: Any = print) -> pd.DataFrame:
-    """Train each model label x seed under ``runs_root/<run_name>`` with the dataset's default
-    config (:func:`cikgwb.config.default_config`) plus the variant's and ``overrides``'
-    settings; quick mode caps training at ``quick_epochs`` epochs (patience 5). Returns the
-    :func:`runs_table` rows of the runs used.
-
-    ``reuse``: take a finished run instead of training when one exists under ``runs_root``
-    (sub-folders included, whatever its name: e.g. runs made on a GPU machine) with the same
-    dataset, model, variant, protocol, views and seed, quick runs (``quick-`` names) only in
-    quick mode and the others only in full mode; the newest wins. With ``overrides`` other than
-    ``views`` only a run of exactly this name is reused. ``train_missing=False`` trains nothing:
-    combinations without a finished run are logged and left out.
-    """
-    import time
-
-    from .config import apply_overrides, default_config
-    from .train import Trainer
-
-    runs_root = Path(runs_root)
-    overrides = dict(overrides or {})
-    existing = runs_table(runs_root) if reuse else None
-    picked: list[str] = []
-    for label in labels:
-        model, variant = parse_label(label)
-        for seed in seeds:
-            name = run_name(ds.name, label, protocol, int(seed), quick)
-            cfg = default_config(ds.name, model)
-            cfg.interests = interests
-            apply_overrides(cfg, {**VARIANT_OVERRIDES.get(variant, {}), **overrides})
-            cfg.train.protocol, cfg.train.seed, cfg.train.device, cfg.name = protocol, int(seed), device, name
-            if existing is not None and len(existing):
-                e = existing
-                if set(overrides) - {"views"}:
-                    m = e[e["run"] == name]
-                else:
-                    m = e[(e["dataset"] == ds.name) & (e["model"] == model) & (e["variant"] == variant)
-                          & (e["protocol"] == protocol) & (e["seed"] == int(seed)) & (e["views"] == cfg.model.views)
-                          & (e["run"].map(lambda r: Path(r).name.startswith("quick-")) == bool(quick))]
-                if len(m):
-                    run = m.sort_values("finished_at", na_position="first")["run"].iloc[-1]
-                    picked.append(run)
-                    log(f"{name}: reusing the finished run {run}")
-                    continue
-            if not train_missing:
-                log(f"{name}: no finished run under {runs_root}; not trained (train_missing=False)")
-                continue
-            if quick:
-                cfg.train.max_epochs = min(cfg.train.max_epochs, int(quick_epochs))
-                cfg.train.patience = min(cfg.train.patience, 5)
-            t0 = time.time()
-            res = Trainer(cfg, ds=ds, run_dir=runs_root / name, progress=False).fit(overwrite=True)  # retrain
-            m = res.metrics
-            picked.append(name)
-            log(f"{name}: {len(res.history)} epochs in {time.time() - t0:.1f} s on {m['device']}, selected epoch "
-                f"{m['selected_epoch']}, test R@50 {m['test']['recall@50']:.4f} N@50 {m['test']['ndcg@50']:.4f}")
-    table = runs_table(runs_root)
-    return table[table["run"].isin(picked)].reset_index(drop=True)
 
 
 def group_sizes(counts: np.ndarray, groups: np.ndarray) -> pd.DataFrame:

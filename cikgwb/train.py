@@ -47,9 +47,17 @@ from tqdm.auto import tqdm
 from .config import RunConfig
 from .data.dataset import Dataset
 from .evaluate import evaluate
+from .paths import checkpoint_root, project_root, runs_root
+from .runs import (  # noqa: F401  (reads_*, prepare_dataset: re-exported, their home is cikgwb.runs)
+    PROTOCOL_NOTES,
+    interest_source_used,
+    prepare_dataset,
+    prepare_run,
+    protocol_splits,
+    reads_interests,
+    reads_paper_interests,
+)
 from .sampling import PairSampler
-
-REPORTS = Path(os.environ.get("CIKGWB_REPORTS_DIR", "reports"))
 
 
 class TrainingDiverged(RuntimeError):
@@ -68,23 +76,11 @@ RESUME_MAY_CHANGE = {"name", "max_epochs", "max_minutes", "patience", "min_epoch
                      "checkpoint_every"}
 
 
-def checkpoint_root() -> Path:
-    """``$CIKGWB_CHECKPOINT_DIR``, else ``$XDG_CACHE_HOME/cikgwb/checkpoints``, else
-    ``~/.cache/cikgwb/checkpoints``: outside the work tree, shared by every clone of the
-    repository on this machine."""
-    env = os.environ.get("CIKGWB_CHECKPOINT_DIR", "").strip()
-    if env:
-        return Path(env).expanduser().resolve()
-    cache = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(cache).expanduser() if cache else Path.home() / ".cache") / "cikgwb" / "checkpoints"
-
-
 def checkpoint_key(run_dir: str | Path) -> str:
     """The name of a run's checkpoint folder under :func:`checkpoint_root`: the run folder's
     path relative to the project root (``reports/runs/<name>``, ``reports/sweeps/<s>/runs/<r>``:
     the same in every clone), or, for a run folder outside the project, ``_outside/<name>-<hash
     of its absolute path>``."""
-    from .notebooks import project_root
     run_dir = Path(run_dir).expanduser().resolve()
     try:
         rel = run_dir.relative_to(project_root())
@@ -241,67 +237,26 @@ def _atomic_save(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def reads_interests(cfg: RunConfig) -> bool:
-    """Whether the run's model reads an interest graph at all (not a baseline, LightGCN, w/o UIK)."""
-    return not (cfg.model.no_interests or cfg.interests == "none")
-
-
-def reads_paper_interests(cfg: RunConfig) -> bool:
-    """Whether the run's model reads the dataset's released interest graph."""
-    return reads_interests(cfg) and cfg.interests in ("paper", "default", "", None)
-
-
-def interest_source_used(cfg: RunConfig, loaded: str | None) -> str:
-    """What a run's metrics.json says about interests: the graph the model read (``loaded``, the
-    dataset's ``interests_source``), or that it read none (baselines, LightGCN, w/o UIK)."""
-    if not reads_interests(cfg):
-        return (f"none ({cfg.model.model} reads no interest graph)" if cfg.model.model != "cikgrec"
-                else "none (w/o UIK: no interest graph)")
-    return str(loaded)
-
-
-def prepare_dataset(cfg: RunConfig, ds: Dataset | None = None) -> Dataset:
-    """Load the run's dataset and apply its interest source (paper | none | PATH)."""
-    from .data import load_dataset
-    if ds is None:
-        # the released interest file is required only where the run reads it; otherwise it is still
-        # loaded when present (same node index space, so the same maths as before), else skipped
-        ds = load_dataset(cfg.dataset, split_seed=cfg.train.split_seed,
-                          interests="paper" if reads_paper_interests(cfg) else "optional")
-    if cfg.interests not in ("paper", "default", "", None):
-        if cfg.interests == "none":
-            cfg.model.no_interests = True
-        else:
-            from .knowledge.interest_graph import apply_interest_graph
-            ds = apply_interest_graph(ds, cfg.interests)
-    return ds
-
-
 class Trainer:
-    """Train one model under one config; see the module docstring for what a run writes."""
+    """Train one model under one config; see the module docstring for what a run writes.
+
+    The caller resolves the run (:func:`cikgwb.runs.prepare_run`: the config's name and
+    interest source, the dataset with its interest graph) and the trainer only reads them; a
+    config or dataset not yet prepared is prepared here, on a copy (``cfg`` is never changed)."""
 
     def __init__(self, cfg: RunConfig, ds: Dataset | None = None, run_dir: str | Path | None = None,
                  progress: bool = True):
-        self.cfg = cfg
-        self.ds = prepare_dataset(cfg, ds)
-        tc = cfg.train
-        if tc.protocol not in ("valid", "authors"):
-            raise ValueError(f"protocol={tc.protocol!r}: expected 'valid' or 'authors'")
+        self.cfg, self.ds = prepare_run(cfg, ds)   # a no-op for a prepared run
+        tc = self.cfg.train
+        splits = protocol_splits(tc.protocol)
         self.device = pick_device(tc.device)
-        name = cfg.name or f"{cfg.dataset}-{cfg.model.model}-{tc.protocol}-s{tc.seed}"
-        cfg.name = name
-        self.run_dir = Path(run_dir) if run_dir else REPORTS / "runs" / name
+        self.run_dir = Path(run_dir) if run_dir else runs_root() / self.cfg.name
         self.ckpt_dir = checkpoint_dir(self.run_dir)   # set again by fit(): resumed or new
         self.progress = progress
-        if tc.protocol == "valid":
-            self.train_pairs = self.ds.train
-            self.sel_heldout, self.sel_exclude = self.ds.matrix("valid"), self.ds.matrix("train")
-            self.sel_split = "valid"
-        else:
-            self.train_pairs = self.ds.train_full
-            self.sel_heldout, self.sel_exclude = self.ds.matrix("test"), self.ds.matrix("train_full")
-            self.sel_split = "test"
-        self.test_heldout, self.test_exclude = self.ds.matrix("test"), self.ds.matrix("train_full")
+        self.train_pairs = splits.train_pairs(self.ds)
+        self.sel_heldout, self.sel_exclude = splits.masks(self.ds)
+        self.sel_split = splits.select
+        self.test_heldout, self.test_exclude = splits.masks(self.ds, splits.test)
 
     # ------------------------------------------------------------------ pieces
     def _build(self):
@@ -477,9 +432,7 @@ class Trainer:
         out: dict[str, Any] = {
             "name": self.cfg.name, "dataset": self.ds.name, "model": self.cfg.model.model,
             "protocol": tc.protocol,
-            "protocol_note": ("selection on VALID; test evaluated once at the selected epoch" if tc.protocol == "valid"
-                              else "AUTHORS' PROTOCOL: trained on all of train.txt and selected on TEST "
-                                   "(comparison with the paper's Table 1 only, not a headline figure)"),
+            "protocol_note": PROTOCOL_NOTES[tc.protocol],
             "views": self.cfg.model.views, "interests": interest_source_used(self.cfg, self.ds.meta.get("interests_source")),
             "kg": self.ds.meta.get("kg"),
             "seed": tc.seed, "split_seed": tc.split_seed, "selected_epoch": best_epoch,
@@ -544,7 +497,7 @@ def write_per_user(run_dir: str | Path, ds: Dataset | None = None, device: str =
     the test split evaluated as :meth:`Trainer.finish` does. Returns ``{"path", "epoch",
     "max_abs_diff"}``, the last being the largest difference between the recomputed means and
     metrics.json's test metrics (0 up to float rounding on the same kind of machine)."""
-    from .results import load_run
+    from .runs import load_run
     run_dir = Path(run_dir)
     mpath = run_dir / "metrics.json"
     if not mpath.exists():
@@ -552,8 +505,7 @@ def write_per_user(run_dir: str | Path, ds: Dataset | None = None, device: str =
     metrics = json.loads(mpath.read_text())
     cfg, ds, model = load_run(run_dir, ds=ds, device=device)
     tc = cfg.train
-    heldout = ds.matrix("test")
-    exclude = ds.matrix("train_full")
+    heldout, exclude = protocol_splits(tc.protocol).masks(ds, "test")
     dev = torch.device(device)
     with torch.no_grad():
         res = evaluate(model.score_fn(), heldout, exclude, ks=tc.ks, batch_size=tc.eval_batch_size, device=dev)

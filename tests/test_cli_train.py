@@ -9,10 +9,7 @@ import yaml
 
 def test_train_seeds_summary_and_resume(tmp_path, monkeypatch, synthetic_dir, capsys):
     monkeypatch.setenv("CIKGWB_DATA_DIR", str(synthetic_dir))
-    import cikgwb.reports as reports
-    import cikgwb.train as train
-    monkeypatch.setattr(train, "REPORTS", tmp_path)
-    monkeypatch.setattr(reports, "REPORTS", tmp_path)
+    monkeypatch.setenv("CIKGWB_REPORTS_DIR", str(tmp_path))   # the one reports root (cikgwb.paths)
     from cikgwb.cli import main
     args = ["train", "--dataset", "synthetic", "--model", "cikgrec", "--seeds", "0,1", "--quiet",
             "--device", "cpu", "--set", "max_epochs=2", "--set", "gcl_weight=0.02", "--name", "t"]

@@ -14,10 +14,7 @@ import pytest
 def cli_env(tmp_path, monkeypatch, synthetic_dir):
     monkeypatch.setenv("CIKGWB_DATA_DIR", str(synthetic_dir))
     monkeypatch.setenv("CIKGWB_CHECKPOINT_DIR", str(tmp_path / "ck"))
-    import cikgwb.reports as reports
-    import cikgwb.train as train
-    monkeypatch.setattr(train, "REPORTS", tmp_path)
-    monkeypatch.setattr(reports, "REPORTS", tmp_path)
+    monkeypatch.setenv("CIKGWB_REPORTS_DIR", str(tmp_path))   # the one reports root (cikgwb.paths)
     from cikgwb.cli import main
     return main
 

@@ -128,7 +128,7 @@ def test_cli_train_rejects_before_data_and_folders(tmp_path, monkeypatch, capsys
     def no_data(*a, **k):
         raise AssertionError("data loaded before the settings were checked")
     monkeypatch.setattr(cikgwb.data, "load_dataset", no_data)
-    monkeypatch.setattr(cikgwb.train, "REPORTS", tmp_path / "reports")
+    monkeypatch.setenv("CIKGWB_REPORTS_DIR", str(tmp_path / "reports"))
     argv = ["train", "--dataset", "synthetic", "--quiet"]
     for s in sets:
         argv += ["--set", s]
@@ -145,7 +145,7 @@ def test_cli_train_device_flag_checked(tmp_path, monkeypatch, capsys):
     from cikgwb.cli import main
 
     monkeypatch.setattr(cikgwb.data, "load_dataset", lambda *a, **k: (_ for _ in ()).throw(AssertionError()))
-    monkeypatch.setattr(cikgwb.train, "REPORTS", tmp_path / "reports")
+    monkeypatch.setenv("CIKGWB_REPORTS_DIR", str(tmp_path / "reports"))
     assert main(["train", "--dataset", "synthetic", "--device", "gpu0", "--quiet"]) == 2
     assert "setting device='gpu0'" in capsys.readouterr().err
     assert not (tmp_path / "reports").exists()

@@ -1,0 +1,84 @@
+"""Where things are: the project folder, the reports root, the runs folder, the checkpoint root
+and the data folder. Every module asks these functions (read at call time, so a changed
+environment variable counts); none keeps its own copy of a default.
+
+=====================  ===============================================================
+``project_root()``     ``$CIKGWB_ROOT``, else the nearest folder at or above the current one
+                       holding ``notebooks/01_data.ipynb``, else the folder above the package
+                       (editable install), else the current folder
+``reports_root()``     ``$CIKGWB_REPORTS_DIR`` (a relative path is taken from the project
+                       root), else ``<project>/reports``
+``runs_root()``        ``<reports root>/runs`` (``reports/runs/<run>/``: :mod:`cikgwb.train`)
+``checkpoint_root()``  ``$CIKGWB_CHECKPOINT_DIR``, else ``$XDG_CACHE_HOME/cikgwb/checkpoints``,
+                       else ``~/.cache/cikgwb/checkpoints`` (outside the work tree)
+``data_dir()``         ``$CIKGWB_DATA_DIR``, else ``./data`` (:func:`cikgwb.data.registry.data_root`)
+=====================  ===============================================================
+
+This module imports nothing of the package at import time: it is the bottom layer.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT_ENV = "CIKGWB_ROOT"
+REPORTS_ENV = "CIKGWB_REPORTS_DIR"
+CHECKPOINT_ENV = "CIKGWB_CHECKPOINT_DIR"
+# the first notebook: a folder holding it is the project folder
+_MARKER = Path("notebooks") / "01_data.ipynb"
+
+
+def _env(name: str) -> str:
+    return os.environ.get(name, "").strip()
+
+
+def project_root() -> Path:
+    """The project folder (module docstring)."""
+    env = _env(ROOT_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    here = Path.cwd().resolve()
+    for p in (here, *here.parents):
+        if (p / _MARKER).exists():
+            return p
+    pkg_parent = Path(__file__).resolve().parent.parent
+    if (pkg_parent / "notebooks").is_dir():
+        return pkg_parent
+    return here
+
+
+def reports_root(root: str | Path | None = None) -> Path:
+    """``$CIKGWB_REPORTS_DIR`` (a relative path is taken from ``root``, default the project
+    root) or ``<root>/reports``."""
+    root = Path(root) if root is not None else project_root()
+    env = _env(REPORTS_ENV)
+    if env:
+        p = Path(env).expanduser()
+        return (p if p.is_absolute() else root / p).resolve()
+    return root / "reports"
+
+
+def runs_root(root: str | Path | None = None) -> Path:
+    """``<reports root>/runs``: where ``cikgwb train`` writes ``<run>/`` and everything reads runs."""
+    return reports_root(root) / "runs"
+
+
+def checkpoint_root() -> Path:
+    """``$CIKGWB_CHECKPOINT_DIR``, else ``$XDG_CACHE_HOME/cikgwb/checkpoints``, else
+    ``~/.cache/cikgwb/checkpoints``: outside the work tree, shared by every clone of the
+    repository on this machine."""
+    env = _env(CHECKPOINT_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    cache = _env("XDG_CACHE_HOME")
+    return (Path(cache).expanduser() if cache else Path.home() / ".cache") / "cikgwb" / "checkpoints"
+
+
+def data_dir() -> Path:
+    """The folder holding the datasets (the data registry's rule, :func:`cikgwb.data.registry.data_root`)."""
+    from .data.registry import data_root
+    return data_root()
+
+
+__all__ = ["CHECKPOINT_ENV", "REPORTS_ENV", "ROOT_ENV", "checkpoint_root", "data_dir", "project_root",
+           "reports_root", "runs_root"]
