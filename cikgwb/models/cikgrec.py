@@ -24,7 +24,7 @@ from ..config import ModelConfig
 from ..data.dataset import Dataset
 from ..graph import EdgeSets, drop_edges, lightgcn, normalized_adjacency
 from . import register
-from .base import Recommender
+from .base import AlternatingPhase, Recommender
 from .losses import PRECISIONS, bpr_loss, info_nce, l2_batch, mask_rate, sce_loss, transe_loss
 
 
@@ -65,7 +65,8 @@ class CIKGRec(Recommender):
             self.n_neg_nodes = U + s.n_entities  # negatives: users and entities, never interests
         self.to(device)
         if self.use_transe:
-            self.kg_optimizer = torch.optim.Adam([self.embedding, self.relation], lr=cfg.lr_kg)
+            # TransE's phase owns the relation table (the trainer's Adam leaves it out)
+            self.kg_phase = AlternatingPhase([self.embedding, self.relation], cfg.lr_kg, owns=[self.relation])
 
     # ------------------------------------------------------------ graphs
     def main_graph(self) -> torch.Tensor:
@@ -155,24 +156,19 @@ class CIKGRec(Recommender):
     def after_epoch(self, epoch: int, generator: torch.Generator) -> dict[str, float]:
         if not self.use_transe:
             return {}
+        return {"loss_transe": self.kg_phase.run(self.transe_losses(generator))}
+
+    def transe_losses(self, generator: torch.Generator):
+        """``max(1, |triples| // kg_batch_size)`` TransE batches: triples drawn uniformly with
+        replacement, a uniform negative tail over users and entities each."""
         bs = self.cfg.kg_batch_size
         n = len(self.triples)
-        n_batches = max(1, n // bs)
-        total = 0.0
-        for _ in range(n_batches):
+        for _ in range(max(1, n // bs)):
             idx = torch.randint(0, n, (bs,), generator=generator).to(self.triples.device)
             h, r, t = self.triples[idx].unbind(1)
             t_neg = torch.randint(0, self.n_neg_nodes, (bs,), generator=generator).to(self.triples.device)
             e = self.embedding
-            loss = transe_loss(e[h], self.relation[r], e[t], e[t_neg], self.cfg.l2_reg_kge)
-            self.kg_optimizer.zero_grad()
-            loss.backward()
-            self.kg_optimizer.step()
-            total += float(loss.detach())
-        return {"loss_transe": total / n_batches}
-
-    def extra_optimizers(self):
-        return {"kg_optimizer": self.kg_optimizer} if self.use_transe else {}
+            yield transe_loss(e[h], self.relation[r], e[t], e[t_neg], self.cfg.l2_reg_kge)
 
     def epoch_info(self, epoch: int) -> dict[str, float]:
         return {"mask_rate": self.current_mask_rate(epoch)} if self.use_uir else {}

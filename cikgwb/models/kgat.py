@@ -62,7 +62,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..data.dataset import Dataset
 from . import register
-from .base import Recommender
+from .base import AlternatingPhase, Recommender
 from .kg_common import (Pattern, pretrain_bpr_mf, project_by_relation, relational_triples, settings,
                         uniform_negatives, xavier)
 from .losses import bpr_loss, l2_batch, transr_loss
@@ -142,7 +142,7 @@ class KGAT(Recommender):
                                     for k in range(len(sizes)))
         self.register_buffer("att", self.initial_laplacian())
         self.to(device)
-        self.kg_optimizer = torch.optim.Adam([self.embedding, self.relation_embed, self.trans_W], lr=cfg.lr_kg)
+        self.kg_phase = AlternatingPhase([self.embedding, self.relation_embed, self.trans_W], cfg.lr_kg)
 
     # ------------------------------------------------------------ attention
     def initial_laplacian(self) -> torch.Tensor:
@@ -217,17 +217,7 @@ class KGAT(Recommender):
 
     def after_epoch(self, epoch: int, generator: torch.Generator) -> dict[str, float]:
         n_batches = self.A.nnz // self.cfg.kg_batch_size + 1
-        total = 0.0
-        for _ in range(n_batches):
-            loss = self.kg_loss(*self.sample_kg_batch(generator))
-            self.kg_optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.kg_optimizer.step()
-            total += float(loss.detach())
-        self.kg_optimizer.zero_grad(set_to_none=True)
+        loss = self.kg_phase.run(self.kg_loss(*self.sample_kg_batch(generator)) for _ in range(n_batches))
         if self.attentive:
             self.update_attention()
-        return {"loss_kg": total / n_batches}
-
-    def extra_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"kg_optimizer": self.kg_optimizer}
+        return {"loss_kg": loss}

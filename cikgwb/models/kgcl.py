@@ -56,7 +56,7 @@ from ..data.dataset import Dataset
 from ..graph import lightgcn, normalized_adjacency
 from ..sampling import Membership, tail_negatives, triple_keys
 from . import register
-from .base import Recommender
+from .base import AlternatingPhase, Recommender
 from .kg_common import Pattern, check_positive, check_rate, settings
 from .losses import grace_loss, l2_batch, transe_loss
 
@@ -131,7 +131,7 @@ class KGCL(Recommender):
             self.n_rel, self.E = n_rel, E
         self.to(device)
         if self.use_transe:
-            self.kg_optimizer = torch.optim.Adam([self.item_emb, self.entity_emb, self.relation_emb], lr=cfg.lr_kg)
+            self.kg_phase = AlternatingPhase([self.item_emb, self.entity_emb, self.relation_emb], cfg.lr_kg)
         self._views_epoch: int | None = None
         self._views: dict[str, object] = {}
 
@@ -217,10 +217,14 @@ class KGCL(Recommender):
     def after_epoch(self, epoch: int, generator: torch.Generator) -> dict[str, float]:
         if not self.use_transe:
             return {}
+        return {"loss_transe": self.kg_phase.run(self.transe_losses(generator))}
+
+    def transe_losses(self, generator: torch.Generator):
+        """TransE batches over the item heads in a random order: one random triple per head, a
+        random KG tail that is not a true tail of (h, r) as its negative."""
         dev = self.tr_h.device
         heads = self.tr_heads[torch.randperm(len(self.tr_heads), generator=generator).to(dev)]
         bs = self.cfg.kg_batch_size
-        total, n = 0.0, 0
         for s in range(0, len(heads), bs):
             h = heads[s:s + bs]
             lo, hi = self.tr_ptr[h], self.tr_ptr[h + 1]
@@ -229,14 +233,5 @@ class KGCL(Recommender):
             # a random KG tail, drawn again (at most 20 times) while it is a true tail of (h, r)
             t_neg = tail_negatives(h, r, lambda k: self.tr_tails[torch.randint(
                 0, len(self.tr_tails), (k,), generator=generator).to(dev)], self.tr_true, self.n_rel, self.E)
-            loss = transe_loss(self.item_emb[h], self.relation_emb[r], self.entity_emb[t],
-                               self.entity_emb[t_neg], self.cfg.l2_reg_kge)
-            self.kg_optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.kg_optimizer.step()
-            total, n = total + float(loss.detach()), n + 1
-        self.kg_optimizer.zero_grad(set_to_none=True)
-        return {"loss_transe": total / max(n, 1)}
-
-    def extra_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"kg_optimizer": self.kg_optimizer} if self.use_transe else {}
+            yield transe_loss(self.item_emb[h], self.relation_emb[r], self.entity_emb[t],
+                              self.entity_emb[t_neg], self.cfg.l2_reg_kge)
