@@ -150,8 +150,8 @@ def test_vllm_run_batch_export_and_import(tmp_path):
         run = import_results(outp, reqs, st)
         assert run.done == len(reqs) - 1 and run.info["unknown custom_id"] == 1
         assert list(run.failed.values()) == ["http 400: too long"]
-    df = infer_interests(ds, "batch", model="local-model", run_dir=tmp_path / "run", store=tmp_path / "a.sqlite",
-                         import_batch=outp, progress=False)
+    df = infer_interests(ds, "vllm-batch", path=outp, model="local-model", run_dir=tmp_path / "run",
+                         store=tmp_path / "a.sqlite", progress=False)
     assert (df.reason == "ok").sum() == len(reqs) - 1
     assert set(df.loc[df.reason == "ok", "source"]) == {"llm:local-model (vllm-batch)"}
     bad = tmp_path / "bad.jsonl"

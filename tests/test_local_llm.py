@@ -38,7 +38,7 @@ def test_real_server_end_to_end_and_a_second_run_asks_nothing(tmp_path):
 
     ds = tiny_dataset("synthetic", n_users=6)  # 5 users with titled histories, 1 without
     t0 = time.monotonic()
-    df = infer_interests(ds, "local", local={"threads": 1}, run_dir=tmp_path, **KW)
+    df = infer_interests(ds, "local", threads=1, run_dir=tmp_path, **KW)
     first_s = time.monotonic() - t0
     rep = df.attrs["report"]
     assert rep["run"]["done"] == 5 and rep["run"]["failed"] == 0, rep["run"]
@@ -68,7 +68,7 @@ def test_real_server_end_to_end_and_a_second_run_asks_nothing(tmp_path):
 
     # the second run: everything is stored, so no server is even started and nothing is asked
     t0 = time.monotonic()
-    df2 = infer_interests(ds, "local", local={"threads": 1}, run_dir=tmp_path, **KW)
+    df2 = infer_interests(ds, "local", threads=1, run_dir=tmp_path, **KW)
     assert time.monotonic() - t0 < first_s
     rep2 = df2.attrs["report"]
     assert rep2["run"]["cached"] == 5 and rep2["run"]["done"] == 0
@@ -135,7 +135,7 @@ def test_server_killed_mid_run_stops_at_once_and_the_rerun_asks_only_the_missing
     with AnswerStore(db) as st:
         kept = {a.user: a.raw for a in st.all()}
     assert 2 <= len(kept) < 9
-    df = infer_interests(ds, "local", local={"threads": 1}, run_dir=tmp_path, **KW)
+    df = infer_interests(ds, "local", threads=1, run_dir=tmp_path, **KW)
     run = df.attrs["report"]["run"]
     assert run["cached"] == len(kept) and run["done"] == 9 - len(kept)
     with AnswerStore(db) as st:

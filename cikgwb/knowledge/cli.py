@@ -38,6 +38,7 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 def add_parser(subparsers: Any) -> Any:
     """Register ``interests`` (with ``prompts`` and ``infer``) and ``llm`` (``serve``, see
     :mod:`cikgwb.knowledge.llm_server`); return the ``interests`` subparsers object."""
+    from .backends import backend_names
     from .llm_server import add_parser as add_llm
 
     add_llm(subparsers)
@@ -56,16 +57,18 @@ def add_parser(subparsers: Any) -> Any:
                          description="Infer interest phrases per user. Answers are cached in an "
                                      "answer store; a rerun asks only for what is missing.")
     _add_data_args(inf)
-    inf.add_argument("--backend", choices=("chat", "batch", "local", "kg-summary"), default="chat",
-                     help="chat: concurrent chat completions; batch: the OpenAI Batch API; local: a "
+    inf.add_argument("--backend", choices=backend_names(), default="chat",
+                     help="chat: concurrent chat completions; batch: the OpenAI Batch API; vllm-batch: store "
+                          "the answers of a `vllm run-batch` output file (--import-batch); local: a "
                           "llama.cpp server on 127.0.0.1 started and stopped by this run (--model is "
                           "then smollm2-135m or a .gguf path); kg-summary: no LLM (KG attributes and "
-                          "title words)")
+                          "title words). The names come from cikgwb.knowledge.backends.REGISTRY")
     inf.add_argument("--base-url", default=None,
                      help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 "
                           "(default: $OPENAI_BASE_URL / settings file / OpenAI)")
     inf.add_argument("--concurrency", type=int, default=8, help="chat: parallel requests (default 8)")
-    inf.add_argument("--timeout", type=float, default=60.0, help="chat: per-request timeout in s")
+    inf.add_argument("--timeout", type=float, default=None,
+                     help="per-request timeout in s (default: the backend's: chat and local 60, batch 120)")
     inf.add_argument("--retries", type=_non_negative_int, default=5,
                      help="retries per request after the first try (default 5, i.e. 6 attempts; "
                           "0 = one attempt, no retry)")
@@ -233,6 +236,17 @@ def cmd_prompts(args: argparse.Namespace) -> int:
 def cmd_infer(args: argparse.Namespace) -> int:
     from .infer import export_batch, infer_interests
 
+    if args.import_batch and args.backend not in ("batch", "vllm-batch"):
+        print("--import-batch needs --backend batch (or vllm-batch)", file=sys.stderr)
+        return 2
+    if args.backend == "vllm-batch" and not args.import_batch and not args.export_batch:
+        print("--backend vllm-batch needs --import-batch PATH (the output of `vllm run-batch -o`)",
+              file=sys.stderr)
+        return 2
+    if args.backend == "local" and args.base_url:
+        print("--backend local starts its own server: drop --base-url (or use --backend chat)",
+              file=sys.stderr)
+        return 2
     ds = _load(args)
     if args.export_batch:
         path, n = export_batch(ds, args.export_batch, limit=args.limit, template=args.template,
@@ -241,27 +255,12 @@ def cmd_infer(args: argparse.Namespace) -> int:
         print(f"wrote {n} requests to {path} (run: vllm run-batch -i {path} -o output.jsonl "
               f"--model <model>; then: --import-batch output.jsonl)")
         return 0
-    if args.import_batch and args.backend != "batch":
-        print("--import-batch needs --backend batch", file=sys.stderr)
-        return 2
-    local = None
-    if args.backend == "local":
-        if args.base_url:
-            print("--backend local starts its own server: drop --base-url (or use --backend chat)",
-                  file=sys.stderr)
-            return 2
-        local = {"model": args.model, "threads": args.threads, "parallel": args.parallel,
-                 "port": args.port, "n_ctx": args.n_ctx}
+    name = "vllm-batch" if args.import_batch else args.backend
     t0 = time.time()
-    df = infer_interests(ds, args.backend, limit=args.limit, template=args.template,
-                         model=None if args.backend == "local" else args.model,
-                         base_url=args.base_url, concurrency=args.concurrency, timeout=args.timeout,
-                         max_attempts=args.retries + 1, max_tokens=args.max_tokens, local=local,
-                         reask=args.reask,
-                         temperature=args.temperature, poll_interval=args.poll_interval,
-                         max_rounds=args.max_rounds, history_len=args.history, split=args.split,
-                         run_dir=args.run_dir, store=args.store, import_batch=args.import_batch,
-                         progress=not args.no_progress)
+    df = infer_interests(ds, name, limit=args.limit, template=args.template, max_tokens=args.max_tokens,
+                         temperature=args.temperature, history_len=args.history, split=args.split,
+                         run_dir=args.run_dir, store=args.store, reask=args.reask,
+                         progress=not args.no_progress, **_backend_options(name, args))
     rep = df.attrs["report"]
     run = rep["run"]
     print(f"{rep['dataset']} / {rep['source']}: {len(df)} users; usable {rep['usable users']} "
@@ -281,6 +280,19 @@ def cmd_infer(args: argparse.Namespace) -> int:
         print("NOTE: kg-summary answers are NOT from an LLM.")
     print(f"wrote {rep['run dir']}/answers.jsonl and report.json")
     return 0 if run["failed"] == 0 else 1
+
+
+def _backend_options(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The command line's backend flags that backend ``name`` takes (its constructor's
+    keywords); the others (e.g. --concurrency for kg-summary) do not apply to it and are left out."""
+    from .backends import backend_options
+
+    flags = {"model": args.model, "base_url": args.base_url, "concurrency": args.concurrency,
+             "timeout": args.timeout, "max_attempts": args.retries + 1, "threads": args.threads,
+             "parallel": args.parallel, "port": args.port, "n_ctx": args.n_ctx,
+             "poll_interval": args.poll_interval, "max_rounds": args.max_rounds, "path": args.import_batch}
+    known = backend_options(name)
+    return {k: v for k, v in flags.items() if k in known}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,9 @@
 """Infer user interests: histories -> prompts -> backend -> stored answers -> phrases.
 
-:func:`infer_interests` is the Python API behind ``cikgwb interests infer``. It returns a
+:func:`infer_interests` is the Python API behind ``cikgwb interests infer``. It builds a
+:class:`~cikgwb.knowledge.backends.protocol.Job` (users, histories, template, sampling
+parameters, store), asks the backend (``backend.answer(job)``; the backends, their registry and
+how to add one: :mod:`cikgwb.knowledge.backends`) and parses the answers. It returns a
 :class:`pandas.DataFrame` with one row per user asked about:
 
 ============  ==============================================================================
@@ -16,9 +19,10 @@ template      the prompt template (``name@vN``) of the stored answer (None for k
 Answers are parsed with the echo rules (:mod:`cikgwb.knowledge.parse`): the user's own titles
 and the prompt's own words are not interests.
 
-The ``local`` backend (:class:`~cikgwb.knowledge.llm_server.LocalBackend`) starts a llama.cpp
+The ``local`` backend (:class:`~cikgwb.knowledge.backends.local.LocalBackend`) starts a llama.cpp
 server on 127.0.0.1 for the run (only when something is missing from the store) and stops it;
-the report then carries the model file, its sha256, the server version and the machine.
+the report then carries the model file, its sha256, the server version and the machine, and
+the server's log is ``llama-server-0.log`` in the run folder.
 
 One run per answer store at a time: the store is locked while a run uses it, and a second run
 on it is refused at once (:class:`~cikgwb.knowledge.store.StoreBusy`).
@@ -43,8 +47,6 @@ answer store, which holds LLM answers only.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -52,19 +54,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .backends.base import BackendRun, LLMRequest
-from .histories import HISTORY_LEN, History, history_items, user_histories
-from .parse import EchoChecker, ParsedAnswer, echo_report, parse_answer, summarise
-from .store import AnswerStore, public_endpoint, request_key
+from ..atomic import atomic_write_text
+from .backends import backend_names
+from .backends.base import LLMRequest
+from .backends.protocol import Job, chat_requests
+from .histories import HISTORY_LEN, History, user_histories
+from .parse import echo_report, summarise
 from .templates import Template, item_kind, load_template
 
-BACKENDS = ("chat", "batch", "local", "kg-summary")
+BACKENDS = backend_names()  # the registry's names (cikgwb.knowledge.backends.REGISTRY)
 TABLE_COLUMNS = ("user", "phrases", "raw", "source", "reason", "template")
 REASKABLE = ("empty", "refusal")
 
 
 def default_run_dir(dataset: str, backend: str) -> Path:
-    return Path("reports") / "interests" / dataset / backend
+    from ..paths import reports_root
+    return reports_root() / "interests" / dataset / backend
 
 
 def select_users(ds: Any, users: Any = None, limit: int | None = None) -> list[int]:
@@ -103,32 +108,10 @@ def build_requests(ds: Any, model: str, template: Template | str | None = None,
                    history_len: int = HISTORY_LEN, split: str = "train") -> tuple[list[LLMRequest], list[History]]:
     """The chat requests for ``users`` (users without a titled history get none)."""
     tpl = load_template(template)
-    kind = item_kind(ds)
     params = sampling_params() if params is None else params
     hists = user_histories(ds, max_items=history_len, split=split, users=users)
-    reqs = []
-    for h in hists:
-        if not h.titles:
-            continue
-        msgs = tpl.messages(list(h.titles), kind)
-        reqs.append(LLMRequest(user=h.user, key=request_key(model, tpl.id, msgs, params), model=model,
-                               template=tpl.id, messages=msgs, params=params, dataset=ds.name))
+    reqs = chat_requests(hists, ds.name, item_kind(ds), model, tpl, params)
     return reqs, hists
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_answers(df: pd.DataFrame, path: str | Path) -> Path:
@@ -142,7 +125,7 @@ def write_answers(df: pd.DataFrame, path: str | Path) -> Path:
         rec["user"] = int(rec["user"])
         rec["phrases"] = [str(p) for p in rec["phrases"]]
         lines.append(json.dumps(rec, ensure_ascii=False))
-    _atomic_write_text(path, "".join(line + "\n" for line in lines))
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
     return path
 
 
@@ -191,161 +174,73 @@ def load_answers(path: str | Path) -> pd.DataFrame:
     return df
 
 
-def _make_backend(backend: Any, *, base_url: str | None, model: str | None, api_key: str | None,
-                  concurrency: int, timeout: float, max_attempts: int, poll_interval: float,
-                  max_rounds: int, progress: bool, client: Any, local: dict[str, Any] | None = None,
-                  run_dir: Path | None = None) -> Any:
-    if not isinstance(backend, str):
-        return backend
-    if backend not in BACKENDS:
-        raise ValueError(f"backend {backend!r}: expected one of {BACKENDS}")
-    if backend == "kg-summary":
-        from .backends.kg_summary import KGSummaryBackend
-
-        return KGSummaryBackend()
-    if backend == "local":
-        from .llm_server import DEFAULT_MODEL, LocalBackend
-
-        opts = dict(local or {})
-        return LocalBackend(opts.pop("model", None) or model or DEFAULT_MODEL, timeout=timeout,
-                            max_attempts=max_attempts, progress=progress, log_dir=opts.pop("log_dir", run_dir),
-                            **opts)
-    from .settings import resolve_settings
-
-    settings = resolve_settings(base_url=base_url, model=model, api_key=api_key)
-    if backend == "chat":
-        from .backends.chat import ChatBackend
-
-        return ChatBackend(settings, concurrency=concurrency, timeout=timeout, max_attempts=max_attempts,
-                           progress=progress, client=client)
-    from .backends.batch import BatchBackend
-
-    return BatchBackend(settings, poll_interval=poll_interval, max_rounds=max_rounds,
-                        max_attempts=max_attempts, progress=progress, client=client)
-
-
 def infer_interests(ds: Any, backend: Any = "chat", *, users: Any = None, limit: int | None = None,
-                    template: Template | str | None = None, model: str | None = None,
-                    base_url: str | None = None, api_key: str | None = None, concurrency: int = 8,
-                    timeout: float = 60.0, max_attempts: int = 6, max_tokens: int = 1000,
-                    temperature: float | None = None, poll_interval: float = 30.0, max_rounds: int = 3,
-                    history_len: int = HISTORY_LEN, split: str = "train",
+                    template: Template | str | None = None, max_tokens: int = 1000,
+                    temperature: float | None = None, history_len: int = HISTORY_LEN, split: str = "train",
                     run_dir: str | Path | None = None, store: str | Path | None = None,
-                    import_batch: str | Path | None = None, progress: bool = True,
-                    client: Any = None, local: dict[str, Any] | None = None,
-                    reask: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
+                    reask: tuple[str, ...] | list[str] = (), progress: bool = True,
+                    **options: Any) -> pd.DataFrame:
     """Infer interest phrases for users; see the module docstring for the table and files.
 
     Parameters
     ----------
     ds : Dataset
-    backend : ``"chat"``, ``"batch"``, ``"kg-summary"`` or a backend object.
+    backend : a registered name (:data:`cikgwb.knowledge.backends.REGISTRY`: ``chat``,
+        ``batch``, ``vllm-batch``, ``local``, ``kg-summary``) or a backend object
+        (:class:`~cikgwb.knowledge.backends.protocol.Backend`).
     users, limit : which users (default all, in id order), and at most how many of them.
     template : template name, ``name@vN`` or YAML path (default: the authors' prompt).
-    model, base_url, api_key : default from the environment / settings file
-        (:func:`cikgwb.knowledge.settings.resolve_settings`).
-    concurrency, timeout, max_attempts : chat backend: parallel requests, per-request timeout
-        (s), attempts per request.
     max_tokens, temperature : sampling parameters (the authors': 1000, API default).
-    poll_interval, max_rounds : batch backend: seconds between polls, attempts per request.
     history_len, split : last N titled training items; ``"train"`` or ``"train_full"``.
     run_dir, store : output folder, and the answer store path (default ``run_dir/answers.sqlite``).
-    import_batch : a batch OUTPUT JSONL (``vllm run-batch`` or OpenAI's) to store instead of
-        sending requests.
-    local : ``backend="local"``: ``model`` (``smollm2-135m`` or a GGUF path; default ``model``
-        or smollm2-135m), ``threads``, ``parallel``, ``port``, ``n_ctx``, ``log_dir``.
     reask : reasons (a subset of ``("empty", "refusal")``) whose stored answers are asked again.
+    progress : show a progress bar (backends that have one).
+    **options : the backend's options, for a backend given by name (its constructor's
+        keywords, e.g. ``model``, ``base_url``, ``api_key``, ``concurrency``, ``timeout``,
+        ``max_attempts`` for chat; ``poll_interval``, ``max_rounds`` for batch; ``path`` for
+        vllm-batch; ``model``, ``threads``, ``parallel``, ``port``, ``n_ctx`` for local). An
+        option given as None is not set; one the backend does not take is an error.
     """
+    from .backends import backend_options, make_backend
+
     bad = sorted(set(reask) - set(REASKABLE))
     if bad:
         raise ValueError(f"reask: {bad} not allowed (only {list(REASKABLE)})")
     started = time.time()
     sel = select_users(ds, users, limit)
-    if import_batch is not None and backend == "batch" and base_url is None:
-        base_url = "http://localhost/v1"  # nothing is sent: no key needed
-    be = _make_backend(backend, base_url=base_url, model=model, api_key=api_key, concurrency=concurrency,
-                       timeout=timeout, max_attempts=max_attempts, poll_interval=poll_interval,
-                       max_rounds=max_rounds, progress=progress, client=client, local=local,
-                       run_dir=Path(run_dir) if run_dir is not None else None)
-    be_name = "vllm-batch" if import_batch is not None else be.name
-    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(ds.name, be.name)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"dataset": ds.name, "backend": be_name, "users asked": len(sel),
-                              "history": {"max_items": history_len, "split": split}}
-
-    if be.name == "kg-summary":
-        phrases_by_user = be.phrases(ds, sel, history_len=history_len, split=split)
-        hists = user_histories(ds, max_items=history_len, split=split, users=sel)
-        per_user = history_items(ds, history_len, split)
-        rows, parsed = [], []
-        for u in sel:
-            if len(per_user[u]) == 0:
-                p = ParsedAnswer([], "no-history")
-                raw = None
-            else:  # already clean phrases: no LLM-answer parsing (it would cut at ':')
-                raw = ", ".join(phrases_by_user[u])
-                p = ParsedAnswer(phrases_by_user[u], "ok" if phrases_by_user[u] else "empty")
-            parsed.append(p)
-            rows.append((u, p.phrases, raw, be.source, p.reason, None))
-        report.update({"source": be.source, "is_llm": False, "params": be.params(),
-                       "users with titled history": sum(1 for h in hists if h.titles)})
-        run = BackendRun(backend=be.name, requested=len(sel), done=len(sel))
+    tpl = load_template(template)
+    params = sampling_params(max_tokens, temperature)
+    if isinstance(backend, str):
+        if "progress" in backend_options(backend):
+            options.setdefault("progress", progress)
+        be = make_backend(backend, **options)
+    elif options:
+        raise ValueError(f"options {sorted(options)} are for a backend given by name; "
+                         f"pass them to the {type(backend).__name__} you built")
     else:
-        settings = be.settings
-        tpl = load_template(template)
-        params = sampling_params(max_tokens, temperature)
-        reqs, hists = build_requests(ds, settings.model, tpl, sel, params, history_len, split)
-        store_path = Path(store) if store is not None else run_dir / "answers.sqlite"
-        report.update({"is_llm": True, "model": settings.model,
-                       "endpoint": public_endpoint(settings.base_url),
-                       "api key from": settings.key_source, "template": tpl.id,
-                       "template description": tpl.description, "params": params,
-                       "store": str(store_path), "users with titled history": len(reqs)})
-        kind = item_kind(ds)
-        prompt_words = tpl.prompt_text(kind)
-        example_answers = [a for _, a in tpl.examples]
-        titles_of = {h.user: h.titles for h in hists}
+        be = backend
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(
+        ds.name, getattr(be, "run_folder", be.name))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    job = Job(ds=ds, users=sel, histories=user_histories(ds, max_items=history_len, split=split, users=sel),
+              history_len=history_len, split=split, template=tpl, params=params,
+              store_path=Path(store) if store is not None else run_dir / "answers.sqlite",
+              run_dir=run_dir, reask=tuple(reask))
 
-        def parse(raw: str | None, user: int) -> ParsedAnswer:
-            return parse_answer(raw, echo=EchoChecker(titles_of.get(user, ()), prompt_words, example_answers))
+    run = be.answer(job)
+    missing = [u for u in sel if u not in run.answers]
+    if missing:
+        raise RuntimeError(f"backend {be.name!r} gave no Answer for {len(missing)} of the {len(sel)} users "
+                           f"asked (first: user {missing[0]}); Backend.answer must answer every user of job.users")
 
-        with AnswerStore(store_path, exclusive=True) as st:
-            if reask:
-                have = st.get_many(r.key for r in reqs)
-                again = [k for k, a in have.items() if parse(a.raw, a.user).reason in set(reask)]
-                report["re-asked (superseded)"] = st.supersede(again)
-            if import_batch is not None:
-                from .backends.batch import import_results
-
-                run = import_results(import_batch, reqs, st)
-            else:
-                run = be.run(reqs, st)
-            answers = st.get_many(r.key for r in reqs)
-        settings = getattr(be, "settings", settings)
-        report["endpoint"] = public_endpoint(settings.base_url)
-        if hasattr(be, "provenance"):
-            report["local server"] = be.provenance()
-        by_user = {r.user: r for r in reqs}
-        rows, parsed = [], []
-        usage_in = usage_out = 0
-        for u in sel:
-            req = by_user.get(u)
-            a = answers.get(req.key) if req is not None else None
-            if req is None:
-                p, raw, source = ParsedAnswer([], "no-history"), None, f"llm:{settings.model} ({be_name})"
-            elif a is None:
-                p, raw, source = ParsedAnswer([], "no-answer"), None, f"llm:{settings.model} ({be_name})"
-            else:
-                p, raw, source = parse(a.raw, u), a.raw, f"llm:{a.model} ({a.backend})"
-                usage_in += int((a.usage or {}).get("prompt_tokens") or 0)
-                usage_out += int((a.usage or {}).get("completion_tokens") or 0)
-            parsed.append(p)
-            rows.append((u, p.phrases, raw, source, p.reason, tpl.id if req is not None else None))
-        report["usage (stored answers)"] = {"prompt_tokens": usage_in, "completion_tokens": usage_out}
+    parsed = [run.answers[u].parsed(job, u) for u in sel]
+    df = pd.DataFrame([(u, p.phrases, run.answers[u].raw, run.answers[u].source, p.reason,
+                        run.answers[u].template) for u, p in zip(sel, parsed)], columns=list(TABLE_COLUMNS))
+    report: dict[str, Any] = {"dataset": ds.name, "backend": be.name, "users asked": len(sel),
+                              "history": {"max_items": history_len, "split": split}, **run.report}
+    if be.is_llm:
         report["echo"] = echo_report((tpl.id, p) for p in parsed)
-        report["source"] = be.source if import_batch is None else f"llm:{settings.model} (vllm-batch)"
-
-    df = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+    report["source"] = be.source
     counts = summarise(parsed)
     usable = int(sum(p.usable for p in parsed))
     report.update({"run": run.summary(), "usable users": usable,
@@ -353,7 +248,7 @@ def infer_interests(ds: Any, backend: Any = "chat", *, users: Any = None, limit:
                    "parse notes": counts["notes"], "elapsed_s": round(time.time() - started, 3),
                    "run dir": str(run_dir), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     write_answers(df, run_dir / "answers.jsonl")
-    _atomic_write_text(run_dir / "report.json", json.dumps(report, indent=1, default=str) + "\n")
+    atomic_write_text(run_dir / "report.json", json.dumps(report, indent=1, default=str) + "\n")
     df.attrs["report"] = report
     return df
 

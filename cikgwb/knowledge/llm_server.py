@@ -12,10 +12,11 @@
   and last log line), a port in use, the extra not installed, a start that takes too long.
 - :class:`LocalGroup` starts ``parallel`` servers (one process each, consecutive or free ports):
   llama-cpp-python's server answers one request at a time, so parallelism means processes.
-- :class:`LocalBackend` is the ``local`` backend of ``interests infer``: it starts the server(s)
-  only when some request is not in the answer store yet, sends through
-  :class:`~cikgwb.knowledge.backends.chat.ChatBackend`, and always stops them. A server that dies
-  mid-run stops the run at once with one line; every answer already stored stays.
+- :class:`~cikgwb.knowledge.backends.local.LocalBackend` (also importable from here) is the
+  ``local`` backend of ``interests infer``: it starts the server(s) only when some request is
+  not in the answer store yet, sends through :class:`~cikgwb.knowledge.backends.chat.ChatBackend`,
+  and always stops them. A server that dies mid-run stops the run at once with one line; every
+  answer already stored stays.
 
 ``cikgwb llm serve`` (:func:`add_parser`) runs a server in the foreground until Ctrl-C.
 """
@@ -347,59 +348,12 @@ class LocalGroup:
         self.stop()
 
 
-class LocalBackend:
-    """``interests infer --backend local``: own llama.cpp server(s) + the chat backend."""
+def __getattr__(name: str) -> Any:
+    if name == "LocalBackend":  # the backend lives in backends/local.py (it imports the LLM machinery)
+        from .backends.local import LocalBackend
 
-    name = "local"
-
-    def __init__(self, model: str | os.PathLike | None = DEFAULT_MODEL, *, threads: int = 1,
-                 parallel: int = 1, port: int = 0, n_ctx: int = 2048, timeout: float = 120.0,
-                 max_attempts: int = 3, progress: bool = True, log_dir: str | os.PathLike | None = None):
-        from .settings import NO_KEY, LLMSettings
-
-        if max_attempts < 1:
-            raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
-        self.group = LocalGroup(model, port=port, threads=threads, parallel=parallel, n_ctx=n_ctx,
-                                log_dir=log_dir)
-        # the base URL is only known once started; the model name (the store key) is known now
-        self.settings = LLMSettings(base_url=f"http://{HOST}:0/v1", model=self.group.alias, api_key=NO_KEY,
-                                    key_source="none (local server)")
-        self.timeout, self.max_attempts, self.progress = timeout, max_attempts, progress
-        self.started = False
-
-    @property
-    def source(self) -> str:
-        return f"llm:{self.settings.model} (local)"
-
-    def provenance(self) -> dict[str, Any]:
-        p = self.group.provenance()
-        p["started a server this run"] = self.started
-        return p
-
-    def run(self, requests: list, store: Any) -> Any:
-        from .backends.base import BackendRun
-        from .backends.chat import ChatBackend
-        from .settings import LLMSettings
-
-        have = store.get_many(r.key for r in requests)
-        if all(r.key in have for r in requests):  # nothing to ask: no server needed
-            return BackendRun(backend=self.name, requested=len(requests), cached=len(requests))
-        self.group.start()
-        self.started = True
-        try:
-            s0 = self.group.servers[0]
-            self.settings = LLMSettings(base_url=s0.base_url, model=self.group.alias,
-                                        api_key=self.settings.api_key, key_source=self.settings.key_source)
-            clients = [LLMSettings(base_url=u, model=self.group.alias, api_key=self.settings.api_key,
-                                   key_source=self.settings.key_source).client(timeout=self.timeout)
-                       for u in self.group.base_urls]
-            chat = ChatBackend(self.settings, concurrency=len(clients), timeout=self.timeout,
-                               max_attempts=self.max_attempts, progress=self.progress, client=clients,
-                               health=self.group.death_note)
-            chat.name = self.name
-            return chat.run(requests, store)
-        finally:
-            self.group.stop()
+        return LocalBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ----------------------------------------------------------------------------- CLI

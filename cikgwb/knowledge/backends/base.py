@@ -1,4 +1,5 @@
-"""What every backend shares: the request, the run's outcome, and the retry policy.
+"""What every backend shares: the chat request, the run's outcome, and the retry policy (the
+interface a backend implements is in :mod:`cikgwb.knowledge.backends.protocol`).
 
 Retry policy (:func:`call_with_retries`, built on ``tenacity``): retry on 429, 408, 409, any
 5xx, timeouts and dropped connections (``openai.APIConnectionError``); wait what the server's
@@ -54,6 +55,9 @@ class BackendRun:
     failed: dict[str, str] = field(default_factory=dict)  # key -> reason
     retries: int = 0
     info: dict[str, Any] = field(default_factory=dict)
+    # what ``Backend.answer`` gives back besides the counts (not part of the summary):
+    answers: dict[int, Any] = field(default_factory=dict, repr=False)  # user -> protocol.Answer
+    report: dict[str, Any] = field(default_factory=dict, repr=False)   # the backend's report.json fields
 
     def summary(self) -> dict[str, Any]:
         reasons = Counter(v.split(":", 1)[0] for v in self.failed.values())

@@ -18,24 +18,30 @@ One run:
    per request in all (counted in the state file, so restarts do not reset the count).
 
 :func:`export_requests` writes the same JSONL for ``vllm run-batch`` (or a manual upload) and
-:func:`import_results` reads its output (the same format as OpenAI's output file) into the store.
+:func:`import_results` reads its output (the same format as OpenAI's output file) into the store;
+:class:`VllmBatchBackend` (``vllm-batch``) is the backend that does that instead of asking.
+
+Options (constructor keywords) of ``batch``: ``model``, ``base_url``, ``api_key`` (or a resolved
+``settings``), ``poll_interval``, ``max_rounds``, ``max_requests``, ``max_bytes``,
+``completion_window``, ``timeout``, ``max_attempts``, ``backoff_initial``, ``backoff_max``,
+``progress``, ``client``; of ``vllm-batch``: ``path`` (the output JSONL), ``model``.
 """
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
+from ...atomic import atomic_write_json
 from ..settings import LLMSettings
 from ..store import AnswerStore, public_endpoint, request_key
 from .base import (BackendError, BackendRun, LLMRequest, call_with_retries, check_attempts, describe_error,
                    is_retryable, is_unreachable)
 from .chat import answer_from_completion
+from .protocol import LLMBackend, llm_settings
 
 MAX_REQUESTS = 50_000
 MAX_BYTES = 200 * 1024 * 1024
@@ -78,21 +84,6 @@ def export_requests(requests: list[LLMRequest], path: str | Path) -> Path:
         for req in requests:
             fh.write(request_line(req))
     return path
-
-
-def _atomic_write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def read_results(text: str, source: str) -> list[dict[str, Any]]:
@@ -179,22 +170,43 @@ def import_results(path: str | Path, requests: list[LLMRequest], store: AnswerSt
     return out
 
 
-class BatchBackend:
+class VllmBatchBackend(LLMBackend):
+    """``vllm-batch``: store the answers of a batch OUTPUT JSONL (``vllm run-batch -o``, or OpenAI's
+    output file; see :func:`import_results`) instead of asking; nothing is sent, no key needed."""
+
+    name = "vllm-batch"
+    run_folder = "batch"  # the same default run folder as ``--backend batch --import-batch``
+
+    def __init__(self, path: str | Path, settings: LLMSettings | None = None, *, model: str | None = None,
+                 base_url: str | None = None, api_key: str | None = None):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: batch output file not found (expected the JSONL that "
+                                    "`vllm run-batch -o` or the Batch API wrote)")
+        self.settings = llm_settings(settings, model, base_url or (None if settings else "http://localhost/v1"),
+                                     api_key)
+
+    def run(self, requests: list[LLMRequest], store: AnswerStore) -> BackendRun:
+        return import_results(self.path, requests, store, backend=self.name)
+
+
+class BatchBackend(LLMBackend):
     """The OpenAI Batch API with a persistent state file (see the module docstring)."""
 
     name = "batch"
 
-    def __init__(self, settings: LLMSettings, state_path: str | Path | None = None,
+    def __init__(self, settings: LLMSettings | None = None, state_path: str | Path | None = None,
                  poll_interval: float = 30.0, max_rounds: int = 3, max_requests: int = MAX_REQUESTS,
                  max_bytes: int = MAX_BYTES, completion_window: str = "24h", timeout: float = 120.0,
                  max_attempts: int = 6, backoff_initial: float = 1.0, backoff_max: float = 60.0,
-                 progress: bool = True, client: Any = None, sleep: Callable[[float], None] = time.sleep):
+                 progress: bool = True, client: Any = None, sleep: Callable[[float], None] = time.sleep, *,
+                 model: str | None = None, base_url: str | None = None, api_key: str | None = None):
         check_attempts(max_attempts)
         if max_rounds < 1:
             raise ValueError(f"max_rounds must be >= 1, got {max_rounds}")
         if poll_interval < 0:
             raise ValueError(f"poll_interval must be >= 0, got {poll_interval}")
-        self.settings = settings
+        self.settings = llm_settings(settings, model, base_url, api_key)
         self.state_path = Path(state_path) if state_path is not None else None
         self.poll_interval = poll_interval
         self.max_rounds = max_rounds
@@ -206,10 +218,6 @@ class BatchBackend:
         self.progress = progress
         self._client = client
         self._sleep = sleep
-
-    @property
-    def source(self) -> str:
-        return f"llm:{self.settings.model} (batch)"
 
     # ------------------------------------------------------------------ state
     def _load_state(self) -> dict[str, Any]:
@@ -228,7 +236,7 @@ class BatchBackend:
 
     def _save(self, state: dict[str, Any]) -> None:
         assert self.state_path is not None
-        _atomic_write_json(self.state_path, state)
+        atomic_write_json(self.state_path, state, indent=1)
 
     def _call(self, fn: Callable[[], Any]) -> Any:
         """One API call under the retry policy; a server never reached is fatal at once, one line."""

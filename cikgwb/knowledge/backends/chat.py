@@ -11,6 +11,10 @@ cannot be reached: at once when no request has been answered yet (a wrong ``--ba
 server not running: one line naming the URL, no retries), and after the retries when it
 disappears mid-run (or at once when the ``health`` hook says it died).
 
+Options (constructor keywords): ``model``, ``base_url``, ``api_key`` (or a resolved ``settings``),
+``concurrency``, ``timeout``, ``max_attempts``, ``backoff_initial``, ``backoff_max``, ``progress``,
+``client``, ``health``.
+
 ``client`` may be one ``openai.OpenAI`` client or a list of them (several servers of one model,
 e.g. :class:`~cikgwb.knowledge.llm_server.LocalGroup`): requests are dealt to them in turn.
 """
@@ -27,22 +31,24 @@ from ..settings import LLMSettings
 from ..store import AnswerStore, StoredAnswer, public_endpoint
 from .base import (BackendError, BackendRun, LLMRequest, call_with_retries, check_attempts, describe_error,
                    is_fatal, is_retryable, is_unreachable)
+from .protocol import LLMBackend, llm_settings
 
 
-class ChatBackend:
+class ChatBackend(LLMBackend):
     """Concurrent chat-completions requests with retries and a persistent cache."""
 
     name = "chat"
 
-    def __init__(self, settings: LLMSettings, concurrency: int = 8, timeout: float = 60.0,
+    def __init__(self, settings: LLMSettings | None = None, concurrency: int = 8, timeout: float = 60.0,
                  max_attempts: int = 6, backoff_initial: float = 1.0, backoff_max: float = 60.0,
-                 progress: bool = True, client: Any = None, health: Any = None):
+                 progress: bool = True, client: Any = None, health: Any = None, *, model: str | None = None,
+                 base_url: str | None = None, api_key: str | None = None):
         check_attempts(max_attempts)
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         if timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
-        self.settings = settings
+        self.settings = llm_settings(settings, model, base_url, api_key)
         self.concurrency = concurrency
         self.timeout = timeout
         self.max_attempts = max_attempts
@@ -52,10 +58,6 @@ class ChatBackend:
         self._client = client
         self.health = health          # () -> None while the server is known alive, else why not
         self._answered = threading.Event()  # set at the first answer: the server is reachable
-
-    @property
-    def source(self) -> str:
-        return f"llm:{self.settings.model} (chat)"
 
     def _call(self, client: Any, req: LLMRequest, counter: list[int], lock: threading.Lock) -> StoredAnswer:
         def on_retry(exc: BaseException, wait_s: float) -> None:

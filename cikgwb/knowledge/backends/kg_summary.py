@@ -219,14 +219,37 @@ def kg_summary_phrases(ds: Any, users: list[int] | np.ndarray | None = None, max
 
 
 class KGSummaryBackend:
-    """Not an LLM: see the module docstring."""
+    """Not an LLM: see the module docstring. Options: ``max_phrases``, ``max_df``.
+
+    Its answers are recomputed on every run (deterministic, seconds) and never stored in the
+    answer store, which holds LLM answers only. A user with no training item in the history
+    window gets ``no-history``; the others get their phrases as they are (not parsed).
+    """
 
     name = "kg-summary"
     source = SOURCE
+    is_llm = False
 
     def __init__(self, max_phrases: int = 5, max_df: float = 0.5):
+        if max_phrases < 1:
+            raise ValueError(f"max_phrases must be >= 1, got {max_phrases}")
+        if not 0 < max_df <= 1:
+            raise ValueError(f"max_df must be in (0, 1], got {max_df}")
         self.max_phrases = max_phrases
         self.max_df = max_df
+
+    def answer(self, job: Any) -> Any:
+        """The :class:`~cikgwb.knowledge.backends.protocol.Backend` method: phrases per user."""
+        from .base import BackendRun
+        from .protocol import Answer
+
+        phrases = self.phrases(job.ds, job.users, history_len=job.history_len, split=job.split)
+        items = history_items(job.ds, job.history_len, job.split)
+        answers = {u: Answer(None, SOURCE, reason="no-history") if len(items[u]) == 0
+                   else Answer(", ".join(phrases[u]), SOURCE, phrases=phrases[u]) for u in job.users}
+        return BackendRun(backend=self.name, requested=len(job.users), done=len(job.users), answers=answers,
+                          report={"source": SOURCE, "is_llm": False, "params": self.params(),
+                                  "users with titled history": sum(1 for h in job.histories if h.titles)})
 
     def params(self) -> dict[str, Any]:
         return {"version": VERSION, "max_phrases": self.max_phrases, "max_df": self.max_df}
