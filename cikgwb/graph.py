@@ -14,6 +14,7 @@ reused. Relation types are kept for TransE only; propagation ignores them.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Callable
 
@@ -59,6 +60,13 @@ def _undirected(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return e[e[:, 0] != e[:, 1]]
 
 
+def interaction_edges(train_pairs: np.ndarray, n_users: int) -> np.ndarray:
+    """The training interactions as unique undirected ``(user node, item node)`` rows, users
+    ``[0, U)`` and item ``i`` at node ``U + i``, sorted by user, then item."""
+    pairs = np.asarray(train_pairs, dtype=np.int64).reshape(-1, 2)
+    return _undirected(pairs[:, 0], n_users + pairs[:, 1])
+
+
 class EdgeSets:
     """The CIKG's edge sets on one :class:`NodeSpace`, built from a :class:`Dataset`.
 
@@ -72,7 +80,7 @@ class EdgeSets:
         U, E = ds.n_users, ds.n_entities
         J = ds.n_interests if use_interests else 0
         self.space = NodeSpace(U, ds.n_items, E, J)
-        self.interact = _undirected(train_pairs[:, 0], U + train_pairs[:, 1])
+        self.interact = interaction_edges(train_pairs, U)
         if use_kg and len(ds.kg):
             self.kg = _undirected(U + ds.kg[:, 0], U + ds.kg[:, 2])
         else:
@@ -136,6 +144,32 @@ def normalized_adjacency(edges: np.ndarray | torch.Tensor, n_nodes: int, self_lo
                                    is_coalesced=True).to_sparse_csr()
 
 
+class InteractionGraph:
+    """The user-item graph of the training interactions, the one every user-item LightGCN
+    propagates on (LightGCN's baselines SGL and SimGCL, the collaborative halves of KGCL and
+    MCCLK): nodes users ``[0, U)`` and items ``[U, U + I)``, ``edges`` the unique undirected
+    (user node, item node) rows (:func:`interaction_edges`, on the CPU) and
+    ``A = D^-1/2 R D^-1/2`` of them (no self-loops) on ``device``."""
+
+    def __init__(self, train_pairs: np.ndarray, n_users: int, n_items: int,
+                 device: torch.device | str | None = None):
+        self.n_users, self.n_items = n_users, n_items
+        self.n_nodes = n_users + n_items
+        self.edges = torch.as_tensor(interaction_edges(train_pairs, n_users))
+        self.A = normalized_adjacency(self.edges, self.n_nodes, device=device)
+
+    def adjacency(self, edges: torch.Tensor) -> torch.Tensor:
+        """``D^-1/2 A D^-1/2`` of an edge subset (a view), on the graph's device."""
+        return normalized_adjacency(edges, self.n_nodes, device=self.A.device)
+
+    def propagate(self, users: torch.Tensor, items: torch.Tensor, n_layers: int,
+                  A: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """LightGCN's mean over layers ``0..n_layers`` of ``[users; items]`` on ``A`` (default:
+        the graph), split back into users and items."""
+        z = lightgcn(self.A if A is None else A, torch.cat([users, items]), n_layers)
+        return z[:self.n_users], z[self.n_users:]
+
+
 def drop_edges(edges: torch.Tensor, rate: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Keep each undirected edge with probability 1 - rate (both directions go together)."""
     if rate <= 0:
@@ -162,27 +196,45 @@ def spmm(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return _SymSpMM.apply(A, x)
 
 
-def lightgcn(A: torch.Tensor, x: torch.Tensor, n_layers: int, noise_eps: float = 0.0,
+def simgcl_noise(h: torch.Tensor, eps: float) -> torch.Tensor:
+    """SimGCL's perturbation of one layer's output: ``eps * sign(h) * normalize_rows(U(0,1))``,
+    so each row's noise has L2 norm ``eps`` and lies in the orthant of ``h``."""
+    return torch.sign(h) * torch.nn.functional.normalize(torch.rand_like(h), dim=-1) * eps
+
+
+def lightgcn(A: torch.Tensor | Sequence[torch.Tensor], x: torch.Tensor, n_layers: int, noise_eps: float = 0.0,
              dropout: float = 0.0, training: bool = False, mean: bool = True,
-             layer: "Callable[[torch.Tensor], torch.Tensor] | None" = None) -> torch.Tensor:
+             layer: "Callable[[torch.Tensor], torch.Tensor] | None" = None, layer0: bool = True) -> torch.Tensor:
     """LightGCN: ``mean(x, A x, ..., A^l x)`` (``mean=False``: the sum, i.e. (l+1) times the
     mean, for callers whose loss is scale-invariant or that rescale only the rows they use).
+    The one LightGCN propagation of the workbench (CIKGRec, LightGCN, SGL, SimGCL, KGCL, MCCLK).
 
-    ``noise_eps`` > 0 adds SimGCL noise after every layer: ``e += sign(e) * normalize(U(0,1)) * eps``.
-    ``dropout`` is message dropout on each layer's output (training only). ``layer`` replaces the
-    product ``A h`` by another propagation step (the benchmark's reference uses PyG's LGConv).
+    ``A`` may be a list with one matrix per layer (SGL's random-walk views). ``noise_eps`` > 0
+    adds SimGCL noise after every layer (:func:`simgcl_noise`). ``dropout`` is message dropout
+    on each layer's output (training only). ``layer`` replaces the product ``A h`` by another
+    propagation step (SimGCL's noisy step; the benchmark's reference uses PyG's LGConv).
+    ``layer0=False`` leaves ``x`` out of the sum and the mean (SimGCL's readout).
     """
-    out = x
+    mats = A if isinstance(A, (list, tuple)) else None
+    if mats is not None and len(mats) != n_layers:
+        raise ValueError(f"lightgcn: {len(mats)} matrices for {n_layers} layers")
+    if not layer0 and n_layers < 1:
+        raise ValueError("lightgcn: layer0=False needs n_layers >= 1")
+    out = x if layer0 else None
     h = x
-    for _ in range(n_layers):
-        h = spmm(A, h) if layer is None else layer(h)
+    for k in range(n_layers):
+        if layer is not None:
+            h = layer(h)
+        else:
+            h = spmm(A if mats is None else mats[k], h)
         if noise_eps > 0:
-            noise = torch.nn.functional.normalize(torch.rand_like(h), dim=-1)
-            h = h + torch.sign(h) * noise * noise_eps
+            h = h + simgcl_noise(h, noise_eps)
         if dropout > 0 and training:
             h = torch.nn.functional.dropout(h, dropout, training=True)
-        out = out + h
-    return out / (n_layers + 1) if mean else out
+        out = h if out is None else out + h
+    if not mean:
+        return out
+    return out / (n_layers + 1 if layer0 else n_layers)
 
 
 def graph_stats(es: EdgeSets) -> dict[str, int]:

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..data.dataset import Dataset
-from ..graph import EdgeSets, lightgcn, normalized_adjacency, spmm
+from ..graph import InteractionGraph, lightgcn
 from .base import Recommender
 from .losses import bpr_loss, l2_batch
 
@@ -75,11 +75,7 @@ def drop_nodes(edges: torch.Tensor, n_users: int, n_items: int, rate: float,
 
 def layer_sum(mats: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """``x + A_1 x + A_2 A_1 x + ...``: LightGCN's layer sum with one matrix per layer."""
-    out, h = x, x
-    for A in mats:
-        h = spmm(A, h)
-        out = out + h
-    return out
+    return lightgcn(mats, x, len(mats), mean=False)
 
 
 def xavier_blocks(*rows: int, dim: int) -> torch.Tensor:
@@ -107,16 +103,16 @@ class InteractionGraphModel(Recommender):
         if cfg.dim < 1 or cfg.n_layers < 0:
             raise ValueError(f"{self.NAME}: dim={cfg.dim}, n_layers={cfg.n_layers}: expected dim >= 1 and n_layers >= 0")
         U, I = ds.n_users, ds.n_items
-        self.n_nodes = U + I
+        self.ui_graph = InteractionGraph(train_pairs, U, I, device)
+        self.n_nodes = self.ui_graph.n_nodes
         # interaction edges (user node, item node), undirected, unique; kept on the CPU for sampling
-        self.edges = torch.as_tensor(EdgeSets(ds, train_pairs, use_kg=False, use_interests=False).interact)
+        self.edges, self.A = self.ui_graph.edges, self.ui_graph.A
         self.embedding = nn.Parameter(xavier_blocks(U, I, dim=cfg.dim))
-        self.A = normalized_adjacency(self.edges, self.n_nodes, device=device)
         self.to(device)
 
     def adjacency(self, edges: torch.Tensor) -> torch.Tensor:
         """``D^-1/2 A D^-1/2`` of an edge subset, on the model's device."""
-        return normalized_adjacency(edges, self.n_nodes, device=self.A.device)
+        return self.ui_graph.adjacency(edges)
 
     def propagate(self, mean: bool = True) -> torch.Tensor:
         return lightgcn(self.A, self.embedding, self.cfg.n_layers, mean=mean)

@@ -22,20 +22,26 @@
   again while they hit a true triple.
 * :func:`gumbel_like`: Gumbel(0, 1) noise; :func:`settings`: a model's ``cfg.extra`` checked
   against its declared defaults (``_backbone.resolve_extra``, shared with Baselines I).
+* :class:`RelationalKGModel`: the base of KGIN, KGRec and MCCLK (one user + entity table, the
+  relational KG, the user-item mean aggregation, node dropout, the residual hops).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 from torch_geometric.utils import softmax as scatter_softmax
 
 from ..data.dataset import Dataset
 from ..sampling import PairSampler, uniform_negatives
 from ._backbone import check_positive, check_rate, resolve_extra
+from .base import Recommender
 
-__all__ = ["relational_triples", "Pattern", "RelationalAggregator", "uniform_negatives",
+__all__ = ["relational_triples", "Pattern", "RelationalAggregator", "RelationalKGModel", "uniform_negatives",
            "gumbel_like", "interaction_pattern", "resolve_extra", "check_rate", "check_positive",
            "mean_values", "project_by_relation", "pretrain_bpr_mf"]
 
@@ -298,6 +304,70 @@ def kg_and_interactions(ds, train_pairs, device):
     agg = RelationalAggregator(kg_t[:, 0], kg_t[:, 1], kg_t[:, 2], ds.n_entities, max(n_rel, 1))
     inter = interaction_pattern(train_pairs, ds.n_users, ds.n_entities, device)
     return agg, n_rel, inter, mean_values(inter)
+
+
+class RelationalKGModel(Recommender):
+    """The base of the relation-aware KG recommenders KGIN, KGRec and MCCLK.
+
+    :meth:`build_graphs` sets users ``[0, U)`` and the KG's entities (items first) in one Xavier
+    table ``embedding`` (entity ``e`` at row ``U + e``), the KG with inverse relations
+    (``kg``, a :class:`RelationalAggregator`; ``n_rel`` relation ids) and the user-item mean
+    aggregation (``inter``, ``inter_w``: ``1 / |N_u|``). Node dropout (:meth:`sampled_graphs`)
+    reads ``node_dropout``, which the subclass sets from its settings. :meth:`hops` runs the
+    residual propagation that all three share::
+
+        e^(l) = normalize(dropout(kg_step(e^(l-1))))
+        u^(l) = normalize(dropout(user_step(u^(l-1), m_u))),   m_u = mean_{i in N_u} e_i^(l-1)
+        result: (u^(0) + ... + u^(L), e^(0) + ... + e^(L))
+
+    with message dropout ``cfg.message_dropout`` while training and ``L = cfg.n_layers``.
+    """
+
+    node_dropout: float = 0.0
+
+    def build_graphs(self, ds: Dataset, train_pairs: np.ndarray, device: torch.device) -> None:
+        """The KG, the interactions and the embedding table (one Xavier draw of ``(U + E) x dim``)."""
+        self.U, self.E = ds.n_users, ds.n_entities
+        self.kg, n_rel, self.inter, self.inter_w = kg_and_interactions(ds, train_pairs, device)
+        self.n_rel = max(n_rel, 1)
+        self.embedding = nn.Parameter(xavier(self.U + self.E, self.cfg.dim))
+
+    def sample_interactions(self) -> tuple[Pattern, torch.Tensor]:
+        """Each user-item entry kept with probability ``1 - node_dropout``, its weight scaled by
+        ``1 / (1 - node_dropout)``."""
+        rate = self.node_dropout
+        m = torch.rand(self.inter.nnz, device=self.inter_w.device) >= rate
+        return self.inter.subset(m), self.inter_w[m] / (1 - rate)
+
+    def sampled_graphs(self) -> tuple[RelationalAggregator, Pattern, torch.Tensor]:
+        """Node dropout while training: ``int(n (1 - rate))`` KG edges drawn without replacement
+        and :meth:`sample_interactions`; the full graphs otherwise."""
+        rate = self.node_dropout
+        if not self.training or rate <= 0:
+            return self.kg, self.inter, self.inter_w
+        dev = self.inter_w.device
+        n = self.kg.n_edges
+        keep = torch.zeros(n, dtype=torch.bool, device=dev)
+        keep[torch.randperm(n, device=dev)[:int(n * (1 - rate))]] = True
+        inter, inter_w = self.sample_interactions()
+        return self.kg.subset(keep), inter, inter_w
+
+    def hops(self, kg_step: Callable[[torch.Tensor], torch.Tensor],
+             user_step: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None,
+             inter: Pattern, inter_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(users*, entities*)``: the residual sums over ``cfg.n_layers`` hops (class docstring);
+        ``user_step=None`` means ``u^(l) = m_u``."""
+        p = self.cfg.message_dropout if self.training else 0.0
+        user, ent = self.embedding[:self.U], self.embedding[self.U:]
+        u_res, e_res = user, ent
+        for _ in range(self.cfg.n_layers):
+            ent_agg = kg_step(ent)
+            m_u = inter.mm(inter_w, ent)
+            user_agg = m_u if user_step is None else user_step(user, m_u)
+            ent, user = F.dropout(ent_agg, p, self.training), F.dropout(user_agg, p, self.training)
+            ent, user = F.normalize(ent, dim=1), F.normalize(user, dim=1)
+            e_res, u_res = e_res + ent, u_res + user
+        return u_res, e_res
 
 
 def pretrain_bpr_mf(train_pairs: np.ndarray, n_users: int, n_items: int, dim: int, epochs: int,

@@ -53,7 +53,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..data.dataset import Dataset
-from ..graph import lightgcn, normalized_adjacency
+from ..graph import InteractionGraph
 from ..sampling import Membership, tail_negatives, triple_keys
 from . import register
 from .base import AlternatingPhase, Recommender
@@ -108,11 +108,9 @@ class KGCL(Recommender):
         self.nb_pattern = Pattern(self.nb_item, torch.arange(len(nb_t), device=device), (I, len(nb_t)),
                                   presorted=True)
         n_rel = max(2 * max(int(ds.n_relations), 1), int(self.nb_rel.max()) + 1 if len(nb_t) else 1)
-        # interaction graph: users [0, U), items U + i
-        pairs = np.unique(np.asarray(train_pairs, dtype=np.int64).reshape(-1, 2), axis=0)
-        self.ui_pairs = torch.as_tensor(pairs, device=device)
-        self.ui_edges = torch.stack([self.ui_pairs[:, 0], U + self.ui_pairs[:, 1]], 1)
-        self.A = normalized_adjacency(self.ui_edges, U + I, device=device)
+        # the user-item graph: users [0, U), items U + i
+        self.ui_graph = InteractionGraph(train_pairs, U, I, device)
+        self.ui_edges, self.A = self.ui_graph.edges.to(device), self.ui_graph.A
         std, D = float(o["init_std"]), cfg.dim
         self.user_emb = nn.Parameter(torch.randn(U, D) * std)
         self.item_emb = nn.Parameter(torch.randn(I, D) * std)
@@ -156,8 +154,7 @@ class KGCL(Recommender):
         return F.dropout(h, p, self.training)
 
     def propagate(self, A: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        z = lightgcn(A, torch.cat([self.user_emb, items]), self.cfg.n_layers)
-        return z[:self.U], z[self.U:]
+        return self.ui_graph.propagate(self.user_emb, items, self.cfg.n_layers, A)
 
     def user_item_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.propagate(self.A, self.item_embeddings())
@@ -179,16 +176,15 @@ class KGCL(Recommender):
     def ui_view(self, keep_prob: torch.Tensor) -> torch.Tensor:
         """Interaction edges of the items kept by one Bernoulli draw per item."""
         kept_items = torch.bernoulli(keep_prob).bool()
-        return self.ui_edges[kept_items[self.ui_pairs[:, 1]]]
+        return self.ui_edges[kept_items[self.ui_edges[:, 1] - self.U]]
 
     @torch.no_grad()
     def make_views(self) -> dict[str, object]:
         kg1, kg2 = self.kg_view(), self.kg_view()
         stability = F.cosine_similarity(self.item_embeddings(kg1), self.item_embeddings(kg2), dim=1)
         p = self.keep_probabilities(stability)
-        n = self.U + self.n_items
-        A1 = normalized_adjacency(self.ui_view(p), n, device=self.ui_edges.device)
-        A2 = normalized_adjacency(self.ui_view(p), n, device=self.ui_edges.device)
+        A1 = self.ui_graph.adjacency(self.ui_view(p))
+        A2 = self.ui_graph.adjacency(self.ui_view(p))
         return {"kg1": kg1, "kg2": kg2, "A1": A1, "A2": A2, "keep_prob": p}
 
     # ------------------------------------------------------------ losses

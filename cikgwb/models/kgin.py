@@ -45,8 +45,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..data.dataset import Dataset
 from . import register
-from .base import Recommender
-from .kg_common import (kg_and_interactions, Pattern, RelationalAggregator, check_rate, settings, xavier)
+from .kg_common import (RelationalKGModel, check_rate, settings, xavier)
 from .losses import bpr_loss, l2_batch
 
 IND_TYPES = ("distance", "cosine", "mi")
@@ -87,7 +86,7 @@ def independence_loss(w: torch.Tensor, kind: str = "distance", tau: float = 0.2)
 
 
 @register("kgin")
-class KGIN(Recommender):
+class KGIN(RelationalKGModel):
     EXTRA = {"n_factors": 4, "ind": "distance", "sim_regularity": 1e-4}
     DEFAULTS = {"dim": 64, "n_layers": 3, "lr": 1e-3, "l2_reg": 1e-5, "edge_dropout": 0.5,
                 "message_dropout": 0.1, "use_kg": True, "no_interests": True, "transe": False,
@@ -105,50 +104,27 @@ class KGIN(Recommender):
         self.sim_regularity = float(opts["sim_regularity"])
         self.node_dropout = check_rate("kgin", "edge_dropout", cfg.edge_dropout)
         check_rate("kgin", "message_dropout", cfg.message_dropout)
-        self.U, self.E = ds.n_users, ds.n_entities
-        self.kg, self.n_rel, self.inter, self.inter_w = kg_and_interactions(ds, train_pairs, device)
+        self.build_graphs(ds, train_pairs, device)
         D = cfg.dim
-        self.embedding = nn.Parameter(xavier(self.U + self.E, D))
         self.latent_emb = nn.Parameter(xavier(self.n_factors, D))
         self.relation_emb = nn.Parameter(xavier(max(self.n_rel, 1), D))
         self.disen_weight_att = nn.Parameter(xavier(self.n_factors, max(self.n_rel, 1)))
         self.to(device)
-
-    # ------------------------------------------------------------ graphs
-    def sampled_graphs(self) -> tuple[RelationalAggregator, Pattern, torch.Tensor]:
-        """Node dropout: half the KG edges (exact count, without replacement) and each user-item
-        entry kept with probability 1 - rate, scaled by 1 / (1 - rate)."""
-        rate = self.node_dropout
-        if not self.training or rate <= 0:
-            return self.kg, self.inter, self.inter_w
-        dev = self.inter_w.device
-        n = self.kg.n_edges
-        keep = torch.zeros(n, dtype=torch.bool, device=dev)
-        keep[torch.randperm(n, device=dev)[:int(n * (1 - rate))]] = True
-        kg = self.kg.subset(keep)
-        m = torch.rand(self.inter.nnz, device=dev) >= rate
-        return kg, self.inter.subset(m), self.inter_w[m] / (1 - rate)
 
     def intents(self) -> torch.Tensor:
         return torch.softmax(self.disen_weight_att, dim=-1) @ self.relation_emb
 
     def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(users*, entities*)``: residual sums over the hops."""
-        kg, inter, inter_w = self.sampled_graphs()
+        kg, inter, inter_w = self.sampled_graphs()   # node dropout while training
         kg_w = kg.mean_weights()
-        p = self.cfg.message_dropout if self.training else 0.0
-        user, ent = self.embedding[:self.U], self.embedding[self.U:]
-        u_res, e_res = user, ent
         e_p = self.intents()
-        for _ in range(self.cfg.n_layers):
-            ent_agg = kg.aggregate(ent, self.relation_emb, kg_w)
+
+        def user_step(user: torch.Tensor, m_u: torch.Tensor) -> torch.Tensor:
             beta = torch.softmax(user @ self.latent_emb.t(), dim=1)
-            m_u = inter.mm(inter_w, ent)
-            user_agg = m_u * (beta @ e_p) + m_u
-            ent, user = F.dropout(ent_agg, p, self.training), F.dropout(user_agg, p, self.training)
-            ent, user = F.normalize(ent, dim=1), F.normalize(user, dim=1)
-            e_res, u_res = e_res + ent, u_res + user
-        return u_res, e_res
+            return m_u * (beta @ e_p) + m_u
+
+        return self.hops(lambda ent: kg.aggregate(ent, self.relation_emb, kg_w), user_step, inter, inter_w)
 
     def user_item_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         u, e = self.propagate()

@@ -59,8 +59,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..data.dataset import Dataset
 from . import register
-from .base import Recommender
-from .kg_common import (kg_and_interactions, Pattern, RelationalAggregator, check_positive, check_rate, gumbel_like,
+from .kg_common import (Pattern, RelationalKGModel, RelationalAggregator, check_positive, check_rate, gumbel_like,
                         settings, xavier)
 from .losses import bpr_loss, l2_batch
 
@@ -101,7 +100,7 @@ class Head(nn.Sequential):
 
 
 @register("kgrec")
-class KGRec(Recommender):
+class KGRec(RelationalKGModel):
     EXTRA = {"mae_coef": 0.1, "mae_msize": 256, "cl_drop_ratio": 0.5, "n_heads": 2}
     DEFAULTS = {"dim": 64, "n_layers": 2, "lr": 1e-3, "l2_reg": 1e-5, "edge_dropout": 0.5,
                 "message_dropout": 0.1, "gcl_weight": 0.01, "gcl_temp": 1.0, "no_cl": False,
@@ -121,11 +120,8 @@ class KGRec(Recommender):
         self.use_cl = not cfg.no_cl and cfg.gcl_weight > 0
         if self.use_cl:
             check_positive("kgrec", "gcl_temp", cfg.gcl_temp)
-        self.U, self.E = ds.n_users, ds.n_entities
-        self.kg, n_rel, self.inter, self.inter_w = kg_and_interactions(ds, train_pairs, device)
-        self.n_rel = max(n_rel, 1)
+        self.build_graphs(ds, train_pairs, device)
         D = cfg.dim
-        self.embedding = nn.Parameter(xavier(self.U + self.E, D))
         self.relation_emb = nn.Parameter(xavier(self.n_rel, D))
         self.W_Q = nn.Parameter(xavier(D, D))
         self.mlp1, self.mlp2 = Head(D), Head(D)
@@ -153,16 +149,7 @@ class KGRec(Recommender):
 
     def encode(self, kg: RelationalAggregator, inter: Pattern,
                inter_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        p = self.cfg.message_dropout if self.training else 0.0
-        user, ent = self.embedding[:self.U], self.embedding[self.U:]
-        u_res, e_res = user, ent
-        for _ in range(self.cfg.n_layers):
-            ent_agg = self.kg_attentive(kg, ent)
-            user_agg = inter.mm(inter_w, ent)
-            ent, user = F.dropout(ent_agg, p, self.training), F.dropout(user_agg, p, self.training)
-            ent, user = F.normalize(ent, dim=1), F.normalize(user, dim=1)
-            e_res, u_res = e_res + ent, u_res + user
-        return u_res, e_res
+        return self.hops(lambda ent: self.kg_attentive(kg, ent), None, inter, inter_w)
 
     def user_item_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         u, e = self.encode(self.kg, self.inter, self.inter_w)
@@ -234,8 +221,7 @@ class KGRec(Recommender):
             masked[torch.topk(noisy, m, sorted=False).indices] = True
             masked[torch.randperm(n, device=dev)[:m]] = True
         enc = kg.subset(~masked)
-        im = torch.rand(self.inter.nnz, device=dev) >= self.node_dropout
-        inter, inter_w = self.inter.subset(im), self.inter_w[im] / (1 - self.node_dropout)
+        inter, inter_w = self.sample_interactions()
 
         zu, ze = self.encode(enc, inter, inter_w)
         u, i, j = zu[users], ze[pos], ze[neg]

@@ -50,10 +50,9 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..data.dataset import Dataset
-from ..graph import lightgcn, normalized_adjacency
+from ..graph import InteractionGraph
 from . import register
-from .base import Recommender
-from .kg_common import (kg_and_interactions, Pattern, RelationalAggregator, check_positive, check_rate, settings, xavier)
+from .kg_common import (Pattern, RelationalKGModel, RelationalAggregator, check_positive, check_rate, settings, xavier)
 from .losses import bpr_loss, grace_loss, l2_batch
 
 REFRESH = ("epoch", "batch")
@@ -84,7 +83,7 @@ class Projection(nn.Sequential):
 
 
 @register("mcclk")
-class MCCLK(Recommender):
+class MCCLK(RelationalKGModel):
     EXTRA = {"lightgcn_layers": 2, "item_layers": 1, "topk": 10, "knn_lambda": 0.5, "cl_alpha": 0.2,
              "knn_refresh": "epoch"}
     DEFAULTS = {"dim": 64, "n_layers": 2, "lr": 3e-3, "l2_reg": 1e-5, "edge_dropout": 0.5,
@@ -108,15 +107,9 @@ class MCCLK(Recommender):
         self.use_cl = not cfg.no_cl and cfg.gcl_weight > 0
         if self.use_cl:
             check_positive("mcclk", "gcl_temp", cfg.gcl_temp)
-        self.U, self.E = ds.n_users, ds.n_entities
-        self.kg, n_rel, self.inter, self.inter_w = kg_and_interactions(ds, train_pairs, device)
-        self.n_rel = max(n_rel, 1)
-        pairs = torch.as_tensor(np.unique(np.asarray(train_pairs, dtype=np.int64).reshape(-1, 2), axis=0),
-                                device=device)
-        self.A_ui = normalized_adjacency(torch.stack([pairs[:, 0], self.U + pairs[:, 1]], 1),
-                                         self.U + self.n_items, device=device)
+        self.build_graphs(ds, train_pairs, device)
+        self.ui_graph = InteractionGraph(train_pairs, self.U, self.n_items, device)
         D = cfg.dim
-        self.embedding = nn.Parameter(xavier(self.U + self.E, D))
         self.relation_emb = nn.Parameter(xavier(self.n_rel, D))
         self.f1, self.f2, self.f3 = Projection(D), Projection(D), Projection(D)
         self.to(device)
@@ -124,17 +117,6 @@ class MCCLK(Recommender):
         self._sem: tuple[Pattern, torch.Tensor] | None = None
 
     # ------------------------------------------------------------ global structural view
-    def sampled_graphs(self) -> tuple[RelationalAggregator, Pattern, torch.Tensor]:
-        rate = self.node_dropout
-        if not self.training or rate <= 0:
-            return self.kg, self.inter, self.inter_w
-        dev = self.inter_w.device
-        n = self.kg.n_edges
-        keep = torch.zeros(n, dtype=torch.bool, device=dev)
-        keep[torch.randperm(n, device=dev)[:int(n * (1 - rate))]] = True
-        m = torch.rand(self.inter.nnz, device=dev) >= rate
-        return self.kg.subset(keep), self.inter.subset(m), self.inter_w[m] / (1 - rate)
-
     @staticmethod
     def kg_attention(kg: RelationalAggregator, ent: torch.Tensor, rel: torch.Tensor) -> torch.Tensor:
         """``softmax_h((|e_h * e_r| |e_t * e_r|)^2)``; ``|e * e_r|^2 = (e^2) . (e_r^2)``, so the
@@ -143,25 +125,17 @@ class MCCLK(Recommender):
         return kg.softmax(M[kg.heads, kg.rels] * M[kg.tails, kg.rels])
 
     def global_view(self) -> tuple[torch.Tensor, torch.Tensor]:
-        kg, inter, inter_w = self.sampled_graphs()
-        p = self.cfg.message_dropout if self.training else 0.0
-        user, ent = self.embedding[:self.U], self.embedding[self.U:]
-        u_res, e_res = user, ent
+        kg, inter, inter_w = self.sampled_graphs()   # node dropout while training
         W = self.relation_emb
-        for _ in range(self.cfg.n_layers):
-            ent_agg = kg.aggregate(ent, W, self.kg_attention(kg, ent, W))
-            m_u = inter.mm(inter_w, ent)
-            user_agg = m_u + (torch.softmax(user @ W.T, dim=-1) @ W) * m_u
-            ent, user = F.dropout(ent_agg, p, self.training), F.dropout(user_agg, p, self.training)
-            ent, user = F.normalize(ent, dim=1), F.normalize(user, dim=1)
-            e_res, u_res = e_res + ent, u_res + user
+        u_res, e_res = self.hops(lambda ent: kg.aggregate(ent, W, self.kg_attention(kg, ent, W)),
+                                 lambda user, m_u: m_u + (torch.softmax(user @ W.T, dim=-1) @ W) * m_u,
+                                 inter, inter_w)
         return u_res, e_res[:self.n_items]
 
     # ------------------------------------------------------------ local views
     def collaborative_view(self) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.cat([self.embedding[:self.U], self.embedding[self.U:self.U + self.n_items]])
-        z = lightgcn(self.A_ui, x, self.lgn_layers)
-        return z[:self.U], z[self.U:]
+        return self.ui_graph.propagate(self.embedding[:self.U], self.embedding[self.U:self.U + self.n_items],
+                                       self.lgn_layers)
 
     @torch.no_grad()
     def semantic_graph(self, z_g_items: torch.Tensor) -> tuple[Pattern, torch.Tensor]:

@@ -37,9 +37,9 @@ import torch
 
 from ..config import ModelConfig
 from ..data.dataset import Dataset
-from ..graph import drop_edges
+from ..graph import drop_edges, lightgcn
 from . import register
-from ._backbone import InteractionGraphModel, check_positive, check_rate, drop_nodes, layer_sum
+from ._backbone import InteractionGraphModel, check_positive, check_rate, drop_nodes
 from .losses import info_nce
 
 AUG_TYPES = ("ed", "nd", "rw")
@@ -103,8 +103,8 @@ class SGL(InteractionGraphModel):
         if self.use_cl:
             m1, m2 = self.views(epoch)
             # layer sums: the cosine in InfoNCE makes the 1/(L+1) of the mean irrelevant
-            v1 = layer_sum(m1, self.embedding)
-            v2 = layer_sum(m2, self.embedding)
+            v1 = lightgcn(m1, self.embedding, cfg.n_layers, mean=False)
+            v2 = lightgcn(m2, self.embedding, cfg.n_layers, mean=False)
             l_ssl = self.ssl_loss(v1, v2, users, pos)
             out["loss_ssl"] = l_ssl
             total = total + cfg.gcl_weight * l_ssl

@@ -25,20 +25,16 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..config import ModelConfig
 from ..data.dataset import Dataset
-from ..graph import spmm
+from ..graph import lightgcn, simgcl_noise, spmm
 from . import register
 from ._backbone import InteractionGraphModel, check_positive
 from .losses import info_nce
 
 
-def simgcl_noise(h: torch.Tensor, eps: float) -> torch.Tensor:
-    """SimGCL's perturbation of one layer's output: ``eps * sign(h) * normalize_rows(U(0,1))``,
-    so each row's noise has L2 norm ``eps`` and lies in the orthant of ``h``."""
-    return torch.sign(h) * F.normalize(torch.rand_like(h), dim=-1) * eps
+__all__ = ["SimGCL", "simgcl_noise"]
 
 
 @register("simgcl")
@@ -62,16 +58,19 @@ class SimGCL(InteractionGraphModel):
 
     def encode(self, n_noisy: int = 0) -> list[torch.Tensor]:
         """Layer sums (not means) of the clean view and ``n_noisy`` noisy views, in that order."""
-        x, L, D = self.embedding, self.cfg.n_layers, self.cfg.dim
-        h = x.repeat(1, 1 + n_noisy)  # (N, (1 + n_noisy) D): the views side by side, one product per layer
-        acc = h if self.opts["include_layer0"] else None
-        for _ in range(L):
+        x, D = self.embedding, self.cfg.dim
+
+        def step(h: torch.Tensor) -> torch.Tensor:
             h = spmm(self.A, h)
             if n_noisy:
                 with torch.no_grad():  # the noise is a constant: sign() has no gradient
                     noise = simgcl_noise(h[:, D:].reshape(len(h), n_noisy, D), self.cfg.noise_eps)
                 h[:, D:] += noise.reshape(len(h), n_noisy * D)
-            acc = h if acc is None else acc + h
+            return h
+
+        # (N, (1 + n_noisy) D): the views side by side, one product per layer
+        acc = lightgcn(self.A, x.repeat(1, 1 + n_noisy), self.cfg.n_layers, mean=False, layer=step,
+                       layer0=bool(self.opts["include_layer0"]))
         return list(acc.split(D, dim=1))
 
     def n_readout(self) -> int:
