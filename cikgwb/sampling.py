@@ -10,7 +10,10 @@
 * :class:`PairSampler`: the trainer's batches, shuffled training pairs with one uniform
   negative item per pair that is not a training item of the user.
 * :func:`uniform_negatives`: negative tails for KG triples, uniform over the nodes, drawn again
-  (at most 20 times) while ``(h, r, t')`` is a true triple.
+  (at most 20 times) while ``(h, r, t')`` is a true triple (KGAT; KGCL's TransE draws its
+  candidates from the KG's tails through :func:`tail_negatives`).
+* :func:`uniform_triples`: KG triples drawn uniformly with replacement, each with a uniform
+  corrupted tail and no test against the true triples (CKE, CFKG, CIKGRec's TransE).
 """
 from __future__ import annotations
 
@@ -86,6 +89,17 @@ class PairSampler:
             users, pos = b[:, 0], b[:, 1]
             neg = self.negatives(users, generator)
             yield users.to(self.device), pos.to(self.device), neg.to(self.device)
+
+
+def uniform_triples(triples: torch.Tensor, n: int, n_tails: int, generator: torch.Generator | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``n`` rows of ``triples`` (``(m, 3)``: head, relation, tail) drawn uniformly with
+    replacement and a corrupted tail uniform over ``[0, n_tails)`` each (not tested against the
+    true triples); ``(h, r, t, t_neg)`` on ``triples``' device. ``generator=None``: the global RNG."""
+    idx = torch.randint(0, len(triples), (n,), generator=generator).to(triples.device)
+    h, r, t = triples[idx].unbind(1)
+    t_neg = torch.randint(0, n_tails, (n,), generator=generator).to(triples.device)
+    return h, r, t, t_neg
 
 
 def triple_keys(h: torch.Tensor, r: torch.Tensor, t: torch.Tensor, n_rel: int, n_nodes: int) -> torch.Tensor:

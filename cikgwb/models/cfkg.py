@@ -28,6 +28,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..data.dataset import Dataset
+from ..sampling import uniform_triples
 from . import register
 from ._backbone import resolve_extra, xavier_blocks
 from .base import Recommender
@@ -70,8 +71,7 @@ class CFKG(Recommender):
         total = l_cf
         if self.use_kg:
             n = self.cfg.kg_batch_size
-            h, rel, t = self.triples[torch.randint(0, len(self.triples), (n,))].unbind(1)
-            t_neg = torch.randint(0, self.n_entities, (n,))
+            h, rel, t, t_neg = uniform_triples(self.triples, n, self.n_entities)
             dev = e.device
             l_kg = transe_loss(e[U + h.to(dev)], self.relation[rel.to(dev)], e[U + t.to(dev)],
                                e[U + t_neg.to(dev)], self.cfg.l2_reg_kge)

@@ -23,6 +23,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..data.dataset import Dataset
 from ..graph import EdgeSets, drop_edges, lightgcn, normalized_adjacency
+from ..sampling import uniform_triples
 from . import register
 from .base import AlternatingPhase, Recommender
 from .losses import PRECISIONS, bpr_loss, info_nce, l2_batch, mask_rate, sce_loss, transe_loss
@@ -162,11 +163,8 @@ class CIKGRec(Recommender):
         """``max(1, |triples| // kg_batch_size)`` TransE batches: triples drawn uniformly with
         replacement, a uniform negative tail over users and entities each."""
         bs = self.cfg.kg_batch_size
-        n = len(self.triples)
-        for _ in range(max(1, n // bs)):
-            idx = torch.randint(0, n, (bs,), generator=generator).to(self.triples.device)
-            h, r, t = self.triples[idx].unbind(1)
-            t_neg = torch.randint(0, self.n_neg_nodes, (bs,), generator=generator).to(self.triples.device)
+        for _ in range(max(1, len(self.triples) // bs)):
+            h, r, t, t_neg = uniform_triples(self.triples, bs, self.n_neg_nodes, generator)
             e = self.embedding
             yield transe_loss(e[h], self.relation[r], e[t], e[t_neg], self.cfg.l2_reg_kge)
 

@@ -28,6 +28,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..data.dataset import Dataset
+from ..sampling import uniform_triples
 from . import register
 from ._backbone import resolve_extra, xavier_blocks
 from .base import Recommender
@@ -93,9 +94,7 @@ class CKE(Recommender):
 
     def sample_kg(self, n: int) -> tuple[torch.Tensor, ...]:
         """``n`` triples drawn uniformly with replacement and a uniform corrupted tail each."""
-        idx = torch.randint(0, len(self.triples), (n,))
-        h, r, t = self.triples[idx].unbind(1)
-        t_neg = torch.randint(0, self.n_entities, (n,))
+        h, r, t, t_neg = uniform_triples(self.triples, n, self.n_entities)
         dev = self.user.device
         return h.to(dev), r.to(dev), t.to(dev), t_neg.to(dev)
 
