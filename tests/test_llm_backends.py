@@ -161,6 +161,8 @@ def test_a_toy_non_llm_backend_and_the_cli_reads_the_registry(tmp_path, toy_regi
     assert "invalid choice: 'chta'" in err and all(f"'{n}'" in err for n in backend_names())
     assert cli.main([*base, "--backend", "vllm-batch"]) == 2
     assert "--backend vllm-batch needs --import-batch PATH" in capsys.readouterr().err
+    assert cli.main([*base, "--backend", "batch", "--import-batch", str(tmp_path / "nope.jsonl")]) == 2
+    assert "nope.jsonl: file not found" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ the atomic-write helper

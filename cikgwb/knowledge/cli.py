@@ -243,6 +243,10 @@ def cmd_infer(args: argparse.Namespace) -> int:
         print("--backend vllm-batch needs --import-batch PATH (the output of `vllm run-batch -o`)",
               file=sys.stderr)
         return 2
+    if args.import_batch and not os.path.isfile(args.import_batch):
+        print(f"--import-batch {args.import_batch}: file not found (expected the JSONL that `vllm run-batch -o` "
+              "or the Batch API wrote)", file=sys.stderr)
+        return 2
     if args.backend == "local" and args.base_url:
         print("--backend local starts its own server: drop --base-url (or use --backend chat)",
               file=sys.stderr)
