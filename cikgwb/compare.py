@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -43,20 +42,22 @@ ALPHA = 0.05
 # ----------------------------------------------------------------------------- runs
 def resolve_runs(spec: str | Path, runs_root: str | Path | None = None) -> list[Path]:
     """The run folders a command-line name stands for (module docstring), sorted by seed."""
-    from .train import REPORTS
+    from .paths import runs_root as default_runs_root
+    from .runs import split_run_name
+    runs_root = Path(runs_root) if runs_root else default_runs_root()
     p = Path(spec)
-    cands = [p] if p.is_absolute() or p.exists() else [p, Path(runs_root or REPORTS / "runs") / p]
+    cands = [p] if p.is_absolute() or p.exists() else [p, runs_root / p]
     for c in cands:
         if (c / "metrics.json").is_file():
             return [c]
     for c in cands:
         if c.parent.is_dir():
             found = [d for d in c.parent.glob(f"{c.name}-s*")
-                     if re.fullmatch(re.escape(c.name) + r"-s\d+", d.name) and (d / "metrics.json").is_file()]
+                     if split_run_name(d.name)[0] == c.name and (d / "metrics.json").is_file()]
             if found:
-                return sorted(found, key=lambda d: int(d.name.rsplit("-s", 1)[1]))
+                return sorted(found, key=lambda d: split_run_name(d.name)[1])
     raise FileNotFoundError(f"{spec}: no finished run (a folder with metrics.json, a run name under "
-                            f"{Path(runs_root or REPORTS / 'runs')}, or a stem of <stem>-s<seed> folders)")
+                            f"{runs_root}, or a stem of <stem>-s<seed> folders)")
 
 
 def _load(paths: Iterable[str | Path]) -> list[dict[str, Any]]:

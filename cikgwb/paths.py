@@ -9,6 +9,7 @@ environment variable counts); none keeps its own copy of a default.
 ``reports_root()``     ``$CIKGWB_REPORTS_DIR`` (a relative path is taken from the project
                        root), else ``<project>/reports``
 ``runs_root()``        ``<reports root>/runs`` (``reports/runs/<run>/``: :mod:`cikgwb.train`)
+``committed_runs_root()``  ``<project>/reports/runs``, the runs committed with the repository
 ``checkpoint_root()``  ``$CIKGWB_CHECKPOINT_DIR``, else ``$XDG_CACHE_HOME/cikgwb/checkpoints``,
                        else ``~/.cache/cikgwb/checkpoints`` (outside the work tree)
 ``data_dir()``         ``$CIKGWB_DATA_DIR``, else ``./data`` (:func:`cikgwb.data.registry.data_root`)
@@ -63,6 +64,12 @@ def runs_root(root: str | Path | None = None) -> Path:
     return reports_root(root) / "runs"
 
 
+def committed_runs_root() -> Path:
+    """``<project>/reports/runs``: the runs committed with the repository, whatever
+    ``$CIKGWB_REPORTS_DIR`` says (the explorer lists them too; the campaign skips them)."""
+    return project_root() / "reports" / "runs"
+
+
 def checkpoint_root() -> Path:
     """``$CIKGWB_CHECKPOINT_DIR``, else ``$XDG_CACHE_HOME/cikgwb/checkpoints``, else
     ``~/.cache/cikgwb/checkpoints``: outside the work tree, shared by every clone of the
@@ -80,5 +87,5 @@ def data_dir() -> Path:
     return data_root()
 
 
-__all__ = ["CHECKPOINT_ENV", "REPORTS_ENV", "ROOT_ENV", "checkpoint_root", "data_dir", "project_root",
-           "reports_root", "runs_root"]
+__all__ = ["CHECKPOINT_ENV", "REPORTS_ENV", "ROOT_ENV", "checkpoint_root", "committed_runs_root", "data_dir",
+           "project_root", "reports_root", "runs_root"]

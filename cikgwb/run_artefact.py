@@ -3,7 +3,7 @@
 checkpoint and without the dataset's files.
 
 ``cikgwb artefact RUN_DIR`` (or :func:`write_artefact`) loads the run's ``best.pt`` (the
-selected epoch; :func:`cikgwb.results.load_run` finds it under ``$CIKGWB_CHECKPOINT_DIR`` or in
+selected epoch; :func:`cikgwb.runs.load_run` finds it under ``$CIKGWB_CHECKPOINT_DIR`` or in
 the run folder), ranks every item for every user exactly as the test evaluation does (training
 and validation items masked; ties by item id) and writes ``<run>/explorer.npz`` (compressed, a
 few MB on the real datasets):
@@ -198,7 +198,7 @@ def write_artefact(run_dir: str | Path, ds: Any = None, device: str = "cpu", top
     import torch
 
     from .evaluate import evaluate
-    from .results import load_run
+    from .runs import load_run, protocol_splits
     from .train import PER_USER_FILE, find_checkpoint, load_per_user
 
     t0 = time.time()
@@ -214,9 +214,9 @@ def write_artefact(run_dir: str | Path, ds: Any = None, device: str = "cpu", top
     epoch = torch.load(ck, map_location="cpu", weights_only=False).get("epoch") if ck else None
     if log:
         log(f"{run_dir.name}: model loaded from {ck} (epoch {epoch}) in {time.time() - t0:.1f} s")
-    test = ds.matrix("test").tocsr()
+    test, exclude = protocol_splits(cfg.train.protocol).masks(ds, "test")   # every protocol's test split
+    test, exclude = test.tocsr(), exclude.tocsr()
     test.sort_indices()
-    exclude = ds.matrix("train_full").tocsr()
     score_fn = model.score_fn()
     top_items, top_scores, test_rank = rank_all(score_fn, ds.n_users, ds.n_items, exclude, test, top_n)
 
@@ -458,29 +458,14 @@ def load_artefact(run: str | Path) -> RunArtefact:
 
 
 def find_artefacts(roots: list[str | Path]) -> list[dict[str, Any]]:
-    """Finished runs under ``roots`` (sub-folders too), each ``{"run", "path", "dataset",
-    "model", "protocol", "artefact"}`` (``artefact``: the explorer.npz path or None), runs with
-    an artefact first, then by dataset and name. Reads only metrics.json headers: fast."""
-    out, seen = [], set()
-    for root in roots:
-        root = Path(root)
-        if not root.is_dir():
-            continue
-        for p in sorted(root.rglob("metrics.json")):
-            d = p.parent.resolve()
-            if d in seen:
-                continue
-            try:
-                m = json.loads(p.read_text())
-            except (OSError, ValueError):
-                continue
-            if "test" not in m:
-                continue
-            seen.add(d)
-            a = p.parent / ARTEFACT_FILE
-            out.append({"run": p.parent.name, "path": str(p.parent), "dataset": m.get("dataset"),
-                        "model": m.get("model"), "protocol": m.get("protocol"),
-                        "artefact": str(a) if a.is_file() else None})
+    """Finished runs under ``roots`` (sub-folders too; :func:`cikgwb.runs.run_index`), each a
+    dict of its index row with ``run`` the folder's name and ``artefact`` the explorer.npz path or
+    None: runs with an artefact first, then by dataset and name."""
+    from .runs import run_index
+
+    idx = run_index(roots, skip_unreadable=True)
+    out = [{**r, "run": r["name"], "artefact": r["artefact"] if isinstance(r["artefact"], str) else None}
+           for r in idx.to_dict("records")]
     out.sort(key=lambda r: (r["artefact"] is None, str(r["dataset"]), r["run"]))
     return out
 

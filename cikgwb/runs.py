@@ -321,7 +321,7 @@ def _index_row(p: Path, root: Path) -> dict[str, Any] | None:
     return row
 
 
-def run_index(roots: str | Path | Iterable[str | Path] | None = None) -> pd.DataFrame:
+def run_index(roots: str | Path | Iterable[str | Path] | None = None, skip_unreadable: bool = False) -> pd.DataFrame:
     """One row per finished run under ``roots`` (default :func:`cikgwb.paths.runs_root`; sub-folders
     too: ``run`` is then the path below its root; a folder found under two roots counts once).
 
@@ -329,7 +329,8 @@ def run_index(roots: str | Path | Iterable[str | Path] | None = None) -> pd.Data
     max_epochs, converged, stop_reason, device, wall_seconds, finished_at, path, epochs``,
     ``test <metric>`` / ``valid <metric>`` for Recall/NDCG@50/100, then ``name`` (the folder's
     name) and ``artefact`` (its ``explorer.npz`` or None). ``converged`` is False for runs cut
-    by ``max_epochs`` or a time limit."""
+    by ``max_epochs`` or a time limit. A ``metrics.json`` that is not valid JSON is an error naming
+    it, or with ``skip_unreadable`` left out (the explorer lists what it can)."""
     from .run_artefact import ARTEFACT_FILE
 
     if roots is None:
@@ -343,7 +344,12 @@ def run_index(roots: str | Path | Iterable[str | Path] | None = None) -> pd.Data
         for p in sorted(root.rglob("metrics.json")):
             if p.parent.resolve() in seen:
                 continue
-            row = _index_row(p, root)
+            try:
+                row = _index_row(p, root)
+            except (OSError, ValueError):
+                if not skip_unreadable:
+                    raise
+                continue
             if row is None:
                 continue
             seen.add(p.parent.resolve())
@@ -392,20 +398,25 @@ def find_runs(runs: pd.DataFrame, *, run: str | Path | None = None, dataset: str
     prefer, need = list(prefer), list(need)
     if "checkpoint" in need or "checkpoint" in prefer:
         r = r.assign(checkpoint=[has_checkpoint(p) for p in r["path"]])
-    if need:
-        r = r[np.logical_or.reduce([r[c].notna() & (r[c] != False) for c in need])]
+    if need and len(r):
+        r = r[[any(_truthy(row[c]) for c in need) for _, row in r.iterrows()]]
     if prefer and len(r):
         def key(i: int) -> tuple:
             row = r.iloc[i]
-            ks = []
-            for c in prefer:
-                if isinstance(c, dict):
-                    ks.append(not all(row[k] == v for k, v in c.items()))
-                else:
-                    ks.append(not (row[c] is not None and row[c] is not False and not pd.isna(row[c])))
-            return (*ks, i)
+            return (*(not (all(row[k] == v for k, v in c.items()) if isinstance(c, dict) else _truthy(row[c]))
+                      for c in prefer), i)
         r = r.iloc[sorted(range(len(r)), key=key)]
     return r
+
+
+def _truthy(v: Any) -> bool:
+    """A cell that says yes: True, a path; not False, None, NaN or an empty string."""
+    try:
+        if pd.isna(v):
+            return False
+    except (TypeError, ValueError):
+        pass
+    return bool(v)
 
 
 def find_run(runs: pd.DataFrame, **criteria: Any) -> pd.Series | None:

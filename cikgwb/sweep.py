@@ -54,6 +54,8 @@ from typing import Any
 
 import pandas as pd
 
+from .runs import run_name, split_run_name
+
 ALIASES = {
     "alpha": "mask_alpha", "omega": "mask_omega", "Lambda": "mask_lambda", "lambda1": "cf_weight",
     "lambda2": "interest_recon_weight", "lambda3": "gcl_weight", "l1": "cf_weight",
@@ -204,7 +206,7 @@ class SweepSpec:
         short = {v: k for k, v in ALIASES.items() if k in ("alpha", "omega", "Lambda", "lambda1", "lambda2",
                                                            "lambda3", "tau", "eta")}
         parts = [f"{short.get(k, k)}{_fmt(v)}" for k, v in point.items()]
-        return re.sub(r"[^A-Za-z0-9_.+-]", "_", "-".join(parts)) + f"-s{seed}"
+        return run_name(re.sub(r"[^A-Za-z0-9_.+-]", "_", "-".join(parts)), seed)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -216,7 +218,7 @@ def _train_cmd(spec: SweepSpec, point: dict[str, Any], seed: int, name: str, res
     # without a checkpoint it starts afresh. --overwrite (sweep --no-resume): train again.
     cmd = [sys.executable, "-m", "cikgwb", "train", "--dataset", spec.dataset, "--model", spec.model,
            "--protocol", spec.protocol, "--interests", spec.interests, "--seeds", str(seed),
-           "--name", name.rsplit("-s", 1)[0], "--quiet", "--resume" if resume else "--overwrite"]
+           "--name", split_run_name(name)[0], "--quiet", "--resume" if resume else "--overwrite"]
     for k, v in {**spec.base, **point}.items():
         cmd += ["--set", f"{k}={_fmt(v)}"]
     return cmd
@@ -438,7 +440,7 @@ def run_sweep(spec: SweepSpec, out_root: str | Path | None = None, jobs: int = 2
     runs are rows with their status and log path (the sweep itself does not raise for them).
     The checkpoints of finished runs are deleted unless ``keep_checkpoints`` (a sweep needs only
     their metrics). Every point's settings are checked before any run starts."""
-    from .notebooks import project_root, reports_dir
+    from .paths import project_root, reports_root
 
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
@@ -448,7 +450,7 @@ def run_sweep(spec: SweepSpec, out_root: str | Path | None = None, jobs: int = 2
         raise ValueError(f"--gpus-per-run {gpus_per_run}: expected a fraction in (0, 1] or a whole number")
     spec.validate()
     root = project_root()
-    out_root = Path(out_root) if out_root is not None else reports_dir(root) / "sweeps"
+    out_root = Path(out_root) if out_root is not None else reports_root(root) / "sweeps"
     sweep_dir = (out_root if out_root.is_absolute() else root / out_root) / spec.name
     started_ray = False
     if executor == "ray":
@@ -533,7 +535,7 @@ def train_seeds_on_ray(args: argparse.Namespace, seeds: list[int], run_dirs: lis
     """``cikgwb train --seeds ... --executor ray``: one Ray task per seed, each running this
     ``cikgwb train`` for its seed; returns the run folders that finished (the others' logs are
     named on stderr)."""
-    from .notebooks import project_root
+    from .paths import project_root
     root = project_root()
     base = ["--dataset", args.dataset, "--model", args.model, "--interests", args.interests, "--quiet"]
     for flag in ("protocol", "config", "name", "device"):

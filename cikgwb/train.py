@@ -446,7 +446,7 @@ class Trainer:
             "checkpoints": str(self.ckpt_dir.resolve()), "resumable": True,
             "cut": not stop_reason.startswith("early stop"), "calls": getattr(self, "_calls", []),
         }
-        if tc.protocol == "valid":
+        if self.sel_split != protocol_splits(tc.protocol).test:   # selected on valid: test evaluated once now
             test = self._evaluate(model, self.test_heldout, self.test_exclude)
             out["valid"] = sel.metrics
             out["test"] = test.metrics

@@ -320,6 +320,13 @@ def _parse_query(qs: str | None) -> dict[str, str]:
     return {k: v[-1] for k, v in parse_qs(qs or "", keep_blank_values=False).items()}
 
 
+def explorer_preference(dataset: str | None) -> list[Any]:
+    """The explorer's first run (:func:`cikgwb.runs.find_runs`' ``prefer``): one with an artefact,
+    of ``dataset``, book-crossing CIKGRec (the paper's case study), then any CIKGRec."""
+    return ["artefact", *([{"dataset": dataset}] if dataset else []),
+            {"dataset": "book-crossing", "model": "cikgrec"}, {"model": "cikgrec"}]
+
+
 class RunExplorer:
     """Explorer over committed runs' artefacts (``explorer.npz``, :mod:`cikgwb.run_artefact`):
     pick a run (a dropdown of every finished run under ``roots``; a run without an artefact
@@ -376,18 +383,19 @@ class RunExplorer:
         self.pick.observe(lambda ch: self.open(ch["new"]), names="value")
 
     def _initial(self, run: str | None, dataset: str | None) -> str:
+        """The run opened first (:func:`cikgwb.runs.find_run` on the listed runs): ``run`` when
+        named, else one with an artefact, of ``dataset``, book-crossing CIKGRec, then CIKGRec."""
+        import pandas as pd
+
+        from .runs import find_run
+        listed = pd.DataFrame(self.runs)
         if run:
-            for r in self.runs:
-                if str(run) in (r["run"], r["path"]) or str(Path(r["path"]).resolve()) == str(Path(run).resolve()):
-                    return r["path"]
+            hit = find_run(listed, run=run)
+            if hit is not None:
+                return hit["path"]
             self.status.value = (f'<span class="cikgwb-error" style="color:#c0392b">run {_e(run)} not found; '
                                  f"showing another (runs: {_e(', '.join(r['run'] for r in self.runs[:20]))})</span>")
-        pool = [r for r in self.runs if r["artefact"]] or self.runs
-        if dataset:
-            pool = [r for r in pool if r["dataset"] == dataset] or pool
-        best = [r for r in pool if r["dataset"] == "book-crossing" and r["model"] == "cikgrec"] or \
-            [r for r in pool if r["model"] == "cikgrec"] or pool
-        return best[0]["path"]
+        return find_run(listed, prefer=explorer_preference(dataset))["path"]
 
     def open(self, path: str, user: int | None = None) -> None:
         """Open the run at ``path`` (its artefact), then ``user`` (default: a user with a test hit

@@ -38,11 +38,11 @@ from cikgwb import plots
 from cikgwb.data import load_dataset
 from cikgwb.graph import EdgeSets
 from cikgwb.inspect_graph import graph_stats, neighbourhood_subgraph, subgraph_tables, user_view
-from cikgwb.knowledge.interest_graph import with_interests
 from cikgwb.notebooks import start
+from cikgwb.runs import dataset_with_interests
 
 nb = start("04_cikg", dataset=dataset, quick=quick)
-ds = with_interests(load_dataset(dataset), interests)
+ds = dataset_with_interests(load_dataset(dataset), interests)
 print("interests:", ds.meta.get("interests_source"))
 
 # %% [markdown]

@@ -45,23 +45,13 @@ from cikgwb.data import load_dataset
 from cikgwb.evaluate import sparsity_groups
 from cikgwb.models import MODELS, _import_all
 from cikgwb.notebooks import start
-from cikgwb.results import (
-    REAL_DATASETS,
-    group_sizes,
-    runs_table,
-    sparsity_table,
-    train_counts,
-    train_runs,
-)
+from cikgwb.results import REAL_DATASETS, group_sizes, sparsity_table, train_counts
+from cikgwb.runs import find_runs, run_index, train_runs
 
 nb = start("07_sparsity", dataset=dataset, quick=quick)
 root = Path(runs_dir) if runs_dir else nb.runs
 ds = load_dataset(dataset)
-runs = runs_table(root)
-sel = runs[(runs["dataset"] == dataset) & (runs["protocol"] == protocol) & runs["variant"].isin(["full", "-"])] \
-    if len(runs) else runs
-if models is not None and len(sel):
-    sel = sel[sel["model"].isin(models)]
+sel = find_runs(run_index(root), dataset=dataset, protocol=protocol, variant=("full", "-"), model=models)
 if len(sel) == 0 and ((quick and dataset == "synthetic") if train_if_missing is None else train_if_missing):
     print("no runs yet: training quick ones")
     sel = train_runs(ds, ["lightgcn", "cikgrec"], [0], root, protocol=protocol, quick=True)

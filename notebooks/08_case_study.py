@@ -50,24 +50,21 @@ from cikgwb import plots
 from cikgwb.data import load_dataset
 from cikgwb.explorer import artefact_case, artefact_find_cases, artefact_user_report
 from cikgwb.notebooks import start
-from cikgwb.results import has_checkpoint, runs_table, train_runs
 from cikgwb.run_artefact import ARTEFACT_FILE, load_artefact, write_artefact
+from cikgwb.runs import find_run, has_checkpoint, run_index, train_runs
 
 PAPER_CASE = {"book-crossing": {"user": 2362, "item": 1484, "other_user": 897}}   # the paper's Figure 4
 nb = start("08_case_study", dataset=dataset, quick=quick)
 missing = None
 if run is None:
-    runs = runs_table(nb.runs)
-    cand = runs[(runs["dataset"] == dataset) & (runs["model"] == "cikgrec") & (runs["variant"] == "full")
-                & (runs["protocol"] == protocol)] if len(runs) else runs
-    if len(cand):   # an artefact first, then a checkpoint to make one; converged runs first
-        cand = cand.assign(_a=[Path(p, ARTEFACT_FILE).exists() for p in cand["path"]],
-                           _c=[has_checkpoint(p) for p in cand["path"]])
-        cand = cand[cand["_a"] | cand["_c"]].sort_values(["_a", "converged", "_c"], ascending=False)
-    if len(cand) == 0 and quick and dataset == "synthetic":
+    # an artefact first, then a checkpoint to make one; converged runs first
+    hit = find_run(run_index(nb.runs), dataset=dataset, model="cikgrec", variant="full", protocol=protocol,
+                   need=("artefact", "checkpoint"), prefer=("artefact", "converged", "checkpoint"))
+    if hit is None and quick and dataset == "synthetic":
         cand = train_runs(load_dataset(dataset), ["cikgrec"], [0], nb.runs, protocol=protocol, quick=True)
-    if len(cand):
-        run = cand["path"].iloc[0]
+        hit = cand.iloc[0] if len(cand) else None
+    if hit is not None:
+        run = hit["path"]
 if run is None:
     missing = (f"MISSING: Figure 4 is not drawn: no CIKGRec run ({protocol} protocol) of {dataset} with an explorer "
                f"artefact ({ARTEFACT_FILE}) or a checkpoint under {nb.runs}. Make the artefact with "

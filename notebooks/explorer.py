@@ -32,11 +32,11 @@ quick = True            # unused: the explorer never trains
 run = None              # a run name or folder to open first (URL: ?run NAME)
 user = None             # the user shown first (URL: &user ID); None: one with a test hit reached through an interest
 k = 20                  # length of the top-K list (URL: &k N; at most 100)
-runs_dir = None         # None: reports/runs (and $CIKGWB_REPORTS_DIR/runs)
+runs_dir = None         # None: $CIKGWB_REPORTS_DIR/runs and the committed reports/runs
 
 # %%
-from cikgwb.notebooks import project_root, reports_dir
+from cikgwb.paths import committed_runs_root, runs_root
 from cikgwb.widgets import RunExplorer
 
-roots = [runs_dir] if runs_dir else list(dict.fromkeys([reports_dir() / "runs", project_root() / "reports" / "runs"]))
+roots = [runs_dir] if runs_dir else list(dict.fromkeys([runs_root(), committed_runs_root()]))
 RunExplorer.from_query(roots, run=run, user=user, k=k, dataset=dataset)

@@ -35,6 +35,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from cikgwb.paths import committed_runs_root, reports_root
+from cikgwb.runs import run_name
 
 
 def read_queue(path: Path) -> list[tuple[str, int, list[str]]]:
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("queue", type=Path)
     ap.add_argument("--slots", type=int, default=1, help="runs at a time (default 1)")
     ap.add_argument("--threads", type=int, default=1, help="torch/OMP threads per run (default 1)")
-    ap.add_argument("--reports-dir", type=Path, default=Path(os.environ.get("CIKGWB_REPORTS_DIR", ROOT / "reports")),
+    ap.add_argument("--reports-dir", type=Path, default=reports_root(ROOT),
                     help="where runs are written (runs/<run>/); default $CIKGWB_REPORTS_DIR or reports")
     ap.add_argument("--done", type=Path, action="append", default=None,
                     help="more runs folders whose finished runs are skipped (default: reports/runs)")
@@ -86,12 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     if not a.queue.is_file():
         raise SystemExit(f"{a.queue}: no such queue file")
     queue = read_queue(a.queue)
-    done_dirs = a.done if a.done is not None else [ROOT / "reports" / "runs"]
+    done_dirs = a.done if a.done is not None else [committed_runs_root()]
     runs_dir = a.reports_dir / "runs"
     t0 = time.time()
     todo = []
     for name, seed, args in queue:
-        run = f"{name}-s{seed}"
+        run = run_name(name, seed)
         if any(finished(d / run) for d in [runs_dir, *done_dirs]):
             print(f"[done] {run}", flush=True)
             continue
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(todo)} of {len(queue)} runs to do, {a.slots} at a time, {a.threads} thread(s) each", flush=True)
     if a.dry_run:
         for name, seed, args in todo:
-            print(f"  {name}-s{seed}: {' '.join(args)}")
+            print(f"  {run_name(name, seed)}: {' '.join(args)}")
         return 0
 
     lock = threading.Lock()
@@ -113,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not todo:
                     return
                 name, seed, args = todo.pop(0)
-            run = f"{name}-s{seed}"
+            run = run_name(name, seed)
             cmd = [a.python, "-m", "cikgwb", "train", "--name", name, "--seeds", str(seed), "--resume", "--quiet",
                    *args, *(x for s in a.sets for x in ("--set", s))]
             if a.device:

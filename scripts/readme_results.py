@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cikgwb.results import REAL_DATASETS, results_markdown, runs_table  # noqa: E402
-from cikgwb.train import REPORTS  # noqa: E402
+from cikgwb.paths import runs_root  # noqa: E402
 
 
 def main() -> int:
@@ -17,7 +17,7 @@ def main() -> int:
     if "<!-- results:begin -->" not in text or "<!-- results:end -->" not in text:
         print(f"{readme}: no <!-- results:begin --> / <!-- results:end --> markers", file=sys.stderr)
         return 2
-    table = results_markdown(runs_table(REPORTS / "runs"), list(REAL_DATASETS))
+    table = results_markdown(runs_table(runs_root()), list(REAL_DATASETS))
     text = re.sub(r"<!-- results:begin -->.*<!-- results:end -->",
                   lambda _: f"<!-- results:begin -->\n{table}<!-- results:end -->", text, flags=re.S)
     readme.write_text(text)

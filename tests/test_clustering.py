@@ -24,7 +24,6 @@ from cikgwb.knowledge.interest_graph import (
     build_interest_graph,
     load_interest_graph,
     read_answers,
-    with_interests,
 )
 from cikgwb.knowledge.phrases import MAX_LEN, answers_to_phrases, clean_phrase, split_answer
 from cikgwb.knowledge.planted import PLANTED_SOURCE, phrase_truth, planted_answers, recovery_scores
@@ -279,11 +278,12 @@ def test_apply_remaps_ids_and_validates_users(synthetic_ds):
     assert ds2.user_interest.tolist() == [[0, 1], [1, 0], [1, 1]] and ds2.interest_labels == ["a", "b"]
     with pytest.raises(ValueError, match="absent from the dataset"):
         apply_interest_graph(ds, np.array([[ds.n_users, 0]]))
-    none = with_interests(ds, "none")
+    from cikgwb.runs import dataset_with_interests   # the one --interests resolver
+    none = dataset_with_interests(ds, "none")
     assert none.n_interests == 0 and len(none.user_interest) == 0 and "w/o UIK" in none.meta["interests_source"]
-    assert with_interests(ds, "paper") is ds
-    with pytest.raises(FileNotFoundError, match="not a dataset name"):
-        with_interests(ds, "/no/such/graph")
+    assert dataset_with_interests(ds, "paper") is ds
+    with pytest.raises(FileNotFoundError, match="/no/such/graph: no such file or folder"):
+        dataset_with_interests(ds, "/no/such/graph")
 
 
 def test_paper_graph_by_dataset_name(real_data_dir):

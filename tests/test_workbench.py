@@ -82,8 +82,11 @@ def test_tables_mean_std_over_seeds_variants_and_missing_cells(tmp_path):
 def test_parse_label_and_run_names():
     assert R.parse_label("lightgcn") == ("lightgcn", "-")
     assert R.parse_label("cikgrec w/o CL") == ("cikgrec", "w/o CL")
-    assert R.run_name("book-crossing", "cikgrec", "valid", 2, quick=False) == "book-crossing-cikgrec-valid-s2"
-    assert R.run_name("synthetic", "w/o DMR", "valid", 0, quick=True) == "quick-synthetic-cikgrec-wo-dmr-valid-s0"
+    from cikgwb.runs import run_name, run_stem   # the one naming rule (train_runs, cikgwb train)
+    assert run_name(run_stem("book-crossing", "cikgrec", "valid", "full"), 2) == "book-crossing-cikgrec-valid-s2"
+    model, variant = R.parse_label("w/o DMR")
+    assert run_name(run_stem("synthetic", model, "valid", variant, quick=True), 0) == \
+        "quick-synthetic-cikgrec-wo-dmr-valid-s0"
     with pytest.raises(ValueError, match="variant"):
         R.parse_label("cikgrec w/o everything")
 

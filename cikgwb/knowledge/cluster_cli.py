@@ -69,7 +69,8 @@ def resolve_answers(answers: str, dataset: str) -> Path:
 def default_out_dir(dataset: str, answers: Path, encoder: str, clusterer: str, kappa: int | None, seed: int) -> Path:
     tag = answers.parent.name if answers.name == "answers.jsonl" else answers.stem
     enc = Path(encoder).name if encoder not in ("tfidf", "minilm") else encoder
-    return Path("reports") / "interests" / dataset / "graphs" / f"{tag}-{enc}-{clusterer}-k{kappa or 'auto'}-s{seed}"
+    from ..paths import reports_root
+    return reports_root() / "interests" / dataset / "graphs" / f"{tag}-{enc}-{clusterer}-k{kappa or 'auto'}-s{seed}"
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
@@ -161,10 +162,11 @@ def add_cluster_parser(interests_subparsers: Any) -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------------- graph
 def _load(args: argparse.Namespace) -> Any:
     from ..data import load_dataset
-    from .interest_graph import with_interests
+    from ..runs import dataset_with_interests, resolve_interests
 
+    resolve_interests(args.interests)   # a missing PATH is refused, naming it, before the data loads
     ds = load_dataset(args.dataset, data_dir=args.data_dir, split_seed=args.split_seed)
-    return with_interests(ds, args.interests)
+    return dataset_with_interests(ds, args.interests)
 
 
 def _export(G: Any, prefix: str | None) -> None:

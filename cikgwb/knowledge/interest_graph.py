@@ -17,8 +17,9 @@ first). ``InterestGraph.save(out)`` writes
 
 ``load_interest_graph`` reads such a folder (or any ``user interest`` file, or a dataset name for
 the paper's released graph) and ``apply_interest_graph`` puts it into a copy of a
-:class:`~cikgwb.data.Dataset`; ``with_interests(ds, "paper" | "none" | PATH)`` is what the
-``--interests`` options call.
+:class:`~cikgwb.data.Dataset`; what ``--interests paper | none | PATH`` means is decided in one
+place, :func:`cikgwb.runs.resolve_interests` (:func:`cikgwb.runs.dataset_with_interests` for a
+dataset to inspect, :func:`cikgwb.runs.prepare_run` for a run).
 """
 from __future__ import annotations
 
@@ -339,18 +340,3 @@ def apply_interest_graph(ds: Any, path_or_edges: Any, labels: Any = None, source
     meta["interest_top_phrases"] = [top.get(int(i)) for i in ids] if top else None
     return dataclasses.replace(ds, user_interest=ui, n_interests=int(len(ids)), interest_ids=ids,
                                interest_labels=lab_list, meta=meta)
-
-
-def with_interests(ds: Any, spec: str | Path | None) -> Any:
-    """``--interests``: ``"paper"`` (or ``None``) keeps the dataset's own released graph,
-    ``"none"`` removes the interest graph (w/o UIK), anything else is a path for
-    :func:`apply_interest_graph`."""
-    if spec is None or str(spec) == "paper":
-        if ds.n_interests == 0:
-            raise ValueError(f"dataset {ds.name} has no released interest graph ({EDGES_FILE}); "
-                             "give --interests PATH or --interests none")
-        return ds
-    if str(spec) == "none":
-        return apply_interest_graph(ds, np.zeros((0, 2), dtype=np.int64),
-                                    source="none (no interest graph: w/o UIK)")
-    return apply_interest_graph(ds, spec)
