@@ -149,12 +149,15 @@ class InteractionGraph:
     propagates on (LightGCN's baselines SGL and SimGCL, the collaborative halves of KGCL and
     MCCLK): nodes users ``[0, U)`` and items ``[U, U + I)``, ``edges`` the unique undirected
     (user node, item node) rows (:func:`interaction_edges`, on the CPU) and
-    ``A = D^-1/2 R D^-1/2`` of them (no self-loops) on ``device``."""
+    ``A = D^-1/2 R D^-1/2`` of them (no self-loops) on ``device``. ``n_nodes`` larger than
+    ``U + I`` adds isolated nodes after the items (LightGCN's rows for the other KG entities)."""
 
     def __init__(self, train_pairs: np.ndarray, n_users: int, n_items: int,
-                 device: torch.device | str | None = None):
+                 device: torch.device | str | None = None, n_nodes: int | None = None):
         self.n_users, self.n_items = n_users, n_items
-        self.n_nodes = n_users + n_items
+        self.n_nodes = n_users + n_items if n_nodes is None else n_nodes
+        if self.n_nodes < n_users + n_items:
+            raise ValueError(f"InteractionGraph: n_nodes={n_nodes} < users + items = {n_users + n_items}")
         self.edges = torch.as_tensor(interaction_edges(train_pairs, n_users))
         self.A = normalized_adjacency(self.edges, self.n_nodes, device=device)
 
@@ -167,7 +170,7 @@ class InteractionGraph:
         """LightGCN's mean over layers ``0..n_layers`` of ``[users; items]`` on ``A`` (default:
         the graph), split back into users and items."""
         z = lightgcn(self.A if A is None else A, torch.cat([users, items]), n_layers)
-        return z[:self.n_users], z[self.n_users:]
+        return z[:self.n_users], z[self.n_users:self.n_users + self.n_items]
 
 
 def drop_edges(edges: torch.Tensor, rate: float, generator: torch.Generator | None = None) -> torch.Tensor:

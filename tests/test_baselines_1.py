@@ -91,7 +91,7 @@ def test_lightgcn_propagation_matches_torch_geometric(synthetic_ds):
     ds = synthetic_ds
     model, cfg = _build(ds, "lightgcn")
     L = cfg.model.n_layers
-    e = torch.as_tensor(model.edges.interact)
+    e = model.edges   # (user, U + item) rows
     edge_index = torch.cat([e, e.flip(1)]).T.contiguous()
     pyg = PygLightGCN(num_nodes=model.embedding.shape[0], embedding_dim=cfg.model.dim, num_layers=L)
     with torch.no_grad():

@@ -8,6 +8,7 @@ import torch
 
 from cikgwb.graph import EdgeSets, InteractionGraph, lightgcn, normalized_adjacency, spmm
 from cikgwb.models import build_model
+from cikgwb.models._backbone import InteractionGraphModel
 from cikgwb.models.base import AlternatingPhase
 from cikgwb.models.kg_common import RelationalKGModel
 from cikgwb.sampling import Membership, PairSampler, rejection_sample, uniform_negatives
@@ -91,11 +92,32 @@ def test_one_interaction_graph_for_every_user_item_lightgcn(synthetic_ds):
     g = InteractionGraph(ds.train, ds.n_users, ds.n_items)
     assert torch.equal(g.edges, torch.as_tensor(EdgeSets(ds, ds.train, use_kg=False, use_interests=False).interact))
     assert g.n_nodes == ds.n_users + ds.n_items
-    for name in ("sgl", "simgcl", "kgcl", "mcclk"):
+    for name in ("lightgcn", "sgl", "simgcl", "kgcl", "mcclk"):
         m = _model(name, ds)
-        A = m.ui_graph.A
+        A, n = m.ui_graph.A, g.n_nodes + 1   # LightGCN's graph has isolated entity nodes after the items
         assert isinstance(m.ui_graph, InteractionGraph), name
-        assert torch.equal(A.crow_indices(), g.A.crow_indices()) and torch.equal(A.values(), g.A.values()), name
+        assert torch.equal(A.crow_indices()[:n], g.A.crow_indices()) and torch.equal(A.values(), g.A.values()), name
+        assert torch.equal(A.col_indices(), g.A.col_indices()), name
+
+
+def test_lightgcn_is_cikgrec_with_every_extra_off(synthetic_ds):
+    ds = synthetic_ds
+    lc = default_config("synthetic", "lightgcn").model
+    torch.manual_seed(0)
+    lg = _model("lightgcn", ds)
+    torch.manual_seed(0)
+    ck = _model("cikgrec", ds, use_kg=False, no_interests=True, no_uir=True, no_cl=True, transe=False,
+                self_loops=False, edge_dropout=0.0, message_dropout=0.0, cf_weight=1.0, dim=lc.dim,
+                n_layers=lc.n_layers, l2_reg=lc.l2_reg)
+    assert isinstance(lg, InteractionGraphModel) and torch.equal(lg.embedding, ck.embedding)
+    g = torch.Generator().manual_seed(0)
+    users, pos, neg = next(PairSampler(ds.train, ds.n_items, 256, CPU).epoch(g))
+    a, b = lg.loss(users, pos, neg, 0), ck.loss(users, pos, neg, 0)
+    assert set(a) == set(b) == {"loss", "loss_rec"} and torch.equal(a["loss"], b["loss"])
+    a["loss"].backward()
+    b["loss"].backward()
+    assert torch.equal(lg.embedding.grad, ck.embedding.grad)
+    assert torch.equal(torch.cat(lg.user_item_embeddings()), torch.cat(ck.user_item_embeddings()))
 
 
 def test_relational_kg_base_and_node_dropout(synthetic_ds):

@@ -25,6 +25,7 @@ from ..data.dataset import Dataset
 from ..graph import EdgeSets, drop_edges, lightgcn, normalized_adjacency
 from ..sampling import uniform_triples
 from . import register
+from ._backbone import InteractionGraphModel
 from .base import AlternatingPhase, Recommender
 from .losses import PRECISIONS, bpr_loss, info_nce, l2_batch, mask_rate, sce_loss, transe_loss
 
@@ -173,21 +174,32 @@ class CIKGRec(Recommender):
 
 
 @register("lightgcn")
-class LightGCN(CIKGRec):
-    """LightGCN (He et al., SIGIR 2020): ``Z = mean_k A^k E`` on the interaction graph, BPR loss.
+class LightGCN(InteractionGraphModel):
+    """LightGCN (He et al., SIGIR 2020): ``Z = mean_k A^k E`` on the user-item graph, BPR loss::
 
-    The same code path as CIKGRec with every extra off: no KG, no interests, no UIR, no CL,
-    no self-loops (the trainer's config for ``--model lightgcn`` sets these).
+        L = mean -ln sigma(z_u.z_i - z_u.z_i') + l2_reg/2 (|e_u|^2 + |e_i|^2 + |e_i'|^2) / B
+
+    The user-item LightGCN that SGL and SimGCL extend (:class:`InteractionGraphModel`), with
+    nothing added; CIKGRec with every extra off (no KG, no interests, no UIR, no CL, no
+    self-loops) computes the same, to the bit. Its layer-0 table keeps a row for every other KG
+    entity (isolated nodes ``U + I ..``: they never change) and one Xavier bound over all rows,
+    as when LightGCN ran through CIKGRec's code path, so its runs and checkpoints stay the same.
 
     Defaults on the real datasets from the LightGCN paper: 3 layers, lr 1e-3, L2 weight 1e-4
     (embedding size 64, Adam; batch 1024 in this workbench's protocol, 2048 in the paper); on
     synthetic the quick configuration that CIKGRec uses too.
     """
 
+    NAME = "lightgcn"
+
     DEFAULTS = {"n_layers": 3, "lr": 1e-3, "l2_reg": 1e-4}
 
-    def __init__(self, ds, cfg, train_pairs, device):
-        for k, v in dict(use_kg=False, no_interests=True, no_uir=True, no_cl=True, transe=False).items():
-            if getattr(cfg, k) != v:
-                raise ValueError(f"lightgcn: setting {k}={getattr(cfg, k)!r} is not LightGCN (expected {v})")
-        super().__init__(ds, cfg, train_pairs, device)
+    def initial_embedding(self, ds: Dataset) -> torch.Tensor:
+        """One Xavier table over users, items and the other KG entities (CIKGRec's node space
+        without interests)."""
+        return nn.init.xavier_uniform_(torch.empty(ds.n_users + ds.n_entities, self.cfg.dim))
+
+    def loss(self, users, pos, neg, epoch):
+        z = self.propagate(mean=False)  # the layer sum; rescaled on the gathered rows only
+        l_rec = self.rec_loss(z, users, pos, neg, scale=1.0 / (self.cfg.n_layers + 1))
+        return {"loss_rec": l_rec, "loss": l_rec}
