@@ -73,7 +73,8 @@ def _add_data(sub) -> None:
 
 # ----------------------------------------------------------------------------- train
 def _train(args: argparse.Namespace) -> int:
-    from .config import RunConfig, apply_overrides, default_config, validate_config
+    from .config import apply_overrides, validate_config
+    from .models import load_config, make_config
     from .paths import runs_root
     from .runs import default_stem, resolve_config, run_name
     from .train import Trainer, check_run_dir
@@ -86,9 +87,9 @@ def _train(args: argparse.Namespace) -> int:
     cfgs = []
     for seed in seeds:
         if args.config:
-            cfg = RunConfig.load(args.config)
-        else:
-            cfg = default_config(args.dataset, args.model)
+            cfg = load_config(args.config)
+        else:   # an unknown dataset or model fails here, naming it, before any data is loaded
+            cfg = make_config(args.model, args.dataset)
         cfg.interests = args.interests
         apply_overrides(cfg, args.set or [])
         if args.protocol:

@@ -1,4 +1,11 @@
-"""Settings for models and training, with the authors' per-dataset defaults (docs/method.md section 4)."""
+"""Training and run settings, the base of the models' settings, and the checks of every setting.
+
+A run's config is a :class:`RunConfig`: the dataset, the interest source, the run's name, the
+model's settings (an instance of the model's own ``Config``, a :class:`ModelConfig` subclass
+declared in ``cikgwb/models/<model>.py`` with its per-dataset defaults) and the training
+settings (:class:`TrainConfig`). The defaults are merged by :func:`cikgwb.models.make_config`
+(overall -> model -> dataset -> the user's ``--set``); this module imports no model.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -6,49 +13,96 @@ import math
 import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
 
 @dataclass
 class ModelConfig:
-    """CIKGRec's settings. With every extra off and no KG / interests it is plain LightGCN."""
+    """The base of every model's settings: its registered name.
 
-    model: str = "cikgrec"
-    dim: int = 64
-    n_layers: int = 3
-    l2_reg: float = 1e-5
-    cf_weight: float = 1.5               # lambda_1
-    interest_recon_weight: float = 0.03  # lambda_2
-    gcl_weight: float = 0.01             # lambda_3
-    gcl_temp: float = 0.2                # tau
-    noise_eps: float = 0.1               # SimGCL eps on view 1
-    edge_dropout: float = 0.0
-    message_dropout: float = 0.0
-    self_loops: bool = True
-    mask_alpha: float = 0.05             # alpha: start mask rate
-    mask_omega: float = 0.75             # omega: cap
-    mask_lambda: float = 150.0           # Lambda
-    schedule: str = "exp"                # exp | lin | fixed (w/o DMR: fixed at alpha)
-    uir_enc_layers: int = 2
-    uir_dec_layers: int = 1
-    replace_rate: float = 0.0
-    uir_edge_drop: float = 0.0
-    sce_eta: float = 2.0
-    transe: bool = False
-    lr_kg: float = 0.002
-    l2_reg_kge: float = 1e-3
-    kg_batch_size: int = 4096
-    views: str = "paper"                 # paper | authors
-    precision: str = "fp32"              # fp32 | bf16: the InfoNCE's matrix products (bf16 is an option, not the paper's maths)
-    # switches for the paper's ablations
-    use_kg: bool = True
-    no_interests: bool = False           # w/o UIK
-    no_uir: bool = False                 # w/o UIR
-    no_cl: bool = False                  # w/o CL
-    # baseline-specific options live here too (free-form)
-    extra: dict[str, Any] = field(default_factory=dict)
+    Each model declares a subclass beside its code (``cikgwb/models/<model>.py``: ``Config``)
+    with the settings that model reads, typed and with commented defaults, and registers it
+    with the model (:func:`cikgwb.models.register`); :func:`cikgwb.models.make_config` merges
+    the defaults. ``RENAMED`` maps a setting's name in the old flat configs (one ``ModelConfig``
+    for every model, before issue 19) to this model's field, so old ``config.yaml`` files and
+    ``--set`` keys keep working; ``RANGES`` / ``CHOICES`` add this model's checks to the shared
+    ones below.
+    """
+
+    model: str = ""
+
+    RENAMED: ClassVar[dict[str, str]] = {}
+    RANGES: ClassVar[dict[str, tuple[float | None, bool, float | None, bool]]] = {}
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        """``cfg["n_factors"]``: a model reads its options by name as by attribute."""
+        return getattr(self, key)
+
+    def reads_interest_graph(self) -> bool:
+        """Whether this model, so configured, reads a user-interest graph (CIKGRec does)."""
+        return False
+
+    @classmethod
+    def setting_names(cls) -> list[str]:
+        """The settings of this model (its fields but ``model``), in declaration order."""
+        return [f.name for f in fields(cls) if f.name != "model"]
+
+    @classmethod
+    def canonical(cls, key: str) -> str | None:
+        """This model's field for a ``--set`` key: the field itself, an old name (``RENAMED``),
+        or ``extra.<field>`` (the old free-form options); None when the model has no such setting."""
+        k = key.split(".")[-1]
+        k = cls.RENAMED.get(k, k)
+        return k if k in cls.setting_names() else None
+
+
+#: model configs by registered name, filled by :func:`cikgwb.models.register` (this module
+#: imports no model: the models register themselves here)
+MODEL_CONFIGS: dict[str, type[ModelConfig]] = {}
+
+#: the settings of the flat ``ModelConfig`` that served every model before issue 19: an old
+#: ``config.yaml`` (it always has ``extra``) is read through :func:`upgrade_model_section`
+LEGACY_MODEL_KEYS = frozenset({
+    "model", "dim", "n_layers", "l2_reg", "cf_weight", "interest_recon_weight", "gcl_weight", "gcl_temp",
+    "noise_eps", "edge_dropout", "message_dropout", "self_loops", "mask_alpha", "mask_omega", "mask_lambda",
+    "schedule", "uir_enc_layers", "uir_dec_layers", "replace_rate", "uir_edge_drop", "sce_eta", "transe",
+    "lr_kg", "l2_reg_kge", "kg_batch_size", "views", "precision", "use_kg", "no_interests", "no_uir", "no_cl",
+    "extra"})
+
+
+def is_legacy_model_section(model_d: dict[str, Any]) -> bool:
+    """Whether a ``model:`` section is in the old flat form (every old one recorded ``extra``)."""
+    return "extra" in model_d
+
+
+def upgrade_model_section(model_d: dict[str, Any], config_cls: type[ModelConfig]) -> dict[str, Any]:
+    """An old flat ``model:`` section as ``config_cls``'s fields: old names renamed
+    (``RENAMED``), ``extra`` options folded in as fields, the settings the model never read
+    dropped (they had no effect on its run). An unknown old key or extra option is an error."""
+    unknown = sorted(set(model_d) - LEGACY_MODEL_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown setting model.{unknown[0]!r} in the (old-format) config; known model "
+                          f"settings: {sorted(LEGACY_MODEL_KEYS)}")
+    flat = {k: v for k, v in model_d.items() if k != "extra"}
+    extra = model_d.get("extra") or {}
+    if not isinstance(extra, dict):
+        raise ConfigError(f"setting extra={extra!r}: expected a mapping of option names to values")
+    out: dict[str, Any] = {"model": flat.get("model", "")}
+    names = set(config_cls.setting_names())
+    for k, v in flat.items():
+        k = config_cls.RENAMED.get(k, k)
+        if k in names:
+            out[k] = v
+    for k, v in extra.items():
+        k2 = config_cls.RENAMED.get(str(k), str(k))
+        if k2 not in names:
+            raise ConfigError(f"setting extra.{k}: {out['model']} has no option {k!r}; its settings: "
+                              f"{config_cls.setting_names()}")
+        out[k2] = v
+    return out
 
 
 @dataclass
@@ -75,13 +129,13 @@ class RunConfig:
     dataset: str = "synthetic"
     interests: str = "paper"             # paper | none | PATH to a user-interest graph
     name: str | None = None
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)   # the model's own Config (see ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["train"]["selection"] = list(self.train.selection)
-        d["train"]["ks"] = list(self.train.ks)
+        for sect in ("model", "train"):   # tuples as YAML lists
+            d[sect] = {k: list(v) if isinstance(v, tuple) else v for k, v in d[sect].items()}
         return d
 
     def save(self, path: str | Path) -> None:
@@ -89,26 +143,39 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], validate: bool = True) -> "RunConfig":
-        """A config from its dict form (``config.yaml``); unknown keys and bad values raise
-        :class:`ConfigError` naming the setting (:func:`validate_config`)."""
+        """A config from its dict form (``config.yaml``), the new form (the model's own settings)
+        or the old flat one (read through :func:`upgrade_model_section`). The model must be
+        registered (:data:`MODEL_CONFIGS`; :func:`cikgwb.models.load_config` makes sure);
+        unknown keys and bad values raise :class:`ConfigError` naming the setting
+        (:func:`validate_config`)."""
         if not isinstance(d, dict):
             raise ConfigError(f"a run config must be a mapping (dataset, interests, name, model, train), "
                               f"got {type(d).__name__}")
         d = dict(d)
-        model_d, tr = d.pop("model", None) or {}, dict(d.pop("train", None) or {})
-        for section, keys, got in (("model", _MODEL_KEYS, model_d), ("train", _TRAIN_KEYS, tr),
-                                   ("", _RUN_KEYS, d)):
+        model_d, tr = dict(d.pop("model", None) or {}), dict(d.pop("train", None) or {})
+        for section, got in (("model", model_d), ("train", tr), ("", d)):
             if not isinstance(got, dict):
                 raise ConfigError(f"config section {section!r}: expected a mapping, got {type(got).__name__}")
+        name = model_d.get("model", "cikgrec")
+        if not isinstance(name, str) or name not in MODEL_CONFIGS:
+            raise ConfigError(f"setting model={name!r}: unknown model {name!r}; known: {sorted(MODEL_CONFIGS)}")
+        mcls = MODEL_CONFIGS[name]
+        model_d["model"] = name
+        if is_legacy_model_section(model_d):
+            model_d = upgrade_model_section(model_d, mcls)
+        for section, keys, got in (("model", set(mcls.setting_names()) | {"model"}, model_d),
+                                   ("train", _TRAIN_KEYS, tr), ("", _RUN_KEYS, d)):
             unknown = sorted(set(got) - keys)
             if unknown:
                 where = f"{section}." if section else ""
+                what = f"{name} settings" if section == "model" else f"{section or 'top-level'} settings"
                 raise ConfigError(f"unknown setting {where}{unknown[0]!r} in the config; known "
-                                  f"{section or 'top-level'} settings: {sorted(keys)}")
-        for k in ("selection", "ks"):
-            if isinstance(tr.get(k), list):
-                tr[k] = tuple(tr[k])
-        cfg = cls(model=ModelConfig(**model_d), train=TrainConfig(**tr), **d)
+                                  f"{what}: {sorted(keys)}")
+        for k in tr:
+            tr[k] = _normalize(k, tr[k], TrainConfig)
+        for k in model_d:
+            model_d[k] = _normalize(k, model_d[k], mcls)
+        cfg = cls(model=mcls(**model_d), train=TrainConfig(**tr), **d)
         if validate:
             validate_config(cfg)
         return cfg
@@ -118,33 +185,13 @@ class RunConfig:
         return cls.from_dict(yaml.safe_load(Path(path).read_text()))
 
 
-AUTHORS_DEFAULTS: dict[str, dict[str, Any]] = {
-    "book-crossing": dict(n_layers=4, lr=8e-4, l2_reg=5e-5, cf_weight=1.5, interest_recon_weight=0.03,
-                          gcl_weight=0.01, gcl_temp=0.15, edge_dropout=0.1, message_dropout=0.0,
-                          mask_alpha=0.05, mask_omega=0.65, mask_lambda=120, schedule="exp",
-                          uir_enc_layers=3, uir_dec_layers=1, replace_rate=0.0, uir_edge_drop=0.0,
-                          sce_eta=2.0, transe=False),
-    "dbbook2014": dict(n_layers=3, lr=8e-4, l2_reg=1e-5, cf_weight=1.5, interest_recon_weight=0.03,
-                       gcl_weight=0.01, gcl_temp=0.2, edge_dropout=0.0, message_dropout=0.0,
-                       mask_alpha=0.05, mask_omega=0.75, mask_lambda=150, schedule="exp",
-                       uir_enc_layers=2, uir_dec_layers=1, replace_rate=0.15, uir_edge_drop=0.2,
-                       sce_eta=2.0, transe=True, lr_kg=0.002, l2_reg_kge=0.001),
-    "ml1m": dict(n_layers=3, lr=5e-4, l2_reg=5e-5, cf_weight=1.8, interest_recon_weight=0.15,
-                 gcl_weight=0.03, gcl_temp=0.2, edge_dropout=0.1, message_dropout=0.1,
-                 mask_alpha=0.1, mask_omega=0.95, mask_lambda=80, schedule="exp",
-                 uir_enc_layers=2, uir_dec_layers=1, replace_rate=0.0, uir_edge_drop=0.0,
-                 sce_eta=3.0, transe=False),
-    # the embedded default: small graph, short schedule so a quick run shows the mask rate move
-    "synthetic": dict(n_layers=2, lr=5e-3, l2_reg=1e-4, cf_weight=1.5, interest_recon_weight=0.03,
-                      gcl_weight=0.01, gcl_temp=0.2, edge_dropout=0.0, message_dropout=0.0,
-                      mask_alpha=0.05, mask_omega=0.65, mask_lambda=30, schedule="exp",
-                      uir_enc_layers=2, uir_dec_layers=1, replace_rate=0.0, uir_edge_drop=0.0,
-                      sce_eta=2.0, transe=False),
-}
-
 _TRAIN_KEYS = {f.name for f in fields(TrainConfig)}
-_MODEL_KEYS = {f.name for f in fields(ModelConfig)}
 _RUN_KEYS = {"dataset", "interests", "name"}
+
+
+def setting_keys(model_cls: type[ModelConfig]) -> list[str]:
+    """Every ``--set`` key of a run of this model: its settings, the training and the run settings."""
+    return sorted(set(model_cls.setting_names()) | _TRAIN_KEYS | _RUN_KEYS)
 
 
 class ConfigError(ValueError):
@@ -156,9 +203,9 @@ def _field_kind(cls: type, name: str) -> str:
     return str(next(f.type for f in fields(cls) if f.name == name)).replace("typing.", "")
 
 
-def _kind_of(key: str) -> tuple[type | None, str]:
-    if key in _MODEL_KEYS:
-        return ModelConfig, _field_kind(ModelConfig, key)
+def _kind_of(key: str, model_cls: type | None = None) -> tuple[type | None, str]:
+    if model_cls is not None and model_cls is not TrainConfig and key in model_cls.setting_names():
+        return model_cls, _field_kind(model_cls, key)
     if key in _TRAIN_KEYS:
         return TrainConfig, _field_kind(TrainConfig, key)
     return RunConfig, _field_kind(RunConfig, key)
@@ -175,12 +222,12 @@ def _expected(kind: str) -> str:
     return what + (" or none" if kind.endswith("| None") else "")
 
 
-def _coerce(value: str, current: Any, key: str | None = None) -> Any:
+def _coerce(value: str, current: Any, key: str | None = None, model_cls: type | None = None) -> Any:
     """Parse the text of a ``--set key=value`` into the setting's declared type (``key``; without
     it, the type of ``current``). A value that does not parse raises :class:`ConfigError`
     naming the setting and the expected type."""
     if key is not None:
-        kind = _kind_of(key)[1]
+        kind = _kind_of(key, model_cls)[1]
     elif isinstance(current, bool):
         kind = "bool"
     elif isinstance(current, int):
@@ -243,19 +290,24 @@ def _coerce(value: str, current: Any, key: str | None = None) -> Any:
     return value
 
 
-def _normalize(key: str, value: Any) -> Any:
+def _normalize(key: str, value: Any, cls: type | None = None) -> Any:
     """A non-text value of the right kind: lists for tuple settings become tuples."""
-    if isinstance(value, list) and _kind_of(key)[1].startswith("tuple["):
+    if isinstance(value, list) and _kind_of(key, cls)[1].startswith("tuple["):
         return tuple(value)
     return value
 
 
 def apply_overrides(cfg: RunConfig, overrides: dict[str, Any] | list[str], validate: bool = True) -> RunConfig:
-    """Apply ``key=value`` overrides (``--set``) to a config; keys may be bare or dotted.
+    """Apply ``key=value`` overrides (``--set``) to a config; keys may be bare or dotted
+    (``train.lr``, ``model.gcl_weight``, ``extra.n_factors``), or a model's old name for a
+    setting (``edge_dropout`` for KGIN's ``node_dropout``).
 
-    Text values are parsed into the setting's declared type; then the whole config is checked
-    (:func:`validate_config`), so a bad value fails here, naming the setting, before any data
-    is loaded or any run folder is made."""
+    A key the run's model does not have (nor training nor the run) is refused, naming it and
+    listing the valid ones. Text values are parsed into the setting's declared type; then the
+    whole config is checked (:func:`validate_config`), so a bad value fails here, naming the
+    setting, before any data is loaded or any run folder is made. The model itself
+    and the dataset are chosen by :func:`cikgwb.models.make_config` (their defaults differ), not
+    changed here."""
     if isinstance(overrides, list):
         pairs = {}
         for item in overrides:
@@ -266,23 +318,33 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any] | list[str], valid
                 raise ConfigError(f"--set {item!r}: expected key=value (the key is empty)")
             pairs[k.strip()] = v
         overrides = pairs
+    mcls = type(cfg.model)
     for key, value in overrides.items():
         k = key.split(".")[-1]
-        if key.startswith("extra.") or key.startswith("model.extra."):
-            cfg.model.extra[k] = yaml.safe_load(value) if isinstance(value, str) else value
+        if k == "model" and not key.startswith("train."):
+            if value != cfg.model.model:
+                why = (f"unknown model {value!r}; known: {sorted(MODEL_CONFIGS)}" if value not in MODEL_CONFIGS
+                       else "choose the model with --model (make_config), its defaults differ")
+                raise ConfigError(f"setting model={value!r}: {why}")
             continue
-        if k in _RUN_KEYS:
-            target = cfg
-        elif k in _MODEL_KEYS:
-            target = cfg.model
-        elif k in _TRAIN_KEYS:
+        if k == "dataset" and key == "dataset" and value != cfg.dataset:
+            raise ConfigError(f"setting dataset={value!r}: choose the dataset with --dataset (make_config), "
+                              "its defaults differ")
+        field_name = mcls.canonical(key) if not key.startswith("train.") else None
+        if k in _RUN_KEYS and not key.startswith(("model.", "extra.", "train.")):
+            new = value if not isinstance(value, str) or k != "name" else (value or None)
+            setattr(cfg, k, new)
+            continue
+        if field_name is not None and not key.startswith("train."):
+            target, k = cfg.model, field_name
+        elif k in _TRAIN_KEYS and not key.startswith(("model.", "extra.")):
             target = cfg.train
         else:
-            raise ConfigError(f"unknown setting {key!r}; known: {sorted(_MODEL_KEYS | _TRAIN_KEYS | _RUN_KEYS)}")
-        if k in _RUN_KEYS:
-            new = value if not isinstance(value, str) or k != "name" else (value or None)
-        else:
-            new = _coerce(value, getattr(target, k), k) if isinstance(value, str) else _normalize(k, value)
+            raise ConfigError(f"unknown setting {key!r}; known: {setting_keys(mcls)} "
+                              f"(the settings of {cfg.model.model or 'the model'}, training and the run)")
+        cls = mcls if target is cfg.model else TrainConfig
+        new = (_coerce(value, getattr(target, k), k, cls) if isinstance(value, str)
+               else _normalize(k, value, cls))
         setattr(target, k, new)
     if validate:
         validate_config(cfg)
@@ -299,11 +361,11 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 #: ranges: (low, low inclusive, high, high inclusive); None: unbounded on that side
 RANGES: dict[str, tuple[float | None, bool, float | None, bool]] = {
-    # model
+    # model settings several models share (a model adds its own in its Config's RANGES)
     "dim": (1, True, None, False), "n_layers": (0, True, None, False), "l2_reg": (0, True, None, False),
     "cf_weight": (0, True, None, False), "interest_recon_weight": (0, True, None, False),
     "gcl_weight": (0, True, None, False), "gcl_temp": (0, False, None, False),
-    "noise_eps": (0, True, None, False), "edge_dropout": (0, True, 1, False),
+    "noise_eps": (0, True, None, False), "edge_dropout": (0, True, 1, False), "node_dropout": (0, True, 1, False),
     "message_dropout": (0, True, 1, False), "mask_alpha": (0, False, 1, True),
     "mask_omega": (0, False, 1, True), "mask_lambda": (0, False, None, False),
     "uir_enc_layers": (0, True, None, False), "uir_dec_layers": (0, True, None, False),
@@ -359,9 +421,11 @@ def config_problems(cfg: RunConfig) -> list[str]:
     values: list[tuple[str, str, Any]] = []
     for key in ("dataset", "interests", "name"):
         values.append((key, _field_kind(RunConfig, key), getattr(cfg, key)))
-    for obj, cls in ((cfg.model, ModelConfig), (cfg.train, TrainConfig)):
+    mcls = type(cfg.model)
+    for obj, cls in ((cfg.model, mcls), (cfg.train, TrainConfig)):
         for f in fields(cls):
             values.append((f.name, _field_kind(cls, f.name), getattr(obj, f.name)))
+    ranges, choices = {**RANGES, **mcls.RANGES}, {**CHOICES, **mcls.CHOICES}
     typed_ok = set()
     for key, kind, v in values:
         if not _type_ok(kind, v):
@@ -371,14 +435,14 @@ def config_problems(cfg: RunConfig) -> list[str]:
         if isinstance(v, float) and not math.isfinite(v):
             probs.append(f"setting {key}={v!r}: expected a finite number")
             continue
-        if key in RANGES and v is not None:
-            lo, lo_in, hi, hi_in = RANGES[key]
+        if key in ranges and v is not None:
+            lo, lo_in, hi, hi_in = ranges[key]
             if ((lo is not None and (v < lo or (v == lo and not lo_in)))
                     or (hi is not None and (v > hi or (v == hi and not hi_in)))):
                 probs.append(f"setting {key}={v!r}: expected {_expected(kind).replace('a number', 'a value')} "
                              f"{_range_text(lo, lo_in, hi, hi_in)}")
-        if key in CHOICES and v not in CHOICES[key]:
-            probs.append(f"setting {key}={v!r}: expected one of {', '.join(CHOICES[key])}")
+        if key in choices and v not in choices[key]:
+            probs.append(f"setting {key}={v!r}: expected one of {', '.join(choices[key])}")
     if "dataset" in typed_ok and not cfg.dataset.strip():
         probs.append("setting dataset='': expected a dataset name")
     if "model" in typed_ok:
@@ -413,8 +477,6 @@ def config_problems(cfg: RunConfig) -> list[str]:
     if {"max_epochs", "eval_every"} <= typed_ok and cfg.train.eval_every > cfg.train.max_epochs > 0:
         probs.append(f"setting eval_every={cfg.train.eval_every}: expected <= max_epochs={cfg.train.max_epochs} "
                      "(otherwise no epoch is ever evaluated and no model is selected)")
-    if "extra" in typed_ok and any(not isinstance(k, str) for k in cfg.model.extra):
-        probs.append(f"setting extra={cfg.model.extra!r}: expected names as keys")
     return probs
 
 
@@ -424,51 +486,15 @@ def validate_config(cfg: RunConfig, check_model: bool = True) -> RunConfig:
     registered. Raises :class:`ConfigError` (a ``ValueError``) with one line naming each bad
     setting and what was expected; returns ``cfg``."""
     probs = config_problems(cfg)
-    if check_model and isinstance(cfg.model.model, str) and cfg.model.model.strip():
-        from .models import model_class
-        try:
-            model_class(cfg.model.model)
-        except ValueError as exc:
-            probs.append(f"setting model={cfg.model.model!r}: {str(exc).splitlines()[0]}")
+    name = cfg.model.model
+    if check_model and isinstance(name, str) and name.strip():
+        if name not in MODEL_CONFIGS:
+            probs.append(f"setting model={name!r}: unknown model {name!r}; known: {sorted(MODEL_CONFIGS)}")
+        elif type(cfg.model) is not MODEL_CONFIGS[name]:
+            probs.append(f"setting model={name!r}: the settings are {type(cfg.model).__name__}'s, not "
+                         f"{MODEL_CONFIGS[name].__name__}'s (build the config with cikgwb.models.make_config)")
     if probs:
         raise ConfigError("; ".join(probs))
-    return cfg
-
-
-# models that take the dataset's CIKGRec settings (LightGCN: with every extra off); every other
-# model (a baseline) takes its class's DEFAULTS on top
-DATASET_SETTINGS_MODELS = ("cikgrec", "lightgcn")
-
-
-def default_config(dataset: str, model: str = "cikgrec", **overrides: Any) -> RunConfig:
-    """The authors' hyper-parameters for ``dataset`` (synthetic: a quick configuration)."""
-    cfg = RunConfig(dataset=dataset)
-    cfg.model.model = model
-    base = AUTHORS_DEFAULTS.get(dataset, AUTHORS_DEFAULTS["dbbook2014"])
-    apply_overrides(cfg, dict(base))
-    if dataset == "synthetic":
-        cfg.train.max_epochs = 60
-        cfg.train.patience = 10
-    if model not in DATASET_SETTINGS_MODELS:
-        # a baseline: extras of CIKGRec off; the model class's DEFAULTS (its paper's settings) on top
-        from .models import model_class
-        cls = model_class(model)
-        cfg.model.no_uir, cfg.model.no_cl, cfg.model.transe = True, True, False
-        apply_overrides(cfg, dict(getattr(cls, "DEFAULTS", {})))
-    if model == "lightgcn":
-        cfg.model.use_kg = False
-        cfg.model.no_interests = True
-        cfg.model.no_uir = True
-        cfg.model.no_cl = True
-        cfg.model.transe = False
-        cfg.model.self_loops = False
-        cfg.model.edge_dropout = 0.0
-        cfg.model.message_dropout = 0.0
-        cfg.model.cf_weight = 1.0
-        if dataset != "synthetic":  # on synthetic: the quick configuration, as CIKGRec's in the demo
-            from .models import model_class
-            apply_overrides(cfg, dict(getattr(model_class(model), "DEFAULTS", {})))
-    apply_overrides(cfg, overrides)
     return cfg
 
 

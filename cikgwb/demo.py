@@ -13,7 +13,7 @@ from tabulate import tabulate
 
 
 def run_demo(quick: bool = True, notebooks: bool = True) -> int:
-    from .config import default_config
+    from .models import default_config
     from .data import load_dataset
     from .evaluate import evaluate, most_popular_scores, split_masks
     from .train import Trainer

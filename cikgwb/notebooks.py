@@ -52,7 +52,9 @@ def figures_tag(dataset: str, quick: bool) -> str:
     """Folder name for a dataset's figures and executed notebooks: the dataset name in its
     usual mode (quick for ``synthetic``, full for the real datasets), else ``<dataset>-quick``
     or ``<dataset>-full``, so a quick look never overwrites the committed full figures."""
-    usual_quick = dataset == "synthetic"
+    from .data.registry import REGISTRY
+    spec = REGISTRY.get(dataset)
+    usual_quick = spec.quick if spec is not None else False   # the registry's usual mode of the dataset
     return dataset if quick == usual_quick else f"{dataset}-{'quick' if quick else 'full'}"
 
 
@@ -324,7 +326,8 @@ def _share(v: Any, ctx: dict[str, Any]) -> str | None:
 
 
 def _overrides(v: Any, ctx: dict[str, Any]) -> str | None:
-    from .config import apply_overrides, default_config
+    from .config import apply_overrides
+    from .models import default_config
     if not isinstance(v, dict):
         return "a mapping of config settings, e.g. {mask_alpha: 0.1}"
     ds = ctx.get("dataset") if ctx.get("dataset") in _datasets() else "synthetic"
@@ -339,12 +342,14 @@ def _overrides(v: Any, ctx: dict[str, Any]) -> str | None:
 def _grid(v: Any, ctx: dict[str, Any]) -> str | None:
     if v is None:
         return None
-    from .config import _MODEL_KEYS, _TRAIN_KEYS
+    from .config import _TRAIN_KEYS
+    from .models import model_entry
     from .sweep import ALIASES, canonical
     if not isinstance(v, dict) or not v:
         return "a mapping {setting: [values, ...]} or none"
+    cikgrec = model_entry("cikgrec").config   # the notebooks' sweeps are CIKGRec's
     for k, vals in v.items():
-        if canonical(str(k)) not in _MODEL_KEYS | _TRAIN_KEYS:
+        if cikgrec.canonical(canonical(str(k))) is None and canonical(str(k)) not in _TRAIN_KEYS:
             return f"a mapping of settings to value lists; {k!r} is not a setting (a config key or one of " \
                    f"{', '.join(sorted(ALIASES))})"
         if not isinstance(vals, (list, tuple)) or not vals:

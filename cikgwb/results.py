@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .data.registry import real_names
 from .paper import HEADLINE, PAPER_TABLE1, PAPER_TABLE3, TABLE1_ORDER, VARIANTS
 
 # the run layer's functions, re-exported for the notebooks that import them from here
@@ -46,7 +47,8 @@ from .runs import (  # noqa: F401
     variant_of,
 )
 
-REAL_DATASETS = ("book-crossing", "dbbook2014", "ml1m")
+#: the real datasets (the dataset registry's one list: cikgwb.data.registry)
+REAL_DATASETS = tuple(real_names())
 SPARSITY_FILE = "sparsity_groups.csv"
 
 
@@ -252,9 +254,9 @@ def run_sparsity_groups(run_dir: str | Path, ds: Any = None, n_groups: int = 4,
         _, ds, model = load_run(run_dir, ds, device=device)
         res = evaluate_test(model, ds, k=None)
     elif ds is None:
-        from .config import RunConfig
+        from .models import load_config
         from .runs import prepare_dataset
-        ds = prepare_dataset(RunConfig.load(run_dir / "config.yaml"))
+        ds = prepare_dataset(load_config(run_dir / "config.yaml"))
     counts = train_counts(ds)
     groups = sparsity_groups(counts, n_groups)
     df = group_metrics(res, groups, list(metrics), counts).reset_index()

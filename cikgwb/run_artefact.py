@@ -247,7 +247,7 @@ def write_artefact(run_dir: str | Path, ds: Any = None, device: str = "cpu", top
         "selected_epoch": metrics.get("selected_epoch", epoch), "checkpoint_epoch": epoch,
         "stop_reason": metrics.get("stop_reason"), "device": metrics.get("device"),
         "interests": source, "interests_config": cfg.interests, "kg": metrics.get("kg"),
-        "no_interests": bool(getattr(cfg.model, "no_interests", False)),
+        "no_interests": not cfg.model.reads_interest_graph(),
         "test": metrics.get("test", {}), "top_n": int(top_items.shape[1]),
         "n_users": int(ds.n_users), "n_items": int(ds.n_items), "n_interests": int(ds.n_interests),
         "per_user_source": pu_source, "per_user_max_abs_diff": float(diff),
@@ -463,7 +463,7 @@ def find_artefacts(roots: list[str | Path]) -> list[dict[str, Any]]:
     None: runs with an artefact first, then by dataset and name."""
     from .runs import run_index
 
-    idx = run_index(roots, skip_unreadable=True, variants=False)   # no model import: a quick listing
+    idx = run_index(roots, skip_unreadable=True)
     out = [{**r, "run": r["name"], "artefact": r["artefact"] if isinstance(r["artefact"], str) else None}
            for r in idx.to_dict("records")]
     out.sort(key=lambda r: (r["artefact"] is None, str(r["dataset"]), r["run"]))

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -173,7 +172,7 @@ def resolve_interests(spec: Any, check: bool = True) -> InterestSource:
 
 def reads_interests(cfg: Any) -> bool:
     """Whether the run's model reads an interest graph at all (not a baseline, LightGCN, w/o UIK)."""
-    return not (cfg.model.no_interests or resolve_interests(cfg.interests, check=False).kind == "none")
+    return cfg.model.reads_interest_graph() and resolve_interests(cfg.interests, check=False).kind != "none"
 
 
 def reads_paper_interests(cfg: Any) -> bool:
@@ -224,7 +223,7 @@ def resolve_config(cfg: Any) -> Any:
     protocol_splits(cfg.train.protocol)
     out = copy.deepcopy(cfg)
     out.name = name_of(cfg)
-    if src.kind == "none":
+    if src.kind == "none" and hasattr(out.model, "no_interests"):   # a model that reads interests (CIKGRec)
         out.model.no_interests = True
     return out
 
@@ -249,31 +248,12 @@ def prepare_run(cfg: Any, ds: Any = None) -> tuple[Any, Any]:
 
 # ----------------------------------------------------------------------------- run index
 def baseline_variant(cfg: dict[str, Any]) -> str:
-    """``"-"`` for a baseline run with its model's defaults (``DEFAULTS``: its authors' settings,
+    """``"-"`` for a baseline run with its model's defaults on its dataset (its authors' settings,
     or the value tuned on valid where the docstring says so); otherwise the settings that differ,
     e.g. ``"lr=0.0001"`` for a run kept as the evidence of a tuning step. Such runs are not
-    Table 1's row."""
-    from .config import DATASET_SETTINGS_MODELS
-    from .models import model_class
-
-    m = cfg.get("model", {})
-    if m.get("model") in DATASET_SETTINGS_MODELS:  # no class DEFAULTS apply (config.default_config)
-        return "-"
-    try:
-        defaults = getattr(model_class(m.get("model")), "DEFAULTS", {})
-    except ValueError:
-        return "-"
-    sections = {**cfg.get("train", {}), **m}
-    differ = []
-    for key, want in defaults.items():
-        got = m.get("extra", {}).get(key[6:], want) if key.startswith("extra.") else sections.get(key, want)
-        if isinstance(want, float) and isinstance(got, (int, float)) and not isinstance(got, bool):
-            same = math.isclose(float(got), want, rel_tol=1e-9)
-        else:
-            same = got == want or (isinstance(want, (list, tuple)) and list(got) == list(want))
-        if not same:
-            differ.append(f"{key}={got:g}" if isinstance(got, float) else f"{key}={got}")
-    return ", ".join(differ) if differ else "-"
+    Table 1's row (:func:`cikgwb.models.variant_label`)."""
+    from .models import variant_label
+    return variant_label(cfg)
 
 
 def variant_of(cfg: dict[str, Any]) -> str:
@@ -294,7 +274,7 @@ def _count_lines(path: Path) -> int | None:
     return sum(1 for ln in path.read_text().splitlines() if ln.strip()) if path.exists() else None
 
 
-def _index_row(p: Path, root: Path, variants: bool = True) -> dict[str, Any] | None:
+def _index_row(p: Path, root: Path) -> dict[str, Any] | None:
     try:
         m = json.loads(p.read_text())
     except json.JSONDecodeError as e:
@@ -307,8 +287,7 @@ def _index_row(p: Path, root: Path, variants: bool = True) -> dict[str, Any] | N
         cfg = yaml.safe_load((p.parent / "config.yaml").read_text()) or {}
     stop = str(m.get("stop_reason") or "")
     row = {"run": p.parent.relative_to(root).as_posix(), "dataset": m.get("dataset"), "model": m.get("model"),
-           "variant": (None if not variants else variant_of(cfg) if cfg
-                       else "full" if m.get("model") == "cikgrec" else "-"),
+           "variant": variant_of(cfg) if cfg else ("full" if m.get("model") == "cikgrec" else "-"),
            "protocol": m.get("protocol"), "views": m.get("views"), "seed": m.get("seed"),
            "interests": m.get("interests"), "selected_epoch": m.get("selected_epoch"),
            "max_epochs": cfg.get("train", {}).get("max_epochs"),
@@ -322,8 +301,7 @@ def _index_row(p: Path, root: Path, variants: bool = True) -> dict[str, Any] | N
     return row
 
 
-def run_index(roots: str | Path | Iterable[str | Path] | None = None, skip_unreadable: bool = False,
-              variants: bool = True) -> pd.DataFrame:
+def run_index(roots: str | Path | Iterable[str | Path] | None = None, skip_unreadable: bool = False) -> pd.DataFrame:
     """One row per finished run under ``roots`` (default :func:`cikgwb.paths.runs_root`; sub-folders
     too: ``run`` is then the path below its root; a folder found under two roots counts once).
 
@@ -332,9 +310,7 @@ def run_index(roots: str | Path | Iterable[str | Path] | None = None, skip_unrea
     ``test <metric>`` / ``valid <metric>`` for Recall/NDCG@50/100, then ``name`` (the folder's
     name) and ``artefact`` (its ``explorer.npz`` or None). ``converged`` is False for runs cut
     by ``max_epochs`` or a time limit. A ``metrics.json`` that is not valid JSON is an error naming
-    it, or with ``skip_unreadable`` left out (the explorer lists what it can). ``variants=False``
-    leaves ``variant`` empty and imports no model (a baseline's variant compares its settings
-    with its model's defaults): the explorer's quick listing."""
+    it, or with ``skip_unreadable`` left out (the explorer lists what it can)."""
     from .run_artefact import ARTEFACT_FILE
 
     if roots is None:
@@ -349,7 +325,7 @@ def run_index(roots: str | Path | Iterable[str | Path] | None = None, skip_unrea
             if p.parent.resolve() in seen:
                 continue
             try:
-                row = _index_row(p, root, variants)
+                row = _index_row(p, root)
             except (OSError, ValueError):
                 if not skip_unreadable:
                     raise
@@ -438,8 +414,7 @@ def load_run(run_dir: str | Path, ds: Any = None, device: str = "cpu", checkpoin
     """
     import torch
 
-    from .config import RunConfig
-    from .models import build_model
+    from .models import build_model, load_config
     from .train import checkpoint_candidates, find_checkpoint
 
     run_dir = Path(run_dir)
@@ -451,7 +426,7 @@ def load_run(run_dir: str | Path, ds: Any = None, device: str = "cpu", checkpoin
                                     f"{checkpoint} (checkpoints are not committed: they live under "
                                     "$CIKGWB_CHECKPOINT_DIR, default ~/.cache/cikgwb/checkpoints; rerun the "
                                     "training or run this where the checkpoints are)")
-    cfg, ds = prepare_run(RunConfig.load(cfg_path), ds)
+    cfg, ds = prepare_run(load_config(cfg_path), ds)
     dev = torch.device(device)
     model = build_model(cfg.model.model, ds, cfg.model, protocol_splits(cfg.train.protocol).train_pairs(ds), dev)
     state = torch.load(ck_path, map_location=dev, weights_only=False)
@@ -492,7 +467,8 @@ def train_runs(ds: Any, labels: list[str], seeds: list[int], runs_root: str | Pa
     """
     import time
 
-    from .config import apply_overrides, default_config
+    from .config import apply_overrides
+    from .models import default_config
     from .train import Trainer
 
     runs_root = Path(runs_root)
@@ -514,7 +490,7 @@ def train_runs(ds: Any, labels: list[str], seeds: list[int], runs_root: str | Pa
                 else:
                     m = find_runs(existing, dataset=ds.name, model=model, variant=variant, protocol=protocol,
                                   quick=quick)
-                    m = m[(m["seed"] == int(seed)) & (m["views"] == cfg.model.views)]
+                    m = m[(m["seed"] == int(seed)) & (m["views"] == getattr(cfg.model, "views", "paper"))]
                 if len(m):
                     run = m.sort_values("finished_at", na_position="first")["run"].iloc[-1]
                     picked.append(run)

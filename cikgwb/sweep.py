@@ -99,12 +99,14 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
     return grid
 
 
-def _check_value(name: str, value: Any) -> None:
-    """Reject a grid value whose type does not fit the setting (e.g. ``alpha=abc``,
+def _check_value(name: str, value: Any, model: str = "cikgrec") -> None:
+    """Reject a grid value whose type does not fit the setting of ``model`` (e.g. ``alpha=abc``,
     ``n_layers=1.5``, ``no_cl=maybe``) before any run starts."""
-    from .config import ModelConfig, TrainConfig
-    key = canonical(name)
-    defaults = {**{k: getattr(ModelConfig(), k) for k in vars(ModelConfig())},
+    from .config import TrainConfig
+    from .models import model_entry
+    mcls = model_entry(model).config
+    key = mcls.canonical(canonical(name)) or canonical(name)
+    defaults = {**{k: getattr(mcls(), k) for k in mcls.setting_names()},
                 **{k: getattr(TrainConfig(), k) for k in vars(TrainConfig())}}
     cur = defaults.get(key)
     if isinstance(cur, bool):
@@ -144,13 +146,16 @@ class SweepSpec:
         if not re.fullmatch(r"[A-Za-z0-9_.+-]+", self.name):
             raise ValueError(f"sweep name {self.name!r}: use letters, digits and ._+- only")
         if not self.notebook:
-            from .config import _MODEL_KEYS, _TRAIN_KEYS
+            from .config import _TRAIN_KEYS
+            from .models import model_entry
+            mcls = model_entry(self.model).config   # an unknown model: named, with the known ones
+            known = sorted(set(mcls.setting_names()) | _TRAIN_KEYS)
             for k in self.grid:
-                if canonical(k) not in _MODEL_KEYS | _TRAIN_KEYS:
-                    raise ValueError(f"--grid {k!r}: not a setting; expected a config key "
-                                     f"({sorted(_MODEL_KEYS | _TRAIN_KEYS)}) or an alias ({sorted(ALIASES)})")
+                if mcls.canonical(canonical(k)) is None and canonical(k) not in _TRAIN_KEYS:
+                    raise ValueError(f"--grid {k!r}: not a setting of {self.model}; expected one of its config "
+                                     f"keys ({known}) or an alias ({sorted(ALIASES)})")
                 for v in self.grid[k]:
-                    _check_value(k, v)
+                    _check_value(k, v, self.model)
 
     @property
     def keys(self) -> list[str]:
@@ -162,11 +167,13 @@ class SweepSpec:
         with ``base`` applied (training sweeps); for notebooks the first value of its list."""
         if self.notebook:
             return {k: v[0] for k, v in self.grid.items()}
-        from .config import apply_overrides, default_config
+        from .config import apply_overrides
+        from .models import default_config
         cfg = apply_overrides(default_config(self.dataset, self.model), {k: str(v) for k, v in self.base.items()})
         out = {}
         for k in self.keys:
-            out[k] = getattr(cfg.model, k) if hasattr(cfg.model, k) else getattr(cfg.train, k)
+            field = type(cfg.model).canonical(k)
+            out[k] = getattr(cfg.model, field) if field is not None else getattr(cfg.train, k)
         return out
 
     def validate(self) -> None:
@@ -174,7 +181,8 @@ class SweepSpec:
         setting or value fails here, naming it, before any run starts."""
         if self.notebook:
             return
-        from .config import apply_overrides, default_config
+        from .config import apply_overrides
+        from .models import default_config
         for point in self.points():
             try:
                 apply_overrides(default_config(self.dataset, self.model),

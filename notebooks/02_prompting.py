@@ -104,7 +104,8 @@ fig = plots.table_figure(top.rename("users").to_frame().rename_axis("phrase"),
 nb.show(fig, "top_phrases")
 
 # %%
-if dataset == "synthetic":
+from cikgwb.data.registry import get_spec
+if get_spec(dataset).planted_truth:
     # the synthetic dataset knows each user's planted topics: how often the answers name them
     from cikgwb.knowledge.backends.kg_summary import planted_topic_recall
     rec = planted_topic_recall(ds, answers["phrases"].tolist(), users=answers["user"].tolist())

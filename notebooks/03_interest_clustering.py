@@ -52,7 +52,8 @@ nb = start("03_interest_clustering", dataset=dataset, quick=quick)
 ds = load_dataset(dataset)
 encoders = encoders or (["tfidf"] if quick else ["tfidf", "minilm"])
 clusterers = clusterers or (["kmeans"] if quick else ["kmeans", "bertopic"])
-kappa = kappa or (40 if dataset == "synthetic" else 350)
+from cikgwb.data.registry import get_spec
+kappa = kappa or get_spec(dataset).kappa   # the dataset registry's default
 
 # %% [markdown]
 # ## The answers
@@ -84,7 +85,7 @@ nb.table(long["phrase"].value_counts().head(15).rename("users").to_frame(), capt
 # %%
 rows, graphs = [], {}
 truth = None
-if dataset == "synthetic":
+if get_spec(dataset).planted_truth:
     from cikgwb.knowledge.planted import phrase_truth, recovery_scores
     truth = phrase_truth(ds, long)
 for enc in encoders:

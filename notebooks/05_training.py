@@ -44,7 +44,7 @@ import json
 import pandas as pd
 
 from cikgwb import plots
-from cikgwb.config import default_config
+from cikgwb.models import default_config
 from cikgwb.data import load_dataset
 from cikgwb.notebooks import start
 from cikgwb.results import train_runs

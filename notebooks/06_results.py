@@ -95,7 +95,8 @@ else:
 # ## Table 3 (ablations; Recall / NDCG @ 100)
 
 # %%
-t3_dataset = dataset if dataset != "synthetic" or (len(runs) and (runs["dataset"] == "synthetic").any()) else "book-crossing"
+from cikgwb.data.registry import get_spec
+t3_dataset = dataset if get_spec(dataset).real or (len(runs) and (runs["dataset"] == dataset).any()) else "book-crossing"
 t3 = table3(runs, dataset=t3_dataset)
 nb.table(t3[["dataset", "variant", "protocol", "views", "seeds", "devices", "status", "recall@100", "ndcg@100",
              "paper recall@100", "paper ndcg@100"]], "table3", max_rows=50)

@@ -12,10 +12,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cikgwb.config import default_config
 from cikgwb.evaluate import evaluate, most_popular_scores, random_scores
 from cikgwb.graph import normalized_adjacency
-from cikgwb.models import build_model, model_class
+from cikgwb.models import build_model, default_config, model_class
 from cikgwb.models._backbone import drop_nodes, layer_sum, resolve_extra
 from cikgwb.models.losses import info_nce, transe_loss, transr_loss, transr_project
 from cikgwb.models.simgcl import simgcl_noise
@@ -60,11 +59,12 @@ def test_registered_with_paper_defaults():
     sgl = default_config("dbbook2014", "sgl")
     assert (sgl.model.n_layers, sgl.train.lr, sgl.model.l2_reg) == (3, 1e-3, 1e-4)
     assert (sgl.model.gcl_weight, sgl.model.gcl_temp, sgl.model.no_cl) == (0.1, 0.2, False)
-    assert sgl.model.extra == {"ssl_ratio": 0.1, "aug_type": "ed"}
+    assert (sgl.model.ssl_ratio, sgl.model.aug_type) == (0.1, "ed")   # its own settings (issue 19)
     sim = default_config("book-crossing", "simgcl")
     assert (sim.model.noise_eps, sim.model.gcl_weight, sim.model.gcl_temp, sim.model.n_layers) == (0.1, 0.2, 0.2, 2)
     lgn = default_config("book-crossing", "lightgcn")
-    assert (lgn.model.n_layers, lgn.train.lr, lgn.model.l2_reg, lgn.model.self_loops) == (3, 1e-3, 1e-4, False)
+    assert (lgn.model.n_layers, lgn.train.lr, lgn.model.l2_reg) == (3, 1e-3, 1e-4)
+    assert not hasattr(lgn.model, "self_loops")   # fixed inside the model: not a setting of LightGCN
     for name in ("cke", "cfkg"):
         c = default_config("dbbook2014", name)
         assert c.model.use_kg and (c.model.l2_reg, c.model.l2_reg_kge, c.model.kg_batch_size) == (1e-5, 1e-5, 2048)
@@ -74,7 +74,7 @@ def test_registered_with_paper_defaults():
 
 
 def test_unknown_or_mistyped_extra_is_rejected(synthetic_ds):
-    with pytest.raises(ValueError, match=r"sgl: unknown setting\(s\) extra.ssl_rate"):
+    with pytest.raises(ValueError, match=r"unknown setting 'extra.ssl_rate'; known: \[.*'ssl_ratio'.*settings of sgl"):
         _build(synthetic_ds, "sgl", **{"extra.ssl_rate": 0.2})
     with pytest.raises(ValueError, match="aug_type='xx'"):
         _build(synthetic_ds, "sgl", **{"extra.aug_type": "xx"})

@@ -9,9 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cikgwb.config import default_config
 from cikgwb.graph import EdgeSets, drop_edges, lightgcn, normalized_adjacency
-from cikgwb.models import build_model
+from cikgwb.models import build_model, default_config
 from cikgwb.models.losses import bpr_loss, info_nce, l2_batch, mask_rate, sce_loss, transe_loss
 from cikgwb.train import Trainer, TrainingDiverged
 
@@ -184,7 +183,7 @@ def test_lightgcn_is_plain_lightgcn(synthetic_ds):
     cfg = default_config("synthetic", "lightgcn", device="cpu")
     torch.manual_seed(0)
     m = build_model("lightgcn", ds, cfg.model, ds.train, torch.device("cpu"))
-    assert m.n_nodes == ds.n_users + ds.n_entities and len(m.edges) == len(np.unique(ds.train, axis=0))
+    assert m.n_nodes == ds.n_users + ds.n_items and len(m.edges) == len(np.unique(ds.train, axis=0))
     users, pos, neg = _one_batch(ds)
     out = m.loss(users, pos, neg, 0)
     assert set(out) == {"loss", "loss_rec"}
@@ -200,6 +199,10 @@ def test_lightgcn_is_plain_lightgcn(synthetic_ds):
     z = torch.stack(hs).mean(0)
     ref = bpr_loss(z[users], z[U + pos], z[U + neg]) + cfg.model.l2_reg * l2_batch(x[users], x[U + pos], x[U + neg])
     assert out["loss"].item() == pytest.approx(ref.item(), rel=1e-5)
+    # LightGCN's settings are the three it reads: a CIKGRec switch is refused at the door, by name
+    assert cfg.model.setting_names() == ["dim", "n_layers", "l2_reg"]
+    with pytest.raises(ValueError, match=r"unknown setting 'no_cl'; known: \[.*'n_layers'.*settings of lightgcn"):
+        default_config("synthetic", "lightgcn", no_cl=False)
 
 
 def test_transe_step_runs_and_is_checkpointed(synthetic_ds):

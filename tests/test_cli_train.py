@@ -35,7 +35,8 @@ def test_train_seeds_summary_and_resume(tmp_path, monkeypatch, synthetic_dir, ca
 
 
 def test_unknown_setting_is_a_clear_error():
-    from cikgwb.config import apply_overrides, default_config
+    from cikgwb.config import apply_overrides
+    from cikgwb.models import default_config
     with pytest.raises(ValueError, match=r"unknown setting 'gcl_wieght'"):
         apply_overrides(default_config("synthetic"), ["gcl_wieght=0.1"])
     with pytest.raises(ValueError, match=r"expected key=value"):

@@ -59,7 +59,7 @@ def test_seed_and_user_statistics_on_known_differences(tmp_path):
 
 def test_compare_cli_on_trained_models(synthetic_ds, tmp_path, capsys, one_thread):
     from cikgwb.cli import main
-    from cikgwb.config import default_config
+    from cikgwb.models import default_config
     from cikgwb.train import Trainer
 
     def run(name, epochs):

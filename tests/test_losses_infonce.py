@@ -97,7 +97,7 @@ def test_unknown_precision_is_refused():
 
 
 def test_cikgrec_refuses_an_unknown_precision(synthetic_ds):
-    from cikgwb.config import default_config
+    from cikgwb.models import default_config
     from cikgwb.models import build_model
     cfg = default_config("synthetic", "cikgrec")
     cfg.model.precision = "fp16"
@@ -108,7 +108,7 @@ def test_cikgrec_refuses_an_unknown_precision(synthetic_ds):
 def _short_run(ds, tmp_path, precision, epochs=3):
     import json
 
-    from cikgwb.config import default_config
+    from cikgwb.models import default_config
     from cikgwb.train import train
     cfg = default_config("synthetic", "cikgrec")
     cfg.train.max_epochs, cfg.train.device = epochs, "cpu"

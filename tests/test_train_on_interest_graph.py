@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from cikgwb.config import default_config
+from cikgwb.models import default_config
 from cikgwb.knowledge.infer import infer_interests
 from cikgwb.knowledge.interest_graph import build_interest_graph
 from cikgwb.train import Trainer

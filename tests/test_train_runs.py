@@ -61,7 +61,7 @@ def test_failed_new_attempt_leaves_the_finished_run_intact(cli_env, tmp_path, ca
 
 
 def test_per_user_metrics_saved_and_rebuilt_from_the_checkpoint(synthetic_ds, tmp_path, one_thread):
-    from cikgwb.config import default_config
+    from cikgwb.models import default_config
     from cikgwb.train import PER_USER_FILE, Trainer, load_per_user, write_per_user
 
     cfg = default_config("synthetic")
@@ -86,7 +86,7 @@ def test_per_user_metrics_saved_and_rebuilt_from_the_checkpoint(synthetic_ds, tm
 
 
 def test_old_run_folder_with_checkpoints_inside_still_resumes(synthetic_ds, tmp_path, one_thread):
-    from cikgwb.config import default_config
+    from cikgwb.models import default_config
     from cikgwb.train import Trainer, find_checkpoint
 
     def cfg(n):

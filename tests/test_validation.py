@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cikgwb.config import ConfigError, RunConfig, apply_overrides, default_config, validate_config
+from cikgwb.config import ConfigError, RunConfig, apply_overrides, validate_config
+from cikgwb.models import default_config
 
 REPO = Path(__file__).resolve().parents[1]
 

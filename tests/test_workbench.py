@@ -302,7 +302,8 @@ def test_baseline_off_its_defaults_is_a_variant_not_the_table1_row(tmp_path):
     """A baseline run with its model's DEFAULTS is Table 1's row ("-"); one with other settings
     (kept as the evidence of a tuning step) is labelled by what differs and left out of Table 1,
     even when it is newer."""
-    from cikgwb.config import apply_overrides, default_config
+    from cikgwb.config import apply_overrides
+    from cikgwb.models import default_config
 
     for name, sets, r50, when in (("kgin-tuned", [], 0.12, "2026-01-01T00:00:00"),
                                   ("kgin-authors-lr", ["lr=1e-4"], 0.07, "2026-02-01T00:00:00"),
@@ -322,7 +323,8 @@ def test_baseline_off_its_defaults_is_a_variant_not_the_table1_row(tmp_path):
 def test_metrics_interest_field_says_what_the_model_read(tmp_path, monkeypatch):
     """metrics.json names the interest graph a run's model really read: every committed run, and a
     new LightGCN / w/o UIK run (they read none, though the dataset loads the released graph)."""
-    from cikgwb.config import RunConfig, default_config
+    from cikgwb.config import RunConfig
+    from cikgwb.models import default_config
     from cikgwb.train import Trainer, interest_source_used
 
     root = Path(__file__).resolve().parents[1] / "reports" / "runs"

@@ -15,7 +15,7 @@ Datasets (see ``../shared/data/README.md`` for the formats):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -55,11 +55,19 @@ class FileSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A dataset: its main upstream ``repo`` at ``commit`` and the files to fetch.
+    """A dataset: its main upstream ``repo`` at ``commit``, the files to fetch, and what code and
+    notebooks need to know about it (instead of testing its name).
 
     A file may come from another repository (ml1m's substitute KG); each :class:`FileSpec`
     carries its own ``repo`` and ``commit``. ``synthetic`` datasets have no files: they are
     generated locally.
+
+    ``planted_truth``: the dataset knows each user's true interests (the synthetic generator's
+    planted topics), so notebooks can score what they recover. ``train_defaults``: training
+    settings of every model on it (the overall layer of :func:`cikgwb.models.make_config`,
+    e.g. a short schedule on the small synthetic graph). ``quick``: the notebooks' usual mode
+    on it (quick runs, few epochs; the real datasets: full). ``kappa``: the notebooks' default
+    number of interest clusters.
     """
 
     name: str
@@ -68,6 +76,15 @@ class DatasetSpec:
     files: tuple[FileSpec, ...] = ()
     synthetic: bool = False
     notes: str = ""
+    planted_truth: bool = False
+    train_defaults: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
+    quick: bool = False
+    kappa: int = 350
+
+    @property
+    def real(self) -> bool:
+        """A real dataset (downloaded), not a generated one."""
+        return not self.synthetic
 
     def file(self, path: str) -> FileSpec:
         """The :class:`FileSpec` whose local ``path`` is ``path``."""
@@ -150,8 +167,10 @@ REGISTRY: dict[str, DatasetSpec] = {
         ),
     ),
     "synthetic": DatasetSpec(
-        name="synthetic", repo=None, commit=None, synthetic=True,
+        name="synthetic", repo=None, commit=None, synthetic=True, planted_truth=True,
         notes="Generated deterministically by cikgwb.data.synthetic; nothing to download.",
+        # a small graph: short runs (CIKGRec's quick schedule: cikgwb/models/cikgrec.py)
+        train_defaults={"max_epochs": 60, "patience": 10}, quick=True, kappa=40,
     ),
 }
 
@@ -166,6 +185,11 @@ class UnknownDatasetError(KeyError, ValueError):
 def names() -> list[str]:
     """Known dataset names, sorted."""
     return sorted(REGISTRY)
+
+
+def real_names() -> list[str]:
+    """The real (downloaded) datasets, sorted: the paper's tables are over these."""
+    return sorted(n for n, s in REGISTRY.items() if s.real)
 
 
 def get_spec(name: str) -> DatasetSpec:
@@ -194,5 +218,5 @@ def dataset_dir(name: str, data_dir: str | os.PathLike[str] | None = None) -> Pa
 
 __all__ = [
     "DATA_DIR_ENV", "RAW_BASE", "DatasetSpec", "FileSpec", "REGISTRY", "UnknownDatasetError",
-    "data_root", "dataset_dir", "get_spec", "names",
+    "data_root", "dataset_dir", "get_spec", "names", "real_names",
 ]

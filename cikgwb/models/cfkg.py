@@ -22,6 +22,8 @@ Adam, batch 1024.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import nn
@@ -30,24 +32,37 @@ from ..config import ModelConfig
 from ..data.dataset import Dataset
 from ..sampling import uniform_triples
 from . import register
-from ._backbone import resolve_extra, xavier_blocks
+from ._backbone import xavier_blocks
 from .base import Recommender
 from .cke import kg_triples, n_relations
 from .losses import transe_loss
 
 
-@register("cfkg")
+@dataclass
+class Config(ModelConfig):
+    """CFKG's settings (KGAT's CFKG reference: TransE on the user-item-entity graph)."""
+
+    dim: int = 64                       # embedding size of users, entities and relations
+    l2_reg: float = 1e-5                # L2 weight of the interaction (buy-relation) TransE loss
+    l2_reg_kge: float = 1e-5            # L2 weight of the KG TransE loss
+    kg_batch_size: int = 2048           # KG triples per batch of the KG loss
+    use_kg: bool = True                 # false: the KG loss and triples are left out
+    kg_weight: float = 1.0              # weight of the KG loss beside the interaction loss
+    inverse_relations: bool = False     # add an inverse of every KG relation
+
+
+#: training settings of CFKG's reference (the model layer) and per-dataset overrides (none)
+TRAIN = {"lr": 1e-3}
+DATASETS: dict[str, dict] = {}
+
+
+@register("cfkg", Config, train=TRAIN, datasets=DATASETS)
 class CFKG(Recommender):
     NAME = "cfkg"
-    EXTRA = {"kg_weight": 1.0, "inverse_relations": False}
-    DEFAULTS = {"lr": 1e-3, "l2_reg": 1e-5, "l2_reg_kge": 1e-5, "kg_batch_size": 2048, "n_layers": 0,
-                "use_kg": True, "no_interests": True, "no_cl": True, "self_loops": False,
-                "edge_dropout": 0.0, "message_dropout": 0.0, "cf_weight": 1.0,
-                **{f"extra.{k}": v for k, v in EXTRA.items()}}
 
-    def __init__(self, ds: Dataset, cfg: ModelConfig, train_pairs: np.ndarray, device: torch.device):
+    def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        self.opts = o = resolve_extra(self.NAME, cfg.extra, self.EXTRA)
+        self.opts = o = cfg   # its options are its Config's fields
         if cfg.dim < 1 or cfg.kg_batch_size < 1:
             raise ValueError(f"cfkg: dim={cfg.dim}, kg_batch_size={cfg.kg_batch_size}: expected positive sizes")
         U, I, E = ds.n_users, ds.n_items, ds.n_entities

@@ -14,6 +14,8 @@ Total loss per batch (docs/method.md section 3)::
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -25,14 +27,99 @@ from ..data.dataset import Dataset
 from ..graph import EdgeSets, drop_edges, lightgcn, normalized_adjacency
 from ..sampling import uniform_triples
 from . import register
-from ._backbone import InteractionGraphModel
 from .base import AlternatingPhase, Recommender
 from .losses import PRECISIONS, bpr_loss, info_nce, l2_batch, mask_rate, sce_loss, transe_loss
 
 
-@register("cikgrec")
+@dataclass
+class Config(ModelConfig):
+    """CIKGRec's settings (docs/method.md section 4). With every extra off and no KG / interests
+    it is plain LightGCN. The defaults below are the model layer; the authors' settings per
+    dataset (their scripts) are :data:`DATASETS`."""
+
+    dim: int = 64                        # embedding size d
+    n_layers: int = 3                    # LightGCN layers l on the CIKG
+    l2_reg: float = 1e-5                 # L2 weight on the batch's layer-0 embeddings
+    cf_weight: float = 1.5               # lambda_1: weight of the BPR loss L_r
+    interest_recon_weight: float = 0.03  # lambda_2: weight of the interest reconstruction L_u
+    gcl_weight: float = 0.01             # lambda_3: weight of the cross-domain contrast L_c
+    gcl_temp: float = 0.2                # tau: InfoNCE temperature
+    noise_eps: float = 0.1               # SimGCL noise size on contrastive view 1
+    edge_dropout: float = 0.0            # share of CIKG edges dropped per batch (main graph)
+    message_dropout: float = 0.0         # dropout on each layer's output while training
+    self_loops: bool = True              # self-loops in the main graph's normalised adjacency
+    mask_alpha: float = 0.05             # alpha: start mask rate of the interest nodes
+    mask_omega: float = 0.75             # omega: cap of the mask rate
+    mask_lambda: float = 150.0           # Lambda: epochs of the mask-rate schedule
+    schedule: str = "exp"                # exp | lin | fixed (w/o DMR: fixed at alpha)
+    uir_enc_layers: int = 2              # encoder layers of the interest reconstruction
+    uir_dec_layers: int = 1              # decoder layers of the interest reconstruction
+    replace_rate: float = 0.0            # share of masked rows replaced by random interest rows
+    uir_edge_drop: float = 0.0           # edge dropout of the reconstruction graph
+    sce_eta: float = 2.0                 # eta: exponent of the scaled cosine error
+    transe: bool = False                 # the alternating TransE phase on the KG
+    lr_kg: float = 0.002                 # learning rate of that phase
+    l2_reg_kge: float = 1e-3             # L2 weight of the TransE loss
+    kg_batch_size: int = 4096            # triples per batch of that phase
+    views: str = "paper"                 # paper | authors: the contrastive views' graphs
+    precision: str = "fp32"              # fp32 | bf16: the InfoNCE's matrix products (bf16 is an option, not the paper's maths)
+    # switches for the paper's ablations
+    use_kg: bool = True                  # false: no item KG in the CIKG
+    no_interests: bool = False           # w/o UIK: no interest nodes
+    no_uir: bool = False                 # w/o UIR: no interest reconstruction
+    no_cl: bool = False                  # w/o CL: no cross-domain contrast
+
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"schedule": ("exp", "lin", "fixed"),
+                                                     "views": ("paper", "authors"), "precision": PRECISIONS}
+
+    def reads_interest_graph(self) -> bool:
+        return not self.no_interests
+
+
+#: the authors' settings per dataset (their run scripts; lr is a training setting)
+DATASETS: dict[str, dict[str, Any]] = {
+    "book-crossing": dict(n_layers=4, lr=8e-4, l2_reg=5e-5, cf_weight=1.5, interest_recon_weight=0.03,
+                          gcl_weight=0.01, gcl_temp=0.15, edge_dropout=0.1, message_dropout=0.0,
+                          mask_alpha=0.05, mask_omega=0.65, mask_lambda=120, schedule="exp",
+                          uir_enc_layers=3, uir_dec_layers=1, replace_rate=0.0, uir_edge_drop=0.0,
+                          sce_eta=2.0, transe=False),
+    "dbbook2014": dict(n_layers=3, lr=8e-4, l2_reg=1e-5, cf_weight=1.5, interest_recon_weight=0.03,
+                       gcl_weight=0.01, gcl_temp=0.2, edge_dropout=0.0, message_dropout=0.0,
+                       mask_alpha=0.05, mask_omega=0.75, mask_lambda=150, schedule="exp",
+                       uir_enc_layers=2, uir_dec_layers=1, replace_rate=0.15, uir_edge_drop=0.2,
+                       sce_eta=2.0, transe=True, lr_kg=0.002, l2_reg_kge=0.001),
+    "ml1m": dict(n_layers=3, lr=5e-4, l2_reg=5e-5, cf_weight=1.8, interest_recon_weight=0.15,
+                 gcl_weight=0.03, gcl_temp=0.2, edge_dropout=0.1, message_dropout=0.1,
+                 mask_alpha=0.1, mask_omega=0.95, mask_lambda=80, schedule="exp",
+                 uir_enc_layers=2, uir_dec_layers=1, replace_rate=0.0, uir_edge_drop=0.0,
+                 sce_eta=3.0, transe=False),
+    # the embedded default: small graph, short schedule so a quick run shows the mask rate move
+    "synthetic": dict(n_layers=2, lr=5e-3, l2_reg=1e-4, cf_weight=1.5, interest_recon_weight=0.03,
+                      gcl_weight=0.01, gcl_temp=0.2, edge_dropout=0.0, message_dropout=0.0,
+                      mask_alpha=0.05, mask_omega=0.65, mask_lambda=30, schedule="exp",
+                      uir_enc_layers=2, uir_dec_layers=1, replace_rate=0.0, uir_edge_drop=0.0,
+                      sce_eta=2.0, transe=False),
+}
+
+
+@dataclass
+class LightGCNConfig(ModelConfig):
+    """LightGCN's settings (the LightGCN paper's, :class:`LightGCN`)."""
+
+    dim: int = 64                        # embedding size
+    n_layers: int = 3                    # LightGCN layers
+    l2_reg: float = 1e-4                 # L2 weight on the batch's layer-0 embeddings
+
+
+#: LightGCN's training settings (its paper's learning rate) and per-dataset overrides: on
+#: synthetic the quick configuration that CIKGRec uses too
+LIGHTGCN_TRAIN = {"lr": 1e-3}
+LIGHTGCN_DATASETS: dict[str, dict[str, Any]] = {"synthetic": dict(n_layers=2, lr=5e-3, l2_reg=1e-4)}
+
+
+@register("cikgrec", Config, datasets=DATASETS)
 class CIKGRec(Recommender):
-    def __init__(self, ds: Dataset, cfg: ModelConfig, train_pairs: np.ndarray, device: torch.device):
+    def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
         if cfg.precision not in PRECISIONS:
             raise ValueError(f"setting precision={cfg.precision!r}: expected one of {', '.join(PRECISIONS)}")
@@ -173,33 +260,21 @@ class CIKGRec(Recommender):
         return {"mask_rate": self.current_mask_rate(epoch)} if self.use_uir else {}
 
 
-@register("lightgcn")
-class LightGCN(InteractionGraphModel):
-    """LightGCN (He et al., SIGIR 2020): ``Z = mean_k A^k E`` on the user-item graph, BPR loss::
+@register("lightgcn", LightGCNConfig, train=LIGHTGCN_TRAIN, datasets=LIGHTGCN_DATASETS)
+class LightGCN(CIKGRec):
+    """LightGCN (He et al., SIGIR 2020): ``Z = mean_k A^k E`` on the interaction graph, BPR loss.
 
-        L = mean -ln sigma(z_u.z_i - z_u.z_i') + l2_reg/2 (|e_u|^2 + |e_i|^2 + |e_i'|^2) / B
-
-    The user-item LightGCN that SGL and SimGCL extend (:class:`InteractionGraphModel`), with
-    nothing added; CIKGRec with every extra off (no KG, no interests, no UIR, no CL, no
-    self-loops) computes the same, to the bit. Its layer-0 table keeps a row for every other KG
-    entity (isolated nodes ``U + I ..``: they never change) and one Xavier bound over all rows,
-    as when LightGCN ran through CIKGRec's code path, so its runs and checkpoints stay the same.
+    The same code path as CIKGRec with every extra off: no KG, no interests, no UIR, no CL,
+    no self-loops (its settings are only the three it reads: :class:`LightGCNConfig`).
 
     Defaults on the real datasets from the LightGCN paper: 3 layers, lr 1e-3, L2 weight 1e-4
     (embedding size 64, Adam; batch 1024 in this workbench's protocol, 2048 in the paper); on
     synthetic the quick configuration that CIKGRec uses too.
     """
 
-    NAME = "lightgcn"
-
-    DEFAULTS = {"n_layers": 3, "lr": 1e-3, "l2_reg": 1e-4}
-
-    def initial_embedding(self, ds: Dataset) -> torch.Tensor:
-        """One Xavier table over users, items and the other KG entities (CIKGRec's node space
-        without interests)."""
-        return nn.init.xavier_uniform_(torch.empty(ds.n_users + ds.n_entities, self.cfg.dim))
-
-    def loss(self, users, pos, neg, epoch):
-        z = self.propagate(mean=False)  # the layer sum; rescaled on the gathered rows only
-        l_rec = self.rec_loss(z, users, pos, neg, scale=1.0 / (self.cfg.n_layers + 1))
-        return {"loss_rec": l_rec, "loss": l_rec}
+    def __init__(self, ds, cfg: LightGCNConfig, train_pairs, device):
+        # CIKGRec's code path with every extra off (its other settings are then never read)
+        full = Config(model=cfg.model, dim=cfg.dim, n_layers=cfg.n_layers, l2_reg=cfg.l2_reg, cf_weight=1.0,
+                      edge_dropout=0.0, message_dropout=0.0, self_loops=False, transe=False,
+                      use_kg=False, no_interests=True, no_uir=True, no_cl=True)
+        super().__init__(ds, full, train_pairs, device)

@@ -13,7 +13,7 @@ trained jointly with TransR on the item-side KG::
 
 Each training batch of (user, item, negative item) goes with ``kg_batch_size`` KG triples drawn
 uniformly with replacement and one uniformly drawn corrupted tail each (any entity); one Adam
-step on the sum, as the KGAT authors' CKE implementation trains it. ``extra.inverse_relations``
+step on the sum, as the KGAT authors' CKE implementation trains it. ``inverse_relations``
 adds (t, r + R, h) for every triple. With no KG (or ``use_kg=False``) CKE is BPR-MF.
 
 Defaults (KGAT's CKE reference settings): relation space k = 64, l2_reg = l2_reg_kge = 1e-5,
@@ -21,6 +21,8 @@ KG batch 2048; lr 1e-3 (the reference uses 1e-4 with an evaluation every 10 epoc
 evaluate every epoch with patience 10), embedding size 64, Adam, batch 1024.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -30,9 +32,29 @@ from ..config import ModelConfig
 from ..data.dataset import Dataset
 from ..sampling import uniform_triples
 from . import register
-from ._backbone import resolve_extra, xavier_blocks
+from ._backbone import xavier_blocks
 from .base import Recommender
 from .losses import bpr_loss, l2_batch, transr_loss, transr_project
+
+
+@dataclass
+class Config(ModelConfig):
+    """CKE's settings (KGAT's CKE reference settings)."""
+
+    dim: int = 64                       # embedding size of users, items and entities
+    relation_dim: int = 64              # TransR relation space size k
+    l2_reg: float = 1e-5                # L2 weight of the BPR loss
+    l2_reg_kge: float = 1e-5            # L2 weight of the TransR KG loss
+    kg_batch_size: int = 2048           # KG triples per batch of the KG loss
+    use_kg: bool = True                 # false: the KG loss and triples are left out
+    kg_weight: float = 1.0              # weight of the KG loss beside BPR
+    inverse_relations: bool = False     # add an inverse of every KG relation
+    normalize_kg: bool = True           # L2-normalise the projected KG embeddings (KGAT's CKE)
+
+
+#: training settings of CKE's reference (the model layer) and per-dataset overrides (none)
+TRAIN = {"lr": 1e-3}
+DATASETS: dict[str, dict] = {}
 
 
 def kg_triples(ds: Dataset, inverse: bool) -> torch.Tensor:
@@ -53,20 +75,15 @@ def n_relations(ds: Dataset) -> int:
     return max(int(ds.n_relations), int(ds.kg[:, 1].max()) + 1 if len(ds.kg) else 0)
 
 
-@register("cke")
+@register("cke", Config, train=TRAIN, datasets=DATASETS)
 class CKE(Recommender):
     NAME = "cke"
-    EXTRA = {"relation_dim": 64, "kg_weight": 1.0, "inverse_relations": False, "normalize_kg": True}
-    DEFAULTS = {"lr": 1e-3, "l2_reg": 1e-5, "l2_reg_kge": 1e-5, "kg_batch_size": 2048, "n_layers": 0,
-                "use_kg": True, "no_interests": True, "no_cl": True, "self_loops": False,
-                "edge_dropout": 0.0, "message_dropout": 0.0, "cf_weight": 1.0,
-                **{f"extra.{k}": v for k, v in EXTRA.items()}}
 
-    def __init__(self, ds: Dataset, cfg: ModelConfig, train_pairs: np.ndarray, device: torch.device):
+    def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        self.opts = o = resolve_extra(self.NAME, cfg.extra, self.EXTRA)
+        self.opts = o = cfg   # its options are its Config's fields
         if o["relation_dim"] < 1 or cfg.dim < 1 or cfg.kg_batch_size < 1:
-            raise ValueError(f"cke: dim={cfg.dim}, extra.relation_dim={o['relation_dim']}, "
+            raise ValueError(f"cke: dim={cfg.dim}, relation_dim={o['relation_dim']}, "
                              f"kg_batch_size={cfg.kg_batch_size}: expected positive sizes")
         U, I, E, D = ds.n_users, ds.n_items, ds.n_entities, cfg.dim
         if E < I:

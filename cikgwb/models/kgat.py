@@ -15,7 +15,7 @@ Attentive embedding propagation, layer ``l = 1..L`` (layer sizes 64, 32, 16)::
     e_h^*     = e_h^(0) || e_h^(1)/|e_h^(1)| || ... || e_h^(L)/|e_h^(L)|      (176 dims)
 
 Knowledge-aware attention (TransR space, relation matrix ``W_r``), softmax over each head's
-edges (all relations together), recomputed without gradient after every epoch with ``extra.update_attention=true``::
+edges (all relations together), recomputed without gradient after every epoch with ``update_attention=true``::
 
     pi(h, r, t) = exp((W_r e_t)^T tanh(W_r e_h + e_r)) / sum_{(h, r', t')} exp(...)
 
@@ -40,19 +40,21 @@ valid Recall@50 on book-crossing stalled near 0.088 and early-stopped at epoch 5
 passed 0.10 by epoch 56; runs ``book-crossing-kgat-valid-lr1e-4-s0`` and
 ``book-crossing-kgat-valid-attentive-s0``), l2 1e-5 (both), message dropout 0.1, kg batch
 2048, TransR dimension 64; embeddings from Xavier by default (the README's command starts
-users and items from BPR-MF embeddings, ``--pretrain -1``: ``extra.pretrain_mf_epochs=N`` does
-so with N epochs of :func:`~cikgwb.models.kg_common.pretrain_bpr_mf` at ``extra.pretrain_mf_lr``,
+users and items from BPR-MF embeddings, ``--pretrain -1``: ``pretrain_mf_epochs=N`` does
+so with N epochs of :func:`~cikgwb.models.kg_common.pretrain_bpr_mf` at ``pretrain_mf_lr``,
 default 1e-3; on book-crossing valid, BPR-MF's Recall@50 peaks near 50 epochs at 0.108).
 
 Differences: the authors' TensorFlow graph captures ``A`` at build time, so their attention updates never reach the propagation: it runs on the initial
 Laplacian all along, and the paper's Table 1 numbers come from that code. This module does the
-same by default (``extra.update_attention=false``); ``true`` recomputes ``A`` from the attention
+same by default (``update_attention=false``); ``true`` recomputes ``A`` from the attention
 after every epoch, as the KGAT paper and its PyTorch port describe. On book-crossing (valid,
 lr 1e-3) the authors' behaviour scored higher at equal epochs: Recall@50 + NDCG@50 on valid
 0.137 against 0.124 at epoch 44 (runs ``book-crossing-kgat-valid-s0`` and
 ``book-crossing-kgat-valid-attentive-s0``). LeakyReLU slope 0.2 as in TensorFlow.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -63,9 +65,31 @@ from ..config import ModelConfig
 from ..data.dataset import Dataset
 from . import register
 from .base import AlternatingPhase, Recommender
-from .kg_common import (Pattern, pretrain_bpr_mf, project_by_relation, relational_triples, settings,
-                        uniform_negatives, xavier)
+from .kg_common import (Pattern, pretrain_bpr_mf, project_by_relation, relational_triples, uniform_negatives, xavier)
 from .losses import bpr_loss, l2_batch, transr_loss
+
+
+@dataclass
+class Config(ModelConfig):
+    """KGAT's settings (its authors' defaults; see the module docstring)."""
+
+    dim: int = 64                                # layer-0 embedding size of users and entities
+    layer_sizes: tuple[int, ...] = (64, 32, 16)  # output size of each propagation layer (their count: the depth)
+    kge_dim: int = 64                            # TransR relation space size
+    message_dropout: float = 0.1                 # dropout on each layer's output while training
+    leaky_slope: float = 0.2                     # LeakyReLU slope of the bi-interaction aggregator
+    update_attention: bool = False               # recompute the attention each batch (else after each epoch)
+    l2_reg: float = 1e-5                         # L2 weight of the BPR loss
+    lr_kg: float = 1e-3                          # learning rate of the alternating TransR phase
+    l2_reg_kge: float = 1e-5                     # L2 weight of the TransR loss
+    kg_batch_size: int = 2048                    # triples per batch of the TransR phase
+    pretrain_mf_epochs: int = 0                  # BPR-MF epochs to initialise users and items (0: none)
+    pretrain_mf_lr: float = 1e-3                 # learning rate of that pre-training
+
+
+#: training settings of KGAT's authors (the model layer) and per-dataset overrides (none)
+TRAIN = {"lr": 1e-3}
+DATASETS: dict[str, dict] = {}
 
 
 def ckg_edges(ds: Dataset, train_pairs: np.ndarray) -> tuple[np.ndarray, int]:
@@ -96,21 +120,14 @@ class BiInteraction(nn.Module):
                 + F.leaky_relu(self.W2(ego * side), self.slope))
 
 
-@register("kgat")
+@register("kgat", Config, train=TRAIN, datasets=DATASETS)
 class KGAT(Recommender):
-    EXTRA = {"layer_sizes": [64, 32, 16], "kge_dim": 64, "leaky_slope": 0.2, "update_attention": False,
-             "pretrain_mf_epochs": 0, "pretrain_mf_lr": 1e-3}
-    DEFAULTS = {"dim": 64, "lr": 1e-3, "lr_kg": 1e-3, "l2_reg": 1e-5, "l2_reg_kge": 1e-5,
-                "message_dropout": 0.1, "edge_dropout": 0.0, "kg_batch_size": 2048,
-                "use_kg": True, "no_interests": True, "transe": False,
-                **{f"extra.{k}": v for k, v in EXTRA.items()}}
-
-    def __init__(self, ds: Dataset, cfg: ModelConfig, train_pairs: np.ndarray, device: torch.device):
+    def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        opts = settings("kgat", cfg.extra, self.EXTRA)
+        opts = cfg   # its options are its Config's fields
         sizes = [int(s) for s in opts["layer_sizes"]]
         if not sizes or min(sizes) < 1 or cfg.dim < 1:
-            raise ValueError(f"kgat: dim={cfg.dim}, extra.layer_sizes={opts['layer_sizes']!r}: expected positive sizes")
+            raise ValueError(f"kgat: dim={cfg.dim}, layer_sizes={opts['layer_sizes']!r}: expected positive sizes")
         if not 0.0 <= cfg.message_dropout < 1.0:
             raise ValueError(f"kgat: message_dropout={cfg.message_dropout!r}: expected a rate in [0, 1)")
         self.U, self.N = ds.n_users, ds.n_users + ds.n_entities
@@ -126,7 +143,7 @@ class KGAT(Recommender):
         self.embedding = nn.Parameter(xavier(self.N, D))
         n_pre = int(opts["pretrain_mf_epochs"])
         if n_pre < 0:
-            raise ValueError(f"kgat: extra.pretrain_mf_epochs={n_pre}: expected 0 (off) or a number of epochs")
+            raise ValueError(f"kgat: pretrain_mf_epochs={n_pre}: expected 0 (off) or a number of epochs")
         if n_pre:  # users and items start from BPR-MF, as the authors' --pretrain -1
             users, items = pretrain_bpr_mf(train_pairs, ds.n_users, ds.n_items, D, n_pre,
                                            lr=float(opts["pretrain_mf_lr"]), l2_reg=cfg.l2_reg,

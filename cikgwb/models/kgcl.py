@@ -46,6 +46,9 @@ these datasets); ``transe=false`` skips it.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -57,8 +60,37 @@ from ..graph import InteractionGraph
 from ..sampling import Membership, tail_negatives, triple_keys
 from . import register
 from .base import AlternatingPhase, Recommender
-from .kg_common import Pattern, check_positive, check_rate, settings
+from .kg_common import Pattern, check_positive, check_rate
 from .losses import grace_loss, l2_batch, transe_loss
+
+
+@dataclass
+class Config(ModelConfig):
+    """KGCL's settings (its authors' defaults; see the module docstring)."""
+
+    dim: int = 64                       # embedding size
+    n_layers: int = 3                   # LightGCN layers of the CF part
+    l2_reg: float = 1e-4                # L2 weight of the BPR loss
+    gcl_weight: float = 0.1             # weight of the contrastive loss
+    gcl_temp: float = 0.2               # temperature of the contrastive loss
+    no_cl: bool = False                 # w/o CL: no contrastive views or loss
+    transe: bool = True                 # the alternating TransE phase on the KG
+    lr_kg: float = 1e-3                 # learning rate of that phase
+    l2_reg_kge: float = 1e-3            # L2 weight of the TransE loss
+    kg_batch_size: int = 4096           # triples per batch of that phase
+    kg_p_drop: float = 0.5              # KG edge dropout of the augmented views
+    ui_p_drop: float = 0.1              # user-item edge dropout of the augmented views
+    entity_num_per_item: int = 10       # KG neighbours sampled per item
+    gat_dropout: float = 0.4            # dropout of the item-entity attention
+    leaky_slope: float = 0.2            # LeakyReLU slope of that attention
+    init_std: float = 0.1               # std of the normal initialisation
+
+    RANGES: ClassVar[dict[str, tuple]] = {k: (0, True, 1, False) for k in ("kg_p_drop", "ui_p_drop", "gat_dropout")}
+
+
+#: training settings of KGCL's authors (the model layer) and per-dataset overrides (none)
+TRAIN = {"lr": 1e-3}
+DATASETS: dict[str, dict] = {}
 
 
 def item_neighbours(ds: Dataset, k: int) -> np.ndarray:
@@ -80,21 +112,14 @@ def item_neighbours(ds: Dataset, k: int) -> np.ndarray:
     return rows[rank < k]
 
 
-@register("kgcl")
+@register("kgcl", Config, train=TRAIN, datasets=DATASETS)
 class KGCL(Recommender):
-    EXTRA = {"kg_p_drop": 0.5, "ui_p_drop": 0.1, "entity_num_per_item": 10, "gat_dropout": 0.4,
-             "leaky_slope": 0.2, "init_std": 0.1}
-    DEFAULTS = {"dim": 64, "n_layers": 3, "lr": 1e-3, "l2_reg": 1e-4, "gcl_weight": 0.1, "gcl_temp": 0.2,
-                "no_cl": False, "lr_kg": 1e-3, "l2_reg_kge": 1e-3, "kg_batch_size": 4096,
-                "edge_dropout": 0.0, "message_dropout": 0.0, "use_kg": True, "no_interests": True,
-                "transe": True, **{f"extra.{k}": v for k, v in EXTRA.items()}}
-
-    def __init__(self, ds: Dataset, cfg: ModelConfig, train_pairs: np.ndarray, device: torch.device):
+    def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        o = settings("kgcl", cfg.extra, self.EXTRA)
-        self.kg_p_drop = check_rate("kgcl", "extra.kg_p_drop", o["kg_p_drop"])
-        self.ui_p_drop = check_rate("kgcl", "extra.ui_p_drop", o["ui_p_drop"])
-        self.gat_dropout = check_rate("kgcl", "extra.gat_dropout", o["gat_dropout"])
+        o = cfg   # its options are its Config's fields
+        self.kg_p_drop = check_rate("kgcl", "kg_p_drop", o["kg_p_drop"])
+        self.ui_p_drop = check_rate("kgcl", "ui_p_drop", o["ui_p_drop"])
+        self.gat_dropout = check_rate("kgcl", "gat_dropout", o["gat_dropout"])
         self.slope = float(o["leaky_slope"])
         self.use_cl = not cfg.no_cl and cfg.gcl_weight > 0
         if self.use_cl:

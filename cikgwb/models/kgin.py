@@ -18,14 +18,14 @@ each followed by message dropout and L2 normalisation; the representation is the
         + sim_regularity * L_IND
 
 Intent independence ``L_IND`` over the rows ``w_p`` of the intent-relation logits (as the
-authors' code, ``extra.ind``)::
+authors' code, ``ind``)::
 
     distance: sum_{p < q} dCor(w_p, w_q)    (distance correlation; the code's default)
     cosine:   sum_{p < q} cos(w_p, w_q)^2   (zero for orthogonal intents)
     mi:       -sum_p log( exp(s_pp / tau) / sum_q exp(s_pq / tau) ) over the columns w_.r of
               the relation-intent matrix, s_pq = w_p^T w_q / |w_p| (the code's MI form, tau 0.2)
 
-Training uses node dropout (``edge_dropout``): a random half of the KG edges per batch, and
+Training uses node dropout (``node_dropout``, ``edge_dropout`` before issue 19): a random half of the KG edges per batch, and
 every user-item entry kept with probability 1/2 and scaled by 2; evaluation uses the full
 graph without dropout.
 
@@ -37,6 +37,9 @@ correlation. The learning rate is tuned on valid, as the CIKGRec paper allows: a
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -45,8 +48,32 @@ from torch import nn
 from ..config import ModelConfig
 from ..data.dataset import Dataset
 from . import register
-from .kg_common import (RelationalKGModel, check_rate, settings, xavier)
+from .kg_common import (RelationalKGModel, check_rate, xavier)
 from .losses import bpr_loss, l2_batch
+
+
+@dataclass
+class Config(ModelConfig):
+    """KGIN's settings (its authors' defaults; see the module docstring)."""
+
+    dim: int = 64                       # embedding size
+    n_layers: int = 3                   # relational propagation hops
+    l2_reg: float = 1e-5                # L2 weight on the batch's final representations
+    node_dropout: float = 0.5           # share of KG edges dropped per batch (user-item entries kept w.p. 1 - rate)
+    message_dropout: float = 0.1        # dropout on each hop's output
+    n_factors: int = 4                  # user intents P
+    ind: str = "distance"               # intent independence: distance | cosine | mi
+    sim_regularity: float = 1e-4        # weight of the independence loss
+
+    RENAMED: ClassVar[dict[str, str]] = {"edge_dropout": "node_dropout"}   # its name before issue 19
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"ind": ("distance", "cosine", "mi")}
+    RANGES: ClassVar[dict[str, tuple]] = {"n_factors": (1, True, None, False), "sim_regularity": (0, True, None, False)}
+
+
+#: training settings (the model layer; the learning rate tuned on valid, module docstring) and
+#: per-dataset overrides (none)
+TRAIN = {"lr": 1e-3}
+DATASETS: dict[str, dict] = {}
 
 IND_TYPES = ("distance", "cosine", "mi")
 
@@ -74,7 +101,7 @@ def independence_loss(w: torch.Tensor, kind: str = "distance", tau: float = 0.2)
         ttl = (wt @ w).sum(1)
         return -(pos / tau - ttl / tau).sum()
     if kind not in ("distance", "cosine"):
-        raise ValueError(f"kgin: extra.ind={kind!r}: expected one of {IND_TYPES}")
+        raise ValueError(f"kgin: ind={kind!r}: expected one of {IND_TYPES}")
     total = w.new_zeros(())
     for p in range(P):
         for q in range(p + 1, P):
@@ -85,24 +112,19 @@ def independence_loss(w: torch.Tensor, kind: str = "distance", tau: float = 0.2)
     return total
 
 
-@register("kgin")
+@register("kgin", Config, train=TRAIN, datasets=DATASETS)
 class KGIN(RelationalKGModel):
-    EXTRA = {"n_factors": 4, "ind": "distance", "sim_regularity": 1e-4}
-    DEFAULTS = {"dim": 64, "n_layers": 3, "lr": 1e-3, "l2_reg": 1e-5, "edge_dropout": 0.5,
-                "message_dropout": 0.1, "use_kg": True, "no_interests": True, "transe": False,
-                **{f"extra.{k}": v for k, v in EXTRA.items()}}
-
-    def __init__(self, ds: Dataset, cfg: ModelConfig, train_pairs: np.ndarray, device: torch.device):
+    def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        opts = settings("kgin", cfg.extra, self.EXTRA)
+        opts = cfg   # its options are its Config's fields
         self.ind = str(opts["ind"]).lower()
         if self.ind not in IND_TYPES:
-            raise ValueError(f"kgin: extra.ind={opts['ind']!r}: expected one of {IND_TYPES}")
+            raise ValueError(f"kgin: ind={opts['ind']!r}: expected one of {IND_TYPES}")
         self.n_factors = int(opts["n_factors"])
         if self.n_factors < 1 or cfg.n_layers < 1 or cfg.dim < 1:
             raise ValueError(f"kgin: n_factors={self.n_factors}, n_layers={cfg.n_layers}, dim={cfg.dim}: expected >= 1")
         self.sim_regularity = float(opts["sim_regularity"])
-        self.node_dropout = check_rate("kgin", "edge_dropout", cfg.edge_dropout)
+        self.node_dropout = check_rate("kgin", "node_dropout", cfg.node_dropout)
         check_rate("kgin", "message_dropout", cfg.message_dropout)
         self.build_graphs(ds, train_pairs, device)
         D = cfg.dim

@@ -49,6 +49,9 @@ replacement uses the equivalent Gumbel-top-k form.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import math
 
 import numpy as np
@@ -60,8 +63,33 @@ from ..config import ModelConfig
 from ..data.dataset import Dataset
 from . import register
 from .kg_common import (Pattern, RelationalKGModel, RelationalAggregator, check_positive, check_rate, gumbel_like,
-                        settings, xavier)
+                        xavier)
 from .losses import bpr_loss, l2_batch
+
+
+@dataclass
+class Config(ModelConfig):
+    """KGRec's settings (its authors' defaults; see the module docstring)."""
+
+    dim: int = 64                       # embedding size
+    n_layers: int = 2                   # relational propagation hops
+    l2_reg: float = 1e-5                # L2 weight on the batch's final representations
+    node_dropout: float = 0.5           # share of KG edges dropped per batch (user-item entries kept w.p. 1 - rate)
+    message_dropout: float = 0.1        # dropout on each hop's output
+    gcl_weight: float = 0.01            # weight of the contrastive loss
+    gcl_temp: float = 1.0               # its temperature
+    no_cl: bool = False                 # w/o CL
+    mae_coef: float = 0.1               # weight of the masked KG autoencoder loss
+    mae_msize: int = 256                # triples masked per batch for it
+    cl_drop_ratio: float = 0.5          # edge dropout of the contrastive views
+    n_heads: int = 2                    # attention heads of the rationale scores (divides dim)
+
+    RENAMED: ClassVar[dict[str, str]] = {"edge_dropout": "node_dropout"}   # its name before issue 19
+
+
+#: training settings (the model layer; module docstring) and per-dataset overrides (none)
+TRAIN = {"lr": 1e-3}
+DATASETS: dict[str, dict] = {}
 
 
 def relation_aware_sample(rels: torch.Tensor, n_rel: int, keep_rate: float) -> torch.Tensor:
@@ -99,24 +127,18 @@ class Head(nn.Sequential):
         super().__init__(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
 
 
-@register("kgrec")
+@register("kgrec", Config, train=TRAIN, datasets=DATASETS)
 class KGRec(RelationalKGModel):
-    EXTRA = {"mae_coef": 0.1, "mae_msize": 256, "cl_drop_ratio": 0.5, "n_heads": 2}
-    DEFAULTS = {"dim": 64, "n_layers": 2, "lr": 1e-3, "l2_reg": 1e-5, "edge_dropout": 0.5,
-                "message_dropout": 0.1, "gcl_weight": 0.01, "gcl_temp": 1.0, "no_cl": False,
-                "use_kg": True, "no_interests": True, "transe": False,
-                **{f"extra.{k}": v for k, v in EXTRA.items()}}
-
-    def __init__(self, ds: Dataset, cfg: ModelConfig, train_pairs: np.ndarray, device: torch.device):
+    def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        o = settings("kgrec", cfg.extra, self.EXTRA)
-        self.node_dropout = check_rate("kgrec", "edge_dropout", cfg.edge_dropout)
+        o = cfg   # its options are its Config's fields
+        self.node_dropout = check_rate("kgrec", "node_dropout", cfg.node_dropout)
         check_rate("kgrec", "message_dropout", cfg.message_dropout)
-        self.cl_drop = check_rate("kgrec", "extra.cl_drop_ratio", o["cl_drop_ratio"])
+        self.cl_drop = check_rate("kgrec", "cl_drop_ratio", o["cl_drop_ratio"])
         self.mae_coef, self.mae_msize = float(o["mae_coef"]), int(o["mae_msize"])
         self.n_heads = int(o["n_heads"])
         if self.n_heads < 1 or cfg.dim % self.n_heads:
-            raise ValueError(f"kgrec: extra.n_heads={self.n_heads}: expected a positive divisor of dim={cfg.dim}")
+            raise ValueError(f"kgrec: n_heads={self.n_heads}: expected a positive divisor of dim={cfg.dim}")
         self.use_cl = not cfg.no_cl and cfg.gcl_weight > 0
         if self.use_cl:
             check_positive("kgrec", "gcl_temp", cfg.gcl_temp)

@@ -36,12 +36,15 @@ layer, k 10, lambda 0.5, lr 3e-3, l2 1e-5, node dropout 0.5, message dropout 0.1
 alpha 0.2, beta 0.001. Differences: BPR replaces the code's BCE on labelled pairs (this
 workbench's protocol: implicit feedback, sampled negatives); the semantic graph is over items
 (the paper's item-item graph; the code builds it over all entities), and by default it is
-rebuilt once per epoch from the parameters at the epoch's start (``extra.knn_refresh="epoch"``,
+rebuilt once per epoch from the parameters at the epoch's start (``knn_refresh="epoch"``,
 ~1.5 s on book-crossing's 8,853 items on this CPU) instead of at every batch
 (``"batch"``, the authors' code; ~1.5 s per batch here). Evaluation rebuilds it from the
 current parameters.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -52,8 +55,36 @@ from ..config import ModelConfig
 from ..data.dataset import Dataset
 from ..graph import InteractionGraph
 from . import register
-from .kg_common import (Pattern, RelationalKGModel, RelationalAggregator, check_positive, check_rate, settings, xavier)
+from .kg_common import (Pattern, RelationalKGModel, RelationalAggregator, check_positive, check_rate, xavier)
 from .losses import bpr_loss, grace_loss, l2_batch
+
+
+@dataclass
+class Config(ModelConfig):
+    """MCCLK's settings (its authors' defaults; see the module docstring)."""
+
+    dim: int = 64                       # embedding size
+    n_layers: int = 2                   # relational propagation hops of the global view
+    l2_reg: float = 1e-5                # L2 weight on the batch's final representations
+    node_dropout: float = 0.5           # share of KG edges dropped per batch (user-item entries kept w.p. 1 - rate)
+    message_dropout: float = 0.1        # dropout on each hop's output
+    gcl_weight: float = 1e-3            # weight of the contrastive loss
+    gcl_temp: float = 0.6               # its temperature
+    no_cl: bool = False                 # w/o CL
+    lightgcn_layers: int = 2            # LightGCN layers of the collaborative view
+    item_layers: int = 1                # layers of the item-item semantic view
+    topk: int = 10                      # neighbours per item in the kNN item graph
+    knn_lambda: float = 0.5             # mix of the kNN graph and the original
+    cl_alpha: float = 0.2               # balance of the local and global contrast
+    knn_refresh: str = "epoch"          # rebuild the kNN graph each epoch | batch
+
+    RENAMED: ClassVar[dict[str, str]] = {"edge_dropout": "node_dropout"}   # its name before issue 19
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"knn_refresh": ("epoch", "batch")}
+
+
+#: training settings of MCCLK's authors (the model layer) and per-dataset overrides (none)
+TRAIN = {"lr": 3e-3}
+DATASETS: dict[str, dict] = {}
 
 REFRESH = ("epoch", "batch")
 
@@ -82,27 +113,20 @@ class Projection(nn.Sequential):
         super().__init__(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
 
 
-@register("mcclk")
+@register("mcclk", Config, train=TRAIN, datasets=DATASETS)
 class MCCLK(RelationalKGModel):
-    EXTRA = {"lightgcn_layers": 2, "item_layers": 1, "topk": 10, "knn_lambda": 0.5, "cl_alpha": 0.2,
-             "knn_refresh": "epoch"}
-    DEFAULTS = {"dim": 64, "n_layers": 2, "lr": 3e-3, "l2_reg": 1e-5, "edge_dropout": 0.5,
-                "message_dropout": 0.1, "gcl_weight": 1e-3, "gcl_temp": 0.6, "no_cl": False,
-                "use_kg": True, "no_interests": True, "transe": False,
-                **{f"extra.{k}": v for k, v in EXTRA.items()}}
-
-    def __init__(self, ds: Dataset, cfg: ModelConfig, train_pairs: np.ndarray, device: torch.device):
+    def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        o = settings("mcclk", cfg.extra, self.EXTRA)
-        self.node_dropout = check_rate("mcclk", "edge_dropout", cfg.edge_dropout)
+        o = cfg   # its options are its Config's fields
+        self.node_dropout = check_rate("mcclk", "node_dropout", cfg.node_dropout)
         check_rate("mcclk", "message_dropout", cfg.message_dropout)
         self.refresh = str(o["knn_refresh"]).lower()
         if self.refresh not in REFRESH:
-            raise ValueError(f"mcclk: extra.knn_refresh={o['knn_refresh']!r}: expected one of {REFRESH}")
+            raise ValueError(f"mcclk: knn_refresh={o['knn_refresh']!r}: expected one of {REFRESH}")
         self.topk, self.lam, self.alpha = int(o["topk"]), float(o["knn_lambda"]), float(o["cl_alpha"])
         self.lgn_layers, self.item_layers = int(o["lightgcn_layers"]), int(o["item_layers"])
         if self.topk < 1 or not 0 <= self.lam <= 1 or not 0 <= self.alpha <= 1:
-            raise ValueError(f"mcclk: extra.topk={self.topk}, knn_lambda={self.lam}, cl_alpha={self.alpha}: "
+            raise ValueError(f"mcclk: topk={self.topk}, knn_lambda={self.lam}, cl_alpha={self.alpha}: "
                              "expected topk >= 1 and lambda, alpha in [0, 1]")
         self.use_cl = not cfg.no_cl and cfg.gcl_weight > 0
         if self.use_cl:

@@ -10,7 +10,7 @@ graph, both resampled once per epoch (all batches of an epoch share the same two
     L_ssl^item   = the same over the batch's positive items against all items
     z', z''      = LightGCN of E on the two augmented graphs s1(G), s2(G); s = cosine
 
-Augmentations (``extra.aug_type``), each applied with ratio rho = ``extra.ssl_ratio`` to the
+Augmentations (``aug_type``), each applied with ratio rho = ``ssl_ratio`` to the
 interaction graph and re-normalised ``D^-1/2 A D^-1/2``:
 
     ed  edge dropout: every undirected edge kept with probability 1 - rho; one graph per view
@@ -32,6 +32,9 @@ RNG, epoch), so a resumed run sees the same views as an uninterrupted one.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 import torch
 
@@ -42,24 +45,41 @@ from . import register
 from ._backbone import InteractionGraphModel, check_positive, check_rate, drop_nodes
 from .losses import info_nce
 
+
+@dataclass
+class Config(ModelConfig):
+    """SGL's settings (its authors' defaults; see the module docstring)."""
+
+    dim: int = 64                       # embedding size
+    n_layers: int = 3                   # LightGCN layers
+    l2_reg: float = 1e-4                # L2 weight on the batch's layer-0 embeddings
+    gcl_weight: float = 0.1             # weight of the self-supervised InfoNCE (ssl_reg)
+    gcl_temp: float = 0.2               # its temperature (ssl_temp)
+    no_cl: bool = False                 # w/o CL: plain LightGCN
+    ssl_ratio: float = 0.1              # share of nodes / edges dropped in each view
+    aug_type: str = "ed"                # view augmentation: ed (edge) | nd (node) | rw (random walk)
+
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"aug_type": ("ed", "nd", "rw")}
+    RANGES: ClassVar[dict[str, tuple]] = {"ssl_ratio": (0, True, 1, False)}
+
+
+#: training settings of SGL's authors (the model layer) and per-dataset overrides (none)
+TRAIN = {"lr": 1e-3}
+DATASETS: dict[str, dict] = {}
+
 AUG_TYPES = ("ed", "nd", "rw")
 
 
-@register("sgl")
+@register("sgl", Config, train=TRAIN, datasets=DATASETS)
 class SGL(InteractionGraphModel):
     NAME = "sgl"
-    EXTRA = {"ssl_ratio": 0.1, "aug_type": "ed"}
-    DEFAULTS = {"n_layers": 3, "lr": 1e-3, "l2_reg": 1e-4, "gcl_weight": 0.1, "gcl_temp": 0.2,
-                "no_cl": False, "use_kg": False, "no_interests": True, "self_loops": False,
-                "edge_dropout": 0.0, "message_dropout": 0.0, "cf_weight": 1.0,
-                **{f"extra.{k}": v for k, v in EXTRA.items()}}
 
-    def __init__(self, ds: Dataset, cfg: ModelConfig, train_pairs: np.ndarray, device: torch.device):
+    def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
         self.aug_type = str(self.opts["aug_type"]).lower()
         if self.aug_type not in AUG_TYPES:
-            raise ValueError(f"sgl: extra.aug_type={self.opts['aug_type']!r}: expected one of {AUG_TYPES}")
-        self.ssl_ratio = check_rate("sgl", "extra.ssl_ratio", self.opts["ssl_ratio"])
+            raise ValueError(f"sgl: aug_type={self.opts['aug_type']!r}: expected one of {AUG_TYPES}")
+        self.ssl_ratio = check_rate("sgl", "ssl_ratio", self.opts["ssl_ratio"])
         self.use_cl = not cfg.no_cl and cfg.gcl_weight > 0
         if self.use_cl:
             check_positive("sgl", "gcl_temp", cfg.gcl_temp)

@@ -18,10 +18,12 @@ layer (same maths, a third of the passes over the graph).
 Defaults: eps 0.1 (``noise_eps``), tau 0.2 (``gcl_temp``), lambda 0.2 (``gcl_weight``; the
 value the CIKGRec setting uses for the book datasets), 2 layers, lr 1e-3, l2_reg 1e-4 (the
 authors' released configuration, SELFRec ``SimGCL.yaml``); embedding size 64, Adam, batch 1024.
-``extra.include_layer0=True`` puts E^(0) back into both means (LightGCN's readout).
+``include_layer0=True`` puts E^(0) back into both means (LightGCN's readout).
 ``no_cl=True`` leaves the noise-free model (LightGCN without layer 0 in the readout).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -34,23 +36,37 @@ from ._backbone import InteractionGraphModel, check_positive
 from .losses import info_nce
 
 
+@dataclass
+class Config(ModelConfig):
+    """SimGCL's settings (its authors' defaults; see the module docstring)."""
+
+    dim: int = 64                       # embedding size
+    n_layers: int = 2                   # LightGCN layers
+    l2_reg: float = 1e-4                # L2 weight on the batch's layer-0 embeddings
+    gcl_weight: float = 0.2             # weight of the contrastive loss (lambda)
+    gcl_temp: float = 0.2               # its temperature
+    noise_eps: float = 0.1              # size of the uniform noise added to each layer (eps)
+    no_cl: bool = False                 # w/o CL: plain LightGCN
+    include_layer0: bool = False        # read out layer 0 too (the authors' code does not)
+
+
+#: training settings of SimGCL's authors (the model layer) and per-dataset overrides (none)
+TRAIN = {"lr": 1e-3}
+DATASETS: dict[str, dict] = {}
+
+
 __all__ = ["SimGCL", "simgcl_noise"]
 
 
-@register("simgcl")
+@register("simgcl", Config, train=TRAIN, datasets=DATASETS)
 class SimGCL(InteractionGraphModel):
     NAME = "simgcl"
-    EXTRA = {"include_layer0": False}
-    DEFAULTS = {"n_layers": 2, "lr": 1e-3, "l2_reg": 1e-4, "gcl_weight": 0.2, "gcl_temp": 0.2,
-                "noise_eps": 0.1, "no_cl": False, "use_kg": False, "no_interests": True,
-                "self_loops": False, "edge_dropout": 0.0, "message_dropout": 0.0, "cf_weight": 1.0,
-                **{f"extra.{k}": v for k, v in EXTRA.items()}}
 
-    def __init__(self, ds: Dataset, cfg: ModelConfig, train_pairs: np.ndarray, device: torch.device):
+    def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
         if cfg.n_layers < 1 and not self.opts["include_layer0"]:
             raise ValueError("simgcl: n_layers=0 leaves nothing to read out without layer 0; "
-                             "use n_layers >= 1 or extra.include_layer0=true")
+                             "use n_layers >= 1 or include_layer0=true")
         self.use_cl = not cfg.no_cl and cfg.gcl_weight > 0
         if self.use_cl:
             check_positive("simgcl", "gcl_temp", cfg.gcl_temp)
