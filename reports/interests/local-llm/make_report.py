@@ -1,6 +1,6 @@
-"""Writes reports/interests/local-llm/book-crossing-progress.md (+ .json, + partial answers JSONL).
+"""Writes reports/interests/local-llm/book-crossing-report.md (+ .json).
 
-Run from the repository root: .venv/bin/python reports/interests/local-llm/make_progress_report.py reports/interests/local-llm
+Run from the repository root: .venv/bin/python reports/interests/local-llm/make_report.py reports/interests/local-llm
 Reads the stores under /root/.cache/cikgwb/llm/ (read-only)."""
 import json, os, subprocess, sys
 from pathlib import Path
@@ -9,7 +9,7 @@ OUT.mkdir(parents=True, exist_ok=True)
 LLM = Path("/root/.cache/cikgwb/llm")
 store = LLM / "book-crossing-few-shot-small-v3" / "answers.sqlite"
 notes = [
- "The run (started 2026-12-02 17:22 UTC, still running when this was written): `nohup /root/.cache/cikgwb/llm/run-book-crossing.sh 3` = "
+ "The run (2026-12-02 17:22 to 20:50 UTC over two sessions; finished: every user with a titled history answered): `nohup /root/.cache/cikgwb/llm/run-book-crossing.sh 3` = "
  "`cikgwb interests infer --dataset book-crossing --backend local --template few-shot-small@v3 --max-tokens 48 --temperature 0 "
  "--threads 1 --parallel 1 --timeout 120 --run-dir /root/.cache/cikgwb/llm/book-crossing-few-shot-small-v3` (rerun up to 6 times on failure; "
  "every answer is stored as it arrives, a rerun asks only the missing users). Log: /root/.cache/cikgwb/llm/book-crossing-few-shot-small-v3.log. "
@@ -22,12 +22,14 @@ notes = [
  "Echo rules (cikgwb/knowledge/parse.py): a phrase that is one of the user's titles or a part of one, two or more consecutive content words of a title, "
  "or made only of the prompt's own words is not an interest; phrases equal to a worked example's answer phrase are kept but counted.",
  "9 of 6,616 users have no titled training item and get no request.",
+ "All answers (6,616 rows, the 9 users without a titled item as no-history): reports/interests/book-crossing/local-smollm2-few-shot-small-v3/answers.jsonl "
+ "with the run's report.json (written by `interests infer`); the interest graphs built from them are in reports/interests/book-crossing/graphs/local-smollm2-v3-* "
+ "and record that file's sha256.",
 ]
 cmd = [sys.executable, "-m", "cikgwb", "interests", "report", "--dataset", "book-crossing", "--data-dir", "/work/shared/data",
        "--store", str(store), "--local-model", "smollm2-135m", "--sample", "20", "--seed", "0",
-       "--title", "Local-LLM interests on book-crossing: progress of the full run (SmolLM2-135M, llama.cpp, few-shot-small@v3)",
-       "--out", str(OUT / "book-crossing-progress.md"), "--json", str(OUT / "book-crossing-progress.json"),
-       "--answers-out", str(OUT / "book-crossing-few-shot-small-v3.partial.jsonl")]
+       "--title", "Local-LLM interests on book-crossing: all users (SmolLM2-135M, llama.cpp, few-shot-small@v3)",
+       "--out", str(OUT / "book-crossing-report.md"), "--json", str(OUT / "book-crossing-report.json")]
 for n in notes:
     cmd += ["--note", n]
 subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -90,7 +92,7 @@ cands = [("few-shot-small@v2, full run (stopped)", LLM / "book-crossing-few-shot
          ("trial-v3a (v2's examples swapped + 'do not reuse'), users 100-139", LLM / "template-trials/v3/a/answers.sqlite", None),
          ("trial-v3b = few-shot-small@v3 (mixed readers), users 100-139", LLM / "template-trials/v3/b/answers.sqlite", None),
          ("trial-v3c (examples inline in the system text), users 100-139", LLM / "template-trials/v3/c/answers.sqlite", None),
-         ("few-shot-small@v3, full run so far", store, None)]
+         ("few-shot-small@v3, full run", store, None)]
 for name, pth, us in cands:
     x = stats(pth, us)
     lines.append(f"| {name} | {x['n']:,} | {x['usable']:,} | {x['distinct']:,} | {x['same']:,} | {pct(x['ex'])} | {pct(x['echo'])} | "
@@ -99,6 +101,6 @@ lines += ["", "SmolLM2-135M copies the LAST worked example most: v1's second exa
           "multicultural stories\") and v2's second (\"romance, classic literature, historical romance\") became default answers. "
           "v3 gives each example four different genres so that no single answer is an attractive default. "
           "The trial templates' YAML files are kept beside their stores."]
-with open(OUT / "book-crossing-progress.md", "a") as fh:
+with open(OUT / "book-crossing-report.md", "a") as fh:
     fh.write("\n".join(lines) + "\n")
 print("ok")
