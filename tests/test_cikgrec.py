@@ -183,7 +183,7 @@ def test_lightgcn_is_plain_lightgcn(synthetic_ds):
     cfg = default_config("synthetic", "lightgcn", device="cpu")
     torch.manual_seed(0)
     m = build_model("lightgcn", ds, cfg.model, ds.train, torch.device("cpu"))
-    assert m.n_nodes == ds.n_users + ds.n_items and len(m.edges) == len(np.unique(ds.train, axis=0))
+    assert m.n_nodes == ds.n_users + ds.n_entities and len(m.edges) == len(np.unique(ds.train, axis=0))
     users, pos, neg = _one_batch(ds)
     out = m.loss(users, pos, neg, 0)
     assert set(out) == {"loss", "loss_rec"}

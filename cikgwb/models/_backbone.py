@@ -90,7 +90,9 @@ class InteractionGraphModel(Recommender):
 
         L_rec = mean -ln sigma(z_u.z_i - z_u.z_i') + l2_reg/2 (|e_u|^2 + |e_i|^2 + |e_i'|^2) / B
 
-    Subclasses add their own terms. ``EXTRA`` declares a subclass's ``cfg.extra`` keys and
+    The one user-item LightGCN: :class:`~cikgwb.models.cikgrec.LightGCN` as it is, SGL and
+    SimGCL with their contrastive terms (KGCL and MCCLK propagate on the same
+    :class:`~cikgwb.graph.InteractionGraph`). Subclasses add their own terms. ``EXTRA`` declares a subclass's ``cfg.extra`` keys and
     their defaults; :attr:`opts` holds the resolved values.
     """
 
@@ -103,12 +105,16 @@ class InteractionGraphModel(Recommender):
         if cfg.dim < 1 or cfg.n_layers < 0:
             raise ValueError(f"{self.NAME}: dim={cfg.dim}, n_layers={cfg.n_layers}: expected dim >= 1 and n_layers >= 0")
         U, I = ds.n_users, ds.n_items
-        self.ui_graph = InteractionGraph(train_pairs, U, I, device)
+        self.embedding = nn.Parameter(self.initial_embedding(ds))
+        self.ui_graph = InteractionGraph(train_pairs, U, I, device, n_nodes=len(self.embedding))
         self.n_nodes = self.ui_graph.n_nodes
         # interaction edges (user node, item node), undirected, unique; kept on the CPU for sampling
         self.edges, self.A = self.ui_graph.edges, self.ui_graph.A
-        self.embedding = nn.Parameter(xavier_blocks(U, I, dim=cfg.dim))
         self.to(device)
+
+    def initial_embedding(self, ds: Dataset) -> torch.Tensor:
+        """Layer 0: one Xavier table per node type (users, items), stacked."""
+        return xavier_blocks(ds.n_users, ds.n_items, dim=self.cfg.dim)
 
     def adjacency(self, edges: torch.Tensor) -> torch.Tensor:
         """``D^-1/2 A D^-1/2`` of an edge subset, on the model's device."""
@@ -119,7 +125,7 @@ class InteractionGraphModel(Recommender):
 
     def user_item_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.propagate()
-        return z[:self.n_users], z[self.n_users:]
+        return z[:self.n_users], z[self.n_users:self.n_users + self.n_items]
 
     def rec_loss(self, z: torch.Tensor, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor,
                  scale: float = 1.0) -> torch.Tensor:
