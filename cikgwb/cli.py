@@ -75,7 +75,7 @@ def _add_data(sub) -> None:
 def _train(args: argparse.Namespace) -> int:
     from .config import apply_overrides, validate_config
     from .models import load_config, make_config
-    from .paths import runs_root
+    from .paths import relative_to_cwd, runs_root
     from .runs import default_stem, resolve_config, run_name
     from .train import Trainer, check_run_dir
 
@@ -103,10 +103,10 @@ def _train(args: argparse.Namespace) -> int:
         validate_config(cfg)  # --protocol, --device, --seeds too: before any data or folder
         cfgs.append(resolve_config(cfg))  # the run layer resolves (interest source checked); the trainer reads
     for cfg in cfgs:   # every seed's folder checked before any work: a finished run is never lost
-        check_run_dir(runs_root() / cfg.name, resume=args.resume, overwrite=args.overwrite)
+        check_run_dir(relative_to_cwd(runs_root() / cfg.name), resume=args.resume, overwrite=args.overwrite)
     if getattr(args, "executor", "local") == "ray" and len(cfgs) > 1:
         from .sweep import train_seeds_on_ray
-        run_dirs = train_seeds_on_ray(args, [c.train.seed for c in cfgs], [runs_root() / c.name for c in cfgs])
+        run_dirs = train_seeds_on_ray(args, [c.train.seed for c in cfgs], [relative_to_cwd(runs_root() / c.name) for c in cfgs])
     else:
         run_dirs = []
         for cfg in cfgs:
@@ -170,11 +170,9 @@ def _add_demo(sub) -> None:
 
 # ----------------------------------------------------------------------------- results
 def _results(args: argparse.Namespace) -> int:
-    from .paths import runs_root
+    from .paths import relative_to_cwd, runs_root
     from .results import REAL_DATASETS, results_markdown, runs_table
-    root = Path(args.runs) if args.runs else runs_root()
-    if not args.runs and root.is_relative_to(Path.cwd()):
-        root = root.relative_to(Path.cwd())   # printed as before: reports/runs
+    root = Path(args.runs) if args.runs else relative_to_cwd(runs_root())   # printed as reports/runs
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such runs folder (train a model first, or give --runs PATH)")
     runs = runs_table(root)

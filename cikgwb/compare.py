@@ -42,9 +42,10 @@ ALPHA = 0.05
 # ----------------------------------------------------------------------------- runs
 def resolve_runs(spec: str | Path, runs_root: str | Path | None = None) -> list[Path]:
     """The run folders a command-line name stands for (module docstring), sorted by seed."""
+    from .paths import relative_to_cwd
     from .paths import runs_root as default_runs_root
     from .runs import split_run_name
-    runs_root = Path(runs_root) if runs_root else default_runs_root()
+    runs_root = Path(runs_root) if runs_root else relative_to_cwd(default_runs_root())
     p = Path(spec)
     cands = [p] if p.is_absolute() or p.exists() else [p, runs_root / p]
     for c in cands:

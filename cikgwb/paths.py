@@ -64,6 +64,16 @@ def runs_root(root: str | Path | None = None) -> Path:
     return reports_root(root) / "runs"
 
 
+def relative_to_cwd(path: str | Path) -> Path:
+    """``path`` relative to the current folder when it lies below it (``reports/runs/<run>`` as
+    commands print and record it), else as it is."""
+    p = Path(path)
+    try:
+        return p.relative_to(Path.cwd())
+    except ValueError:
+        return p
+
+
 def committed_runs_root() -> Path:
     """``<project>/reports/runs``: the runs committed with the repository, whatever
     ``$CIKGWB_REPORTS_DIR`` says (the explorer lists them too; the campaign skips them)."""
@@ -88,4 +98,4 @@ def data_dir() -> Path:
 
 
 __all__ = ["CHECKPOINT_ENV", "REPORTS_ENV", "ROOT_ENV", "checkpoint_root", "committed_runs_root", "data_dir",
-           "project_root", "reports_root", "runs_root"]
+           "project_root", "relative_to_cwd", "reports_root", "runs_root"]

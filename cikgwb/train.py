@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 from .config import RunConfig
 from .data.dataset import Dataset
 from .evaluate import evaluate
-from .paths import checkpoint_root, project_root, runs_root
+from .paths import checkpoint_root, project_root, relative_to_cwd, runs_root
 from .runs import (  # noqa: F401  (reads_*, prepare_dataset: re-exported, their home is cikgwb.runs)
     PROTOCOL_NOTES,
     interest_source_used,
@@ -259,7 +259,7 @@ class Trainer:
         tc = self.cfg.train
         splits = protocol_splits(tc.protocol)
         self.device = pick_device(tc.device)
-        self.run_dir = Path(run_dir) if run_dir else runs_root() / self.cfg.name
+        self.run_dir = Path(run_dir) if run_dir else relative_to_cwd(runs_root() / self.cfg.name)
         self.ckpt_dir = checkpoint_dir(self.run_dir)   # set again by fit(): resumed or new
         self.progress = progress
         self.train_pairs = splits.train_pairs(self.ds)
