@@ -24,7 +24,7 @@
 # says which command makes it.
 #
 # Serve it with `voila notebooks/explorer.ipynb` (idle kernels are culled: `voila.json`);
-# choose the run and user in the URL: `...explorer.ipynb?run=book-crossing-cikgrec-valid-s0&user=2362`.
+# choose the run and user in the URL: `...explorer.ipynb?run=book-crossing-cikgrec-valid-s1&user=2362`.
 
 # %% tags=["parameters"]
 dataset = "synthetic"   # prefer a run of this dataset when none is named (URL: ?dataset NAME); none: book-crossing CIKGRec
