@@ -42,6 +42,7 @@ from pathlib import Path
 
 from cikgwb import plots
 from cikgwb.data import load_dataset
+from cikgwb.data.registry import get_spec
 from cikgwb.evaluate import sparsity_groups
 from cikgwb.models import MODELS, _import_all
 from cikgwb.notebooks import start
@@ -52,7 +53,7 @@ nb = start("07_sparsity", dataset=dataset, quick=quick)
 root = Path(runs_dir) if runs_dir else nb.runs
 ds = load_dataset(dataset)
 sel = find_runs(run_index(root), dataset=dataset, protocol=protocol, variant=("full", "-"), model=models)
-if len(sel) == 0 and ((quick and dataset == "synthetic") if train_if_missing is None else train_if_missing):
+if len(sel) == 0 and ((quick and get_spec(dataset).quick) if train_if_missing is None else train_if_missing):
     print("no runs yet: training quick ones")
     sel = train_runs(ds, ["lightgcn", "cikgrec"], [0], root, protocol=protocol, quick=True)
 print(f"{len(sel)} runs on {dataset} ({protocol} protocol)")

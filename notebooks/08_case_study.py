@@ -48,6 +48,7 @@ import pandas as pd
 
 from cikgwb import plots
 from cikgwb.data import load_dataset
+from cikgwb.data.registry import get_spec
 from cikgwb.explorer import artefact_case, artefact_find_cases, artefact_user_report
 from cikgwb.notebooks import start
 from cikgwb.run_artefact import ARTEFACT_FILE, load_artefact, write_artefact
@@ -60,7 +61,7 @@ if run is None:
     # an artefact first, then a checkpoint to make one; converged runs first
     hit = find_run(run_index(nb.runs), dataset=dataset, model="cikgrec", variant="full", protocol=protocol,
                    need=("artefact", "checkpoint"), prefer=("artefact", "converged", "checkpoint"))
-    if hit is None and quick and dataset == "synthetic":
+    if hit is None and quick and get_spec(dataset).quick:
         cand = train_runs(load_dataset(dataset), ["cikgrec"], [0], nb.runs, protocol=protocol, quick=True)
         hit = cand.iloc[0] if len(cand) else None
     if hit is not None:
@@ -111,7 +112,7 @@ if a is not None:
             c = None
             print(f"MISSING: Figure 4 is not drawn: no test hit in any top-{k} list of this run is reached "
                   "through a shared interest")
-    if dataset == "synthetic" and c is None:
+    if get_spec(dataset).planted_truth and c is None:
         raise AssertionError("no case found on the synthetic data: the planted interests should give one")
 
 # %%
