@@ -17,10 +17,12 @@ import torch
 
 warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cikgwb.models import default_config  # noqa: E402
 from cikgwb.data import load_dataset  # noqa: E402
 from cikgwb.evaluate import evaluate  # noqa: E402
-from cikgwb.models import build_model  # noqa: E402
+from cikgwb.models import (
+    build_model,  # noqa: E402
+    default_config,  # noqa: E402
+)
 from cikgwb.train import PairSampler, pick_device  # noqa: E402
 
 

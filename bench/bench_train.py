@@ -30,12 +30,14 @@ import torch
 warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cikgwb.models import default_config  # noqa: E402
+import cikgwb.models.cikgrec as cikgrec_mod  # noqa: E402
 from cikgwb.data import load_dataset  # noqa: E402
 from cikgwb.evaluate import evaluate  # noqa: E402
-from cikgwb.models import build_model  # noqa: E402
-import cikgwb.models.cikgrec as cikgrec_mod  # noqa: E402
 from cikgwb.graph import lightgcn  # noqa: E402
+from cikgwb.models import (
+    build_model,  # noqa: E402
+    default_config,  # noqa: E402
+)
 from cikgwb.train import PairSampler, machine_info, pick_device  # noqa: E402
 
 _EI_CACHE: dict[int, torch.Tensor] = {}
@@ -173,6 +175,7 @@ def time_infonce(B: int = 1024, N: int = 16386, d: int = 64, repeats: int = 7, d
     softmax-saving version it replaced, the tiled one in fp32 and with bf16 products; with
     the largest differences to the naive loss and gradients."""
     import torch.nn.functional as F
+
     from cikgwb.models import losses
     device = device or torch.device("cpu")
     g = torch.Generator().manual_seed(0)
@@ -224,6 +227,7 @@ def compare_infonce_runs(epochs: int = 5, block: int = 64, precision: str = "fp3
     several blocks; ``precision`` bf16 for the option's check). Returns the largest relative
     difference of each history entry (losses and valid metrics per epoch)."""
     import tempfile
+
     from cikgwb.models import losses
     from cikgwb.train import train
     n_threads = torch.get_num_threads()

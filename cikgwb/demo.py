@@ -6,16 +6,15 @@ prints a metrics table, and (``--notebooks``) executes the notebooks with paperm
 """
 from __future__ import annotations
 
-import json
 import time
 
 from tabulate import tabulate
 
 
 def run_demo(quick: bool = True, notebooks: bool = True) -> int:
-    from .models import default_config
     from .data import load_dataset
     from .evaluate import evaluate, most_popular_scores, split_masks
+    from .models import default_config
     from .train import Trainer
 
     t0 = time.time()

@@ -31,9 +31,8 @@ def record(models: list[str] | None = None) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from cikgwb.models import default_config
     from cikgwb.data import load_dataset
-    from cikgwb.models import MODELS, _import_all
+    from cikgwb.models import MODELS, _import_all, default_config
     from cikgwb.train import train
 
     _import_all()

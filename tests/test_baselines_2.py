@@ -12,8 +12,13 @@ import torch.nn.functional as F
 from cikgwb.data.dataset import Dataset
 from cikgwb.evaluate import evaluate, random_scores
 from cikgwb.models import build_model, default_config, model_class
-from cikgwb.models.kg_common import (Pattern, RelationalAggregator, pretrain_bpr_mf, project_by_relation,
-                                     relational_triples)
+from cikgwb.models.kg_common import (
+    Pattern,
+    RelationalAggregator,
+    pretrain_bpr_mf,
+    project_by_relation,
+    relational_triples,
+)
 from cikgwb.models.kgcl import item_neighbours
 from cikgwb.models.kgin import distance_correlation, independence_loss
 from cikgwb.models.kgrec import contrast_loss, relation_aware_sample

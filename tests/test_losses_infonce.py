@@ -97,8 +97,7 @@ def test_unknown_precision_is_refused():
 
 
 def test_cikgrec_refuses_an_unknown_precision(synthetic_ds):
-    from cikgwb.models import default_config
-    from cikgwb.models import build_model
+    from cikgwb.models import build_model, default_config
     cfg = default_config("synthetic", "cikgrec")
     cfg.model.precision = "fp16"
     with pytest.raises(ValueError, match="setting precision='fp16': expected one of fp32, bf16"):

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 
-from cikgwb.models import default_config
 from cikgwb.knowledge.infer import infer_interests
 from cikgwb.knowledge.interest_graph import build_interest_graph
+from cikgwb.models import default_config
 from cikgwb.train import Trainer
 
 

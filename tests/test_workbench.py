@@ -82,7 +82,7 @@ def test_tables_mean_std_over_seeds_variants_and_missing_cells(tmp_path):
 def test_parse_label_and_run_names():
     assert R.parse_label("lightgcn") == ("lightgcn", "-")
     assert R.parse_label("cikgrec w/o CL") == ("cikgrec", "w/o CL")
-    from cikgwb.runs import run_name, run_stem   # the one naming rule (train_runs, cikgwb train)
+    from cikgwb.runs import run_name, run_stem  # the one naming rule (train_runs, cikgwb train)
     assert run_name(run_stem("book-crossing", "cikgrec", "valid", "full"), 2) == "book-crossing-cikgrec-valid-s2"
     model, variant = R.parse_label("w/o DMR")
     assert run_name(run_stem("synthetic", model, "valid", variant, quick=True), 0) == \

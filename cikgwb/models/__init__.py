@@ -25,8 +25,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import (MODEL_CONFIGS, ConfigError, ModelConfig, RunConfig, apply_overrides, setting_keys,
-                      validate_config)
+from ..config import MODEL_CONFIGS, ConfigError, ModelConfig, RunConfig, apply_overrides, setting_keys, validate_config
 
 MODELS: dict[str, Callable] = {}
 

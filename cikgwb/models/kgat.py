@@ -65,7 +65,7 @@ from ..config import ModelConfig
 from ..data.dataset import Dataset
 from . import register
 from .base import AlternatingPhase, Recommender
-from .kg_common import (Pattern, pretrain_bpr_mf, project_by_relation, relational_triples, uniform_negatives, xavier)
+from .kg_common import Pattern, pretrain_bpr_mf, project_by_relation, relational_triples, uniform_negatives, xavier
 from .losses import bpr_loss, l2_batch, transr_loss
 
 

@@ -49,10 +49,9 @@ replacement uses the equivalent Gumbel-top-k form.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
-
-import math
 
 import numpy as np
 import torch
@@ -62,8 +61,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..data.dataset import Dataset
 from . import register
-from .kg_common import (Pattern, RelationalKGModel, RelationalAggregator, check_positive, check_rate, gumbel_like,
-                        xavier)
+from .kg_common import Pattern, RelationalAggregator, RelationalKGModel, check_positive, check_rate, gumbel_like, xavier
 from .losses import bpr_loss, l2_batch
 
 

@@ -55,7 +55,7 @@ from ..config import ModelConfig
 from ..data.dataset import Dataset
 from ..graph import InteractionGraph
 from . import register
-from .kg_common import (Pattern, RelationalKGModel, RelationalAggregator, check_positive, check_rate, xavier)
+from .kg_common import Pattern, RelationalAggregator, RelationalKGModel, check_positive, check_rate, xavier
 from .losses import bpr_loss, grace_loss, l2_batch
 
 
