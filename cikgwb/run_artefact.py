@@ -463,7 +463,7 @@ def find_artefacts(roots: list[str | Path]) -> list[dict[str, Any]]:
     None: runs with an artefact first, then by dataset and name."""
     from .runs import run_index
 
-    idx = run_index(roots, skip_unreadable=True)
+    idx = run_index(roots, skip_unreadable=True, variants=False)   # no model import: a quick listing
     out = [{**r, "run": r["name"], "artefact": r["artefact"] if isinstance(r["artefact"], str) else None}
            for r in idx.to_dict("records")]
     out.sort(key=lambda r: (r["artefact"] is None, str(r["dataset"]), r["run"]))

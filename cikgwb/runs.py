@@ -274,7 +274,7 @@ def _count_lines(path: Path) -> int | None:
     return sum(1 for ln in path.read_text().splitlines() if ln.strip()) if path.exists() else None
 
 
-def _index_row(p: Path, root: Path) -> dict[str, Any] | None:
+def _index_row(p: Path, root: Path, variants: bool = True) -> dict[str, Any] | None:
     try:
         m = json.loads(p.read_text())
     except json.JSONDecodeError as e:
@@ -287,7 +287,8 @@ def _index_row(p: Path, root: Path) -> dict[str, Any] | None:
         cfg = yaml.safe_load((p.parent / "config.yaml").read_text()) or {}
     stop = str(m.get("stop_reason") or "")
     row = {"run": p.parent.relative_to(root).as_posix(), "dataset": m.get("dataset"), "model": m.get("model"),
-           "variant": variant_of(cfg) if cfg else ("full" if m.get("model") == "cikgrec" else "-"),
+           "variant": (None if not variants else variant_of(cfg) if cfg
+                       else "full" if m.get("model") == "cikgrec" else "-"),
            "protocol": m.get("protocol"), "views": m.get("views"), "seed": m.get("seed"),
            "interests": m.get("interests"), "selected_epoch": m.get("selected_epoch"),
            "max_epochs": cfg.get("train", {}).get("max_epochs"),
@@ -301,7 +302,8 @@ def _index_row(p: Path, root: Path) -> dict[str, Any] | None:
     return row
 
 
-def run_index(roots: str | Path | Iterable[str | Path] | None = None, skip_unreadable: bool = False) -> pd.DataFrame:
+def run_index(roots: str | Path | Iterable[str | Path] | None = None, skip_unreadable: bool = False,
+              variants: bool = True) -> pd.DataFrame:
     """One row per finished run under ``roots`` (default :func:`cikgwb.paths.runs_root`; sub-folders
     too: ``run`` is then the path below its root; a folder found under two roots counts once).
 
@@ -310,7 +312,9 @@ def run_index(roots: str | Path | Iterable[str | Path] | None = None, skip_unrea
     ``test <metric>`` / ``valid <metric>`` for Recall/NDCG@50/100, then ``name`` (the folder's
     name) and ``artefact`` (its ``explorer.npz`` or None). ``converged`` is False for runs cut
     by ``max_epochs`` or a time limit. A ``metrics.json`` that is not valid JSON is an error naming
-    it, or with ``skip_unreadable`` left out (the explorer lists what it can)."""
+    it, or with ``skip_unreadable`` left out (the explorer lists what it can). ``variants=False``
+    leaves ``variant`` empty and imports no model (a baseline's variant compares its settings
+    with its model's defaults): the explorer's quick listing."""
     from .run_artefact import ARTEFACT_FILE
 
     if roots is None:
@@ -325,7 +329,7 @@ def run_index(roots: str | Path | Iterable[str | Path] | None = None, skip_unrea
             if p.parent.resolve() in seen:
                 continue
             try:
-                row = _index_row(p, root)
+                row = _index_row(p, root, variants)
             except (OSError, ValueError):
                 if not skip_unreadable:
                     raise
