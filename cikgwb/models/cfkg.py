@@ -34,7 +34,7 @@ from ..sampling import uniform_triples
 from . import register
 from ._backbone import xavier_blocks
 from .base import Recommender
-from .cke import kg_triples, n_relations
+from .cke import item_kg
 from .losses import transe_loss
 
 
@@ -65,13 +65,9 @@ class CFKG(Recommender):
         self.opts = o = cfg   # its options are its Config's fields
         if cfg.dim < 1 or cfg.kg_batch_size < 1:
             raise ValueError(f"cfkg: dim={cfg.dim}, kg_batch_size={cfg.kg_batch_size}: expected positive sizes")
-        U, I, E = ds.n_users, ds.n_items, ds.n_entities
-        if E < I:
-            raise ValueError(f"{ds.name}: n_entities={E} < n_items={I}: items must be the first entities")
+        U, E = ds.n_users, ds.n_entities
         self.n_entities = E
-        self.triples = kg_triples(ds, o["inverse_relations"]) if cfg.use_kg else torch.zeros((0, 3), dtype=torch.int64)
-        self.use_kg = len(self.triples) > 0 and o["kg_weight"] > 0
-        R = n_relations(ds) * (2 if o["inverse_relations"] else 1)
+        self.triples, self.use_kg, R = item_kg(ds, cfg.use_kg, o["inverse_relations"], o["kg_weight"])
         self.interact = R  # the id of the "interact" relation
         # nodes: users [0, U), entities [U, U + E) with the items first
         self.embedding = nn.Parameter(xavier_blocks(U, E, dim=cfg.dim))

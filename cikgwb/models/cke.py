@@ -75,6 +75,17 @@ def n_relations(ds: Dataset) -> int:
     return max(int(ds.n_relations), int(ds.kg[:, 1].max()) + 1 if len(ds.kg) else 0)
 
 
+def item_kg(ds: Dataset, use_kg: bool, inverse: bool, kg_weight: float) -> tuple[torch.Tensor, bool, int]:
+    """CKE's and CFKG's KG: ``(triples, trained, n_relation_ids)``, the triples (none without
+    ``use_kg``), whether the KG term is trained at all (triples and a positive weight) and the
+    relation ids with inverses counted. Items must be the first entities."""
+    if ds.n_entities < ds.n_items:
+        raise ValueError(f"{ds.name}: n_entities={ds.n_entities} < n_items={ds.n_items}: items must be the "
+                         "first entities")
+    triples = kg_triples(ds, inverse) if use_kg else torch.zeros((0, 3), dtype=torch.int64)
+    return triples, len(triples) > 0 and kg_weight > 0, n_relations(ds) * (2 if inverse else 1)
+
+
 @register("cke", Config, train=TRAIN, datasets=DATASETS)
 class CKE(Recommender):
     NAME = "cke"
@@ -86,12 +97,8 @@ class CKE(Recommender):
             raise ValueError(f"cke: dim={cfg.dim}, relation_dim={o['relation_dim']}, "
                              f"kg_batch_size={cfg.kg_batch_size}: expected positive sizes")
         U, I, E, D = ds.n_users, ds.n_items, ds.n_entities, cfg.dim
-        if E < I:
-            raise ValueError(f"{ds.name}: n_entities={E} < n_items={I}: items must be the first entities")
         self.n_entities = E
-        self.triples = kg_triples(ds, o["inverse_relations"]) if cfg.use_kg else torch.zeros((0, 3), dtype=torch.int64)
-        self.use_kg = len(self.triples) > 0 and o["kg_weight"] > 0
-        R = n_relations(ds) * (2 if o["inverse_relations"] else 1)
+        self.triples, self.use_kg, R = item_kg(ds, cfg.use_kg, o["inverse_relations"], o["kg_weight"])
         k = o["relation_dim"]
         self.user = nn.Parameter(xavier_blocks(U, dim=D))
         self.item_cf = nn.Parameter(xavier_blocks(I, dim=D))

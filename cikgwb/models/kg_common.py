@@ -313,8 +313,8 @@ class RelationalKGModel(Recommender):
     table ``embedding`` (entity ``e`` at row ``U + e``), the KG with inverse relations
     (``kg``, a :class:`RelationalAggregator`; ``n_rel`` relation ids) and the user-item mean
     aggregation (``inter``, ``inter_w``: ``1 / |N_u|``). Node dropout (:meth:`sampled_graphs`)
-    reads ``node_dropout``, which the subclass sets from its settings. :meth:`hops` runs the
-    residual propagation that all three share::
+    reads the setting ``node_dropout``; ``message_dropout`` is checked here too (both rates in
+    [0, 1)). :meth:`hops` runs the residual propagation that all three share::
 
         e^(l) = normalize(dropout(kg_step(e^(l-1))))
         u^(l) = normalize(dropout(user_step(u^(l-1), m_u))),   m_u = mean_{i in N_u} e_i^(l-1)
@@ -323,7 +323,13 @@ class RelationalKGModel(Recommender):
     with message dropout ``cfg.message_dropout`` while training and ``L = cfg.n_layers``.
     """
 
+    NAME = "model"
     node_dropout: float = 0.0
+
+    def __init__(self, ds: Dataset, cfg: Any, train_pairs: np.ndarray, device: torch.device):
+        super().__init__(ds, cfg, train_pairs, device)
+        self.node_dropout = check_rate(self.NAME, "node_dropout", cfg.node_dropout)
+        check_rate(self.NAME, "message_dropout", cfg.message_dropout)
 
     def build_graphs(self, ds: Dataset, train_pairs: np.ndarray, device: torch.device) -> None:
         """The KG, the interactions and the embedding table (one Xavier draw of ``(U + E) x dim``)."""
@@ -368,6 +374,14 @@ class RelationalKGModel(Recommender):
             ent, user = F.normalize(ent, dim=1), F.normalize(user, dim=1)
             e_res, u_res = e_res + ent, u_res + user
         return u_res, e_res
+
+
+class ProjectionHead(nn.Sequential):
+    """``Linear-ReLU-Linear`` of width ``d``: the projection heads of KGRec's and MCCLK's
+    contrastive losses."""
+
+    def __init__(self, d: int):
+        super().__init__(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
 
 
 def pretrain_bpr_mf(train_pairs: np.ndarray, n_users: int, n_items: int, dim: int, epochs: int,

@@ -48,7 +48,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..data.dataset import Dataset
 from . import register
-from .kg_common import RelationalKGModel, check_rate, xavier
+from .kg_common import RelationalKGModel, xavier
 from .losses import bpr_loss, l2_batch
 
 
@@ -114,6 +114,8 @@ def independence_loss(w: torch.Tensor, kind: str = "distance", tau: float = 0.2)
 
 @register("kgin", Config, train=TRAIN, datasets=DATASETS)
 class KGIN(RelationalKGModel):
+    NAME = "kgin"
+
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
         opts = cfg   # its options are its Config's fields
@@ -124,8 +126,6 @@ class KGIN(RelationalKGModel):
         if self.n_factors < 1 or cfg.n_layers < 1 or cfg.dim < 1:
             raise ValueError(f"kgin: n_factors={self.n_factors}, n_layers={cfg.n_layers}, dim={cfg.dim}: expected >= 1")
         self.sim_regularity = float(opts["sim_regularity"])
-        self.node_dropout = check_rate("kgin", "node_dropout", cfg.node_dropout)
-        check_rate("kgin", "message_dropout", cfg.message_dropout)
         self.build_graphs(ds, train_pairs, device)
         D = cfg.dim
         self.latent_emb = nn.Parameter(xavier(self.n_factors, D))

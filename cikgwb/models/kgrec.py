@@ -61,7 +61,16 @@ from torch import nn
 from ..config import ModelConfig
 from ..data.dataset import Dataset
 from . import register
-from .kg_common import Pattern, RelationalAggregator, RelationalKGModel, check_positive, check_rate, gumbel_like, xavier
+from .kg_common import (
+    Pattern,
+    ProjectionHead,
+    RelationalAggregator,
+    RelationalKGModel,
+    check_positive,
+    check_rate,
+    gumbel_like,
+    xavier,
+)
 from .losses import bpr_loss, l2_batch
 
 
@@ -120,18 +129,13 @@ def contrast_loss(h1: torch.Tensor, h2: torch.Tensor, tau: float,
     return (denom - pos).mean()
 
 
-class Head(nn.Sequential):
-    def __init__(self, d: int):
-        super().__init__(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
-
-
 @register("kgrec", Config, train=TRAIN, datasets=DATASETS)
 class KGRec(RelationalKGModel):
+    NAME = "kgrec"
+
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
         o = cfg   # its options are its Config's fields
-        self.node_dropout = check_rate("kgrec", "node_dropout", cfg.node_dropout)
-        check_rate("kgrec", "message_dropout", cfg.message_dropout)
         self.cl_drop = check_rate("kgrec", "cl_drop_ratio", o["cl_drop_ratio"])
         self.mae_coef, self.mae_msize = float(o["mae_coef"]), int(o["mae_msize"])
         self.n_heads = int(o["n_heads"])
@@ -144,7 +148,7 @@ class KGRec(RelationalKGModel):
         D = cfg.dim
         self.relation_emb = nn.Parameter(xavier(self.n_rel, D))
         self.W_Q = nn.Parameter(xavier(D, D))
-        self.mlp1, self.mlp2 = Head(D), Head(D)
+        self.mlp1, self.mlp2 = ProjectionHead(D), ProjectionHead(D)
         self.to(device)
 
     # ------------------------------------------------------------ encoder

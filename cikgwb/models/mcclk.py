@@ -55,7 +55,7 @@ from ..config import ModelConfig
 from ..data.dataset import Dataset
 from ..graph import InteractionGraph
 from . import register
-from .kg_common import Pattern, RelationalAggregator, RelationalKGModel, check_positive, check_rate, xavier
+from .kg_common import Pattern, ProjectionHead, RelationalAggregator, RelationalKGModel, check_positive, xavier
 from .losses import bpr_loss, grace_loss, l2_batch
 
 
@@ -108,18 +108,13 @@ def knn_graph(x: torch.Tensor, k: int, chunk: int = 2048) -> tuple[torch.Tensor,
     return rows, c, d[rows] * v * d[c]
 
 
-class Projection(nn.Sequential):
-    def __init__(self, d: int):
-        super().__init__(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
-
-
 @register("mcclk", Config, train=TRAIN, datasets=DATASETS)
 class MCCLK(RelationalKGModel):
+    NAME = "mcclk"
+
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
         o = cfg   # its options are its Config's fields
-        self.node_dropout = check_rate("mcclk", "node_dropout", cfg.node_dropout)
-        check_rate("mcclk", "message_dropout", cfg.message_dropout)
         self.refresh = str(o["knn_refresh"]).lower()
         if self.refresh not in REFRESH:
             raise ValueError(f"mcclk: knn_refresh={o['knn_refresh']!r}: expected one of {REFRESH}")
@@ -135,7 +130,7 @@ class MCCLK(RelationalKGModel):
         self.ui_graph = InteractionGraph(train_pairs, self.U, self.n_items, device)
         D = cfg.dim
         self.relation_emb = nn.Parameter(xavier(self.n_rel, D))
-        self.f1, self.f2, self.f3 = Projection(D), Projection(D), Projection(D)
+        self.f1, self.f2, self.f3 = ProjectionHead(D), ProjectionHead(D), ProjectionHead(D)
         self.to(device)
         self._sem_epoch: int | None = None
         self._sem: tuple[Pattern, torch.Tensor] | None = None
