@@ -107,7 +107,15 @@ def split_run_name(name: str) -> tuple[str, int | None]:
 
 def cikgrec_variant(model: dict[str, Any], interests: Any = None) -> str:
     """Table 3 variant of a CIKGRec model config (a dict): ``full``, ``w/o UIK``, ``w/o UIR``,
-    ``w/o CL``, ``w/o DMR``, ``linear``, or ``interests <graph>`` for another interest graph."""
+    ``w/o CL``, ``w/o DMR``, ``linear``, or ``interests <graph>`` for another interest graph;
+    a run with other than fp32 arithmetic says so (``full (bf16)``): it is not a seed of the
+    fp32 row."""
+    variant = _cikgrec_variant(model, interests)
+    precision = model.get("precision") or "fp32"
+    return variant if precision == "fp32" else f"{variant} ({precision})"
+
+
+def _cikgrec_variant(model: dict[str, Any], interests: Any = None) -> str:
     src = resolve_interests(interests, check=False)
     if model.get("no_interests") or src.kind == "none":
         return "w/o UIK"

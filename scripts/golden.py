@@ -32,10 +32,12 @@ def record(models: list[str] | None = None) -> dict:
 
     torch.set_num_threads(1)
     from cikgwb.data import load_dataset
-    from cikgwb.models import MODELS, _import_all, default_config
+    from cikgwb.models import _IMPORT_ERRORS, MODELS, _import_all, default_config
     from cikgwb.train import train
 
     _import_all()
+    if _IMPORT_ERRORS:   # a model that fails to import must not silently drop out of the check
+        raise SystemExit(f"models failed to import: {_IMPORT_ERRORS}")
     ds = load_dataset("synthetic")
     out = {}
     for name in models or [*sorted(MODELS), *VARIANTS]:
@@ -68,6 +70,8 @@ def main() -> int:
     if a.check:
         gold = json.loads(GOLDEN.read_text())
         bad = [d for m in now for d in diff(gold.get(m), now[m], m)]
+        if not a.models:
+            bad += [f"{m}: recorded in the golden file but not run now" for m in sorted(set(gold) - set(now))]
         print("\n".join(bad[:40]) or f"golden histories match ({', '.join(now)})")
         return 1 if bad else 0
     old = json.loads(GOLDEN.read_text()) if GOLDEN.exists() and a.models else {}

@@ -93,6 +93,16 @@ def test_run_names_one_rule():
     assert default_stem(_default_config("synthetic", "kgat")) == "synthetic-kgat-valid"
 
 
+def test_bf16_run_is_not_a_seed_of_the_fp32_row():
+    """A run with bf16 InfoNCE products is its own variant (``full (bf16)``), so it never joins the
+    fp32 full model's seeds in a table cell."""
+    from cikgwb.runs import cikgrec_variant
+
+    assert cikgrec_variant({"precision": "fp32"}) == cikgrec_variant({}) == "full"
+    assert cikgrec_variant({"precision": "bf16"}) == "full (bf16)"
+    assert cikgrec_variant({"precision": "bf16", "no_cl": True}) == "w/o CL (bf16)"
+
+
 def test_committed_run_names_follow_the_rule():
     """Every committed run is named ``<dataset>-<model>[-<variant>]-<protocol>[-<tag>]-s<seed>``
     with what its config and metrics say, and the rule rebuilds every name."""
