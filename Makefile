@@ -22,6 +22,8 @@ demo: $(STAMP)
 	$(BIN)/cikgwb demo
 
 test: $(STAMP)
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
 	$(BIN)/python -m pytest -m "not slow" -q
 
 test-slow: $(STAMP)

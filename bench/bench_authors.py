@@ -20,6 +20,7 @@ The authors' code needs ``torch_geometric``, ``pandas``, ``tqdm``, ``prettytable
 Each side runs in its own process with ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` set to
 ``--threads``; ours first builds nothing but its run folder in a temporary directory.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,11 +44,15 @@ AUTHORS_URL = "https://github.com/laowangzi/CIKGRec"
 
 # (file, pattern, replacement): applied with re.subn to the temporary copy, each exactly once
 CHANGES = [
-    ("train.py", r"config\['device'\] = f'cuda:\{args\.gpu_id\}'",
-     "config['device'] = 'cpu'  # bench_authors: CPU"),
-    ("train.py", r"\n(    if \(epoch\+1\) % config\['eval_interval'\] == 0:)",
-     ("\n    print(f'BENCH_AUTHORS_EPOCH_SECONDS {time.time() - start:.3f}', flush=True)  # bench_authors\n"
-      "    raise SystemExit(0)  # bench_authors: one epoch timed\n\\1")),
+    ("train.py", r"config\['device'\] = f'cuda:\{args\.gpu_id\}'", "config['device'] = 'cpu'  # bench_authors: CPU"),
+    (
+        "train.py",
+        r"\n(    if \(epoch\+1\) % config\['eval_interval'\] == 0:)",
+        (
+            "\n    print(f'BENCH_AUTHORS_EPOCH_SECONDS {time.time() - start:.3f}', flush=True)  # bench_authors\n"
+            "    raise SystemExit(0)  # bench_authors: one epoch timed\n\\1"
+        ),
+    ),
 ]
 
 
@@ -61,10 +66,15 @@ def authors_commit(path: Path) -> str | None:
 
 # only with --max-batches N (a busy machine): the epoch stops after N batches and the time is
 # extrapolated to the epoch's number of batches (labelled so in the output)
-BATCH_CAP = ("train.py", r"\n(        loss_list\.append\(loss\.detach\(\)\.cpu\(\)\.numpy\(\)\)\n)",
-             ("\n\\1        if len(loss_list) >= {n}:  # bench_authors --max-batches\n"
-              "            print(f'BENCH_AUTHORS_BATCHES {{len(loss_list)}} OF {{len(train_loader)}}', flush=True)\n"
-              "            break\n"))
+BATCH_CAP = (
+    "train.py",
+    r"\n(        loss_list\.append\(loss\.detach\(\)\.cpu\(\)\.numpy\(\)\)\n)",
+    (
+        "\n\\1        if len(loss_list) >= {n}:  # bench_authors --max-batches\n"
+        "            print(f'BENCH_AUTHORS_BATCHES {{len(loss_list)}} OF {{len(train_loader)}}', flush=True)\n"
+        "            break\n"
+    ),
+)
 
 
 def prepare_authors(src: Path, dest: Path, dataset: str, allow_other_commit: bool, max_batches: int = 0) -> str:
@@ -73,8 +83,10 @@ def prepare_authors(src: Path, dest: Path, dataset: str, allow_other_commit: boo
         raise SystemExit(f"--authors {src}: not a checkout of {AUTHORS_URL} (no train.py / models/Model.py)")
     commit = authors_commit(src)
     if commit != PINNED_COMMIT and not allow_other_commit:
-        raise SystemExit(f"--authors {src}: checkout at {commit or 'an unknown commit'}, expected the pinned "
-                         f"{PINNED_COMMIT} (git -C {src} checkout {PINNED_COMMIT}; or --allow-other-commit)")
+        raise SystemExit(
+            f"--authors {src}: checkout at {commit or 'an unknown commit'}, expected the pinned "
+            f"{PINNED_COMMIT} (git -C {src} checkout {PINNED_COMMIT}; or --allow-other-commit)"
+        )
     if not (src / "data" / dataset / "train.txt").is_file():
         raise SystemExit(f"--authors {src}: no data/{dataset}/train.txt in the checkout")
     for name in ("train.py", "utils.py", "evaluate.py"):
@@ -87,7 +99,9 @@ def prepare_authors(src: Path, dest: Path, dataset: str, allow_other_commit: boo
         p = dest / fname
         text, n = re.subn(pattern, repl, p.read_text(), count=1)
         if n != 1:
-            raise SystemExit(f"{src / fname}: the bench's change {pattern!r} did not apply (is this the pinned commit?)")
+            raise SystemExit(
+                f"{src / fname}: the bench's change {pattern!r} did not apply (is this the pinned commit?)"
+            )
         p.write_text(text)
     return commit or "unknown"
 
@@ -102,8 +116,15 @@ def thread_env(threads: int) -> dict[str, str]:
 
 def run_authors(work: Path, python: str, dataset: str, threads: int, timeout: float) -> tuple[float, float]:
     t0 = time.perf_counter()
-    p = subprocess.run([python, "train.py", "--dataset", dataset], cwd=work, env=thread_env(threads),
-                       capture_output=True, text=True, timeout=timeout, check=False)
+    p = subprocess.run(
+        [python, "train.py", "--dataset", dataset],
+        cwd=work,
+        env=thread_env(threads),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     wall = time.perf_counter() - t0
     m = re.search(r"BENCH_AUTHORS_EPOCH_SECONDS ([0-9.]+)", p.stdout)
     if p.returncode != 0 or not m:
@@ -116,13 +137,31 @@ def run_authors(work: Path, python: str, dataset: str, threads: int, timeout: fl
     return secs, wall
 
 
-def run_ours(tmp: Path, dataset: str, threads: int, epochs: int, extra: list[str], timeout: float) -> tuple[list[float], float]:
+def run_ours(
+    tmp: Path, dataset: str, threads: int, epochs: int, extra: list[str], timeout: float
+) -> tuple[list[float], float]:
     env = thread_env(threads)
     env["CIKGWB_REPORTS_DIR"] = str(tmp / "reports")
     env["CIKGWB_CHECKPOINT_DIR"] = str(tmp / "checkpoints")
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    cmd = [sys.executable, "-m", "cikgwb", "train", "--dataset", dataset, "--protocol", "authors",
-           "--set", "views=authors", "--set", f"max_epochs={epochs}", "--name", "bench-authors", "--quiet", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cikgwb",
+        "train",
+        "--dataset",
+        dataset,
+        "--protocol",
+        "authors",
+        "--set",
+        "views=authors",
+        "--set",
+        f"max_epochs={epochs}",
+        "--name",
+        "bench-authors",
+        "--quiet",
+        *extra,
+    ]
     t0 = time.perf_counter()
     p = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     wall = time.perf_counter() - t0
@@ -140,21 +179,36 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dataset", default="book-crossing")
     ap.add_argument("--epochs", type=int, default=2, help="epochs of ours (the authors': one)")
-    ap.add_argument("--authors-python", default=sys.executable,
-                    help="a Python with torch, torch_geometric, pandas, tqdm, prettytable, nltk")
+    ap.add_argument(
+        "--authors-python",
+        default=sys.executable,
+        help="a Python with torch, torch_geometric, pandas, tqdm, prettytable, nltk",
+    )
     ap.add_argument("--allow-other-commit", action="store_true")
-    ap.add_argument("--max-batches", type=int, default=0,
-                    help="time only this many batches of the authors' epoch and extrapolate (a busy machine); 0: the whole epoch")
+    ap.add_argument(
+        "--max-batches",
+        type=int,
+        default=0,
+        help="time only this many batches of the authors' epoch and extrapolate (a busy machine); 0: the whole epoch",
+    )
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per side")
-    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                    help="an extra setting for ours (e.g. precision=bf16)")
+    ap.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an extra setting for ours (e.g. precision=bf16)",
+    )
     args = ap.parse_args()
     if args.max_batches < 0:
         raise SystemExit(f"--max-batches {args.max_batches}: expected 0 (the whole epoch) or a positive number")
     if args.threads < 1:
         raise SystemExit(f"--threads {args.threads}: expected a positive number")
     if not os.environ.get("CIKGWB_DATA_DIR"):
-        raise SystemExit("CIKGWB_DATA_DIR is not set: the folder holding our copy of the datasets (e.g. ../shared/data)")
+        raise SystemExit(
+            "CIKGWB_DATA_DIR is not set: the folder holding our copy of the datasets (e.g. ../shared/data)"
+        )
     extra = [x for kv in args.sets for x in ("--set", kv)]
     with tempfile.TemporaryDirectory(prefix="bench-authors-") as td:
         tmp = Path(td)
@@ -165,22 +219,31 @@ def main() -> int:
         cap = f", the first {args.max_batches} batches timed and extrapolated to the epoch" if args.max_batches else ""
         print(f"authors' code {AUTHORS_URL} @ {commit}, changes: device cpu, one epoch timed{cap}", flush=True)
         a_s, a_wall = run_authors(work, args.authors_python, args.dataset, args.threads, args.timeout)
-        print(f"authors: {a_s:.1f} s for epoch 1{' (extrapolated)' if args.max_batches else ''} (process {a_wall:.1f} s)",
-              flush=True)
+        print(
+            f"authors: {a_s:.1f} s for epoch 1{' (extrapolated)' if args.max_batches else ''} (process {a_wall:.1f} s)",
+            flush=True,
+        )
         ours, o_wall = run_ours(tmp, args.dataset, args.threads, args.epochs, extra, args.timeout)
-        print(f"ours:    {', '.join(f'{s:.1f}' for s in ours)} s for epochs 1..{len(ours)} (process {o_wall:.1f} s)",
-              flush=True)
+        print(
+            f"ours:    {', '.join(f'{s:.1f}' for s in ours)} s for epochs 1..{len(ours)} (process {o_wall:.1f} s)",
+            flush=True,
+        )
     try:
-        ours_commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                                     capture_output=True, text=True, check=True).stdout.strip()
+        ours_commit = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         ours_commit = "unknown"
     best = min(ours)
-    print(f"\n{args.dataset}, authors' protocol and views, {args.threads} thread(s), back to back; "
-          f"date {started}; machine: {cpu_model()} ({os.cpu_count()} CPUs), {platform.node()}; "
-          f"ours at {ours_commit}{' with ' + ' '.join(args.sets) if args.sets else ''}")
-    print(f"seconds per epoch: authors {a_s:.1f}{' (extrapolated from ' + str(args.max_batches) + ' batches)' if args.max_batches else ''}, ours {' / '.join(f'{s:.1f}' for s in ours)}: "
-          f"ratio {a_s / max(ours):.1f}-{a_s / best:.1f}x (authors / ours)")
+    print(
+        f"\n{args.dataset}, authors' protocol and views, {args.threads} thread(s), back to back; "
+        f"date {started}; machine: {cpu_model()} ({os.cpu_count()} CPUs), {platform.node()}; "
+        f"ours at {ours_commit}{' with ' + ' '.join(args.sets) if args.sets else ''}"
+    )
+    print(
+        f"seconds per epoch: authors {a_s:.1f}{' (extrapolated from ' + str(args.max_batches) + ' batches)' if args.max_batches else ''}, ours {' / '.join(f'{s:.1f}' for s in ours)}: "
+        f"ratio {a_s / max(ours):.1f}-{a_s / best:.1f}x (authors / ours)"
+    )
     return 0
 
 

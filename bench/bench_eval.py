@@ -8,6 +8,7 @@ test split (held-out = test, masked = train + valid) when ``CIKGWB_DATA_DIR`` is
 
 Prints the median wall time of ``repeats`` evaluations and the process's peak RSS.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,14 +37,17 @@ def masks(seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix, str]:
         except Exception as exc:  # noqa: BLE001 - fall back to random masks, say why
             print(f"could not load book-crossing ({exc}); using random masks", file=sys.stderr)
     rng = np.random.default_rng(seed)
+
     # book-crossing: 86,006 train.txt pairs, 24,673 test pairs
     def rand(nnz: int) -> sp.csr_matrix:
-        m = sp.csr_matrix((np.ones(nnz, np.float32), (rng.integers(0, N_USERS, nnz),
-                                                      rng.integers(0, N_ITEMS, nnz))),
-                          shape=(N_USERS, N_ITEMS))
+        m = sp.csr_matrix(
+            (np.ones(nnz, np.float32), (rng.integers(0, N_USERS, nnz), rng.integers(0, N_ITEMS, nnz))),
+            shape=(N_USERS, N_ITEMS),
+        )
         m.sum_duplicates()
         m.data[:] = 1
         return m
+
     return rand(24_673), rand(86_006), "random masks"
 
 
@@ -71,12 +75,16 @@ def main(argv: list[str] | None = None) -> None:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"masks: {source}; {res.n_users_evaluated} users evaluated x {heldout.shape[1]} items; "
-          f"device {args.device}; torch threads {torch.get_num_threads()}; batch {args.batch_size}")
+    print(
+        f"masks: {source}; {res.n_users_evaluated} users evaluated x {heldout.shape[1]} items; "
+        f"device {args.device}; torch threads {torch.get_num_threads()}; batch {args.batch_size}"
+    )
     print(f"times: {', '.join(f'{t:.3f}' for t in times)} s")
     print(f"median: {statistics.median(times):.3f} s   peak RSS: {peak_mib:.0f} MiB")
-    print(f"recall@50 {res.metrics['recall@50']:.4f}  ndcg@50 {res.metrics['ndcg@50']:.4f} "
-          f"(random embeddings; held-out also masked: {res.n_heldout_excluded})")
+    print(
+        f"recall@50 {res.metrics['recall@50']:.4f}  ndcg@50 {res.metrics['ndcg@50']:.4f} "
+        f"(random embeddings; held-out also masked: {res.n_heldout_excluded})"
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ full evaluation. The target for ml1m is under 8 GiB.
 
     python bench/bench_memory.py --dataset ml1m --batches 5
 """
+
 from __future__ import annotations
 
 import argparse

@@ -12,6 +12,7 @@ that no propagation can beat, so ``reference / free`` bounds the epoch-level rat
 The reference epoch is timed on ``--ref-batches`` batches and extrapolated to the epoch's
 number of batches (labelled so in the output); ours is a full epoch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,6 +47,7 @@ _EI_CACHE: dict[int, torch.Tensor] = {}
 def reference_lightgcn(A, x, n_layers, noise_eps=0.0, dropout=0.0, training=False, mean=True):
     """LightGCN with LGConv(normalize=True) on edge_index: gcn_norm recomputed at every layer call."""
     from torch_geometric.nn import LGConv
+
     key = id(A)
     if key not in _EI_CACHE:  # the binary pattern of A as an edge list (the authors keep edge lists)
         coo = A.to_sparse_coo().coalesce()
@@ -53,8 +55,9 @@ def reference_lightgcn(A, x, n_layers, noise_eps=0.0, dropout=0.0, training=Fals
         _EI_CACHE[key] = coo.indices()
     ei = _EI_CACHE[key]
     conv = LGConv(normalize=True)
-    return lightgcn(A, x, n_layers, noise_eps=noise_eps, dropout=dropout, training=training, mean=mean,
-                    layer=lambda h: conv(h, ei))
+    return lightgcn(
+        A, x, n_layers, noise_eps=noise_eps, dropout=dropout, training=training, mean=mean, layer=lambda h: conv(h, ei)
+    )
 
 
 def free_lightgcn(A, x, n_layers, noise_eps=0.0, dropout=0.0, training=False, mean=True):
@@ -62,8 +65,9 @@ def free_lightgcn(A, x, n_layers, noise_eps=0.0, dropout=0.0, training=False, me
     dropout, the layer sum, and all the losses and updates downstream) keeps its shapes and
     costs. An epoch with it is what a step would cost with a free propagation: the floor that
     bounds the epoch-level ratio of any propagation (Amdahl). Not CIKGRec's maths."""
-    return lightgcn(A, x, n_layers, noise_eps=noise_eps, dropout=dropout, training=training, mean=mean,
-                    layer=lambda h: h)
+    return lightgcn(
+        A, x, n_layers, noise_eps=noise_eps, dropout=dropout, training=training, mean=mean, layer=lambda h: h
+    )
 
 
 @contextlib.contextmanager
@@ -164,12 +168,15 @@ def time_propagation(model, device, repeats: int = 5) -> dict:
             sync(device)
             times[kind].append(time.perf_counter() - t0)
     ours, ref = float(np.median(times["ours"])), float(np.median(times["reference"]))
-    return {"propagation_ours_s": ours, "propagation_reference_s": ref, "propagation_speedup": ref / ours,
-            "propagation_note": f"median of {repeats}: forward + backward over the CIKG, {n_layers} layers"}
+    return {
+        "propagation_ours_s": ours,
+        "propagation_reference_s": ref,
+        "propagation_speedup": ref / ours,
+        "propagation_note": f"median of {repeats}: forward + backward over the CIKG, {n_layers} layers",
+    }
 
 
-def time_infonce(B: int = 1024, N: int = 16386, d: int = 64, repeats: int = 7, device=None,
-                 blocks=(None,)) -> dict:
+def time_infonce(B: int = 1024, N: int = 16386, d: int = 64, repeats: int = 7, device=None, blocks=(None,)) -> dict:
     """Forward + backward of one all-node InfoNCE term (B anchors against N candidates, d dims),
     median ms of ``repeats``: naive autograd (``F.cross_entropy`` on the B x N logits), the fused
     softmax-saving version it replaced, the tiled one in fp32 and with bf16 products; with
@@ -177,6 +184,7 @@ def time_infonce(B: int = 1024, N: int = 16386, d: int = 64, repeats: int = 7, d
     import torch.nn.functional as F
 
     from cikgwb.models import losses
+
     device = device or torch.device("cpu")
     g = torch.Generator().manual_seed(0)
     a0 = torch.randn(B, d, generator=g).to(device)
@@ -191,9 +199,13 @@ def time_infonce(B: int = 1024, N: int = 16386, d: int = 64, repeats: int = 7, d
     for blk in blocks:
         tag = f" block {blk}" if blk else ""
         kinds[f"tiled-keep fp32{tag}"] = lambda a, c, blk=blk: losses.info_nce(a, c, t, tau, block=blk, keep=True)
-        kinds[f"tiled-keep bf16{tag}"] = lambda a, c, blk=blk: losses.info_nce(a, c, t, tau, precision="bf16", block=blk, keep=True)
+        kinds[f"tiled-keep bf16{tag}"] = lambda a, c, blk=blk: losses.info_nce(
+            a, c, t, tau, precision="bf16", block=blk, keep=True
+        )
         kinds[f"tiled-recompute fp32{tag}"] = lambda a, c, blk=blk: losses.info_nce(a, c, t, tau, block=blk, keep=False)
-        kinds[f"tiled-recompute bf16{tag}"] = lambda a, c, blk=blk: losses.info_nce(a, c, t, tau, precision="bf16", block=blk, keep=False)
+        kinds[f"tiled-recompute bf16{tag}"] = lambda a, c, blk=blk: losses.info_nce(
+            a, c, t, tau, precision="bf16", block=blk, keep=False
+        )
     res, times = {}, {k: [] for k in kinds}
     for r in range(repeats + 1):
         for k, fn in kinds.items():
@@ -213,11 +225,21 @@ def time_infonce(B: int = 1024, N: int = 16386, d: int = 64, repeats: int = 7, d
     for k in kinds:
         l, ga, gc = res[k]
         scale = max(float(ga0.abs().max()), float(gc0.abs().max()))
-        rows[k] = {"ms": 1000 * float(np.median(times[k])), "min_ms": 1000 * float(np.min(times[k])),
-                   "loss_rel_diff": abs(l - l0) / abs(l0),
-                   "grad_max_diff_rel_to_max": max(float((ga - ga0).abs().max()), float((gc - gc0).abs().max())) / scale}
-    return {"B": B, "N": N, "d": d, "device": str(device), "threads": torch.get_num_threads(), "repeats": repeats,
-            "kinds": rows}
+        rows[k] = {
+            "ms": 1000 * float(np.median(times[k])),
+            "min_ms": 1000 * float(np.min(times[k])),
+            "loss_rel_diff": abs(l - l0) / abs(l0),
+            "grad_max_diff_rel_to_max": max(float((ga - ga0).abs().max()), float((gc - gc0).abs().max())) / scale,
+        }
+    return {
+        "B": B,
+        "N": N,
+        "d": d,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "repeats": repeats,
+        "kinds": rows,
+    }
 
 
 def compare_infonce_runs(epochs: int = 5, block: int = 64, precision: str = "fp32", data_dir=None) -> dict:
@@ -230,6 +252,7 @@ def compare_infonce_runs(epochs: int = 5, block: int = 64, precision: str = "fp3
 
     from cikgwb.models import losses
     from cikgwb.train import train
+
     n_threads = torch.get_num_threads()
     torch.set_num_threads(1)
     hist = {}
@@ -262,17 +285,26 @@ def compare_infonce_runs(epochs: int = 5, block: int = 64, precision: str = "fp3
                 continue
             d = abs(rb[k] - va) / max(abs(va), 1e-30)
             diffs[k] = max(diffs.get(k, 0.0), d)
-    return {"epochs": len(hist["fused"]), "block": block, "precision": precision,
-            "max_rel_diff": diffs, "fused_last": hist["fused"][-1], "tiled_last": hist["tiled"][-1]}
+    return {
+        "epochs": len(hist["fused"]),
+        "block": block,
+        "precision": precision,
+        "max_rel_diff": diffs,
+        "fused_last": hist["fused"][-1],
+        "tiled_last": hist["tiled"][-1],
+    }
 
 
-def profile_epoch(name: str, n_batches: int = 20, data_dir=None, out: Path | None = None, precision: str = "fp32") -> str:
+def profile_epoch(
+    name: str, n_batches: int = 20, data_dir=None, out: Path | None = None, precision: str = "fp32"
+) -> str:
     """What a CIKGRec training step is made of: ``n_batches`` batches of ``name`` under
     torch.profiler with labelled phases (the forward's propagations by call site, the InfoNCE,
     the edge-dropout draw and re-normalisation, BPR, the interest reconstruction; the backward by
     autograd node; the optimiser), plus one full evaluation; a markdown table of ms per batch and
     share, written to ``out/epoch-profile-<name>.md`` when ``out`` is given."""
     from torch.profiler import ProfilerActivity, profile, record_function
+
     ds = load_dataset(name, data_dir=data_dir)
     cfg = default_config(name, "cikgrec")
     cfg.model.precision = precision
@@ -288,6 +320,7 @@ def profile_epoch(name: str, n_batches: int = 20, data_dir=None, out: Path | Non
         def wrapper(*a, **k):
             with record_function(label() if callable(label) else label):
                 return fn(*a, **k)
+
         return wrapper
 
     def in_phase(fn, ph):
@@ -297,6 +330,7 @@ def profile_epoch(name: str, n_batches: int = 20, data_dir=None, out: Path | Non
                 return fn(*a, **k)
             finally:
                 phase[0] = saved
+
         return wrapper
 
     mod_patches = {
@@ -342,15 +376,21 @@ def profile_epoch(name: str, n_batches: int = 20, data_dir=None, out: Path | Non
     tot = {e.key: e.cpu_time_total / 1000 / n for e in prof.key_averages()}  # ms per batch
     fwd, bwd, optim = tot["step: forward"], tot["step: backward"], tot["step: optimiser (Adam)"]
     rows = []
-    fwd_labels = sorted({(lab() if callable(lab) else lab) for lab in mod_patches.values()} | {k for k in tot if k.startswith("fwd: propagation")})
+    fwd_labels = sorted(
+        {(lab() if callable(lab) else lab) for lab in mod_patches.values()}
+        | {k for k in tot if k.startswith("fwd: propagation")}
+    )
     named = 0.0
     for k in fwd_labels:
         if k in tot:
             rows.append((k, tot[k]))
             named += tot[k]
     rows.append(("fwd: the rest (gathers, masking, chi, sums, loss terms)", fwd - named))
-    bwd_groups = {"_SymSpMMBackward": "bwd: propagations (A g)", "_TiledLogSumExpMatmulBackward": "bwd: InfoNCE normaliser (tiled)",
-                  "_LogSumExpMatmulBackward": "bwd: InfoNCE normaliser (fused)"}
+    bwd_groups = {
+        "_SymSpMMBackward": "bwd: propagations (A g)",
+        "_TiledLogSumExpMatmulBackward": "bwd: InfoNCE normaliser (tiled)",
+        "_LogSumExpMatmulBackward": "bwd: InfoNCE normaliser (fused)",
+    }
     named = 0.0
     other_bwd = []
     for k, v in tot.items():
@@ -374,18 +414,29 @@ def profile_epoch(name: str, n_batches: int = 20, data_dir=None, out: Path | Non
     ev = time.perf_counter() - t1
     m.train()
     info = machine_info(device)
-    lines = [f"# What a CIKGRec training epoch is made of: {name}", "",
-             f"torch.profiler over {n} batches (after 2 warm-up batches) of the dataset's default CIKGRec settings "
-             f"(valid protocol, paper views, precision {precision}), {info['torch_threads']} torch threads, "
-             f"CPU {info['cpu']}, torch {info['torch']}, {time.strftime('%Y-%m-%d %H:%M %Z')}, commit of the tree: "
-             f"see git log. Profiled wall time {1000 * wall / n:.0f} ms per batch "
-             f"(profiler overhead included); {len(sampler)} batches per epoch.", "",
-             "| part of the step | ms per batch | share of the step |", "|---|---:|---:|"]
+    lines = [
+        f"# What a CIKGRec training epoch is made of: {name}",
+        "",
+        f"torch.profiler over {n} batches (after 2 warm-up batches) of the dataset's default CIKGRec settings "
+        f"(valid protocol, paper views, precision {precision}), {info['torch_threads']} torch threads, "
+        f"CPU {info['cpu']}, torch {info['torch']}, {time.strftime('%Y-%m-%d %H:%M %Z')}, commit of the tree: "
+        f"see git log. Profiled wall time {1000 * wall / n:.0f} ms per batch "
+        f"(profiler overhead included); {len(sampler)} batches per epoch.",
+        "",
+        "| part of the step | ms per batch | share of the step |",
+        "|---|---:|---:|",
+    ]
     for k, v in rows:
         lines.append(f"| {k} | {v:.1f} | {100 * v / step:.1f}% |")
-    lines.append(f"| **step total** (forward {fwd:.1f} + backward {bwd:.1f} + optimiser {optim:.1f}) | **{step:.1f}** | 100% |")
-    lines += ["", f"Per epoch: {len(sampler)} x {step:.0f} ms = {len(sampler) * step / 1000:.1f} s of steps, plus one "
-              f"full validation evaluation {ev:.2f} s (not part of `epoch_seconds`).", ""]
+    lines.append(
+        f"| **step total** (forward {fwd:.1f} + backward {bwd:.1f} + optimiser {optim:.1f}) | **{step:.1f}** | 100% |"
+    )
+    lines += [
+        "",
+        f"Per epoch: {len(sampler)} x {step:.0f} ms = {len(sampler) * step / 1000:.1f} s of steps, plus one "
+        f"full validation evaluation {ev:.2f} s (not part of `epoch_seconds`).",
+        "",
+    ]
     text = "\n".join(lines)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -436,28 +487,45 @@ def main() -> int:
     ap.add_argument("--skip-reference", action="store_true")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default="reports/bench")
-    ap.add_argument("--infonce", action="store_true",
-                    help="only the InfoNCE micro-bench (B=1024, N=16,386, d=64): naive, fused, tiled fp32 / bf16")
+    ap.add_argument(
+        "--infonce",
+        action="store_true",
+        help="only the InfoNCE micro-bench (B=1024, N=16,386, d=64): naive, fused, tiled fp32 / bf16",
+    )
     ap.add_argument("--repeats", type=int, default=7, help="--infonce: timed rounds")
-    ap.add_argument("--compare-infonce", action="store_true",
-                    help="only the same-maths check: 5-epoch synthetic runs, fused vs tiled InfoNCE (and bf16)")
-    ap.add_argument("--profile", type=int, default=0, metavar="BATCHES",
-                    help="only profile BATCHES batches of each dataset (torch.profiler): reports/bench/epoch-profile-<dataset>.md")
+    ap.add_argument(
+        "--compare-infonce",
+        action="store_true",
+        help="only the same-maths check: 5-epoch synthetic runs, fused vs tiled InfoNCE (and bf16)",
+    )
+    ap.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="BATCHES",
+        help="only profile BATCHES batches of each dataset (torch.profiler): reports/bench/epoch-profile-<dataset>.md",
+    )
     args = ap.parse_args()
     if args.infonce:
         r = time_infonce(blocks=(None,), device=pick_device(args.device), repeats=args.repeats)
-        print(f"InfoNCE forward + backward, B={r['B']} N={r['N']} d={r['d']}, {r['device']}, {r['threads']} threads, "
-              f"{r['repeats']} rounds (all kinds in turn): median and minimum (the minimum is what a quiet moment gives)")
+        print(
+            f"InfoNCE forward + backward, B={r['B']} N={r['N']} d={r['d']}, {r['device']}, {r['threads']} threads, "
+            f"{r['repeats']} rounds (all kinds in turn): median and minimum (the minimum is what a quiet moment gives)"
+        )
         for k, v in r["kinds"].items():
-            print(f"{k:<24} median {v['ms']:7.1f} ms  min {v['min_ms']:7.1f} ms  loss rel. diff {v['loss_rel_diff']:.1e}  "
-                  f"grad max diff / max grad {v['grad_max_diff_rel_to_max']:.1e}")
+            print(
+                f"{k:<24} median {v['ms']:7.1f} ms  min {v['min_ms']:7.1f} ms  loss rel. diff {v['loss_rel_diff']:.1e}  "
+                f"grad max diff / max grad {v['grad_max_diff_rel_to_max']:.1e}"
+            )
         return 0
     if args.compare_infonce:
         for prec in ("fp32", "bf16"):
             r = compare_infonce_runs(precision=prec, data_dir=args.data_dir)
             worst = {k: v for k, v in r["max_rel_diff"].items()}
-            print(f"{prec}: {r['epochs']} epochs, block {r['block']}: largest relative difference per history entry: "
-                  + json.dumps({k: float(f"{v:.2e}") for k, v in worst.items()}))
+            print(
+                f"{prec}: {r['epochs']} epochs, block {r['block']}: largest relative difference per history entry: "
+                + json.dumps({k: float(f"{v:.2e}") for k, v in worst.items()})
+            )
         return 0
     if args.profile:
         for name in args.datasets:
@@ -468,29 +536,43 @@ def main() -> int:
     for name in args.datasets:
         row = bench(name, device, args.ref_batches, args.skip_reference, args.data_dir)
         rows.append(row)
-        print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()
-                          if not isinstance(v, dict)}), flush=True)
+        print(
+            json.dumps(
+                {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items() if not isinstance(v, dict)}
+            ),
+            flush=True,
+        )
     info = {**machine_info(device), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     print("\nCIKGRec per-epoch and evaluation seconds (authors' hyper-parameters, valid split)")
-    print(f"{'dataset':<14} {'ours/epoch':>11} {'ref/epoch':>10} {'x':>6} {'ours/eval':>10} {'ref/eval':>9} {'peak GiB':>9}  same maths")
+    print(
+        f"{'dataset':<14} {'ours/epoch':>11} {'ref/epoch':>10} {'x':>6} {'ours/eval':>10} {'ref/eval':>9} {'peak GiB':>9}  same maths"
+    )
     for r in rows:
-        print(f"{r['dataset']:<14} {r['ours_epoch_s']:>11.2f} {r.get('reference_epoch_s', float('nan')):>10.2f} "
-              f"{r.get('epoch_speedup', float('nan')):>6.1f} {r['ours_eval_s']:>10.3f} {r.get('reference_eval_s', float('nan')):>9.3f} "
-              f"{r['ours_peak_mem_gib']:>9.2f}  loss diff {r['max_abs_diff_loss']:.1e}, grad diff {r['max_abs_diff_grad']:.1e}")
+        print(
+            f"{r['dataset']:<14} {r['ours_epoch_s']:>11.2f} {r.get('reference_epoch_s', float('nan')):>10.2f} "
+            f"{r.get('epoch_speedup', float('nan')):>6.1f} {r['ours_eval_s']:>10.3f} {r.get('reference_eval_s', float('nan')):>9.3f} "
+            f"{r['ours_peak_mem_gib']:>9.2f}  loss diff {r['max_abs_diff_loss']:.1e}, grad diff {r['max_abs_diff_grad']:.1e}"
+        )
     print("\nwith precision=bf16 (the InfoNCE's products in bfloat16; an option, not the paper's maths)")
     for r in rows:
-        print(f"{r['dataset']:<14} {r['ours_epoch_bf16_s']:.2f} s per epoch vs {r['ours_epoch_s']:.2f} s in fp32 "
-              f"(x{r['ours_epoch_s'] / r['ours_epoch_bf16_s']:.2f})")
+        print(
+            f"{r['dataset']:<14} {r['ours_epoch_bf16_s']:.2f} s per epoch vs {r['ours_epoch_s']:.2f} s in fp32 "
+            f"(x{r['ours_epoch_s'] / r['ours_epoch_bf16_s']:.2f})"
+        )
     print("\npropagation alone (forward + backward over the CIKG; the part the two steps differ in)")
     for r in rows:
-        print(f"{r['dataset']:<14} ours {r['propagation_ours_s']:.3f} s  reference {r['propagation_reference_s']:.3f} s  "
-              f"x{r['propagation_speedup']:.1f}")
+        print(
+            f"{r['dataset']:<14} ours {r['propagation_ours_s']:.3f} s  reference {r['propagation_reference_s']:.3f} s  "
+            f"x{r['propagation_speedup']:.1f}"
+        )
     if any("free_propagation_epoch_s" in r for r in rows):
         print("\nthe step with a free propagation (A h replaced by h; the rest unchanged): no propagation can beat it")
         for r in rows:
             if "free_propagation_epoch_s" in r:
-                print(f"{r['dataset']:<14} {r['free_propagation_epoch_s']:.2f} s per epoch: the epoch ratio over the "
-                      f"reference is at most x{r['epoch_speedup_bound']:.1f} (ours: x{r['epoch_speedup']:.1f})")
+                print(
+                    f"{r['dataset']:<14} {r['free_propagation_epoch_s']:.2f} s per epoch: the epoch ratio over the "
+                    f"reference is at most x{r['epoch_speedup_bound']:.1f} (ours: x{r['epoch_speedup']:.1f})"
+                )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tag = "gpu" if device.type == "cuda" else "cpu"

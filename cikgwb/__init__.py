@@ -1,2 +1,3 @@
 """CIKG Workbench."""
+
 __version__ = "0.1.0"

@@ -12,6 +12,7 @@ destination, if any, is left as it was. The destination's folder is created when
 
 The temporary file is ``.<name>.<random>.tmp`` beside the destination.
 """
+
 from __future__ import annotations
 
 import contextlib

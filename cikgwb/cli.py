@@ -1,4 +1,5 @@
 """The ``cikgwb`` command: data, interests, graph, train, evaluate, demo, sweep, notebooks."""
+
 from __future__ import annotations
 
 import argparse
@@ -24,30 +25,43 @@ def _data_stats(args: argparse.Namespace) -> int:
     from .data import load_dataset
     from .evaluate import sparsity_groups
 
-    ds = load_dataset(args.name, data_dir=args.data_dir, split_seed=args.split_seed, interests="optional",
-                      strict=args.strict)
+    ds = load_dataset(
+        args.name, data_dir=args.data_dir, split_seed=args.split_seed, interests="optional", strict=args.strict
+    )
     s = ds.summary()
     if args.json:
         s["warnings"] = ds.meta.get("warnings", {})
         print(json.dumps(s, indent=2, default=str))
         return 0
     print(f"{ds.name}  (paper's Table 2 figures, then interest graph and split)")
-    rows = [("users", f"{s['users']:,}"), ("items", f"{s['items']:,}"), ("ratings", f"{s['ratings']:,}"),
-            ("density", f"{100 * s['density']:.2f}%"), ("relations", f"{s['relations']:,}"),
-            ("entities", f"{s['entities']:,}"), ("triples", f"{s['triples']:,}"),
-            ("interest edges", f"{s['interest edges']:,}"), ("interest nodes", f"{s['interests']:,}"),
-            ("users with interests", f"{s['users with interests']:,}"),
-            ("interest source", ds.meta.get("interests_source", "")),
-            ("KG", ds.meta.get("kg", "")),
-            ("train / valid / test pairs", f"{s['train pairs']:,} / {s['valid pairs']:,} / {s['test pairs']:,}"),
-            ("split", f"seed {s['split']['seed']}: {s['split']['rule']}")]
+    rows = [
+        ("users", f"{s['users']:,}"),
+        ("items", f"{s['items']:,}"),
+        ("ratings", f"{s['ratings']:,}"),
+        ("density", f"{100 * s['density']:.2f}%"),
+        ("relations", f"{s['relations']:,}"),
+        ("entities", f"{s['entities']:,}"),
+        ("triples", f"{s['triples']:,}"),
+        ("interest edges", f"{s['interest edges']:,}"),
+        ("interest nodes", f"{s['interests']:,}"),
+        ("users with interests", f"{s['users with interests']:,}"),
+        ("interest source", ds.meta.get("interests_source", "")),
+        ("KG", ds.meta.get("kg", "")),
+        ("train / valid / test pairs", f"{s['train pairs']:,} / {s['valid pairs']:,} / {s['test pairs']:,}"),
+        ("split", f"seed {s['split']['seed']}: {s['split']['rule']}"),
+    ]
     from .results import train_counts
+
     counts = train_counts(ds)  # the paper's (KGAT's) groups, on all of train.txt: Figure 3 uses the same
     groups = sparsity_groups(counts, 4)
     for g in range(int(groups.max()) + 1):
         c = counts[groups == g]
-        rows.append((f"sparsity group {g + 1}", f"{len(c):,} users, {c.min()}-{c.max()} train.txt items, "
-                     f"{c.sum():,} interactions"))
+        rows.append(
+            (
+                f"sparsity group {g + 1}",
+                f"{len(c):,} users, {c.min()}-{c.max()} train.txt items, {c.sum():,} interactions",
+            )
+        )
     w = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"  {k:<{w}}  {v}")
@@ -60,14 +74,16 @@ def _add_data(sub) -> None:
     p = sub.add_parser("data", help="fetch, verify and describe datasets")
     dsub = p.add_subparsers(dest="data_cmd", required=True)
     from .data.download import add_fetch_parsers
+
     add_fetch_parsers(dsub)
     s = dsub.add_parser("stats", help="Table 2 statistics, interest graph and split of a dataset")
     s.add_argument("name")
     s.add_argument("--data-dir", default=None)
     s.add_argument("--split-seed", type=int, default=0)
     s.add_argument("--json", action="store_true")
-    s.add_argument("--strict", action="store_true",
-                   help="fail (instead of warning) when a file's sha256 is not the pinned one")
+    s.add_argument(
+        "--strict", action="store_true", help="fail (instead of warning) when a file's sha256 is not the pinned one"
+    )
     s.set_defaults(func=_data_stats)
 
 
@@ -88,7 +104,7 @@ def _train(args: argparse.Namespace) -> int:
     for seed in seeds:
         if args.config:
             cfg = load_config(args.config)
-        else:   # an unknown dataset or model fails here, naming it, before any data is loaded
+        else:  # an unknown dataset or model fails here, naming it, before any data is loaded
             cfg = make_config(args.model, args.dataset)
         cfg.interests = args.interests
         apply_overrides(cfg, args.set or [])
@@ -102,23 +118,39 @@ def _train(args: argparse.Namespace) -> int:
         cfg.name = run_name(base, cfg.train.seed)
         validate_config(cfg)  # --protocol, --device, --seeds too: before any data or folder
         cfgs.append(resolve_config(cfg))  # the run layer resolves (interest source checked); the trainer reads
-    for cfg in cfgs:   # every seed's folder checked before any work: a finished run is never lost
+    for cfg in cfgs:  # every seed's folder checked before any work: a finished run is never lost
         check_run_dir(relative_to_cwd(runs_root() / cfg.name), resume=args.resume, overwrite=args.overwrite)
     if getattr(args, "executor", "local") == "ray" and len(cfgs) > 1:
         from .sweep import train_seeds_on_ray
-        run_dirs = train_seeds_on_ray(args, [c.train.seed for c in cfgs], [relative_to_cwd(runs_root() / c.name) for c in cfgs])
+
+        run_dirs = train_seeds_on_ray(
+            args, [c.train.seed for c in cfgs], [relative_to_cwd(runs_root() / c.name) for c in cfgs]
+        )
     else:
         run_dirs = []
         for cfg in cfgs:
             res = Trainer(cfg, progress=not args.quiet).fit(resume=args.resume, overwrite=args.overwrite)
             run_dirs.append(res.run_dir)
             m = res.metrics
-            print(json.dumps({"run": cfg.name, "protocol": m["protocol"], "selected_epoch": m["selected_epoch"],
-                              "stop_reason": m["stop_reason"],
-                              "test": {k: round(v, 4) for k, v in m["test"].items() if "@" in k and k.split("@")[0] in ("recall", "ndcg")}},
-                             indent=None))
+            print(
+                json.dumps(
+                    {
+                        "run": cfg.name,
+                        "protocol": m["protocol"],
+                        "selected_epoch": m["selected_epoch"],
+                        "stop_reason": m["stop_reason"],
+                        "test": {
+                            k: round(v, 4)
+                            for k, v in m["test"].items()
+                            if "@" in k and k.split("@")[0] in ("recall", "ndcg")
+                        },
+                    },
+                    indent=None,
+                )
+            )
     if len(run_dirs) > 1:
         from .reports import summarize_seeds
+
         path = summarize_seeds(run_dirs, out_name=base)
         print(f"summary over seeds {seeds}: {path}")
     return 0
@@ -131,40 +163,69 @@ def _add_train(sub) -> None:
     p.add_argument("--interests", default="paper", help="paper | none | PATH to a user-interest graph")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting (repeatable)")
     p.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2")
-    p.add_argument("--protocol", choices=["valid", "authors"], default=None,
-                   help="valid (default) or authors (selects on TEST: comparison with the paper only)")
+    p.add_argument(
+        "--protocol",
+        choices=["valid", "authors"],
+        default=None,
+        help="valid (default) or authors (selects on TEST: comparison with the paper only)",
+    )
     p.add_argument("--config", default=None, help="a config.yaml to start from")
     p.add_argument("--name", default=None)
     p.add_argument("--device", default=None, help="auto (default), cpu or cuda")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from the run's last checkpoint ($CIKGWB_CHECKPOINT_DIR, default "
-                        "~/.cache/cikgwb/checkpoints: found from any clone on this machine)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="train again from scratch where the run folder holds a finished run (refused without)")
-    p.add_argument("--executor", choices=["local", "ray"], default="local",
-                   help="with several --seeds: local (one after the other) or ray (one Ray task per seed)")
-    p.add_argument("--address", default=None, help="Ray cluster: auto | HOST:PORT | ray://HOST:PORT "
-                                                   "(default: a local Ray cluster of this machine's cores)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the run's last checkpoint ($CIKGWB_CHECKPOINT_DIR, default "
+        "~/.cache/cikgwb/checkpoints: found from any clone on this machine)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="train again from scratch where the run folder holds a finished run (refused without)",
+    )
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="with several --seeds: local (one after the other) or ray (one Ray task per seed)",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster: auto | HOST:PORT | ray://HOST:PORT (default: a local Ray cluster of this machine's cores)",
+    )
     p.add_argument("--threads", type=int, default=None, help="--executor ray: CPUs (torch threads) per seed")
-    p.add_argument("--gpus-per-run", type=float, default=None,
-                   help="--executor ray: fraction of a GPU per seed where CUDA is present (0.25: four per card)")
+    p.add_argument(
+        "--gpus-per-run",
+        type=float,
+        default=None,
+        help="--executor ray: fraction of a GPU per seed where CUDA is present (0.25: four per card)",
+    )
     p.add_argument("--quiet", action="store_true")
-    p.add_argument("--strict", action="store_true",
-                   help="fail (instead of warning) when a data file's sha256 is not the pinned one")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (instead of warning) when a data file's sha256 is not the pinned one",
+    )
     p.set_defaults(func=_train)
 
 
 # ----------------------------------------------------------------------------- demo
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
+
     return run_demo(quick=not args.full, notebooks=args.notebooks)
 
 
 def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="the main job on the embedded synthetic dataset (offline)")
     p.add_argument("--full", action="store_true", help="train to early stop instead of the quick schedule")
-    p.add_argument("--no-notebooks", dest="notebooks", action="store_false",
-                   help="skip executing notebooks 01-09 with papermill (they run by default)")
+    p.add_argument(
+        "--no-notebooks",
+        dest="notebooks",
+        action="store_false",
+        help="skip executing notebooks 01-09 with papermill (they run by default)",
+    )
     p.set_defaults(func=_demo)
 
 
@@ -172,7 +233,8 @@ def _add_demo(sub) -> None:
 def _results(args: argparse.Namespace) -> int:
     from .paths import relative_to_cwd, runs_root
     from .results import REAL_DATASETS, results_markdown, runs_table
-    root = Path(args.runs) if args.runs else relative_to_cwd(runs_root())   # printed as reports/runs
+
+    root = Path(args.runs) if args.runs else relative_to_cwd(runs_root())  # printed as reports/runs
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such runs folder (train a model first, or give --runs PATH)")
     runs = runs_table(root)
@@ -181,8 +243,10 @@ def _results(args: argparse.Namespace) -> int:
     if not table:
         print(f"no finished run of {', '.join(datasets)} under {root}")
         return 0
-    print(f"Finished runs under {root} (test metrics at the selected epoch; seed, machine and commit in each "
-          "run's metrics.json)\n")
+    print(
+        f"Finished runs under {root} (test metrics at the selected epoch; seed, machine and commit in each "
+        "run's metrics.json)\n"
+    )
     print(table, end="")
     return 0
 
@@ -204,31 +268,42 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_results(sub)
     from .evaluate import add_parser as add_baseline
+
     add_baseline(sub)
     from .run_artefact import add_parser as add_artefact
+
     add_artefact(sub)
 
     def interests():
         from .knowledge.cli import add_parser as add_interests
+
         isub = add_interests(sub)
         from .knowledge.cluster_cli import add_cluster_parser, add_graph_parser
+
         add_cluster_parser(isub)
         add_graph_parser(sub)
+
     _optional(interests)
 
     def extras():
         from .sweep import add_parser as add_sweep
+
         add_sweep(sub)
+
     _optional(extras)
 
     def compare():
         from .compare import add_parser as add_compare
+
         add_compare(sub)
+
     _optional(compare)
 
     def notebooks():
         from .notebooks import add_parser as add_notebooks
+
         add_notebooks(sub)
+
     _optional(notebooks)
     return parser
 
@@ -238,8 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*Sparse invariant checks.*")
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(args.func(args) or 0)
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:

@@ -24,6 +24,7 @@ A side is one or more run folders: a folder with ``metrics.json``, a run name un
 ``<reports>/runs``, or a seed-less stem (``reports/runs/book-crossing-cikgrec-valid`` for all
 its ``-s<seed>`` folders).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,6 +46,7 @@ def resolve_runs(spec: str | Path, runs_root: str | Path | None = None) -> list[
     from .paths import relative_to_cwd
     from .paths import runs_root as default_runs_root
     from .runs import split_run_name
+
     runs_root = Path(runs_root) if runs_root else relative_to_cwd(default_runs_root())
     p = Path(spec)
     cands = [p] if p.is_absolute() or p.exists() else [p, runs_root / p]
@@ -53,12 +55,17 @@ def resolve_runs(spec: str | Path, runs_root: str | Path | None = None) -> list[
             return [c]
     for c in cands:
         if c.parent.is_dir():
-            found = [d for d in c.parent.glob(f"{c.name}-s*")
-                     if split_run_name(d.name)[0] == c.name and (d / "metrics.json").is_file()]
+            found = [
+                d
+                for d in c.parent.glob(f"{c.name}-s*")
+                if split_run_name(d.name)[0] == c.name and (d / "metrics.json").is_file()
+            ]
             if found:
                 return sorted(found, key=lambda d: split_run_name(d.name)[1])
-    raise FileNotFoundError(f"{spec}: no finished run (a folder with metrics.json, a run name under "
-                            f"{runs_root}, or a stem of <stem>-s<seed> folders)")
+    raise FileNotFoundError(
+        f"{spec}: no finished run (a folder with metrics.json, a run name under "
+        f"{runs_root}, or a stem of <stem>-s<seed> folders)"
+    )
 
 
 def _load(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
@@ -68,22 +75,35 @@ def _load(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
         m = json.loads((p / "metrics.json").read_text())
         if "test" not in m:
             raise ValueError(f"{p / 'metrics.json'}: no test metrics")
-        out.append({"path": p, "name": m.get("name", p.name), "seed": m.get("seed"), "dataset": m.get("dataset"),
-                    "protocol": m.get("protocol"), "model": m.get("model"), "test": m["test"]})
+        out.append(
+            {
+                "path": p,
+                "name": m.get("name", p.name),
+                "seed": m.get("seed"),
+                "dataset": m.get("dataset"),
+                "protocol": m.get("protocol"),
+                "model": m.get("model"),
+                "test": m["test"],
+            }
+        )
     return out
 
 
 def _per_user(run: dict[str, Any], compute_missing: bool, notes: list[str]) -> dict[str, np.ndarray] | None:
     from .train import PER_USER_FILE, find_checkpoint, load_per_user, write_per_user
+
     path = run["path"]
     if not (path / PER_USER_FILE).exists():
         if compute_missing and find_checkpoint(path, "best.pt") is not None:
             out = write_per_user(path)
-            notes.append(f"{path}: wrote {PER_USER_FILE} from best.pt (means within {out['max_abs_diff']:.1e} "
-                         "of metrics.json)")
+            notes.append(
+                f"{path}: wrote {PER_USER_FILE} from best.pt (means within {out['max_abs_diff']:.1e} of metrics.json)"
+            )
         else:
-            notes.append(f"{path}: no {PER_USER_FILE} (and no best.pt to rebuild it: `cikgwb per-user RUN` where "
-                         "the checkpoint is); the over-users test is left out")
+            notes.append(
+                f"{path}: no {PER_USER_FILE} (and no best.pt to rebuild it: `cikgwb per-user RUN` where "
+                "the checkpoint is); the over-users test is left out"
+            )
             return None
     return load_per_user(path)
 
@@ -91,6 +111,7 @@ def _per_user(run: dict[str, Any], compute_missing: bool, notes: list[str]) -> d
 # ----------------------------------------------------------------------------- statistics
 def _wilcoxon(d: np.ndarray) -> tuple[float, float]:
     from scipy import stats
+
     nz = d[d != 0]
     if len(nz) == 0:
         return 0.0, 1.0
@@ -100,10 +121,11 @@ def _wilcoxon(d: np.ndarray) -> tuple[float, float]:
 
 def _ttest(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     from scipy import stats
+
     d = a - b
     if len(d) < 2:
         return math.nan, math.nan
-    if np.all(d == d[0]):    # no spread: identical (p = 1) or a constant shift (p = 0)
+    if np.all(d == d[0]):  # no spread: identical (p = 1) or a constant shift (p = 0)
         return (0.0, 1.0) if d[0] == 0 else (math.copysign(math.inf, d[0]), 0.0)
     res = stats.ttest_rel(a, b)
     return float(res.statistic), float(res.pvalue)
@@ -112,6 +134,7 @@ def _ttest(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 def rank_biserial(d: np.ndarray) -> float:
     """Matched-pairs rank-biserial correlation of the differences ``d`` (zeros dropped)."""
     from scipy import stats
+
     nz = d[d != 0]
     if len(nz) == 0:
         return 0.0
@@ -123,6 +146,7 @@ def rank_biserial(d: np.ndarray) -> float:
 def paired_summary(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     """Paired tests and effect sizes of ``a - b`` (module docstring)."""
     from scipy import stats
+
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     d = a - b
     n = len(d)
@@ -131,17 +155,33 @@ def paired_summary(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     half = float(stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)) if n > 1 and sd > 0 else 0.0
     t, pt = _ttest(a, b)
     w, pw = _wilcoxon(d) if n >= 1 else (math.nan, math.nan)
-    return {"n": n, "mean_a": float(a.mean()) if n else math.nan, "mean_b": float(b.mean()) if n else math.nan,
-            "mean_diff": mean, "ci95": [mean - half, mean + half], "sd_diff": sd,
-            "cohens_dz": (mean / sd if sd > 0 else (0.0 if mean == 0 else math.copysign(math.inf, mean)))
-            if n > 1 else math.nan,
-            "rank_biserial": rank_biserial(d), "n_nonzero": int((d != 0).sum()),
-            "a_better": int((d > 0).sum()), "b_better": int((d < 0).sum()),
-            "t": t, "p_t": pt, "wilcoxon_w": w, "p_wilcoxon": pw}
+    return {
+        "n": n,
+        "mean_a": float(a.mean()) if n else math.nan,
+        "mean_b": float(b.mean()) if n else math.nan,
+        "mean_diff": mean,
+        "ci95": [mean - half, mean + half],
+        "sd_diff": sd,
+        "cohens_dz": (mean / sd if sd > 0 else (0.0 if mean == 0 else math.copysign(math.inf, mean)))
+        if n > 1
+        else math.nan,
+        "rank_biserial": rank_biserial(d),
+        "n_nonzero": int((d != 0).sum()),
+        "a_better": int((d > 0).sum()),
+        "b_better": int((d < 0).sum()),
+        "t": t,
+        "p_t": pt,
+        "wilcoxon_w": w,
+        "p_wilcoxon": pw,
+    }
 
 
-def compare_runs(a: Sequence[str | Path], b: Sequence[str | Path], metrics: Sequence[str] = DEFAULT_METRICS,
-                 compute_missing: bool = True) -> dict[str, Any]:
+def compare_runs(
+    a: Sequence[str | Path],
+    b: Sequence[str | Path],
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    compute_missing: bool = True,
+) -> dict[str, Any]:
     """A versus B (module docstring): ``{"a", "b", "metrics", "seeds": [...], "users": [...],
     "notes": [...]}``, one row per metric in ``seeds`` (when >= 2 common seeds) and ``users``."""
     ra, rb = _load(a), _load(b)
@@ -161,8 +201,14 @@ def compare_runs(a: Sequence[str | Path], b: Sequence[str | Path], metrics: Sequ
     out: dict[str, Any] = {
         "a": {"runs": [str(r["path"]) for r in ra], "seeds": [r["seed"] for r in ra], "model": ra[0]["model"]},
         "b": {"runs": [str(r["path"]) for r in rb], "seeds": [r["seed"] for r in rb], "model": rb[0]["model"]},
-        "dataset": ra[0]["dataset"], "metrics": list(metrics), "alpha": ALPHA, "difference": "A - B",
-        "seeds": [], "users": [], "notes": notes}
+        "dataset": ra[0]["dataset"],
+        "metrics": list(metrics),
+        "alpha": ALPHA,
+        "difference": "A - B",
+        "seeds": [],
+        "users": [],
+        "notes": notes,
+    }
     by_a, by_b = {r["seed"]: r for r in ra}, {r["seed"]: r for r in rb}
     common = sorted(set(by_a) & set(by_b))
     out["paired_seeds"] = common
@@ -173,8 +219,10 @@ def compare_runs(a: Sequence[str | Path], b: Sequence[str | Path], metrics: Sequ
         if len(common) < 6:
             notes.append(f"{len(common)} paired seeds: the Wilcoxon test cannot reach p < 0.05 with fewer than 6")
     else:
-        notes.append(f"over seeds: {len(common)} seed(s) in common (A {sorted(by_a)}, B {sorted(by_b)}); "
-                     "the paired test over seeds needs at least 2")
+        notes.append(
+            f"over seeds: {len(common)} seed(s) in common (A {sorted(by_a)}, B {sorted(by_b)}); "
+            "the paired test over seeds needs at least 2"
+        )
     pa = [_per_user(r, compute_missing, notes) for r in ra]
     pb = [_per_user(r, compute_missing, notes) for r in rb]
     if all(x is not None for x in pa + pb):
@@ -182,8 +230,10 @@ def compare_runs(a: Sequence[str | Path], b: Sequence[str | Path], metrics: Sequ
         if any(len(x["users"]) != len(users) for x in pa + pb):
             notes.append("the runs evaluated different users; compared on the common ones")
         idx = np.asarray(users)
+
         def side(xs, metric):
             return np.mean([x[metric][np.searchsorted(x["users"], idx)].astype(np.float64) for x in xs], axis=0)
+
         for m in metrics:
             row = paired_summary(side(pa, m), side(pb, m))
             out["users"].append({"metric": m, **row})
@@ -201,26 +251,79 @@ def _p(p: float) -> str:
 
 def format_report(res: dict[str, Any]) -> str:
     from tabulate import tabulate
-    lines = [f"A: {res['a']['model']} {', '.join(Path(r).name for r in res['a']['runs'])}",
-             f"B: {res['b']['model']} {', '.join(Path(r).name for r in res['b']['runs'])}",
-             f"dataset {res['dataset']}; differences are A - B; two-sided p-values (* below {res['alpha']})", ""]
-    star = lambda p: "*" if isinstance(p, float) and p < res["alpha"] else ""
+
+    lines = [
+        f"A: {res['a']['model']} {', '.join(Path(r).name for r in res['a']['runs'])}",
+        f"B: {res['b']['model']} {', '.join(Path(r).name for r in res['b']['runs'])}",
+        f"dataset {res['dataset']}; differences are A - B; two-sided p-values (* below {res['alpha']})",
+        "",
+    ]
+
+    def star(p: Any) -> str:
+        return "*" if isinstance(p, float) and p < res["alpha"] else ""
+
     if res["seeds"]:
-        rows = [[r["metric"], r["n"], f"{r['mean_a']:.4f}", f"{r['mean_b']:.4f}", f"{r['mean_diff']:+.4f}",
-                 f"[{r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f}]", f"{r['cohens_dz']:.2f}",
-                 _p(r["p_t"]) + star(r["p_t"]), _p(r["p_wilcoxon"]) + star(r["p_wilcoxon"])] for r in res["seeds"]]
-        lines += ["Over seeds (paired by seed)",
-                  tabulate(rows, headers=["metric", "seeds", "A", "B", "A-B", "95% CI", "d_z", "p (t)", "p (Wilcoxon)"],
-                           disable_numparse=True),
-                  ""]
+        rows = [
+            [
+                r["metric"],
+                r["n"],
+                f"{r['mean_a']:.4f}",
+                f"{r['mean_b']:.4f}",
+                f"{r['mean_diff']:+.4f}",
+                f"[{r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f}]",
+                f"{r['cohens_dz']:.2f}",
+                _p(r["p_t"]) + star(r["p_t"]),
+                _p(r["p_wilcoxon"]) + star(r["p_wilcoxon"]),
+            ]
+            for r in res["seeds"]
+        ]
+        lines += [
+            "Over seeds (paired by seed)",
+            tabulate(
+                rows,
+                headers=["metric", "seeds", "A", "B", "A-B", "95% CI", "d_z", "p (t)", "p (Wilcoxon)"],
+                disable_numparse=True,
+            ),
+            "",
+        ]
     if res["users"]:
-        rows = [[r["metric"], r["n"], f"{r['mean_a']:.4f}", f"{r['mean_b']:.4f}", f"{r['mean_diff']:+.4f}",
-                 f"[{r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f}]", f"{r['cohens_dz']:.3f}", f"{r['rank_biserial']:+.3f}",
-                 f"{r['a_better']}/{r['b_better']}", _p(r["p_t"]) + star(r["p_t"]),
-                 _p(r["p_wilcoxon"]) + star(r["p_wilcoxon"])] for r in res["users"]]
-        lines += ["Over users (paired by user)",
-                  tabulate(rows, headers=["metric", "users", "A", "B", "A-B", "95% CI", "d_z", "rank-biserial",
-                                          "A>B / B>A", "p (t)", "p (Wilcoxon)"], disable_numparse=True), ""]
+        rows = [
+            [
+                r["metric"],
+                r["n"],
+                f"{r['mean_a']:.4f}",
+                f"{r['mean_b']:.4f}",
+                f"{r['mean_diff']:+.4f}",
+                f"[{r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f}]",
+                f"{r['cohens_dz']:.3f}",
+                f"{r['rank_biserial']:+.3f}",
+                f"{r['a_better']}/{r['b_better']}",
+                _p(r["p_t"]) + star(r["p_t"]),
+                _p(r["p_wilcoxon"]) + star(r["p_wilcoxon"]),
+            ]
+            for r in res["users"]
+        ]
+        lines += [
+            "Over users (paired by user)",
+            tabulate(
+                rows,
+                headers=[
+                    "metric",
+                    "users",
+                    "A",
+                    "B",
+                    "A-B",
+                    "95% CI",
+                    "d_z",
+                    "rank-biserial",
+                    "A>B / B>A",
+                    "p (t)",
+                    "p (Wilcoxon)",
+                ],
+                disable_numparse=True,
+            ),
+            "",
+        ]
     lines += [f"note: {n}" for n in res["notes"]]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -257,6 +360,7 @@ def _cli(args: argparse.Namespace) -> int:
 
 def _per_user_cli(args: argparse.Namespace) -> int:
     from .train import write_per_user
+
     for spec in args.runs:
         for run in resolve_runs(spec):
             out = write_per_user(run, device=args.device)
@@ -266,16 +370,27 @@ def _per_user_cli(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: Any) -> None:
     """Register ``cikgwb compare`` and ``cikgwb per-user``."""
-    p = subparsers.add_parser("compare", help="paired significance tests of two models' runs (seeds, users)",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("runs", nargs="*", metavar="RUN",
-                   help="RUN_A RUN_B [RUN_A2 RUN_B2 ...]: folders, run names or <stem> of <stem>-s<seed>")
+    p = subparsers.add_parser(
+        "compare",
+        help="paired significance tests of two models' runs (seeds, users)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "runs",
+        nargs="*",
+        metavar="RUN",
+        help="RUN_A RUN_B [RUN_A2 RUN_B2 ...]: folders, run names or <stem> of <stem>-s<seed>",
+    )
     p.add_argument("--a", nargs="+", metavar="RUN", help="model A's runs (one per seed)")
     p.add_argument("--b", nargs="+", metavar="RUN", help="model B's runs (one per seed)")
-    p.add_argument("--metric", action="append", help=f"a test metric (repeatable; default {', '.join(DEFAULT_METRICS)})")
+    p.add_argument(
+        "--metric", action="append", help=f"a test metric (repeatable; default {', '.join(DEFAULT_METRICS)})"
+    )
     p.add_argument("--runs-root", default=None, help="where run names are looked up (default reports/runs)")
-    p.add_argument("--no-compute", action="store_true",
-                   help="do not write a missing test_per_user.npz from the run's best.pt")
+    p.add_argument(
+        "--no-compute", action="store_true", help="do not write a missing test_per_user.npz from the run's best.pt"
+    )
     p.add_argument("--json", action="store_true", help="the full result as JSON")
     p.set_defaults(func=_cli)
     q = subparsers.add_parser("per-user", help="write test_per_user.npz of existing runs from their best.pt")

@@ -6,6 +6,7 @@ declared in ``cikgwb/models/<model>.py`` with its per-dataset defaults) and the 
 settings (:class:`TrainConfig`). The defaults are merged by :func:`cikgwb.models.make_config`
 (overall -> model -> dataset -> the user's ``--set``); this module imports no model.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -65,12 +66,42 @@ MODEL_CONFIGS: dict[str, type[ModelConfig]] = {}
 
 #: the settings of the flat ``ModelConfig`` that served every model before issue 19: an old
 #: ``config.yaml`` (it always has ``extra``) is read through :func:`upgrade_model_section`
-LEGACY_MODEL_KEYS = frozenset({
-    "model", "dim", "n_layers", "l2_reg", "cf_weight", "interest_recon_weight", "gcl_weight", "gcl_temp",
-    "noise_eps", "edge_dropout", "message_dropout", "self_loops", "mask_alpha", "mask_omega", "mask_lambda",
-    "schedule", "uir_enc_layers", "uir_dec_layers", "replace_rate", "uir_edge_drop", "sce_eta", "transe",
-    "lr_kg", "l2_reg_kge", "kg_batch_size", "views", "precision", "use_kg", "no_interests", "no_uir", "no_cl",
-    "extra"})
+LEGACY_MODEL_KEYS = frozenset(
+    {
+        "model",
+        "dim",
+        "n_layers",
+        "l2_reg",
+        "cf_weight",
+        "interest_recon_weight",
+        "gcl_weight",
+        "gcl_temp",
+        "noise_eps",
+        "edge_dropout",
+        "message_dropout",
+        "self_loops",
+        "mask_alpha",
+        "mask_omega",
+        "mask_lambda",
+        "schedule",
+        "uir_enc_layers",
+        "uir_dec_layers",
+        "replace_rate",
+        "uir_edge_drop",
+        "sce_eta",
+        "transe",
+        "lr_kg",
+        "l2_reg_kge",
+        "kg_batch_size",
+        "views",
+        "precision",
+        "use_kg",
+        "no_interests",
+        "no_uir",
+        "no_cl",
+        "extra",
+    }
+)
 
 
 def is_legacy_model_section(model_d: dict[str, Any]) -> bool:
@@ -84,8 +115,10 @@ def upgrade_model_section(model_d: dict[str, Any], config_cls: type[ModelConfig]
     dropped (they had no effect on its run). An unknown old key or extra option is an error."""
     unknown = sorted(set(model_d) - LEGACY_MODEL_KEYS)
     if unknown:
-        raise ConfigError(f"unknown setting model.{unknown[0]!r} in the (old-format) config; known model "
-                          f"settings: {sorted(LEGACY_MODEL_KEYS)}")
+        raise ConfigError(
+            f"unknown setting model.{unknown[0]!r} in the (old-format) config; known model "
+            f"settings: {sorted(LEGACY_MODEL_KEYS)}"
+        )
     flat = {k: v for k, v in model_d.items() if k != "extra"}
     extra = model_d.get("extra") or {}
     if not isinstance(extra, dict):
@@ -99,8 +132,9 @@ def upgrade_model_section(model_d: dict[str, Any], config_cls: type[ModelConfig]
     for k, v in extra.items():
         k2 = config_cls.RENAMED.get(str(k), str(k))
         if k2 not in names:
-            raise ConfigError(f"setting extra.{k}: {out['model']} has no option {k!r}; its settings: "
-                              f"{config_cls.setting_names()}")
+            raise ConfigError(
+                f"setting extra.{k}: {out['model']} has no option {k!r}; its settings: {config_cls.setting_names()}"
+            )
         out[k2] = v
     return out
 
@@ -114,12 +148,12 @@ class TrainConfig:
     eval_batch_size: int = 1024
     selection: tuple[str, ...] = ("recall@50", "ndcg@50")
     ks: tuple[int, ...] = (20, 50, 100)
-    protocol: str = "valid"              # valid | authors (selects on TEST: comparison only)
+    protocol: str = "valid"  # valid | authors (selects on TEST: comparison only)
     seed: int = 0
     split_seed: int = 0
     device: str = "auto"
-    max_minutes: float | None = None     # stop gracefully after this wall time
-    min_epochs: int = 0                  # no early stop before this many epochs (0: the paper's protocol)
+    max_minutes: float | None = None  # stop gracefully after this wall time
+    min_epochs: int = 0  # no early stop before this many epochs (0: the paper's protocol)
     eval_every: int = 1
     checkpoint_every: int = 1
 
@@ -127,14 +161,14 @@ class TrainConfig:
 @dataclass
 class RunConfig:
     dataset: str = "synthetic"
-    interests: str = "paper"             # paper | none | PATH to a user-interest graph
+    interests: str = "paper"  # paper | none | PATH to a user-interest graph
     name: str | None = None
-    model: ModelConfig = field(default_factory=ModelConfig)   # the model's own Config (see ModelConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)  # the model's own Config (see ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for sect in ("model", "train"):   # tuples as YAML lists
+        for sect in ("model", "train"):  # tuples as YAML lists
             d[sect] = {k: list(v) if isinstance(v, tuple) else v for k, v in d[sect].items()}
         return d
 
@@ -149,8 +183,9 @@ class RunConfig:
         unknown keys and bad values raise :class:`ConfigError` naming the setting
         (:func:`validate_config`)."""
         if not isinstance(d, dict):
-            raise ConfigError(f"a run config must be a mapping (dataset, interests, name, model, train), "
-                              f"got {type(d).__name__}")
+            raise ConfigError(
+                f"a run config must be a mapping (dataset, interests, name, model, train), got {type(d).__name__}"
+            )
         d = dict(d)
         model_d, tr = dict(d.pop("model", None) or {}), dict(d.pop("train", None) or {})
         for section, got in (("model", model_d), ("train", tr), ("", d)):
@@ -163,14 +198,16 @@ class RunConfig:
         model_d["model"] = name
         if is_legacy_model_section(model_d):
             model_d = upgrade_model_section(model_d, mcls)
-        for section, keys, got in (("model", set(mcls.setting_names()) | {"model"}, model_d),
-                                   ("train", _TRAIN_KEYS, tr), ("", _RUN_KEYS, d)):
+        for section, keys, got in (
+            ("model", set(mcls.setting_names()) | {"model"}, model_d),
+            ("train", _TRAIN_KEYS, tr),
+            ("", _RUN_KEYS, d),
+        ):
             unknown = sorted(set(got) - keys)
             if unknown:
                 where = f"{section}." if section else ""
                 what = f"{name} settings" if section == "model" else f"{section or 'top-level'} settings"
-                raise ConfigError(f"unknown setting {where}{unknown[0]!r} in the config; known "
-                                  f"{what}: {sorted(keys)}")
+                raise ConfigError(f"unknown setting {where}{unknown[0]!r} in the config; known {what}: {sorted(keys)}")
         for k in tr:
             tr[k] = _normalize(k, tr[k], TrainConfig)
         for k in model_d:
@@ -211,9 +248,14 @@ def _kind_of(key: str, model_cls: type | None = None) -> tuple[type | None, str]
     return RunConfig, _field_kind(RunConfig, key)
 
 
-_WHAT = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string",
-         "tuple[int, ...]": "comma-separated integers (e.g. 20,50,100)",
-         "tuple[str, ...]": "comma-separated names (e.g. recall@50,ndcg@50)"}
+_WHAT = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "a string",
+    "tuple[int, ...]": "comma-separated integers (e.g. 20,50,100)",
+    "tuple[str, ...]": "comma-separated names (e.g. recall@50,ndcg@50)",
+}
 
 
 def _expected(kind: str) -> str:
@@ -323,13 +365,17 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any] | list[str], valid
         k = key.split(".")[-1]
         if k == "model" and not key.startswith("train."):
             if value != cfg.model.model:
-                why = (f"unknown model {value!r}; known: {sorted(MODEL_CONFIGS)}" if value not in MODEL_CONFIGS
-                       else "choose the model with --model (make_config), its defaults differ")
+                why = (
+                    f"unknown model {value!r}; known: {sorted(MODEL_CONFIGS)}"
+                    if value not in MODEL_CONFIGS
+                    else "choose the model with --model (make_config), its defaults differ"
+                )
                 raise ConfigError(f"setting model={value!r}: {why}")
             continue
         if k == "dataset" and key == "dataset" and value != cfg.dataset:
-            raise ConfigError(f"setting dataset={value!r}: choose the dataset with --dataset (make_config), "
-                              "its defaults differ")
+            raise ConfigError(
+                f"setting dataset={value!r}: choose the dataset with --dataset (make_config), its defaults differ"
+            )
         field_name = mcls.canonical(key) if not key.startswith("train.") else None
         if k in _RUN_KEYS and not key.startswith(("model.", "extra.", "train.")):
             new = value if not isinstance(value, str) or k != "name" else (value or None)
@@ -340,11 +386,12 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any] | list[str], valid
         elif k in _TRAIN_KEYS and not key.startswith(("model.", "extra.")):
             target = cfg.train
         else:
-            raise ConfigError(f"unknown setting {key!r}; known: {setting_keys(mcls)} "
-                              f"(the settings of {cfg.model.model or 'the model'}, training and the run)")
+            raise ConfigError(
+                f"unknown setting {key!r}; known: {setting_keys(mcls)} "
+                f"(the settings of {cfg.model.model or 'the model'}, training and the run)"
+            )
         cls = mcls if target is cfg.model else TrainConfig
-        new = (_coerce(value, getattr(target, k), k, cls) if isinstance(value, str)
-               else _normalize(k, value, cls))
+        new = _coerce(value, getattr(target, k), k, cls) if isinstance(value, str) else _normalize(k, value, cls)
         setattr(target, k, new)
     if validate:
         validate_config(cfg)
@@ -357,27 +404,45 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "schedule": ("exp", "lin", "fixed"),
     "views": ("paper", "authors"),
     "protocol": ("valid", "authors"),
-    "precision": ("fp32", "bf16"),       # cikgwb.models.losses.PRECISIONS
+    "precision": ("fp32", "bf16"),  # cikgwb.models.losses.PRECISIONS
 }
 #: ranges: (low, low inclusive, high, high inclusive); None: unbounded on that side
 RANGES: dict[str, tuple[float | None, bool, float | None, bool]] = {
     # model settings several models share (a model adds its own in its Config's RANGES)
-    "dim": (1, True, None, False), "n_layers": (0, True, None, False), "l2_reg": (0, True, None, False),
-    "cf_weight": (0, True, None, False), "interest_recon_weight": (0, True, None, False),
-    "gcl_weight": (0, True, None, False), "gcl_temp": (0, False, None, False),
-    "noise_eps": (0, True, None, False), "edge_dropout": (0, True, 1, False), "node_dropout": (0, True, 1, False),
-    "message_dropout": (0, True, 1, False), "mask_alpha": (0, False, 1, True),
-    "mask_omega": (0, False, 1, True), "mask_lambda": (0, False, None, False),
-    "uir_enc_layers": (0, True, None, False), "uir_dec_layers": (0, True, None, False),
-    "replace_rate": (0, True, 1, True), "uir_edge_drop": (0, True, 1, False),
-    "sce_eta": (0, False, None, False), "lr_kg": (0, False, None, False),
-    "l2_reg_kge": (0, True, None, False), "kg_batch_size": (1, True, None, False),
+    "dim": (1, True, None, False),
+    "n_layers": (0, True, None, False),
+    "l2_reg": (0, True, None, False),
+    "cf_weight": (0, True, None, False),
+    "interest_recon_weight": (0, True, None, False),
+    "gcl_weight": (0, True, None, False),
+    "gcl_temp": (0, False, None, False),
+    "noise_eps": (0, True, None, False),
+    "edge_dropout": (0, True, 1, False),
+    "node_dropout": (0, True, 1, False),
+    "message_dropout": (0, True, 1, False),
+    "mask_alpha": (0, False, 1, True),
+    "mask_omega": (0, False, 1, True),
+    "mask_lambda": (0, False, None, False),
+    "uir_enc_layers": (0, True, None, False),
+    "uir_dec_layers": (0, True, None, False),
+    "replace_rate": (0, True, 1, True),
+    "uir_edge_drop": (0, True, 1, False),
+    "sce_eta": (0, False, None, False),
+    "lr_kg": (0, False, None, False),
+    "l2_reg_kge": (0, True, None, False),
+    "kg_batch_size": (1, True, None, False),
     # train
-    "lr": (0, False, None, False), "batch_size": (1, True, None, False), "max_epochs": (1, True, None, False),
-    "patience": (1, True, None, False), "eval_batch_size": (1, True, None, False),
-    "seed": (0, True, 2**32 - 1, True), "split_seed": (0, True, 2**32 - 1, True),
-    "max_minutes": (0, False, None, False), "min_epochs": (0, True, None, False),
-    "eval_every": (1, True, None, False), "checkpoint_every": (1, True, None, False),
+    "lr": (0, False, None, False),
+    "batch_size": (1, True, None, False),
+    "max_epochs": (1, True, None, False),
+    "patience": (1, True, None, False),
+    "eval_batch_size": (1, True, None, False),
+    "seed": (0, True, 2**32 - 1, True),
+    "split_seed": (0, True, 2**32 - 1, True),
+    "max_minutes": (0, False, None, False),
+    "min_epochs": (0, True, None, False),
+    "eval_every": (1, True, None, False),
+    "checkpoint_every": (1, True, None, False),
 }
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 # the metrics evaluate() computes (cikgwb.evaluate.METRICS), without importing torch here
@@ -387,6 +452,7 @@ SELECTION_METRICS = ("recall", "ndcg", "precision", "hit")
 def _range_text(lo: float | None, lo_in: bool, hi: float | None, hi_in: bool) -> str:
     def num(x: float) -> str:
         return str(x) if isinstance(x, int) else f"{x:g}"
+
     if hi is None:
         return f"{'>=' if lo_in else '>'} {num(lo)}"
     if lo is None:
@@ -437,10 +503,13 @@ def config_problems(cfg: RunConfig) -> list[str]:
             continue
         if key in ranges and v is not None:
             lo, lo_in, hi, hi_in = ranges[key]
-            if ((lo is not None and (v < lo or (v == lo and not lo_in)))
-                    or (hi is not None and (v > hi or (v == hi and not hi_in)))):
-                probs.append(f"setting {key}={v!r}: expected {_expected(kind).replace('a number', 'a value')} "
-                             f"{_range_text(lo, lo_in, hi, hi_in)}")
+            if (lo is not None and (v < lo or (v == lo and not lo_in))) or (
+                hi is not None and (v > hi or (v == hi and not hi_in))
+            ):
+                probs.append(
+                    f"setting {key}={v!r}: expected {_expected(kind).replace('a number', 'a value')} "
+                    f"{_range_text(lo, lo_in, hi, hi_in)}"
+                )
         if key in choices and v not in choices[key]:
             probs.append(f"setting {key}={v!r}: expected one of {', '.join(choices[key])}")
     if "dataset" in typed_ok and not cfg.dataset.strip():
@@ -450,8 +519,11 @@ def config_problems(cfg: RunConfig) -> list[str]:
             probs.append("setting model='': expected a model name")
     if "device" in typed_ok and not _DEVICE.fullmatch(cfg.train.device):
         probs.append(f"setting device={cfg.train.device!r}: expected auto, cpu, cuda, cuda:N or mps")
-    if "name" in typed_ok and cfg.name is not None and (not cfg.name.strip() or "/" in cfg.name
-                                                          or "\\" in cfg.name or cfg.name in (".", "..")):
+    if (
+        "name" in typed_ok
+        and cfg.name is not None
+        and (not cfg.name.strip() or "/" in cfg.name or "\\" in cfg.name or cfg.name in (".", ".."))
+    ):
         probs.append(f"setting name={cfg.name!r}: expected a run folder name (no path separators)")
     ks_ok = "ks" in typed_ok
     if ks_ok:
@@ -470,13 +542,17 @@ def config_problems(cfg: RunConfig) -> list[str]:
             probs.append("setting selection=(): expected at least one metric (e.g. recall@50,ndcg@50)")
         for m in sel:
             if ks_ok and m not in valid:
-                probs.append(f"setting selection={','.join(sel)}: {m!r} is not a computed metric; expected "
-                             f"metric@K with metric in {', '.join(SELECTION_METRICS)} and K in ks="
-                             f"{','.join(map(str, cfg.train.ks))}")
+                probs.append(
+                    f"setting selection={','.join(sel)}: {m!r} is not a computed metric; expected "
+                    f"metric@K with metric in {', '.join(SELECTION_METRICS)} and K in ks="
+                    f"{','.join(map(str, cfg.train.ks))}"
+                )
                 break
     if {"max_epochs", "eval_every"} <= typed_ok and cfg.train.eval_every > cfg.train.max_epochs > 0:
-        probs.append(f"setting eval_every={cfg.train.eval_every}: expected <= max_epochs={cfg.train.max_epochs} "
-                     "(otherwise no epoch is ever evaluated and no model is selected)")
+        probs.append(
+            f"setting eval_every={cfg.train.eval_every}: expected <= max_epochs={cfg.train.max_epochs} "
+            "(otherwise no epoch is ever evaluated and no model is selected)"
+        )
     return probs
 
 
@@ -491,8 +567,10 @@ def validate_config(cfg: RunConfig, check_model: bool = True) -> RunConfig:
         if name not in MODEL_CONFIGS:
             probs.append(f"setting model={name!r}: unknown model {name!r}; known: {sorted(MODEL_CONFIGS)}")
         elif type(cfg.model) is not MODEL_CONFIGS[name]:
-            probs.append(f"setting model={name!r}: the settings are {type(cfg.model).__name__}'s, not "
-                         f"{MODEL_CONFIGS[name].__name__}'s (build the config with cikgwb.models.make_config)")
+            probs.append(
+                f"setting model={name!r}: the settings are {type(cfg.model).__name__}'s, not "
+                f"{MODEL_CONFIGS[name].__name__}'s (build the config with cikgwb.models.make_config)"
+            )
     if probs:
         raise ConfigError("; ".join(probs))
     return cfg

@@ -4,6 +4,7 @@ It generates the synthetic dataset, prints its statistics, evaluates the most-po
 trains LightGCN and CIKGRec with early stopping on valid (quick schedule unless ``--full``),
 prints a metrics table, and (``--notebooks``) executes the notebooks with papermill.
 """
+
 from __future__ import annotations
 
 import time
@@ -20,8 +21,10 @@ def run_demo(quick: bool = True, notebooks: bool = True) -> int:
     t0 = time.time()
     ds = load_dataset("synthetic")
     s = ds.summary()
-    print(f"synthetic dataset: {s['users']} users, {s['items']} items, {s['ratings']} ratings, "
-          f"{s['triples']} KG triples, {s['interests']} interest nodes ({ds.meta['interests_source']})")
+    print(
+        f"synthetic dataset: {s['users']} users, {s['items']} items, {s['ratings']} ratings, "
+        f"{s['triples']} KG triples, {s['interests']} interest nodes ({ds.meta['interests_source']})"
+    )
     rows = []
     heldout, exclude = split_masks(ds, "test")
     pop = evaluate(most_popular_scores(ds.matrix("train")), heldout, exclude)
@@ -31,15 +34,20 @@ def run_demo(quick: bool = True, notebooks: bool = True) -> int:
         if quick:
             cfg.train.max_epochs = 40
         cfg.name = f"demo-synthetic-{model}"
-        res = Trainer(cfg, ds=ds).fit(overwrite=True)   # the demo's runs are regenerated every time
+        res = Trainer(cfg, ds=ds).fit(overwrite=True)  # the demo's runs are regenerated every time
         m = res.metrics
-        rows.append([model, m["selected_epoch"], *(m["test"][k] for k in ("recall@50", "recall@100", "ndcg@50", "ndcg@100"))])
+        rows.append(
+            [model, m["selected_epoch"], *(m["test"][k] for k in ("recall@50", "recall@100", "ndcg@50", "ndcg@100"))]
+        )
     print()
-    print("Test metrics on the synthetic dataset (selection on valid, test once at the selected epoch; seed 0; "
-          "interests: synthetic oracle, NOT an LLM)")
+    print(
+        "Test metrics on the synthetic dataset (selection on valid, test once at the selected epoch; seed 0; "
+        "interests: synthetic oracle, NOT an LLM)"
+    )
     print(tabulate(rows, headers=["model", "selected epoch", "R@50", "R@100", "N@50", "N@100"], floatfmt=".4f"))
     if notebooks:
         from .notebooks import run_all
+
         run_all(quick=True)
     print(f"\ndone in {time.time() - t0:.0f} s; runs under reports/runs/demo-synthetic-*")
     return 0

@@ -31,6 +31,7 @@ are re-ranked exactly with a unique int64 key ``(order-preserving bits of the sc
 (n_items - 1 - item)``, so the tie rule holds in every case; the top-K lists are finally
 reordered by the same key so that ties inside the list follow it too.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,8 +84,8 @@ class EvalResult:
     ks: tuple[int, ...] = ()
     n_users: int = 0
     n_items: int = 0
-    n_heldout: int = 0                 # held-out (user, item) pairs of the evaluated users
-    n_heldout_excluded: int = 0        # of those, pairs also in `exclude` (never hittable)
+    n_heldout: int = 0  # held-out (user, item) pairs of the evaluated users
+    n_heldout_excluded: int = 0  # of those, pairs also in `exclude` (never hittable)
     n_users_heldout_excluded: int = 0  # evaluated users with at least one such pair
     evaluated: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     topk: np.ndarray | None = None
@@ -95,8 +96,7 @@ class EvalResult:
             selection = (selection,)
         missing = [m for m in selection if m not in self.metrics]
         if missing:
-            raise KeyError(f"selection metrics {missing} were not computed; "
-                           f"available: {sorted(self.metrics)}")
+            raise KeyError(f"selection metrics {missing} were not computed; available: {sorted(self.metrics)}")
         return float(sum(self.metrics[m] for m in selection))
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,8 +116,7 @@ class EvalResult:
     def per_user_frame(self) -> pd.DataFrame:
         """Per-user metrics of the evaluated users as a DataFrame indexed by user id."""
         users = np.flatnonzero(self.evaluated)
-        return pd.DataFrame({k: v[users] for k, v in self.per_user.items()},
-                            index=pd.Index(users, name="user"))
+        return pd.DataFrame({k: v[users] for k, v in self.per_user.items()}, index=pd.Index(users, name="user"))
 
 
 # ----------------------------------------------------------------------------- validation
@@ -235,8 +234,9 @@ def evaluate(
     excl = _as_csr(exclude, "exclude", heldout.shape) if exclude is not None else None
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    if return_topk is not None and (isinstance(return_topk, bool)
-                                    or not isinstance(return_topk, (int, np.integer)) or return_topk < 1):
+    if return_topk is not None and (
+        isinstance(return_topk, bool) or not isinstance(return_topk, (int, np.integer)) or return_topk < 1
+    ):
         raise ValueError(f"return_topk must be a positive int or None, got {return_topk!r}")
     dev = torch.device(device) if device is not None else None
 
@@ -245,8 +245,9 @@ def evaluate(
     if users is not None:
         u = np.asarray(list(users) if not isinstance(users, np.ndarray) else users)
         if u.size and (not np.issubdtype(u.dtype, np.integer) or u.min() < 0 or u.max() >= n_users):
-            raise ValueError(f"users must be integer ids in [0, {n_users}), got values from "
-                             f"{u.min()} to {u.max()} (dtype {u.dtype})")
+            raise ValueError(
+                f"users must be integer ids in [0, {n_users}), got values from {u.min()} to {u.max()} (dtype {u.dtype})"
+            )
         restrict = np.zeros(n_users, dtype=bool)
         restrict[u.astype(np.int64)] = True
         selected &= restrict
@@ -268,7 +269,7 @@ def evaluate(
     hits_all = np.zeros((len(eval_users), kmax), dtype=bool)
 
     for start in range(0, len(eval_users), batch_size):
-        b = eval_users[start:start + batch_size]
+        b = eval_users[start : start + batch_size]
         ids = torch.from_numpy(b.astype(np.int64))
         if dev is not None:
             ids = ids.to(dev)
@@ -277,21 +278,26 @@ def evaluate(
         if not isinstance(raw, torch.Tensor):
             raw = torch.as_tensor(np.asarray(raw))
         if raw.shape != (len(b), n_items):
-            raise ValueError(f"score_fn returned shape {tuple(raw.shape)} for {len(b)} users, "
-                             f"expected ({len(b)}, {n_items}) (batch, n_items)")
+            raise ValueError(
+                f"score_fn returned shape {tuple(raw.shape)} for {len(b)} users, "
+                f"expected ({len(b)}, {n_items}) (batch, n_items)"
+            )
         d = dev if dev is not None else raw.device
         raw = raw.detach().to(device=d, dtype=torch.float32)
         if not torch.isfinite(raw.sum()) and torch.isnan(raw).any():  # sum: a cheap first test
             bad = b[torch.isnan(raw).any(dim=1).cpu().numpy()]
-            raise ValueError(f"score_fn returned NaN scores for users {bad[:10].tolist()}"
-                             f"{' ...' if len(bad) > 10 else ''}; scores must not be NaN")
-        excluded = (_dense_mask(excl, b, n_items, d) if excl is not None
-                    else torch.zeros(raw.shape, dtype=torch.bool, device=d))
+            raise ValueError(
+                f"score_fn returned NaN scores for users {bad[:10].tolist()}"
+                f"{' ...' if len(bad) > 10 else ''}; scores must not be NaN"
+            )
+        excluded = (
+            _dense_mask(excl, b, n_items, d) if excl is not None else torch.zeros(raw.shape, dtype=torch.bool, device=d)
+        )
         s = raw.masked_fill(excluded, -math.inf)  # a new tensor: score_fn's is left alone
         top = _rank_batch(s, excluded, kk)
         rel = _dense_mask(heldout, b, n_items, d)
         hits = torch.gather(rel, 1, top.clamp(min=0)) & (top >= 0)
-        hits_all[start:start + len(b), :kk] = hits.cpu().numpy()
+        hits_all[start : start + len(b), :kk] = hits.cpu().numpy()
         if topk_out is not None:
             m = min(return_topk, kk)
             topk_out[b, :m] = top[:, :m].cpu().numpy()
@@ -307,15 +313,22 @@ def evaluate(
         per_user[f"precision@{k}"][eval_users] = n_hit / k
         per_user[f"hit@{k}"][eval_users] = (n_hit > 0).astype(np.float64)
 
-    metrics = {key: (float(np.mean(v[eval_users])) if len(eval_users) else math.nan)
-               for key, v in per_user.items()}
+    metrics = {key: (float(np.mean(v[eval_users])) if len(eval_users) else math.nan) for key, v in per_user.items()}
     evaluated = np.zeros(n_users, dtype=bool)
     evaluated[eval_users] = True
     return EvalResult(
-        metrics=metrics, per_user=per_user, n_users_evaluated=int(len(eval_users)),
-        seconds=time.perf_counter() - t0, ks=ks, n_users=n_users, n_items=n_items,
-        n_heldout=int(n_held[eval_users].sum()), n_heldout_excluded=int(both.sum()),
-        n_users_heldout_excluded=int((both > 0).sum()), evaluated=evaluated, topk=topk_out,
+        metrics=metrics,
+        per_user=per_user,
+        n_users_evaluated=int(len(eval_users)),
+        seconds=time.perf_counter() - t0,
+        ks=ks,
+        n_users=n_users,
+        n_items=n_items,
+        n_heldout=int(n_held[eval_users].sum()),
+        n_heldout_excluded=int(both.sum()),
+        n_users_heldout_excluded=int((both > 0).sum()),
+        evaluated=evaluated,
+        topk=topk_out,
     )
 
 
@@ -432,8 +445,12 @@ def group_metrics(
         row: dict[str, Any] = {"group": int(g)}
         if train_counts is not None:
             lo, hi = int(train_counts[sel].min()), int(train_counts[sel].max())
-            row.update(min_count=lo, max_count=hi, range=f"{lo}-{hi}" if lo != hi else f"{lo}",
-                       interactions=int(train_counts[sel].sum()))
+            row.update(
+                min_count=lo,
+                max_count=hi,
+                range=f"{lo}-{hi}" if lo != hi else f"{lo}",
+                interactions=int(train_counts[sel].sum()),
+            )
         row["users"] = int(sel.sum())
         row["users_evaluated"] = int((sel & result.evaluated).sum())
         for m in metrics:
@@ -446,8 +463,11 @@ def group_metrics(
 # ----------------------------------------------------------------------------- CLI
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``cikgwb baseline``: most-popular / random baselines on a dataset split."""
-    p = subparsers.add_parser("baseline", help="evaluate the most-popular or random baseline",
-                              description="Full-ranking metrics of a non-learned baseline.")
+    p = subparsers.add_parser(
+        "baseline",
+        help="evaluate the most-popular or random baseline",
+        description="Full-ranking metrics of a non-learned baseline.",
+    )
     p.add_argument("--dataset", default="synthetic")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--split", choices=["valid", "test"], default="test")

@@ -10,6 +10,7 @@ user-side knowledge when ``u`` holds an interest ``j`` that another user ``v`` a
 Of all such paths the one shown goes through the interest whose other holders have ``i`` most
 often (ties: smaller interest id, then smaller user id); ``n_paths`` counts the (j, v) pairs.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -34,7 +35,7 @@ def _members_index(ds: Any) -> list[np.ndarray]:
     ui = ds.user_interest
     order = np.lexsort((ui[:, 0], ui[:, 1]))
     bounds = np.searchsorted(ui[order, 1], np.arange(ds.n_interests + 1))
-    out = [ui[order[bounds[j]:bounds[j + 1]], 0] for j in range(ds.n_interests)]
+    out = [ui[order[bounds[j] : bounds[j + 1]], 0] for j in range(ds.n_interests)]
     ds.meta["_explorer_members"] = out
     return out
 
@@ -63,7 +64,7 @@ def interest_paths(ds: Any, user: int, items: Any, split: str = "train") -> dict
     for i in np.asarray(items, dtype=np.int64).ravel():
         if i < 0 or i >= ds.n_items:
             continue
-        holders = by_item.indices[by_item.indptr[i]:by_item.indptr[i + 1]]
+        holders = by_item.indices[by_item.indptr[i] : by_item.indptr[i + 1]]
         holders = holders[holders != user]
         if len(holders) == 0:
             continue
@@ -76,8 +77,13 @@ def interest_paths(ds: Any, user: int, items: Any, split: str = "train") -> dict
         if best is not None:
             j, _, v = best
             lab = interest_label(ds, j)
-            out[int(i)] = {"interest": j, "label": lab, "other_user": v, "n_paths": int(total),
-                           "text": f"user {user} -> [{lab}] <- user {v} -> {item_title(ds, int(i))}"}
+            out[int(i)] = {
+                "interest": j,
+                "label": lab,
+                "other_user": v,
+                "n_paths": int(total),
+                "text": f"user {user} -> [{lab}] <- user {v} -> {item_title(ds, int(i))}",
+            }
     return out
 
 
@@ -93,15 +99,26 @@ def topk_table(ds: Any, user: int, topk: np.ndarray, k: int | None = None) -> pd
     row = row[row >= 0][: k or len(row)]
     hits = heldout_items(ds, user)
     paths = interest_paths(ds, user, row)
-    return pd.DataFrame({
-        "rank": np.arange(1, len(row) + 1), "item": row.astype(np.int64),
-        "title": [item_title(ds, int(i)) for i in row], "hit": [int(i) in hits for i in row],
-        "path": [paths[int(i)]["text"] if int(i) in paths else "" for i in row],
-    })
+    return pd.DataFrame(
+        {
+            "rank": np.arange(1, len(row) + 1),
+            "item": row.astype(np.int64),
+            "title": [item_title(ds, int(i)) for i in row],
+            "hit": [int(i) in hits for i in row],
+            "path": [paths[int(i)]["text"] if int(i) in paths else "" for i in row],
+        }
+    )
 
 
-def user_report(ds: Any, user: int, topk: np.ndarray | None = None, answers: pd.DataFrame | None = None,
-                k: int = 20, split: str = "train", history: int = 30) -> dict[str, Any]:
+def user_report(
+    ds: Any,
+    user: int,
+    topk: np.ndarray | None = None,
+    answers: pd.DataFrame | None = None,
+    k: int = 20,
+    split: str = "train",
+    history: int = 30,
+) -> dict[str, Any]:
     """Everything the explorer shows for ``user``.
 
     Keys: ``user``; ``titles`` (the last ``history`` training titles, file order: what an LLM
@@ -142,7 +159,7 @@ def find_cases(ds: Any, topk: np.ndarray, k: int = 20, max_cases: int = 50) -> p
     rows = []
     for u in range(ds.n_users):
         row = topk[u, :k]
-        t = set(test.indices[test.indptr[u]:test.indptr[u + 1]].tolist())
+        t = set(test.indices[test.indptr[u] : test.indptr[u + 1]].tolist())
         hits = [(r + 1, int(i)) for r, i in enumerate(row) if i >= 0 and int(i) in t]
         if not hits:
             continue
@@ -150,12 +167,24 @@ def find_cases(ds: Any, topk: np.ndarray, k: int = 20, max_cases: int = 50) -> p
         for rank, i in hits:
             if i in paths:
                 p = paths[i]
-                rows.append({"user": u, "item": i, "title": item_title(ds, i), "rank": rank,
-                             "interest": p["interest"], "label": p["label"], "other_user": p["other_user"],
-                             "n_paths": p["n_paths"]})
+                rows.append(
+                    {
+                        "user": u,
+                        "item": i,
+                        "title": item_title(ds, i),
+                        "rank": rank,
+                        "interest": p["interest"],
+                        "label": p["label"],
+                        "other_user": p["other_user"],
+                        "n_paths": p["n_paths"],
+                    }
+                )
     df = pd.DataFrame(rows, columns=["user", "item", "title", "rank", "interest", "label", "other_user", "n_paths"])
-    return df.sort_values(["rank", "n_paths", "user"], ascending=[True, False, True]).head(max_cases) \
+    return (
+        df.sort_values(["rank", "n_paths", "user"], ascending=[True, False, True])
+        .head(max_cases)
         .reset_index(drop=True)
+    )
 
 
 def case_graph(ds: Any, user: int, interest: int, other_user: int, item: int, max_members: int = 4):
@@ -183,15 +212,23 @@ def case_graph(ds: Any, user: int, interest: int, other_user: int, item: int, ma
     return G, {u, j, v, i}, [(u, j), (v, j), (v, i)]
 
 
-def interest_report(ds: Any, interest: int, split: str = "train", top_items: int = 10,
-                    max_members: int = 30) -> dict[str, Any]:
+def interest_report(
+    ds: Any, interest: int, split: str = "train", top_items: int = 10, max_members: int = 30
+) -> dict[str, Any]:
     """What the interest browser shows: label, source, members, their most common items
     (:func:`cikgwb.inspect_graph.interest_view`)."""
     from .inspect_graph import interest_view
 
     v = interest_view(ds, interest, split, top_items=top_items, max_members=max_members)
-    return {"interest": v["interest"], "label": v["label"], "source": v["source"], "n_members": v["n_members"],
-            "members": v["some members"], "top_phrases": v["top_phrases"], "top_items": v["top_items"]}
+    return {
+        "interest": v["interest"],
+        "label": v["label"],
+        "source": v["source"],
+        "n_members": v["n_members"],
+        "members": v["some members"],
+        "top_phrases": v["top_phrases"],
+        "top_items": v["top_items"],
+    }
 
 
 # ----------------------------------------------------------------------------- from a run's artefact
@@ -222,8 +259,13 @@ def artefact_paths(a: Any, user: int, items: Any) -> dict[int, dict[str, Any]]:
                 best = (int(j), len(shared), int(shared.min()))
         if best is not None:
             j, _, v = best
-            out[int(i)] = {"interest": j, "label": a.labels[j], "other_user": v, "n_paths": int(total),
-                           "text": f"user {user} -> [interest {j}] <- user {v} -> item {int(i)}"}
+            out[int(i)] = {
+                "interest": j,
+                "label": a.labels[j],
+                "other_user": v,
+                "n_paths": int(total),
+                "text": f"user {user} -> [interest {j}] <- user {v} -> item {int(i)}",
+            }
     return out
 
 
@@ -245,33 +287,59 @@ def artefact_user_report(a: Any, user: int, k: int = 20, history: int = 30, max_
     for j in a.interests(user):
         mem = a.members(int(j))
         others = mem[mem != user]
-        rows.append({"interest": int(j), "original id": int(a.interest_ids[int(j)]) if a.interest_ids else int(j),
-                     "label": a.labels[int(j)], "method": a.label_methods[int(j)], "holders": len(mem),
-                     "neighbours": others.tolist()})
+        rows.append(
+            {
+                "interest": int(j),
+                "original id": int(a.interest_ids[int(j)]) if a.interest_ids else int(j),
+                "label": a.labels[int(j)],
+                "method": a.label_methods[int(j)],
+                "holders": len(mem),
+                "neighbours": others.tolist(),
+            }
+        )
         for v in others.tolist():
             shared_with.setdefault(v, []).append(int(j))
     top_nb = sorted(shared_with.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:max_neighbours]
-    nb = pd.DataFrame([{"user": v, "shared interests": len(js), "interests": js} for v, js in top_nb],
-                      columns=["user", "shared interests", "interests"])
+    nb = pd.DataFrame(
+        [{"user": v, "shared interests": len(js), "interests": js} for v, js in top_nb],
+        columns=["user", "shared interests", "interests"],
+    )
     items, scores = a.top(user, k)
     test = a.test(user)
     tset = set(test.tolist())
     paths = artefact_paths(a, user, items)
-    topk = pd.DataFrame({
-        "rank": np.arange(1, len(items) + 1), "item": items, "title": [a.title(int(i)) for i in items],
-        "score": scores, "hit": [int(i) in tset for i in items],
-        "path": [paths[int(i)]["text"] if int(i) in paths else "" for i in items],
-    })
+    topk = pd.DataFrame(
+        {
+            "rank": np.arange(1, len(items) + 1),
+            "item": items,
+            "title": [a.title(int(i)) for i in items],
+            "score": scores,
+            "hit": [int(i) in tset for i in items],
+            "path": [paths[int(i)]["text"] if int(i) in paths else "" for i in items],
+        }
+    )
     ranks = a.test_ranks(user)
     inlist = set(items.tolist())
     miss = [(int(i), a.title(int(i)), int(r)) for i, r in zip(test, ranks) if int(i) not in inlist]
-    missed = pd.DataFrame(miss, columns=["item", "title", "rank"]).sort_values(
-        "rank", key=lambda s: s.where(s > 0, np.iinfo(np.int64).max)).reset_index(drop=True)
-    return {"user": user, "metrics": a.user_metrics(user), "n_train": len(tr), "n_test": len(test),
-            "titles": pd.DataFrame(titled, columns=["item", "title"]),
-            "interests": pd.DataFrame(rows, columns=["interest", "original id", "label", "method", "holders",
-                                                     "neighbours"]),
-            "neighbours": nb, "topk": topk, "missed": missed, "k": k}
+    missed = (
+        pd.DataFrame(miss, columns=["item", "title", "rank"])
+        .sort_values("rank", key=lambda s: s.where(s > 0, np.iinfo(np.int64).max))
+        .reset_index(drop=True)
+    )
+    return {
+        "user": user,
+        "metrics": a.user_metrics(user),
+        "n_train": len(tr),
+        "n_test": len(test),
+        "titles": pd.DataFrame(titled, columns=["item", "title"]),
+        "interests": pd.DataFrame(
+            rows, columns=["interest", "original id", "label", "method", "holders", "neighbours"]
+        ),
+        "neighbours": nb,
+        "topk": topk,
+        "missed": missed,
+        "k": k,
+    }
 
 
 def artefact_default_user(a: Any, k: int = 20) -> int:
@@ -328,11 +396,21 @@ def artefact_case(a: Any, user: int, item: int, other_user: int | None = None) -
         rank = int(a.test_ranks(user)[list(test.tolist()).index(item)])
     items, scores = a.top(user)
     pos = np.flatnonzero(items == item)
-    return {"user": user, "item": item, "title": a.title(item), "other_user": other_user, "in_test": in_test,
-            "in_other_train": in_other, "shared": shared, "interests": sorted(mine),
-            "labels": {int(j): a.labels[int(j)] for j in sorted(mine)}, "rank": rank,
-            "top_n": int(a.top_items.shape[1]), "score": float(scores[pos[0]]) if len(pos) else None,
-            "problems": problems}
+    return {
+        "user": user,
+        "item": item,
+        "title": a.title(item),
+        "other_user": other_user,
+        "in_test": in_test,
+        "in_other_train": in_other,
+        "shared": shared,
+        "interests": sorted(mine),
+        "labels": {int(j): a.labels[int(j)] for j in sorted(mine)},
+        "rank": rank,
+        "top_n": int(a.top_items.shape[1]),
+        "score": float(scores[pos[0]]) if len(pos) else None,
+        "problems": problems,
+    }
 
 
 def artefact_find_cases(a: Any, k: int = 20, max_cases: int = 50) -> pd.DataFrame:
@@ -349,11 +427,24 @@ def artefact_find_cases(a: Any, k: int = 20, max_cases: int = 50) -> pd.DataFram
         for i, rk in zip(hits.tolist(), r[sel].tolist()):
             if i in paths:
                 p = paths[i]
-                rows.append({"user": u, "item": i, "title": a.title(i), "rank": rk, "interest": p["interest"],
-                             "label": p["label"], "other_user": p["other_user"], "n_paths": p["n_paths"]})
+                rows.append(
+                    {
+                        "user": u,
+                        "item": i,
+                        "title": a.title(i),
+                        "rank": rk,
+                        "interest": p["interest"],
+                        "label": p["label"],
+                        "other_user": p["other_user"],
+                        "n_paths": p["n_paths"],
+                    }
+                )
     df = pd.DataFrame(rows, columns=["user", "item", "title", "rank", "interest", "label", "other_user", "n_paths"])
-    return df.sort_values(["rank", "n_paths", "user"], ascending=[True, False, True]).head(max_cases) \
+    return (
+        df.sort_values(["rank", "n_paths", "user"], ascending=[True, False, True])
+        .head(max_cases)
         .reset_index(drop=True)
+    )
 
 
 def artefact_interest_report(a: Any, interest: int, top_items: int = 10, max_members: int = 40) -> dict[str, Any]:
@@ -373,8 +464,21 @@ def artefact_interest_report(a: Any, interest: int, top_items: int = 10, max_mem
     order = np.lexsort((np.arange(a.n_items), -c))[:top_items]
     order = order[c[order] > 0]
     n = max(len(mem), 1)
-    items = pd.DataFrame({"item": order, "title": [a.title(int(i)) for i in order], "members": c[order],
-                          "share": c[order] / n, "lift": (c[order] / n) / np.maximum(df[order] / a.n_users, 1e-12)})
-    return {"interest": j, "original id": int(a.interest_ids[j]) if a.interest_ids else j, "label": a.labels[j],
-            "method": a.label_methods[j], "n_members": len(mem), "members": mem[:max_members].tolist(),
-            "top_items": items}
+    items = pd.DataFrame(
+        {
+            "item": order,
+            "title": [a.title(int(i)) for i in order],
+            "members": c[order],
+            "share": c[order] / n,
+            "lift": (c[order] / n) / np.maximum(df[order] / a.n_users, 1e-12),
+        }
+    )
+    return {
+        "interest": j,
+        "original id": int(a.interest_ids[j]) if a.interest_ids else j,
+        "label": a.labels[j],
+        "method": a.label_methods[j],
+        "n_members": len(mem),
+        "members": mem[:max_members].tolist(),
+        "top_items": items,
+    }

@@ -12,6 +12,7 @@ propagation matrix is the symmetric normalisation ``D^-1/2 A D^-1/2`` of the sym
 set (a node without edges gets 0, not inf), built once as a torch sparse CSR matrix and
 reused. Relation types are kept for TransE only; propagation ignores them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ from .data.dataset import Dataset
 class NodeSpace:
     n_users: int
     n_items: int
-    n_entities: int   # items included
+    n_entities: int  # items included
     n_interests: int
 
     @property
@@ -75,8 +76,7 @@ class EdgeSets:
     (``use_interests=False`` is the paper's w/o UIK: no interest node anywhere).
     """
 
-    def __init__(self, ds: Dataset, train_pairs: np.ndarray, use_kg: bool = True,
-                 use_interests: bool = True):
+    def __init__(self, ds: Dataset, train_pairs: np.ndarray, use_kg: bool = True, use_interests: bool = True):
         U, E = ds.n_users, ds.n_entities
         J = ds.n_interests if use_interests else 0
         self.space = NodeSpace(U, ds.n_items, E, J)
@@ -109,19 +109,24 @@ class EdgeSets:
                  v3 = KG + the same self-loops (what the authors' code builds; see docs/method.md)
         """
         if kind == "paper":
-            return {"v1": self.interact,
-                    "v2": np.concatenate([self.interact, self.interest]),
-                    "v3": np.concatenate([self.interact, self.kg])}
+            return {
+                "v1": self.interact,
+                "v2": np.concatenate([self.interact, self.interest]),
+                "v3": np.concatenate([self.interact, self.kg]),
+            }
         if kind == "authors":
             loops = self.active_self_loops()
-            return {"v1": self.cikg,
-                    "v2": np.concatenate([self.interest, loops]),
-                    "v3": np.concatenate([self.kg, loops])}
+            return {
+                "v1": self.cikg,
+                "v2": np.concatenate([self.interest, loops]),
+                "v3": np.concatenate([self.kg, loops]),
+            }
         raise ValueError(f"views={kind!r}: expected 'paper' or 'authors'")
 
 
-def normalized_adjacency(edges: np.ndarray | torch.Tensor, n_nodes: int, self_loops: bool = False,
-                         device: torch.device | str | None = None) -> torch.Tensor:
+def normalized_adjacency(
+    edges: np.ndarray | torch.Tensor, n_nodes: int, self_loops: bool = False, device: torch.device | str | None = None
+) -> torch.Tensor:
     """Symmetric-normalised adjacency ``D^-1/2 (A [+ I]) D^-1/2`` as a float32 sparse CSR tensor.
 
     ``edges`` are undirected (a, b) rows; both directions are added. A row (a, a) is a
@@ -140,8 +145,9 @@ def normalized_adjacency(edges: np.ndarray | torch.Tensor, n_nodes: int, self_lo
     deg = torch.bincount(rows, minlength=n_nodes).to(torch.float32)
     dinv = torch.where(deg > 0, deg.pow(-0.5), torch.zeros_like(deg))
     vals = dinv[rows] * dinv[cols]
-    return torch.sparse_coo_tensor(torch.stack([rows, cols]), vals, (n_nodes, n_nodes),
-                                   is_coalesced=True).to_sparse_csr()
+    return torch.sparse_coo_tensor(
+        torch.stack([rows, cols]), vals, (n_nodes, n_nodes), is_coalesced=True
+    ).to_sparse_csr()
 
 
 class InteractionGraph:
@@ -152,8 +158,14 @@ class InteractionGraph:
     ``A = D^-1/2 R D^-1/2`` of them (no self-loops) on ``device``. ``n_nodes`` larger than
     ``U + I`` adds isolated nodes after the items (LightGCN's rows for the other KG entities)."""
 
-    def __init__(self, train_pairs: np.ndarray, n_users: int, n_items: int,
-                 device: torch.device | str | None = None, n_nodes: int | None = None):
+    def __init__(
+        self,
+        train_pairs: np.ndarray,
+        n_users: int,
+        n_items: int,
+        device: torch.device | str | None = None,
+        n_nodes: int | None = None,
+    ):
         self.n_users, self.n_items = n_users, n_items
         self.n_nodes = n_users + n_items if n_nodes is None else n_nodes
         if self.n_nodes < n_users + n_items:
@@ -165,12 +177,13 @@ class InteractionGraph:
         """``D^-1/2 A D^-1/2`` of an edge subset (a view), on the graph's device."""
         return normalized_adjacency(edges, self.n_nodes, device=self.A.device)
 
-    def propagate(self, users: torch.Tensor, items: torch.Tensor, n_layers: int,
-                  A: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def propagate(
+        self, users: torch.Tensor, items: torch.Tensor, n_layers: int, A: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """LightGCN's mean over layers ``0..n_layers`` of ``[users; items]`` on ``A`` (default:
         the graph), split back into users and items."""
         z = lightgcn(self.A if A is None else A, torch.cat([users, items]), n_layers)
-        return z[:self.n_users], z[self.n_users:self.n_users + self.n_items]
+        return z[: self.n_users], z[self.n_users : self.n_users + self.n_items]
 
 
 def drop_edges(edges: torch.Tensor, rate: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -205,9 +218,17 @@ def simgcl_noise(h: torch.Tensor, eps: float) -> torch.Tensor:
     return torch.sign(h) * torch.nn.functional.normalize(torch.rand_like(h), dim=-1) * eps
 
 
-def lightgcn(A: torch.Tensor | Sequence[torch.Tensor], x: torch.Tensor, n_layers: int, noise_eps: float = 0.0,
-             dropout: float = 0.0, training: bool = False, mean: bool = True,
-             layer: "Callable[[torch.Tensor], torch.Tensor] | None" = None, layer0: bool = True) -> torch.Tensor:
+def lightgcn(
+    A: torch.Tensor | Sequence[torch.Tensor],
+    x: torch.Tensor,
+    n_layers: int,
+    noise_eps: float = 0.0,
+    dropout: float = 0.0,
+    training: bool = False,
+    mean: bool = True,
+    layer: "Callable[[torch.Tensor], torch.Tensor] | None" = None,
+    layer0: bool = True,
+) -> torch.Tensor:
     """LightGCN: ``mean(x, A x, ..., A^l x)`` (``mean=False``: the sum, i.e. (l+1) times the
     mean, for callers whose loss is scale-invariant or that rescale only the rows they use).
     The one LightGCN propagation of the workbench (CIKGRec, LightGCN, SGL, SimGCL, KGCL, MCCLK).
@@ -243,7 +264,13 @@ def lightgcn(A: torch.Tensor | Sequence[torch.Tensor], x: torch.Tensor, n_layers
 def graph_stats(es: EdgeSets) -> dict[str, int]:
     """Node and edge counts by type (edges counted once, undirected)."""
     s = es.space
-    return {"users": s.n_users, "items": s.n_items, "other entities": s.n_entities - s.n_items,
-            "interests": s.n_interests, "nodes": s.n_nodes,
-            "interaction edges": len(es.interact), "kg edges": len(es.kg),
-            "user-interest edges": len(es.interest)}
+    return {
+        "users": s.n_users,
+        "items": s.n_items,
+        "other entities": s.n_entities - s.n_items,
+        "interests": s.n_interests,
+        "nodes": s.n_nodes,
+        "interaction edges": len(es.interact),
+        "kg edges": len(es.kg),
+        "user-interest edges": len(es.interest),
+    }

@@ -17,6 +17,7 @@ triples, head-tail) and ``has_interest`` (user-interest). Everything here reads 
 Dataset; nothing is trained. Interests of the paper's released graph have no text labels:
 :func:`interest_label` says so wherever a label is shown.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -115,8 +116,7 @@ def user_interests(ds: Any, u: int) -> np.ndarray:
 def degrees(ds: Any, node_type: str, edge_type: str, split: str = "train") -> np.ndarray:
     """Degree of every node of ``node_type`` in edges of ``edge_type``
     (``interact``, ``kg`` (all relations), ``kg:<relation name>`` or ``has_interest``)."""
-    sizes = {"user": ds.n_users, "item": ds.n_items, "entity": ds.n_entities - ds.n_items,
-             "interest": ds.n_interests}
+    sizes = {"user": ds.n_users, "item": ds.n_items, "entity": ds.n_entities - ds.n_items, "interest": ds.n_interests}
     if node_type not in sizes:
         raise ValueError(f"node type {node_type!r}: expected one of {list(NODE_TYPES)}")
     n = sizes[node_type]
@@ -153,9 +153,14 @@ def _describe(deg: np.ndarray) -> dict[str, float]:
     if len(deg) == 0:
         return {"nodes": 0, "zero": 0, "min": 0, "mean": 0.0, **{f"p{int(q * 100)}": 0.0 for q in _QUANTILES}, "max": 0}
     q = np.quantile(deg, _QUANTILES)
-    return {"nodes": int(len(deg)), "zero": int((deg == 0).sum()), "min": int(deg.min()),
-            "mean": float(deg.mean()), **{f"p{int(k * 100)}": float(v) for k, v in zip(_QUANTILES, q)},
-            "max": int(deg.max())}
+    return {
+        "nodes": int(len(deg)),
+        "zero": int((deg == 0).sum()),
+        "min": int(deg.min()),
+        "mean": float(deg.mean()),
+        **{f"p{int(k * 100)}": float(v) for k, v in zip(_QUANTILES, q)},
+        "max": int(deg.max()),
+    }
 
 
 def graph_stats(ds: Any, split: str = "train") -> dict[str, pd.DataFrame]:
@@ -164,17 +169,27 @@ def graph_stats(ds: Any, split: str = "train") -> dict[str, pd.DataFrame]:
     ``coverage`` (users with >= 1 interest and interests per user, overall and per sparsity group
     of training interactions, KGAT-style groups of about equal total interactions)."""
     pairs = np.unique(_pairs(ds, split), axis=0)
-    rel_counts = np.bincount(ds.kg[:, 1], minlength=len(ds.relation_names)) if len(ds.kg) else \
-        np.zeros(len(ds.relation_names), np.int64)
+    rel_counts = (
+        np.bincount(ds.kg[:, 1], minlength=len(ds.relation_names))
+        if len(ds.kg)
+        else np.zeros(len(ds.relation_names), np.int64)
+    )
     edges = [{"edge type": "interact", "relation": f"user-item ({split})", "edges": int(len(pairs))}]
-    edges += [{"edge type": f"kg:{r}", "relation": r, "edges": int(c)}
-              for r, c in zip(ds.relation_names, rel_counts) if c]
+    edges += [
+        {"edge type": f"kg:{r}", "relation": r, "edges": int(c)} for r, c in zip(ds.relation_names, rel_counts) if c
+    ]
     edges.append({"edge type": "has_interest", "relation": "user-interest", "edges": int(len(ds.user_interest))})
     edges_df = pd.DataFrame(edges)
 
     deg_rows = []
-    combos = [("user", "interact"), ("item", "interact"), ("item", "kg"), ("entity", "kg"),
-              ("user", "has_interest"), ("interest", "has_interest")]
+    combos = [
+        ("user", "interact"),
+        ("item", "interact"),
+        ("item", "kg"),
+        ("entity", "kg"),
+        ("user", "has_interest"),
+        ("interest", "has_interest"),
+    ]
     for nt, et in combos:
         deg_rows.append({"node type": nt, "edge type": et, **_describe(degrees(ds, nt, et, split))})
     deg_df = pd.DataFrame(deg_rows)
@@ -183,11 +198,13 @@ def graph_stats(ds: Any, split: str = "train") -> dict[str, pd.DataFrame]:
     i_any = (degrees(ds, "item", "interact", split) > 0) | (degrees(ds, "item", "kg") > 0)
     e_any = degrees(ds, "entity", "kg") > 0
     j_any = degrees(ds, "interest", "has_interest") > 0
-    nodes_df = pd.DataFrame({
-        "node type": list(NODE_TYPES),
-        "nodes": [ds.n_users, ds.n_items, ds.n_entities - ds.n_items, ds.n_interests],
-        "with edges": [int(u_any.sum()), int(i_any.sum()), int(e_any.sum()), int(j_any.sum())],
-    })
+    nodes_df = pd.DataFrame(
+        {
+            "node type": list(NODE_TYPES),
+            "nodes": [ds.n_users, ds.n_items, ds.n_entities - ds.n_items, ds.n_interests],
+            "with edges": [int(u_any.sum()), int(i_any.sum()), int(e_any.sum()), int(j_any.sum())],
+        }
+    )
     return {"nodes": nodes_df, "edges": edges_df, "degrees": deg_df, "coverage": interest_coverage(ds, split)}
 
 
@@ -197,25 +214,44 @@ def interest_coverage(ds: Any, split: str = "train", n_groups: int = 4) -> pd.Da
     n_tr = degrees(ds, "user", "interact", split)
     try:
         from .evaluate import sparsity_groups
+
         groups = sparsity_groups(n_tr, n_groups)
     except ImportError:  # pragma: no cover - evaluate needs torch
         groups = np.zeros(ds.n_users, np.int64)
-    rows = [{"users": "all", "n": int(ds.n_users), "with interests": int((n_int > 0).sum()),
-             "share": float((n_int > 0).mean()) if ds.n_users else 0.0,
-             "mean interests": float(n_int.mean()) if ds.n_users else 0.0,
-             "mean train items": float(n_tr.mean()) if ds.n_users else 0.0}]
+    rows = [
+        {
+            "users": "all",
+            "n": int(ds.n_users),
+            "with interests": int((n_int > 0).sum()),
+            "share": float((n_int > 0).mean()) if ds.n_users else 0.0,
+            "mean interests": float(n_int.mean()) if ds.n_users else 0.0,
+            "mean train items": float(n_tr.mean()) if ds.n_users else 0.0,
+        }
+    ]
     for g in np.unique(groups):
         m = groups == g
-        rows.append({"users": f"group {int(g)} ({int(n_tr[m].min())}-{int(n_tr[m].max())} items)",
-                     "n": int(m.sum()), "with interests": int((n_int[m] > 0).sum()),
-                     "share": float((n_int[m] > 0).mean()), "mean interests": float(n_int[m].mean()),
-                     "mean train items": float(n_tr[m].mean())})
+        rows.append(
+            {
+                "users": f"group {int(g)} ({int(n_tr[m].min())}-{int(n_tr[m].max())} items)",
+                "n": int(m.sum()),
+                "with interests": int((n_int[m] > 0).sum()),
+                "share": float((n_int[m] > 0).mean()),
+                "mean interests": float(n_int[m].mean()),
+                "mean train items": float(n_tr[m].mean()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------------------ views
-def _items_table(ds: Any, counter: Counter, top: int, base: set[int] | None = None,
-                 n_members: int | None = None, pop: np.ndarray | None = None) -> pd.DataFrame:
+def _items_table(
+    ds: Any,
+    counter: Counter,
+    top: int,
+    base: set[int] | None = None,
+    n_members: int | None = None,
+    pop: np.ndarray | None = None,
+) -> pd.DataFrame:
     rows = []
     for i, c in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:top]:
         r = {"item": int(i), "title": item_title(ds, int(i)), "count": int(c)}
@@ -226,9 +262,11 @@ def _items_table(ds: Any, counter: Counter, top: int, base: set[int] | None = No
         if base is not None:
             r["user has it"] = int(i) in base
         rows.append(r)
-    cols = ["item", "title", "count"] + (["share of members", "lift"] if n_members and pop is not None else
-                                         ["share of members"] if n_members else []) + \
-        (["user has it"] if base is not None else [])
+    cols = (
+        ["item", "title", "count"]
+        + (["share of members", "lift"] if n_members and pop is not None else ["share of members"] if n_members else [])
+        + (["user has it"] if base is not None else [])
+    )
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -249,18 +287,26 @@ def user_view(ds: Any, u: int, split: str = "train", max_users: int = 10, top_it
     shared: Counter = Counter()
     shared_labels: dict[int, list[str]] = {}
     for j in mine:
-        holders = ui[order[bounds[j]:bounds[j + 1]], 0]
+        holders = ui[order[bounds[j] : bounds[j + 1]], 0]
         others = holders[holders != u]
         lab = interest_label(ds, int(j))
-        int_rows.append({"interest": int(j), "label": lab, "holders": int(len(holders)),
-                         "other holders": int(len(others)),
-                         "some other holders": others[:max_users].tolist()})
+        int_rows.append(
+            {
+                "interest": int(j),
+                "label": lab,
+                "holders": int(len(holders)),
+                "other holders": int(len(others)),
+                "some other holders": others[:max_users].tolist(),
+            }
+        )
         for v in others.tolist():
             shared[v] += 1
             shared_labels.setdefault(v, []).append(lab)
     top_nb = sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))[:max_users]
-    nb_df = pd.DataFrame([{"user": v, "shared interests": c, "labels": "; ".join(shared_labels[v])}
-                          for v, c in top_nb], columns=["user", "shared interests", "labels"])
+    nb_df = pd.DataFrame(
+        [{"user": v, "shared interests": c, "labels": "; ".join(shared_labels[v])} for v, c in top_nb],
+        columns=["user", "shared interests", "labels"],
+    )
     per_user = ds.user_items(split)
     cnt: Counter = Counter()
     for v, _ in top_nb:
@@ -269,15 +315,15 @@ def user_view(ds: Any, u: int, split: str = "train", max_users: int = 10, top_it
         "user": u,
         "interests_source": interests_source(ds),
         "items": pd.DataFrame({"item": items_u.astype(np.int64), "title": [item_title(ds, int(i)) for i in items_u]}),
-        "interests": pd.DataFrame(int_rows, columns=["interest", "label", "holders", "other holders",
-                                                     "some other holders"]),
+        "interests": pd.DataFrame(
+            int_rows, columns=["interest", "label", "holders", "other holders", "some other holders"]
+        ),
         "neighbours": nb_df,
         "neighbour_items": _items_table(ds, cnt, top_items, base=set(items_u.tolist())),
     }
 
 
-def interest_view(ds: Any, j: int, split: str = "train", top_items: int = 10,
-                  max_members: int = 50) -> dict[str, Any]:
+def interest_view(ds: Any, j: int, split: str = "train", top_items: int = 10, max_members: int = 50) -> dict[str, Any]:
     """What the CIKG says about interest ``j``: ``label``, ``source``, ``original_id``,
     ``members`` (all users holding it), ``top_phrases`` (member phrases where the graph was built
     here), ``top_items`` (items most common among members: count, share of members and lift =
@@ -289,7 +335,7 @@ def interest_view(ds: Any, j: int, split: str = "train", top_items: int = 10,
     for v in members.tolist():
         cnt.update(per_user[v].tolist())
     pop = degrees(ds, "item", "interact", split)
-    phrases = (ds.meta.get("interest_top_phrases") or [None] * ds.n_interests)
+    phrases = ds.meta.get("interest_top_phrases") or [None] * ds.n_interests
     return {
         "interest": j,
         "original_id": _orig_interest(ds, j),
@@ -304,9 +350,15 @@ def interest_view(ds: Any, j: int, split: str = "train", top_items: int = 10,
 
 
 # ------------------------------------------------------------------------------ subgraphs
-def neighbourhood_subgraph(ds: Any, user: int | None = None, interest: int | None = None,
-                           split: str = "train", max_users: int = 8, max_items: int = 8,
-                           include_kg: bool = True) -> Any:
+def neighbourhood_subgraph(
+    ds: Any,
+    user: int | None = None,
+    interest: int | None = None,
+    split: str = "train",
+    max_users: int = 8,
+    max_items: int = 8,
+    include_kg: bool = True,
+) -> Any:
     """A small ``networkx.Graph`` around a user or an interest, for drawing.
 
     Around ``user``: the user, their interests, up to ``max_users`` users sharing most of them,
@@ -326,8 +378,12 @@ def neighbourhood_subgraph(ds: Any, user: int | None = None, interest: int | Non
     def add(kind: str, i: int) -> tuple[str, int]:
         key = (kind, int(i))
         if key not in G:
-            label = {"user": lambda: f"user {i}", "item": lambda: item_title(ds, i),
-                     "entity": lambda: entity_name(ds, i), "interest": lambda: interest_label(ds, i)}[kind]()
+            label = {
+                "user": lambda: f"user {i}",
+                "item": lambda: item_title(ds, i),
+                "entity": lambda: entity_name(ds, i),
+                "interest": lambda: interest_label(ds, i),
+            }[kind]()
             G.add_node(key, type=kind, id=int(i), label=label)
         return key
 
@@ -368,8 +424,18 @@ def neighbourhood_subgraph(ds: Any, user: int | None = None, interest: int | Non
 
 def subgraph_tables(G: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A subgraph as plain tables: ``nodes`` (node, type, id, label) and ``edges`` (source, target, type)."""
-    nodes = pd.DataFrame([{"node": f"{k[0]}:{k[1]}", "type": d["type"], "id": d["id"], "label": d["label"]}
-                          for k, d in G.nodes(data=True)], columns=["node", "type", "id", "label"])
-    edges = pd.DataFrame([{"source": f"{a[0]}:{a[1]}", "target": f"{b[0]}:{b[1]}", "type": d.get("type")}
-                          for a, b, d in G.edges(data=True)], columns=["source", "target", "type"])
+    nodes = pd.DataFrame(
+        [
+            {"node": f"{k[0]}:{k[1]}", "type": d["type"], "id": d["id"], "label": d["label"]}
+            for k, d in G.nodes(data=True)
+        ],
+        columns=["node", "type", "id", "label"],
+    )
+    edges = pd.DataFrame(
+        [
+            {"source": f"{a[0]}:{a[1]}", "target": f"{b[0]}:{b[1]}", "type": d.get("type")}
+            for a, b, d in G.edges(data=True)
+        ],
+        columns=["source", "target", "type"],
+    )
     return nodes, edges

@@ -15,6 +15,7 @@ Where things go (``R`` = ``$CIKGWB_REPORTS_DIR`` or ``<project>/reports``)::
     R/runs/<run>/                                    training runs (cikgwb.train)
     R/sweeps/<sweep>/                                sweeps (cikgwb.sweep)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-NOTEBOOKS = ("01_data", "02_prompting", "03_interest_clustering", "04_cikg", "05_training", "06_results",
-             "07_sparsity", "08_case_study", "09_sensitivity")
+NOTEBOOKS = (
+    "01_data",
+    "02_prompting",
+    "03_interest_clustering",
+    "04_cikg",
+    "05_training",
+    "06_results",
+    "07_sparsity",
+    "08_case_study",
+    "09_sensitivity",
+)
 EXPLORER = "explorer"
 
 
@@ -38,6 +48,7 @@ EXPLORER = "explorer"
 def project_root() -> Path:
     """The project folder (:func:`cikgwb.paths.project_root`)."""
     from .paths import project_root as _root
+
     return _root()
 
 
@@ -45,6 +56,7 @@ def reports_dir(root: Path | None = None) -> Path:
     """``$CIKGWB_REPORTS_DIR`` (a relative path is taken from the project root) or
     ``<root>/reports`` (:func:`cikgwb.paths.reports_root`)."""
     from .paths import reports_root
+
     return reports_root(root)
 
 
@@ -53,8 +65,9 @@ def figures_tag(dataset: str, quick: bool) -> str:
     usual mode (quick for ``synthetic``, full for the real datasets), else ``<dataset>-quick``
     or ``<dataset>-full``, so a quick look never overwrites the committed full figures."""
     from .data.registry import REGISTRY
+
     spec = REGISTRY.get(dataset)
-    usual_quick = spec.quick if spec is not None else False   # the registry's usual mode of the dataset
+    usual_quick = spec.quick if spec is not None else False  # the registry's usual mode of the dataset
     return dataset if quick == usual_quick else f"{dataset}-{'quick' if quick else 'full'}"
 
 
@@ -94,9 +107,10 @@ class Notebook:
         from IPython.display import display
 
         paths = self.save(fig, stem, **kw)
-        bundle: dict[str, Any] = {"application/vnd.plotly.v1+json": {**json.loads(fig.to_json()),
-                                                                     "config": {"responsive": True}},
-                                  "text/plain": f"<figure {self.name}_{stem}: " + ", ".join(str(p) for p in paths) + ">"}
+        bundle: dict[str, Any] = {
+            "application/vnd.plotly.v1+json": {**json.loads(fig.to_json()), "config": {"responsive": True}},
+            "text/plain": f"<figure {self.name}_{stem}: " + ", ".join(str(p) for p in paths) + ">",
+        }
         png = [p for p in paths if p.suffix == ".png"]
         if png:
             bundle["image/png"] = base64.b64encode(png[0].read_bytes()).decode("ascii")
@@ -131,8 +145,7 @@ class Notebook:
         self.record_path.write_text(json.dumps(values, indent=1, default=str) + "\n")
 
     def header(self) -> str:
-        return (f"{self.name}: dataset {self.dataset}, {self.mode} mode; figures -> {self.figures}; "
-                f"runs -> {self.runs}")
+        return f"{self.name}: dataset {self.dataset}, {self.mode} mode; figures -> {self.figures}; runs -> {self.runs}"
 
 
 def start(name: str, dataset: str = "synthetic", quick: bool = True, record: str | None = None) -> Notebook:
@@ -147,9 +160,15 @@ def start(name: str, dataset: str = "synthetic", quick: bool = True, record: str
     warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
     warnings.filterwarnings("ignore", message=".*Sparse invariant checks.*")
     reports = reports_dir(root)
-    nb = Notebook(name=name, dataset=dataset, quick=bool(quick), root=root, reports=reports,
-                  figures=reports / "figures" / figures_tag(dataset, bool(quick)),
-                  record_path=Path(record) if record else None)
+    nb = Notebook(
+        name=name,
+        dataset=dataset,
+        quick=bool(quick),
+        root=root,
+        reports=reports,
+        figures=reports / "figures" / figures_tag(dataset, bool(quick)),
+        record_path=Path(record) if record else None,
+    )
     nb.figures.mkdir(parents=True, exist_ok=True)
     print(nb.header())
     return nb
@@ -179,14 +198,22 @@ def read_parameters(path: str | Path) -> dict[str, dict[str, Any]]:
     src = cells[0].source
     try:
         tree = ast.parse(src)
-        comments = {t.start[0]: t.string.lstrip("#").strip()
-                    for t in tokenize.generate_tokens(io.StringIO(src).readline) if t.type == tokenize.COMMENT}
+        comments = {
+            t.start[0]: t.string.lstrip("#").strip()
+            for t in tokenize.generate_tokens(io.StringIO(src).readline)
+            if t.type == tokenize.COMMENT
+        }
     except (SyntaxError, tokenize.TokenError) as exc:
         raise ParameterError(f"{path}: the parameters cell is not valid Python ({exc})") from None
     out: dict[str, dict[str, Any]] = {}
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
-            if isinstance(node, ast.AnnAssign) and node.value is not None else []
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AnnAssign) and node.value is not None
+            else []
+        )
         for t in targets:
             if isinstance(t, ast.Name):
                 try:
@@ -231,6 +258,7 @@ def _one_of(options: Any, what: str = "") -> Any:
     def check(v: Any, ctx: dict[str, Any]) -> str | None:
         opts = tuple(options() if callable(options) else options)
         return None if v in opts else f"one of {', '.join(map(str, opts))}{what}"
+
     return check
 
 
@@ -239,6 +267,7 @@ def _int_at_least(lo: int, none_ok: bool = False) -> Any:
         if (v is None and none_ok) or (_is_int(v) and v >= lo):
             return None
         return f"an integer >= {lo}" + (" or none" if none_ok else "")
+
     return check
 
 
@@ -253,6 +282,7 @@ def _list_of(item_check: Any, what: str, none_ok: bool = True) -> Any:
             if bad:
                 return f"a list of {what}; {x!r} is not {bad}"
         return None
+
     return check
 
 
@@ -266,17 +296,20 @@ def _text_or_none(v: Any, ctx: dict[str, Any]) -> str | None:
 
 def _datasets() -> list[str]:
     from .data.registry import names
+
     return names()
 
 
 def _models() -> list[str]:
     from .models import MODELS, model_class
+
     model_class("cikgrec")  # imports every model module
     return sorted(MODELS)
 
 
 def _model_label(v: Any, ctx: dict[str, Any]) -> str | None:
     from .results import parse_label
+
     try:
         model, _ = parse_label(str(v)) if isinstance(v, str) else (None, None)
     except ValueError:
@@ -287,6 +320,7 @@ def _model_label(v: Any, ctx: dict[str, Any]) -> str | None:
 
 def _variant(v: Any, ctx: dict[str, Any]) -> str | None:
     from .results import VARIANTS
+
     ok = [x for x in VARIANTS if x != "full"]
     return None if v in ok else f"one of {', '.join(ok)}"
 
@@ -294,6 +328,7 @@ def _variant(v: Any, ctx: dict[str, Any]) -> str | None:
 def _backends() -> tuple[str, ...]:
     try:
         from .knowledge.infer import BACKENDS
+
         return tuple(BACKENDS)
     except ImportError:  # pragma: no cover - without the knowledge extras
         return ("kg-summary", "chat", "batch")
@@ -302,6 +337,7 @@ def _backends() -> tuple[str, ...]:
 def _clusterers() -> tuple[str, ...]:
     try:
         from .knowledge.cluster import CLUSTERERS
+
         return tuple(CLUSTERERS)
     except ImportError:  # pragma: no cover
         return ("kmeans", "bertopic")
@@ -312,11 +348,13 @@ def _sparsity_metrics() -> tuple[str, ...]:
     import inspect
 
     from .results import run_sparsity_groups
+
     return tuple(inspect.signature(run_sparsity_groups).parameters["metrics"].default)
 
 
 def _device(v: Any, ctx: dict[str, Any]) -> str | None:
     from .config import _DEVICE
+
     return None if isinstance(v, str) and _DEVICE.fullmatch(v) else "auto, cpu, cuda, cuda:N or mps"
 
 
@@ -328,12 +366,14 @@ def _share(v: Any, ctx: dict[str, Any]) -> str | None:
 def _overrides(v: Any, ctx: dict[str, Any]) -> str | None:
     from .config import apply_overrides
     from .models import default_config
+
     if not isinstance(v, dict):
         return "a mapping of config settings, e.g. {mask_alpha: 0.1}"
     ds = ctx.get("dataset") if ctx.get("dataset") in _datasets() else "synthetic"
     try:
-        apply_overrides(default_config(ds, "cikgrec"),
-                        {str(k): (str(x) if isinstance(x, str) else x) for k, x in v.items()})
+        apply_overrides(
+            default_config(ds, "cikgrec"), {str(k): (str(x) if isinstance(x, str) else x) for k, x in v.items()}
+        )
     except ValueError as exc:
         return f"config settings ({exc})"
     return None
@@ -345,13 +385,16 @@ def _grid(v: Any, ctx: dict[str, Any]) -> str | None:
     from .config import _TRAIN_KEYS
     from .models import model_entry
     from .sweep import ALIASES, canonical
+
     if not isinstance(v, dict) or not v:
         return "a mapping {setting: [values, ...]} or none"
-    cikgrec = model_entry("cikgrec").config   # the notebooks' sweeps are CIKGRec's
+    cikgrec = model_entry("cikgrec").config  # the notebooks' sweeps are CIKGRec's
     for k, vals in v.items():
         if cikgrec.canonical(canonical(str(k))) is None and canonical(str(k)) not in _TRAIN_KEYS:
-            return f"a mapping of settings to value lists; {k!r} is not a setting (a config key or one of " \
-                   f"{', '.join(sorted(ALIASES))})"
+            return (
+                f"a mapping of settings to value lists; {k!r} is not a setting (a config key or one of "
+                f"{', '.join(sorted(ALIASES))})"
+            )
         if not isinstance(vals, (list, tuple)) or not vals:
             return f"a mapping of settings to non-empty value lists; {k}: {vals!r}"
     return None
@@ -365,32 +408,55 @@ PARAM_CHECKS: dict[Any, Any] = {
     "device": _device,
     "backend": _one_of(_backends),
     "seeds": _list_of(_int_at_least(0), "seeds (integers >= 0)", none_ok=False),
-    "seed": _int_at_least(0), "split_seed": _int_at_least(0), "case": _int_at_least(0),
-    "user": _int_at_least(0, none_ok=True), "interest": _int_at_least(0, none_ok=True),
-    "n_groups": _int_at_least(1), "k": _int_at_least(1), "quick_epochs": _int_at_least(1),
-    "jobs": _int_at_least(1), "max_users": _int_at_least(1), "max_items": _int_at_least(1),
-    "max_tokens": _int_at_least(1), "n_show": _int_at_least(0), "min_users": _int_at_least(1),
-    "limit": _int_at_least(1, none_ok=True), "kappa": _int_at_least(2, none_ok=True),
+    "seed": _int_at_least(0),
+    "split_seed": _int_at_least(0),
+    "case": _int_at_least(0),
+    "user": _int_at_least(0, none_ok=True),
+    "interest": _int_at_least(0, none_ok=True),
+    "n_groups": _int_at_least(1),
+    "k": _int_at_least(1),
+    "quick_epochs": _int_at_least(1),
+    "jobs": _int_at_least(1),
+    "max_users": _int_at_least(1),
+    "max_items": _int_at_least(1),
+    "max_tokens": _int_at_least(1),
+    "n_show": _int_at_least(0),
+    "min_users": _int_at_least(1),
+    "limit": _int_at_least(1, none_ok=True),
+    "kappa": _int_at_least(2, none_ok=True),
     "max_share": _share,
     "models": _list_of(_model_label, "models"),
     "ablations": _list_of(_variant, "CIKGRec variants", none_ok=False),
     "clusterers": _list_of(_one_of(_clusterers), "clusterers"),
     "encoders": _list_of(lambda v, ctx: None if isinstance(v, str) else "a name", "encoder names"),
-    "overrides": _overrides, "grid": _grid,
-    "reuse": _bool_or_none, "train_missing": _bool_or_none, "train_if_missing": _bool_or_none,
-    "run_if_missing": _bool_or_none, "include_quick": _bool_or_none,
-    "runs_dir": _text_or_none, "run": _text_or_none, "sweep": _text_or_none, "answers": _text_or_none,
-    "template": _text_or_none, "model": _text_or_none, "sweep_record": _text_or_none,
+    "overrides": _overrides,
+    "grid": _grid,
+    "reuse": _bool_or_none,
+    "train_missing": _bool_or_none,
+    "train_if_missing": _bool_or_none,
+    "run_if_missing": _bool_or_none,
+    "include_quick": _bool_or_none,
+    "runs_dir": _text_or_none,
+    "run": _text_or_none,
+    "sweep": _text_or_none,
+    "answers": _text_or_none,
+    "template": _text_or_none,
+    "model": _text_or_none,
+    "sweep_record": _text_or_none,
     "interests": lambda v, ctx: None if isinstance(v, str) and v else "paper, none or a folder written by 03",
-    ("07_sparsity", "metric"): _one_of(_sparsity_metrics, " (the per-group metrics of the runs' "
-                                                          "sparsity_groups.csv)"),
-    (EXPLORER, "k"): lambda v, ctx: None if _is_int(v) and 1 <= v <= 100 else "an integer in [1, 100] (the "
-                                                                           "artefact holds each user's top-100)",
+    ("07_sparsity", "metric"): _one_of(_sparsity_metrics, " (the per-group metrics of the runs' sparsity_groups.csv)"),
+    (EXPLORER, "k"): lambda v, ctx: (
+        None if _is_int(v) and 1 <= v <= 100 else "an integer in [1, 100] (the artefact holds each user's top-100)"
+    ),
 }
 
 
-def check_parameters(names: list[str], parameters: dict[str, Any], root: Path | None = None,
-                     declared: dict[str, dict[str, dict[str, Any]]] | None = None) -> None:
+def check_parameters(
+    names: list[str],
+    parameters: dict[str, Any],
+    root: Path | None = None,
+    declared: dict[str, dict[str, dict[str, Any]]] | None = None,
+) -> None:
     """Reject, before any kernel starts, a parameter that none of the notebooks ``names``
     declares and a value that does not fit the notebook (the type of its default and
     :data:`PARAM_CHECKS`). Raises :class:`ParameterError`: one line naming the parameter and
@@ -403,10 +469,12 @@ def check_parameters(names: list[str], parameters: dict[str, Any], root: Path | 
     for key in parameters:
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
-            probs.append(f"notebook parameter {key!r} is not a parameter of {', '.join(names)}"
-                         + (f"; did you mean {close[0]!r}?" if close else "")
-                         + f" (valid: {', '.join(known)})")
-    bad: dict[tuple[str, str], list[str]] = {}   # (parameter, what was expected) -> notebooks
+            probs.append(
+                f"notebook parameter {key!r} is not a parameter of {', '.join(names)}"
+                + (f"; did you mean {close[0]!r}?" if close else "")
+                + f" (valid: {', '.join(known)})"
+            )
+    bad: dict[tuple[str, str], list[str]] = {}  # (parameter, what was expected) -> notebooks
     for nb in names:
         for key, spec in declared[nb].items():
             if key not in parameters:
@@ -460,8 +528,9 @@ def _to_html(executed: Path) -> Path:
         quiet.filter = lambda r: not str(r.msg).startswith("Alternative text is missing")  # type: ignore[method-assign]
         quiet._cikgwb = True  # type: ignore[attr-defined]
         exporter.log.addFilter(quiet)
-    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4),
-                                          resources={"metadata": {"name": executed.stem}})
+    body, _ = exporter.from_notebook_node(
+        nbformat.read(executed, as_version=4), resources={"metadata": {"name": executed.stem}}
+    )
     out = executed.with_suffix(".html")
     out.write_text(body, encoding="utf-8")
     return out
@@ -480,10 +549,18 @@ def missing_lines(executed: str | Path) -> list[str]:
     return out
 
 
-def run_all(quick: bool = True, dataset: str = "synthetic", out_dir: str | Path | None = None,
-            only: Any = None, parameters: dict[str, Any] | None = None, html: bool = True,
-            kernel_name: str = "python3", stop_on_error: bool = False, log: Any = print,
-            check: bool = False) -> list[dict[str, Any]]:
+def run_all(
+    quick: bool = True,
+    dataset: str = "synthetic",
+    out_dir: str | Path | None = None,
+    only: Any = None,
+    parameters: dict[str, Any] | None = None,
+    html: bool = True,
+    kernel_name: str = "python3",
+    stop_on_error: bool = False,
+    log: Any = print,
+    check: bool = False,
+) -> list[dict[str, Any]]:
     """Execute the notebooks 01..09 in order with papermill (``only``: a subset, by number or name).
 
     Each gets ``dataset`` and ``quick`` plus those of ``parameters`` that its ``parameters`` cell
@@ -512,7 +589,7 @@ def run_all(quick: bool = True, dataset: str = "synthetic", out_dir: str | Path 
     out = out / figures_tag(dataset, quick)
     out.mkdir(parents=True, exist_ok=True)
     env_before = {k: os.environ.get(k) for k in ("CIKGWB_REPORTS_DIR", "CIKGWB_DATA_DIR", "CIKGWB_ROOT")}
-    os.environ["CIKGWB_REPORTS_DIR"] = str(reports)      # the kernels inherit these
+    os.environ["CIKGWB_REPORTS_DIR"] = str(reports)  # the kernels inherit these
     os.environ["CIKGWB_ROOT"] = str(root)
     if not os.environ.get("CIKGWB_DATA_DIR", "").strip():
         os.environ["CIKGWB_DATA_DIR"] = str(root / "data")
@@ -528,8 +605,15 @@ def run_all(quick: bool = True, dataset: str = "synthetic", out_dir: str | Path 
             t0 = time.time()
             rec: dict[str, Any] = {"notebook": name, "parameters": params, "executed": str(dst)}
             try:
-                pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name=kernel_name,
-                                    cwd=str(src.parent), progress_bar=False, log_output=False)
+                pm.execute_notebook(
+                    str(src),
+                    str(dst),
+                    parameters=params,
+                    kernel_name=kernel_name,
+                    cwd=str(src.parent),
+                    progress_bar=False,
+                    log_output=False,
+                )
                 missing = missing_lines(dst)
                 rec["status"] = "missing" if missing else "ok"
                 if missing:
@@ -544,9 +628,11 @@ def run_all(quick: bool = True, dataset: str = "synthetic", out_dir: str | Path 
                 except Exception as e:  # pragma: no cover - nbconvert problems should not hide results
                     rec["html_error"] = f"{type(e).__name__}: {e}"
             results.append(rec)
-            log(f"[{rec['status']:>7}] {name:<24} {rec['seconds']:7.1f} s  -> {dst}"
+            log(
+                f"[{rec['status']:>7}] {name:<24} {rec['seconds']:7.1f} s  -> {dst}"
                 + (f"  ({rec['error']})" if rec["status"] == "failed" else "")
-                + "".join(f"\n          {m}" for m in rec.get("missing", [])))
+                + "".join(f"\n          {m}" for m in rec.get("missing", []))
+            )
             if rec["status"] == "failed" and stop_on_error:
                 break
     finally:
@@ -556,15 +642,25 @@ def run_all(quick: bool = True, dataset: str = "synthetic", out_dir: str | Path 
             else:
                 os.environ[k] = v
     total = round(time.time() - t_all, 1)
-    summary = {"dataset": dataset, "quick": bool(quick), "total_seconds": total, "notebooks": results,
-               "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cpu_count": os.cpu_count()}
+    summary = {
+        "dataset": dataset,
+        "quick": bool(quick),
+        "total_seconds": total,
+        "notebooks": results,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "cpu_count": os.cpu_count(),
+    }
     (out / "run_all.json").write_text(json.dumps(summary, indent=1) + "\n")
-    log(f"{len(results)} notebooks in {total:.0f} s; executed notebooks and HTML in {out}; "
-        f"figures in {reports / 'figures' / figures_tag(dataset, quick)}")
+    log(
+        f"{len(results)} notebooks in {total:.0f} s; executed notebooks and HTML in {out}; "
+        f"figures in {reports / 'figures' / figures_tag(dataset, quick)}"
+    )
     incomplete = [r["notebook"] for r in results if r["status"] == "missing"]
     if incomplete:
-        log(f"drawn incompletely (a MISSING line names what is not drawn and the command that makes it): "
-            f"{', '.join(incomplete)}")
+        log(
+            f"drawn incompletely (a MISSING line names what is not drawn and the command that makes it): "
+            f"{', '.join(incomplete)}"
+        )
     failed = [r["notebook"] for r in results if r["status"] == "failed"]
     if failed:
         raise RuntimeError(f"notebooks failed: {', '.join(failed)} (see the executed copies in {out})")
@@ -574,6 +670,7 @@ def run_all(quick: bool = True, dataset: str = "synthetic", out_dir: str | Path 
 # ----------------------------------------------------------------------------- CLI
 def _parse_value(text: str) -> Any:
     import yaml
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:
@@ -590,8 +687,16 @@ def _cli(args: argparse.Namespace) -> int:
             if k.strip() in params:
                 raise ParameterError(f"-p {k.strip()!r} given twice")
             params[k.strip()] = _parse_value(v)
-        run_all(quick=not args.full, dataset=args.dataset, out_dir=args.out, only=args.only, parameters=params,
-                html=not args.no_html, stop_on_error=args.stop_on_error, check=True)
+        run_all(
+            quick=not args.full,
+            dataset=args.dataset,
+            out_dir=args.out,
+            only=args.only,
+            parameters=params,
+            html=not args.no_html,
+            stop_on_error=args.stop_on_error,
+            check=True,
+        )
     except ParameterError as e:
         print(f"cikgwb notebooks: error: {e}", file=sys.stderr)
         return 2
@@ -603,8 +708,9 @@ def _cli(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``cikgwb notebooks``: execute the numbered notebooks with papermill."""
-    p = subparsers.add_parser("notebooks", help="execute the notebooks 01..09 headlessly (papermill)",
-                              description=run_all.__doc__)
+    p = subparsers.add_parser(
+        "notebooks", help="execute the notebooks 01..09 headlessly (papermill)", description=run_all.__doc__
+    )
     _add_args(p)
     p.set_defaults(func=_cli)
     return p
@@ -614,8 +720,13 @@ def _add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="synthetic")
     p.add_argument("--full", action="store_true", help="full mode (train to early stop, all encoders, ...)")
     p.add_argument("--only", default=None, help="comma-separated numbers or names, e.g. 01,05")
-    p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
-                   help="a notebook parameter (YAML value), passed where the notebook declares it")
+    p.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a notebook parameter (YAML value), passed where the notebook declares it",
+    )
     p.add_argument("--out", default=None, help="folder for executed notebooks (default reports/notebooks)")
     p.add_argument("--no-html", action="store_true")
     p.add_argument("--stop-on-error", action="store_true")

@@ -17,6 +17,7 @@ environment variable counts); none keeps its own copy of a default.
 
 This module imports nothing of the package at import time: it is the bottom layer.
 """
+
 from __future__ import annotations
 
 import os
@@ -94,8 +95,19 @@ def checkpoint_root() -> Path:
 def data_dir() -> Path:
     """The folder holding the datasets (the data registry's rule, :func:`cikgwb.data.registry.data_root`)."""
     from .data.registry import data_root
+
     return data_root()
 
 
-__all__ = ["CHECKPOINT_ENV", "REPORTS_ENV", "ROOT_ENV", "checkpoint_root", "committed_runs_root", "data_dir",
-           "project_root", "relative_to_cwd", "reports_root", "runs_root"]
+__all__ = [
+    "CHECKPOINT_ENV",
+    "REPORTS_ENV",
+    "ROOT_ENV",
+    "checkpoint_root",
+    "committed_runs_root",
+    "data_dir",
+    "project_root",
+    "relative_to_cwd",
+    "reports_root",
+    "runs_root",
+]

@@ -17,6 +17,7 @@ The paper's figures, reproduced in kind:
 :func:`save_figure` writes an interactive HTML file and a PNG (plotly + kaleido; kaleido 1.x
 drives a local Chromium, found on ``PATH`` or through ``BROWSER_PATH``; no download happens).
 """
+
 from __future__ import annotations
 
 import atexit
@@ -34,14 +35,27 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 __all__ = [
-    "figure_title", "seeds_label", "save_figure", "png_available",
-    "table_figure", "degree_distribution", "sparsity_group_sizes", "interest_sizes", "phrase_map",
-    "network", "training_curves", "mask_rate_schedule", "results_bars", "sparsity_groups",
-    "case_study", "case_study_paths", "sensitivity", "sensitivity_panels",
+    "figure_title",
+    "seeds_label",
+    "save_figure",
+    "png_available",
+    "table_figure",
+    "degree_distribution",
+    "sparsity_group_sizes",
+    "interest_sizes",
+    "phrase_map",
+    "network",
+    "training_curves",
+    "mask_rate_schedule",
+    "results_bars",
+    "sparsity_groups",
+    "case_study",
+    "case_study_paths",
+    "sensitivity",
+    "sensitivity_panels",
 ]
 
-PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D",
-           "#BAB0AC", "#EECA3B")
+PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC", "#EECA3B")
 NODE_COLOURS = {"user": "#4C78A8", "item": "#F58518", "entity": "#BAB0AC", "interest": "#54A24B"}
 EDGE_COLOURS = {"interact": "#F58518", "has_interest": "#54A24B", "kg": "#BAB0AC"}
 METRIC_NAMES = {"recall": "Recall", "ndcg": "NDCG", "precision": "Precision", "hit": "Hit rate"}
@@ -58,8 +72,9 @@ def seeds_label(seeds: Any) -> str:
     return ",".join(str(s) for s in vals) if vals else "?"
 
 
-def figure_title(what: str, *, dataset: str, protocol: str | None = None, seeds: Any = None,
-                 extra: str | None = None) -> str:
+def figure_title(
+    what: str, *, dataset: str, protocol: str | None = None, seeds: Any = None, extra: str | None = None
+) -> str:
     """``what`` then a second line ``dataset: D · protocol: P · seeds: S · extra``."""
     if not what or not isinstance(what, str):
         raise ValueError(f"figure_title: 'what' must be a non-empty string, got {what!r}")
@@ -90,8 +105,13 @@ def _require(df: pd.DataFrame, cols: Iterable[str], what: str) -> None:
 
 
 def _layout(fig: go.Figure, title: str, **kw: Any) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0.01, xanchor="left"), template="plotly_white",
-                      margin=dict(t=90, l=60, r=30, b=60), legend=dict(orientation="h", y=-0.18), **kw)
+    fig.update_layout(
+        title=dict(text=title, x=0.01, xanchor="left"),
+        template="plotly_white",
+        margin=dict(t=90, l=60, r=30, b=60),
+        legend=dict(orientation="h", y=-0.18),
+        **kw,
+    )
     return fig
 
 
@@ -104,6 +124,7 @@ def png_available() -> bool:
     """Whether PNG export can run here: kaleido is importable and a Chromium is found
     (``BROWSER_PATH``, or ``chromium`` / ``google-chrome`` on ``PATH``)."""
     import shutil
+
     try:
         import kaleido  # noqa: F401
     except ImportError:
@@ -121,14 +142,23 @@ def _start_kaleido() -> None:
         if _KALEIDO_STARTED:
             return
         import kaleido
+
         kaleido.start_sync_server(silence_warnings=True)
         atexit.register(kaleido.stop_sync_server, silence_warnings=True)
         _KALEIDO_STARTED = True
 
 
-def save_figure(fig: go.Figure, path_stem: str | Path, *, html: bool = True, png: bool | None = None,
-                width: int = 1000, height: int = 560, scale: float = 1.0,
-                plotlyjs: str | None = None) -> list[Path]:
+def save_figure(
+    fig: go.Figure,
+    path_stem: str | Path,
+    *,
+    html: bool = True,
+    png: bool | None = None,
+    width: int = 1000,
+    height: int = 560,
+    scale: float = 1.0,
+    plotlyjs: str | None = None,
+) -> list[Path]:
     """Write ``<stem>.html`` (interactive) and ``<stem>.png`` (static); returns the paths written.
 
     ``png=None`` writes the PNG when :func:`png_available`; ``png=True`` raises if it cannot.
@@ -154,8 +184,10 @@ def save_figure(fig: go.Figure, path_stem: str | Path, *, html: bool = True, png
     png_path = stem.with_suffix(".png")
     if want_png:
         if not png_available():
-            raise RuntimeError("PNG export needs kaleido and a local Chromium (install the Debian package "
-                               "'chromium' or set BROWSER_PATH); none found")
+            raise RuntimeError(
+                "PNG export needs kaleido and a local Chromium (install the Debian package "
+                "'chromium' or set BROWSER_PATH); none found"
+            )
         _start_kaleido()
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*kopts argument is ignored.*")
@@ -164,9 +196,11 @@ def save_figure(fig: go.Figure, path_stem: str | Path, *, html: bool = True, png
     elif html and png_path.exists():
         # an older PNG beside the new HTML would show other numbers: remove it rather than keep it
         png_path.unlink()
-        warnings.warn(f"{png_path}: removed, it was older than {stem.with_suffix('.html').name} and no PNG "
-                      "was written (png=False, or no kaleido with a local Chromium: scripts/install_browser.sh)",
-                      stacklevel=2)
+        warnings.warn(
+            f"{png_path}: removed, it was older than {stem.with_suffix('.html').name} and no PNG "
+            "was written (png=False, or no kaleido with a local Chromium: scripts/install_browser.sh)",
+            stacklevel=2,
+        )
     return out
 
 
@@ -182,14 +216,18 @@ def table_figure(df: pd.DataFrame, title: str, *, float_format: str = "{:.4f}") 
             return "" if math.isnan(v) else float_format.format(v)
         return str(v)
 
-    fig = go.Figure(go.Table(
-        header=dict(values=[str(c) for c in d.columns], fill_color="#E8EEF5", align="left"),
-        cells=dict(values=[[fmt(v) for v in d[c]] for c in d.columns], align="left")))
+    fig = go.Figure(
+        go.Table(
+            header=dict(values=[str(c) for c in d.columns], fill_color="#E8EEF5", align="left"),
+            cells=dict(values=[[fmt(v) for v in d[c]] for c in d.columns], align="left"),
+        )
+    )
     return _layout(fig, title, height=max(250, 60 + 28 * (len(d) + 2)))
 
 
-def degree_distribution(degrees: Mapping[str, Sequence[int] | np.ndarray], *, dataset: str,
-                        what: str = "Degree distribution") -> go.Figure:
+def degree_distribution(
+    degrees: Mapping[str, Sequence[int] | np.ndarray], *, dataset: str, what: str = "Degree distribution"
+) -> go.Figure:
     """Log-log degree distributions: ``degrees`` maps a series name (e.g. ``"user: interact"``)
     to the degrees of its nodes; zero degrees are counted in the legend, not drawn."""
     fig = go.Figure()
@@ -197,8 +235,15 @@ def degree_distribution(degrees: Mapping[str, Sequence[int] | np.ndarray], *, da
         d = np.asarray(deg, dtype=np.int64)
         zero = int((d == 0).sum())
         vals, counts = np.unique(d[d > 0], return_counts=True)
-        fig.add_trace(go.Scatter(x=vals, y=counts, mode="markers+lines", name=f"{name} ({zero} with 0)",
-                                 marker=dict(color=PALETTE[n % len(PALETTE)], size=6)))
+        fig.add_trace(
+            go.Scatter(
+                x=vals,
+                y=counts,
+                mode="markers+lines",
+                name=f"{name} ({zero} with 0)",
+                marker=dict(color=PALETTE[n % len(PALETTE)], size=6),
+            )
+        )
     fig.update_xaxes(type="log", title="degree (edges per node)")
     fig.update_yaxes(type="log", title="nodes")
     return _layout(fig, figure_title(what, dataset=dataset))
@@ -210,29 +255,42 @@ def sparsity_group_sizes(groups: pd.DataFrame, *, dataset: str) -> go.Figure:
     x = [f"G{i + 1}: {r}" for i, r in enumerate(groups["range"])]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(go.Bar(x=x, y=groups["users"], name="users", marker_color=PALETTE[0]), secondary_y=False)
-    fig.add_trace(go.Scatter(x=x, y=groups["interactions"], name="training interactions", mode="lines+markers",
-                             marker_color=PALETTE[1]), secondary_y=True)
+    fig.add_trace(
+        go.Scatter(
+            x=x, y=groups["interactions"], name="training interactions", mode="lines+markers", marker_color=PALETTE[1]
+        ),
+        secondary_y=True,
+    )
     fig.update_xaxes(title="group (training interactions per user)")
     fig.update_yaxes(title="users", secondary_y=False)
     fig.update_yaxes(title="training interactions", secondary_y=True, rangemode="tozero")
-    return _layout(fig, figure_title("Sparsity groups (about equal total interactions, as in KGAT)",
-                                     dataset=dataset))
+    return _layout(fig, figure_title("Sparsity groups (about equal total interactions, as in KGAT)", dataset=dataset))
 
 
 def interest_sizes(labels: pd.DataFrame, *, dataset: str, source: str, top: int = 40) -> go.Figure:
     """Users per interest node (columns ``label``, ``size``), the ``top`` largest."""
     _require(labels, ["label", "size"], "interest_sizes")
     d = labels.sort_values("size", ascending=False).head(top)
-    fig = go.Figure(go.Bar(x=d["size"], y=[str(s)[:40] for s in d["label"]], orientation="h",
-                           marker_color=PALETTE[2]))
+    fig = go.Figure(go.Bar(x=d["size"], y=[str(s)[:40] for s in d["label"]], orientation="h", marker_color=PALETTE[2]))
     fig.update_yaxes(autorange="reversed", title="interest (label)")
     fig.update_xaxes(title="users holding the interest")
-    return _layout(fig, figure_title(f"Interest nodes by size (top {min(top, len(labels))} of {len(labels)})",
-                                     dataset=dataset, extra=source[:90]), height=max(400, 22 * len(d) + 150))
+    return _layout(
+        fig,
+        figure_title(
+            f"Interest nodes by size (top {min(top, len(labels))} of {len(labels)})", dataset=dataset, extra=source[:90]
+        ),
+        height=max(400, 22 * len(d) + 150),
+    )
 
 
-def phrase_map(points: pd.DataFrame, *, dataset: str, what: str = "Interest phrases in 2-D",
-               extra: str | None = None, max_legend: int = 15) -> go.Figure:
+def phrase_map(
+    points: pd.DataFrame,
+    *,
+    dataset: str,
+    what: str = "Interest phrases in 2-D",
+    extra: str | None = None,
+    max_legend: int = 15,
+) -> go.Figure:
     """Scatter of phrases (columns ``x``, ``y``, ``cluster``, ``label``, ``phrase``, ``count``),
     coloured by cluster, marker area by occurrences."""
     _require(points, ["x", "y", "cluster", "label", "phrase", "count"], "phrase_map")
@@ -240,19 +298,35 @@ def phrase_map(points: pd.DataFrame, *, dataset: str, what: str = "Interest phra
     sizes = points.groupby("cluster")["count"].sum().sort_values(ascending=False)
     for n, c in enumerate(sizes.index):
         d = points[points["cluster"] == c]
-        fig.add_trace(go.Scattergl(
-            x=d["x"], y=d["y"], mode="markers", name=f"{c}: {str(d['label'].iloc[0])[:30]}",
-            text=[f"{p} ({k}x)" for p, k in zip(d["phrase"], d["count"])], hoverinfo="text+name",
-            marker=dict(size=np.clip(4 + 2 * np.sqrt(d["count"].to_numpy(float)), 4, 22),
-                        color=PALETTE[n % len(PALETTE)], opacity=0.7),
-            showlegend=n < max_legend))
+        fig.add_trace(
+            go.Scattergl(
+                x=d["x"],
+                y=d["y"],
+                mode="markers",
+                name=f"{c}: {str(d['label'].iloc[0])[:30]}",
+                text=[f"{p} ({k}x)" for p, k in zip(d["phrase"], d["count"])],
+                hoverinfo="text+name",
+                marker=dict(
+                    size=np.clip(4 + 2 * np.sqrt(d["count"].to_numpy(float)), 4, 22),
+                    color=PALETTE[n % len(PALETTE)],
+                    opacity=0.7,
+                ),
+                showlegend=n < max_legend,
+            )
+        )
     fig.update_xaxes(title="component 1")
     fig.update_yaxes(title="component 2")
     return _layout(fig, figure_title(what, dataset=dataset, extra=extra))
 
 
-def network(graph: Any, *, title: str, highlight: Iterable[Any] = (), seed: int = 0,
-            highlight_edges: Iterable[tuple[Any, Any]] = ()) -> go.Figure:
+def network(
+    graph: Any,
+    *,
+    title: str,
+    highlight: Iterable[Any] = (),
+    seed: int = 0,
+    highlight_edges: Iterable[tuple[Any, Any]] = (),
+) -> go.Figure:
     """Draw a small ``networkx`` graph whose nodes have ``type`` and ``label`` attributes and
     whose edges have a ``type`` (``interact``, ``has_interest``, ``kg:<relation>``), as made by
     :func:`cikgwb.inspect_graph.neighbourhood_subgraph`. Spring layout with a fixed seed."""
@@ -278,30 +352,56 @@ def network(graph: Any, *, title: str, highlight: Iterable[Any] = (), seed: int 
             xs += [pos[a][0], pos[b][0], None]
             ys += [pos[a][1], pos[b][1], None]
         hl = t == "highlighted path"
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"edge: {t}", hoverinfo="skip",
-                                 line=dict(width=4 if hl else 1.2,
-                                           color="#E45756" if hl else EDGE_COLOURS.get(t, "#999"))))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                name=f"edge: {t}",
+                hoverinfo="skip",
+                line=dict(width=4 if hl else 1.2, color="#E45756" if hl else EDGE_COLOURS.get(t, "#999")),
+            )
+        )
     types: dict[str, list[Any]] = {}
     for n, d in graph.nodes(data=True):
         types.setdefault(str(d.get("type", "node")), []).append(n)
     for t, nodes in types.items():
         labels = [str(graph.nodes[n].get("label", n)) for n in nodes]
-        fig.add_trace(go.Scatter(
-            x=[pos[n][0] for n in nodes], y=[pos[n][1] for n in nodes], mode="markers+text", name=t,
-            text=[lab[:28] for lab in labels], hovertext=labels, hoverinfo="text", textposition="top center",
-            textfont=dict(size=10),
-            marker=dict(size=[22 if (n in hi_nodes or graph.nodes[n].get("center")) else 12 for n in nodes],
-                        color=NODE_COLOURS.get(t, "#666"),
-                        line=dict(width=[3 if n in hi_nodes else 0 for n in nodes], color="#E45756"))))
+        fig.add_trace(
+            go.Scatter(
+                x=[pos[n][0] for n in nodes],
+                y=[pos[n][1] for n in nodes],
+                mode="markers+text",
+                name=t,
+                text=[lab[:28] for lab in labels],
+                hovertext=labels,
+                hoverinfo="text",
+                textposition="top center",
+                textfont=dict(size=10),
+                marker=dict(
+                    size=[22 if (n in hi_nodes or graph.nodes[n].get("center")) else 12 for n in nodes],
+                    color=NODE_COLOURS.get(t, "#666"),
+                    line=dict(width=[3 if n in hi_nodes else 0 for n in nodes], color="#E45756"),
+                ),
+            )
+        )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return _layout(fig, title, height=620)
 
 
 # ----------------------------------------------------------------------------- training
-def training_curves(history: pd.DataFrame, *, dataset: str, protocol: str, seeds: Any,
-                    losses: Sequence[str] | None = None, metric: str | None = None,
-                    run_col: str = "run", extra: str | None = None) -> go.Figure:
+def training_curves(
+    history: pd.DataFrame,
+    *,
+    dataset: str,
+    protocol: str,
+    seeds: Any,
+    losses: Sequence[str] | None = None,
+    metric: str | None = None,
+    run_col: str = "run",
+    extra: str | None = None,
+) -> go.Figure:
     """Loss terms (left) and a selection metric (right) per epoch, one line per run.
 
     ``history``: long or per-run history rows with columns ``epoch``, ``run`` and the loss /
@@ -313,30 +413,59 @@ def training_curves(history: pd.DataFrame, *, dataset: str, protocol: str, seeds
     if metric is None:
         cands = [c for c in history.columns if c.endswith("recall@50") and ("valid_" in c or "test_" in c)]
         metric = cands[0] if cands else None
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss terms (mean per batch)",
-                                                        f"{metric or 'no metric'} per epoch"))
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=("training loss terms (mean per batch)", f"{metric or 'no metric'} per epoch")
+    )
     dashes = ("solid", "dash", "dot", "dashdot", "longdash")
     for n, (run, d) in enumerate(history.groupby(run_col, sort=False)):
         colour = PALETTE[n % len(PALETTE)]
         for m, col in enumerate(losses):
             if col in d and d[col].notna().any():
-                fig.add_trace(go.Scatter(x=d["epoch"], y=d[col], name=f"{run}: {col}", mode="lines",
-                                         line=dict(color=colour, dash=dashes[m % len(dashes)]),
-                                         legendgroup=str(run)), row=1, col=1)
+                fig.add_trace(
+                    go.Scatter(
+                        x=d["epoch"],
+                        y=d[col],
+                        name=f"{run}: {col}",
+                        mode="lines",
+                        line=dict(color=colour, dash=dashes[m % len(dashes)]),
+                        legendgroup=str(run),
+                    ),
+                    row=1,
+                    col=1,
+                )
         if metric and metric in d:
-            fig.add_trace(go.Scatter(x=d["epoch"], y=d[metric], name=f"{run}: {metric}", mode="lines+markers",
-                                     line=dict(color=colour), marker=dict(size=4), legendgroup=str(run),
-                                     showlegend=False), row=1, col=2)
+            fig.add_trace(
+                go.Scatter(
+                    x=d["epoch"],
+                    y=d[metric],
+                    name=f"{run}: {metric}",
+                    mode="lines+markers",
+                    line=dict(color=colour),
+                    marker=dict(size=4),
+                    legendgroup=str(run),
+                    showlegend=False,
+                ),
+                row=1,
+                col=2,
+            )
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title="loss", row=1, col=1)
     fig.update_yaxes(title=metric_label(metric.split("_", 1)[-1]) if metric else "", row=1, col=2)
-    return _layout(fig, figure_title("Training curves", dataset=dataset, protocol=protocol, seeds=seeds, extra=extra),
-                   height=520)
+    return _layout(
+        fig, figure_title("Training curves", dataset=dataset, protocol=protocol, seeds=seeds, extra=extra), height=520
+    )
 
 
-def mask_rate_schedule(*, alpha: float, omega: float, lam: float, epochs: int, dataset: str,
-                       schedules: Sequence[str] = ("exp", "lin", "fixed"),
-                       observed: pd.DataFrame | None = None) -> go.Figure:
+def mask_rate_schedule(
+    *,
+    alpha: float,
+    omega: float,
+    lam: float,
+    epochs: int,
+    dataset: str,
+    schedules: Sequence[str] = ("exp", "lin", "fixed"),
+    observed: pd.DataFrame | None = None,
+) -> go.Figure:
     """The dynamic mask rate p_q = min(delta(q), omega) of the three schedules (docs/method.md 3),
     and the rates a run used (``observed``: columns ``epoch``, ``mask_rate``, optional ``run``)."""
     from .models.losses import mask_rate
@@ -346,48 +475,107 @@ def mask_rate_schedule(*, alpha: float, omega: float, lam: float, epochs: int, d
     q = np.arange(max(1, int(epochs)))
     fig = go.Figure()
     for n, s in enumerate(schedules):
-        fig.add_trace(go.Scatter(x=q, y=[mask_rate(int(e), alpha, omega, lam, s) for e in q], mode="lines",
-                                 name=f"{s} (formula)", line=dict(color=PALETTE[n % len(PALETTE)])))
+        fig.add_trace(
+            go.Scatter(
+                x=q,
+                y=[mask_rate(int(e), alpha, omega, lam, s) for e in q],
+                mode="lines",
+                name=f"{s} (formula)",
+                line=dict(color=PALETTE[n % len(PALETTE)]),
+            )
+        )
     if observed is not None and len(observed):
         _require(observed, ["epoch", "mask_rate"], "mask_rate_schedule(observed)")
         groups = observed.groupby("run", sort=False) if "run" in observed else [("run", observed)]
         for run, d in groups:
-            fig.add_trace(go.Scatter(x=d["epoch"], y=d["mask_rate"], mode="markers", name=f"{run}: used",
-                                     marker=dict(size=6, symbol="x")))
+            fig.add_trace(
+                go.Scatter(
+                    x=d["epoch"], y=d["mask_rate"], mode="markers", name=f"{run}: used", marker=dict(size=6, symbol="x")
+                )
+            )
     fig.update_xaxes(title="epoch q")
     fig.update_yaxes(title="mask rate p_q (share of interest nodes masked)", range=[0, 1])
-    return _layout(fig, figure_title("Mask-rate schedule of the interest reconstruction", dataset=dataset,
-                                     extra=f"alpha={alpha:g}, omega={omega:g}, Lambda={lam:g}"))
+    return _layout(
+        fig,
+        figure_title(
+            "Mask-rate schedule of the interest reconstruction",
+            dataset=dataset,
+            extra=f"alpha={alpha:g}, omega={omega:g}, Lambda={lam:g}",
+        ),
+    )
 
 
 # ----------------------------------------------------------------------------- results
-def results_bars(table: pd.DataFrame, *, metric: str, dataset: str, protocol: str, seeds: Any = None,
-                 paper: Mapping[str, float | None] | None = None, extra: str | None = None) -> go.Figure:
+def results_bars(
+    table: pd.DataFrame,
+    *,
+    metric: str,
+    dataset: str,
+    protocol: str,
+    seeds: Any = None,
+    paper: Mapping[str, float | None] | None = None,
+    extra: str | None = None,
+) -> go.Figure:
     """Bars of ``metric`` per model (columns ``model``, ``<metric>``, optional ``<metric> std``
     for error bars), with the paper's value per model as a marker where given."""
     _require(table, ["model", metric], "results_bars")
     # horizontal tick labels, a long one broken before its parenthesis: no overlap, no rotation
     ticks = {m: _wrap(str(m).replace(" (", "\n("), 14, 3).replace("\n", "<br>") for m in table["model"]}
-    fig = go.Figure(go.Bar(x=table["model"], y=table[metric], name="this workbench", marker_color=PALETTE[0],
-                           error_y=_err(table, metric), hovertemplate="%{x}: %{y:.4f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=table["model"],
+            y=table[metric],
+            name="this workbench",
+            marker_color=PALETTE[0],
+            error_y=_err(table, metric),
+            hovertemplate="%{x}: %{y:.4f}<extra></extra>",
+        )
+    )
     if paper:
         xs = [m for m in table["model"] if paper.get(m) is not None]
-        fig.add_trace(go.Scatter(x=xs, y=[paper[m] for m in xs], mode="markers", name="paper (authors' protocol)",
-                                 marker=dict(symbol="diamond", size=12, color=PALETTE[3]),
-                                 hovertemplate="%{x}: paper %{y:.4f}<extra></extra>"))
-    fig.update_xaxes(title="model", tickangle=0, automargin=True, tickmode="array",
-                     tickvals=list(table["model"]), ticktext=[ticks[m] for m in table["model"]])
-    fig.update_yaxes(title=f"{metric_label(metric)} (test, mean over users)", rangemode="tozero", tickformat=".2f",
-                     automargin=True)
-    fig = _layout(fig, figure_title(f"Test {metric_label(metric)} per model", dataset=dataset,
-                                    protocol=protocol, seeds=seeds, extra=extra))
-    fig.update_layout(legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
-                      margin=dict(t=110, b=90))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=[paper[m] for m in xs],
+                mode="markers",
+                name="paper (authors' protocol)",
+                marker=dict(symbol="diamond", size=12, color=PALETTE[3]),
+                hovertemplate="%{x}: paper %{y:.4f}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(
+        title="model",
+        tickangle=0,
+        automargin=True,
+        tickmode="array",
+        tickvals=list(table["model"]),
+        ticktext=[ticks[m] for m in table["model"]],
+    )
+    fig.update_yaxes(
+        title=f"{metric_label(metric)} (test, mean over users)", rangemode="tozero", tickformat=".2f", automargin=True
+    )
+    fig = _layout(
+        fig,
+        figure_title(
+            f"Test {metric_label(metric)} per model", dataset=dataset, protocol=protocol, seeds=seeds, extra=extra
+        ),
+    )
+    fig.update_layout(
+        legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"), margin=dict(t=110, b=90)
+    )
     return fig
 
 
-def sparsity_groups(groups: pd.DataFrame, *, metric: str = "ndcg@50", dataset: str, protocol: str,
-                    seeds: Any = None, extra: str | None = None, note: str | None = None) -> go.Figure:
+def sparsity_groups(
+    groups: pd.DataFrame,
+    *,
+    metric: str = "ndcg@50",
+    dataset: str,
+    protocol: str,
+    seeds: Any = None,
+    extra: str | None = None,
+    note: str | None = None,
+) -> go.Figure:
     """Figure 3: ``metric`` per sparsity group, one bar per model.
 
     ``groups``: long rows with columns ``model``, ``group`` (0 = sparsest), ``range`` (the
@@ -396,32 +584,67 @@ def sparsity_groups(groups: pd.DataFrame, *, metric: str = "ndcg@50", dataset: s
     """
     _require(groups, ["model", "group", "range", metric], "sparsity_groups")
     order = groups.drop_duplicates("group").sort_values("group")
-    xlab = {int(g): f"G{int(g) + 1}: {r} items" + (f"<br>{int(u)} users" if "users" in order else "")
-            for g, r, u in zip(order["group"], order["range"],
-                               order["users"] if "users" in order else [0] * len(order))}
+    xlab = {
+        int(g): f"G{int(g) + 1}: {r} items" + (f"<br>{int(u)} users" if "users" in order else "")
+        for g, r, u in zip(order["group"], order["range"], order["users"] if "users" in order else [0] * len(order))
+    }
     fig = go.Figure()
     for n, (model, d) in enumerate(groups.groupby("model", sort=False)):
         d = d.sort_values("group")
-        fig.add_trace(go.Bar(x=[xlab[int(g)] for g in d["group"]], y=d[metric], name=str(model),
-                             marker_color=PALETTE[n % len(PALETTE)], error_y=_err(d, metric)))
+        fig.add_trace(
+            go.Bar(
+                x=[xlab[int(g)] for g in d["group"]],
+                y=d[metric],
+                name=str(model),
+                marker_color=PALETTE[n % len(PALETTE)],
+                error_y=_err(d, metric),
+            )
+        )
     fig.update_layout(barmode="group")
-    fig.update_xaxes(title="user group: items in train.txt per user (4 groups of about equal total interactions, "
-                           "sparsest first)", automargin=True)
-    fig.update_yaxes(title=f"{metric_label(metric)} (test, mean over the group's users)", rangemode="tozero",
-                     tickformat=".2f", automargin=True)
-    fig = _layout(fig, figure_title(f"Figure 3: {metric_label(metric)} per sparsity group", dataset=dataset,
-                                    protocol=protocol, seeds=seeds, extra=extra))
-    fig.update_layout(legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
-                      margin=dict(t=110, b=170 if note else 70))
+    fig.update_xaxes(
+        title="user group: items in train.txt per user (4 groups of about equal total interactions, sparsest first)",
+        automargin=True,
+    )
+    fig.update_yaxes(
+        title=f"{metric_label(metric)} (test, mean over the group's users)",
+        rangemode="tozero",
+        tickformat=".2f",
+        automargin=True,
+    )
+    fig = _layout(
+        fig,
+        figure_title(
+            f"Figure 3: {metric_label(metric)} per sparsity group",
+            dataset=dataset,
+            protocol=protocol,
+            seeds=seeds,
+            extra=extra,
+        ),
+    )
+    fig.update_layout(
+        legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
+        margin=dict(t=110, b=170 if note else 70),
+    )
     if note:  # below the axis title (two tick lines + title take about 90 px)
-        fig.add_annotation(text=_wrap(note, 150, 3), xref="paper", yref="paper", x=0, y=0, yshift=-100,
-                           showarrow=False, xanchor="left", yanchor="top", align="left",
-                           font=dict(size=11, color="#555"))
+        fig.add_annotation(
+            text=_wrap(note, 150, 3),
+            xref="paper",
+            yref="paper",
+            x=0,
+            y=0,
+            yshift=-100,
+            showarrow=False,
+            xanchor="left",
+            yanchor="top",
+            align="left",
+            font=dict(size=11, color="#555"),
+        )
     return fig
 
 
-def case_study(case: Mapping[str, Any], *, dataset: str, protocol: str, seeds: Any = None,
-               graph: Any = None) -> go.Figure:
+def case_study(
+    case: Mapping[str, Any], *, dataset: str, protocol: str, seeds: Any = None, graph: Any = None
+) -> go.Figure:
     """Figure 4: the case as a path and the user's top-K list.
 
     ``case`` keys: ``user``, ``interests`` (list of labels), ``shared_interest`` (label),
@@ -431,39 +654,78 @@ def case_study(case: Mapping[str, Any], *, dataset: str, protocol: str, seeds: A
     """
     for k in ("user", "interests", "shared_interest", "other_user", "item", "rank", "topk"):
         if k not in case:
-            raise ValueError(f"case_study: case is missing {k!r}; expected keys user, interests, "
-                             "shared_interest, other_user, item, rank, topk")
+            raise ValueError(
+                f"case_study: case is missing {k!r}; expected keys user, interests, "
+                "shared_interest, other_user, item, rank, topk"
+            )
     topk = case["topk"]
     _require(topk, ["rank", "title", "hit"], "case_study(topk)")
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.58, 0.42],
-                        specs=[[{"type": "xy"}, {"type": "table"}]],
-                        subplot_titles=("user -> interest <- other user -> item",
-                                        f"top-{len(topk)} list of user {case['user']} (test hits marked)"))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        column_widths=[0.58, 0.42],
+        specs=[[{"type": "xy"}, {"type": "table"}]],
+        subplot_titles=(
+            "user -> interest <- other user -> item",
+            f"top-{len(topk)} list of user {case['user']} (test hits marked)",
+        ),
+    )
     if graph is not None:
-        net = network(graph, title="", highlight=case.get("highlight", ()),
-                      highlight_edges=case.get("highlight_edges", ()))
+        net = network(
+            graph, title="", highlight=case.get("highlight", ()), highlight_edges=case.get("highlight_edges", ())
+        )
         for tr in net.data:
             fig.add_trace(tr, row=1, col=1)
     else:
-        chain = [(f"user {case['user']}", "user"), (str(case["shared_interest"]), "interest"),
-                 (f"user {case['other_user']}", "user"), (str(case["item"]), "item")]
-        fig.add_trace(go.Scatter(x=list(range(4)), y=[0, 1, 0, 1], mode="lines+markers+text",
-                                 text=[c[0][:30] for c in chain], textposition="top center",
-                                 marker=dict(size=18, color=[NODE_COLOURS[c[1]] for c in chain]),
-                                 line=dict(color="#E45756", width=3), name="path"), row=1, col=1)
+        chain = [
+            (f"user {case['user']}", "user"),
+            (str(case["shared_interest"]), "interest"),
+            (f"user {case['other_user']}", "user"),
+            (str(case["item"]), "item"),
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(4)),
+                y=[0, 1, 0, 1],
+                mode="lines+markers+text",
+                text=[c[0][:30] for c in chain],
+                textposition="top center",
+                marker=dict(size=18, color=[NODE_COLOURS[c[1]] for c in chain]),
+                line=dict(color="#E45756", width=3),
+                name="path",
+            ),
+            row=1,
+            col=1,
+        )
     fig.update_xaxes(visible=False, row=1, col=1)
     fig.update_yaxes(visible=False, row=1, col=1)
     fill = [["#FDE2E1" if h else "white" for h in topk["hit"]]] * 3
-    fig.add_trace(go.Table(header=dict(values=["rank", "item", "test hit"], fill_color="#E8EEF5", align="left"),
-                           cells=dict(values=[topk["rank"], [str(t)[:45] for t in topk["title"]],
-                                              ["yes" if h else "" for h in topk["hit"]]],
-                                      fill_color=fill, align="left"),
-                           columnwidth=[0.12, 0.7, 0.18]), row=1, col=2)
+    fig.add_trace(
+        go.Table(
+            header=dict(values=["rank", "item", "test hit"], fill_color="#E8EEF5", align="left"),
+            cells=dict(
+                values=[topk["rank"], [str(t)[:45] for t in topk["title"]], ["yes" if h else "" for h in topk["hit"]]],
+                fill_color=fill,
+                align="left",
+            ),
+            columnwidth=[0.12, 0.7, 0.18],
+        ),
+        row=1,
+        col=2,
+    )
     interests = "; ".join(str(s) for s in case["interests"])[:120]
-    return _layout(fig, figure_title(
-        f"Figure 4: case study, user {case['user']} (interests: {interests})", dataset=dataset, protocol=protocol,
-        seeds=seeds, extra=f"shared interest '{case['shared_interest']}' with user {case['other_user']}; "
-                           f"test item '{str(case['item'])[:40]}' at rank {case['rank']}"), height=640)
+    return _layout(
+        fig,
+        figure_title(
+            f"Figure 4: case study, user {case['user']} (interests: {interests})",
+            dataset=dataset,
+            protocol=protocol,
+            seeds=seeds,
+            extra=f"shared interest '{case['shared_interest']}' with user {case['other_user']}; "
+            f"test item '{str(case['item'])[:40]}' at rank {case['rank']}",
+        ),
+        height=640,
+    )
 
 
 def _cut(text: Any, width: int) -> str:
@@ -475,6 +737,7 @@ def _wrap(text: str, width: int = 34, max_lines: int = 3) -> str:
     """``text`` wrapped at word boundaries into at most ``max_lines`` lines of ``width``
     characters, joined by ``<br>`` (plotly text); an ellipsis marks a cut."""
     import textwrap
+
     lines = textwrap.wrap(str(text), width=width, break_long_words=True) or [""]
     if len(lines) > max_lines:
         lines = lines[:max_lines]
@@ -482,8 +745,16 @@ def _wrap(text: str, width: int = 34, max_lines: int = 3) -> str:
     return "<br>".join(lines)
 
 
-def case_study_paths(case: Mapping[str, Any], topk: pd.DataFrame, *, dataset: str, protocol: str,
-                     seeds: Any = None, n_items: int | None = None, note: str | None = None) -> go.Figure:
+def case_study_paths(
+    case: Mapping[str, Any],
+    topk: pd.DataFrame,
+    *,
+    dataset: str,
+    protocol: str,
+    seeds: Any = None,
+    n_items: int | None = None,
+    note: str | None = None,
+) -> go.Figure:
     """Figure 4 from a run artefact's case (:func:`cikgwb.explorer.artefact_case`), laid out by
     hand so that no label is clipped: the user (left), every interest of theirs (middle column,
     the ones shared with the other user highlighted and joined to them), the other user and
@@ -502,82 +773,228 @@ def case_study_paths(case: Mapping[str, Any], topk: pd.DataFrame, *, dataset: st
     ints = [int(j) for j in case["interests"]]
     shared = {int(j) for j in case["shared"]}
     k = len(topk)
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.03,
-                        specs=[[{"type": "xy"}, {"type": "table"}]])
+    fig = make_subplots(
+        rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.03, specs=[[{"type": "xy"}, {"type": "table"}]]
+    )
     n = max(len(ints), 1)
-    ys = {j: (n - 1) / 2 - r for r, j in enumerate(ints)}            # interests top to bottom
+    ys = {j: (n - 1) / 2 - r for r, j in enumerate(ints)}  # interests top to bottom
     y_sh = float(np.mean([ys[j] for j in shared])) if shared else 0.0
     bottom = -(n - 1) / 2 - 1.0
     # edges: user - interest (all), other user - shared interests, other user - item
     for j in ints:
         hi = j in shared
-        fig.add_trace(go.Scatter(x=[0, 1], y=[0, ys[j]], mode="lines", hoverinfo="skip", showlegend=False,
-                                 line=dict(color="#E45756" if hi else "#B5C9B1", width=3 if hi else 1.5)),
-                      row=1, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=[0, 1],
+                y=[0, ys[j]],
+                mode="lines",
+                hoverinfo="skip",
+                showlegend=False,
+                line=dict(color="#E45756" if hi else "#B5C9B1", width=3 if hi else 1.5),
+            ),
+            row=1,
+            col=1,
+        )
         if hi and v is not None:
-            fig.add_trace(go.Scatter(x=[1, 2], y=[ys[j], y_sh], mode="lines", hoverinfo="skip", showlegend=False,
-                                     line=dict(color="#E45756", width=3)), row=1, col=1)
+            fig.add_trace(
+                go.Scatter(
+                    x=[1, 2],
+                    y=[ys[j], y_sh],
+                    mode="lines",
+                    hoverinfo="skip",
+                    showlegend=False,
+                    line=dict(color="#E45756", width=3),
+                ),
+                row=1,
+                col=1,
+            )
     if v is not None:
-        fig.add_trace(go.Scatter(x=[2, 3], y=[y_sh, y_sh], mode="lines", hoverinfo="skip", showlegend=False,
-                                 line=dict(color=EDGE_COLOURS["interact"], width=3)), row=1, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=[2, 3],
+                y=[y_sh, y_sh],
+                mode="lines",
+                hoverinfo="skip",
+                showlegend=False,
+                line=dict(color=EDGE_COLOURS["interact"], width=3),
+            ),
+            row=1,
+            col=1,
+        )
     # the recommendation, along the bottom
-    where = (f"rank {rank:,}" + (f" of {n_items:,}" if n_items else "") + (f" (in the top-{k})" if 0 < rank <= k
-                                                                        else f" (not in the top-{k})")
-             if rank > 0 else "masked (also a training item)")
-    fig.add_trace(go.Scatter(x=[0, 0, 3, 3], y=[0, bottom, bottom, y_sh], mode="lines", hoverinfo="skip",
-                             showlegend=False, line=dict(color="#4C78A8", width=2, dash="dash")), row=1, col=1)
-    fig.add_annotation(x=1.5, y=bottom, text=f"model's ranking of item {item} for user {u}: {where}",
-                       showarrow=False, bgcolor="white", font=dict(size=12, color="#4C78A8"), row=1, col=1)
+    where = (
+        f"rank {rank:,}"
+        + (f" of {n_items:,}" if n_items else "")
+        + (f" (in the top-{k})" if 0 < rank <= k else f" (not in the top-{k})")
+        if rank > 0
+        else "masked (also a training item)"
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 0, 3, 3],
+            y=[0, bottom, bottom, y_sh],
+            mode="lines",
+            hoverinfo="skip",
+            showlegend=False,
+            line=dict(color="#4C78A8", width=2, dash="dash"),
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_annotation(
+        x=1.5,
+        y=bottom,
+        text=f"model's ranking of item {item} for user {u}: {where}",
+        showarrow=False,
+        bgcolor="white",
+        font=dict(size=12, color="#4C78A8"),
+        row=1,
+        col=1,
+    )
     # nodes
-    nodes = [(0.0, 0.0, f"user {u}", "user", "middle left"),
-             *[(1.0, ys[j], _wrap(case["labels"].get(j, f"interest {j}"), 30), "interest", "top center") for j in ints]]
+    nodes = [
+        (0.0, 0.0, f"user {u}", "user", "middle left"),
+        *[(1.0, ys[j], _wrap(case["labels"].get(j, f"interest {j}"), 30), "interest", "top center") for j in ints],
+    ]
     if v is not None:
         nodes.append((2.0, y_sh, f"user {v}", "user", "top center"))
     nodes.append((3.0, y_sh, _wrap(f"item {item}: {case['title']}", 22, 4), "item", "top center"))
     for x, y, label, typ, tp in nodes:
-        fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", marker=dict(size=22 if typ != "interest" else 16,
-                                 color=NODE_COLOURS[typ], line=dict(width=1, color="white")),
-                                 hoverinfo="text", hovertext=[label], showlegend=False), row=1, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=[x],
+                y=[y],
+                mode="markers",
+                marker=dict(
+                    size=22 if typ != "interest" else 16, color=NODE_COLOURS[typ], line=dict(width=1, color="white")
+                ),
+                hoverinfo="text",
+                hovertext=[label],
+                showlegend=False,
+            ),
+            row=1,
+            col=1,
+        )
         # labels as annotations on a white ground: readable over the edges, never clipped by the axes
         left = tp == "middle left"
-        fig.add_annotation(x=x, y=y, text=label, showarrow=False, bgcolor="rgba(255,255,255,0.9)",
-                           font=dict(size=11), align="center", xanchor="right" if left else "center",
-                           yanchor="middle" if left else "bottom", xshift=-16 if left else 0,
-                           yshift=0 if left else 12, row=1, col=1)
+        fig.add_annotation(
+            x=x,
+            y=y,
+            text=label,
+            showarrow=False,
+            bgcolor="rgba(255,255,255,0.9)",
+            font=dict(size=11),
+            align="center",
+            xanchor="right" if left else "center",
+            yanchor="middle" if left else "bottom",
+            xshift=-16 if left else 0,
+            yshift=0 if left else 12,
+            row=1,
+            col=1,
+        )
     for typ in ("user", "interest", "item"):
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=typ, marker=dict(size=12, color=NODE_COLOURS[typ])),
-                      row=1, col=1)
-    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="shared interest path",
-                             line=dict(color="#E45756", width=3)), row=1, col=1)
-    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="recommendation (model's rank)",
-                             line=dict(color="#4C78A8", width=2, dash="dash")), row=1, col=1)
+        fig.add_trace(
+            go.Scatter(x=[None], y=[None], mode="markers", name=typ, marker=dict(size=12, color=NODE_COLOURS[typ])),
+            row=1,
+            col=1,
+        )
+    fig.add_trace(
+        go.Scatter(x=[None], y=[None], mode="lines", name="shared interest path", line=dict(color="#E45756", width=3)),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[None],
+            y=[None],
+            mode="lines",
+            name="recommendation (model's rank)",
+            line=dict(color="#4C78A8", width=2, dash="dash"),
+        ),
+        row=1,
+        col=1,
+    )
     # room for labels: half a column either side, a row above the top interest, the rank text below
     fig.update_xaxes(visible=False, range=[-0.75, 3.6], row=1, col=1)
     fig.update_yaxes(visible=False, range=[bottom - 0.6, (n - 1) / 2 + 0.9], row=1, col=1)
     # the top-K table (and the case's item when the list misses it)
     rows = topk.copy()
     if item not in set(rows["item"].tolist()):
-        rows = pd.concat([rows, pd.DataFrame([{"rank": rank if rank > 0 else "masked", "item": item,
-                                               "title": case["title"], "score": np.nan, "hit": True}])],
-                         ignore_index=True)
-    fill = [["#FDE2E1" if (i == item) else ("#FFF3D6" if h else "white") for i, h in zip(rows["item"], rows["hit"])]] * 5
-    fig.add_trace(go.Table(
-        header=dict(values=["rank", "item", "title", "score", "test"], fill_color="#E8EEF5", align="left"),
-        cells=dict(values=[rows["rank"], rows["item"], [_cut(t, 44) for t in rows["title"]],
-                           ["" if pd.isna(x) else f"{x:.3g}" for x in rows["score"]],
-                           ["case" if i == item else ("hit" if h else "") for i, h in zip(rows["item"], rows["hit"])]],
-                   fill_color=fill, align="left", height=22),
-        columnwidth=[0.1, 0.12, 0.56, 0.12, 0.1]), row=1, col=2)
+        rows = pd.concat(
+            [
+                rows,
+                pd.DataFrame(
+                    [
+                        {
+                            "rank": rank if rank > 0 else "masked",
+                            "item": item,
+                            "title": case["title"],
+                            "score": np.nan,
+                            "hit": True,
+                        }
+                    ]
+                ),
+            ],
+            ignore_index=True,
+        )
+    fill = [
+        ["#FDE2E1" if (i == item) else ("#FFF3D6" if h else "white") for i, h in zip(rows["item"], rows["hit"])]
+    ] * 5
+    fig.add_trace(
+        go.Table(
+            header=dict(values=["rank", "item", "title", "score", "test"], fill_color="#E8EEF5", align="left"),
+            cells=dict(
+                values=[
+                    rows["rank"],
+                    rows["item"],
+                    [_cut(t, 44) for t in rows["title"]],
+                    ["" if pd.isna(x) else f"{x:.3g}" for x in rows["score"]],
+                    ["case" if i == item else ("hit" if h else "") for i, h in zip(rows["item"], rows["hit"])],
+                ],
+                fill_color=fill,
+                align="left",
+                height=22,
+            ),
+            columnwidth=[0.1, 0.12, 0.56, 0.12, 0.1],
+        ),
+        row=1,
+        col=2,
+    )
     shared_txt = ", ".join(f"#{j}" for j in sorted(shared)) or "none"
-    extra = (f"users {u} and {v} share interests {shared_txt}; item {item} is a test item of user {u} and a "
-             f"training item of user {v}") if v is not None else f"item {item} is a test item of user {u}"
-    fig = _layout(fig, figure_title(f"Figure 4: case study, user {u} and item {item}", dataset=dataset,
-                                    protocol=protocol, seeds=seeds, extra=extra),
-                  height=max(620, 140 * n + 260, 24 * len(rows) + 330), width=1400)
+    extra = (
+        (
+            f"users {u} and {v} share interests {shared_txt}; item {item} is a test item of user {u} and a "
+            f"training item of user {v}"
+        )
+        if v is not None
+        else f"item {item} is a test item of user {u}"
+    )
+    fig = _layout(
+        fig,
+        figure_title(
+            f"Figure 4: case study, user {u} and item {item}",
+            dataset=dataset,
+            protocol=protocol,
+            seeds=seeds,
+            extra=extra,
+        ),
+        height=max(620, 140 * n + 260, 24 * len(rows) + 330),
+        width=1400,
+    )
     fig.update_layout(margin=dict(t=110, l=20, r=20, b=110 if note else 60), legend=dict(orientation="h", y=-0.02))
     if note:
-        fig.add_annotation(text=_wrap(note, 170, 3), xref="paper", yref="paper", x=0, y=-0.08, showarrow=False,
-                           xanchor="left", yanchor="top", align="left", font=dict(size=11, color="#555"))
+        fig.add_annotation(
+            text=_wrap(note, 170, 3),
+            xref="paper",
+            yref="paper",
+            x=0,
+            y=-0.08,
+            showarrow=False,
+            xanchor="left",
+            yanchor="top",
+            align="left",
+            font=dict(size=11, color="#555"),
+        )
     return fig
 
 
@@ -592,32 +1009,81 @@ def _err(d: pd.DataFrame, col: str) -> dict[str, Any] | None:
 def _sens_traces(d: pd.DataFrame, param: str, line: str, bar: str, show_legend: bool) -> list[go.BaseTraceType]:
     x = [f"{v:g}" if isinstance(v, (float, int, np.floating, np.integer)) else str(v) for v in d[param]]
     return [
-        go.Bar(x=x, y=d[bar], name=metric_label(bar) + " (bars, right axis)", marker_color=PALETTE[1],
-               opacity=0.6, showlegend=show_legend, legendgroup="bar", error_y=_err(d, bar),
-               hovertemplate=f"{param}=%{{x}}: {metric_label(bar)} %{{y:.4f}}<extra></extra>"),
-        go.Scatter(x=x, y=d[line], name=metric_label(line) + " (line, left axis)", mode="lines+markers",
-                   marker=dict(size=9, color=PALETTE[0]), line=dict(width=3, color=PALETTE[0]),
-                   showlegend=show_legend, legendgroup="line", error_y=_err(d, line),
-                   hovertemplate=f"{param}=%{{x}}: {metric_label(line)} %{{y:.4f}}<extra></extra>"),
+        go.Bar(
+            x=x,
+            y=d[bar],
+            name=metric_label(bar) + " (bars, right axis)",
+            marker_color=PALETTE[1],
+            opacity=0.6,
+            showlegend=show_legend,
+            legendgroup="bar",
+            error_y=_err(d, bar),
+            hovertemplate=f"{param}=%{{x}}: {metric_label(bar)} %{{y:.4f}}<extra></extra>",
+        ),
+        go.Scatter(
+            x=x,
+            y=d[line],
+            name=metric_label(line) + " (line, left axis)",
+            mode="lines+markers",
+            marker=dict(size=9, color=PALETTE[0]),
+            line=dict(width=3, color=PALETTE[0]),
+            showlegend=show_legend,
+            legendgroup="line",
+            error_y=_err(d, line),
+            hovertemplate=f"{param}=%{{x}}: {metric_label(line)} %{{y:.4f}}<extra></extra>",
+        ),
     ]
 
 
-def _sens_axes(fig: go.Figure, line: str, bar: str, row: int | None = None, col: int | None = None,
-               left_title: bool = True, right_title: bool = True) -> None:
+def _sens_axes(
+    fig: go.Figure,
+    line: str,
+    bar: str,
+    row: int | None = None,
+    col: int | None = None,
+    left_title: bool = True,
+    right_title: bool = True,
+) -> None:
     # plotly draws an overlaying (secondary) axis above its primary one: the bars go on the primary
     # axis, moved to the right side, and the line on the secondary axis, on the left, so that the
     # line stays visible above the bars
     kw = {} if row is None else {"row": row, "col": col}
     # both axes start at 0 and carry at most 3 significant digits: a 1% change looks like 1%
-    fig.update_yaxes(title=f"{metric_label(bar)} (bars)" if right_title else None, side="right", rangemode="tozero",
-                     showgrid=False, secondary_y=False, tickformat=".3~g", automargin=True, **kw)
-    fig.update_yaxes(title=f"{metric_label(line)} (line)" if left_title else None, side="left", showgrid=True,
-                     rangemode="tozero", secondary_y=True, tickformat=".3~g", automargin=True, tickmode="auto",
-                     nticks=8, **kw)
+    fig.update_yaxes(
+        title=f"{metric_label(bar)} (bars)" if right_title else None,
+        side="right",
+        rangemode="tozero",
+        showgrid=False,
+        secondary_y=False,
+        tickformat=".3~g",
+        automargin=True,
+        **kw,
+    )
+    fig.update_yaxes(
+        title=f"{metric_label(line)} (line)" if left_title else None,
+        side="left",
+        showgrid=True,
+        rangemode="tozero",
+        secondary_y=True,
+        tickformat=".3~g",
+        automargin=True,
+        tickmode="auto",
+        nticks=8,
+        **kw,
+    )
 
 
-def sensitivity(frame: pd.DataFrame, param: str, *, dataset: str, protocol: str, seeds: Any = None,
-                line: str = "recall@50", bar: str = "ndcg@50", label: str | None = None) -> go.Figure:
+def sensitivity(
+    frame: pd.DataFrame,
+    param: str,
+    *,
+    dataset: str,
+    protocol: str,
+    seeds: Any = None,
+    line: str = "recall@50",
+    bar: str = "ndcg@50",
+    label: str | None = None,
+) -> go.Figure:
     """Figure 5 for one hyper-parameter: ``line`` (Recall@50) as a line on the left axis and
     ``bar`` (NDCG@50) as bars on a second, right axis, against the values of ``param``."""
     _require(frame, [param, line, bar], "sensitivity")
@@ -628,21 +1094,35 @@ def sensitivity(frame: pd.DataFrame, param: str, *, dataset: str, protocol: str,
     fig.add_trace(s, secondary_y=True)
     fig.update_xaxes(title=label or param, type="category")
     _sens_axes(fig, line, bar)
-    return _layout(fig, figure_title(f"Figure 5: sensitivity to {label or param}", dataset=dataset,
-                                     protocol=protocol, seeds=seeds))
+    return _layout(
+        fig, figure_title(f"Figure 5: sensitivity to {label or param}", dataset=dataset, protocol=protocol, seeds=seeds)
+    )
 
 
-def sensitivity_panels(frames: Mapping[str, pd.DataFrame], *, dataset: str, protocol: str, seeds: Any = None,
-                       line: str = "recall@50", bar: str = "ndcg@50",
-                       labels: Mapping[str, str] | None = None, extra: str | None = None) -> go.Figure:
+def sensitivity_panels(
+    frames: Mapping[str, pd.DataFrame],
+    *,
+    dataset: str,
+    protocol: str,
+    seeds: Any = None,
+    line: str = "recall@50",
+    bar: str = "ndcg@50",
+    labels: Mapping[str, str] | None = None,
+    extra: str | None = None,
+) -> go.Figure:
     """Figure 5: one panel per hyper-parameter (``frames``: parameter -> rows with the
     parameter's values and the two metrics), lines on the left axes, bars on the right axes."""
     if not frames:
         raise ValueError("sensitivity_panels: no parameters to draw (frames is empty)")
     labels = dict(labels or {})
     names = list(frames)
-    fig = make_subplots(rows=1, cols=len(names), specs=[[{"secondary_y": True}] * len(names)],
-                        subplot_titles=[labels.get(p, p) for p in names], horizontal_spacing=0.12)
+    fig = make_subplots(
+        rows=1,
+        cols=len(names),
+        specs=[[{"secondary_y": True}] * len(names)],
+        subplot_titles=[labels.get(p, p) for p in names],
+        horizontal_spacing=0.12,
+    )
     for c, p in enumerate(names, start=1):
         d = frames[p]
         _require(d, [p, line, bar], f"sensitivity_panels[{p!r}]")
@@ -651,5 +1131,11 @@ def sensitivity_panels(frames: Mapping[str, pd.DataFrame], *, dataset: str, prot
         fig.add_trace(s, row=1, col=c, secondary_y=True)
         fig.update_xaxes(title=labels.get(p, p), type="category", row=1, col=c)
         _sens_axes(fig, line, bar, row=1, col=c, left_title=c == 1, right_title=c == len(names))
-    return _layout(fig, figure_title("Figure 5: hyper-parameter sensitivity", dataset=dataset, protocol=protocol,
-                                     seeds=seeds, extra=extra), height=480, width=max(700, 430 * len(names)))
+    return _layout(
+        fig,
+        figure_title(
+            "Figure 5: hyper-parameter sensitivity", dataset=dataset, protocol=protocol, seeds=seeds, extra=extra
+        ),
+        height=480,
+        width=max(700, 430 * len(names)),
+    )

@@ -22,6 +22,7 @@ linear        ``schedule: lin`` (linear instead of exponential mask-rate growth)
 ``lr=...``    a baseline with other settings (the ones that differ from ``DEFAULTS``)
 ============  ====================================================================
 """
+
 from __future__ import annotations
 
 import math
@@ -69,27 +70,37 @@ def results_markdown(runs: pd.DataFrame, datasets: list[str] | None = None, mode
         return ""
     prot = {"valid": "valid", "authors": "authors (selects on **test**)"}
     order = {m: i for i, m in enumerate(TABLE1_ORDER)}
-    r = r.assign(_o=r["model"].map(lambda m: order.get(m, 99)),
-                 _p=r["protocol"].map(lambda p: 0 if p == "valid" else 1))
+    r = r.assign(
+        _o=r["model"].map(lambda m: order.get(m, 99)), _p=r["protocol"].map(lambda p: 0 if p == "valid" else 1)
+    )
     r = r.sort_values(["dataset", "_o", "model", "variant", "_p", "views", "run"])
     fmt = lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"  # noqa: E731
-    lines = ["| dataset | model | variant | protocol | views | seed | device | epochs (selected / run) | R@50 | R@100 | N@50 | N@100 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| dataset | model | variant | protocol | views | seed | device | epochs (selected / run) | R@50 | R@100 | N@50 | N@100 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for (d, _, model), g in r.groupby(["dataset", "_o", "model"], sort=True):
         for _, x in g.iterrows():
             stop = str(x["stop_reason"])
-            how = ("early stop" if stop.startswith("early stop") else
-                   "cut: time limit" if stop.startswith("time limit") else "cut: max_epochs")
+            how = (
+                "early stop"
+                if stop.startswith("early stop")
+                else "cut: time limit"
+                if stop.startswith("time limit")
+                else "cut: max_epochs"
+            )
             sel = "" if x["selected_epoch"] is None or pd.isna(x["selected_epoch"]) else int(x["selected_epoch"])
             ep = "" if x["epochs"] is None or pd.isna(x["epochs"]) else int(x["epochs"])
-            lines.append(f"| {d} | {x['model']} | {x['variant']} | {prot.get(x['protocol'], x['protocol'])} | "
-                         f"{(x['views'] or '') if x['model'] == 'cikgrec' else ''} | {_seed(x['seed'])} | {x['device']} | "
-                         f"{sel} / {ep}, {how} | "
-                         + " | ".join(fmt(x[f"test {k}"]) for k in HEADLINE) + " |")
+            lines.append(
+                f"| {d} | {x['model']} | {x['variant']} | {prot.get(x['protocol'], x['protocol'])} | "
+                f"{(x['views'] or '') if x['model'] == 'cikgrec' else ''} | {_seed(x['seed'])} | {x['device']} | "
+                f"{sel} / {ep}, {how} | " + " | ".join(fmt(x[f"test {k}"]) for k in HEADLINE) + " |"
+            )
         paper = PAPER_TABLE1.get(d, {}).get(model)
         if paper:
-            lines.append(f"| {d} | {model} | *paper, Table 1* | authors | | | | | "
-                         + " | ".join(fmt(v) for v in paper) + " |")
+            lines.append(
+                f"| {d} | {model} | *paper, Table 1* | authors | | | | | " + " | ".join(fmt(v) for v in paper) + " |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -99,8 +110,11 @@ def _fmt(mean: float, std: float, n: int) -> str:
     return f"{mean:.4f} ± {std:.4f}" if n > 1 else f"{mean:.4f}"
 
 
-def aggregate(runs: pd.DataFrame, keys: tuple[str, ...] = ("dataset", "model", "variant", "protocol", "views"),
-              metrics: tuple[str, ...] = HEADLINE) -> pd.DataFrame:
+def aggregate(
+    runs: pd.DataFrame,
+    keys: tuple[str, ...] = ("dataset", "model", "variant", "protocol", "views"),
+    metrics: tuple[str, ...] = HEADLINE,
+) -> pd.DataFrame:
     """Mean and sample std over seeds per ``keys``; with ``seeds``, ``n``, ``devices``,
     ``converged`` (all runs early-stopped) and one ``<metric>`` text cell per metric
     (``mean ± std``). Of several runs with the same keys and seed only the newest counts; runs
@@ -109,8 +123,12 @@ def aggregate(runs: pd.DataFrame, keys: tuple[str, ...] = ("dataset", "model", "
         return pd.DataFrame(columns=[*keys, "seeds", "n", "devices", "converged"])
     # one run per seed: a rerun (same dataset, model, variant, protocol, views and seed) replaces
     # the older one (ISO timestamps sort in time order; runs without one count as oldest)
-    runs = (runs.assign(_t=runs["finished_at"].fillna("") if "finished_at" in runs else "")
-            .sort_values("_t").drop_duplicates([*keys, "seed"], keep="last").drop(columns="_t"))
+    runs = (
+        runs.assign(_t=runs["finished_at"].fillna("") if "finished_at" in runs else "")
+        .sort_values("_t")
+        .drop_duplicates([*keys, "seed"], keep="last")
+        .drop(columns="_t")
+    )
     rows = []
     for key, d in runs.groupby(list(keys), dropna=False, sort=True):
         row = dict(zip(keys, key))
@@ -133,8 +151,12 @@ def aggregate(runs: pd.DataFrame, keys: tuple[str, ...] = ("dataset", "model", "
     return pd.DataFrame(rows)
 
 
-def table1(runs: pd.DataFrame, datasets: tuple[str, ...] | None = None, models: list[str] | None = None,
-           protocols: tuple[str, ...] = ("valid", "authors")) -> pd.DataFrame:
+def table1(
+    runs: pd.DataFrame,
+    datasets: tuple[str, ...] | None = None,
+    models: list[str] | None = None,
+    protocols: tuple[str, ...] = ("valid", "authors"),
+) -> pd.DataFrame:
     """Table 1: per dataset x model x protocol, mean ± std of the test metrics over seeds, the
     paper's figure (authors' protocol) beside it, and a row marked ``missing`` for every
     expected combination without a run (the real datasets x (CIKGRec, LightGCN and the
@@ -145,6 +167,7 @@ def table1(runs: pd.DataFrame, datasets: tuple[str, ...] | None = None, models: 
         datasets = tuple(dict.fromkeys([*REAL_DATASETS, *sorted(set(runs["dataset"].dropna()))]))
     if models is None:
         from .models import MODELS, _import_all
+
         _import_all()
         models = ["cikgrec", "lightgcn"] + sorted(m for m in MODELS if m not in ("cikgrec", "lightgcn"))
         models += sorted(set(runs["model"].dropna()) - set(models)) if not runs.empty else []
@@ -152,20 +175,38 @@ def table1(runs: pd.DataFrame, datasets: tuple[str, ...] | None = None, models: 
     for ds in datasets:
         for model in models:
             for prot in protocols:
-                hit = agg[(agg["dataset"] == ds) & (agg["model"] == model) & (agg["protocol"] == prot)] \
-                    if not agg.empty else agg
+                hit = (
+                    agg[(agg["dataset"] == ds) & (agg["model"] == model) & (agg["protocol"] == prot)]
+                    if not agg.empty
+                    else agg
+                )
                 paper = PAPER_TABLE1.get(ds, {}).get(model)
                 base = {"dataset": ds, "model": model, "protocol": prot}
                 if len(hit) == 0 and ds not in REAL_DATASETS:
                     continue  # other datasets (synthetic): only what was run
                 if len(hit) == 0:
-                    rows.append({**base, "views": "", "seeds": "", "n": 0, "devices": "", "converged": None,
-                                 **{k: "missing" for k in HEADLINE},
-                                 **{f"paper {k}": (paper[i] if paper else None) for i, k in enumerate(HEADLINE)}})
+                    rows.append(
+                        {
+                            **base,
+                            "views": "",
+                            "seeds": "",
+                            "n": 0,
+                            "devices": "",
+                            "converged": None,
+                            **{k: "missing" for k in HEADLINE},
+                            **{f"paper {k}": (paper[i] if paper else None) for i, k in enumerate(HEADLINE)},
+                        }
+                    )
                     continue
                 for _, h in hit.iterrows():
-                    r = {**base, "views": h["views"], "seeds": h["seeds"], "n": h["n"], "devices": h["devices"],
-                         "converged": h["converged"]}
+                    r = {
+                        **base,
+                        "views": h["views"],
+                        "seeds": h["seeds"],
+                        "n": h["n"],
+                        "devices": h["devices"],
+                        "converged": h["converged"],
+                    }
                     for i, k in enumerate(HEADLINE):
                         r[k] = h[k]
                         r[f"{k} mean"] = h[f"{k} mean"]
@@ -173,8 +214,11 @@ def table1(runs: pd.DataFrame, datasets: tuple[str, ...] | None = None, models: 
                         r[f"paper {k}"] = paper[i] if paper else None
                     rows.append(r)
     out = pd.DataFrame(rows)
-    out["status"] = np.where(out["n"] > 0, np.where(out["converged"].fillna(False).astype(bool), "done",
-                                                    "not converged (quick / time limit)"), "missing")
+    out["status"] = np.where(
+        out["n"] > 0,
+        np.where(out["converged"].fillna(False).astype(bool), "done", "not converged (quick / time limit)"),
+        "missing",
+    )
     out.loc[(out["status"] == "missing") & (out["dataset"] == "ml1m"), "status"] = ML1M_MISSING
     return out
 
@@ -183,8 +227,9 @@ def table1(runs: pd.DataFrame, datasets: tuple[str, ...] | None = None, models: 
 ML1M_MISSING = "missing: needs a GPU (~30 min per CIKGRec epoch on a 2-core CPU: 680 batches x 2.6 s)"
 
 
-def table3(runs: pd.DataFrame, dataset: str = "book-crossing",
-           protocols: tuple[str, ...] = ("valid", "authors")) -> pd.DataFrame:
+def table3(
+    runs: pd.DataFrame, dataset: str = "book-crossing", protocols: tuple[str, ...] = ("valid", "authors")
+) -> pd.DataFrame:
     """Table 3 (ablations, R@100 / N@100) of ``dataset``: one row per variant and protocol,
     ``missing`` where no run exists, the paper's figures of that dataset beside them."""
     d = runs[(runs["dataset"] == dataset) & (runs["model"] == "cikgrec")] if not runs.empty else runs
@@ -194,21 +239,60 @@ def table3(runs: pd.DataFrame, dataset: str = "book-crossing",
         for v in VARIANTS:
             hit = agg[(agg["variant"] == v) & (agg["protocol"] == prot)] if len(agg) else agg
             paper = PAPER_TABLE3.get(dataset, {}).get(v)
-            base = {"dataset": dataset, "variant": v, "protocol": prot,
-                    "paper recall@100": paper[0] if paper else None, "paper ndcg@100": paper[1] if paper else None}
+            base = {
+                "dataset": dataset,
+                "variant": v,
+                "protocol": prot,
+                "paper recall@100": paper[0] if paper else None,
+                "paper ndcg@100": paper[1] if paper else None,
+            }
             if len(hit) == 0 and dataset not in REAL_DATASETS:
                 continue
             if len(hit) == 0:
-                rows.append({**base, "views": "", "seeds": "", "n": 0, "devices": "",
-                             "recall@100": "missing", "ndcg@100": "missing", "status": "missing"})
+                rows.append(
+                    {
+                        **base,
+                        "views": "",
+                        "seeds": "",
+                        "n": 0,
+                        "devices": "",
+                        "recall@100": "missing",
+                        "ndcg@100": "missing",
+                        "status": "missing",
+                    }
+                )
                 continue
             for _, h in hit.iterrows():
-                rows.append({**base, "views": h["views"], "seeds": h["seeds"], "n": h["n"], "devices": h["devices"],
-                             "recall@100": h["recall@100"], "ndcg@100": h["ndcg@100"],
-                             "recall@100 mean": h["recall@100 mean"], "ndcg@100 mean": h["ndcg@100 mean"],
-                             "status": "done" if h["converged"] else "not converged (quick / time limit)"})
-    cols = ["dataset", "variant", "protocol", "views", "seeds", "n", "devices", "status", "recall@100", "ndcg@100",
-            "recall@100 mean", "ndcg@100 mean", "paper recall@100", "paper ndcg@100"]
+                rows.append(
+                    {
+                        **base,
+                        "views": h["views"],
+                        "seeds": h["seeds"],
+                        "n": h["n"],
+                        "devices": h["devices"],
+                        "recall@100": h["recall@100"],
+                        "ndcg@100": h["ndcg@100"],
+                        "recall@100 mean": h["recall@100 mean"],
+                        "ndcg@100 mean": h["ndcg@100 mean"],
+                        "status": "done" if h["converged"] else "not converged (quick / time limit)",
+                    }
+                )
+    cols = [
+        "dataset",
+        "variant",
+        "protocol",
+        "views",
+        "seeds",
+        "n",
+        "devices",
+        "status",
+        "recall@100",
+        "ndcg@100",
+        "recall@100 mean",
+        "ndcg@100 mean",
+        "paper recall@100",
+        "paper ndcg@100",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -231,9 +315,14 @@ def train_counts(ds: Any) -> np.ndarray:
     return np.diff(ds.matrix("train_full").indptr)
 
 
-def run_sparsity_groups(run_dir: str | Path, ds: Any = None, n_groups: int = 4,
-                        metrics: tuple[str, ...] = ("ndcg@50", "recall@50"), refresh: bool = False,
-                        device: str = "cpu") -> pd.DataFrame:
+def run_sparsity_groups(
+    run_dir: str | Path,
+    ds: Any = None,
+    n_groups: int = 4,
+    metrics: tuple[str, ...] = ("ndcg@50", "recall@50"),
+    refresh: bool = False,
+    device: str = "cpu",
+) -> pd.DataFrame:
     """Test metrics per sparsity group of one run, cached in ``<run>/sparsity_groups.csv``.
 
     Read from the cache when present (and not ``refresh``), else computed from the run's
@@ -256,6 +345,7 @@ def run_sparsity_groups(run_dir: str | Path, ds: Any = None, n_groups: int = 4,
     elif ds is None:
         from .models import load_config
         from .runs import prepare_dataset
+
         ds = prepare_dataset(load_config(run_dir / "config.yaml"))
     counts = train_counts(ds)
     groups = sparsity_groups(counts, n_groups)
@@ -295,8 +385,9 @@ def _committed_per_user(run_dir: Path, ds: Any, metrics: tuple[str, ...]) -> Any
     return SimpleNamespace(per_user=per_user, evaluated=evaluated, n_users=n_users)
 
 
-def sparsity_table(runs: pd.DataFrame, ds: Any = None, n_groups: int = 4, metric: str = "ndcg@50",
-                   device: str = "cpu") -> tuple[pd.DataFrame, pd.DataFrame]:
+def sparsity_table(
+    runs: pd.DataFrame, ds: Any = None, n_groups: int = 4, metric: str = "ndcg@50", device: str = "cpu"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Figure 3's data for ``runs`` (rows of :func:`runs_table`, one dataset): ``(groups,
     skipped)``. ``groups``: per model label and group, the mean and std over seeds of
     ``metric``; ``skipped``: runs without checkpoint or cache, with the reason."""
@@ -305,10 +396,15 @@ def sparsity_table(runs: pd.DataFrame, ds: Any = None, n_groups: int = 4, metric
         try:
             g = run_sparsity_groups(r["path"], ds, n_groups, device=device)
         except FileNotFoundError:
-            skipped.append({"run": r["run"], "model": r["model"],
-                            "reason": f"no per-user test metrics: no {SPARSITY_FILE}, test_per_user.npz or "
-                                      "explorer.npz in the run folder and no checkpoint on this machine (make them "
-                                      f"with `cikgwb per-user {r['path']}` where the checkpoint is)"})
+            skipped.append(
+                {
+                    "run": r["run"],
+                    "model": r["model"],
+                    "reason": f"no per-user test metrics: no {SPARSITY_FILE}, test_per_user.npz or "
+                    "explorer.npz in the run folder and no checkpoint on this machine (make them "
+                    f"with `cikgwb per-user {r['path']}` where the checkpoint is)",
+                }
+            )
             continue
         label = r["model"] if r["variant"] in ("full", "-") else f"{r['model']} {r['variant']}"
         g = g.assign(model=label, seed=r["seed"], run=r["run"])
@@ -316,9 +412,12 @@ def sparsity_table(runs: pd.DataFrame, ds: Any = None, n_groups: int = 4, metric
     if not rows:
         return pd.DataFrame(), pd.DataFrame(skipped, columns=["run", "model", "reason"])
     long = pd.concat(rows, ignore_index=True)
-    agg = (long.groupby(["model", "group", "range", "users"], sort=False)[metric]
-           .agg(["mean", "std", "count"]).reset_index()
-           .rename(columns={"mean": metric, "std": f"{metric} std", "count": "seeds"}))
+    agg = (
+        long.groupby(["model", "group", "range", "users"], sort=False)[metric]
+        .agg(["mean", "std", "count"])
+        .reset_index()
+        .rename(columns={"mean": metric, "std": f"{metric} std", "count": "seeds"})
+    )
     agg[f"{metric} std"] = agg[f"{metric} std"].fillna(0.0)
     return agg, pd.DataFrame(skipped, columns=["run", "model", "reason"])
 
@@ -328,6 +427,12 @@ def group_sizes(counts: np.ndarray, groups: np.ndarray) -> pd.DataFrame:
     rows = []
     for g in np.unique(groups):
         c = counts[groups == g]
-        rows.append({"group": int(g), "range": f"{c.min()}-{c.max()}" if c.min() != c.max() else f"{c.min()}",
-                     "users": int(len(c)), "interactions": int(c.sum())})
+        rows.append(
+            {
+                "group": int(g),
+                "range": f"{c.min()}-{c.max()}" if c.min() != c.max() else f"{c.min()}",
+                "users": int(len(c)),
+                "interactions": int(c.sum()),
+            }
+        )
     return pd.DataFrame(rows)

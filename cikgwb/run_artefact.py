@@ -31,6 +31,7 @@ holding the item) * log(n_users / users holding it)``, among items at least 2 me
 ``titles: Harry Potter and the Sorcerer's Stone; The Hobbit; ... (item titles of its 37 users;
 no LLM text)``.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,15 @@ def _short_title(t: str | None, width: int = 40) -> str:
     return s if len(s) <= width else s[: width - 1].rstrip() + "\u2026"
 
 
-def title_labels(train_indptr: np.ndarray, train_items: np.ndarray, ui: np.ndarray, n_interests: int,
-                 titles: list[str | None], n_titles: int = 3, min_members: int = 2) -> list[str]:
+def title_labels(
+    train_indptr: np.ndarray,
+    train_items: np.ndarray,
+    ui: np.ndarray,
+    n_interests: int,
+    titles: list[str | None],
+    n_titles: int = 3,
+    min_members: int = 2,
+) -> list[str]:
     """A label per interest from item titles (module docstring, method ``titles``)."""
     n_users = len(train_indptr) - 1
     n_items = len(titles)
@@ -124,14 +132,17 @@ def label_note(methods: list[str], source: str) -> str:
     if n_text:
         parts.append(f"{n_text} text labels of the interest graph ({source})")
     if n_titles:
-        parts.append(f"{n_titles} labels made from the item titles of each interest's members "
-                     "(the most distinctive training items, tf-idf style; the graph has no text: no LLM words)")
+        parts.append(
+            f"{n_titles} labels made from the item titles of each interest's members "
+            "(the most distinctive training items, tf-idf style; the graph has no text: no LLM words)"
+        )
     return "; ".join(parts) if parts else "no interests"
 
 
 # ----------------------------------------------------------------------------- ranking
-def rank_all(score_fn: Any, n_users: int, n_items: int, exclude: Any, test: Any, top_n: int = TOP_N,
-             batch_size: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def rank_all(
+    score_fn: Any, n_users: int, n_items: int, exclude: Any, test: Any, top_n: int = TOP_N, batch_size: int = 512
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(top_items, top_scores, test_rank)`` for every user: items ranked by score descending,
     ties by item id ascending, ``exclude`` (CSR) masked as in :func:`cikgwb.evaluate.evaluate`;
     ``test_rank`` aligned with ``test.indices`` (1-based rank; 0 where the test item is masked)."""
@@ -148,14 +159,15 @@ def rank_all(score_fn: Any, n_users: int, n_items: int, exclude: Any, test: Any,
         s = torch.as_tensor(s).detach().to("cpu", torch.float32).clone()
         if torch.isnan(s).any():
             raise ValueError(f"the model gives NaN scores for users {start}..{b[-1]}")
-        rows = np.repeat(np.arange(len(b)), np.diff(exclude.indptr[b[0]:b[-1] + 2]))
-        cols = exclude.indices[exclude.indptr[b[0]]:exclude.indptr[b[-1] + 1]]
+        rows = np.repeat(np.arange(len(b)), np.diff(exclude.indptr[b[0] : b[-1] + 2]))
+        cols = exclude.indices[exclude.indptr[b[0]] : exclude.indptr[b[-1] + 1]]
         masked = torch.zeros_like(s, dtype=torch.bool)
         masked[torch.from_numpy(rows), torch.from_numpy(cols.astype(np.int64))] = True
         # masked items after every unmasked one (even -inf), ties by item id: stable sorts
         order = torch.sort(s, dim=1, descending=True, stable=True).indices
-        order = torch.gather(order, 1, torch.sort(torch.gather(masked, 1, order).to(torch.int8), dim=1,
-                                                  stable=True).indices)
+        order = torch.gather(
+            order, 1, torch.sort(torch.gather(masked, 1, order).to(torch.int8), dim=1, stable=True).indices
+        )
         n_ok = (~masked).sum(1).numpy()
         o = order.numpy()
         pos = np.empty_like(o)
@@ -189,8 +201,14 @@ def _small_int(a: np.ndarray, hi: int) -> np.ndarray:
     return a.astype(np.int64)
 
 
-def write_artefact(run_dir: str | Path, ds: Any = None, device: str = "cpu", top_n: int = TOP_N,
-                   out: str | Path | None = None, log: Any = None) -> dict[str, Any]:
+def write_artefact(
+    run_dir: str | Path,
+    ds: Any = None,
+    device: str = "cpu",
+    top_n: int = TOP_N,
+    out: str | Path | None = None,
+    log: Any = None,
+) -> dict[str, Any]:
     """Write ``explorer.npz`` of a finished run (module docstring) from its ``best.pt``.
     Returns ``{"path", "bytes", "seconds", "selected_epoch", "max_abs_diff"}``; the last is the
     largest difference between the per-user test metrics' means and metrics.json's test
@@ -214,7 +232,7 @@ def write_artefact(run_dir: str | Path, ds: Any = None, device: str = "cpu", top
     epoch = torch.load(ck, map_location="cpu", weights_only=False).get("epoch") if ck else None
     if log:
         log(f"{run_dir.name}: model loaded from {ck} (epoch {epoch}) in {time.time() - t0:.1f} s")
-    test, exclude = protocol_splits(cfg.train.protocol).masks(ds, "test")   # every protocol's test split
+    test, exclude = protocol_splits(cfg.train.protocol).masks(ds, "test")  # every protocol's test split
     test, exclude = test.tocsr(), exclude.tocsr()
     test.sort_indices()
     score_fn = model.score_fn()
@@ -234,37 +252,58 @@ def write_artefact(run_dir: str | Path, ds: Any = None, device: str = "cpu", top
         pu = {"users": users, **{k: np.asarray(v)[users].astype(np.float32) for k, v in res.per_user.items()}}
         pu_source = "computed from best.pt"
     pu_metrics = sorted(k for k in pu if "@" in k)
-    diff = max((abs(float(np.mean(pu[k])) - v) for k, v in metrics.get("test", {}).items() if k in pu),
-               default=0.0)
+    diff = max((abs(float(np.mean(pu[k])) - v) for k, v in metrics.get("test", {}).items() if k in pu), default=0.0)
 
     tr_ptr, tr_items = _csr_arrays(exclude)
     te_ptr, te_items = _csr_arrays(test)
     labels, methods = interest_labels(ds, tr_ptr, tr_items)
     source = str(ds.meta.get("interests_source", cfg.interests))
     meta = {
-        "format": FORMAT, "run": run_dir.name, "dataset": cfg.dataset, "model": cfg.model.model,
-        "protocol": cfg.train.protocol, "views": metrics.get("views"), "seed": cfg.train.seed,
-        "selected_epoch": metrics.get("selected_epoch", epoch), "checkpoint_epoch": epoch,
-        "stop_reason": metrics.get("stop_reason"), "device": metrics.get("device"),
-        "interests": source, "interests_config": cfg.interests, "kg": metrics.get("kg"),
+        "format": FORMAT,
+        "run": run_dir.name,
+        "dataset": cfg.dataset,
+        "model": cfg.model.model,
+        "protocol": cfg.train.protocol,
+        "views": metrics.get("views"),
+        "seed": cfg.train.seed,
+        "selected_epoch": metrics.get("selected_epoch", epoch),
+        "checkpoint_epoch": epoch,
+        "stop_reason": metrics.get("stop_reason"),
+        "device": metrics.get("device"),
+        "interests": source,
+        "interests_config": cfg.interests,
+        "kg": metrics.get("kg"),
         "no_interests": not cfg.model.reads_interest_graph(),
-        "test": metrics.get("test", {}), "top_n": int(top_items.shape[1]),
-        "n_users": int(ds.n_users), "n_items": int(ds.n_items), "n_interests": int(ds.n_interests),
-        "per_user_source": pu_source, "per_user_max_abs_diff": float(diff),
+        "test": metrics.get("test", {}),
+        "top_n": int(top_items.shape[1]),
+        "n_users": int(ds.n_users),
+        "n_items": int(ds.n_items),
+        "n_interests": int(ds.n_interests),
+        "per_user_source": pu_source,
+        "per_user_max_abs_diff": float(diff),
         "label_note": label_note(methods, source),
         "ranking": "every item ranked for every user, training and validation items (all of train.txt) masked, "
-                   "ties by item id, as the test evaluation does",
-        "made_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "made_by": "cikgwb artefact",
+        "ties by item id, as the test evaluation does",
+        "made_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "made_by": "cikgwb artefact",
     }
-    text = {"meta": meta, "titles": [t or "" for t in ds.titles], "labels": labels, "label_methods": methods,
-            "interest_ids": [int(x) for x in getattr(ds, "interest_ids", np.arange(ds.n_interests))]}
+    text = {
+        "meta": meta,
+        "titles": [t or "" for t in ds.titles],
+        "labels": labels,
+        "label_methods": methods,
+        "interest_ids": [int(x) for x in getattr(ds, "interest_ids", np.arange(ds.n_interests))],
+    }
     blob = np.frombuffer(json.dumps(text, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
     n_items = int(ds.n_items)
     arrays = {
-        "top_items": _small_int(top_items, n_items), "top_scores": top_scores.astype(np.float16),
-        "test_indptr": te_ptr.astype(np.int32), "test_items": _small_int(te_items, n_items),
+        "top_items": _small_int(top_items, n_items),
+        "top_scores": top_scores.astype(np.float16),
+        "test_indptr": te_ptr.astype(np.int32),
+        "test_items": _small_int(te_items, n_items),
         "test_rank": _small_int(test_rank, n_items + 1),
-        "train_indptr": tr_ptr.astype(np.int32), "train_items": _small_int(tr_items, n_items),
+        "train_indptr": tr_ptr.astype(np.int32),
+        "train_items": _small_int(tr_items, n_items),
         "ui": _small_int(np.asarray(ds.user_interest, dtype=np.int64), max(ds.n_users, ds.n_interests) + 1),
         "pu_users": np.asarray(pu["users"]).astype(np.int32),
         **{f"pu_{k}": np.asarray(pu[k]).astype(np.float32) for k in pu_metrics},
@@ -273,16 +312,24 @@ def write_artefact(run_dir: str | Path, ds: Any = None, device: str = "cpu", top
     path = Path(out) if out is not None else run_dir / ARTEFACT_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     unchanged = path.is_file() and _same_content(path, arrays, text)
-    if not unchanged:   # a committed artefact is left untouched when nothing in it would change
+    if not unchanged:  # a committed artefact is left untouched when nothing in it would change
         tmp = path.with_name(path.name + ".tmp.npz")
         np.savez_compressed(tmp, **arrays)
         tmp.replace(path)
-    info = {"path": str(path), "bytes": path.stat().st_size, "seconds": time.time() - t0,
-            "selected_epoch": meta["selected_epoch"], "max_abs_diff": float(diff), "unchanged": unchanged}
+    info = {
+        "path": str(path),
+        "bytes": path.stat().st_size,
+        "seconds": time.time() - t0,
+        "selected_epoch": meta["selected_epoch"],
+        "max_abs_diff": float(diff),
+        "unchanged": unchanged,
+    }
     if log:
-        log(f"{run_dir.name}: {'unchanged' if unchanged else 'wrote'} {path} ({info['bytes'] / 1e6:.2f} MB) in "
+        log(
+            f"{run_dir.name}: {'unchanged' if unchanged else 'wrote'} {path} ({info['bytes'] / 1e6:.2f} MB) in "
             f"{info['seconds']:.1f} s; per-user metrics {pu_source}, max |mean - metrics.json| = {diff:.2e}; labels: "
-            f"{meta['label_note']}")
+            f"{meta['label_note']}"
+        )
     return info
 
 
@@ -300,8 +347,10 @@ def _same_content(path: Path, arrays: dict[str, np.ndarray], text: dict[str, Any
             old = json.loads(bytes(z["text"]).decode("utf-8"))
     except (OSError, ValueError, KeyError):
         return False
+
     def strip(t: dict[str, Any]) -> dict[str, Any]:
         return {**t, "meta": {k: v for k, v in t["meta"].items() if k != "made_at"}}
+
     return strip(old) == strip(json.loads(json.dumps(text, ensure_ascii=False)))
 
 
@@ -312,7 +361,7 @@ def _grouped(pairs: np.ndarray, by: int, n: int) -> list[np.ndarray]:
     order = np.lexsort((pairs[:, other], pairs[:, by]))
     p = pairs[order].astype(np.int64)
     b = np.searchsorted(p[:, by], np.arange(n + 1))
-    return [p[b[x]:b[x + 1], other] for x in range(n)]
+    return [p[b[x] : b[x + 1], other] for x in range(n)]
 
 
 @dataclass
@@ -362,13 +411,13 @@ class RunArtefact:
         return t or f"(item {int(i)}: no title)"
 
     def train(self, u: int) -> np.ndarray:
-        return self.train_items[self.train_indptr[u]:self.train_indptr[u + 1]].astype(np.int64)
+        return self.train_items[self.train_indptr[u] : self.train_indptr[u + 1]].astype(np.int64)
 
     def test(self, u: int) -> np.ndarray:
-        return self.test_items[self.test_indptr[u]:self.test_indptr[u + 1]].astype(np.int64)
+        return self.test_items[self.test_indptr[u] : self.test_indptr[u + 1]].astype(np.int64)
 
     def test_ranks(self, u: int) -> np.ndarray:
-        return self.test_rank[self.test_indptr[u]:self.test_indptr[u + 1]].astype(np.int64)
+        return self.test_rank[self.test_indptr[u] : self.test_indptr[u + 1]].astype(np.int64)
 
     def top(self, u: int, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         items = self.top_items[u].astype(np.int64)
@@ -398,12 +447,13 @@ class RunArtefact:
             b = np.searchsorted(items, np.arange(self.n_items + 1))
             self._holders = (users[order], b)
         users, b = self._holders
-        return users[b[int(i)]:b[int(i) + 1]]
+        return users[b[int(i)] : b[int(i) + 1]]
 
     def short_label(self, j: int) -> str:
         """A figure label of interest ``j``: ``#j (N users): A; B; C`` for a title label, ``#j: text``
         for a text label (figures say in a note how title labels are made)."""
         import re
+
         lab = self.labels[int(j)]
         m = re.match(r"titles: (.*) \(item titles of its (\d+) users?; no LLM text\)$", lab)
         if m:
@@ -423,9 +473,12 @@ class RunArtefact:
         t = m.get("test", {})
         r = t.get("recall@50")
         ignores = m.get("no_interests") or m.get("model") != "cikgrec"
-        return (f"{m['dataset']}: run {m['run']} ({m['model']}, {m['protocol']} protocol, seed {m['seed']}, "
-                f"selected epoch {m['selected_epoch']})" + (f"; test Recall@50 {r:.4f}" if r is not None else "")
-                + ("; this model reads no interest graph (the interests shown are the dataset's)" if ignores else ""))
+        return (
+            f"{m['dataset']}: run {m['run']} ({m['model']}, {m['protocol']} protocol, seed {m['seed']}, "
+            f"selected epoch {m['selected_epoch']})"
+            + (f"; test Recall@50 {r:.4f}" if r is not None else "")
+            + ("; this model reads no interest graph (the interests shown are the dataset's)" if ignores else "")
+        )
 
 
 def artefact_path(run: str | Path) -> Path:
@@ -441,7 +494,8 @@ def load_artefact(run: str | Path) -> RunArtefact:
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} not found: make it with `cikgwb artefact {path.parent}` (needs the run's best.pt checkpoint, "
-            "i.e. run it where the run was trained)")
+            "i.e. run it where the run was trained)"
+        )
     with np.load(path, allow_pickle=False) as z:
         d = {k: z[k] for k in z.files}
     text = json.loads(bytes(d.pop("text")).decode("utf-8"))
@@ -450,11 +504,23 @@ def load_artefact(run: str | Path) -> RunArtefact:
         raise ValueError(f"{path}: artefact format {meta.get('format')} is newer than this cikgwb reads ({FORMAT})")
     pu = {"users": d.pop("pu_users")}
     pu.update({k[3:]: d.pop(k) for k in list(d) if k.startswith("pu_")})
-    return RunArtefact(path=path, meta=meta, titles=text["titles"], labels=text["labels"],
-                       label_methods=text["label_methods"], interest_ids=text["interest_ids"],
-                       top_items=d["top_items"], top_scores=d["top_scores"], test_indptr=d["test_indptr"],
-                       test_items=d["test_items"], test_rank=d["test_rank"], train_indptr=d["train_indptr"],
-                       train_items=d["train_items"], ui=d["ui"], per_user=pu)
+    return RunArtefact(
+        path=path,
+        meta=meta,
+        titles=text["titles"],
+        labels=text["labels"],
+        label_methods=text["label_methods"],
+        interest_ids=text["interest_ids"],
+        top_items=d["top_items"],
+        top_scores=d["top_scores"],
+        test_indptr=d["test_indptr"],
+        test_items=d["test_items"],
+        test_rank=d["test_rank"],
+        train_indptr=d["train_indptr"],
+        train_items=d["train_items"],
+        ui=d["ui"],
+        per_user=pu,
+    )
 
 
 def find_artefacts(roots: list[str | Path]) -> list[dict[str, Any]]:
@@ -463,9 +529,11 @@ def find_artefacts(roots: list[str | Path]) -> list[dict[str, Any]]:
     None: runs with an artefact first, then by dataset and name."""
     from .runs import run_index
 
-    idx = run_index(roots, skip_unreadable=True, variants=False)   # no model import: a quick listing
-    out = [{**r, "run": r["name"], "artefact": r["artefact"] if isinstance(r["artefact"], str) else None}
-           for r in idx.to_dict("records")]
+    idx = run_index(roots, skip_unreadable=True, variants=False)  # no model import: a quick listing
+    out = [
+        {**r, "run": r["name"], "artefact": r["artefact"] if isinstance(r["artefact"], str) else None}
+        for r in idx.to_dict("records")
+    ]
     out.sort(key=lambda r: (r["artefact"] is None, str(r["dataset"]), r["run"]))
     return out
 
@@ -481,7 +549,9 @@ def fmt_score(x: float) -> str:
 def _cli(args: Any) -> int:
     rc = 0
     if args.out and len(args.runs) > 1 and Path(args.out).suffix == ".npz":
-        raise ValueError(f"--out {args.out}: one file for {len(args.runs)} runs; give a folder (one <run>/explorer.npz each)")
+        raise ValueError(
+            f"--out {args.out}: one file for {len(args.runs)} runs; give a folder (one <run>/explorer.npz each)"
+        )
     for run in args.runs:
         out = None
         if args.out:
@@ -495,12 +565,19 @@ def _cli(args: Any) -> int:
 
 
 def add_parser(sub: Any) -> Any:
-    p = sub.add_parser("artefact", help="write a run's compact explorer.npz (top-100 lists, per-user metrics, "
-                                        "interest labels) from its best.pt, for the explorer and Figures 3-4")
+    p = sub.add_parser(
+        "artefact",
+        help="write a run's compact explorer.npz (top-100 lists, per-user metrics, "
+        "interest labels) from its best.pt, for the explorer and Figures 3-4",
+    )
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="finished run folder(s)")
     p.add_argument("--top-n", type=int, default=TOP_N, help="length of each user's stored list (default 100)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--out", default=None, help="write FILE.npz, or DIR/<run name>/explorer.npz, instead of into the "
-                                               "run folder (e.g. from a run trained elsewhere into reports/runs)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="write FILE.npz, or DIR/<run name>/explorer.npz, instead of into the "
+        "run folder (e.g. from a run trained elsewhere into reports/runs)",
+    )
     p.set_defaults(func=_cli)
     return p

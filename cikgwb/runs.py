@@ -24,6 +24,7 @@ graph). A path that does not exist is refused before any data is loaded.
 (name, ``no_interests``) and a ready dataset (the interest graph applied); the trainer takes
 them as they are and changes neither.
 """
+
 from __future__ import annotations
 
 import copy
@@ -48,8 +49,8 @@ class Splits:
     :class:`~cikgwb.data.Dataset` splits; the masks are :func:`cikgwb.evaluate.split_masks`'s)."""
 
     protocol: str
-    train: str          # the training pairs: "train" or "train_full" (train + valid)
-    select: str         # the split the epoch is selected on: "valid" or "test"
+    train: str  # the training pairs: "train" or "train_full" (train + valid)
+    select: str  # the split the epoch is selected on: "valid" or "test"
     test: str = "test"  # evaluated once at the selected epoch (masked: all of train.txt)
 
     def train_pairs(self, ds: Any) -> np.ndarray:
@@ -58,14 +59,19 @@ class Splits:
     def masks(self, ds: Any, split: str | None = None) -> tuple[Any, Any]:
         """``(heldout, exclude)`` of the selection split (or ``split``)."""
         from .evaluate import split_masks
+
         return split_masks(ds, split or self.select)
 
 
-PROTOCOLS = {"valid": Splits("valid", train="train", select="valid"),
-             "authors": Splits("authors", train="train_full", select="test")}
-PROTOCOL_NOTES = {"valid": "selection on VALID; test evaluated once at the selected epoch",
-                  "authors": "AUTHORS' PROTOCOL: trained on all of train.txt and selected on TEST "
-                             "(comparison with the paper's Table 1 only, not a headline figure)"}
+PROTOCOLS = {
+    "valid": Splits("valid", train="train", select="valid"),
+    "authors": Splits("authors", train="train_full", select="test"),
+}
+PROTOCOL_NOTES = {
+    "valid": "selection on VALID; test evaluated once at the selected epoch",
+    "authors": "AUTHORS' PROTOCOL: trained on all of train.txt and selected on TEST "
+    "(comparison with the paper's Table 1 only, not a headline figure)",
+}
 
 
 def protocol_splits(protocol: str) -> Splits:
@@ -77,17 +83,33 @@ def protocol_splits(protocol: str) -> Splits:
 
 
 # ----------------------------------------------------------------------------- names
-VARIANT_SLUGS = {"full": "", "w/o UIK": "wo-uik", "w/o UIR": "wo-uir", "w/o CL": "wo-cl", "w/o DMR": "wo-dmr",
-                 "linear": "lin"}
+VARIANT_SLUGS = {
+    "full": "",
+    "w/o UIK": "wo-uik",
+    "w/o UIR": "wo-uir",
+    "w/o CL": "wo-cl",
+    "w/o DMR": "wo-dmr",
+    "linear": "lin",
+}
 VARIANT_OVERRIDES: dict[str, dict[str, Any]] = {
-    "full": {}, "w/o UIK": {"no_interests": True}, "w/o UIR": {"no_uir": True}, "w/o CL": {"no_cl": True},
-    "w/o DMR": {"schedule": "fixed"}, "linear": {"schedule": "lin"},
+    "full": {},
+    "w/o UIK": {"no_interests": True},
+    "w/o UIR": {"no_uir": True},
+    "w/o CL": {"no_cl": True},
+    "w/o DMR": {"schedule": "fixed"},
+    "linear": {"schedule": "lin"},
 }
 _NAME = re.compile(r"^(?P<stem>.+)-s(?P<seed>\d+)$")
 
 
-def run_stem(dataset: str, model: str, protocol: str = "valid", variant: str | None = None,
-             tag: str | None = None, quick: bool = False) -> str:
+def run_stem(
+    dataset: str,
+    model: str,
+    protocol: str = "valid",
+    variant: str | None = None,
+    tag: str | None = None,
+    quick: bool = False,
+) -> str:
     """``[quick-]<dataset>-<model>[-<variant slug>]-<protocol>[-<tag>]`` (module docstring)."""
     slug = VARIANT_SLUGS.get(variant or "", "")
     stem = "-".join(x for x in (dataset, model, slug, protocol, tag) if x)
@@ -119,11 +141,15 @@ def _cikgrec_variant(model: dict[str, Any], interests: Any = None) -> str:
     src = resolve_interests(interests, check=False)
     if model.get("no_interests") or src.kind == "none":
         return "w/o UIK"
-    for key, value, variant in (("no_uir", True, "w/o UIR"), ("no_cl", True, "w/o CL"),
-                                ("schedule", "fixed", "w/o DMR"), ("schedule", "lin", "linear")):
-        if (bool(model.get(key)) if value is True else model.get(key) == value):
+    for key, value, variant in (
+        ("no_uir", True, "w/o UIR"),
+        ("no_cl", True, "w/o CL"),
+        ("schedule", "fixed", "w/o DMR"),
+        ("schedule", "lin", "linear"),
+    ):
+        if bool(model.get(key)) if value is True else model.get(key) == value:
             return variant
-    if src.kind == "path":   # another interest graph (e.g. kg-summary): not the paper's CIKGRec row
+    if src.kind == "path":  # another interest graph (e.g. kg-summary): not the paper's CIKGRec row
         return f"interests {Path(str(src.spec)).name}"
     return "full"
 
@@ -170,11 +196,13 @@ def resolve_interests(spec: Any, check: bool = True) -> InterestSource:
         return InterestSource(text, "path", p.resolve())
     if check:
         from .data.registry import REGISTRY
+
         if text not in REGISTRY:
             raise FileNotFoundError(
                 f"--interests {text}: no such file or folder ({p.resolve()}); expected paper, none, the path of a "
                 "user-interest graph (a folder written by `cikgwb interests cluster` or a 'user interest' file) "
-                "or a dataset name")
+                "or a dataset name"
+            )
     return InterestSource(text, "path")
 
 
@@ -192,8 +220,11 @@ def interest_source_used(cfg: Any, loaded: str | None) -> str:
     """What a run's metrics.json says about interests: the graph the model read (``loaded``, the
     dataset's ``interests_source``), or that it read none (baselines, LightGCN, w/o UIK)."""
     if not reads_interests(cfg):
-        return (f"none ({cfg.model.model} reads no interest graph)" if cfg.model.model != "cikgrec"
-                else "none (w/o UIK: no interest graph)")
+        return (
+            f"none ({cfg.model.model} reads no interest graph)"
+            if cfg.model.model != "cikgrec"
+            else "none (w/o UIK: no interest graph)"
+        )
     return str(loaded)
 
 
@@ -202,11 +233,13 @@ def dataset_with_interests(ds: Any, spec: Any) -> Any:
     04): ``paper`` keeps the released graph (an error where there is none), ``none`` empties it,
     a PATH replaces it."""
     from .knowledge.interest_graph import apply_interest_graph
+
     src = resolve_interests(spec)
     if src.kind == "paper":
         if ds.n_interests == 0:
-            raise ValueError(f"dataset {ds.name} has no released interest graph; give --interests PATH or "
-                             "--interests none")
+            raise ValueError(
+                f"dataset {ds.name} has no released interest graph; give --interests PATH or --interests none"
+            )
         return ds
     if src.kind == "none":
         return apply_interest_graph(ds, np.zeros((0, 2), dtype=np.int64), source="none (no interest graph: w/o UIK)")
@@ -215,10 +248,11 @@ def dataset_with_interests(ds: Any, spec: Any) -> Any:
 
 def _apply_path(ds: Any, src: InterestSource) -> Any:
     from .knowledge.interest_graph import apply_interest_graph
-    if ds.meta.get("interests_path") == src.key:   # already applied (a ready dataset)
+
+    if ds.meta.get("interests_path") == src.key:  # already applied (a ready dataset)
         return ds
     out = apply_interest_graph(ds, src.spec)
-    out.meta["interests_path"] = src.key           # the copy's own meta dict
+    out.meta["interests_path"] = src.key  # the copy's own meta dict
     return out
 
 
@@ -231,7 +265,7 @@ def resolve_config(cfg: Any) -> Any:
     protocol_splits(cfg.train.protocol)
     out = copy.deepcopy(cfg)
     out.name = name_of(cfg)
-    if src.kind == "none" and hasattr(out.model, "no_interests"):   # a model that reads interests (CIKGRec)
+    if src.kind == "none" and hasattr(out.model, "no_interests"):  # a model that reads interests (CIKGRec)
         out.model.no_interests = True
     return out
 
@@ -243,8 +277,12 @@ def prepare_dataset(cfg: Any, ds: Any = None) -> Any:
     src = resolve_interests(cfg.interests)
     if ds is None:
         from .data import load_dataset
-        ds = load_dataset(cfg.dataset, split_seed=cfg.train.split_seed,
-                          interests="paper" if reads_paper_interests(cfg) else "optional")
+
+        ds = load_dataset(
+            cfg.dataset,
+            split_seed=cfg.train.split_seed,
+            interests="paper" if reads_paper_interests(cfg) else "optional",
+        )
     return _apply_path(ds, src) if src.kind == "path" else ds
 
 
@@ -261,6 +299,7 @@ def baseline_variant(cfg: dict[str, Any]) -> str:
     e.g. ``"lr=0.0001"`` for a run kept as the evidence of a tuning step. Such runs are not
     Table 1's row (:func:`cikgwb.models.variant_label`)."""
     from .models import variant_label
+
     return variant_label(cfg)
 
 
@@ -273,9 +312,25 @@ def variant_of(cfg: dict[str, Any]) -> str:
     return cikgrec_variant(m, cfg.get("interests"))
 
 
-INDEX_COLUMNS = ["run", "dataset", "model", "variant", "protocol", "views", "seed", "interests", "selected_epoch",
-                 "max_epochs", "converged", "stop_reason", "device", "wall_seconds", "finished_at", "path",
-                 "epochs"] + [f"{s} {k}" for s in ("test", "valid") for k in HEADLINE]
+INDEX_COLUMNS = [
+    "run",
+    "dataset",
+    "model",
+    "variant",
+    "protocol",
+    "views",
+    "seed",
+    "interests",
+    "selected_epoch",
+    "max_epochs",
+    "converged",
+    "stop_reason",
+    "device",
+    "wall_seconds",
+    "finished_at",
+    "path",
+    "epochs",
+] + [f"{s} {k}" for s in ("test", "valid") for k in HEADLINE]
 
 
 def _count_lines(path: Path) -> int | None:
@@ -292,26 +347,39 @@ def _index_row(p: Path, root: Path, variants: bool = True) -> dict[str, Any] | N
     cfg: dict[str, Any] = {}
     if (p.parent / "config.yaml").exists():
         import yaml
+
         cfg = yaml.safe_load((p.parent / "config.yaml").read_text()) or {}
     stop = str(m.get("stop_reason") or "")
-    row = {"run": p.parent.relative_to(root).as_posix(), "dataset": m.get("dataset"), "model": m.get("model"),
-           "variant": (None if not variants else variant_of(cfg) if cfg
-                       else "full" if m.get("model") == "cikgrec" else "-"),
-           "protocol": m.get("protocol"), "views": m.get("views"), "seed": m.get("seed"),
-           "interests": m.get("interests"), "selected_epoch": m.get("selected_epoch"),
-           "max_epochs": cfg.get("train", {}).get("max_epochs"),
-           "converged": stop.startswith("early stop"), "stop_reason": stop,
-           "device": m.get("device"), "wall_seconds": m.get("wall_seconds"),
-           "finished_at": m.get("finished_at"), "path": str(p.parent),
-           "epochs": m.get("epochs_run") or _count_lines(p.parent / "history.jsonl")}
+    row = {
+        "run": p.parent.relative_to(root).as_posix(),
+        "dataset": m.get("dataset"),
+        "model": m.get("model"),
+        "variant": (
+            None if not variants else variant_of(cfg) if cfg else "full" if m.get("model") == "cikgrec" else "-"
+        ),
+        "protocol": m.get("protocol"),
+        "views": m.get("views"),
+        "seed": m.get("seed"),
+        "interests": m.get("interests"),
+        "selected_epoch": m.get("selected_epoch"),
+        "max_epochs": cfg.get("train", {}).get("max_epochs"),
+        "converged": stop.startswith("early stop"),
+        "stop_reason": stop,
+        "device": m.get("device"),
+        "wall_seconds": m.get("wall_seconds"),
+        "finished_at": m.get("finished_at"),
+        "path": str(p.parent),
+        "epochs": m.get("epochs_run") or _count_lines(p.parent / "history.jsonl"),
+    }
     for split in ("test", "valid"):
         for k in HEADLINE:
             row[f"{split} {k}"] = m.get(split, {}).get(k)
     return row
 
 
-def run_index(roots: str | Path | Iterable[str | Path] | None = None, skip_unreadable: bool = False,
-              variants: bool = True) -> pd.DataFrame:
+def run_index(
+    roots: str | Path | Iterable[str | Path] | None = None, skip_unreadable: bool = False, variants: bool = True
+) -> pd.DataFrame:
     """One row per finished run under ``roots`` (default :func:`cikgwb.paths.runs_root`; sub-folders
     too: ``run`` is then the path below its root; a folder found under two roots counts once).
 
@@ -358,14 +426,23 @@ def runs_table(root: str | Path | None = None) -> pd.DataFrame:
 def has_checkpoint(run_dir: str | Path, name: str = "best.pt") -> bool:
     """Whether a run's checkpoint is on this machine (:func:`cikgwb.train.find_checkpoint`)."""
     from .train import find_checkpoint
+
     return find_checkpoint(run_dir, name) is not None
 
 
 # ----------------------------------------------------------------------------- find_run
-def find_runs(runs: pd.DataFrame, *, run: str | Path | None = None, dataset: str | None = None,
-              model: str | Iterable[str] | None = None, variant: str | Iterable[str] | None = None,
-              protocol: str | None = None, quick: bool | None = None, need: Iterable[str] = (),
-              prefer: Iterable[Any] = ()) -> pd.DataFrame:
+def find_runs(
+    runs: pd.DataFrame,
+    *,
+    run: str | Path | None = None,
+    dataset: str | None = None,
+    model: str | Iterable[str] | None = None,
+    variant: str | Iterable[str] | None = None,
+    protocol: str | None = None,
+    quick: bool | None = None,
+    need: Iterable[str] = (),
+    prefer: Iterable[Any] = (),
+) -> pd.DataFrame:
     """The rows of a run index (:func:`run_index`) that match, best first.
 
     Filters: ``run`` (a name, a path below the root, or a folder), ``dataset``, ``model`` and
@@ -380,8 +457,7 @@ def find_runs(runs: pd.DataFrame, *, run: str | Path | None = None, dataset: str
     if run is not None:
         want = str(run)
         res = str(Path(want).expanduser().resolve())
-        r = r[[want in (x, n, p) or str(Path(p).resolve()) == res
-               for x, n, p in zip(r["run"], r["name"], r["path"])]]
+        r = r[[want in (x, n, p) or str(Path(p).resolve()) == res for x, n, p in zip(r["run"], r["name"], r["path"])]]
     for col, val in (("dataset", dataset), ("model", model), ("variant", variant), ("protocol", protocol)):
         if val is not None:
             r = r[r[col] == val] if isinstance(val, str) else r[r[col].isin(list(val))]
@@ -393,10 +469,17 @@ def find_runs(runs: pd.DataFrame, *, run: str | Path | None = None, dataset: str
     if need and len(r):
         r = r[[any(_truthy(row[c]) for c in need) for _, row in r.iterrows()]]
     if prefer and len(r):
+
         def key(i: int) -> tuple:
             row = r.iloc[i]
-            return (*(not (all(row[k] == v for k, v in c.items()) if isinstance(c, dict) else _truthy(row[c]))
-                      for c in prefer), i)
+            return (
+                *(
+                    not (all(row[k] == v for k, v in c.items()) if isinstance(c, dict) else _truthy(row[c]))
+                    for c in prefer
+                ),
+                i,
+            )
+
         r = r.iloc[sorted(range(len(r)), key=key)]
     return r
 
@@ -434,10 +517,12 @@ def load_run(run_dir: str | Path, ds: Any = None, device: str = "cpu", checkpoin
     ck_path = find_checkpoint(run_dir, checkpoint) or checkpoint_candidates(run_dir)[0] / checkpoint
     for p in (cfg_path, ck_path):
         if not p.exists():
-            raise FileNotFoundError(f"{p} not found: load_run needs the run's config.yaml and its checkpoint "
-                                    f"{checkpoint} (checkpoints are not committed: they live under "
-                                    "$CIKGWB_CHECKPOINT_DIR, default ~/.cache/cikgwb/checkpoints; rerun the "
-                                    "training or run this where the checkpoints are)")
+            raise FileNotFoundError(
+                f"{p} not found: load_run needs the run's config.yaml and its checkpoint "
+                f"{checkpoint} (checkpoints are not committed: they live under "
+                "$CIKGWB_CHECKPOINT_DIR, default ~/.cache/cikgwb/checkpoints; rerun the "
+                "training or run this where the checkpoints are)"
+            )
     cfg, ds = prepare_run(load_config(cfg_path), ds)
     dev = torch.device(device)
     model = build_model(cfg.model.model, ds, cfg.model, protocol_splits(cfg.train.protocol).train_pairs(ds), dev)
@@ -460,10 +545,22 @@ def parse_label(label: str) -> tuple[str, str]:
     return label, ("full" if label == "cikgrec" else "-")
 
 
-def train_runs(ds: Any, labels: list[str], seeds: list[int], runs_root: str | Path, *, protocol: str = "valid",
-               quick: bool = True, quick_epochs: int = 20, device: str = "auto", reuse: bool = False,
-               train_missing: bool = True, interests: str = "paper", overrides: dict[str, Any] | None = None,
-               log: Any = print) -> pd.DataFrame:
+def train_runs(
+    ds: Any,
+    labels: list[str],
+    seeds: list[int],
+    runs_root: str | Path,
+    *,
+    protocol: str = "valid",
+    quick: bool = True,
+    quick_epochs: int = 20,
+    device: str = "auto",
+    reuse: bool = False,
+    train_missing: bool = True,
+    interests: str = "paper",
+    overrides: dict[str, Any] | None = None,
+    log: Any = print,
+) -> pd.DataFrame:
     """Train each model label x seed under ``runs_root/<run name>`` (:func:`run_stem`: dataset,
     model, variant, protocol, ``quick-`` in quick mode) with the dataset's default config
     (:func:`cikgwb.config.default_config`) plus the variant's and ``overrides``' settings; quick
@@ -500,8 +597,9 @@ def train_runs(ds: Any, labels: list[str], seeds: list[int], runs_root: str | Pa
                     m = find_runs(existing, run=name)
                     m = m[m["run"] == name]
                 else:
-                    m = find_runs(existing, dataset=ds.name, model=model, variant=variant, protocol=protocol,
-                                  quick=quick)
+                    m = find_runs(
+                        existing, dataset=ds.name, model=model, variant=variant, protocol=protocol, quick=quick
+                    )
                     m = m[(m["seed"] == int(seed)) & (m["views"] == getattr(cfg.model, "views", "paper"))]
                 if len(m):
                     run = m.sort_values("finished_at", na_position="first")["run"].iloc[-1]
@@ -519,7 +617,9 @@ def train_runs(ds: Any, labels: list[str], seeds: list[int], runs_root: str | Pa
             res = Trainer(cfg, ds=run_ds, run_dir=runs_root / name, progress=False).fit(overwrite=True)  # retrain
             m = res.metrics
             picked.append(name)
-            log(f"{name}: {len(res.history)} epochs in {time.time() - t0:.1f} s on {m['device']}, selected epoch "
-                f"{m['selected_epoch']}, test R@50 {m['test']['recall@50']:.4f} N@50 {m['test']['ndcg@50']:.4f}")
+            log(
+                f"{name}: {len(res.history)} epochs in {time.time() - t0:.1f} s on {m['device']}, selected epoch "
+                f"{m['selected_epoch']}, test R@50 {m['test']['recall@50']:.4f} N@50 {m['test']['ndcg@50']:.4f}"
+            )
     table = runs_table(runs_root)
     return table[table["run"].isin(picked)].reset_index(drop=True)

@@ -15,6 +15,7 @@
 * :func:`uniform_triples`: KG triples drawn uniformly with replacement, each with a uniform
   corrupted tail and no test against the true triples (CKE, CFKG, CIKGRec's TransE).
 """
+
 from __future__ import annotations
 
 import math
@@ -40,8 +41,12 @@ class Membership:
         return self.keys[pos] == keys
 
 
-def rejection_sample(draw: Callable[[int], torch.Tensor], is_positive: Callable[[torch.Tensor], torch.Tensor],
-                     n: int, max_rounds: int | None = None) -> torch.Tensor:
+def rejection_sample(
+    draw: Callable[[int], torch.Tensor],
+    is_positive: Callable[[torch.Tensor], torch.Tensor],
+    n: int,
+    max_rounds: int | None = None,
+) -> torch.Tensor:
     """``draw(n)``, then the entries that ``is_positive`` flags drawn again (``draw(k)`` for the
     ``k`` flagged ones, in index order), up to ``max_rounds`` times (``None``: until none is
     flagged; after the last allowed round the result is not tested again)."""
@@ -79,20 +84,24 @@ class PairSampler:
 
     def negatives(self, users: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """One item per user, uniform over the items the user has not trained on."""
-        return rejection_sample(lambda k: torch.randint(0, self.n_items, (k,), generator=generator),
-                                lambda neg: self._is_train(users, neg), len(users))
+        return rejection_sample(
+            lambda k: torch.randint(0, self.n_items, (k,), generator=generator),
+            lambda neg: self._is_train(users, neg),
+            len(users),
+        )
 
     def epoch(self, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         perm = torch.randperm(len(self.pairs), generator=generator)
         for start in range(0, len(perm), self.batch_size):
-            b = self.pairs[perm[start:start + self.batch_size]]
+            b = self.pairs[perm[start : start + self.batch_size]]
             users, pos = b[:, 0], b[:, 1]
             neg = self.negatives(users, generator)
             yield users.to(self.device), pos.to(self.device), neg.to(self.device)
 
 
-def uniform_triples(triples: torch.Tensor, n: int, n_tails: int, generator: torch.Generator | None = None
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def uniform_triples(
+    triples: torch.Tensor, n: int, n_tails: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``n`` rows of ``triples`` (``(m, 3)``: head, relation, tail) drawn uniformly with
     replacement and a corrupted tail uniform over ``[0, n_tails)`` each (not tested against the
     true triples); ``(h, r, t, t_neg)`` on ``triples``' device. ``generator=None``: the global RNG."""
@@ -107,18 +116,37 @@ def triple_keys(h: torch.Tensor, r: torch.Tensor, t: torch.Tensor, n_rel: int, n
     return (h * n_rel + r) * n_nodes + t
 
 
-def uniform_negatives(h: torch.Tensor, r: torch.Tensor, n_nodes: int, true_keys: torch.Tensor,
-                      n_rel: int, generator: torch.Generator | None = None,
-                      max_rounds: int = 20) -> torch.Tensor:
+def uniform_negatives(
+    h: torch.Tensor,
+    r: torch.Tensor,
+    n_nodes: int,
+    true_keys: torch.Tensor,
+    n_rel: int,
+    generator: torch.Generator | None = None,
+    max_rounds: int = 20,
+) -> torch.Tensor:
     """Tails drawn uniformly from ``[0, n_nodes)``, drawn again while ``(h, r, t)`` is a true triple
     (``true_keys``: sorted :func:`triple_keys`), at most ``max_rounds`` times."""
-    return tail_negatives(h, r, lambda k: torch.randint(0, n_nodes, (k,), generator=generator).to(h.device),
-                          Membership(true_keys, presorted=True), n_rel, n_nodes, max_rounds)
+    return tail_negatives(
+        h,
+        r,
+        lambda k: torch.randint(0, n_nodes, (k,), generator=generator).to(h.device),
+        Membership(true_keys, presorted=True),
+        n_rel,
+        n_nodes,
+        max_rounds,
+    )
 
 
-def tail_negatives(h: torch.Tensor, r: torch.Tensor, draw: Callable[[int], torch.Tensor], true: Membership,
-                   n_rel: int, n_nodes: int, max_rounds: int = 20) -> torch.Tensor:
+def tail_negatives(
+    h: torch.Tensor,
+    r: torch.Tensor,
+    draw: Callable[[int], torch.Tensor],
+    true: Membership,
+    n_rel: int,
+    n_nodes: int,
+    max_rounds: int = 20,
+) -> torch.Tensor:
     """Negative tails from ``draw`` for the triples ``(h, r, .)``, drawn again while
     :func:`triple_keys` of ``(h, r, t')`` is in ``true``, at most ``max_rounds`` times."""
-    return rejection_sample(draw, lambda t: true.contains(triple_keys(h, r, t, n_rel, n_nodes)), len(h),
-                            max_rounds)
+    return rejection_sample(draw, lambda t: true.contains(triple_keys(h, r, t, n_rel, n_nodes)), len(h), max_rounds)

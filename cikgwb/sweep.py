@@ -35,6 +35,7 @@ filesystem) and the data under ``$CIKGWB_DATA_DIR``. A task whose worker dies is
 fails is a ``failed: ...`` row with its log, and the sweep goes on. A tqdm bar in the driver
 counts finished runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,15 +58,32 @@ import pandas as pd
 from .runs import run_name, split_run_name
 
 ALIASES = {
-    "alpha": "mask_alpha", "omega": "mask_omega", "Lambda": "mask_lambda", "lambda1": "cf_weight",
-    "lambda2": "interest_recon_weight", "lambda3": "gcl_weight", "l1": "cf_weight",
-    "l2": "interest_recon_weight", "l3": "gcl_weight", "tau": "gcl_temp", "eta": "sce_eta",
-    "layers": "n_layers", "dim": "dim", "eps": "noise_eps",
+    "alpha": "mask_alpha",
+    "omega": "mask_omega",
+    "Lambda": "mask_lambda",
+    "lambda1": "cf_weight",
+    "lambda2": "interest_recon_weight",
+    "lambda3": "gcl_weight",
+    "l1": "cf_weight",
+    "l2": "interest_recon_weight",
+    "l3": "gcl_weight",
+    "tau": "gcl_temp",
+    "eta": "sce_eta",
+    "layers": "n_layers",
+    "dim": "dim",
+    "eps": "noise_eps",
 }
-SYMBOLS = {"mask_alpha": "alpha (start mask rate)", "mask_omega": "omega (mask-rate cap)",
-           "mask_lambda": "Lambda (schedule length)", "cf_weight": "lambda1 (BPR weight)",
-           "interest_recon_weight": "lambda2 (reconstruction weight)", "gcl_weight": "lambda3 (contrast weight)",
-           "gcl_temp": "tau (temperature)", "sce_eta": "eta (SCE exponent)", "n_layers": "layers"}
+SYMBOLS = {
+    "mask_alpha": "alpha (start mask rate)",
+    "mask_omega": "omega (mask-rate cap)",
+    "mask_lambda": "Lambda (schedule length)",
+    "cf_weight": "lambda1 (BPR weight)",
+    "interest_recon_weight": "lambda2 (reconstruction weight)",
+    "gcl_weight": "lambda3 (contrast weight)",
+    "gcl_temp": "tau (temperature)",
+    "sce_eta": "eta (SCE exponent)",
+    "n_layers": "layers",
+}
 METRICS = ("recall@20", "ndcg@20", "recall@50", "ndcg@50", "recall@100", "ndcg@100")
 MODES = ("each", "grid")
 
@@ -104,10 +122,13 @@ def _check_value(name: str, value: Any, model: str = "cikgrec") -> None:
     ``n_layers=1.5``, ``no_cl=maybe``) before any run starts."""
     from .config import TrainConfig
     from .models import model_entry
+
     mcls = model_entry(model).config
     key = mcls.canonical(canonical(name)) or canonical(name)
-    defaults = {**{k: getattr(mcls(), k) for k in mcls.setting_names()},
-                **{k: getattr(TrainConfig(), k) for k in vars(TrainConfig())}}
+    defaults = {
+        **{k: getattr(mcls(), k) for k in mcls.setting_names()},
+        **{k: getattr(TrainConfig(), k) for k in vars(TrainConfig())},
+    }
     cur = defaults.get(key)
     if isinstance(cur, bool):
         ok, want = isinstance(value, bool), "true or false"
@@ -134,7 +155,7 @@ class SweepSpec:
     model: str = "cikgrec"
     protocol: str = "valid"
     seeds: list[int] = field(default_factory=lambda: [0])
-    base: dict[str, Any] = field(default_factory=dict)     # --set overrides for every point
+    base: dict[str, Any] = field(default_factory=dict)  # --set overrides for every point
     interests: str = "paper"
     notebook: str | None = None
 
@@ -148,12 +169,15 @@ class SweepSpec:
         if not self.notebook:
             from .config import _TRAIN_KEYS
             from .models import model_entry
-            mcls = model_entry(self.model).config   # an unknown model: named, with the known ones
+
+            mcls = model_entry(self.model).config  # an unknown model: named, with the known ones
             known = sorted(set(mcls.setting_names()) | _TRAIN_KEYS)
             for k in self.grid:
                 if mcls.canonical(canonical(k)) is None and canonical(k) not in _TRAIN_KEYS:
-                    raise ValueError(f"--grid {k!r}: not a setting of {self.model}; expected one of its config "
-                                     f"keys ({known}) or an alias ({sorted(ALIASES)})")
+                    raise ValueError(
+                        f"--grid {k!r}: not a setting of {self.model}; expected one of its config "
+                        f"keys ({known}) or an alias ({sorted(ALIASES)})"
+                    )
                 for v in self.grid[k]:
                     _check_value(k, v, self.model)
 
@@ -169,6 +193,7 @@ class SweepSpec:
             return {k: v[0] for k, v in self.grid.items()}
         from .config import apply_overrides
         from .models import default_config
+
         cfg = apply_overrides(default_config(self.dataset, self.model), {k: str(v) for k, v in self.base.items()})
         out = {}
         for k in self.keys:
@@ -183,10 +208,13 @@ class SweepSpec:
             return
         from .config import apply_overrides
         from .models import default_config
+
         for point in self.points():
             try:
-                apply_overrides(default_config(self.dataset, self.model),
-                                {**{k: str(v) for k, v in self.base.items()}, **{k: _fmt(v) for k, v in point.items()}})
+                apply_overrides(
+                    default_config(self.dataset, self.model),
+                    {**{k: str(v) for k, v in self.base.items()}, **{k: _fmt(v) for k, v in point.items()}},
+                )
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"sweep {self.name}: point {point}: {exc}") from exc
 
@@ -211,8 +239,11 @@ class SweepSpec:
         return out
 
     def run_name(self, point: dict[str, Any], seed: int) -> str:
-        short = {v: k for k, v in ALIASES.items() if k in ("alpha", "omega", "Lambda", "lambda1", "lambda2",
-                                                           "lambda3", "tau", "eta")}
+        short = {
+            v: k
+            for k, v in ALIASES.items()
+            if k in ("alpha", "omega", "Lambda", "lambda1", "lambda2", "lambda3", "tau", "eta")
+        }
         parts = [f"{short.get(k, k)}{_fmt(v)}" for k, v in point.items()]
         return run_name(re.sub(r"[^A-Za-z0-9_.+-]", "_", "-".join(parts)), seed)
 
@@ -224,9 +255,26 @@ class SweepSpec:
 def _train_cmd(spec: SweepSpec, point: dict[str, Any], seed: int, name: str, resume: bool = True) -> list[str]:
     # --resume: a run cut short (a killed worker, a time-out) continues from its last checkpoint;
     # without a checkpoint it starts afresh. --overwrite (sweep --no-resume): train again.
-    cmd = [sys.executable, "-m", "cikgwb", "train", "--dataset", spec.dataset, "--model", spec.model,
-           "--protocol", spec.protocol, "--interests", spec.interests, "--seeds", str(seed),
-           "--name", split_run_name(name)[0], "--quiet", "--resume" if resume else "--overwrite"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cikgwb",
+        "train",
+        "--dataset",
+        spec.dataset,
+        "--model",
+        spec.model,
+        "--protocol",
+        spec.protocol,
+        "--interests",
+        spec.interests,
+        "--seeds",
+        str(seed),
+        "--name",
+        split_run_name(name)[0],
+        "--quiet",
+        "--resume" if resume else "--overwrite",
+    ]
     for k, v in {**spec.base, **point}.items():
         cmd += ["--set", f"{k}={_fmt(v)}"]
     return cmd
@@ -236,32 +284,52 @@ def _notebook_cmd(spec: SweepSpec, point: dict[str, Any], seed: int, run_dir: Pa
     import yaml
 
     base = {k: yaml.safe_load(v) if isinstance(v, str) else v for k, v in spec.base.items()}  # --set: YAML values
-    params = {"dataset": spec.dataset, "seeds": [seed], **base, **point,
-              "sweep_record": str(run_dir / "metrics.json")}
-    code = ("import json,sys,papermill as pm; p=json.loads(sys.argv[3]); "
-            "d=pm.inspect_notebook(sys.argv[1]); "
-            "pm.execute_notebook(sys.argv[1], sys.argv[2], parameters={k: v for k, v in p.items() if k in d}, "
-            "progress_bar=False, cwd=str(__import__('pathlib').Path(sys.argv[1]).parent))")
-    return [sys.executable, "-c", code, str(Path(spec.notebook).resolve()), str(run_dir / "notebook.ipynb"),
-            json.dumps(params, default=str)]
+    params = {"dataset": spec.dataset, "seeds": [seed], **base, **point, "sweep_record": str(run_dir / "metrics.json")}
+    code = (
+        "import json,sys,papermill as pm; p=json.loads(sys.argv[3]); "
+        "d=pm.inspect_notebook(sys.argv[1]); "
+        "pm.execute_notebook(sys.argv[1], sys.argv[2], parameters={k: v for k, v in p.items() if k in d}, "
+        "progress_bar=False, cwd=str(__import__('pathlib').Path(sys.argv[1]).parent))"
+    )
+    return [
+        sys.executable,
+        "-c",
+        code,
+        str(Path(spec.notebook).resolve()),
+        str(run_dir / "notebook.ipynb"),
+        json.dumps(params, default=str),
+    ]
 
 
-def _row(spec: SweepSpec, point: dict[str, Any], seed: int, run_dir: Path, status: str, seconds: float,
-         log_path: Path) -> dict[str, Any]:
-    row: dict[str, Any] = {**point, "seed": seed, "status": status, "seconds": round(seconds, 1),
-                           "run": run_dir.name, "log": str(log_path)}
+def _row(
+    spec: SweepSpec, point: dict[str, Any], seed: int, run_dir: Path, status: str, seconds: float, log_path: Path
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        **point,
+        "seed": seed,
+        "status": status,
+        "seconds": round(seconds, 1),
+        "run": run_dir.name,
+        "log": str(log_path),
+    }
     mpath = run_dir / "metrics.json"
     if mpath.exists():
         m = json.loads(mpath.read_text())
-        if spec.notebook:   # whatever the notebook recorded: flat scalars, or test/valid dicts
+        if spec.notebook:  # whatever the notebook recorded: flat scalars, or test/valid dicts
             for k, v in m.items():
                 if isinstance(v, dict):
                     row.update({f"{k} {kk}": vv for kk, vv in v.items() if not isinstance(vv, (dict, list))})
                 elif not isinstance(v, list):
                     row[k] = v
         else:
-            row.update({"selected_epoch": m.get("selected_epoch"), "stop_reason": m.get("stop_reason"),
-                        "device": m.get("device"), "wall_seconds": m.get("wall_seconds")})
+            row.update(
+                {
+                    "selected_epoch": m.get("selected_epoch"),
+                    "stop_reason": m.get("stop_reason"),
+                    "device": m.get("device"),
+                    "wall_seconds": m.get("wall_seconds"),
+                }
+            )
             for split in ("test", "valid"):
                 for k in METRICS:
                     if k in m.get(split, {}):
@@ -280,30 +348,50 @@ def _popen_kwargs(die_with_parent: bool) -> dict[str, Any]:
     import signal
 
     def _set_pdeathsig() -> None:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
     return {"preexec_fn": _set_pdeathsig}
 
 
-def _exec(cmd: list[str], env: dict[str, str], cwd: str, log_path: str, timeout: float | None,
-          cleanup_run_dir: str | None = None, append: bool = False, die_with_parent: bool = False) -> dict[str, Any]:
+def _exec(
+    cmd: list[str],
+    env: dict[str, str],
+    cwd: str,
+    log_path: str,
+    timeout: float | None,
+    cleanup_run_dir: str | None = None,
+    append: bool = False,
+    die_with_parent: bool = False,
+) -> dict[str, Any]:
     """Run one point x seed: ``cmd`` with its output in ``log_path``; after a success, delete
     the run's checkpoints when ``cleanup_run_dir`` is given. Returns status, seconds, host.
     Runs in a driver thread (local executor) or in a Ray task (the Ray executor)."""
     import platform
+
     t0 = time.time()
     with open(log_path, "a" if append else "w") as fh:
         if append:
-            fh.write(f"=== attempt on {platform.node()} (pid {os.getpid()}) at {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
+            fh.write(
+                f"=== attempt on {platform.node()} (pid {os.getpid()}) at {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n"
+            )
         fh.write("$ " + " ".join(cmd) + "\n")
         fh.flush()
         try:
-            rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd, timeout=timeout,
-                                **_popen_kwargs(die_with_parent)).returncode
+            rc = subprocess.run(
+                cmd,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=cwd,
+                timeout=timeout,
+                **_popen_kwargs(die_with_parent),
+            ).returncode
             status = "ok" if rc == 0 else f"failed: exit {rc}"
         except subprocess.TimeoutExpired:
             status = f"failed: timeout after {timeout} s"
     if status == "ok" and cleanup_run_dir:
         from .train import checkpoint_dir
+
         run_dir = Path(cleanup_run_dir)
         if (run_dir / "metrics.json").exists():
             for d in {checkpoint_dir(run_dir), run_dir / "checkpoints"}:
@@ -314,6 +402,7 @@ def _exec(cmd: list[str], env: dict[str, str], cwd: str, log_path: str, timeout:
 def _ray_address_check(address: str) -> None:
     """One clear line, within seconds, when ``HOST:PORT`` / ``ray://HOST:PORT`` cannot be reached."""
     import socket
+
     if address == "auto":
         return
     m = re.fullmatch(r"(?:ray://)?\[?([^\]/]+?)\]?(?::(\d+))?/?", address.strip())
@@ -332,7 +421,7 @@ def ray_connect(address: str | None = None, num_cpus: int | None = None) -> bool
     ``num_cpus`` (default this machine's cores) on 127.0.0.1. Returns True where this call
     started Ray (the caller shuts it down)."""
     if address:
-        _ray_address_check(address)      # before importing Ray (seconds): an unreachable address fails fast
+        _ray_address_check(address)  # before importing Ray (seconds): an unreachable address fails fast
         # something that accepts the connection but is no Ray cluster: give up after ~10 s (Ray's
         # default is ~20 s of retries, each logged), quietly
         os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "6")
@@ -344,12 +433,13 @@ def ray_connect(address: str | None = None, num_cpus: int | None = None) -> bool
         return False
     if address:
         import tempfile
+
         # Ray's C++ client logs every failed attempt on fd 2: kept aside, shown only on failure with -v
         saved, buf = os.dup(2), tempfile.TemporaryFile()
         os.dup2(buf.fileno(), 2)
         try:
             ray.init(address=address, log_to_driver=False, logging_level="ERROR")
-        except Exception as exc:   # ConnectionError, TimeoutError, RuntimeError from Ray
+        except Exception as exc:  # ConnectionError, TimeoutError, RuntimeError from Ray
             os.dup2(saved, 2)
             buf.seek(0)
             logging.getLogger(__name__).debug("ray.init(%s):\n%s", address, buf.read().decode(errors="replace"))
@@ -368,14 +458,19 @@ def ray_connect(address: str | None = None, num_cpus: int | None = None) -> bool
     try:
         import ray._private.utils as ray_utils
         from ray._private import ray_constants
+
         ray_constants.ENABLE_RAY_CLUSTER = False
         ray_utils.get_dashboard_dependency_error = lambda: "cikgwb: a local cluster without the dashboard"
-    except (ImportError, AttributeError):   # pragma: no cover - another Ray version
+    except (ImportError, AttributeError):  # pragma: no cover - another Ray version
         pass
     for attempt in range(3):
         try:
-            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
-                     log_to_driver=False, logging_level="ERROR")
+            ray.init(
+                num_cpus=num_cpus or os.cpu_count() or 1,
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level="ERROR",
+            )
             return True
         except Exception as exc:
             # on a loaded machine the raylet can give up waiting for its agents (a fixed 15 s in
@@ -387,9 +482,15 @@ def ray_connect(address: str | None = None, num_cpus: int | None = None) -> bool
     return True
 
 
-def ray_map(jobs: list[dict[str, Any]], threads: int = 1, gpus_per_run: float | None = None,
-            max_retries: int = 2, address: str | None = None, desc: str = "runs",
-            on_done: Any = None) -> list[dict[str, Any]]:
+def ray_map(
+    jobs: list[dict[str, Any]],
+    threads: int = 1,
+    gpus_per_run: float | None = None,
+    max_retries: int = 2,
+    address: str | None = None,
+    desc: str = "runs",
+    on_done: Any = None,
+) -> list[dict[str, Any]]:
     """Run :func:`_exec` for every ``jobs`` entry (its keyword arguments) as one Ray task each,
     ``num_cpus=threads`` and, where the cluster has GPUs, ``num_gpus=gpus_per_run`` (default 1);
     a task whose worker dies is retried ``max_retries`` times. Returns one result per job, in
@@ -399,6 +500,7 @@ def ray_map(jobs: list[dict[str, Any]], threads: int = 1, gpus_per_run: float | 
 
     started = ray_connect(address)
     import ray
+
     try:
         has_gpu = ray.cluster_resources().get("GPU", 0) > 0
         opts: dict[str, Any] = {"num_cpus": threads, "max_retries": max_retries, "retry_exceptions": False}
@@ -417,10 +519,12 @@ def ray_map(jobs: list[dict[str, Any]], threads: int = 1, gpus_per_run: float | 
                     i = refs[ref]
                     try:
                         res = ray.get(ref)
-                    except Exception as exc:   # WorkerCrashedError after the retries, a task error
+                    except Exception as exc:  # WorkerCrashedError after the retries, a task error
                         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                        res = {"status": f"failed: {type(exc).__name__} after {max_retries} retries: {first}"[:300],
-                               "seconds": 0.0}
+                        res = {
+                            "status": f"failed: {type(exc).__name__} after {max_retries} retries: {first}"[:300],
+                            "seconds": 0.0,
+                        }
                     out[i] = res
                     if on_done is not None:
                         on_done(i, res)
@@ -434,14 +538,29 @@ def ray_map(jobs: list[dict[str, Any]], threads: int = 1, gpus_per_run: float | 
 def _task_env(base: dict[str, str], threads: int) -> dict[str, str]:
     """What a run's process needs from the driver: the CIKGWB_* settings, PYTHONPATH, threads."""
     keep = {k: v for k, v in base.items() if k.startswith("CIKGWB_") or k in ("PYTHONPATH", "HF_HOME")}
-    return {**os.environ, **keep, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-            "PYTHONUNBUFFERED": "1"}
+    return {
+        **os.environ,
+        **keep,
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
-def run_sweep(spec: SweepSpec, out_root: str | Path | None = None, jobs: int = 2, threads: int | None = None,
-              resume: bool = True, timeout: float | None = None, keep_checkpoints: bool = False,
-              log: Any = print, executor: str = "local", address: str | None = None,
-              gpus_per_run: float | None = None, max_retries: int = 2) -> pd.DataFrame:
+def run_sweep(
+    spec: SweepSpec,
+    out_root: str | Path | None = None,
+    jobs: int = 2,
+    threads: int | None = None,
+    resume: bool = True,
+    timeout: float | None = None,
+    keep_checkpoints: bool = False,
+    log: Any = print,
+    executor: str = "local",
+    address: str | None = None,
+    gpus_per_run: float | None = None,
+    max_retries: int = 2,
+) -> pd.DataFrame:
     """Run every point x seed of ``spec`` (at most ``jobs`` processes at a time, or one Ray task
     each with ``executor="ray"``: module docstring) and write ``sweep.json`` and ``results.csv``
     under ``out_root/<name>`` (default ``<reports>/sweeps``). Returns the results table; failed
@@ -463,24 +582,40 @@ def run_sweep(spec: SweepSpec, out_root: str | Path | None = None, jobs: int = 2
     started_ray = False
     if executor == "ray":
         threads = threads or 1
-        started_ray = ray_connect(address)   # an unreachable --address fails here, before any folder is written
+        started_ray = ray_connect(address)  # an unreachable --address fails here, before any folder is written
     else:
         threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     (sweep_dir / "logs").mkdir(parents=True, exist_ok=True)
     points = spec.points()
     tasks = [(p, int(s)) for p in points for s in spec.seeds]
-    meta = {**spec.to_dict(), "keys": spec.keys, "base_values": spec.base_values(), "n_points": len(points),
-            "n_runs": len(tasks), "jobs": jobs, "threads": threads, "executor": executor,
-            "address": address if executor == "ray" else None,
-            "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("cikgwb") else None,
-            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    meta = {
+        **spec.to_dict(),
+        "keys": spec.keys,
+        "base_values": spec.base_values(),
+        "n_points": len(points),
+        "n_runs": len(tasks),
+        "jobs": jobs,
+        "threads": threads,
+        "executor": executor,
+        "address": address if executor == "ray" else None,
+        "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("cikgwb") else None,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     (sweep_dir / "sweep.json").write_text(json.dumps(meta, indent=1, default=str) + "\n")
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-           "CIKGWB_REPORTS_DIR": str(sweep_dir), "CIKGWB_ROOT": str(root), "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "CIKGWB_REPORTS_DIR": str(sweep_dir),
+        "CIKGWB_ROOT": str(root),
+        "PYTHONUNBUFFERED": "1",
+    }
     env.setdefault("CIKGWB_DATA_DIR", str(root / "data"))
-    log(f"sweep {spec.name}: {len(points)} points x {len(spec.seeds)} seed(s) = {len(tasks)} runs, "
+    log(
+        f"sweep {spec.name}: {len(points)} points x {len(spec.seeds)} seed(s) = {len(tasks)} runs, "
         + (f"{jobs} at a time" if executor == "local" else f"Ray tasks ({address or 'local cluster'})")
-        + f", {threads} thread(s) each -> {sweep_dir}")
+        + f", {threads} thread(s) each -> {sweep_dir}"
+    )
 
     def job(task: tuple[dict[str, Any], int]) -> dict[str, Any] | None:
         """The run's keyword arguments for :func:`_exec`, or None where a finished run is reused."""
@@ -491,13 +626,22 @@ def run_sweep(spec: SweepSpec, out_root: str | Path | None = None, jobs: int = 2
         if resume and (run_dir / "metrics.json").exists():
             return None
         run_dir.mkdir(parents=True, exist_ok=True)
-        cmd = (_notebook_cmd(spec, point, seed, run_dir) if spec.notebook
-               else _train_cmd(spec, point, seed, name, resume=resume))
+        cmd = (
+            _notebook_cmd(spec, point, seed, run_dir)
+            if spec.notebook
+            else _train_cmd(spec, point, seed, name, resume=resume)
+        )
         # a notebook gets a reports folder of its own (its runs, figures), a training run
         # writes <sweep>/runs/<name>/
         run_env = {**env, "CIKGWB_REPORTS_DIR": str(run_dir)} if spec.notebook else env
-        return {"cmd": cmd, "env": run_env, "cwd": str(root), "log_path": str(log_path), "timeout": timeout,
-                "cleanup_run_dir": None if keep_checkpoints or spec.notebook else str(run_dir)}
+        return {
+            "cmd": cmd,
+            "env": run_env,
+            "cwd": str(root),
+            "log_path": str(log_path),
+            "timeout": timeout,
+            "cleanup_run_dir": None if keep_checkpoints or spec.notebook else str(run_dir),
+        }
 
     def row_of(task: tuple[dict[str, Any], int], res: dict[str, Any] | None) -> dict[str, Any]:
         point, seed = task
@@ -506,14 +650,18 @@ def run_sweep(spec: SweepSpec, out_root: str | Path | None = None, jobs: int = 2
         if res is None:
             return _row(spec, point, seed, run_dir, "reused", 0.0, log_path)
         row = _row(spec, point, seed, run_dir, res["status"], res.get("seconds", 0.0), log_path)
-        log(f"  {name}: {row['status']} in {row['seconds']:.0f} s"
-            + (f", test R@50 {row['test recall@50']:.4f}" if "test recall@50" in row else ""))
+        log(
+            f"  {name}: {row['status']} in {row['seconds']:.0f} s"
+            + (f", test R@50 {row['test recall@50']:.4f}" if "test recall@50" in row else "")
+        )
         return row
 
     specs = [job(t) for t in tasks]
     if executor == "local":
+
         def one(i: int) -> dict[str, Any]:
             return row_of(tasks[i], None if specs[i] is None else _exec(**specs[i]))
+
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             rows = list(pool.map(one, range(len(tasks))))
     else:
@@ -522,11 +670,22 @@ def run_sweep(spec: SweepSpec, out_root: str | Path | None = None, jobs: int = 2
             if j is not None:
                 j["env"] = _task_env(j["env"], threads)
         try:
-            results = ray_map([specs[i] for i in todo], threads=threads, gpus_per_run=gpus_per_run,
-                              max_retries=max_retries, address=address, desc=f"sweep {spec.name}") if todo else []
+            results = (
+                ray_map(
+                    [specs[i] for i in todo],
+                    threads=threads,
+                    gpus_per_run=gpus_per_run,
+                    max_retries=max_retries,
+                    address=address,
+                    desc=f"sweep {spec.name}",
+                )
+                if todo
+                else []
+            )
         finally:
             if started_ray:
                 import ray
+
                 ray.shutdown()
         by_index = dict(zip(todo, results))
         rows = [row_of(t, by_index.get(i)) for i, t in enumerate(tasks)]
@@ -544,6 +703,7 @@ def train_seeds_on_ray(args: argparse.Namespace, seeds: list[int], run_dirs: lis
     ``cikgwb train`` for its seed; returns the run folders that finished (the others' logs are
     named on stderr)."""
     from .paths import project_root
+
     root = project_root()
     base = ["--dataset", args.dataset, "--model", args.model, "--interests", args.interests, "--quiet"]
     for flag in ("protocol", "config", "name", "device"):
@@ -560,13 +720,19 @@ def train_seeds_on_ray(args: argparse.Namespace, seeds: list[int], run_dirs: lis
     for seed, run_dir in zip(seeds, run_dirs):
         run_dir = Path(run_dir).resolve()
         (run_dir.parent / "logs").mkdir(parents=True, exist_ok=True)
-        env = _task_env({**os.environ, "CIKGWB_REPORTS_DIR": str(run_dir.parent.parent), "CIKGWB_ROOT": str(root)},
-                        threads)
-        jobs.append({"cmd": [sys.executable, "-m", "cikgwb", "train", *base, "--seeds", str(seed)], "env": env,
-                     "cwd": str(Path.cwd()), "log_path": str(run_dir.parent / "logs" / f"{run_dir.name}.log"),
-                     "timeout": None})
-    results = ray_map(jobs, threads=threads, gpus_per_run=args.gpus_per_run, address=args.address,
-                      desc="seeds")
+        env = _task_env(
+            {**os.environ, "CIKGWB_REPORTS_DIR": str(run_dir.parent.parent), "CIKGWB_ROOT": str(root)}, threads
+        )
+        jobs.append(
+            {
+                "cmd": [sys.executable, "-m", "cikgwb", "train", *base, "--seeds", str(seed)],
+                "env": env,
+                "cwd": str(Path.cwd()),
+                "log_path": str(run_dir.parent / "logs" / f"{run_dir.name}.log"),
+                "timeout": None,
+            }
+        )
+    results = ray_map(jobs, threads=threads, gpus_per_run=args.gpus_per_run, address=args.address, desc="seeds")
     done = []
     for seed, run_dir, res, j in zip(seeds, run_dirs, results, jobs):
         print(json.dumps({"run": Path(run_dir).name, "seed": seed, "status": res["status"], "log": j["log_path"]}))
@@ -586,8 +752,12 @@ def load_sweep(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     return pd.read_csv(path / "results.csv"), json.loads((path / "sweep.json").read_text())
 
 
-def sensitivity_frames(results: pd.DataFrame, spec: dict[str, Any], metrics: tuple[str, ...] = ("recall@50", "ndcg@50"),
-                       split: str = "test") -> dict[str, pd.DataFrame]:
+def sensitivity_frames(
+    results: pd.DataFrame,
+    spec: dict[str, Any],
+    metrics: tuple[str, ...] = ("recall@50", "ndcg@50"),
+    split: str = "test",
+) -> dict[str, pd.DataFrame]:
     """Per swept key, its values with the mean and std over seeds of ``metrics``, the other keys
     held at their base values (where a grid lacks a base value, averaged over the others;
     ``attrs["note"]`` says so). Failed runs are left out."""
@@ -633,9 +803,18 @@ def _cli(args: argparse.Namespace) -> int:
         grid = parse_grid(args.grid or [])
         seeds = [int(s) for s in str(args.seeds).split(",")]
         name = args.name or f"{args.dataset}-{args.model}-{'-'.join(grid)}-{args.mode}"
-        spec = SweepSpec(name=name, grid=grid, mode=args.mode, dataset=args.dataset, model=args.model,
-                         protocol=args.protocol, seeds=seeds, base=base, interests=args.interests,
-                         notebook=args.notebook)
+        spec = SweepSpec(
+            name=name,
+            grid=grid,
+            mode=args.mode,
+            dataset=args.dataset,
+            model=args.model,
+            protocol=args.protocol,
+            seeds=seeds,
+            base=base,
+            interests=args.interests,
+            notebook=args.notebook,
+        )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -644,9 +823,19 @@ def _cli(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    df = run_sweep(spec, out_root=args.out, jobs=args.jobs, threads=args.threads, resume=not args.no_resume,
-                   timeout=args.timeout, keep_checkpoints=args.keep_checkpoints, executor=args.executor,
-                   address=args.address, gpus_per_run=args.gpus_per_run, max_retries=args.max_retries)
+    df = run_sweep(
+        spec,
+        out_root=args.out,
+        jobs=args.jobs,
+        threads=args.threads,
+        resume=not args.no_resume,
+        timeout=args.timeout,
+        keep_checkpoints=args.keep_checkpoints,
+        executor=args.executor,
+        address=args.address,
+        gpus_per_run=args.gpus_per_run,
+        max_retries=args.max_retries,
+    )
     show = [c for c in [*spec.keys, "seed", "status", "selected_epoch", "test recall@50", "test ndcg@50"] if c in df]
     print(tabulate(df[show], headers="keys", showindex=False, floatfmt=".4f"))
     return 0 if (df["status"].isin(["ok", "reused"])).all() else 1
@@ -654,10 +843,19 @@ def _cli(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``cikgwb sweep`` (module docstring)."""
-    p = subparsers.add_parser("sweep", help="run a training config or a notebook over a parameter grid",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--grid", action="append", metavar="NAME=v1,v2,...", required=True,
-                   help="a swept parameter (repeatable); paper symbols alpha, omega, lambda1-3, tau allowed")
+    p = subparsers.add_parser(
+        "sweep",
+        help="run a training config or a notebook over a parameter grid",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--grid",
+        action="append",
+        metavar="NAME=v1,v2,...",
+        required=True,
+        help="a swept parameter (repeatable); paper symbols alpha, omega, lambda1-3, tau allowed",
+    )
     p.add_argument("--mode", choices=MODES, default="each", help="each: one at a time (default); grid: product")
     p.add_argument("--dataset", default="synthetic")
     p.add_argument("--model", default="cikgrec")
@@ -673,12 +871,23 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=None, help="seconds per run")
     p.add_argument("--no-resume", action="store_true", help="rerun points that already have results")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep each run's checkpoints (deleted by default)")
-    p.add_argument("--executor", choices=["local", "ray"], default="local",
-                   help="local: --jobs processes on this machine; ray: one Ray task per point x seed")
-    p.add_argument("--address", default=None,
-                   help="--executor ray: auto | HOST:PORT | ray://HOST:PORT (default: a local cluster on 127.0.0.1)")
-    p.add_argument("--gpus-per-run", type=float, default=None,
-                   help="--executor ray: GPU fraction per run where the cluster has GPUs (default 1; 0.25: four per card)")
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local: --jobs processes on this machine; ray: one Ray task per point x seed",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="--executor ray: auto | HOST:PORT | ray://HOST:PORT (default: a local cluster on 127.0.0.1)",
+    )
+    p.add_argument(
+        "--gpus-per-run",
+        type=float,
+        default=None,
+        help="--executor ray: GPU fraction per run where the cluster has GPUs (default 1; 0.25: four per card)",
+    )
     p.add_argument("--max-retries", type=int, default=2, help="--executor ray: retries of a run whose worker died")
     p.set_defaults(func=_cli)
     return p

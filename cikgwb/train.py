@@ -27,6 +27,7 @@ training is about to start.
 ``protocol="authors"`` trains on all of train.txt and selects on TEST, as the authors' code
 does: its figures are for comparison with the paper's Table 1 only and are labelled so.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -72,8 +73,16 @@ class RunExistsError(RuntimeError):
 CHECKPOINT_FILES = ("last.pt", "best.pt")
 # settings a resumed run may change (its budget, where it runs); any other difference from the
 # checkpoint's config is refused, so that one history never mixes two configurations
-RESUME_MAY_CHANGE = {"name", "max_epochs", "max_minutes", "patience", "min_epochs", "device", "eval_batch_size",
-                     "checkpoint_every"}
+RESUME_MAY_CHANGE = {
+    "name",
+    "max_epochs",
+    "max_minutes",
+    "patience",
+    "min_epochs",
+    "device",
+    "eval_batch_size",
+    "checkpoint_every",
+}
 
 
 def checkpoint_key(run_dir: str | Path) -> str:
@@ -144,12 +153,14 @@ def check_run_dir(run_dir: str | Path, resume: bool = False, overwrite: bool = F
         raise RunExistsError(
             f"{run_dir} holds a finished run (metrics.json); nothing was changed. Use --resume to continue it "
             "from its last checkpoint, --overwrite to train it again from scratch (its results are replaced), "
-            "or --name for a new run folder")
+            "or --name for a new run folder"
+        )
     if find_checkpoint(run_dir, "last.pt") is None:
         raise RunExistsError(
             f"--resume: {run_dir} holds a finished run (metrics.json) but no checkpoint of it is on this machine "
             f"(looked in {', '.join(str(p) for p in checkpoint_candidates(run_dir))}; set CIKGWB_CHECKPOINT_DIR "
-            "if they are elsewhere); nothing was changed. Use --overwrite to train it again from scratch")
+            "if they are elsewhere); nothing was changed. Use --overwrite to train it again from scratch"
+        )
 
 
 def _config_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
@@ -159,10 +170,11 @@ def _config_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]
     (:func:`cikgwb.models.config_from_dict`), so like is compared with like."""
     if isinstance(saved.get("model"), dict):
         from .models import config_from_dict
+
         try:
             saved = config_from_dict(saved, validate=False).to_dict()
         except ValueError:
-            pass   # compared as it is: a model or setting this code does not know shows as a difference
+            pass  # compared as it is: a model or setting this code does not know shows as a difference
     diffs = []
     for sect in ("", "model", "train"):
         a = saved.get(sect, {}) if sect else saved
@@ -198,9 +210,16 @@ def cpu_model() -> str:
 
 def machine_info(device: torch.device) -> dict[str, Any]:
     """Where a figure came from: host, CPU model and count, torch threads, GPU name."""
-    info = {"host": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
-            "torch": torch.__version__, "cpu": cpu_model(), "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "device": str(device)}
+    info = {
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": str(device),
+    }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
@@ -210,10 +229,16 @@ def git_commit() -> str | None:
     if os.environ.get("CIKGWB_GIT_COMMIT"):  # set where the tree travels without .git (e.g. a GPU host)
         return os.environ["CIKGWB_GIT_COMMIT"]
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, timeout=5, cwd=Path(__file__).resolve().parent).stdout.strip()
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).resolve().parent
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -243,6 +268,7 @@ def _set_rng_state(gen: torch.Generator, st: dict[str, Any]) -> None:
 
 def _atomic_save(obj: Any, path: Path) -> None:
     from .atomic import atomic_torch_save  # the one atomic-write helper (temp file, fsync, os.replace)
+
     atomic_torch_save(obj, path)
 
 
@@ -253,14 +279,15 @@ class Trainer:
     interest source, the dataset with its interest graph) and the trainer only reads them; a
     config or dataset not yet prepared is prepared here, on a copy (``cfg`` is never changed)."""
 
-    def __init__(self, cfg: RunConfig, ds: Dataset | None = None, run_dir: str | Path | None = None,
-                 progress: bool = True):
-        self.cfg, self.ds = prepare_run(cfg, ds)   # a no-op for a prepared run
+    def __init__(
+        self, cfg: RunConfig, ds: Dataset | None = None, run_dir: str | Path | None = None, progress: bool = True
+    ):
+        self.cfg, self.ds = prepare_run(cfg, ds)  # a no-op for a prepared run
         tc = self.cfg.train
         splits = protocol_splits(tc.protocol)
         self.device = pick_device(tc.device)
         self.run_dir = Path(run_dir) if run_dir else relative_to_cwd(runs_root() / self.cfg.name)
-        self.ckpt_dir = checkpoint_dir(self.run_dir)   # set again by fit(): resumed or new
+        self.ckpt_dir = checkpoint_dir(self.run_dir)  # set again by fit(): resumed or new
         self.progress = progress
         self.train_pairs = splits.train_pairs(self.ds)
         self.sel_heldout, self.sel_exclude = splits.masks(self.ds)
@@ -270,6 +297,7 @@ class Trainer:
     # ------------------------------------------------------------------ pieces
     def _build(self):
         from .models import build_model
+
         torch.manual_seed(self.cfg.train.seed)
         np.random.seed(self.cfg.train.seed)
         model = build_model(self.cfg.model.model, self.ds, self.cfg.model, self.train_pairs, self.device)
@@ -281,27 +309,54 @@ class Trainer:
         model.eval()
         with torch.no_grad():
             fn = model.score_fn()
-            res = evaluate(fn, heldout, exclude, ks=self.cfg.train.ks, batch_size=self.cfg.train.eval_batch_size,
-                           device=self.device, return_topk=return_topk)
+            res = evaluate(
+                fn,
+                heldout,
+                exclude,
+                ks=self.cfg.train.ks,
+                batch_size=self.cfg.train.eval_batch_size,
+                device=self.device,
+                return_topk=return_topk,
+            )
         model.train()
         return res
 
     def _checkpoint(self, path, model, opt, gen, epoch, best, bad, best_epoch):
         # the history so far and the calls travel with the checkpoint: a resume in a fresh clone
         # (no history.jsonl) restores them
-        _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                      "extra_optimizers": {k: o.state_dict() for k, o in model.extra_optimizers().items()},
-                      "rng": _rng_state(gen), "epoch": epoch, "best_score": best, "bad_epochs": bad,
-                      "best_epoch": best_epoch, "config": self.cfg.to_dict(), "history": self.history(),
-                      "calls": self._calls, "run_dir": str(self.run_dir.resolve())}, path)
+        _atomic_save(
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "extra_optimizers": {k: o.state_dict() for k, o in model.extra_optimizers().items()},
+                "rng": _rng_state(gen),
+                "epoch": epoch,
+                "best_score": best,
+                "bad_epochs": bad,
+                "best_epoch": best_epoch,
+                "config": self.cfg.to_dict(),
+                "history": self.history(),
+                "calls": self._calls,
+                "run_dir": str(self.run_dir.resolve()),
+            },
+            path,
+        )
 
     def _record_checkpoints(self) -> None:
-        (self.run_dir / "checkpoints.json").write_text(json.dumps(
-            {"dir": str(self.ckpt_dir.resolve()), "key": checkpoint_key(self.run_dir),
-             "files": list(CHECKPOINT_FILES),
-             "note": "checkpoints live outside the work tree ($CIKGWB_CHECKPOINT_DIR, default "
-                     "~/.cache/cikgwb/checkpoints/<key>); `cikgwb train ... --resume` finds them from any clone "
-                     "on this machine"}, indent=1) + "\n")
+        (self.run_dir / "checkpoints.json").write_text(
+            json.dumps(
+                {
+                    "dir": str(self.ckpt_dir.resolve()),
+                    "key": checkpoint_key(self.run_dir),
+                    "files": list(CHECKPOINT_FILES),
+                    "note": "checkpoints live outside the work tree ($CIKGWB_CHECKPOINT_DIR, default "
+                    "~/.cache/cikgwb/checkpoints/<key>); `cikgwb train ... --resume` finds them from any clone "
+                    "on this machine",
+                },
+                indent=1,
+            )
+            + "\n"
+        )
 
     # ------------------------------------------------------------------ main loop
     def fit(self, resume: bool = False, stop_after_epochs: int | None = None, overwrite: bool = False) -> TrainResult:
@@ -323,9 +378,12 @@ class Trainer:
             ck = torch.load(last, map_location=self.device, weights_only=False)
             diffs = _config_differences(ck.get("config", {}), cfg.to_dict())
             if diffs:
-                raise RunExistsError(f"--resume: the checkpoint {last} was trained with other settings ("
-                                     + "; ".join(diffs) + "); nothing was changed. Resume with the same settings, "
-                                     "or use --overwrite (or --name) to start a new run")
+                raise RunExistsError(
+                    f"--resume: the checkpoint {last} was trained with other settings ("
+                    + "; ".join(diffs)
+                    + "); nothing was changed. Resume with the same settings, "
+                    "or use --overwrite (or --name) to start a new run"
+                )
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
             for k, o in model.extra_optimizers().items():
@@ -351,28 +409,47 @@ class Trainer:
             hist_path.write_text("")
             for p in (self.run_dir / "metrics.json", self.run_dir / PER_USER_FILE):
                 p.unlink(missing_ok=True)
-            for name in CHECKPOINT_FILES:   # a new run: no checkpoint of an older one may be found
+            for name in CHECKPOINT_FILES:  # a new run: no checkpoint of an older one may be found
                 for d in checkpoint_candidates(self.run_dir):
                     (d / name).unlink(missing_ok=True)
         last = self.ckpt_dir / "last.pt"
         cfg.save(self.run_dir / "config.yaml")
         self._record_checkpoints()
-        self._calls.append({"start_epoch": start_epoch, "resumed": start_epoch > 0,
-                            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node(),
-                            "run_dir": str(self.run_dir.resolve()), "git_commit": git_commit()})
+        self._calls.append(
+            {
+                "start_epoch": start_epoch,
+                "resumed": start_epoch > 0,
+                "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "host": platform.node(),
+                "run_dir": str(self.run_dir.resolve()),
+                "git_commit": git_commit(),
+            }
+        )
 
         sampler = PairSampler(self.train_pairs, self.ds.n_items, tc.batch_size, self.device)
         t_start = time.time()
         stop_reason = f"max_epochs={tc.max_epochs} reached (not early-stopped)"
         epochs_this_call = 0
-        bar = tqdm(range(start_epoch, tc.max_epochs), desc=f"{cfg.name}", disable=not self.progress,
-                   initial=start_epoch, total=tc.max_epochs, unit="epoch")
+        bar = tqdm(
+            range(start_epoch, tc.max_epochs),
+            desc=f"{cfg.name}",
+            disable=not self.progress,
+            initial=start_epoch,
+            total=tc.max_epochs,
+            unit="epoch",
+        )
         model.train()
         for epoch in bar:
             t0 = time.time()
             sums: dict[str, torch.Tensor] = {}
-            for users, pos, neg in tqdm(sampler.epoch(gen), total=len(sampler), leave=False,
-                                        disable=not self.progress, desc=f"epoch {epoch}", unit="batch"):
+            for users, pos, neg in tqdm(
+                sampler.epoch(gen),
+                total=len(sampler),
+                leave=False,
+                disable=not self.progress,
+                desc=f"epoch {epoch}",
+                unit="batch",
+            ):
                 terms = model.loss(users, pos, neg, epoch)
                 loss = terms["loss"]
                 opt.zero_grad(set_to_none=True)
@@ -386,12 +463,14 @@ class Trainer:
                     f"{cfg.name}: loss became {rec['loss']} at epoch {epoch} "
                     f"({ {k: v for k, v in rec.items() if k.startswith('loss')} }); stopped. The last good "
                     f"checkpoint is kept at {last} (epoch {epoch - 1}); lower the learning rate or the loss "
-                    "weights and resume or restart.")
+                    "weights and resume or restart."
+                )
             rec.update(model.after_epoch(epoch, gen))
             rec.update(model.epoch_info(epoch))
             if any(not math.isfinite(v) for k, v in rec.items() if k.startswith("loss")):
-                raise TrainingDiverged(f"{cfg.name}: non-finite loss at epoch {epoch}: {rec}; the last good "
-                                       f"checkpoint is kept at {last}")
+                raise TrainingDiverged(
+                    f"{cfg.name}: non-finite loss at epoch {epoch}: {rec}; the last good checkpoint is kept at {last}"
+                )
             rec["epoch_seconds"] = time.time() - t0
             improved = False
             if (epoch + 1) % tc.eval_every == 0:
@@ -411,8 +490,9 @@ class Trainer:
             if improved:
                 self._checkpoint(self.ckpt_dir / "best.pt", model, opt, gen, epoch, best, bad, best_epoch)
             self._checkpoint(last, model, opt, gen, epoch, best, bad, best_epoch)
-            bar.set_postfix(loss=f"{rec.get('loss', 0):.4f}", score=f"{rec.get('score', float('nan')):.4f}",
-                            best=best_epoch)
+            bar.set_postfix(
+                loss=f"{rec.get('loss', 0):.4f}", score=f"{rec.get('score', float('nan')):.4f}", best=best_epoch
+            )
             epochs_this_call += 1
             if bad >= tc.patience and epoch + 1 >= tc.min_epochs:
                 stop_reason = f"early stop: no improvement of {'+'.join(tc.selection)} on {self.sel_split} for {tc.patience} evaluations"
@@ -424,8 +504,9 @@ class Trainer:
                 bar.close()
                 return TrainResult(self.run_dir, {"interrupted_at_epoch": epoch}, self.history())
         bar.close()
-        return TrainResult(self.run_dir, self.finish(model, best_epoch, stop_reason, time.time() - t_start),
-                           self.history())
+        return TrainResult(
+            self.run_dir, self.finish(model, best_epoch, stop_reason, time.time() - t_start), self.history()
+        )
 
     def history(self) -> list[dict[str, Any]]:
         p = self.run_dir / "history.jsonl"
@@ -439,23 +520,34 @@ class Trainer:
         tc = self.cfg.train
         hist = self.history()
         out: dict[str, Any] = {
-            "name": self.cfg.name, "dataset": self.ds.name, "model": self.cfg.model.model,
+            "name": self.cfg.name,
+            "dataset": self.ds.name,
+            "model": self.cfg.model.model,
             "protocol": tc.protocol,
             "protocol_note": PROTOCOL_NOTES[tc.protocol],
-            "views": getattr(self.cfg.model, "views", "paper"), "interests": interest_source_used(self.cfg, self.ds.meta.get("interests_source")),
+            "views": getattr(self.cfg.model, "views", "paper"),
+            "interests": interest_source_used(self.cfg, self.ds.meta.get("interests_source")),
             "kg": self.ds.meta.get("kg"),
-            "seed": tc.seed, "split_seed": tc.split_seed, "selected_epoch": best_epoch,
-            "stop_reason": stop_reason, "selection": list(tc.selection),
-            "device": str(self.device), "machine": machine_info(self.device), "git_commit": git_commit(),
+            "seed": tc.seed,
+            "split_seed": tc.split_seed,
+            "selected_epoch": best_epoch,
+            "stop_reason": stop_reason,
+            "selection": list(tc.selection),
+            "device": str(self.device),
+            "machine": machine_info(self.device),
+            "git_commit": git_commit(),
             # training + evaluation seconds of every epoch, over all the calls of a resumed run
             "wall_seconds": float(sum(r.get("epoch_seconds", 0.0) + r.get("eval_seconds", 0.0) for r in hist)),
-            "wall_seconds_last_call": wall, "epochs_run": len(hist),
+            "wall_seconds_last_call": wall,
+            "epochs_run": len(hist),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             # where the checkpoints are (outside the work tree) and the calls that made the history
-            "checkpoints": str(self.ckpt_dir.resolve()), "resumable": True,
-            "cut": not stop_reason.startswith("early stop"), "calls": getattr(self, "_calls", []),
+            "checkpoints": str(self.ckpt_dir.resolve()),
+            "resumable": True,
+            "cut": not stop_reason.startswith("early stop"),
+            "calls": getattr(self, "_calls", []),
         }
-        if self.sel_split != protocol_splits(tc.protocol).test:   # selected on valid: test evaluated once now
+        if self.sel_split != protocol_splits(tc.protocol).test:  # selected on valid: test evaluated once now
             test = self._evaluate(model, self.test_heldout, self.test_exclude)
             out["valid"] = sel.metrics
             out["test"] = test.metrics
@@ -468,8 +560,14 @@ class Trainer:
         return out
 
 
-def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progress: bool = True,
-          run_dir: str | Path | None = None, overwrite: bool = False) -> TrainResult:
+def train(
+    cfg: RunConfig,
+    ds: Dataset | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    run_dir: str | Path | None = None,
+    overwrite: bool = False,
+) -> TrainResult:
     """Train one run (see :class:`Trainer`)."""
     return Trainer(cfg, ds, run_dir=run_dir, progress=progress).fit(resume=resume, overwrite=overwrite)
 
@@ -495,8 +593,10 @@ def load_per_user(run_dir: str | Path) -> dict[str, np.ndarray]:
     """``{"users": ..., "recall@50": ..., ...}`` of a run's ``test_per_user.npz``."""
     p = Path(run_dir) / PER_USER_FILE
     if not p.exists():
-        raise FileNotFoundError(f"{p} not found: the run predates per-user metrics; write it with "
-                                f"`cikgwb per-user {run_dir}` (needs the run's best.pt checkpoint)")
+        raise FileNotFoundError(
+            f"{p} not found: the run predates per-user metrics; write it with "
+            f"`cikgwb per-user {run_dir}` (needs the run's best.pt checkpoint)"
+        )
     with np.load(p) as z:
         return {k: z[k] for k in z.files}
 
@@ -507,6 +607,7 @@ def write_per_user(run_dir: str | Path, ds: Dataset | None = None, device: str =
     "max_abs_diff"}``, the last being the largest difference between the recomputed means and
     metrics.json's test metrics (0 up to float rounding on the same kind of machine)."""
     from .runs import load_run
+
     run_dir = Path(run_dir)
     mpath = run_dir / "metrics.json"
     if not mpath.exists():

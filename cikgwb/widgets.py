@@ -13,6 +13,7 @@ Both render into ``HTML`` widgets whose markup carries stable classes and ``data
 (``cikgwb-user[data-user]``, ``cikgwb-interests tr[data-interest]``, ``cikgwb-topk
 li[data-item][data-hit]``) so that a browser test can read them.
 """
+
 from __future__ import annotations
 
 import html
@@ -32,14 +33,17 @@ def _e(x: Any) -> str:
 def render_user(rep: dict[str, Any], k: int) -> str:
     """HTML of a :func:`cikgwb.explorer.user_report`."""
     u = rep["user"]
-    parts = [f'<div class="cikgwb-user" data-user="{u}">',
-             f"<h3>User {u}</h3>",
-             f"<p>{len(rep['titles'])} training titles shown, {rep['n_test']} test items; interests: "
-             f"{_e(rep['interests_source'])}</p>"]
+    parts = [
+        f'<div class="cikgwb-user" data-user="{u}">',
+        f"<h3>User {u}</h3>",
+        f"<p>{len(rep['titles'])} training titles shown, {rep['n_test']} test items; interests: "
+        f"{_e(rep['interests_source'])}</p>",
+    ]
     parts.append('<div style="display:flex;gap:24px;flex-wrap:wrap">')
     # training titles
-    parts.append('<div style="flex:1;min-width:260px"><h4>Training titles (file order, last 30)</h4>'
-                 '<ol class="cikgwb-titles">')
+    parts.append(
+        '<div style="flex:1;min-width:260px"><h4>Training titles (file order, last 30)</h4><ol class="cikgwb-titles">'
+    )
     parts += [f'<li data-item="{int(i)}">{_e(t)}</li>' for i, t in zip(rep["titles"]["item"], rep["titles"]["title"])]
     parts.append("</ol></div>")
     # answer + interests
@@ -48,21 +52,27 @@ def render_user(rep: dict[str, Any], k: int) -> str:
     if a is None:
         parts.append('<div class="cikgwb-answer"><i>no answer recorded for this user</i></div>')
     else:
-        parts.append(f'<div class="cikgwb-answer"><small>source: {_e(a["source"])}</small>'
-                     f'<pre style="white-space:pre-wrap">{_e(a["raw"])}</pre>'
-                     f'<small>parsed phrases: {_e("; ".join(a["phrases"]))}</small></div>')
+        parts.append(
+            f'<div class="cikgwb-answer"><small>source: {_e(a["source"])}</small>'
+            f'<pre style="white-space:pre-wrap">{_e(a["raw"])}</pre>'
+            f"<small>parsed phrases: {_e('; '.join(a['phrases']))}</small></div>"
+        )
     parts.append("<h4>Interest nodes</h4>")
     it = rep["interests"]
     if len(it) == 0:
         parts.append('<table class="cikgwb-interests"></table><i>this user has no interest node</i>')
     else:
-        parts.append('<table class="cikgwb-interests"><tr><th>interest</th><th>label</th><th>holders</th>'
-                     "<th>some other holders</th></tr>")
+        parts.append(
+            '<table class="cikgwb-interests"><tr><th>interest</th><th>label</th><th>holders</th>'
+            "<th>some other holders</th></tr>"
+        )
         for _, r in it.iterrows():
             others = ", ".join(str(v) for v in r["some other holders"])
-            parts.append(f'<tr data-interest="{int(r["interest"])}"><td>{int(r["interest"])}</td>'
-                         f'<td class="cikgwb-interest-label">{_e(r["label"])}</td><td>{int(r["holders"])}</td>'
-                         f"<td>{_e(others)}</td></tr>")
+            parts.append(
+                f'<tr data-interest="{int(r["interest"])}"><td>{int(r["interest"])}</td>'
+                f'<td class="cikgwb-interest-label">{_e(r["label"])}</td><td>{int(r["holders"])}</td>'
+                f"<td>{_e(others)}</td></tr>"
+            )
         parts.append("</table>")
     parts.append("</div></div>")
     # top-K
@@ -71,12 +81,13 @@ def render_user(rep: dict[str, Any], k: int) -> str:
         parts.append('<h4>Top-K</h4><ol class="cikgwb-topk"></ol><i>no model given: no recommendations</i>')
     else:
         n_hit = int(tk["hit"].sum())
-        parts.append(f"<h4>Top-{k} recommendations ({n_hit} test hits, marked)</h4><ol class=\"cikgwb-topk\">")
+        parts.append(f'<h4>Top-{k} recommendations ({n_hit} test hits, marked)</h4><ol class="cikgwb-topk">')
         for _, r in tk.iterrows():
             mark = ' <b style="color:#c0392b">&#10003; test hit</b>' if r["hit"] else ""
             path = f'<br><small class="cikgwb-path">{_e(r["path"])}</small>' if r["path"] else ""
-            parts.append(f'<li data-item="{int(r["item"])}" data-hit="{int(bool(r["hit"]))}">'
-                         f'{_e(r["title"])}{mark}{path}</li>')
+            parts.append(
+                f'<li data-item="{int(r["item"])}" data-hit="{int(bool(r["hit"]))}">{_e(r["title"])}{mark}{path}</li>'
+            )
         parts.append("</ol>")
     parts.append("</div>")
     return "".join(parts)
@@ -85,15 +96,18 @@ def render_user(rep: dict[str, Any], k: int) -> str:
 def render_interest(rep: dict[str, Any]) -> str:
     """HTML of a :func:`cikgwb.explorer.interest_report`."""
     j = rep["interest"]
-    parts = [f'<div class="cikgwb-interest" data-interest="{j}"><h3>Interest {j}: {_e(rep["label"])}</h3>',
-             f"<p>source: {_e(rep['source'])}; {rep['n_members']} members</p>"]
+    parts = [
+        f'<div class="cikgwb-interest" data-interest="{j}"><h3>Interest {j}: {_e(rep["label"])}</h3>',
+        f"<p>source: {_e(rep['source'])}; {rep['n_members']} members</p>",
+    ]
     if rep.get("top_phrases"):
         parts.append(f"<p>top phrases: {_e(rep['top_phrases'])}</p>")
     parts.append(f'<p class="cikgwb-members">some members: {_e(", ".join(str(m) for m in rep["members"]))}</p>')
     ti = rep["top_items"]
     parts.append("<h4>Items most common among the members</h4>")
-    parts.append(ti.to_html(index=False, classes="cikgwb-interest-items", float_format=lambda x: f"{x:.3f}",
-                            escape=True))
+    parts.append(
+        ti.to_html(index=False, classes="cikgwb-interest-items", float_format=lambda x: f"{x:.3f}", escape=True)
+    )
     parts.append("</div>")
     return "".join(parts)
 
@@ -103,8 +117,15 @@ class UserExplorer:
     :func:`cikgwb.evaluate.evaluate` with ``return_topk`` (None: no recommendations shown);
     ``answers``: the answers table of :func:`cikgwb.knowledge.infer_interests` (optional)."""
 
-    def __init__(self, ds: Any, topk: np.ndarray | None = None, answers: pd.DataFrame | None = None,
-                 k: int = 20, user: int | None = None, title: str = ""):
+    def __init__(
+        self,
+        ds: Any,
+        topk: np.ndarray | None = None,
+        answers: pd.DataFrame | None = None,
+        k: int = 20,
+        user: int | None = None,
+        title: str = "",
+    ):
         import ipywidgets as w
 
         if topk is not None:
@@ -113,14 +134,23 @@ class UserExplorer:
                 raise ValueError(f"topk has shape {topk.shape}, expected ({ds.n_users}, K): one row per user")
             k = min(k, topk.shape[1])
         self.ds, self.topk, self.answers, self.k = ds, topk, answers, k
-        self.user_box = w.Combobox(placeholder="user id, e.g. 12", options=[str(u) for u in range(min(ds.n_users, 2000))],
-                                   description="User", ensure_option=False, continuous_update=False,
-                                   layout=w.Layout(width="220px"))
+        self.user_box = w.Combobox(
+            placeholder="user id, e.g. 12",
+            options=[str(u) for u in range(min(ds.n_users, 2000))],
+            description="User",
+            ensure_option=False,
+            continuous_update=False,
+            layout=w.Layout(width="220px"),
+        )
         self.user_box.add_class("cikgwb-user-input")
         self.show_button = w.Button(description="Show", button_style="primary", layout=w.Layout(width="90px"))
         self.show_button.add_class("cikgwb-show")
-        self.find = w.Text(placeholder="find users by a title word", description="Search",
-                           continuous_update=False, layout=w.Layout(width="320px"))
+        self.find = w.Text(
+            placeholder="find users by a title word",
+            description="Search",
+            continuous_update=False,
+            layout=w.Layout(width="320px"),
+        )
         self.matches = w.Dropdown(options=[], description="Matches", layout=w.Layout(width="360px"))
         self.status = w.HTML()
         self.out = w.HTML()
@@ -129,8 +159,15 @@ class UserExplorer:
         self.find.observe(lambda ch: self._search(ch["new"]), names="value")
         self.matches.observe(lambda ch: ch["new"] is not None and self.show(int(ch["new"])), names="value")
         header = w.HTML(f"<b>{_e(title)}</b>") if title else w.HTML()
-        self.widget = w.VBox([header, w.HBox([self.user_box, self.show_button]), w.HBox([self.find, self.matches]),
-                              self.status, self.out])
+        self.widget = w.VBox(
+            [
+                header,
+                w.HBox([self.user_box, self.show_button]),
+                w.HBox([self.find, self.matches]),
+                self.status,
+                self.out,
+            ]
+        )
         self.show(user if user is not None else self.default_user())
 
     def default_user(self) -> int:
@@ -138,8 +175,8 @@ class UserExplorer:
         if self.topk is not None:
             test = self.ds.matrix("test")
             for u in range(self.ds.n_users):
-                t = test.indices[test.indptr[u]:test.indptr[u + 1]]
-                if len(t) and np.isin(self.topk[u, :self.k], t).any():
+                t = test.indices[test.indptr[u] : test.indptr[u + 1]]
+                if len(t) and np.isin(self.topk[u, : self.k], t).any():
                     return u
         return 0
 
@@ -150,8 +187,10 @@ class UserExplorer:
         try:
             self.show(int(text))
         except ValueError:
-            self.status.value = (f'<span class="cikgwb-error" style="color:#c0392b">{_e(text)!s} is not a user id '
-                                 f"(expected an integer 0..{self.ds.n_users - 1})</span>")
+            self.status.value = (
+                f'<span class="cikgwb-error" style="color:#c0392b">{_e(text)!s} is not a user id '
+                f"(expected an integer 0..{self.ds.n_users - 1})</span>"
+            )
 
     def _search(self, word: str) -> None:
         word = (word or "").strip().lower()
@@ -164,14 +203,17 @@ class UserExplorer:
         users = np.argsort(-counts, kind="stable")[:30] if len(counts) else []
         users = [int(u) for u in users if counts[u] > 0]
         self.matches.options = [(f"user {u} ({int(counts[u])} matching titles)", u) for u in users]
-        self.status.value = f"{len(users)} users with training titles containing '{_e(word)}'" \
-            + (" (first 30)" if len(users) == 30 else "")
+        self.status.value = f"{len(users)} users with training titles containing '{_e(word)}'" + (
+            " (first 30)" if len(users) == 30 else ""
+        )
 
     def show(self, user: int) -> None:
         """Render ``user``; an id out of range shows an error line instead."""
         if not 0 <= int(user) < self.ds.n_users:
-            self.status.value = (f'<span class="cikgwb-error" style="color:#c0392b">user {int(user)} out of range '
-                                 f"(expected 0..{self.ds.n_users - 1})</span>")
+            self.status.value = (
+                f'<span class="cikgwb-error" style="color:#c0392b">user {int(user)} out of range '
+                f"(expected 0..{self.ds.n_users - 1})</span>"
+            )
             return
         rep = user_report(self.ds, int(user), self.topk, self.answers, k=self.k)
         self.status.value = ""
@@ -180,6 +222,7 @@ class UserExplorer:
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
+
         display(self.widget)
 
 
@@ -210,11 +253,13 @@ class InterestBrowser:
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
+
         display(self.widget)
 
 
-def explorer_app(ds: Any, topk: np.ndarray | None = None, answers: pd.DataFrame | None = None, k: int = 20,
-                 title: str = "") -> Any:
+def explorer_app(
+    ds: Any, topk: np.ndarray | None = None, answers: pd.DataFrame | None = None, k: int = 20, title: str = ""
+) -> Any:
     """Both explorers in tabs (the explorer notebook shows this)."""
     import ipywidgets as w
 
@@ -240,61 +285,81 @@ def render_run_user(rep: dict[str, Any], a: Any) -> str:
 
     u, k = rep["user"], rep["k"]
     m = rep["metrics"]
-    mtxt = ", ".join(f"{name} {m[name]:.3f}" for name in (f"recall@{k}", f"ndcg@{k}", "recall@50", "ndcg@50")
-                     if name in m) or "no test items: no metrics"
-    parts = [f'<div class="cikgwb-user" data-user="{u}">',
-             f"<h3>User {u}</h3>",
-             f"<p>{rep['n_train']} training items (train.txt), {rep['n_test']} test items; this user's test "
-             f"metrics at the selected epoch: {_e(mtxt)}</p>",
-             '<div style="display:flex;gap:24px;flex-wrap:wrap">']
+    mtxt = (
+        ", ".join(f"{name} {m[name]:.3f}" for name in (f"recall@{k}", f"ndcg@{k}", "recall@50", "ndcg@50") if name in m)
+        or "no test items: no metrics"
+    )
+    parts = [
+        f'<div class="cikgwb-user" data-user="{u}">',
+        f"<h3>User {u}</h3>",
+        f"<p>{rep['n_train']} training items (train.txt), {rep['n_test']} test items; this user's test "
+        f"metrics at the selected epoch: {_e(mtxt)}</p>",
+        '<div style="display:flex;gap:24px;flex-wrap:wrap">',
+    ]
     # interests + neighbours
     parts.append('<div style="flex:1.3;min-width:420px"><h4>Interests</h4>')
     it = rep["interests"]
     if len(it) == 0:
         parts.append('<table class="cikgwb-interests"></table><i>this user has no interest node</i>')
     else:
-        parts.append('<table class="cikgwb-interests"><tr><th>interest</th><th>label</th><th>holders</th>'
-                     "<th>neighbours who share it</th></tr>")
+        parts.append(
+            '<table class="cikgwb-interests"><tr><th>interest</th><th>label</th><th>holders</th>'
+            "<th>neighbours who share it</th></tr>"
+        )
         for _, r in it.iterrows():
             nbs = r["neighbours"]
-            shown = ", ".join(str(v) for v in nbs[:15]) + (f" &hellip; (+{len(nbs) - 15} more)" if len(nbs) > 15 else "")
-            parts.append(f'<tr data-interest="{int(r["interest"])}" data-method="{_e(r["method"])}">'
-                         f'<td>{int(r["interest"])}<br><small>id {int(r["original id"])}</small></td>'
-                         f'<td class="cikgwb-interest-label">{_e(r["label"])}</td><td>{int(r["holders"])}</td>'
-                         f'<td class="cikgwb-interest-neighbours">{shown or "<i>nobody else</i>"}</td></tr>')
+            shown = ", ".join(str(v) for v in nbs[:15]) + (
+                f" &hellip; (+{len(nbs) - 15} more)" if len(nbs) > 15 else ""
+            )
+            parts.append(
+                f'<tr data-interest="{int(r["interest"])}" data-method="{_e(r["method"])}">'
+                f"<td>{int(r['interest'])}<br><small>id {int(r['original id'])}</small></td>"
+                f'<td class="cikgwb-interest-label">{_e(r["label"])}</td><td>{int(r["holders"])}</td>'
+                f'<td class="cikgwb-interest-neighbours">{shown or "<i>nobody else</i>"}</td></tr>'
+            )
         parts.append("</table>")
     parts.append("<h4>Neighbours: users sharing most interests</h4>")
     nb = rep["neighbours"]
     parts.append('<table class="cikgwb-neighbours"><tr><th>user</th><th>shared interests</th><th>which</th></tr>')
     for _, r in nb.iterrows():
-        parts.append(f'<tr data-user="{int(r["user"])}"><td>{int(r["user"])}</td><td>{int(r["shared interests"])}</td>'
-                     f'<td>{_e(", ".join(str(j) for j in r["interests"]))}</td></tr>')
+        parts.append(
+            f'<tr data-user="{int(r["user"])}"><td>{int(r["user"])}</td><td>{int(r["shared interests"])}</td>'
+            f"<td>{_e(', '.join(str(j) for j in r['interests']))}</td></tr>"
+        )
     parts.append("</table>")
     if len(nb) == 0:
         parts.append("<i>no user shares an interest with this user</i>")
     parts.append(f'<h4>Training titles (last {len(rep["titles"])}, file order)</h4><ol class="cikgwb-titles">')
-    parts += [f'<li data-item="{int(i)}">{_e(t)} <small>(item {int(i)})</small></li>'
-              for i, t in zip(rep["titles"]["item"], rep["titles"]["title"])]
+    parts += [
+        f'<li data-item="{int(i)}">{_e(t)} <small>(item {int(i)})</small></li>'
+        for i, t in zip(rep["titles"]["item"], rep["titles"]["title"])
+    ]
     parts.append("</ol></div>")
     # top-K + missed
     tk = rep["topk"]
     n_hit = int(tk["hit"].sum())
-    parts.append(f'<div style="flex:1;min-width:360px"><h4>Top-{k} recommendations ({n_hit} of {rep["n_test"]} '
-                 "test items hit)</h4><ol class=\"cikgwb-topk\">")
+    parts.append(
+        f'<div style="flex:1;min-width:360px"><h4>Top-{k} recommendations ({n_hit} of {rep["n_test"]} '
+        'test items hit)</h4><ol class="cikgwb-topk">'
+    )
     for _, r in tk.iterrows():
         mark = ' <b style="color:#c0392b">&#10003; test hit</b>' if r["hit"] else ""
         path = f'<br><small class="cikgwb-path">{_e(r["path"])}</small>' if r["path"] else ""
-        parts.append(f'<li data-item="{int(r["item"])}" data-hit="{int(bool(r["hit"]))}" '
-                     f'data-score="{fmt_score(float(r["score"]))}">{_e(r["title"])} '
-                     f'<small>(item {int(r["item"])}, score {fmt_score(float(r["score"]))})</small>{mark}{path}</li>')
+        parts.append(
+            f'<li data-item="{int(r["item"])}" data-hit="{int(bool(r["hit"]))}" '
+            f'data-score="{fmt_score(float(r["score"]))}">{_e(r["title"])} '
+            f"<small>(item {int(r['item'])}, score {fmt_score(float(r['score']))})</small>{mark}{path}</li>"
+        )
     parts.append("</ol>")
     miss = rep["missed"]
-    parts.append(f"<h4>Test items the top-{k} missed ({len(miss)})</h4><ul class=\"cikgwb-missed\">")
+    parts.append(f'<h4>Test items the top-{k} missed ({len(miss)})</h4><ul class="cikgwb-missed">')
     for _, r in miss.iterrows():
         rk = int(r["rank"])
-        where = (f"rank {rk:,}" if rk > 0 else "masked: also a training item, never ranked")
-        parts.append(f'<li data-item="{int(r["item"])}" data-rank="{rk}">{_e(r["title"])} '
-                     f"<small>(item {int(r['item'])}; {where})</small></li>")
+        where = f"rank {rk:,}" if rk > 0 else "masked: also a training item, never ranked"
+        parts.append(
+            f'<li data-item="{int(r["item"])}" data-rank="{rk}">{_e(r["title"])} '
+            f"<small>(item {int(r['item'])}; {where})</small></li>"
+        )
     parts.append("</ul></div></div></div>")
     return "".join(parts)
 
@@ -302,29 +367,41 @@ def render_run_user(rep: dict[str, Any], a: Any) -> str:
 def render_run_interest(rep: dict[str, Any]) -> str:
     """HTML of a :func:`cikgwb.explorer.artefact_interest_report`."""
     j = rep["interest"]
-    parts = [f'<div class="cikgwb-interest" data-interest="{j}"><h3>Interest {j} '
-             f'<small>(id {rep["original id"]} in the graph file)</small></h3>',
-             f'<p class="cikgwb-interest-label">{_e(rep["label"])}</p>',
-             f"<p>label made from: {_e(rep['method'])}; {rep['n_members']} users hold it</p>",
-             f'<p class="cikgwb-members">users: {_e(", ".join(str(m) for m in rep["members"]))}'
-             + (" &hellip;" if rep["n_members"] > len(rep["members"]) else "") + "</p>",
-             "<h4>Items most common among its users (training items)</h4>",
-             rep["top_items"].to_html(index=False, classes="cikgwb-interest-items", escape=True,
-                                      formatters={"share": "{:.1%}".format, "lift": "{:.3g}".format}),
-             "</div>"]
+    parts = [
+        f'<div class="cikgwb-interest" data-interest="{j}"><h3>Interest {j} '
+        f"<small>(id {rep['original id']} in the graph file)</small></h3>",
+        f'<p class="cikgwb-interest-label">{_e(rep["label"])}</p>',
+        f"<p>label made from: {_e(rep['method'])}; {rep['n_members']} users hold it</p>",
+        f'<p class="cikgwb-members">users: {_e(", ".join(str(m) for m in rep["members"]))}'
+        + (" &hellip;" if rep["n_members"] > len(rep["members"]) else "")
+        + "</p>",
+        "<h4>Items most common among its users (training items)</h4>",
+        rep["top_items"].to_html(
+            index=False,
+            classes="cikgwb-interest-items",
+            escape=True,
+            formatters={"share": "{:.1%}".format, "lift": "{:.3g}".format},
+        ),
+        "</div>",
+    ]
     return "".join(parts)
 
 
 def _parse_query(qs: str | None) -> dict[str, str]:
     from urllib.parse import parse_qs
+
     return {k: v[-1] for k, v in parse_qs(qs or "", keep_blank_values=False).items()}
 
 
 def explorer_preference(dataset: str | None) -> list[Any]:
     """The explorer's first run (:func:`cikgwb.runs.find_runs`' ``prefer``): one with an artefact,
     of ``dataset``, book-crossing CIKGRec (the paper's case study), then any CIKGRec."""
-    return ["artefact", *([{"dataset": dataset}] if dataset else []),
-            {"dataset": "book-crossing", "model": "cikgrec"}, {"model": "cikgrec"}]
+    return [
+        "artefact",
+        *([{"dataset": dataset}] if dataset else []),
+        {"dataset": "book-crossing", "model": "cikgrec"},
+        {"model": "cikgrec"},
+    ]
 
 
 class RunExplorer:
@@ -337,8 +414,9 @@ class RunExplorer:
     ``run``: a run name or path to open first (default: a book-crossing CIKGRec run with an
     artefact if any, else the first run with an artefact); ``user``: the user to show first."""
 
-    def __init__(self, roots: list[Any], run: str | None = None, user: int | None = None, k: int = 20,
-                 dataset: str | None = None):
+    def __init__(
+        self, roots: list[Any], run: str | None = None, user: int | None = None, k: int = 20, dataset: str | None = None
+    ):
         import ipywidgets as w
 
         from .run_artefact import find_artefacts
@@ -347,12 +425,15 @@ class RunExplorer:
         self.runs = find_artefacts(roots)
         self._cache: dict[str, Any] = {}
         self.a = None
-        opts = [(f"{r['dataset']} · {r['run']}" + ("" if r["artefact"] else "  (no artefact)"), r["path"])
-                for r in self.runs]
+        opts = [
+            (f"{r['dataset']} · {r['run']}" + ("" if r["artefact"] else "  (no artefact)"), r["path"])
+            for r in self.runs
+        ]
         self.pick = w.Dropdown(options=opts, description="Run", layout=w.Layout(width="640px"))
         self.pick.add_class("cikgwb-run-pick")
-        self.user_box = w.Text(placeholder="user id, e.g. 12", description="User", continuous_update=False,
-                               layout=w.Layout(width="220px"))
+        self.user_box = w.Text(
+            placeholder="user id, e.g. 12", description="User", continuous_update=False, layout=w.Layout(width="220px")
+        )
         self.user_box.add_class("cikgwb-user-input")
         self.show_button = w.Button(description="Show", button_style="primary", layout=w.Layout(width="90px"))
         self.show_button.add_class("cikgwb-show")
@@ -362,8 +443,9 @@ class RunExplorer:
         self.interest_pick = w.Dropdown(options=[], description="Interest", layout=w.Layout(width="640px"))
         self.interest_pick.add_class("cikgwb-interest-pick")
         self.interest_out = w.HTML()
-        self.interest_pick.observe(lambda ch: ch["new"] is not None and self.show_interest(int(ch["new"])),
-                                   names="value")
+        self.interest_pick.observe(
+            lambda ch: ch["new"] is not None and self.show_interest(int(ch["new"])), names="value"
+        )
         users = w.VBox([w.HBox([self.user_box, self.show_button]), self.status, self.out])
         interests = w.VBox([self.interest_pick, self.interest_out])
         self.tabs = w.Tab(children=[users, interests])
@@ -373,9 +455,11 @@ class RunExplorer:
         self.show_button.on_click(lambda _: self._show_from_box())
         self.user_box.observe(lambda ch: self._show_from_box(), names="value")
         if not self.runs:
-            self.header.value = ('<p class="cikgwb-missing">No finished run found under '
-                                 f"{_e(', '.join(str(r) for r in roots))}. Train one (`cikgwb train ...`), then make "
-                                 "its artefact with `cikgwb artefact RUN_DIR`; this explorer never trains.</p>")
+            self.header.value = (
+                '<p class="cikgwb-missing">No finished run found under '
+                f"{_e(', '.join(str(r) for r in roots))}. Train one (`cikgwb train ...`), then make "
+                "its artefact with `cikgwb artefact RUN_DIR`; this explorer never trains.</p>"
+            )
             return
         first = self._initial(run, dataset)
         self.pick.value = first
@@ -388,13 +472,16 @@ class RunExplorer:
         import pandas as pd
 
         from .runs import find_run
+
         listed = pd.DataFrame(self.runs)
         if run:
             hit = find_run(listed, run=run)
             if hit is not None:
                 return hit["path"]
-            self.status.value = (f'<span class="cikgwb-error" style="color:#c0392b">run {_e(run)} not found; '
-                                 f"showing another (runs: {_e(', '.join(r['run'] for r in self.runs[:20]))})</span>")
+            self.status.value = (
+                f'<span class="cikgwb-error" style="color:#c0392b">run {_e(run)} not found; '
+                f"showing another (runs: {_e(', '.join(r['run'] for r in self.runs[:20]))})</span>"
+            )
         return find_run(listed, prefer=explorer_preference(dataset))["path"]
 
     def open(self, path: str, user: int | None = None) -> None:
@@ -407,26 +494,31 @@ class RunExplorer:
         if rec is None or not rec["artefact"]:
             self.a = None
             self.out.value = ""
-            self.header.value = (f'<p class="cikgwb-missing" style="color:#c0392b">Run {_e(Path(path).name)} has no '
-                                 f"explorer artefact ({_e(artefact_path(path))}). Make it with "
-                                 f"<code>cikgwb artefact {_e(path)}</code> where the run's checkpoint is; "
-                                 "this explorer never trains.</p>")
+            self.header.value = (
+                f'<p class="cikgwb-missing" style="color:#c0392b">Run {_e(Path(path).name)} has no '
+                f"explorer artefact ({_e(artefact_path(path))}). Make it with "
+                f"<code>cikgwb artefact {_e(path)}</code> where the run's checkpoint is; "
+                "this explorer never trains.</p>"
+            )
             return
         if path not in self._cache:
             self._cache[path] = load_artefact(path)
         self.a = a = self._cache[path]
-        self.header.value = (f'<p class="cikgwb-run" data-run="{_e(a.meta["run"])}"><b>{_e(a.describe())}</b><br>'
-                             f"<small>interest labels: {_e(a.meta.get('label_note'))}; interest source: "
-                             f"{_e(a.meta.get('interests'))}; {a.n_users:,} users, {a.n_items:,} items, "
-                             f"{a.n_interests:,} interests; lists of the top {a.meta['top_n']} stored</small></p>")
+        self.header.value = (
+            f'<p class="cikgwb-run" data-run="{_e(a.meta["run"])}"><b>{_e(a.describe())}</b><br>'
+            f"<small>interest labels: {_e(a.meta.get('label_note'))}; interest source: "
+            f"{_e(a.meta.get('interests'))}; {a.n_users:,} users, {a.n_items:,} items, "
+            f"{a.n_interests:,} interests; lists of the top {a.meta['top_n']} stored</small></p>"
+        )
         sizes = np.bincount(a.ui[:, 1].astype(np.int64), minlength=a.n_interests)
         order = np.argsort(-sizes, kind="stable")
         self.interest_out.value = ""
-        self.interest_pick.options = [(f"{int(j)}: {a.labels[int(j)][:90]} ({int(sizes[j])} users)", int(j))
-                                      for j in order]
+        self.interest_pick.options = [
+            (f"{int(j)}: {a.labels[int(j)][:90]} ({int(sizes[j])} users)", int(j)) for j in order
+        ]
         if len(order):
-            self.interest_pick.value = int(order[0])       # the largest interest, shown at once
-            self.show_interest(int(order[0]))               # (also when the value did not change)
+            self.interest_pick.value = int(order[0])  # the largest interest, shown at once
+            self.show_interest(int(order[0]))  # (also when the value did not change)
         self.show(artefact_default_user(a, self.k) if user is None else int(user))
 
     def _show_from_box(self) -> None:
@@ -436,8 +528,10 @@ class RunExplorer:
         try:
             u = int(text)
         except ValueError:
-            self.status.value = (f'<span class="cikgwb-error" style="color:#c0392b">{_e(text)} is not a user id '
-                                 f"(expected an integer 0..{self.a.n_users - 1})</span>")
+            self.status.value = (
+                f'<span class="cikgwb-error" style="color:#c0392b">{_e(text)} is not a user id '
+                f"(expected an integer 0..{self.a.n_users - 1})</span>"
+            )
             return
         self.show(u)
 
@@ -448,8 +542,10 @@ class RunExplorer:
         if self.a is None:
             return
         if not 0 <= int(user) < self.a.n_users:
-            self.status.value = (f'<span class="cikgwb-error" style="color:#c0392b">user {int(user)} out of range '
-                                 f"(expected 0..{self.a.n_users - 1})</span>")
+            self.status.value = (
+                f'<span class="cikgwb-error" style="color:#c0392b">user {int(user)} out of range '
+                f"(expected 0..{self.a.n_users - 1})</span>"
+            )
             return
         self.status.value = ""
         self.out.value = render_run_user(artefact_user_report(self.a, int(user), k=self.k), self.a)
@@ -467,6 +563,7 @@ class RunExplorer:
         """Built from a URL query string (Voila passes it as ``$QUERY_STRING``): ``run``, ``user``,
         ``k``, ``dataset`` override ``defaults``."""
         import os
+
         q = _parse_query(os.environ.get("QUERY_STRING", "") if query is None else query)
         kw = dict(defaults)
         if q.get("run"):
@@ -483,5 +580,5 @@ class RunExplorer:
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
-        display(self.widget)
 
+        display(self.widget)

@@ -22,6 +22,7 @@ Rules:
 
     python scripts/campaign.py QUEUE [--slots 2] [--threads 1] [--budget-s S] [--reports-dir D]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,16 +72,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("queue", type=Path)
     ap.add_argument("--slots", type=int, default=1, help="runs at a time (default 1)")
     ap.add_argument("--threads", type=int, default=1, help="torch/OMP threads per run (default 1)")
-    ap.add_argument("--reports-dir", type=Path, default=reports_root(ROOT),
-                    help="where runs are written (runs/<run>/); default $CIKGWB_REPORTS_DIR or reports")
-    ap.add_argument("--done", type=Path, action="append", default=None,
-                    help="more runs folders whose finished runs are skipped (default: reports/runs)")
+    ap.add_argument(
+        "--reports-dir",
+        type=Path,
+        default=reports_root(ROOT),
+        help="where runs are written (runs/<run>/); default $CIKGWB_REPORTS_DIR or reports",
+    )
+    ap.add_argument(
+        "--done",
+        type=Path,
+        action="append",
+        default=None,
+        help="more runs folders whose finished runs are skipped (default: reports/runs)",
+    )
     ap.add_argument("--budget-s", type=float, default=None, help="wall-time budget of the whole queue")
     ap.add_argument("--reserve-s", type=float, default=60.0, help="kept back from each run's max_minutes")
     ap.add_argument("--min-minutes", type=float, default=1.0, help="start no run with less than this left")
     ap.add_argument("--device", default=None, help="passed to cikgwb train (auto, cpu, cuda)")
-    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                    help="extra override for every run (repeatable), e.g. max_epochs=2 for a smoke test")
+    ap.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra override for every run (repeatable), e.g. max_epochs=2 for a smoke test",
+    )
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--dry-run", action="store_true", help="print what would run")
     a = ap.parse_args(argv)
@@ -107,8 +123,13 @@ def main(argv: list[str] | None = None) -> int:
 
     lock = threading.Lock()
     results: list[tuple[str, int, float]] = []
-    env = {**os.environ, "OMP_NUM_THREADS": str(a.threads), "MKL_NUM_THREADS": str(a.threads),
-           "CIKGWB_REPORTS_DIR": str(a.reports_dir), "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(a.threads),
+        "MKL_NUM_THREADS": str(a.threads),
+        "CIKGWB_REPORTS_DIR": str(a.reports_dir),
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
 
     def worker() -> None:
         while True:
@@ -117,8 +138,20 @@ def main(argv: list[str] | None = None) -> int:
                     return
                 name, seed, args = todo.pop(0)
             run = run_name(name, seed)
-            cmd = [a.python, "-m", "cikgwb", "train", "--name", name, "--seeds", str(seed), "--resume", "--quiet",
-                   *args, *(x for s in a.sets for x in ("--set", s))]
+            cmd = [
+                a.python,
+                "-m",
+                "cikgwb",
+                "train",
+                "--name",
+                name,
+                "--seeds",
+                str(seed),
+                "--resume",
+                "--quiet",
+                *args,
+                *(x for s in a.sets for x in ("--set", s)),
+            ]
             if a.device:
                 cmd += ["--device", a.device]
             if a.budget_s is not None:
@@ -151,8 +184,10 @@ def main(argv: list[str] | None = None) -> int:
         info = ""
         if rc == 0 and p.is_file():
             m = json.loads(p.read_text())
-            info = (f"{m.get('stop_reason', '')[:32]} / {m['test']['recall@50']:.4f} / {m['test']['ndcg@50']:.4f}"
-                    f" (epoch {m.get('selected_epoch')}/{m.get('epochs_run')})")
+            info = (
+                f"{m.get('stop_reason', '')[:32]} / {m['test']['recall@50']:.4f} / {m['test']['ndcg@50']:.4f}"
+                f" (epoch {m.get('selected_epoch')}/{m.get('epochs_run')})"
+            )
         print(f"{run:<55} {rc:>3} {secs / 60:>6.1f}  {info}")
     return 0 if all(rc == 0 for _, rc, _ in results) else 1
 

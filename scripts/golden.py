@@ -10,6 +10,7 @@ Each model runs ``default_config("synthetic", model)`` with ``max_epochs=5`` (no
 seed 0; the record keeps every loss term and valid metric per epoch (timings dropped) and the
 test metrics at the selected epoch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,12 @@ GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden" / "histories.j
 EPOCHS = 5
 SKIP = ("epoch_seconds", "eval_seconds", "seconds", "wall")
 # CIKGRec's Table 3 switches, each a golden of its own: NAME -> (model, settings)
-VARIANTS = {"cikgrec-wo-uir": ("cikgrec", {"no_uir": True}), "cikgrec-wo-cl": ("cikgrec", {"no_cl": True}),
-            "cikgrec-lin": ("cikgrec", {"schedule": "lin"}), "cikgrec-wo-dmr": ("cikgrec", {"schedule": "fixed"})}
+VARIANTS = {
+    "cikgrec-wo-uir": ("cikgrec", {"no_uir": True}),
+    "cikgrec-wo-cl": ("cikgrec", {"no_cl": True}),
+    "cikgrec-lin": ("cikgrec", {"schedule": "lin"}),
+    "cikgrec-wo-dmr": ("cikgrec", {"schedule": "fixed"}),
+}
 
 
 def record(models: list[str] | None = None) -> dict:
@@ -36,7 +41,7 @@ def record(models: list[str] | None = None) -> dict:
     from cikgwb.train import train
 
     _import_all()
-    if _IMPORT_ERRORS:   # a model that fails to import must not silently drop out of the check
+    if _IMPORT_ERRORS:  # a model that fails to import must not silently drop out of the check
         raise SystemExit(f"models failed to import: {_IMPORT_ERRORS}")
     ds = load_dataset("synthetic")
     out = {}
@@ -47,8 +52,11 @@ def record(models: list[str] | None = None) -> dict:
             os.environ["CIKGWB_CHECKPOINT_DIR"] = tmp
             res = train(cfg, ds, progress=False, run_dir=Path(tmp) / "run")
         hist = [{k: v for k, v in row.items() if not any(s in k for s in SKIP)} for row in res.history]
-        out[name] = {"history": hist, "test": res.metrics.get("test"),
-                     "selected_epoch": res.metrics.get("selected_epoch")}
+        out[name] = {
+            "history": hist,
+            "test": res.metrics.get("test"),
+            "selected_epoch": res.metrics.get("selected_epoch"),
+        }
     return out
 
 

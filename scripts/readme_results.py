@@ -1,5 +1,6 @@
 """Rewrite the README's results block (between <!-- results:begin --> and <!-- results:end -->)
 with the table of `cikgwb results`: every finished run on the real data beside the paper."""
+
 from __future__ import annotations
 
 import re
@@ -7,8 +8,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cikgwb.results import REAL_DATASETS, results_markdown, runs_table  # noqa: E402
 from cikgwb.paths import runs_root  # noqa: E402
+from cikgwb.results import REAL_DATASETS, results_markdown, runs_table  # noqa: E402
 
 
 def main() -> int:
@@ -18,8 +19,12 @@ def main() -> int:
         print(f"{readme}: no <!-- results:begin --> / <!-- results:end --> markers", file=sys.stderr)
         return 2
     table = results_markdown(runs_table(runs_root()), list(REAL_DATASETS))
-    text = re.sub(r"<!-- results:begin -->.*<!-- results:end -->",
-                  lambda _: f"<!-- results:begin -->\n{table}<!-- results:end -->", text, flags=re.S)
+    text = re.sub(
+        r"<!-- results:begin -->.*<!-- results:end -->",
+        lambda _: f"<!-- results:begin -->\n{table}<!-- results:end -->",
+        text,
+        flags=re.S,
+    )
     readme.write_text(text)
     print(f"{readme}: {max(table.count(chr(10)) - 2, 0)} rows")
     return 0

@@ -1,4 +1,5 @@
 """Shared fixtures: the synthetic dataset (generated once per session), the real data, one torch thread."""
+
 from __future__ import annotations
 
 import os
@@ -50,8 +51,10 @@ def real_data_dir() -> Path:
     missing folder FAILS the test instead of skipping it."""
     d = _real_data_dir()
     if d is None:
-        msg = ("real data not found: set CIKGWB_DATA_DIR to the folder holding book-crossing/, "
-               "dbbook2014/, ml1m/ (CI uses ../shared/data)")
+        msg = (
+            "real data not found: set CIKGWB_DATA_DIR to the folder holding book-crossing/, "
+            "dbbook2014/, ml1m/ (CI uses ../shared/data)"
+        )
         if os.environ.get("CI") or os.environ.get("CIKGWB_REQUIRE_DATA"):
             pytest.fail(msg)
         pytest.skip(msg)
@@ -66,10 +69,12 @@ def synthetic_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def synthetic_ds(synthetic_dir):
     from cikgwb.data import load_dataset
+
     return load_dataset("synthetic", data_dir=synthetic_dir)
 
 
 @pytest.fixture(scope="session")
 def book_crossing(real_data_dir):
     from cikgwb.data import load_dataset
+
     return load_dataset("book-crossing", data_dir=real_data_dir)

@@ -15,6 +15,7 @@ Speaks the wire format of ``POST /v1/chat/completions``, ``POST /v1/files`` (mul
 Everything received is recorded (``chat_bodies``, ``answered_bodies``, ``auth_headers``,
 ``batches``, ``files``), under a lock.
 """
+
 from __future__ import annotations
 
 import email.parser
@@ -38,18 +39,36 @@ def default_answer(body: dict[str, Any]) -> str:
 
 def completion(body: dict[str, Any], content: str, n: int) -> dict[str, Any]:
     prompt = sum(len(m.get("content", "")) for m in body.get("messages", [])) // 4
-    return {"id": f"chatcmpl-{n}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "fake"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                         "finish_reason": "stop", "logprobs": None}],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": len(content) // 4 + 1,
-                      "total_tokens": prompt + len(content) // 4 + 1}}
+    return {
+        "id": f"chatcmpl-{n}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "fake"),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": len(content) // 4 + 1,
+            "total_tokens": prompt + len(content) // 4 + 1,
+        },
+    }
 
 
 class FakeOpenAI:
-    def __init__(self, answer: Callable[[dict[str, Any]], str] = default_answer, delay: float = 0.0,
-                 faults: list[tuple] | None = None, batch_polls: int = 2,
-                 batch_fail: dict[str, int] | None = None):
+    def __init__(
+        self,
+        answer: Callable[[dict[str, Any]], str] = default_answer,
+        delay: float = 0.0,
+        faults: list[tuple] | None = None,
+        batch_polls: int = 2,
+        batch_fail: dict[str, int] | None = None,
+    ):
         self.answer = answer
         self.delay = delay
         self.faults: deque[tuple] = deque(faults or [])
@@ -119,8 +138,13 @@ class FakeOpenAI:
 
     # ------------------------------------------------------------------ http
     @staticmethod
-    def _send(h: BaseHTTPRequestHandler, status: int, payload: Any, headers: dict[str, str] | None = None,
-              raw: bytes | None = None) -> None:
+    def _send(
+        h: BaseHTTPRequestHandler,
+        status: int,
+        payload: Any,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> None:
         data = raw if raw is not None else json.dumps(payload).encode()
         h.send_response(status)
         h.send_header("Content-Type", "application/octet-stream" if raw is not None else "application/json")
@@ -131,8 +155,13 @@ class FakeOpenAI:
         h.wfile.write(data)
 
     @staticmethod
-    def _error(h: BaseHTTPRequestHandler, status: int, message: str, code: str | None = None,
-               headers: dict[str, str] | None = None) -> None:
+    def _error(
+        h: BaseHTTPRequestHandler,
+        status: int,
+        message: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         FakeOpenAI._send(h, status, {"error": {"message": message, "type": "fake", "code": code}}, headers)
 
     def _dispatch(self, h: BaseHTTPRequestHandler, method: str) -> None:
@@ -159,9 +188,17 @@ class FakeOpenAI:
         if method == "GET" and parts == ["batches"]:
             with self.lock:
                 data = [dict(b["obj"]) for b in self.batches.values()][::-1]
-            return self._send(h, 200, {"object": "list", "data": data, "has_more": False,
-                                       "first_id": data[0]["id"] if data else None,
-                                       "last_id": data[-1]["id"] if data else None})
+            return self._send(
+                h,
+                200,
+                {
+                    "object": "list",
+                    "data": data,
+                    "has_more": False,
+                    "first_id": data[0]["id"] if data else None,
+                    "last_id": data[-1]["id"] if data else None,
+                },
+            )
         if method == "GET" and len(parts) == 2 and parts[0] == "batches":
             return self._retrieve_batch(h, parts[1])
         return self._error(h, 404, f"no route {method} {path}")
@@ -173,11 +210,9 @@ class FakeOpenAI:
         if fault is not None:
             kind = fault[0]
             if kind == "429":
-                return self._error(h, 429, "rate limited", "rate_limit_exceeded",
-                                   {"Retry-After": str(fault[1])})
+                return self._error(h, 429, "rate limited", "rate_limit_exceeded", {"Retry-After": str(fault[1])})
             if kind == "429-ms":
-                return self._error(h, 429, "rate limited", "rate_limit_exceeded",
-                                   {"retry-after-ms": str(fault[1])})
+                return self._error(h, 429, "rate limited", "rate_limit_exceeded", {"retry-after-ms": str(fault[1])})
             if kind == "500":
                 return self._error(h, 500, "internal error")
             if kind == "401":
@@ -200,7 +235,8 @@ class FakeOpenAI:
     def _upload(self, h: BaseHTTPRequestHandler, body: bytes) -> None:
         ctype = h.headers.get("Content-Type", "")
         msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-            f"Content-Type: {ctype}\r\n\r\n".encode() + body)
+            f"Content-Type: {ctype}\r\n\r\n".encode() + body
+        )
         fields: dict[str, Any] = {}
         filename = "upload.jsonl"
         for part in msg.iter_parts():
@@ -211,16 +247,30 @@ class FakeOpenAI:
         if "file" not in fields:
             return self._error(h, 400, "no file field")
         fid = self.next_id("file")
-        meta = {"id": fid, "object": "file", "bytes": len(fields["file"]), "created_at": int(time.time()),
-                "filename": filename, "purpose": (fields.get("purpose") or b"").decode(), "status": "processed"}
+        meta = {
+            "id": fid,
+            "object": "file",
+            "bytes": len(fields["file"]),
+            "created_at": int(time.time()),
+            "filename": filename,
+            "purpose": (fields.get("purpose") or b"").decode(),
+            "status": "processed",
+        }
         with self.lock:
             self.files[fid] = {"meta": meta, "content": fields["file"]}
         self._send(h, 200, meta)
 
     def _add_file(self, content: bytes, name: str, purpose: str) -> str:
         fid = self.next_id("file")
-        meta = {"id": fid, "object": "file", "bytes": len(content), "created_at": int(time.time()),
-                "filename": name, "purpose": purpose, "status": "processed"}
+        meta = {
+            "id": fid,
+            "object": "file",
+            "bytes": len(content),
+            "created_at": int(time.time()),
+            "filename": name,
+            "purpose": purpose,
+            "status": "processed",
+        }
         with self.lock:
             self.files[fid] = {"meta": meta, "content": content}
         return fid
@@ -231,11 +281,20 @@ class FakeOpenAI:
             return self._error(h, 400, "unknown input_file_id")
         lines = [json.loads(x) for x in f["content"].decode().splitlines() if x.strip()]
         bid = self.next_id("batch")
-        obj = {"id": bid, "object": "batch", "endpoint": body["endpoint"], "errors": None,
-               "input_file_id": body["input_file_id"], "completion_window": body["completion_window"],
-               "status": "validating", "output_file_id": None, "error_file_id": None,
-               "created_at": int(time.time()), "metadata": body.get("metadata"),
-               "request_counts": {"total": len(lines), "completed": 0, "failed": 0}}
+        obj = {
+            "id": bid,
+            "object": "batch",
+            "endpoint": body["endpoint"],
+            "errors": None,
+            "input_file_id": body["input_file_id"],
+            "completion_window": body["completion_window"],
+            "status": "validating",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": int(time.time()),
+            "metadata": body.get("metadata"),
+            "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+        }
         with self.lock:
             self.batches[bid] = {"obj": obj, "lines": lines, "polls": 0}
         self._send(h, 200, obj)
@@ -262,24 +321,43 @@ class FakeOpenAI:
                 if fail:
                     self.batch_fail[cid] -= 1
             if fail:
-                err.append({"id": f"req-{k}", "custom_id": cid,
-                            "response": {"status_code": 500, "request_id": f"r{k}",
-                                         "body": {"error": {"message": "server error", "type": "fake"}}},
-                            "error": None})
+                err.append(
+                    {
+                        "id": f"req-{k}",
+                        "custom_id": cid,
+                        "response": {
+                            "status_code": 500,
+                            "request_id": f"r{k}",
+                            "body": {"error": {"message": "server error", "type": "fake"}},
+                        },
+                        "error": None,
+                    }
+                )
             else:
                 content = self.answer(line["body"])
-                out.append({"id": f"req-{k}", "custom_id": cid,
-                            "response": {"status_code": 200, "request_id": f"r{k}",
-                                         "body": completion(line["body"], content, k)}, "error": None})
+                out.append(
+                    {
+                        "id": f"req-{k}",
+                        "custom_id": cid,
+                        "response": {
+                            "status_code": 200,
+                            "request_id": f"r{k}",
+                            "body": completion(line["body"], content, k),
+                        },
+                        "error": None,
+                    }
+                )
                 with self.lock:
                     self.answered_bodies.append(line["body"])
         obj = b["obj"]
         if out:
-            obj["output_file_id"] = self._add_file("".join(json.dumps(x) + "\n" for x in out).encode(),
-                                                   "output.jsonl", "batch_output")
+            obj["output_file_id"] = self._add_file(
+                "".join(json.dumps(x) + "\n" for x in out).encode(), "output.jsonl", "batch_output"
+            )
         if err:
-            obj["error_file_id"] = self._add_file("".join(json.dumps(x) + "\n" for x in err).encode(),
-                                                  "errors.jsonl", "batch_output")
+            obj["error_file_id"] = self._add_file(
+                "".join(json.dumps(x) + "\n" for x in err).encode(), "errors.jsonl", "batch_output"
+            )
         obj["request_counts"] = {"total": len(b["lines"]), "completed": len(out), "failed": len(err)}
         obj["status"] = "completed"
         obj["completed_at"] = int(time.time())

@@ -10,6 +10,7 @@ thread; ``srv.requests`` lists the paths asked for. Failure modes, keyed by the 
   are served whole;
 - ``status``: ``{path: code}``: answer with that HTTP error code.
 """
+
 from __future__ import annotations
 
 import threading
@@ -31,8 +32,7 @@ class FileServer:
         self._httpd.daemon_threads = True
         host, port = self._httpd.server_address[:2]
         self.url = f"http://{host}:{port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
 
     def count(self) -> Counter[str]:
         with self._lock:

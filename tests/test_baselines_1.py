@@ -4,6 +4,7 @@ Each model's distinctive loss against a hand computation on toy inputs, LightGCN
 against torch_geometric's LightGCN, the augmentations' invariants, and a learning check on the
 synthetic dataset through the shared trainer (valid Recall@50 above random and most-popular).
 """
+
 from __future__ import annotations
 
 import math
@@ -59,12 +60,12 @@ def test_registered_with_paper_defaults():
     sgl = default_config("dbbook2014", "sgl")
     assert (sgl.model.n_layers, sgl.train.lr, sgl.model.l2_reg) == (3, 1e-3, 1e-4)
     assert (sgl.model.gcl_weight, sgl.model.gcl_temp, sgl.model.no_cl) == (0.1, 0.2, False)
-    assert (sgl.model.ssl_ratio, sgl.model.aug_type) == (0.1, "ed")   # its own settings (issue 19)
+    assert (sgl.model.ssl_ratio, sgl.model.aug_type) == (0.1, "ed")  # its own settings (issue 19)
     sim = default_config("book-crossing", "simgcl")
     assert (sim.model.noise_eps, sim.model.gcl_weight, sim.model.gcl_temp, sim.model.n_layers) == (0.1, 0.2, 0.2, 2)
     lgn = default_config("book-crossing", "lightgcn")
     assert (lgn.model.n_layers, lgn.train.lr, lgn.model.l2_reg) == (3, 1e-3, 1e-4)
-    assert not hasattr(lgn.model, "self_loops")   # fixed inside the model: not a setting of LightGCN
+    assert not hasattr(lgn.model, "self_loops")  # fixed inside the model: not a setting of LightGCN
     for name in ("cke", "cfkg"):
         c = default_config("dbbook2014", name)
         assert c.model.use_kg and (c.model.l2_reg, c.model.l2_reg_kge, c.model.kg_batch_size) == (1e-5, 1e-5, 2048)
@@ -88,10 +89,11 @@ def test_unknown_or_mistyped_extra_is_rejected(synthetic_ds):
 # ----------------------------------------------------------------------------- LightGCN vs PyG
 def test_lightgcn_propagation_matches_torch_geometric(synthetic_ds):
     from torch_geometric.nn.models import LightGCN as PygLightGCN
+
     ds = synthetic_ds
     model, cfg = _build(ds, "lightgcn")
     L = cfg.model.n_layers
-    e = model.edges   # (user, U + item) rows
+    e = model.edges  # (user, U + item) rows
     edge_index = torch.cat([e, e.flip(1)]).T.contiguous()
     pyg = PygLightGCN(num_nodes=model.embedding.shape[0], embedding_dim=cfg.model.dim, num_layers=L)
     with torch.no_grad():
@@ -100,7 +102,7 @@ def test_lightgcn_propagation_matches_torch_geometric(synthetic_ds):
         zu, zi = model.user_item_embeddings()
     U, I = ds.n_users, ds.n_items
     assert torch.allclose(zu, ref[:U], atol=1e-5, rtol=0)
-    assert torch.allclose(zi, ref[U:U + I], atol=1e-5, rtol=0)
+    assert torch.allclose(zi, ref[U : U + I], atol=1e-5, rtol=0)
     # ... and the backbone of SGL / SimGCL (users + items only, one table per node type)
     sgl, _ = _build(ds, "sgl", no_cl=True)
     pyg2 = PygLightGCN(num_nodes=U + I, embedding_dim=cfg.model.dim, num_layers=sgl.cfg.n_layers)
@@ -129,7 +131,8 @@ def test_info_nce_gradient_equals_cross_entropy_on_the_logits():
     got = info_nce(a, c, t, 0.3)
     ga, gc = torch.autograd.grad(got, [a, c])
     want = torch.nn.functional.cross_entropy(
-        torch.nn.functional.normalize(a, dim=-1) @ torch.nn.functional.normalize(c, dim=-1).T / 0.3, t)
+        torch.nn.functional.normalize(a, dim=-1) @ torch.nn.functional.normalize(c, dim=-1).T / 0.3, t
+    )
     wa, wc = torch.autograd.grad(want, [a, c])
     assert got.item() == pytest.approx(want.item(), rel=1e-12)
     assert torch.allclose(ga, wa, atol=1e-12) and torch.allclose(gc, wc, atol=1e-12)
@@ -146,8 +149,9 @@ def test_sgl_ssl_loss_is_batch_against_all(synthetic_ds):
     users, pos = torch.tensor([2, 5, 2]), torch.tensor([0, I - 1, 7])
     got = m.ssl_loss(v1, v2, users, pos).item()
     tau = m.cfg.gcl_temp
-    want = (_hand_info_nce(v1[users].tolist(), v2[:U].tolist(), users.tolist(), tau)
-            + _hand_info_nce(v1[U + pos].tolist(), v2[U:].tolist(), pos.tolist(), tau))
+    want = _hand_info_nce(v1[users].tolist(), v2[:U].tolist(), users.tolist(), tau) + _hand_info_nce(
+        v1[U + pos].tolist(), v2[U:].tolist(), pos.tolist(), tau
+    )
     assert got == pytest.approx(want, rel=1e-4)
 
 
@@ -191,8 +195,8 @@ def test_sgl_node_dropout_and_random_walk(synthetic_ds):
     kept = drop_nodes(m.edges, U, I, 0.1, torch.Generator().manual_seed(0))
     # the same draws by hand: 10% of the users and 10% of the items lose every edge, nothing else
     g = torch.Generator().manual_seed(0)
-    dropped = set(torch.randperm(U, generator=g)[:round(0.1 * U)].tolist())
-    dropped |= {U + i for i in torch.randperm(I, generator=g)[:round(0.1 * I)].tolist()}
+    dropped = set(torch.randperm(U, generator=g)[: round(0.1 * U)].tolist())
+    dropped |= {U + i for i in torch.randperm(I, generator=g)[: round(0.1 * I)].tolist()}
     assert len(dropped) == 80 + 60
     want = [[a, b] for a, b in m.edges.tolist() if a not in dropped and b not in dropped]
     assert kept.tolist() == want and 0 < len(want) < len(m.edges)
@@ -247,8 +251,9 @@ def test_simgcl_readout_and_in_batch_contrast(synthetic_ds):
     v1, v2 = torch.randn(len(x), 3, generator=g), torch.randn(len(x), 3, generator=g)
     users, pos = torch.tensor([4, 1, 4, 9]), torch.tensor([3, 3, 0, 5])
     uu, ii = [1, 4, 9], [U + 0, U + 3, U + 5]
-    want = (_hand_info_nce(v1[uu].tolist(), v2[uu].tolist(), [0, 1, 2], 0.2)
-            + _hand_info_nce(v1[ii].tolist(), v2[ii].tolist(), [0, 1, 2], 0.2))
+    want = _hand_info_nce(v1[uu].tolist(), v2[uu].tolist(), [0, 1, 2], 0.2) + _hand_info_nce(
+        v1[ii].tolist(), v2[ii].tolist(), [0, 1, 2], 0.2
+    )
     assert m.cl_loss(v1, v2, users, pos).item() == pytest.approx(want, rel=1e-4)
     users, pos, neg = _batch(ds)
     out = m.loss(users, pos, neg, 0)
@@ -280,8 +285,14 @@ def test_transr_against_hand_computation():
         T = torch.tensor
         Mt = T([M, M]).float()  # two relations, both with this matrix; use relation 1
         rel = torch.tensor([1])
-        got = transr_loss(transr_project(T([h]), Mt, rel), T([r]), transr_project(T([t]), Mt, rel),
-                          transr_project(T([tn]), Mt, rel), 0.01, normalize=normalize)
+        got = transr_loss(
+            transr_project(T([h]), Mt, rel),
+            T([r]),
+            transr_project(T([t]), Mt, rel),
+            transr_project(T([tn]), Mt, rel),
+            0.01,
+            normalize=normalize,
+        )
         assert got.item() == pytest.approx(want, rel=1e-5)
 
 
@@ -297,7 +308,7 @@ def test_cke_scores_and_joint_loss(synthetic_ds):
     ds = synthetic_ds
     m, cfg = _build(ds, "cke")
     zu, zi = m.user_item_embeddings()
-    assert torch.allclose(zi, m.item_cf + m.entity[:ds.n_items])
+    assert torch.allclose(zi, m.item_cf + m.entity[: ds.n_items])
     users, pos, neg = _batch(ds)
     torch.manual_seed(5)
     out = m.loss(users, pos, neg, 0)
@@ -306,8 +317,9 @@ def test_cke_scores_and_joint_loss(synthetic_ds):
     torch.manual_seed(5)
     assert out["loss_kg"].item() == pytest.approx(m.kg_loss(*m.sample_kg(cfg.model.kg_batch_size)).item(), rel=1e-6)
     u, ip, ineg = zu[users], zi[pos], zi[neg]
-    want_cf = (-F.logsigmoid((u * ip).sum(1) - (u * ineg).sum(1)).mean()
-               + 1e-5 * 0.5 * (u.pow(2).sum() + ip.pow(2).sum() + ineg.pow(2).sum()) / len(users))
+    want_cf = -F.logsigmoid((u * ip).sum(1) - (u * ineg).sum(1)).mean() + 1e-5 * 0.5 * (
+        u.pow(2).sum() + ip.pow(2).sum() + ineg.pow(2).sum()
+    ) / len(users)
     assert out["loss_cf"].item() == pytest.approx(want_cf.item(), rel=1e-6)
     out["loss"].backward()
     assert m.proj.grad is not None and m.proj.grad.abs().sum() > 0
@@ -336,7 +348,7 @@ def test_cfkg_scores_by_distance_and_learns_interact_relation(synthetic_ds):
     got = m.score_fn()(users)
     e = m.embedding.detach()
     q = e[users] + m.relation.detach()[m.interact]
-    want = -((q[:, None, :] - e[U:U + I][None]) ** 2).sum(-1)
+    want = -((q[:, None, :] - e[U : U + I][None]) ** 2).sum(-1)
     assert got.shape == (3, I) and torch.allclose(got, want, atol=1e-5)
     b_users, pos, neg = _batch(ds)
     torch.manual_seed(3)
@@ -346,7 +358,7 @@ def test_cfkg_scores_by_distance_and_learns_interact_relation(synthetic_ds):
     assert out["loss_cf"].item() == pytest.approx(want_cf.item(), rel=1e-6)
     assert out["loss"].item() == pytest.approx(out["loss_cf"].item() + out["loss_kg"].item(), rel=1e-6)
     out["loss"].backward()
-    assert m.relation.grad[m.interact].abs().sum() > 0 and m.relation.grad[:m.interact].abs().sum() > 0
+    assert m.relation.grad[m.interact].abs().sum() > 0 and m.relation.grad[: m.interact].abs().sum() > 0
 
 
 # ----------------------------------------------------------------------------- learning
@@ -384,20 +396,40 @@ def test_paper_rows_and_compare_with_paper():
     import pandas as pd
 
     from cikgwb.reports import PAPER_TABLE1, compare_with_paper
+
     assert PAPER_TABLE1["book-crossing"]["simgcl"] == (0.1653, 0.2211, 0.0860, 0.0988)
     assert PAPER_TABLE1["dbbook2014"]["cfkg"] == (0.3586, 0.4559, 0.1627, 0.1816)
     assert PAPER_TABLE1["ml1m"]["lightgcn"] == (0.4086, 0.5574, 0.3977, 0.4432)
     assert all(set(BASELINES) <= set(PAPER_TABLE1[d]) for d in ("book-crossing", "dbbook2014", "ml1m"))
 
     def run(name, protocol, seed, r50):
-        return {"run": f"{name}-s{seed}", "dataset": "book-crossing", "model": "sgl", "protocol": protocol,
-                "seed": seed, "test recall@50": r50, "test recall@100": 0.2, "test ndcg@50": 0.08,
-                "test ndcg@100": 0.1}
-    df = pd.DataFrame([run("bc-sgl-authors", "authors", 0, 0.17), run("bc-sgl-valid", "valid", 0, 0.15),
-                       run("bc-sgl-valid", "valid", 1, 0.16), run("bc-sgl-valid-x", "valid", 0, 0.5)])
+        return {
+            "run": f"{name}-s{seed}",
+            "dataset": "book-crossing",
+            "model": "sgl",
+            "protocol": protocol,
+            "seed": seed,
+            "test recall@50": r50,
+            "test recall@100": 0.2,
+            "test ndcg@50": 0.08,
+            "test ndcg@100": 0.1,
+        }
+
+    df = pd.DataFrame(
+        [
+            run("bc-sgl-authors", "authors", 0, 0.17),
+            run("bc-sgl-valid", "valid", 0, 0.15),
+            run("bc-sgl-valid", "valid", 1, 0.16),
+            run("bc-sgl-valid-x", "valid", 0, 0.5),
+        ]
+    )
     t = compare_with_paper(df)
-    assert list(t["source"]) == ["paper (Table 1)", "ours (selected on valid)", "ours (selected on valid)",
-                                 "ours (authors' protocol: selected on TEST)"]
+    assert list(t["source"]) == [
+        "paper (Table 1)",
+        "ours (selected on valid)",
+        "ours (selected on valid)",
+        "ours (authors' protocol: selected on TEST)",
+    ]
     assert list(t["run"])[1:] == ["bc-sgl-valid", "bc-sgl-valid-x", "bc-sgl-authors"]
     assert t.loc[1, "recall@50"] == pytest.approx(0.155) and t.loc[1, "n_seeds"] == 2
     assert t.loc[1, "d recall@50"] == pytest.approx(0.155 - 0.1613)

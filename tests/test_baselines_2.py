@@ -1,5 +1,6 @@
 """The knowledge-aware GNN baselines KGAT, KGIN, KGCL, MCCLK and KGRec: each learns on the
 synthetic data, and each one's distinctive component is checked on a toy input by hand."""
+
 from __future__ import annotations
 
 import math
@@ -30,19 +31,28 @@ MODELS = ("kgat", "kgin", "kgcl", "mcclk", "kgrec")
 CPU = torch.device("cpu")
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")   # conftest: small sparse workloads, 2 busy cores
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: small sparse workloads, 2 busy cores
 
 
 def toy_ds(n_users=4, n_items=3, n_entities=6, kg=None, train=None, n_relations=2) -> Dataset:
     """A hand-sized dataset: users 0..3, items 0..2, entities 3..5."""
     kg = np.array(kg if kg is not None else [[0, 0, 3], [0, 1, 4], [1, 0, 3], [2, 1, 5], [1, 1, 2]], dtype=np.int64)
-    train = np.array(train if train is not None else [[0, 0], [0, 1], [1, 1], [2, 2], [3, 0], [3, 2]],
-                     dtype=np.int64)
-    return Dataset(name="toy", n_users=n_users, n_items=n_items, n_entities=n_entities,
-                   n_relations=n_relations, train=train, valid=np.zeros((0, 2), np.int64),
-                   test=np.zeros((0, 2), np.int64), kg=kg, titles=[None] * n_items,
-                   relation_names=[f"r{i}" for i in range(n_relations)],
-                   user_interest=np.zeros((0, 2), np.int64), n_interests=0)
+    train = np.array(train if train is not None else [[0, 0], [0, 1], [1, 1], [2, 2], [3, 0], [3, 2]], dtype=np.int64)
+    return Dataset(
+        name="toy",
+        n_users=n_users,
+        n_items=n_items,
+        n_entities=n_entities,
+        n_relations=n_relations,
+        train=train,
+        valid=np.zeros((0, 2), np.int64),
+        test=np.zeros((0, 2), np.int64),
+        kg=kg,
+        titles=[None] * n_items,
+        relation_names=[f"r{i}" for i in range(n_relations)],
+        user_interest=np.zeros((0, 2), np.int64),
+        n_interests=0,
+    )
 
 
 def build(name, ds, **over):
@@ -96,7 +106,7 @@ def test_defaults_are_the_authors(name):
     cfg = default_config("book-crossing", name)
     cls = model_class(name)
     declared = {f: getattr(cls.Config(), f) for f in cls.Config.setting_names()}
-    assert {f: getattr(cfg.model, f) for f in declared} == declared   # no dataset layer on book-crossing
+    assert {f: getattr(cfg.model, f) for f in declared} == declared  # no dataset layer on book-crossing
     for k, v in AUTHORS[name].items():
         got = getattr(cfg.model, k) if k in declared else getattr(cfg.train, k)
         assert got == v, (name, k, got, v)
@@ -115,7 +125,8 @@ def test_relational_triples_add_inverses():
 
 def test_sparse_products_and_gradients():
     torch.manual_seed(0)
-    rows = torch.tensor([0, 2, 2, 1, 0, 2]); cols = torch.tensor([1, 0, 1, 1, 1, 2])  # (0, 1) twice
+    rows = torch.tensor([0, 2, 2, 1, 0, 2])
+    cols = torch.tensor([1, 0, 1, 1, 1, 2])  # (0, 1) twice
     p = Pattern(rows, cols, (3, 3))
     v = torch.randn(6, dtype=torch.float64, requires_grad=True)
     x = torch.randn(3, 2, dtype=torch.float64, requires_grad=True)
@@ -129,7 +140,9 @@ def test_sparse_products_and_gradients():
     assert torch.allclose(p.sddmm(a, x), (a[p.rows] * x[p.cols]).sum(1))
     assert torch.autograd.gradcheck(lambda a, x: p.sddmm(a, x), (a, x))
     # relation-aware aggregation equals the edge-by-edge sum
-    h = torch.tensor([0, 0, 0, 1, 2, 2]); r = torch.tensor([0, 1, 0, 1, 0, 0]); t = torch.tensor([1, 2, 3, 0, 0, 3])
+    h = torch.tensor([0, 0, 0, 1, 2, 2])
+    r = torch.tensor([0, 1, 0, 1, 0, 0])
+    t = torch.tensor([1, 2, 3, 0, 0, 3])
     agg = RelationalAggregator(h, r, t, 4, 2)
     xe = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
     w = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
@@ -137,7 +150,7 @@ def test_sparse_products_and_gradients():
     ref = torch.zeros(4, 3, dtype=torch.float64).index_add(0, agg.heads, a[:, None] * xe[agg.tails] * w[agg.rels])
     assert torch.allclose(agg.aggregate(xe, w, a), ref)
     assert torch.autograd.gradcheck(lambda xe, w, a: agg.aggregate(xe, w, a), (xe, w, a))
-    assert torch.allclose(agg.mean_weights(), 1 / torch.tensor([3., 3, 3, 1, 2, 2], dtype=torch.float32))
+    assert torch.allclose(agg.mean_weights(), 1 / torch.tensor([3.0, 3, 3, 1, 2, 2], dtype=torch.float32))
 
 
 def test_project_by_relation():
@@ -151,7 +164,8 @@ def test_project_by_relation():
 
 
 def test_grace_loss_by_hand():
-    z1 = torch.tensor([[1.0, 0.0], [0.0, 1.0]]); z2 = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    z1 = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    z2 = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
     tau = 0.5
     c = 1 / math.sqrt(2)
     # anchor 0 (view 1): pos cos 1; inter negatives: cos(z1_0, z2_1) = c; intra: cos(z1_0, z1_1) = 0
@@ -170,7 +184,9 @@ def test_kgat_attention_sums_to_one_over_each_heads_neighbours():
     for h, k in n_rel_per_head.items():
         assert m.att[heads == h].sum().item() == pytest.approx(k, rel=1e-6)
     with torch.no_grad():
-        m.embedding.normal_(); m.relation_embed.normal_(); m.trans_W.normal_()
+        m.embedding.normal_()
+        m.relation_embed.normal_()
+        m.trans_W.normal_()
     m.update_attention()
     for h in torch.unique(heads):
         assert m.att[heads == h].sum().item() == pytest.approx(1.0, rel=1e-5)
@@ -178,8 +194,9 @@ def test_kgat_attention_sums_to_one_over_each_heads_neighbours():
     h0 = int(m.U + 0)  # item 0: KG edges to entities 3 (r0) and 4 (r1), interacted by users 0 and 3
     idx = torch.nonzero(heads == h0).squeeze(1)
     e, W, er = m.embedding.detach(), m.trans_W.detach(), m.relation_embed.detach()
-    logits = torch.stack([(e[m.tails[k]] @ W[m.rels[k]]) @ torch.tanh(e[h0] @ W[m.rels[k]] + er[m.rels[k]])
-                          for k in idx])
+    logits = torch.stack(
+        [(e[m.tails[k]] @ W[m.rels[k]]) @ torch.tanh(e[h0] @ W[m.rels[k]] + er[m.rels[k]]) for k in idx]
+    )
     assert torch.allclose(m.att[idx], torch.softmax(logits, 0), atol=1e-6)
     # the CKG holds the KG, its inverse and both interaction directions
     nbrs = {(int(m.rels[k]), int(m.tails[k])) for k in idx}
@@ -214,11 +231,12 @@ def test_kgat_mf_pretraining_starts_users_and_items_from_a_bpr_mf_that_ranks(syn
     rnd = (users[u] * items[torch.randint(0, ds.n_items, (len(u),), generator=g)]).sum(-1)
     assert (pos > rnd).float().mean() > 0.8
     plain = build("kgat", ds, dim=16, **{"extra.layer_sizes": [8]})
-    pre = build("kgat", ds, dim=16, **{"extra.layer_sizes": [8], "extra.pretrain_mf_epochs": 30,
-                                        "extra.pretrain_mf_lr": 1e-2})
+    pre = build(
+        "kgat", ds, dim=16, **{"extra.layer_sizes": [8], "extra.pretrain_mf_epochs": 30, "extra.pretrain_mf_lr": 1e-2}
+    )
     U, I = ds.n_users, ds.n_items
-    assert torch.equal(pre.embedding[:U].detach(), users) and torch.equal(pre.embedding[U:U + I].detach(), items)
-    assert torch.equal(pre.embedding[U + I:].detach(), plain.embedding[U + I:].detach())
+    assert torch.equal(pre.embedding[:U].detach(), users) and torch.equal(pre.embedding[U : U + I].detach(), items)
+    assert torch.equal(pre.embedding[U + I :].detach(), plain.embedding[U + I :].detach())
     assert torch.equal(pre.trans_W.detach(), plain.trans_W.detach())
     with pytest.raises(ValueError, match="pretrain_mf_epochs=-1"):
         build("kgat", ds, **{"extra.pretrain_mf_epochs": -1})
@@ -249,6 +267,7 @@ def test_kgat_propagation_and_kg_negatives():
 def test_kgat_resume_restores_attention_and_kg_optimizer(synthetic_ds, tmp_path):
     def cfg():
         return default_config("synthetic", "kgat", device="cpu", max_epochs=2, patience=100, lr=5e-3, lr_kg=5e-3)
+
     full = Trainer(cfg(), ds=synthetic_ds, run_dir=tmp_path / "a", progress=False).fit()
     t = Trainer(cfg(), ds=synthetic_ds, run_dir=tmp_path / "b", progress=False)
     t.fit(stop_after_epochs=1)
@@ -262,17 +281,22 @@ def test_kgat_resume_restores_attention_and_kg_optimizer(synthetic_ds, tmp_path)
 def test_kgin_independence_is_zero_for_orthogonal_intents():
     w = torch.eye(4, 6) * torch.tensor([[2.0], [1.0], [3.0], [0.5]])  # 4 orthogonal intents
     assert independence_loss(w, "cosine").item() == pytest.approx(0.0, abs=1e-12)
-    w2 = w.clone(); w2[1] = w2[0] + 0.1 * w2[1]
+    w2 = w.clone()
+    w2[1] = w2[0] + 0.1 * w2[1]
     assert independence_loss(w2, "cosine").item() > 0.9
     # distance correlation: 1 for a linear relation, symmetric, and by the book for random data
-    x = torch.randn(8, dtype=torch.float64); y = torch.randn(8, dtype=torch.float64)
+    x = torch.randn(8, dtype=torch.float64)
+    y = torch.randn(8, dtype=torch.float64)
     assert distance_correlation(x, 3 * x + 1).item() == pytest.approx(1.0, abs=1e-6)
     assert distance_correlation(x, y).item() == pytest.approx(distance_correlation(y, x).item())
 
     def dcor(a, b):
-        A = np.abs(a[:, None] - a[None, :]); B = np.abs(b[:, None] - b[None, :])
-        A = A - A.mean(0) - A.mean(1)[:, None] + A.mean(); B = B - B.mean(0) - B.mean(1)[:, None] + B.mean()
+        A = np.abs(a[:, None] - a[None, :])
+        B = np.abs(b[:, None] - b[None, :])
+        A = A - A.mean(0) - A.mean(1)[:, None] + A.mean()
+        B = B - B.mean(0) - B.mean(1)[:, None] + B.mean()
         return math.sqrt((A * B).mean()) / math.sqrt(math.sqrt((A * A).mean() * (B * B).mean()))
+
     assert distance_correlation(x, y).item() == pytest.approx(dcor(x.numpy(), y.numpy()), abs=1e-3)
     assert independence_loss(w2, "distance").item() > independence_loss(w, "distance").item()
 
@@ -342,8 +366,12 @@ def test_kgcl_neighbours_and_attention():
         assert torch.allclose(m.item_embeddings(mask)[0], x[0])
         # item 2: softmax over its two edges of LeakyReLU((W [x || e] + b) . e_r)
         W, b = m.fc.weight, m.fc.bias
-        lg = torch.stack([F.leaky_relu((W @ torch.cat([m.item_emb[2], m.entity_emb[e]]) + b) @ m.relation_emb[r], 0.2)
-                          for r, e in ((1, 4), (2, 1))])
+        lg = torch.stack(
+            [
+                F.leaky_relu((W @ torch.cat([m.item_emb[2], m.entity_emb[e]]) + b) @ m.relation_emb[r], 0.2)
+                for r, e in ((1, 4), (2, 1))
+            ]
+        )
         a = torch.softmax(lg, 0)
         assert torch.allclose(x[2], m.item_emb[2] + a[0] * m.entity_emb[4] + a[1] * m.entity_emb[1], atol=1e-6)
 
@@ -368,7 +396,7 @@ def test_mcclk_knn_semantic_graph():
     pat, v = m.semantic_graph(z)
     dense = torch.zeros(3, 3).index_put((pat.rows, pat.cols), v, accumulate=True)
     r1, c1, v1 = knn_graph(z, 2)
-    r0, c0, v0 = knn_graph(m.embedding[m.U:m.U + 3].detach(), 2)
+    r0, c0, v0 = knn_graph(m.embedding[m.U : m.U + 3].detach(), 2)
     want = 0.5 * torch.zeros(3, 3).index_put((r1, c1), v1) + 0.5 * torch.zeros(3, 3).index_put((r0, c0), v0)
     assert torch.allclose(dense, want, atol=1e-6)
 
@@ -376,7 +404,7 @@ def test_mcclk_knn_semantic_graph():
 def test_mcclk_attention_identity_and_score():
     ds = toy_ds()
     m = build("mcclk", ds, dim=5)
-    ent, W = m.embedding.detach()[m.U:], m.relation_emb.detach()
+    ent, W = m.embedding.detach()[m.U :], m.relation_emb.detach()
     att = m.kg_attention(m.kg, ent, W)
     raw = ((ent[m.kg.heads] * W[m.kg.rels]).norm(dim=1) * (ent[m.kg.tails] * W[m.kg.rels]).norm(dim=1)) ** 2
     want = torch.cat([torch.softmax(raw[m.kg.heads == h], 0) for h in torch.unique(m.kg.heads)])
@@ -400,7 +428,9 @@ def test_kgrec_rationale_scores_and_masked_reconstruction():
     for h in torch.unique(m.kg.heads):  # deg(h) * softmax: mean 1 over each head's edges
         assert score[m.kg.heads == h].mean().item() == pytest.approx(1.0, rel=1e-5)
     # by hand for one edge: mean over the 2 heads of (W_Q e_h)_k . ((W_Q e_t)_k * e_r,k) / sqrt(2)
-    ent = m.embedding.detach()[m.U:]; q = ent @ m.W_Q.detach(); W = m.relation_emb.detach()
+    ent = m.embedding.detach()[m.U :]
+    q = ent @ m.W_Q.detach()
+    W = m.relation_emb.detach()
     h = int(m.kg.heads[0])
     idx = torch.nonzero(m.kg.heads == h).squeeze(1)
     lg = torch.stack([(q[h] * q[m.kg.tails[k]] * W[m.kg.rels[k]]).sum() / 2 / math.sqrt(2) for k in idx])
@@ -426,8 +456,10 @@ def test_kgrec_rationale_scores_and_masked_reconstruction():
 
 
 def test_kgrec_contrast_by_hand():
-    h1 = torch.tensor([[1.0, 0.0], [0.0, 1.0]]); h2 = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
-    perm = torch.tensor([1, 0]); tau = 1.0
+    h1 = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    h2 = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    perm = torch.tensor([1, 0])
+    tau = 1.0
     c = 1 / math.sqrt(2)
     # item 0: pos 1, negatives cos(h1_0, h2_1) = c and cos(h2_0, h1_1) = 0;
     # item 1: pos c, negatives cos(h1_1, h2_0) = 0 and cos(h2_1, h1_0) = c

@@ -11,6 +11,7 @@ through the box; checks that Voila read voila.json (idle kernels culled); saves 
 
 Skipped when chromium / chromedriver are missing, except under CI (``CI`` set), where it fails.
 """
+
 from __future__ import annotations
 
 import os
@@ -68,16 +69,22 @@ def _artefact_run(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     if committed:
         return committed[0].parent, {}
     reports = tmp_path / "reports"
-    env = {**os.environ, "CIKGWB_REPORTS_DIR": str(reports), "CIKGWB_DATA_DIR": str(tmp_path / "data"),
-           "CIKGWB_CHECKPOINT_DIR": str(tmp_path / "ck"), "OMP_NUM_THREADS": "1"}
-    name = "synthetic-cikgrec-valid-s0"   # cikgwb train adds the seed to --name
+    env = {
+        **os.environ,
+        "CIKGWB_REPORTS_DIR": str(reports),
+        "CIKGWB_DATA_DIR": str(tmp_path / "data"),
+        "CIKGWB_CHECKPOINT_DIR": str(tmp_path / "ck"),
+        "OMP_NUM_THREADS": "1",
+    }
+    name = "synthetic-cikgrec-valid-s0"  # cikgwb train adds the seed to --name
     # both commands in one interpreter (torch imported once): `cikgwb train` then `cikgwb artefact`
-    code = ("import sys; from cikgwb.cli import main; "
-            f"rc = main(['train', '--dataset', 'synthetic', '--name', {name[:-3]!r}, '--seeds', '0', "
-            "'--set', 'max_epochs=3', '--quiet']); "
-            f"sys.exit(rc or main(['artefact', {str(reports / 'runs' / name)!r}]))")
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=240,
-                       check=False)
+    code = (
+        "import sys; from cikgwb.cli import main; "
+        f"rc = main(['train', '--dataset', 'synthetic', '--name', {name[:-3]!r}, '--seeds', '0', "
+        "'--set', 'max_epochs=3', '--quiet']); "
+        f"sys.exit(rc or main(['artefact', {str(reports / 'runs' / name)!r}]))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=240, check=False)
     assert r.returncode == 0, f"cikgwb train / artefact failed: {r.stdout[-2000:]} {r.stderr[-2000:]}"
     return reports / "runs" / name, {"CIKGWB_REPORTS_DIR": str(reports)}
 
@@ -91,9 +98,22 @@ def voila_url(tmp_path):
     log = open(log_path, "w")
     # from the repository root, as the README says: voila reads ./voila.json (idle kernels culled)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "voila", "notebooks/explorer.ipynb", "--no-browser",
-         f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--VoilaExecutor.timeout=120"],
-        cwd=str(REPO), env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "voila",
+            "notebooks/explorer.ipynb",
+            "--no-browser",
+            f"--port={port}",
+            "--Voila.ip=127.0.0.1",
+            "--Voila.port_retries=0",
+            "--VoilaExecutor.timeout=120",
+        ],
+        cwd=str(REPO),
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         _wait_port(port, proc, 60)
         yield f"http://127.0.0.1:{port}/", run, log_path
@@ -112,9 +132,19 @@ def _driver(chromium: str, driver_path: str, profile: str):
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1400,2200"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,2200",
+    ):
         opts.add_argument(flag)
     return webdriver.Chrome(service=Service(executable_path=driver_path), options=opts)
 
@@ -132,11 +162,16 @@ def test_explorer_opens_a_run_by_url_and_shows_labels_top_k_and_neighbours(voila
     a = load_artefact(run)
     n_int = [len(a.interests(u)) for u in range(a.n_users)]
     # the paper's Figure 4 user on book-crossing, else a user with >= 2 interests and test items
-    user = 2362 if a.meta["dataset"] == "book-crossing" else \
-        next(u for u in range(10, a.n_users) if n_int[u] >= 2 and len(a.test(u)))
+    user = (
+        2362
+        if a.meta["dataset"] == "book-crossing"
+        else next(u for u in range(10, a.n_users) if n_int[u] >= 2 and len(a.test(u)))
+    )
 
     def check(u: int) -> None:
-        labels = [e.text.strip() for e in drv.find_elements(By.CSS_SELECTOR, ".cikgwb-interests .cikgwb-interest-label")]
+        labels = [
+            e.text.strip() for e in drv.find_elements(By.CSS_SELECTOR, ".cikgwb-interests .cikgwb-interest-label")
+        ]
         assert labels == [a.labels[int(j)] for j in a.interests(u)], f"user {u}: interest labels shown {labels}"
         assert all(not x.startswith("(no text label") for x in labels)
         items = drv.find_elements(By.CSS_SELECTOR, ".cikgwb-topk li")
@@ -173,7 +208,8 @@ def test_explorer_opens_a_run_by_url_and_shows_labels_top_k_and_neighbours(voila
         box.send_keys(Keys.ENTER)
         drv.find_element(By.CSS_SELECTOR, ".cikgwb-show button, button.cikgwb-show").click()
         WebDriverWait(drv, 30).until(
-            EC.presence_of_element_located((By.CSS_SELECTOR, f'.cikgwb-user[data-user="{other}"]')))
+            EC.presence_of_element_located((By.CSS_SELECTOR, f'.cikgwb-user[data-user="{other}"]'))
+        )
         check(other)
 
         shot = Path(os.environ.get("CIKGWB_SCREENSHOT") or tmp_path / "explorer.png")
@@ -184,5 +220,6 @@ def test_explorer_opens_a_run_by_url_and_shows_labels_top_k_and_neighbours(voila
     finally:
         drv.quit()
         shutil.rmtree(profile, ignore_errors=True)
-    assert "Culling kernels with idle durations > 300 seconds" in log_path.read_text(), \
+    assert "Culling kernels with idle durations > 300 seconds" in log_path.read_text(), (
         "voila did not read voila.json: idle kernels would never be culled"
+    )

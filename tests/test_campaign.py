@@ -1,5 +1,6 @@
 """scripts/campaign.py (queues of runs inside a budget) and scripts/gpu_campaign.sh (the GPU job),
 on the synthetic data with a tiny configuration."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,13 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 def _campaign(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "campaign.py"), *args], capture_output=True,
-                          text=True, env=_env(tmp_path), timeout=600)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "campaign.py"), *args],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=600,
+    )
 
 
 def test_campaign_runs_skips_finished_and_respects_budget(tmp_path):
@@ -42,8 +48,9 @@ def test_campaign_runs_skips_finished_and_respects_budget(tmp_path):
     # a budget too small for any run starts none
     q2 = tmp_path / "q2.txt"
     q2.write_text("syn-cikgrec-valid 5 --dataset synthetic --set max_epochs=2\n")
-    r3 = _campaign(tmp_path, str(q2), "--reports-dir", str(out), "--budget-s", "30", "--reserve-s", "0",
-                   "--min-minutes", "1")
+    r3 = _campaign(
+        tmp_path, str(q2), "--reports-dir", str(out), "--budget-s", "30", "--reserve-s", "0", "--min-minutes", "1"
+    )
     assert r3.returncode == 0 and "[skip] syn-cikgrec-valid-s5" in r3.stdout
     assert not (out / "runs" / "syn-cikgrec-valid-s5" / "metrics.json").exists()
 
@@ -63,7 +70,7 @@ def test_campaign_queues_of_the_paper_parse():
         sys.path.pop(0)
     runs = {f"{n}-s{s}": a for f in sorted((ROOT / "scripts" / "campaign").glob("*.txt")) for n, s, a in read_queue(f)}
     assert "book-crossing-cikgrec-wo-uir-valid-s0" in runs and "ml1m-cikgrec-valid-s0" in runs
-    assert sum(1 for r in runs if r.startswith("book-crossing-cikgrec-valid-s")) == 4    # seeds 1-4
+    assert sum(1 for r in runs if r.startswith("book-crossing-cikgrec-valid-s")) == 4  # seeds 1-4
     # w/o UIK is truthful about its interest source: no interest graph is loaded at all
     assert "--interests" in runs["dbbook2014-cikgrec-wo-uik-valid-s0"]
 
@@ -74,24 +81,41 @@ def test_gpu_campaign_script_on_cpu_cut_then_resumed(tmp_path):
     back; a second call given RESUME continues it to the end, and then no checkpoint travels."""
     q = tmp_path / "q.txt"
     q.write_text("syn-cikgrec-valid 0 --dataset synthetic --set patience=1000\n")
-    env = {**_env(tmp_path), "CIKGWB_DATA_DIR": str(tmp_path), "QUEUES": str(q), "SLOTS": "1", "THREADS": "1",
-           "DEVICE": "cpu", "PY": sys.executable, "CIKGWB_CHECKPOINT_DIR": str(tmp_path / "device-ckpt")}
+    env = {
+        **_env(tmp_path),
+        "CIKGWB_DATA_DIR": str(tmp_path),
+        "QUEUES": str(q),
+        "SLOTS": "1",
+        "THREADS": "1",
+        "DEVICE": "cpu",
+        "PY": sys.executable,
+        "CIKGWB_CHECKPOINT_DIR": str(tmp_path / "device-ckpt"),
+    }
     out1, out2 = tmp_path / "call1", tmp_path / "call2"
-    r = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_campaign.sh"), str(out1), "75"], capture_output=True,
-                       text=True, timeout=600, env={**env, "RESERVE_S": "45",
-                                                    "EXTRA": "--min-minutes 0.1 --set max_epochs=100000"})
+    r = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "gpu_campaign.sh"), str(out1), "75"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**env, "RESERVE_S": "45", "EXTRA": "--min-minutes 0.1 --set max_epochs=100000"},
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     run1 = out1 / "runs" / "syn-cikgrec-valid-s0"
     m1 = json.loads((run1 / "metrics.json").read_text())
     assert m1["stop_reason"].startswith("time limit") and (run1 / "checkpoints" / "last.pt").is_file()
     assert "budget 75s" in (out1 / "machine.txt").read_text() and not (tmp_path / "device-ckpt").exists()
     n1 = m1["epochs_run"]
-    r = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_campaign.sh"), str(out2), "300"], capture_output=True,
-                       text=True, timeout=600, env={**env, "RESUME": str(out1), "EXTRA": f"--set max_epochs={n1 + 2}"})
+    r = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "gpu_campaign.sh"), str(out2), "300"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**env, "RESUME": str(out1), "EXTRA": f"--set max_epochs={n1 + 2}"},
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     run2 = out2 / "runs" / "syn-cikgrec-valid-s0"
     m2 = json.loads((run2 / "metrics.json").read_text())
     hist = [json.loads(x) for x in (run2 / "history.jsonl").read_text().splitlines()]
     assert m2["stop_reason"].startswith("max_epochs") and m2["epochs_run"] == n1 + 2
-    assert [h["epoch"] for h in hist] == list(range(n1 + 2))          # continued, not restarted
-    assert not (run2 / "checkpoints").exists()                        # finished: no checkpoint travels
+    assert [h["epoch"] for h in hist] == list(range(n1 + 2))  # continued, not restarted
+    assert not (run2 / "checkpoints").exists()  # finished: no checkpoint travels

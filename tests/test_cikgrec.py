@@ -1,4 +1,5 @@
 """CIKGRec: propagation, each loss term by hand, schedules, ablation switches, trainer behaviour."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,6 @@ import math
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from cikgwb.graph import EdgeSets, drop_edges, lightgcn, normalized_adjacency
 from cikgwb.models import build_model, default_config
@@ -43,8 +43,8 @@ def test_propagation_equals_dense(self_loops):
     assert torch.allclose(out, ref, atol=1e-5)
     # gradients through the custom backward equal the dense ones
     w = torch.randn(n, 8)
-    g1, = torch.autograd.grad((out * w).sum(), x)
-    g2, = torch.autograd.grad((ref * w).sum(), x)
+    (g1,) = torch.autograd.grad((out * w).sum(), x)
+    (g2,) = torch.autograd.grad((ref * w).sum(), x)
     assert torch.allclose(g1, g2, atol=1e-5)
     if not self_loops:
         assert (out[25:] == x[25:] / 4).all()  # isolated nodes: only their own layer 0
@@ -61,26 +61,33 @@ def test_edge_drop_keeps_both_directions():
 
 
 def test_loss_terms_by_hand():
-    u = torch.tensor([[1.0, 0.0], [0.0, 2.0]]); i = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+    u = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    i = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
     j = torch.tensor([[0.0, 1.0], [1.0, 1.0]])
     # scores: u.i = 2, 2 ; u.j = 0, 2
     expect = (-math.log(1 / (1 + math.exp(-2))) - math.log(0.5)) / 2
     assert bpr_loss(u, i, j).item() == pytest.approx(expect, rel=1e-6)
     assert l2_batch(u, i, j).item() == pytest.approx(0.5 * (1 + 4 + 4 + 1 + 1 + 2) / 2)
     # InfoNCE with cosine: anchor 0 == candidate 0
-    a = torch.tensor([[1.0, 0.0]]); c = torch.tensor([[2.0, 0.0], [0.0, 3.0]])
+    a = torch.tensor([[1.0, 0.0]])
+    c = torch.tensor([[2.0, 0.0], [0.0, 3.0]])
     exp = -math.log(math.exp(1 / 0.5) / (math.exp(1 / 0.5) + math.exp(0)))
     assert info_nce(a, c, torch.tensor([0]), 0.5).item() == pytest.approx(exp, rel=1e-6)
     # SCE: cos = 0 and 1 -> mean((1-0)^2, 0) = 0.5 ; eta 3 -> 0.5 too
-    t = torch.tensor([[1.0, 0.0], [0.0, 1.0]]); p = torch.tensor([[0.0, 5.0], [0.0, 2.0]])
+    t = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    p = torch.tensor([[0.0, 5.0], [0.0, 2.0]])
     assert sce_loss(t, p, 2).item() == pytest.approx(0.5)
     p2 = torch.tensor([[1.0, 1.0], [0.0, 1.0]])
     assert sce_loss(t, p2, 2).item() == pytest.approx((1 - 1 / math.sqrt(2)) ** 2 / 2, rel=1e-6)
     # TransE: h + r = t exactly, t' at distance^2 = 4
-    h = torch.tensor([[1.0, 0.0]]); r = torch.tensor([[0.0, 1.0]]); tt = torch.tensor([[1.0, 1.0]])
+    h = torch.tensor([[1.0, 0.0]])
+    r = torch.tensor([[0.0, 1.0]])
+    tt = torch.tensor([[1.0, 1.0]])
     tn = torch.tensor([[1.0, 3.0]])
     reg = 0.5 * (1 + 1 + 2 + 10)
-    assert transe_loss(h, r, tt, tn, 0.1).item() == pytest.approx(-math.log(1 / (1 + math.exp(-4))) + 0.1 * reg, rel=1e-6)
+    assert transe_loss(h, r, tt, tn, 0.1).item() == pytest.approx(
+        -math.log(1 / (1 + math.exp(-4))) + 0.1 * reg, rel=1e-6
+    )
 
 
 def test_mask_rate_schedules():
@@ -137,17 +144,20 @@ def test_ablation_switches_remove_their_part(synthetic_ds):
     m, _ = _model(ds, schedule="fixed")
     assert m.current_mask_rate(0) == m.current_mask_rate(50) == m.cfg.mask_alpha
     m, _ = _model(ds, schedule="lin")
-    assert m.current_mask_rate(10) == pytest.approx(m.cfg.mask_alpha + 10 * (m.cfg.mask_omega - m.cfg.mask_alpha) / m.cfg.mask_lambda)
+    assert m.current_mask_rate(10) == pytest.approx(
+        m.cfg.mask_alpha + 10 * (m.cfg.mask_omega - m.cfg.mask_alpha) / m.cfg.mask_lambda
+    )
 
 
 def test_views_paper_and_authors(synthetic_ds):
     ds = synthetic_ds
     es = EdgeSets(ds, ds.train)
-    U, E = ds.n_users, ds.n_entities
+    U = ds.n_users
     p, a = es.views("paper"), es.views("authors")
 
     def ui(e):  # user-item edges
         return int(((e[:, 0] < U) & (e[:, 1] >= U) & (e[:, 1] < U + ds.n_items)).sum())
+
     assert ui(p["v1"]) == ui(p["v2"]) == ui(p["v3"]) == len(es.interact)
     assert len(p["v1"]) == len(es.interact)
     assert ui(a["v2"]) == 0 and ui(a["v3"]) == 0  # the authors' views lose the user-item edges
@@ -168,7 +178,9 @@ def test_uir_masks_floor_fraction(synthetic_ds):
     def spy(t, p, eta):
         called["n"] = t.shape[0]
         return orig(t, p, eta)
+
     import cikgwb.models.cikgrec as mod
+
     mod.sce_loss, saved = spy, mod.sce_loss
     try:
         m.interest_reconstruction(0)
@@ -188,14 +200,16 @@ def test_lightgcn_is_plain_lightgcn(synthetic_ds):
     out = m.loss(users, pos, neg, 0)
     assert set(out) == {"loss", "loss_rec"}
     from torch_geometric.nn import LGConv
+
     U = ds.n_users
-    e = m.edges.numpy()   # (user, U + item) rows
+    e = m.edges.numpy()  # (user, U + item) rows
     ei = torch.as_tensor(np.concatenate([e, e[:, ::-1]]).T.copy())
     conv = LGConv(normalize=True)
     x = m.embedding.detach()
     hs, h = [x], x
     for _ in range(cfg.model.n_layers):
-        h = conv(h, ei); hs.append(h)
+        h = conv(h, ei)
+        hs.append(h)
     z = torch.stack(hs).mean(0)
     ref = bpr_loss(z[users], z[U + pos], z[U + neg]) + cfg.model.l2_reg * l2_batch(x[users], x[U + pos], x[U + neg])
     assert out["loss"].item() == pytest.approx(ref.item(), rel=1e-5)
@@ -226,6 +240,7 @@ def _cfg(**kw):
 
 def test_short_run_learns(synthetic_ds, tmp_path):
     from cikgwb.evaluate import evaluate, random_scores
+
     res = Trainer(_cfg(max_epochs=15), ds=synthetic_ds, run_dir=tmp_path / "r", progress=False).fit()
     m = res.metrics
     rnd = evaluate(random_scores(synthetic_ds.n_items, 0), synthetic_ds.matrix("valid"), synthetic_ds.matrix("train"))
@@ -258,7 +273,9 @@ def test_resume_matches_uninterrupted(synthetic_ds, tmp_path, one_thread):
     # the run's time counts every epoch of both calls, not only the resumed call's
     h = resumed.history
     assert resumed.metrics["epochs_run"] == len(h) == len(full.history)
-    assert resumed.metrics["wall_seconds"] == pytest.approx(sum(r["epoch_seconds"] + r.get("eval_seconds", 0) for r in h))
+    assert resumed.metrics["wall_seconds"] == pytest.approx(
+        sum(r["epoch_seconds"] + r.get("eval_seconds", 0) for r in h)
+    )
     assert resumed.metrics["wall_seconds"] > resumed.metrics["wall_seconds_last_call"] * 0.5
 
 
@@ -270,6 +287,7 @@ def test_authors_protocol_is_labelled(synthetic_ds, tmp_path):
 
 def test_nan_loss_stops_with_message(synthetic_ds, tmp_path, monkeypatch):
     from cikgwb.models.cikgrec import CIKGRec
+
     orig = CIKGRec.loss
 
     def poisoned(self, users, pos, neg, epoch):
@@ -277,6 +295,7 @@ def test_nan_loss_stops_with_message(synthetic_ds, tmp_path, monkeypatch):
         if epoch == 2:
             out["loss"] = out["loss"] * float("nan")
         return out
+
     monkeypatch.setattr(CIKGRec, "loss", poisoned)
     t = Trainer(_cfg(max_epochs=4), ds=synthetic_ds, run_dir=tmp_path / "r", progress=False)
     with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 2 .*last good checkpoint .*epoch 1"):

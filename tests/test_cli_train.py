@@ -1,4 +1,5 @@
 """`cikgwb train` end to end on the synthetic data: seeds, summary, overrides, resume."""
+
 from __future__ import annotations
 
 import json
@@ -9,10 +10,27 @@ import yaml
 
 def test_train_seeds_summary_and_resume(tmp_path, monkeypatch, synthetic_dir, capsys):
     monkeypatch.setenv("CIKGWB_DATA_DIR", str(synthetic_dir))
-    monkeypatch.setenv("CIKGWB_REPORTS_DIR", str(tmp_path))   # the one reports root (cikgwb.paths)
+    monkeypatch.setenv("CIKGWB_REPORTS_DIR", str(tmp_path))  # the one reports root (cikgwb.paths)
     from cikgwb.cli import main
-    args = ["train", "--dataset", "synthetic", "--model", "cikgrec", "--seeds", "0,1", "--quiet",
-            "--device", "cpu", "--set", "max_epochs=2", "--set", "gcl_weight=0.02", "--name", "t"]
+
+    args = [
+        "train",
+        "--dataset",
+        "synthetic",
+        "--model",
+        "cikgrec",
+        "--seeds",
+        "0,1",
+        "--quiet",
+        "--device",
+        "cpu",
+        "--set",
+        "max_epochs=2",
+        "--set",
+        "gcl_weight=0.02",
+        "--name",
+        "t",
+    ]
     assert main(args) == 0
     summary = json.loads((tmp_path / "runs" / "t-summary.json").read_text())
     assert summary["seeds"] == [0, 1]
@@ -28,8 +46,28 @@ def test_train_seeds_summary_and_resume(tmp_path, monkeypatch, synthetic_dir, ca
     cfg = yaml.safe_load((tmp_path / "runs" / "t-s0" / "config.yaml").read_text())
     assert cfg["model"]["gcl_weight"] == 0.02 and cfg["train"]["max_epochs"] == 2
     # resume a finished run with a larger budget: continues from epoch 2
-    assert main(["train", "--dataset", "synthetic", "--seeds", "0", "--quiet", "--device", "cpu",
-                 "--set", "max_epochs=3", "--set", "gcl_weight=0.02", "--name", "t", "--resume"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "synthetic",
+                "--seeds",
+                "0",
+                "--quiet",
+                "--device",
+                "cpu",
+                "--set",
+                "max_epochs=3",
+                "--set",
+                "gcl_weight=0.02",
+                "--name",
+                "t",
+                "--resume",
+            ]
+        )
+        == 0
+    )
     hist = (tmp_path / "runs" / "t-s0" / "history.jsonl").read_text().splitlines()
     assert [json.loads(h)["epoch"] for h in hist] == [0, 1, 2]
 
@@ -37,6 +75,7 @@ def test_train_seeds_summary_and_resume(tmp_path, monkeypatch, synthetic_dir, ca
 def test_unknown_setting_is_a_clear_error():
     from cikgwb.config import apply_overrides
     from cikgwb.models import default_config
+
     with pytest.raises(ValueError, match=r"unknown setting 'gcl_wieght'"):
         apply_overrides(default_config("synthetic"), ["gcl_wieght=0.1"])
     with pytest.raises(ValueError, match=r"expected key=value"):

@@ -4,6 +4,7 @@ The recovery test measures, on the synthetic dataset, how well each encoder x cl
 puts phrases into their planted topic (ARI / NMI); its thresholds come from the measurement
 recorded in the test (a drop below them fails).
 """
+
 from __future__ import annotations
 
 import json
@@ -48,19 +49,22 @@ def toy_answers(n_users: int = 30, seed: int = 0, source: str = "test fixture (N
 
 
 # ------------------------------------------------------------------------------ phrases
-@pytest.mark.parametrize("raw, want", [
-    ("Science Fiction", "science fiction"),
-    ("1. Historical Romances", "historical romance"),
-    ("García Márquez", "garcia marquez"),
-    ("the works of Stephen King", "work stephen king"),
-    ("children's books", "child book"),
-    ("Mysteries and Thrillers!", "mystery thriller"),
-    ("Sci-Fi", "sci fi"),
-    ("a", None),                 # stop-word only
-    ("the and of", None),
-    ("X", None),                 # 1 character
-    ("123 456", None),           # no letters
-])
+@pytest.mark.parametrize(
+    "raw, want",
+    [
+        ("Science Fiction", "science fiction"),
+        ("1. Historical Romances", "historical romance"),
+        ("García Márquez", "garcia marquez"),
+        ("the works of Stephen King", "work stephen king"),
+        ("children's books", "child book"),
+        ("Mysteries and Thrillers!", "mystery thriller"),
+        ("Sci-Fi", "sci fi"),
+        ("a", None),  # stop-word only
+        ("the and of", None),
+        ("X", None),  # 1 character
+        ("123 456", None),  # no letters
+    ],
+)
 def test_clean_phrase(raw, want):
     assert clean_phrase(raw) == want
 
@@ -74,11 +78,13 @@ def test_clean_phrase_length_bounds():
 
 def test_split_answer_and_table():
     assert split_answer("Fantasy, Mystery\n2. Romance; ") == ["Fantasy", "Mystery", "2. Romance"]
-    ans = pd.DataFrame([
-        {"user": 0, "phrases": ["Epic Fantasy", "epic fantasies", "the"], "raw": "", "source": "s"},
-        {"user": 1, "phrases": [], "raw": "Cooking, Baking", "source": "s"},   # empty list -> raw is split
-        {"user": 2, "phrases": ["?"], "raw": None, "source": "s"},             # nothing usable
-    ])
+    ans = pd.DataFrame(
+        [
+            {"user": 0, "phrases": ["Epic Fantasy", "epic fantasies", "the"], "raw": "", "source": "s"},
+            {"user": 1, "phrases": [], "raw": "Cooking, Baking", "source": "s"},  # empty list -> raw is split
+            {"user": 2, "phrases": ["?"], "raw": None, "source": "s"},  # nothing usable
+        ]
+    )
     long = answers_to_phrases(ans)
     # "epic fantasies" cleans to "epic fantasy": one phrase per user
     assert long[["user", "phrase"]].values.tolist() == [[0, "epic fantasy"], [1, "cook"], [1, "baking"]]
@@ -89,8 +95,8 @@ def test_tfidf_encoder_settings():
     occ = ["fantasy novel", "mystery novel", "romance novel", "novel", "classic novel", "epic fantasy"]
     enc = TfidfEncoder().fit(occ)
     vocab = enc.vectorizer.vocabulary_
-    assert "novel" not in vocab            # in 5 of 6 phrases: df 0.83 > max_df 0.8
-    assert "epic fantasy" in vocab and "fantasy novel" in vocab   # 1-2 grams
+    assert "novel" not in vocab  # in 5 of 6 phrases: df 0.83 > max_df 0.8
+    assert "epic fantasy" in vocab and "fantasy novel" in vocab  # 1-2 grams
     X = enc.encode(occ)
     assert X.shape[0] == 6 and np.allclose(np.asarray(X.multiply(X).sum(1)).ravel()[[0, 1, 2, 4, 5]], 1.0)
     assert isinstance(make_encoder("tfidf"), TfidfEncoder)
@@ -127,15 +133,17 @@ def test_kmeans_recovers_toy_genres_and_is_seeded():
     assert all(isinstance(s, str) and s for s in a.labels)
     assert sum(len(a.members(j)) for j in range(a.n_clusters)) == len(a.phrases)
     occ_per_cluster = a.table()["occurrences"].tolist()
-    assert occ_per_cluster == sorted(occ_per_cluster, reverse=True)   # interest 0 is the largest
+    assert occ_per_cluster == sorted(occ_per_cluster, reverse=True)  # interest 0 is the largest
 
 
 def test_ctfidf_and_label():
     phrases = ["epic fantasy", "high fantasy", "fantasy", "crime novel", "crime"]
     kw = ctfidf_keywords(phrases, np.ones(5, int), np.array([0, 0, 0, 1, 1]), 2, top_n=3)
     assert kw[0][0][0] == "fantasy" and kw[1][0][0] == "crime"
-    assert readable_label([("fantasy", 1.0), ("epic fantasy", 0.9), ("epic", 0.8), ("dragon", 0.5)]) == \
-        "epic fantasy / dragon"
+    assert (
+        readable_label([("fantasy", 1.0), ("epic fantasy", 0.9), ("epic", 0.8), ("dragon", 0.5)])
+        == "epic fantasy / dragon"
+    )
 
 
 def test_phrase_labels_quote_member_phrases():
@@ -144,7 +152,7 @@ def test_phrase_labels_quote_member_phrases():
     occ = ["sci fi"] * 5 + ["dark sci fi"] * 3 + ["classic sci fi"] * 3 + ["romance"] * 4 + ["romance novel"]
     c = cluster_phrases(occ, "tfidf", "kmeans", kappa=2, seed=0, n_init=10, representation="phrases")
     scifi = c.assign[c.phrases.index("sci fi")]
-    assert c.labels[scifi] == "sci fi / classic sci fi / dark sci fi"    # by count, ties by phrase
+    assert c.labels[scifi] == "sci fi / classic sci fi / dark sci fi"  # by count, ties by phrase
     assert c.keywords[scifi][0] == ("sci fi", 5 / 11)
     romance = c.assign[c.phrases.index("romance")]
     assert c.labels[romance] == "romance / romance novel"
@@ -159,11 +167,11 @@ def test_bertopic_fixed_kappa_and_hdbscan():
     c2 = cluster_phrases(occ, "minilm", "bertopic", kappa=3, seed=0)
     assert np.array_equal(c.assign, c2.assign)
     h = cluster_phrases(occ, "minilm", "bertopic", kappa=None, seed=0, min_cluster_size=3)
-    assert (h.assign >= 0).all() and "outliers_before_reduction" in h.info   # outliers reassigned
+    assert (h.assign >= 0).all() and "outliers_before_reduction" in h.info  # outliers reassigned
     k = cluster_phrases(occ, "tfidf", "bertopic", kappa=3, seed=0, representation="keybert")
     assert k.n_clusters == 3 and all(k.labels)
     m = cluster_phrases(occ, "minilm", "kmeans", kappa=3, seed=0, n_init=10, representation="keybert")
-    for res in (c, h, k, m):   # each cluster's keywords come from its own member phrases
+    for res in (c, h, k, m):  # each cluster's keywords come from its own member phrases
         for j in range(res.n_clusters):
             words = {w for p, _ in res.members(j) for w in p.split()}
             assert set(res.keywords[j][0][0].split()) <= words, (res.info["clusterer"], j, res.keywords[j])
@@ -254,7 +262,7 @@ def test_build_save_load_apply_roundtrip(tmp_path, synthetic_ds):
     paths = g.save(tmp_path / "g", id_offset=ds.n_entities)
     lines = paths["edges"].read_text().splitlines()
     assert len(lines) == len(g.edges) and all(len(x.split()) == 2 for x in lines)
-    assert min(int(x.split()[1]) for x in lines) == ds.n_entities   # paper-style numbering
+    assert min(int(x.split()[1]) for x in lines) == ds.n_entities  # paper-style numbering
     lab = pd.read_csv(paths["labels"], sep="\t")
     assert list(lab.columns[:5]) == ["interest_id", "label", "size", "phrases", "top_phrases"]
     saved_prov = json.loads(paths["provenance"].read_text())
@@ -267,7 +275,7 @@ def test_build_save_load_apply_roundtrip(tmp_path, synthetic_ds):
     assert np.array_equal(np.unique(ds2.user_interest, axis=0), np.unique(g.edges, axis=0))
     assert "NOT an LLM" in ds2.meta["interests_source"]
     assert ds2.meta["interest_top_phrases"][0] == g.labels["top_phrases"][0]
-    assert ds.meta["interests_source"].startswith("synthetic oracle")   # the original is untouched
+    assert ds.meta["interests_source"].startswith("synthetic oracle")  # the original is untouched
     assert ds2.n_interests != ds.n_interests or not np.array_equal(ds2.user_interest, ds.user_interest)
 
 
@@ -278,7 +286,8 @@ def test_apply_remaps_ids_and_validates_users(synthetic_ds):
     assert ds2.user_interest.tolist() == [[0, 1], [1, 0], [1, 1]] and ds2.interest_labels == ["a", "b"]
     with pytest.raises(ValueError, match="absent from the dataset"):
         apply_interest_graph(ds, np.array([[ds.n_users, 0]]))
-    from cikgwb.runs import dataset_with_interests   # the one --interests resolver
+    from cikgwb.runs import dataset_with_interests  # the one --interests resolver
+
     none = dataset_with_interests(ds, "none")
     assert none.n_interests == 0 and len(none.user_interest) == 0 and "w/o UIK" in none.meta["interests_source"]
     assert dataset_with_interests(ds, "paper") is ds
@@ -319,8 +328,10 @@ def test_recovery_of_planted_interests(synthetic_ds, tmp_path):
     long = answers_to_phrases(kg)
     kg_truth = phrase_truth(ds, long)
     assert len(kg_truth) >= 0.8 * long["phrase"].nunique()
-    s2 = {pair: recovery_scores(cluster_phrases(long["phrase"].tolist(), *pair, kappa=24, seed=0), kg_truth)
-          for pair in PAIRS}
+    s2 = {
+        pair: recovery_scores(cluster_phrases(long["phrase"].tolist(), *pair, kappa=24, seed=0), kg_truth)
+        for pair in PAIRS
+    }
     assert max(r["ari_occ"] for r in s2.values()) >= 0.40, s2
     assert max(r["nmi_occ"] for r in s2.values()) >= 0.60, s2
 
@@ -333,9 +344,28 @@ def test_cli_cluster_then_graph(tmp_path, synthetic_dir, synthetic_ds, capsys):
     kg = infer_interests(synthetic_ds, "kg-summary", run_dir=tmp_path / "kgs", progress=False)
     f = write_answers(kg, tmp_path / "answers.jsonl")
     out = tmp_path / "graph"
-    rc = main(["interests", "cluster", "--dataset", "synthetic", "--data-dir", str(synthetic_dir),
-               "--answers", str(f), "--encoder", "tfidf", "--clusterer", "kmeans", "--kappa", "30",
-               "--seed", "1", "--out", str(out)])
+    rc = main(
+        [
+            "interests",
+            "cluster",
+            "--dataset",
+            "synthetic",
+            "--data-dir",
+            str(synthetic_dir),
+            "--answers",
+            str(f),
+            "--encoder",
+            "tfidf",
+            "--clusterer",
+            "kmeans",
+            "--kappa",
+            "30",
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0 and "NOT from an LLM" in text and "too generic" in text and "single user" in text
     assert {EDGES_FILE, LABELS_FILE, PROVENANCE_FILE} <= {p.name for p in out.iterdir()}
@@ -345,8 +375,9 @@ def test_cli_cluster_then_graph(tmp_path, synthetic_dir, synthetic_ds, capsys):
     rc = main(["graph", "stats", "--dataset", "synthetic", "--data-dir", str(synthetic_dir), "--interests", str(out)])
     text = capsys.readouterr().out
     assert rc == 0 and "has_interest" in text and "kg-summary (not an LLM)" in text
-    rc = main(["graph", "interest", "0", "--dataset", "synthetic", "--data-dir", str(synthetic_dir),
-               "--interests", str(out)])
+    rc = main(
+        ["graph", "interest", "0", "--dataset", "synthetic", "--data-dir", str(synthetic_dir), "--interests", str(out)]
+    )
     text = capsys.readouterr().out
     assert rc == 0 and "top phrases:" in text and "items most common among members" in text
     with pytest.raises(SystemExit):

@@ -1,4 +1,5 @@
 """`cikgwb compare`: paired tests over seeds and over users, with effect sizes."""
+
 from __future__ import annotations
 
 import json
@@ -9,12 +10,19 @@ import pytest
 
 def _fake_run(path, seed, test, per_user=None, model="m"):
     path.mkdir(parents=True)
-    (path / "metrics.json").write_text(json.dumps({"name": path.name, "seed": seed, "dataset": "synthetic",
-                                                   "protocol": "valid", "model": model, "test": test}))
+    (path / "metrics.json").write_text(
+        json.dumps(
+            {"name": path.name, "seed": seed, "dataset": "synthetic", "protocol": "valid", "model": model, "test": test}
+        )
+    )
     if per_user is not None:
         users = np.arange(len(next(iter(per_user.values()))), dtype=np.int32)
-        np.savez_compressed(path / "test_per_user.npz", users=users, epoch=np.int64(0),
-                            **{k: np.asarray(v, dtype=np.float32) for k, v in per_user.items()})
+        np.savez_compressed(
+            path / "test_per_user.npz",
+            users=users,
+            epoch=np.int64(0),
+            **{k: np.asarray(v, dtype=np.float32) for k, v in per_user.items()},
+        )
     return path
 
 
@@ -23,21 +31,33 @@ def test_seed_and_user_statistics_on_known_differences(tmp_path):
 
     rng = np.random.default_rng(0)
     a_vals = [0.30, 0.31, 0.29, 0.30, 0.32, 0.28, 0.30, 0.31]
-    c_vals = [0.31, 0.29, 0.30, 0.31, 0.29, 0.30, 0.30, 0.30]     # A's mean, no systematic difference
+    c_vals = [0.31, 0.29, 0.30, 0.31, 0.29, 0.30, 0.30, 0.30]  # A's mean, no systematic difference
     base = rng.uniform(0, 1, 400)
     for s in range(8):
-        _fake_run(tmp_path / f"A-s{s}", s, {"recall@50": a_vals[s]},
-                  {"recall@50": np.clip(base + 0.05 + rng.normal(0, 0.05, 400), 0, 1)})
-        _fake_run(tmp_path / f"B-s{s}", s, {"recall@50": a_vals[s] - 0.04 - 0.001 * s},
-                  {"recall@50": np.clip(base + rng.normal(0, 0.05, 400), 0, 1)})
-        _fake_run(tmp_path / f"C-s{s}", s, {"recall@50": c_vals[s]},
-                  {"recall@50": np.clip(base + 0.05 + rng.normal(0, 0.05, 400), 0, 1)})
+        _fake_run(
+            tmp_path / f"A-s{s}",
+            s,
+            {"recall@50": a_vals[s]},
+            {"recall@50": np.clip(base + 0.05 + rng.normal(0, 0.05, 400), 0, 1)},
+        )
+        _fake_run(
+            tmp_path / f"B-s{s}",
+            s,
+            {"recall@50": a_vals[s] - 0.04 - 0.001 * s},
+            {"recall@50": np.clip(base + rng.normal(0, 0.05, 400), 0, 1)},
+        )
+        _fake_run(
+            tmp_path / f"C-s{s}",
+            s,
+            {"recall@50": c_vals[s]},
+            {"recall@50": np.clip(base + 0.05 + rng.normal(0, 0.05, 400), 0, 1)},
+        )
     a, b, c = (resolve_runs(tmp_path / x) for x in "ABC")
     assert [p.name for p in a] == [f"A-s{s}" for s in range(8)]
     res = compare_runs(a, b, metrics=["recall@50"])
     (seed,), (user,) = res["seeds"], res["users"]
     assert seed["n"] == 8 and seed["mean_diff"] > 0.03 and seed["p_t"] < 1e-3
-    assert seed["p_wilcoxon"] == pytest.approx(2 / 2 ** 8)          # exact: all 8 differences positive
+    assert seed["p_wilcoxon"] == pytest.approx(2 / 2**8)  # exact: all 8 differences positive
     assert user["n"] == 400 and user["mean_diff"] > 0.03 and user["p_t"] < 1e-6 and user["p_wilcoxon"] < 1e-6
     assert user["cohens_dz"] > 0.5 and user["rank_biserial"] > 0.5 and user["ci95"][0] > 0
     # reversed: the same evidence with the other sign

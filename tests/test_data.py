@@ -1,4 +1,5 @@
 """Loader, validation split, synthetic generator and the bad-file errors."""
+
 from __future__ import annotations
 
 import shutil
@@ -20,8 +21,17 @@ TABLE2 = {
 README_COUNTS = {
     "book-crossing": dict(train_full=85989, test=24673, interest_ids=244, users_with_interests=6575),
     "dbbook2014": dict(train_full=50745, test=15216, interest_ids=381, users_with_interests=3783),
-    "ml1m": dict(users=6040, items=3260, ratings=998539, train_full=796389, test=202150,
-                 interest_ids=115, users_with_interests=1169, triples=151959, entities=8406),
+    "ml1m": dict(
+        users=6040,
+        items=3260,
+        ratings=998539,
+        train_full=796389,
+        test=202150,
+        interest_ids=115,
+        users_with_interests=1169,
+        triples=151959,
+        entities=8406,
+    ),
 }
 
 
@@ -85,9 +95,11 @@ def test_split_deterministic_and_seeded():
 
 
 def _pinned():
-    code = ("import numpy as np; from cikgwb.data.split import split_valid;"
-            "p=np.column_stack([np.repeat(np.arange(20),16),np.arange(320)]);"
-            "print(split_valid(p,20,seed=0)[1][:4].tolist())")
+    code = (
+        "import numpy as np; from cikgwb.data.split import split_valid;"
+        "p=np.column_stack([np.repeat(np.arange(20),16),np.arange(320)]);"
+        "print(split_valid(p,20,seed=0)[1][:4].tolist())"
+    )
     return eval(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
@@ -148,14 +160,17 @@ def _replace_line(path: Path, n: int, text: str) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-@pytest.mark.parametrize("line,pattern", [
-    ("3 12 x7 4", r"train.txt:3: item id 'x7' is not an integer"),
-    ("3 12 -4", r"train.txt:3: item id -4 is negative"),
-    ("3 12 99999", r"train.txt:3: item id 99999 out of range \(expected < 600 items\)"),
-    ("3 12 5 12", r"train.txt:3: duplicate pair \(user 3, item 12\)"),
-    ("1 12 5", r"train.txt:3: user 1 appears again \(first on line 2\)"),
-    ("9999 1 2", r"train.txt:3: user id 9999 out of range"),
-])
+@pytest.mark.parametrize(
+    "line,pattern",
+    [
+        ("3 12 x7 4", r"train.txt:3: item id 'x7' is not an integer"),
+        ("3 12 -4", r"train.txt:3: item id -4 is negative"),
+        ("3 12 99999", r"train.txt:3: item id 99999 out of range \(expected < 600 items\)"),
+        ("3 12 5 12", r"train.txt:3: duplicate pair \(user 3, item 12\)"),
+        ("1 12 5", r"train.txt:3: user 1 appears again \(first on line 2\)"),
+        ("9999 1 2", r"train.txt:3: user id 9999 out of range"),
+    ],
+)
 def test_bad_train_lines(broken, line, pattern):
     _replace_line(broken / "train.txt", 3, line)
     with pytest.raises(DataFormatError, match=pattern):
@@ -198,6 +213,7 @@ def test_missing_folder(tmp_path):
 
 def test_cli_stats(real_data_dir, capsys):
     from cikgwb.cli import main
+
     assert main(["data", "stats", "book-crossing", "--data-dir", str(real_data_dir)]) == 0
     out = capsys.readouterr().out
     assert "6,616" in out and "8,853" in out and "110,662" in out and "0.19%" in out and "1,404" in out
@@ -209,8 +225,11 @@ def test_bad_interest_user_line_named(broken):
     n = len((broken / "user_interest_clustered.txt").read_text().splitlines())
     with open(broken / "user_interest_clustered.txt", "a") as fh:
         fh.write("5000 800\n")
-    with pytest.raises(DataFormatError, match=rf"user_interest_clustered.txt: user id 5000 out of range "
-                                              rf"\(expected < 800\) on line {n + 1}$"):
+    with pytest.raises(
+        DataFormatError,
+        match=rf"user_interest_clustered.txt: user id 5000 out of range "
+        rf"\(expected < 800\) on line {n + 1}$",
+    ):
         load_from_dir(broken)
 
 
@@ -219,5 +238,9 @@ def test_synthetic_checks_do_not_change_the_data(synthetic_ds, synthetic_dir):
     ds = load_from_dir(synthetic_dir / "synthetic", name="synthetic")
     for k in ("train", "valid", "test", "kg", "user_interest", "interest_ids"):
         assert np.array_equal(getattr(ds, k), getattr(synthetic_ds, k)), k
-    assert (ds.n_users, ds.n_items, ds.n_entities, ds.n_relations) == \
-        (synthetic_ds.n_users, synthetic_ds.n_items, synthetic_ds.n_entities, synthetic_ds.n_relations)
+    assert (ds.n_users, ds.n_items, ds.n_entities, ds.n_relations) == (
+        synthetic_ds.n_users,
+        synthetic_ds.n_items,
+        synthetic_ds.n_entities,
+        synthetic_ds.n_relations,
+    )

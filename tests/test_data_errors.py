@@ -2,6 +2,7 @@
 the line (or the file and what is wrong), or a loud warning where tolerance is deliberate.
 
 Every case starts from a tiny valid dataset written here (3 users, 6 items, 8 entities)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -12,8 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cikgwb.data import DataFormatError, load_dataset, load_from_dir
-from cikgwb.data import registry
+from cikgwb.data import DataFormatError, load_dataset, load_from_dir, registry
 
 FILES = {
     "item_list.txt": "org_id remap_id name\nI0 0 Alpha\nI1 1 Beta\nI2 2 Gamma\nI3 3 Delta\nI4 4 Epsilon\nI5 5 Zeta\n",
@@ -77,7 +77,7 @@ def test_not_utf8_names_file_and_line(tiny):
 
 
 def test_utf16_is_named(tiny):
-    (tiny / "train.txt").write_text(FILES["train.txt"], encoding="utf-16")   # with a BOM
+    (tiny / "train.txt").write_text(FILES["train.txt"], encoding="utf-16")  # with a BOM
     _raises(tiny, r"train.txt: UTF-16 text \(byte-order mark fffe\); expected UTF-8")
     (tiny / "train.txt").write_bytes(FILES["train.txt"].encode("utf-16-le"))  # without
     _raises(tiny, r"train.txt:1: NUL byte \(UTF-16 or binary data\?\); expected UTF-8 text")
@@ -92,7 +92,7 @@ def test_utf8_bom_is_dropped(tiny):
 
 
 def test_truncated_last_line_is_a_loud_warning(tiny, caplog):
-    (tiny / "test.txt").write_text("0 3\n1 4\n2 1")   # cut mid-line: no final newline
+    (tiny / "test.txt").write_text("0 3\n1 4\n2 1")  # cut mid-line: no final newline
     with caplog.at_level(logging.WARNING, logger="cikgwb.data.loader"):
         load_from_dir(tiny)
     msgs = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
@@ -117,8 +117,11 @@ def test_short_user_list_names_both_files(tiny):
 
 def test_missing_interest_file_fails_unless_interests_are_off(tiny, caplog):
     (tiny / "user_interest_clustered.txt").unlink()
-    _raises(tiny, r"user_interest_clustered.txt: file not found; without it CIKGRec would train without "
-                  r"interests .*--interests none")
+    _raises(
+        tiny,
+        r"user_interest_clustered.txt: file not found; without it CIKGRec would train without "
+        r"interests .*--interests none",
+    )
     ds = load_from_dir(tiny, interests="none")
     assert ds.n_interests == 0 and ds.meta["interests_source"] == "none"
     with caplog.at_level(logging.WARNING, logger="cikgwb.data.loader"):
@@ -131,9 +134,12 @@ def test_missing_interest_file_fails_unless_interests_are_off(tiny, caplog):
 
 def test_huge_entity_id_is_rejected_with_its_line(tiny):
     (tiny / "kg_final.txt").write_text("0 0 6\n1 0 1000000000\n2 1 7\n")
-    _raises(tiny, r"kg_final.txt:2: entity id 1,000,000,000 out of range \(expected < 8, the number listed in "
-                  r"entity_list.txt")
-    (tiny / "entity_list.txt").unlink()   # without a list: not far beyond the ids present
+    _raises(
+        tiny,
+        r"kg_final.txt:2: entity id 1,000,000,000 out of range \(expected < 8, the number listed in "
+        r"entity_list.txt",
+    )
+    (tiny / "entity_list.txt").unlink()  # without a list: not far beyond the ids present
     _raises(tiny, r"kg_final.txt:2: entity id 1,000,000,000 is far beyond the 9 distinct entity ids")
     (tiny / "kg_final.txt").write_text("0 0 6\n1 0 50\n2 1 7\n")  # a gap is fine
     assert load_from_dir(tiny).n_entities == 51
@@ -141,7 +147,9 @@ def test_huge_entity_id_is_rejected_with_its_line(tiny):
 
 def test_huge_relation_and_user_ids(tiny):
     (tiny / "kg_final.txt").write_text("0 0 6\n1 5 7\n")
-    _raises(tiny, r"kg_final.txt:2: relation id 5 out of range \(expected < 2, the number listed in relation_list.txt\)")
+    _raises(
+        tiny, r"kg_final.txt:2: relation id 5 out of range \(expected < 2, the number listed in relation_list.txt\)"
+    )
     (tiny / "relation_list.txt").unlink()
     (tiny / "kg_final.txt").write_text("0 0 6\n1 0 7\n2 123456789 7\n")
     _raises(tiny, r"kg_final.txt:3: relation id 123,456,789 is far beyond the 2 distinct relation ids")
@@ -155,10 +163,19 @@ def test_huge_relation_and_user_ids(tiny):
 @pytest.fixture()
 def pinned(tiny, monkeypatch):
     """``tiny`` registered with every file pinned to its sha256 (as the real datasets are)."""
-    files = tuple(registry.FileSpec(path=f, upstream_path=f, sha256=hashlib.sha256((tiny / f).read_bytes()).hexdigest(),
-                                    repo="x/y", commit="0" * 40) for f in FILES)
-    monkeypatch.setitem(registry.REGISTRY, "tiny", registry.DatasetSpec(name="tiny", repo="x/y", commit="0" * 40,
-                                                                        files=files))
+    files = tuple(
+        registry.FileSpec(
+            path=f,
+            upstream_path=f,
+            sha256=hashlib.sha256((tiny / f).read_bytes()).hexdigest(),
+            repo="x/y",
+            commit="0" * 40,
+        )
+        for f in FILES
+    )
+    monkeypatch.setitem(
+        registry.REGISTRY, "tiny", registry.DatasetSpec(name="tiny", repo="x/y", commit="0" * 40, files=files)
+    )
     monkeypatch.delenv("CIKGWB_STRICT_DATA", raising=False)
     return tiny
 
@@ -179,13 +196,12 @@ def test_pinned_files_verified_warn_or_fail(pinned, caplog):
 def test_cli_stats_strict_and_clear_errors(pinned, monkeypatch, capsys, caplog):
     from cikgwb.cli import main
 
-    d = str(pinned.parent)   # --json: the tiny data has too few users for four sparsity groups
+    d = str(pinned.parent)  # --json: the tiny data has too few users for four sparsity groups
     assert main(["data", "stats", "tiny", "--json", "--data-dir", d, "--strict"]) == 0
     (pinned / "train.txt").write_text("0 0 1 2\n1 2 3 5\n2 4 5\n")
     with caplog.at_level(logging.WARNING, logger="cikgwb.data.loader"):
-        assert main(["data", "stats", "tiny", "--json", "--data-dir", d]) == 0      # a warning
-    assert any("train.txt: sha256" in r.getMessage() and "is not the pinned" in r.getMessage()
-               for r in caplog.records)
+        assert main(["data", "stats", "tiny", "--json", "--data-dir", d]) == 0  # a warning
+    assert any("train.txt: sha256" in r.getMessage() and "is not the pinned" in r.getMessage() for r in caplog.records)
     assert main(["data", "stats", "tiny", "--json", "--data-dir", d, "--strict"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("cikgwb data: error: ") and "train.txt: sha256" in err and "\n" not in err
@@ -209,5 +225,6 @@ def test_cli_stats_strict_and_clear_errors(pinned, monkeypatch, capsys, caplog):
 
 def test_real_files_match_their_pins(real_data_dir):
     from cikgwb.data.loader import check_pinned
+
     for name in ("book-crossing", "dbbook2014", "ml1m"):
         assert check_pinned(name, real_data_dir / name, strict=True) == []

@@ -1,11 +1,12 @@
 """Registry and verified downloader, against a real HTTP server on 127.0.0.1."""
+
 from __future__ import annotations
 
 import argparse
 import hashlib
 import logging
-import shutil
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +23,10 @@ except ImportError:  # tests/ imported as a package
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 # skipped on a developer machine without the data; under CI a missing folder fails loudly instead
-needs_shared = pytest.mark.skipif(not (SHARED_DATA / "SHA256SUMS").is_file()
-                                  and not (os.environ.get("CI") or os.environ.get("CIKGWB_REQUIRE_DATA")),
-                                  reason=f"real data not at {SHARED_DATA}")
+needs_shared = pytest.mark.skipif(
+    not (SHARED_DATA / "SHA256SUMS").is_file() and not (os.environ.get("CI") or os.environ.get("CIKGWB_REQUIRE_DATA")),
+    reason=f"real data not at {SHARED_DATA}",
+)
 
 REPO, COMMIT = "someone/tinyrepo", "0123456789abcdef0123456789abcdef01234567"
 
@@ -57,8 +59,11 @@ def tiny(tmp_path, monkeypatch):
         for target in (root / "tiny" / rel, root / REPO / COMMIT / upstream):
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        specs.append(FileSpec(path=rel, upstream_path=upstream,
-                              sha256=hashlib.sha256(data).hexdigest(), repo=REPO, commit=COMMIT))
+        specs.append(
+            FileSpec(
+                path=rel, upstream_path=upstream, sha256=hashlib.sha256(data).hexdigest(), repo=REPO, commit=COMMIT
+            )
+        )
     spec = DatasetSpec(name="tiny", repo=REPO, commit=COMMIT, files=tuple(specs))
     monkeypatch.setitem(registry.REGISTRY, "tiny", spec)
     with FileServer(root) as srv:
@@ -84,24 +89,31 @@ def test_upstream_urls_are_pinned_to_commits():
     bc = registry.get_spec("book-crossing")
     assert bc.file("train.txt").url == (
         "https://raw.githubusercontent.com/laowangzi/CIKGRec/"
-        "4cd310f605e8857883a508170e6753dcb05c4e98/data/book-crossing/train.txt")
+        "4cd310f605e8857883a508170e6753dcb05c4e98/data/book-crossing/train.txt"
+    )
     ml = registry.get_spec("ml1m")
     assert "kg_final.txt" not in {f.path for f in ml.files}
     kg = ml.file("satori-kg/kg.txt")
-    assert kg.url == ("https://raw.githubusercontent.com/Chris1nexus/RippleNETmod/"
-                      "970420a2046913d655f41922ed9d76e9ea665cfb/data/ml1m/kg.txt")
-    assert ml.file("satori-kg/item_index2entity_id_rehashed.txt").upstream_path == \
-        "data/ml1m/item_index2entity_id_rehashed.txt"
+    assert kg.url == (
+        "https://raw.githubusercontent.com/Chris1nexus/RippleNETmod/"
+        "970420a2046913d655f41922ed9d76e9ea665cfb/data/ml1m/kg.txt"
+    )
+    assert (
+        ml.file("satori-kg/item_index2entity_id_rehashed.txt").upstream_path
+        == "data/ml1m/item_index2entity_id_rehashed.txt"
+    )
     syn = registry.get_spec("synthetic")
     assert syn.synthetic and syn.files == ()
     assert registry.names() == ["book-crossing", "dbbook2014", "ml1m", "synthetic"]
 
 
 def test_unknown_dataset_name_is_a_clear_error(tmp_path):
-    for call in (lambda: registry.get_spec("movielens"),
-                 lambda: registry.dataset_dir("movielens"),
-                 lambda: fetch("movielens", tmp_path, progress=False),
-                 lambda: verify("movielens", tmp_path)):
+    for call in (
+        lambda: registry.get_spec("movielens"),
+        lambda: registry.dataset_dir("movielens"),
+        lambda: fetch("movielens", tmp_path, progress=False),
+        lambda: verify("movielens", tmp_path),
+    ):
         with pytest.raises(UnknownDatasetError) as err:
             call()
         assert isinstance(err.value, KeyError) and isinstance(err.value, ValueError)
@@ -132,17 +144,18 @@ def test_fetch_real_book_crossing_through_http_mirror(tmp_path):
     with FileServer(mirror) as srv:
         report = fetch("book-crossing", data, source=srv.url + "/", progress=False)
         assert len(report.downloaded) == 8 and report.skipped == []
-        assert sorted(srv.requests) == sorted(f"book-crossing/{f.path}"
-                                              for f in registry.get_spec("book-crossing").files)
+        assert sorted(srv.requests) == sorted(
+            f"book-crossing/{f.path}" for f in registry.get_spec("book-crossing").files
+        )
         again = fetch("book-crossing", data, source=srv.url, progress=False)
         assert again.downloaded == [] and len(again.skipped) == 8
         assert len(srv.requests) == 8  # nothing fetched the second time
     check = verify("book-crossing", data)
     assert check.ok and len(check.verified) == 8
-    assert (data / "book-crossing" / "train.txt").read_bytes() == \
-        (SHARED_DATA / "book-crossing" / "train.txt").read_bytes()
-    assert _leftovers(data / "book-crossing") == sorted(p.name for p in mirror.joinpath(
-        "book-crossing").iterdir())
+    assert (data / "book-crossing" / "train.txt").read_bytes() == (
+        SHARED_DATA / "book-crossing" / "train.txt"
+    ).read_bytes()
+    assert _leftovers(data / "book-crossing") == sorted(p.name for p in mirror.joinpath("book-crossing").iterdir())
 
 
 def test_fetch_from_pinned_upstream_address(tiny):
@@ -263,8 +276,7 @@ def test_verify_reports_missing_and_bad(tiny):
     report = verify("tiny", data)
     assert not report.ok and report.verified == []
     assert report.missing == ["big.bin", "sub dir/c.txt"]
-    assert report.bad == [("a.txt", spec.file("a.txt").sha256,
-                           hashlib.sha256(b"wrong").hexdigest())]
+    assert report.bad == [("a.txt", spec.file("a.txt").sha256, hashlib.sha256(b"wrong").hexdigest())]
     assert "2 missing, 1 bad" in report.summary()
 
 
@@ -289,8 +301,7 @@ def _cli() -> argparse.ArgumentParser:
 def test_cli_fetch_and_verify(tiny, capsys):
     srv, _, _, _, data = tiny
     parser = _cli()
-    args = parser.parse_args(["data", "fetch", "tiny", "--source", srv.url,
-                              "--data-dir", str(data), "--no-progress"])
+    args = parser.parse_args(["data", "fetch", "tiny", "--source", srv.url, "--data-dir", str(data), "--no-progress"])
     assert args.func(args) == 0
     assert "3 fetched, 0 already verified" in capsys.readouterr().out
     args = parser.parse_args(["data", "verify", "tiny", "--data-dir", str(data)])
@@ -300,8 +311,9 @@ def test_cli_fetch_and_verify(tiny, capsys):
     assert args.func(args) == 1
     assert "missing    a.txt" in capsys.readouterr().out
     srv.truncate.add("tiny/a.txt")
-    args = parser.parse_args(["data", "fetch", "tiny", "--source", srv.url, "--data-dir",
-                              str(data), "--no-progress", "--retries", "0"])
+    args = parser.parse_args(
+        ["data", "fetch", "tiny", "--source", srv.url, "--data-dir", str(data), "--no-progress", "--retries", "0"]
+    )
     assert args.func(args) == 1
     assert "error: could not fetch tiny/a.txt" in capsys.readouterr().err
     args = parser.parse_args(["data", "fetch", "movielens", "--data-dir", str(data)])

@@ -1,4 +1,5 @@
 """Tests of cikgwb.evaluate against a slow, obviously-correct pure-Python reference."""
+
 from __future__ import annotations
 
 import math
@@ -49,23 +50,23 @@ def make_case(seed: int, n_users=53, n_items=40, decimals: int | None = 1):
     rng = np.random.default_rng(seed)
     S = rng.normal(size=(n_users, n_items)).astype(np.float32)
     if decimals is not None:
-        S = np.round(S, decimals).astype(np.float32)       # many ties
-    S[rng.random(S.shape) < 0.05] = -np.inf                 # some unmasked -inf scores
+        S = np.round(S, decimals).astype(np.float32)  # many ties
+    S[rng.random(S.shape) < 0.05] = -np.inf  # some unmasked -inf scores
     ex = rng.random((n_users, n_items)) < 0.3
     held = (rng.random((n_users, n_items)) < 0.15) & ~ex
-    held[:5] = False                                        # users without held-out items
-    held[5:8] = rng.random((3, n_items)) < 0.6              # more held-out items than K
-    ex[8:11] = True                                         # all items excluded but one
+    held[:5] = False  # users without held-out items
+    held[5:8] = rng.random((3, n_items)) < 0.6  # more held-out items than K
+    ex[8:11] = True  # all items excluded but one
     ex[8:11, 3] = False
     held[8:11] = False
-    held[8:11, [3, 7]] = True                               # item 7 held out AND excluded
+    held[8:11, [3, 7]] = True  # item 7 held out AND excluded
     held[11] = False
     held[11, 0] = True
     ex[11] = False
-    S[11] = -np.inf                                         # all scores -inf, nothing masked
+    S[11] = -np.inf  # all scores -inf, nothing masked
     ex[12] = False
-    S[12] = 0.0                                             # one big tie
-    S[12, ::2] = -0.0                                       # -0.0 equals 0.0
+    S[12] = 0.0  # one big tie
+    S[12, ::2] = -0.0  # -0.0 equals 0.0
     held[12] = False
     held[12, [0, 1, 39]] = True
     return S, sp.csr_matrix(held.astype(np.float32)), sp.csr_matrix(ex.astype(np.float32))
@@ -77,8 +78,7 @@ def fn_of(S):
 
 
 # ----------------------------------------------------------------------------- agreement
-@pytest.mark.parametrize("seed,decimals,batch",
-                         [(0, 1, 7), (1, 1, 16), (2, None, 10), (3, 0, 53), (4, None, 1000)])
+@pytest.mark.parametrize("seed,decimals,batch", [(0, 1, 7), (1, 1, 16), (2, None, 10), (3, 0, 53), (4, None, 1000)])
 def test_matches_reference(seed, decimals, batch):
     S, held, ex = make_case(seed, decimals=decimals)
     ks = (1, 5, 20, 45)  # 45 > n_items: padded lists
@@ -179,16 +179,10 @@ def test_input_validation():
 
 # ----------------------------------------------------------------------------- baselines
 def test_most_popular_toy():
-    train = sp.csr_matrix(np.array([[1, 1, 0, 0],
-                                    [1, 0, 1, 0],
-                                    [1, 0, 1, 0],
-                                    [0, 0, 0, 0]], dtype=np.float32))
+    train = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 0, 1, 0], [1, 0, 1, 0], [0, 0, 0, 0]], dtype=np.float32))
     fn = most_popular_scores(train)
     assert fn(torch.tensor([0, 3])).tolist() == [[3, 1, 2, 0]] * 2
-    held = sp.csr_matrix(np.array([[0, 0, 1, 0],
-                                   [0, 1, 0, 0],
-                                   [0, 0, 0, 1],
-                                   [1, 0, 0, 0]], dtype=np.float32))
+    held = sp.csr_matrix(np.array([[0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1], [1, 0, 0, 0]], dtype=np.float32))
     res = evaluate(fn, held, train, ks=(1,), return_topk=2)
     # masked popularity rankings: u0 -> 2,3 ; u1 -> 1,3 ; u2 -> 1,3 ; u3 -> 0,2
     assert res.topk.tolist() == [[2, 3], [1, 3], [1, 3], [0, 2]]
@@ -219,8 +213,8 @@ def test_sparsity_groups_monotone_and_balanced():
     counts = rng.geometric(0.05, size=5000)
     g = sparsity_groups(counts, 4)
     order = np.argsort(counts, kind="stable")
-    assert np.all(np.diff(g[order]) >= 0)                 # monotone in the count
-    for c in np.unique(counts):                           # equal counts share a group
+    assert np.all(np.diff(g[order]) >= 0)  # monotone in the count
+    for c in np.unique(counts):  # equal counts share a group
         assert len(np.unique(g[counts == c])) == 1
     totals = np.array([counts[g == j].sum() for j in range(4)])
     largest_value_total = max(c * (counts == c).sum() for c in np.unique(counts))

@@ -2,6 +2,7 @@
 and the explorer built on it (cikgwb.explorer artefact_*, cikgwb.widgets.RunExplorer): the
 stored lists are the test evaluation's lists, the test ranks agree with the per-user metrics,
 labels say how they were made, and the explorer opens a run without training anything."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,7 @@ def art_run(tmp_path_factory):
     try:
         root = tmp_path_factory.mktemp("runs")
         ds = load_dataset("synthetic", data_dir=tmp_path_factory.mktemp("data"))
-        runs = R.train_runs(ds, ["cikgrec"], [0], root, quick=True, quick_epochs=3, device="cpu",
-                            log=lambda *_: None)
+        runs = R.train_runs(ds, ["cikgrec"], [0], root, quick=True, quick_epochs=3, device="cpu", log=lambda *_: None)
         path = Path(runs["path"].iloc[0])
         info = write_artefact(path, ds)
         yield ds, root, path, info
@@ -56,7 +56,7 @@ def test_artefact_lists_are_the_test_evaluation_and_ranks_agree(art_run):
     ds, _, path, info = art_run
     a = load_artefact(path)
     assert info["bytes"] == (path / ARTEFACT_FILE).stat().st_size < 1_000_000
-    assert info["max_abs_diff"] < 1e-6                    # per-user means = metrics.json's test figures
+    assert info["max_abs_diff"] < 1e-6  # per-user means = metrics.json's test figures
     _, ds2, model = R.load_run(path, ds)
     res = R.evaluate_test(model, ds2, k=100)
     ev = np.flatnonzero(res.evaluated)
@@ -66,7 +66,7 @@ def test_artefact_lists_are_the_test_evaluation_and_ranks_agree(art_run):
     for u in range(0, ds.n_users, 37):
         items, scores = a.top(u)
         assert len(items) == 100 and not set(items.tolist()) & set(seen[u].tolist())
-        assert (np.diff(scores) <= 1e-3).all()           # best first (float16 rounding)
+        assert (np.diff(scores) <= 1e-3).all()  # best first (float16 rounding)
         assert sorted(a.test(u).tolist()) == sorted(test[u].tolist())
     # recall@100 recomputed from the stored ranks of every test item = the stored per-user figure
     for pos, u in enumerate(a.per_user["users"][:200]):
@@ -89,15 +89,17 @@ def test_title_labels_name_distinctive_titles_and_say_how_they_were_made(synthet
     labels = title_labels(m.indptr, m.indices, ds.user_interest, ds.n_interests, ds.titles)
     sizes = np.bincount(ds.user_interest[:, 1], minlength=ds.n_interests)
     for j in range(ds.n_interests):
-        assert labels[j].startswith("titles: ") and labels[j].endswith(f"(item titles of its {sizes[j]} users; "
-                                                                       "no LLM text)")
+        assert labels[j].startswith("titles: ") and labels[j].endswith(
+            f"(item titles of its {sizes[j]} users; no LLM text)"
+        )
     # the first title named is an item held by >= 2 members, among the members' most over-represented
     members = np.unique(ds.user_interest[ds.user_interest[:, 1] == 0, 0])
-    first = labels[0][len("titles: "):].split("; ")[0]
+    first = labels[0][len("titles: ") :].split("; ")[0]
     holders = [i for i, t in enumerate(ds.titles) if t and t.startswith(first.rstrip("\u2026"))]
     assert holders and max(int(m[members][:, i].sum()) for i in holders) >= 2
     # a graph without text labels gets title labels in the artefact, method "titles"
     from cikgwb.run_artefact import interest_labels
+
     lab, meth = interest_labels(replace(ds, interest_labels=None), m.indptr, m.indices)
     assert lab == labels and set(meth) == {"titles"}
 
@@ -125,8 +127,9 @@ def test_user_report_neighbours_paths_and_missed_items(art_run):
     assert tr[c0["other_user"], c0["item"]] == 1 and c0["item"] in set(ds.user_items("test")[c0["user"]].tolist())
     case = artefact_case(a, int(c0["user"]), int(c0["item"]), int(c0["other_user"]))
     assert case["problems"] == [] and case["rank"] == c0["rank"] and c0["interest"] in case["shared"]
-    bad = artefact_case(a, int(c0["user"]), int(next(iter(set(range(ds.n_items)) - test - {int(c0["item"])}))),
-                        int(c0["other_user"]))
+    bad = artefact_case(
+        a, int(c0["user"]), int(next(iter(set(range(ds.n_items)) - test - {int(c0["item"])}))), int(c0["other_user"])
+    )
     assert any("not a test item" in p for p in bad["problems"])
 
 
@@ -135,12 +138,12 @@ def test_run_explorer_opens_by_url_lists_runs_without_artefact_and_never_trains(
     from cikgwb.widgets import RunExplorer
 
     ds, root, path, _ = art_run
-    bare = root / "bare-run"                        # a finished run without artefact (nor checkpoint)
+    bare = root / "bare-run"  # a finished run without artefact (nor checkpoint)
     bare.mkdir()
     (bare / "metrics.json").write_text(json.dumps({"dataset": "synthetic", "model": "lightgcn", "test": {}}))
     before = sorted(p.name for p in root.rglob("*"))
     ex = RunExplorer.from_query([root], f"run={path.name}&user=7&k=5")
-    assert ex.current == 7 and ex.out.value.count('<li data-item=') >= 5
+    assert ex.current == 7 and ex.out.value.count("<li data-item=") >= 5
     html = ex.out.value
     assert 'data-user="7"' in html and "cikgwb-interest-neighbours" in html and "cikgwb-missed" in html
     for j in ex.a.interests(7):
@@ -148,8 +151,12 @@ def test_run_explorer_opens_by_url_lists_runs_without_artefact_and_never_trains(
     # the interest view: largest interest first, its label and items most common among its users
     j = ex.interest_pick.value
     assert j == int(np.argmax(np.bincount(ex.a.ui[:, 1].astype(int), minlength=ex.a.n_interests)))
-    assert ex.a.labels[j].replace("&", "&amp;") in ex.interest_out.value and "cikgwb-interest-items" in ex.interest_out.value
+    assert (
+        ex.a.labels[j].replace("&", "&amp;") in ex.interest_out.value
+        and "cikgwb-interest-items" in ex.interest_out.value
+    )
     from cikgwb.explorer import artefact_interest_report
+
     rep = artefact_interest_report(ex.a, j, top_items=5)
     tr = ds.matrix("train_full")
     members = ex.a.members(j)
@@ -163,7 +170,7 @@ def test_run_explorer_opens_by_url_lists_runs_without_artefact_and_never_trains(
     assert "not a user id" in ex.status.value
     ex.user_box.value = str(ds.n_users + 5)
     assert "out of range" in ex.status.value
-    assert sorted(p.name for p in root.rglob("*")) == before         # nothing trained or written
+    assert sorted(p.name for p in root.rglob("*")) == before  # nothing trained or written
     empty = RunExplorer([tmp_path / "nothing"])
     assert "never trains" in empty.header.value
 
@@ -172,12 +179,17 @@ def test_missing_artefact_and_checkpoint_name_the_command(tmp_path, art_run):
     _, _, path, _ = art_run
     with pytest.raises(FileNotFoundError, match="cikgwb artefact"):
         load_artefact(tmp_path)
-    run = tmp_path / "copied-run"          # a committed run folder in a fresh clone: no checkpoint
+    run = tmp_path / "copied-run"  # a committed run folder in a fresh clone: no checkpoint
     run.mkdir()
     for f in ("config.yaml", "metrics.json"):
         (run / f).write_text((path / f).read_text())
-    r = subprocess.run([sys.executable, "-m", "cikgwb", "artefact", str(run)], capture_output=True, text=True,
-                       env={**os.environ, "CIKGWB_CHECKPOINT_DIR": str(tmp_path / "none")}, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "cikgwb", "artefact", str(run)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CIKGWB_CHECKPOINT_DIR": str(tmp_path / "none")},
+        check=False,
+    )
     assert r.returncode != 0 and "best.pt" in (r.stdout + r.stderr) and not (run / ARTEFACT_FILE).exists()
 
 

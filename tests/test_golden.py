@@ -1,5 +1,6 @@
 """Same maths: every model's first 5 synthetic epochs (losses, valid metrics, test at the selected
 epoch) equal the recorded golden histories bit for bit on one thread (``scripts/golden.py``)."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_golden_histories_match(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CIKGWB_REPORTS_DIR": str(tmp_path)}
-    r = subprocess.run([sys.executable, "-W", "ignore", str(ROOT / "scripts" / "golden.py"), "--check"],
-                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
+    r = subprocess.run(
+        [sys.executable, "-W", "ignore", str(ROOT / "scripts" / "golden.py"), "--check"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=900,
+    )
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     assert "golden histories match" in r.stdout
 

@@ -1,4 +1,5 @@
 """CIKG inspection on a hand-made dataset whose figures are counted by hand, plus the CLI."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,13 +14,21 @@ def tiny(labels: list[str] | None = None, source: str = "test graph") -> Dataset
     """5 users, 4 items, 2 other entities (4 genre, 5 author), 3 interests (2 held by nobody)."""
     a = lambda rows: np.array(rows, dtype=np.int64).reshape(-1, 2)  # noqa: E731
     return Dataset(
-        name="tiny", n_users=5, n_items=4, n_entities=6, n_relations=2,
+        name="tiny",
+        n_users=5,
+        n_items=4,
+        n_entities=6,
+        n_relations=2,
         train=a([[0, 0], [0, 1], [1, 1], [1, 2], [2, 2], [3, 0], [3, 3]]),
-        valid=a([[0, 2]]), test=a([[1, 3]]),
+        valid=a([[0, 2]]),
+        test=a([[1, 3]]),
         kg=np.array([[0, 0, 4], [1, 0, 4], [2, 1, 5], [3, 0, 4]], dtype=np.int64),
-        titles=["Dune", "Emma", None, "It"], relation_names=["genre", "author"],
-        user_interest=a([[0, 0], [0, 1], [1, 0], [2, 1], [3, 0]]), n_interests=3,
-        interest_ids=np.array([100, 101, 102]), interest_labels=labels,
+        titles=["Dune", "Emma", None, "It"],
+        relation_names=["genre", "author"],
+        user_interest=a([[0, 0], [0, 1], [1, 0], [2, 1], [3, 0]]),
+        n_interests=3,
+        interest_ids=np.array([100, 101, 102]),
+        interest_labels=labels,
         meta={"interests_source": source, "entity_names": ["Dune", "Emma", None, "It", "sci-fi", "Ann Baker"]},
     )
 
@@ -37,7 +46,7 @@ def test_stats_by_node_and_edge_type():
     assert deg.loc[("entity", "kg"), "max"] == 3
     cov = st["coverage"].set_index("users")
     assert cov.loc["all", "with interests"] == 4 and cov.loc["all", "share"] == pytest.approx(0.8)
-    assert cov["n"].iloc[1:].sum() == 5              # the sparsity groups cover every user
+    assert cov["n"].iloc[1:].sum() == 5  # the sparsity groups cover every user
 
 
 def test_degree_distribution():
@@ -94,7 +103,7 @@ def test_neighbourhood_subgraph_and_tables():
     assert {n for n, t in types.items() if t == "entity"} == {("entity", 4), ("entity", 5)}
     assert G.edges[("user", 1), ("interest", 0)]["type"] == "has_interest"
     assert G.edges[("item", 2), ("entity", 5)]["type"] == "kg:author"
-    assert not G.has_edge(("user", 1), ("interest", 1))          # only the centre's interests
+    assert not G.has_edge(("user", 1), ("interest", 1))  # only the centre's interests
     nodes, edges = ig.subgraph_tables(G)
     assert len(nodes) == G.number_of_nodes() and len(edges) == G.number_of_edges()
     assert set(edges["type"]) == {"interact", "has_interest", "kg:genre", "kg:author"}
@@ -108,8 +117,19 @@ def test_neighbourhood_subgraph_and_tables():
 def test_cli_graph_user_paper_and_export(tmp_path, synthetic_dir, synthetic_ds, capsys):
     from cikgwb.cli import main
 
-    rc = main(["graph", "user", "3", "--dataset", "synthetic", "--data-dir", str(synthetic_dir),
-               "--export", str(tmp_path / "u3")])
+    rc = main(
+        [
+            "graph",
+            "user",
+            "3",
+            "--dataset",
+            "synthetic",
+            "--data-dir",
+            str(synthetic_dir),
+            "--export",
+            str(tmp_path / "u3"),
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0 and "synthetic oracle" in text and "users sharing most interests" in text
     nodes = pd.read_csv(tmp_path / "u3_nodes.tsv", sep="\t")
@@ -130,7 +150,7 @@ def test_cli_graph_paper_book_crossing_has_no_labels(real_data_dir, capsys):
 def test_short_label_derived_from_members_items_when_unlabelled():
     # interest 0: members 0, 1, 3 -> items 0 and 1 held by 2 members each (same lift 5/3): the first, Dune
     assert ig.interest_short_label(tiny(), 0) == "#100 ~ Dune"
-    assert ig.interest_short_label(tiny(), 1) == "#101"   # no item held by 2 members
-    assert ig.interest_short_label(tiny(), 2) == "#102"   # nobody holds it
+    assert ig.interest_short_label(tiny(), 1) == "#101"  # no item held by 2 members
+    assert ig.interest_short_label(tiny(), 2) == "#102"  # nobody holds it
     assert ig.interest_short_label(tiny(["space opera", "", "x"]), 0) == "space opera"
     assert ig.interest_short_label(tiny(["a long label for a plot"]), 0, width=6) == "a long"

@@ -1,6 +1,7 @@
 """The written backend interface (issue 19, item 4): the registry, options on constructors, a
 toy backend of each kind added the documented way (one class + one registry line) and run end
 to end through ``infer_interests`` and the CLI; and the one atomic-write helper."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,7 @@ class ToyLLM(LLMBackend):
     asked: ClassVar[list[int]] = []
 
     def __init__(self, model: str = "toy-1", suffix: str = "stories"):
-        self.settings = LLMSettings(base_url="http://localhost/v1", model=model, api_key=NO_KEY,
-                                    key_source="none")
+        self.settings = LLMSettings(base_url="http://localhost/v1", model=model, api_key=NO_KEY, key_source="none")
         self.suffix = suffix
 
     def run(self, requests, store):
@@ -43,9 +43,19 @@ class ToyLLM(LLMBackend):
             ToyLLM.asked.append(r.user)
             words = r.messages[-1]["content"].split()
             raw = f"{words[-1].strip('.,;:').lower()} {self.suffix}, travel"
-            out.done += store.put(StoredAnswer(key=r.key, user=r.user, model=r.model, template=r.template,
-                                               backend=self.name, messages=r.messages, params=r.params,
-                                               raw=raw, dataset=r.dataset))
+            out.done += store.put(
+                StoredAnswer(
+                    key=r.key,
+                    user=r.user,
+                    model=r.model,
+                    template=r.template,
+                    backend=self.name,
+                    messages=r.messages,
+                    params=r.params,
+                    raw=raw,
+                    dataset=r.dataset,
+                )
+            )
         return out
 
 
@@ -62,10 +72,18 @@ class ToyCount:
     def answer(self, job):
         answers = {}
         for u, h in zip(job.users, job.histories):
-            answers[u] = (Answer(None, self.source, reason="no-history") if not h.items else
-                          Answer(f"{len(h.items)} {self.word}", self.source, phrases=[f"{len(h.items)} {self.word}"]))
-        return BackendRun(backend=self.name, requested=len(job.users), done=len(job.users), answers=answers,
-                          report={"is_llm": False, "params": {"word": self.word}})
+            answers[u] = (
+                Answer(None, self.source, reason="no-history")
+                if not h.items
+                else Answer(f"{len(h.items)} {self.word}", self.source, phrases=[f"{len(h.items)} {self.word}"])
+            )
+        return BackendRun(
+            backend=self.name,
+            requested=len(job.users),
+            done=len(job.users),
+            answers=answers,
+            report={"is_llm": False, "params": {"word": self.word}},
+        )
 
 
 @pytest.fixture
@@ -98,15 +116,21 @@ def test_make_backend_takes_the_constructor_options_and_rejects_others_by_name(t
     assert be.source == "llm:m (chat)" and be.settings.key_source == "none (local server)"
     kg = make_backend("kg-summary", max_phrases=2, model=None)  # None = not given
     assert isinstance(kg, Backend) and kg.max_phrases == 2 and kg.is_llm is False
-    with pytest.raises(ValueError, match=r"backend 'kg-summary' does not take option\(s\) concurrency "
-                                         r"\(its options: max_phrases, max_df\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"backend 'kg-summary' does not take option\(s\) concurrency "
+        r"\(its options: max_phrases, max_df\)",
+    ):
         make_backend("kg-summary", concurrency=2)
     with pytest.raises(ValueError, match=r"backend 'vllm-batch' needs option\(s\) path"):
         make_backend("vllm-batch", model="m")
     with pytest.raises(FileNotFoundError, match="nope.jsonl: batch output file not found"):
         make_backend("vllm-batch", path=tmp_path / "nope.jsonl")
-    with pytest.raises(ValueError, match=r"backend 'chta': expected one of chat, batch, vllm-batch, local, "
-                                         r"kg-summary"):
+    with pytest.raises(
+        ValueError,
+        match=r"backend 'chta': expected one of chat, batch, vllm-batch, local, "
+        r"kg-summary",
+    ):
         make_backend("chta")
     with pytest.raises(ValueError, match="are for a backend given by name"):
         infer_interests(tiny_dataset(), kg, model="m", run_dir=tmp_path)
@@ -148,8 +172,9 @@ def test_a_toy_non_llm_backend_and_the_cli_reads_the_registry(tmp_path, toy_regi
 
     monkeypatch.setattr(cli, "_load", lambda args: ds)
     base = ["interests", "infer", "--dataset", "synthetic", "--no-progress"]
-    assert cli.main([*base, "--backend", "toy-count", "--run-dir", str(tmp_path / "cli"),
-                     "--concurrency", "3"]) == 0  # flags the backend does not take are left out
+    assert (
+        cli.main([*base, "--backend", "toy-count", "--run-dir", str(tmp_path / "cli"), "--concurrency", "3"]) == 0
+    )  # flags the backend does not take are left out
     assert "toy-count (not an LLM): 6 users; usable 5" in capsys.readouterr().out
     assert cli.main([*base, "--backend", "toy-llm", "--run-dir", str(tmp_path / "cli-llm")]) == 0
     assert "llm:toy-1 (toy-llm): 6 users; usable 5" in capsys.readouterr().out

@@ -1,18 +1,18 @@
 """The batch backend (OpenAI Batch API wire format) and the vllm run-batch JSONL export/import."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import pytest
+from fake_openai import FakeOpenAI, completion, default_answer
+from llm_data import tiny_dataset
 
-from cikgwb.knowledge.backends.batch import (BatchBackend, export_requests, import_results, request_line,
-                                             split_requests)
+from cikgwb.knowledge.backends.batch import BatchBackend, export_requests, import_results, request_line, split_requests
 from cikgwb.knowledge.infer import build_requests, infer_interests
 from cikgwb.knowledge.settings import resolve_settings
 from cikgwb.knowledge.store import AnswerStore
-from fake_openai import FakeOpenAI, completion, default_answer
-from llm_data import tiny_dataset
 
 KEY = "fakekey-cikgwb-DISTINCTIVE-batch-key-51be02"
 
@@ -101,6 +101,7 @@ def test_interrupted_create_finds_the_batch_instead_of_creating_another(tmp_path
                     def create(**kw):
                         real.create(**kw)
                         raise KeyboardInterrupt  # killed before the batch id was saved
+
                 return B
 
         with AnswerStore(tmp_path / "answers.sqlite") as st:
@@ -137,12 +138,27 @@ def test_vllm_run_batch_export_and_import(tmp_path):
     out = []
     for k, x in enumerate(lines):
         if x["custom_id"] == "2":
-            out.append({"id": f"v{k}", "custom_id": "2", "response": {"status_code": 400, "body": {
-                "error": {"message": "too long"}}}, "error": None})
+            out.append(
+                {
+                    "id": f"v{k}",
+                    "custom_id": "2",
+                    "response": {"status_code": 400, "body": {"error": {"message": "too long"}}},
+                    "error": None,
+                }
+            )
         else:
-            out.append({"id": f"v{k}", "custom_id": x["custom_id"], "response": {
-                "status_code": 200, "request_id": f"r{k}", "body": completion(x["body"], default_answer(x["body"]), k)},
-                "error": None})
+            out.append(
+                {
+                    "id": f"v{k}",
+                    "custom_id": x["custom_id"],
+                    "response": {
+                        "status_code": 200,
+                        "request_id": f"r{k}",
+                        "body": completion(x["body"], default_answer(x["body"]), k),
+                    },
+                    "error": None,
+                }
+            )
     out.append({"id": "vx", "custom_id": "77", "response": {"status_code": 200, "body": {}}, "error": None})
     outp = tmp_path / "output.jsonl"
     outp.write_text("".join(json.dumps(x) + "\n" for x in out))
@@ -150,8 +166,15 @@ def test_vllm_run_batch_export_and_import(tmp_path):
         run = import_results(outp, reqs, st)
         assert run.done == len(reqs) - 1 and run.info["unknown custom_id"] == 1
         assert list(run.failed.values()) == ["http 400: too long"]
-    df = infer_interests(ds, "vllm-batch", path=outp, model="local-model", run_dir=tmp_path / "run",
-                         store=tmp_path / "a.sqlite", progress=False)
+    df = infer_interests(
+        ds,
+        "vllm-batch",
+        path=outp,
+        model="local-model",
+        run_dir=tmp_path / "run",
+        store=tmp_path / "a.sqlite",
+        progress=False,
+    )
     assert (df.reason == "ok").sum() == len(reqs) - 1
     assert set(df.loc[df.reason == "ok", "source"]) == {"llm:local-model (vllm-batch)"}
     bad = tmp_path / "bad.jsonl"
@@ -166,7 +189,22 @@ def test_export_batch_cli_writes_requests(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(cli, "_load", lambda args: tiny_dataset())
     path = tmp_path / "req.jsonl"
-    assert cli.main(["interests", "infer", "--dataset", "synthetic", "--backend", "batch",
-                     "--model", "m", "--export-batch", str(path)]) == 0
+    assert (
+        cli.main(
+            [
+                "interests",
+                "infer",
+                "--dataset",
+                "synthetic",
+                "--backend",
+                "batch",
+                "--model",
+                "m",
+                "--export-batch",
+                str(path),
+            ]
+        )
+        == 0
+    )
     assert len(Path(path).read_text().splitlines()) == tiny_dataset().n_users - 1
     assert "vllm run-batch" in capsys.readouterr().out

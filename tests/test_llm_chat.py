@@ -1,26 +1,26 @@
 """The chat backend against a real local HTTP server speaking the OpenAI wire format."""
+
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
 import pytest
+from fake_openai import FakeOpenAI
+from llm_data import tiny_dataset
 
 from cikgwb.knowledge.backends.base import BackendError, call_with_retries, retry_after_seconds
 from cikgwb.knowledge.backends.chat import ChatBackend
 from cikgwb.knowledge.infer import build_requests, infer_interests, load_answers
 from cikgwb.knowledge.settings import LLMSettings, resolve_settings
 from cikgwb.knowledge.store import AnswerStore
-from fake_openai import FakeOpenAI
-from llm_data import tiny_dataset
 
 KEY = "fakekey-cikgwb-DISTINCTIVE-test-key-7f3a9c"
 
 
 def backend(fake: FakeOpenAI, **kw) -> ChatBackend:
     settings = resolve_settings(base_url=fake.base_url, model="fake-model", api_key=KEY)
-    kw = {"concurrency": 2, "timeout": 5.0, "backoff_initial": 0.01, "backoff_max": 2.0, "progress": False,
-          **kw}
+    kw = {"concurrency": 2, "timeout": 5.0, "backoff_initial": 0.01, "backoff_max": 2.0, "progress": False, **kw}
     return ChatBackend(settings, **kw)
 
 
@@ -109,8 +109,15 @@ def test_fatal_error_stops_the_run_and_keeps_what_arrived(tmp_path):
 
 def test_malformed_answers_are_parsed_or_rejected_with_counted_reasons(tmp_path):
     ds = tiny_dataset("synthetic", n_users=8)
-    replies = ["1. Fantasy\n2. Science fiction", "I'm sorry, but I can't help with that.", "",
-               '"Cooking", "Travel."', "x" * 5000, "Interests: - History - War", "12, 34"]
+    replies = [
+        "1. Fantasy\n2. Science fiction",
+        "I'm sorry, but I can't help with that.",
+        "",
+        '"Cooking", "Travel."',
+        "x" * 5000,
+        "Interests: - History - War",
+        "12, 34",
+    ]
 
     def answer(body):
         hist = body["messages"][-1]["content"]
@@ -120,8 +127,14 @@ def test_malformed_answers_are_parsed_or_rejected_with_counted_reasons(tmp_path)
         df = infer_interests(ds, backend(fake), run_dir=tmp_path)
     rep = df.attrs["report"]
     got = dict(zip(df.raw, df.reason))
-    expect = {"1. Fantasy\n2. Science fiction": "ok", "I'm sorry, but I can't help with that.": "refusal",
-              "": "empty", '"Cooking", "Travel."': "ok", "x" * 5000: "overlong", "12, 34": "no-usable-phrases"}
+    expect = {
+        "1. Fantasy\n2. Science fiction": "ok",
+        "I'm sorry, but I can't help with that.": "refusal",
+        "": "empty",
+        '"Cooking", "Travel."': "ok",
+        "x" * 5000: "overlong",
+        "12, 34": "no-usable-phrases",
+    }
     for raw, reason in got.items():
         if raw in expect:
             assert reason == expect[raw]
@@ -158,8 +171,7 @@ def test_retry_policy_units():
     assert waits[1] >= 2.0
     calls.clear()
     with pytest.raises(openai.InternalServerError):
-        call_with_retries(lambda: (_ for _ in ()).throw(status_error(500, {})), max_attempts=2,
-                          sleep=waits.append)
+        call_with_retries(lambda: (_ for _ in ()).throw(status_error(500, {})), max_attempts=2, sleep=waits.append)
 
 
 def test_settings_resolution_and_key_never_in_repr(tmp_path, monkeypatch):

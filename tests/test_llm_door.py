@@ -1,5 +1,6 @@
 """Issue 20, LLM side: an unreachable --base-url, two runs on one store, credentials in the URL,
 --retries 0, and whether empty / refusal answers are asked again."""
+
 from __future__ import annotations
 
 import os
@@ -10,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from fake_openai import FakeOpenAI
+from llm_data import tiny_dataset
 
 from cikgwb.knowledge.backends.base import BackendError
 from cikgwb.knowledge.backends.chat import ChatBackend
@@ -17,8 +20,6 @@ from cikgwb.knowledge.cli import main as knowledge_main
 from cikgwb.knowledge.infer import infer_interests
 from cikgwb.knowledge.settings import resolve_settings, split_credentials
 from cikgwb.knowledge.store import AnswerStore, StoreBusy
-from fake_openai import FakeOpenAI
-from llm_data import tiny_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "pw-DISTINCTIVE-s3cr3t-91ac"
@@ -38,17 +39,39 @@ def chat(url: str, **kw) -> ChatBackend:
 
 
 def env_for(tmp_path: Path) -> dict[str, str]:
-    env = {**os.environ, "CIKGWB_SETTINGS": str(tmp_path / "none.yaml"), "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "CIKGWB_SETTINGS": str(tmp_path / "none.yaml"),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(REPO),
+    }
     for v in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
         env.pop(v, None)
     return env
 
 
 def infer_cmd(url: str, data_dir: Path, run_dir: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "cikgwb.knowledge.cli", "interests", "infer", "--dataset", "synthetic",
-            "--data-dir", str(data_dir), "--backend", "chat", "--base-url", url, "--model", "fake-model",
-            "--run-dir", str(run_dir), "--no-progress", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "cikgwb.knowledge.cli",
+        "interests",
+        "infer",
+        "--dataset",
+        "synthetic",
+        "--data-dir",
+        str(data_dir),
+        "--backend",
+        "chat",
+        "--base-url",
+        url,
+        "--model",
+        "fake-model",
+        "--run-dir",
+        str(run_dir),
+        "--no-progress",
+        *extra,
+    ]
 
 
 def test_unreachable_base_url_is_fatal_at_once_naming_the_url(tmp_path):
@@ -67,9 +90,25 @@ def test_unreachable_base_url_is_fatal_at_once_naming_the_url(tmp_path):
 
 def test_unreachable_base_url_cli_one_line_without_credentials(tmp_path, synthetic_ds, synthetic_dir, capsys):
     url = dead_url().replace("http://", f"http://bob:{SECRET}@")
-    rc = knowledge_main(["interests", "infer", "--dataset", "synthetic", "--data-dir", str(synthetic_dir),
-                         "--base-url", url, "--model", "m", "--limit", "4", "--run-dir", str(tmp_path),
-                         "--no-progress"])
+    rc = knowledge_main(
+        [
+            "interests",
+            "infer",
+            "--dataset",
+            "synthetic",
+            "--data-dir",
+            str(synthetic_dir),
+            "--base-url",
+            url,
+            "--model",
+            "m",
+            "--limit",
+            "4",
+            "--run-dir",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2
     assert len(err.splitlines()) == 1, err
@@ -87,13 +126,15 @@ def test_server_gone_mid_run_stops_the_run_and_keeps_the_answers(tmp_path):
         served.append(1)
         if len(served) == 4:  # the server goes away after its fourth answer
             import threading
+
             threading.Thread(target=fake.stop, daemon=True).start()
         return "history, travel"
 
     fake.answer = answer
     with pytest.raises(BackendError, match=f"cannot reach {url}"):
-        infer_interests(ds, chat(url, concurrency=1, backoff_initial=0.01, backoff_max=0.05,
-                                 max_attempts=3), run_dir=tmp_path)
+        infer_interests(
+            ds, chat(url, concurrency=1, backoff_initial=0.01, backoff_max=0.05, max_attempts=3), run_dir=tmp_path
+        )
     with AnswerStore(tmp_path / "answers.sqlite") as st:
         kept = {a.user for a in st.all()}
     assert 3 <= len(kept) <= 4
@@ -126,8 +167,7 @@ def test_two_processes_on_one_store_do_not_both_pay(tmp_path, synthetic_ds, synt
     env = env_for(tmp_path)
     with FakeOpenAI(delay=0.3) as fake:
         cmd = infer_cmd(fake.base_url, synthetic_dir, run_dir, "--limit", str(n), "--concurrency", "1")
-        a = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True)
+        a = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 60
         while not fake.chat_bodies:  # a is asking
             assert a.poll() is None, a.stdout.read()
@@ -143,15 +183,27 @@ def test_two_processes_on_one_store_do_not_both_pay(tmp_path, synthetic_ds, synt
 def test_credentials_in_base_url_never_printed_even_verbose(tmp_path, synthetic_ds, synthetic_dir):
     with FakeOpenAI() as fake:
         url = fake.base_url.replace("http://", f"http://alice:{SECRET}@")
-        r = subprocess.run([sys.executable, "-m", "cikgwb", "-v", *infer_cmd(url, synthetic_dir, tmp_path / "run",
-                                                                                 "--limit", "3")[3:]],
-                           env=env_for(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cikgwb",
+                "-v",
+                *infer_cmd(url, synthetic_dir, tmp_path / "run", "--limit", "3")[3:],
+            ],
+            env=env_for(tmp_path),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         auth, plain = set(fake.auth_headers), fake.base_url
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
     assert "HTTP Request" in out  # -v really logs the requests...
     assert SECRET not in out and "alice" not in out  # ...but never the credentials
     import base64
+
     assert auth == {"Basic " + base64.b64encode(f"alice:{SECRET}".encode()).decode()}  # still sent
     hits = [p for p in tmp_path.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
     assert hits == []
@@ -160,9 +212,29 @@ def test_credentials_in_base_url_never_printed_even_verbose(tmp_path, synthetic_
 
 def test_retries_zero_means_one_attempt_and_negative_is_rejected(tmp_path, synthetic_ds, synthetic_dir, capsys):
     with FakeOpenAI(faults=[("500",)]) as fake:
-        rc = knowledge_main(["interests", "infer", "--dataset", "synthetic", "--data-dir", str(synthetic_dir),
-                             "--base-url", fake.base_url, "--model", "m", "--limit", "3", "--concurrency", "1",
-                             "--retries", "0", "--run-dir", str(tmp_path), "--no-progress"])
+        rc = knowledge_main(
+            [
+                "interests",
+                "infer",
+                "--dataset",
+                "synthetic",
+                "--data-dir",
+                str(synthetic_dir),
+                "--base-url",
+                fake.base_url,
+                "--model",
+                "m",
+                "--limit",
+                "3",
+                "--concurrency",
+                "1",
+                "--retries",
+                "0",
+                "--run-dir",
+                str(tmp_path),
+                "--no-progress",
+            ]
+        )
         assert len(fake.chat_bodies) == 3  # the user hit by the 500 was tried once, not retried
     out = capsys.readouterr().out
     assert rc == 1 and "failed 1" in out and "new 2" in out
@@ -186,6 +258,7 @@ def test_empty_and_refusal_answers_are_kept_and_reasked_only_on_request(tmp_path
         raise AssertionError(user_msg)
 
     from cikgwb.knowledge.infer import build_requests
+
     reqs, _ = build_requests(ds, "fake-model")
     hist = {r.user: r.messages[-1]["content"] for r in reqs}
     with FakeOpenAI(answer=answer) as fake:

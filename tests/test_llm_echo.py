@@ -1,17 +1,20 @@
 """The few-shot template (versioned, worked examples as chat turns) and the echo rules of the parser."""
+
 from __future__ import annotations
 
 import pytest
+from fake_openai import FakeOpenAI
+from llm_data import tiny_dataset
 
 from cikgwb.knowledge.infer import build_requests, infer_interests
 from cikgwb.knowledge.parse import EchoChecker, echo_report, parse_answer
 from cikgwb.knowledge.templates import list_templates, load_template
-from fake_openai import FakeOpenAI
-from llm_data import tiny_dataset
 
 
-@pytest.mark.parametrize("spec, first", [("few-shot-small@v1", "The Hobbit"), ("few-shot-small@v2", "The Firm"),
-                                         ("few-shot-small@v3", "The Firm")])
+@pytest.mark.parametrize(
+    "spec, first",
+    [("few-shot-small@v1", "The Hobbit"), ("few-shot-small@v2", "The Firm"), ("few-shot-small@v3", "The Firm")],
+)
 def test_few_shot_template_sends_two_worked_examples_before_the_titles(spec, first):
     tpl = load_template(spec)
     assert tpl.id == spec and len(tpl.examples) == 2
@@ -24,7 +27,9 @@ def test_few_shot_template_sends_two_worked_examples_before_the_titles(spec, fir
     # every example answer avoids its own titles' words: the model is shown abstraction, not copying
     for titles, answer in tpl.examples:
         assert parse_answer(answer, titles=titles).reason == "ok"
-    assert {"few-shot-small@v1", "few-shot-small@v2", "few-shot-small@v3", "cikgrec-authors@v1"} <= {t.id for t in list_templates()}
+    assert {"few-shot-small@v1", "few-shot-small@v2", "few-shot-small@v3", "cikgrec-authors@v1"} <= {
+        t.id for t in list_templates()
+    }
     # the authors' template is unchanged: no examples, two messages
     assert len(load_template().messages(["Dune"], "books")) == 2
 
@@ -42,21 +47,37 @@ def test_template_examples_are_validated(tmp_path):
 AUTHORS = load_template().prompt_text("books")
 
 
-@pytest.mark.parametrize("raw, titles, phrases, echoes", [
-    # the issue's example: a title split at its comma, then the prompt's own words
-    ("The Dragon Star, Book 3\nThis is a list of the top interests of this anonymous user",
-     ["The Dragon Star, Book 3"], [], [("The Dragon Star", "title"), ("Book 3", "title"),
-                                       ("This is a list of the top interests of this anonymous user", "prompt")]),
-    ("The Dragon Star\nThis is a list of the top interests of this anonymous user",
-     ["The Dragon Star, Book 3"], [], [("The Dragon Star", "title"),
-                                       ("This is a list of the top interests of this anonymous user", "prompt")]),
-    ("Emma, fantasy, science fiction", ["Emma", "Dune"], ["fantasy", "science fiction"], [("Emma", "title")]),
-    ("Harry Potter, wizardry", ["Harry Potter and the Chamber of Secrets"], ["wizardry"],
-     [("Harry Potter", "title")]),
-    ("Mystery, romance", ["The Mystery of the Blue Train"], ["Mystery", "romance"], []),  # one word: a genre
-    ("anonymous user interests, history", ["Dune"], ["history"],
-     [("anonymous user interests", "prompt")]),
-])
+@pytest.mark.parametrize(
+    "raw, titles, phrases, echoes",
+    [
+        # the issue's example: a title split at its comma, then the prompt's own words
+        (
+            "The Dragon Star, Book 3\nThis is a list of the top interests of this anonymous user",
+            ["The Dragon Star, Book 3"],
+            [],
+            [
+                ("The Dragon Star", "title"),
+                ("Book 3", "title"),
+                ("This is a list of the top interests of this anonymous user", "prompt"),
+            ],
+        ),
+        (
+            "The Dragon Star\nThis is a list of the top interests of this anonymous user",
+            ["The Dragon Star, Book 3"],
+            [],
+            [("The Dragon Star", "title"), ("This is a list of the top interests of this anonymous user", "prompt")],
+        ),
+        ("Emma, fantasy, science fiction", ["Emma", "Dune"], ["fantasy", "science fiction"], [("Emma", "title")]),
+        (
+            "Harry Potter, wizardry",
+            ["Harry Potter and the Chamber of Secrets"],
+            ["wizardry"],
+            [("Harry Potter", "title")],
+        ),
+        ("Mystery, romance", ["The Mystery of the Blue Train"], ["Mystery", "romance"], []),  # one word: a genre
+        ("anonymous user interests, history", ["Dune"], ["history"], [("anonymous user interests", "prompt")]),
+    ],
+)
 def test_echoes_are_not_interests(raw, titles, phrases, echoes):
     p = parse_answer(raw, titles=titles, prompt=AUTHORS)
     assert p.phrases == phrases
@@ -76,10 +97,12 @@ def test_copying_a_worked_example_is_noted():
 
 
 def test_echo_report_per_template_and_in_the_run_report(tmp_path):
-    rows = [("a@v1", parse_answer("Emma, Dune", titles=["Emma", "Dune"])),
-            ("a@v1", parse_answer("fantasy, Emma", titles=["Emma"])),
-            ("b@v1", parse_answer("fantasy, horror", titles=["Emma"])),
-            ("b@v1", parse_answer(None))]
+    rows = [
+        ("a@v1", parse_answer("Emma, Dune", titles=["Emma", "Dune"])),
+        ("a@v1", parse_answer("fantasy, Emma", titles=["Emma"])),
+        ("b@v1", parse_answer("fantasy, horror", titles=["Emma"])),
+        ("b@v1", parse_answer(None)),
+    ]
     rep = echo_report(rows)
     assert rep["a@v1"]["echo rate"] == 0.5 and rep["a@v1"]["answers with an echo"] == 1.0
     assert rep["a@v1"]["echoed phrases"] == 0.75 and rep["a@v1"]["usable"] == 1
@@ -99,8 +122,7 @@ def test_echo_report_per_template_and_in_the_run_report(tmp_path):
     from cikgwb.knowledge.settings import resolve_settings
 
     with FakeOpenAI(answer=answer) as fake:
-        be = ChatBackend(resolve_settings(base_url=fake.base_url, model="fake-model", api_key="k"),
-                         progress=False)
+        be = ChatBackend(resolve_settings(base_url=fake.base_url, model="fake-model", api_key="k"), progress=False)
         df = infer_interests(ds, be, template="few-shot-small", run_dir=tmp_path)
     assert df.set_index("user").reason[0] == "echo"
     assert set(df.template.dropna()) == {"few-shot-small@v3"}
@@ -108,6 +130,7 @@ def test_echo_report_per_template_and_in_the_run_report(tmp_path):
     assert e["echo rate"] == pytest.approx(1 / (ds.n_users - 1), abs=1e-4)
     assert df.attrs["report"]["template"] == "few-shot-small@v3"
     import json
+
     line = json.loads((tmp_path / "answers.jsonl").read_text().splitlines()[0])
     assert line["template"] == "few-shot-small@v3"
 
@@ -154,21 +177,25 @@ def test_store_summary_reads_a_store_in_use_and_reports_speed_tokens_echo_and_sa
 def test_phrases_copied_from_the_worked_examples_are_counted_not_dropped():
     tpl = load_template("few-shot-small@v1")
     ex = [a for _, a in tpl.examples]
-    p = parse_answer("literary fiction, fantasy, women's lives", titles=["Dune"], prompt=tpl.prompt_text("books"),
-                     examples=ex)
+    p = parse_answer(
+        "literary fiction, fantasy, women's lives", titles=["Dune"], prompt=tpl.prompt_text("books"), examples=ex
+    )
     assert p.phrases == ["literary fiction", "fantasy", "women's lives"] and p.reason == "ok"
     assert p.from_examples == ["literary fiction", "women's lives"] and "example-phrase" in p.notes
     rep = echo_report([("t@v1", p), ("t@v1", parse_answer("horror", titles=["Dune"], examples=ex))])
     assert rep["t@v1"]["example phrases"] == 0.5
 
 
-@pytest.mark.parametrize("raw, titles, kept", [
-    # book-crossing titles carry series and author in parentheses (users 1 and 10 of book-crossing)
-    ("The Dragon Star, epic fantasy", ["Skybowl (Dragon Star, Book 3)"], ["epic fantasy"]),
-    ("Firestorm, romantic suspense", ["Firestorm (Johansen, Iris)"], ["romantic suspense"]),
-    ("The Chamber, legal thrillers", ["The Chamber"], ["legal thrillers"]),
-    ("1. The Blob; 2. horror movies", ["The Blob"], ["horror movies"]),  # a marker inside one line
-    ("mystery, blue skies", ["The Mystery of the Blue Train"], ["mystery", "blue skies"]),
-])
+@pytest.mark.parametrize(
+    "raw, titles, kept",
+    [
+        # book-crossing titles carry series and author in parentheses (users 1 and 10 of book-crossing)
+        ("The Dragon Star, epic fantasy", ["Skybowl (Dragon Star, Book 3)"], ["epic fantasy"]),
+        ("Firestorm, romantic suspense", ["Firestorm (Johansen, Iris)"], ["romantic suspense"]),
+        ("The Chamber, legal thrillers", ["The Chamber"], ["legal thrillers"]),
+        ("1. The Blob; 2. horror movies", ["The Blob"], ["horror movies"]),  # a marker inside one line
+        ("mystery, blue skies", ["The Mystery of the Blue Train"], ["mystery", "blue skies"]),
+    ],
+)
 def test_title_parts_and_articles_do_not_hide_an_echo(raw, titles, kept):
     assert parse_answer(raw, titles=titles).phrases == kept

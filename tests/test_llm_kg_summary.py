@@ -1,17 +1,21 @@
 """kg-summary: interests without an LLM, honestly labelled, and how well it finds planted topics."""
+
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-from cikgwb.knowledge.backends.kg_summary import (SOURCE, kg_summary_phrases, planted_topic_recall,
-                                                  title_terms, _stop_words)
-from cikgwb.knowledge.infer import infer_interests, load_answers
 from llm_data import tiny_dataset
+
+from cikgwb.knowledge.backends.kg_summary import (
+    SOURCE,
+    _stop_words,
+    kg_summary_phrases,
+    planted_topic_recall,
+    title_terms,
+)
+from cikgwb.knowledge.infer import infer_interests, load_answers
 
 
 def test_phrases_come_from_kg_attributes_and_titles():
@@ -33,14 +37,23 @@ def test_unnamed_entities_are_named_after_relation_and_a_title():
     ds = tiny_dataset()
     ds.meta["entity_names"] = ds.titles + [None, "12345", None]  # bare ids, as in book-crossing
     ph = kg_summary_phrases(ds, max_df=1.0)
-    assert ph[0][0] in {"genre of Dragon Sword", "genre of Elven Quest", "genre of Wizard Throne",
-                        "genre of Shadow Kingdom"}
+    assert ph[0][0] in {
+        "genre of Dragon Sword",
+        "genre of Elven Quest",
+        "genre of Wizard Throne",
+        "genre of Shadow Kingdom",
+    }
 
 
 def test_title_terms():
     stop = _stop_words()
     assert title_terms("Harry Potter und der Stein der Weisen", stop) == [
-        "harry", "potter", "stein", "weisen", "harry potter"]
+        "harry",
+        "potter",
+        "stein",
+        "weisen",
+        "harry potter",
+    ]
     assert title_terms("The Lord of the Rings: A Novel", stop) == ["lord", "rings"]
     assert title_terms("Shadows Shadows", stop) == ["shadows"]
 

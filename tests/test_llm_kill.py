@@ -1,4 +1,5 @@
 """A run really killed (SIGKILL) mid-way resumes and asks only for the users it lacks."""
+
 from __future__ import annotations
 
 import collections
@@ -11,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from fake_openai import FakeOpenAI
 
 from cikgwb.knowledge.infer import build_requests, load_answers
-from fake_openai import FakeOpenAI
 
 KEY = "fakekey-cikgwb-DISTINCTIVE-kill-key-c41d77"
 N_USERS = 16
@@ -33,9 +34,30 @@ def stored_count(db: Path) -> int:
 
 
 def cli(url: str, data_dir: Path, run_dir: Path, tmp: Path) -> list[str]:
-    return [sys.executable, "-m", "cikgwb.knowledge.cli", "interests", "infer", "--dataset", "synthetic",
-            "--data-dir", str(data_dir), "--backend", "chat", "--base-url", url, "--model", "fake-model",
-            "--concurrency", "2", "--limit", str(N_USERS), "--run-dir", str(run_dir), "--no-progress"]
+    return [
+        sys.executable,
+        "-m",
+        "cikgwb.knowledge.cli",
+        "interests",
+        "infer",
+        "--dataset",
+        "synthetic",
+        "--data-dir",
+        str(data_dir),
+        "--backend",
+        "chat",
+        "--base-url",
+        url,
+        "--model",
+        "fake-model",
+        "--concurrency",
+        "2",
+        "--limit",
+        str(N_USERS),
+        "--run-dir",
+        str(run_dir),
+        "--no-progress",
+    ]
 
 
 @pytest.mark.timeout(180)
@@ -49,13 +71,23 @@ def test_sigkill_mid_run_then_resume_asks_only_for_missing(tmp_path):
     content = {r.user: r.messages[-1]["content"] for r in reqs}
     run_dir = tmp_path / "run"
     db = run_dir / "answers.sqlite"
-    env = {**os.environ, "OPENAI_API_KEY": KEY, "CIKGWB_SETTINGS": str(tmp_path / "none.yaml"),
-           "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "OPENAI_API_KEY": KEY,
+        "CIKGWB_SETTINGS": str(tmp_path / "none.yaml"),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(REPO),
+    }
     env.pop("OPENAI_BASE_URL", None)
 
     with FakeOpenAI(delay=0.4) as fake:
-        proc = subprocess.Popen(cli(fake.base_url, data_dir, run_dir, tmp_path), env=env, cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cli(fake.base_url, data_dir, run_dir, tmp_path),
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 90
         while stored_count(db) < 4:
             assert proc.poll() is None, proc.stdout.read().decode()
@@ -75,8 +107,14 @@ def test_sigkill_mid_run_then_resume_asks_only_for_missing(tmp_path):
         asked_before = len(fake.chat_bodies)
 
         fake.delay = 0.0
-        done = subprocess.run(cli(fake.base_url, data_dir, run_dir, tmp_path), env=env, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            cli(fake.base_url, data_dir, run_dir, tmp_path),
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         asked_after = [b["messages"][-1]["content"] for b in fake.chat_bodies[asked_before:]]
 

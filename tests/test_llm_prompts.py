@@ -1,19 +1,22 @@
 """Histories, templates, sampling params, cost estimate, the `interests prompts` command."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from llm_data import tiny_dataset
 
 from cikgwb.knowledge.cost import METHOD, estimate_cost, estimate_tokens, load_prices
 from cikgwb.knowledge.histories import user_histories
 from cikgwb.knowledge.infer import build_requests, sampling_params
 from cikgwb.knowledge.templates import format_titles, item_kind, list_templates, load_template
-from llm_data import tiny_dataset
 
-AUTHORS_SYSTEM = ("You will be provided with a list of books an anonymous user has liked, and your "
-                  "task is to infer the user's interests based on the list and your extensive knowledge. "
-                  "List no more than five the top interests of this anonymous user. No further "
-                  "explanation is needed. Please use a comma to split the interests.")
+AUTHORS_SYSTEM = (
+    "You will be provided with a list of books an anonymous user has liked, and your "
+    "task is to infer the user's interests based on the list and your extensive knowledge. "
+    "List no more than five the top interests of this anonymous user. No further "
+    "explanation is needed. Please use a comma to split the interests."
+)
 
 
 def test_history_is_training_only_in_file_order_untitled_skipped():

@@ -1,4 +1,5 @@
 """The answer store: keys, append-only writes, schema version, load_answers' errors."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -7,25 +8,36 @@ import pandas as pd
 import pytest
 
 from cikgwb.knowledge.infer import load_answers, write_answers
-from cikgwb.knowledge.store import (SCHEMA_VERSION, AnswerStore, StoredAnswer, StoreError,
-                                    public_endpoint, request_key)
+from cikgwb.knowledge.store import SCHEMA_VERSION, AnswerStore, StoredAnswer, StoreError, public_endpoint, request_key
 
 MSGS = [{"role": "system", "content": "s"}, {"role": "user", "content": "[A, B]"}]
 
 
 def answer(key: str, user: int = 0, raw: str = "fantasy, horror") -> StoredAnswer:
-    return StoredAnswer(key=key, user=user, model="m", template="t@v1", backend="chat", messages=MSGS,
-                        params={"max_tokens": 10}, raw=raw, usage={"prompt_tokens": 3}, endpoint="http://x/v1")
+    return StoredAnswer(
+        key=key,
+        user=user,
+        model="m",
+        template="t@v1",
+        backend="chat",
+        messages=MSGS,
+        params={"max_tokens": 10},
+        raw=raw,
+        usage={"prompt_tokens": 3},
+        endpoint="http://x/v1",
+    )
 
 
 def test_request_key_is_stable_and_sensitive():
     k = request_key("m", "t@v1", MSGS, {"max_tokens": 10})
     assert k == request_key("m", "t@v1", [dict(m) for m in MSGS], {"max_tokens": 10})
-    others = [request_key("m2", "t@v1", MSGS, {"max_tokens": 10}),
-              request_key("m", "t@v2", MSGS, {"max_tokens": 10}),
-              request_key("m", "t@v1", MSGS[::-1], {"max_tokens": 10}),
-              request_key("m", "t@v1", MSGS, {"max_tokens": 11}),
-              request_key("m", "t@v1", MSGS, {"max_tokens": 10, "temperature": 0.0})]
+    others = [
+        request_key("m2", "t@v1", MSGS, {"max_tokens": 10}),
+        request_key("m", "t@v2", MSGS, {"max_tokens": 10}),
+        request_key("m", "t@v1", MSGS[::-1], {"max_tokens": 10}),
+        request_key("m", "t@v1", MSGS, {"max_tokens": 11}),
+        request_key("m", "t@v1", MSGS, {"max_tokens": 10, "temperature": 0.0}),
+    ]
     assert len({k, *others}) == 6
     assert len(k) == 64
 
@@ -74,8 +86,15 @@ def test_public_endpoint_strips_credentials():
 
 
 def test_answers_table_round_trip_and_line_errors(tmp_path):
-    df = pd.DataFrame({"user": [0, 1], "phrases": [["a", "b"], []], "raw": ["a, b", None],
-                       "source": ["llm:m (chat)"] * 2, "reason": ["ok", "no-answer"]})
+    df = pd.DataFrame(
+        {
+            "user": [0, 1],
+            "phrases": [["a", "b"], []],
+            "raw": ["a, b", None],
+            "source": ["llm:m (chat)"] * 2,
+            "reason": ["ok", "no-answer"],
+        }
+    )
     p = write_answers(df, tmp_path / "answers.jsonl")
     back = load_answers(p)
     assert back["phrases"].tolist() == [["a", "b"], []]

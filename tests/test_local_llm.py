@@ -5,6 +5,7 @@ model files, a busy port and a server killed mid-run each give one clear line an
 Skipped (with the reason) only where the optional extra ``.[local-llm]`` is not installed.
 Few users, few tokens, one thread: well under a minute on a busy 2-core machine.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,7 @@ import time
 
 import pytest
 
-from cikgwb.knowledge.llm_server import (LocalBackend, LocalLLMServer, LocalServerError, resolve_model,
-                                         server_available)
+from cikgwb.knowledge.llm_server import LocalBackend, LocalLLMServer, LocalServerError, resolve_model, server_available
 
 _why = server_available()
 if _why is None:
@@ -31,10 +31,11 @@ KW = dict(template="few-shot-small", max_tokens=16, temperature=0.0, progress=Fa
 
 @pytest.mark.timeout(240)
 def test_real_server_end_to_end_and_a_second_run_asks_nothing(tmp_path):
+    from llm_data import tiny_dataset
+
     from cikgwb.knowledge.infer import infer_interests
     from cikgwb.knowledge.interest_graph import build_interest_graph, read_answers
     from cikgwb.knowledge.store import AnswerStore
-    from llm_data import tiny_dataset
 
     ds = tiny_dataset("synthetic", n_users=6)  # 5 users with titled histories, 1 without
     t0 = time.monotonic()
@@ -103,11 +104,12 @@ def test_bad_model_files_and_a_busy_port_are_one_line_errors(tmp_path):
 
 @pytest.mark.timeout(240)
 def test_server_killed_mid_run_stops_at_once_and_the_rerun_asks_only_the_missing(tmp_path):
+    from llm_data import tiny_dataset
+
     from cikgwb.data.dataset import Dataset  # noqa: F401 - the tiny dataset's type
     from cikgwb.knowledge.backends.base import BackendError
     from cikgwb.knowledge.infer import infer_interests
     from cikgwb.knowledge.store import AnswerStore
-    from llm_data import tiny_dataset
 
     ds = tiny_dataset("synthetic", n_users=10)  # 9 users with titles
     be = LocalBackend("smollm2-135m", threads=1, progress=False, max_attempts=6)
@@ -155,9 +157,27 @@ def test_cli_llm_serve_prints_the_url_answers_and_stops_on_ctrl_c(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo)}
     gguf = tmp_path / "any-name.gguf"  # any GGUF path works, not only the built-in name
     gguf.symlink_to(resolve_model("smollm2-135m"))
-    proc = subprocess.Popen([sys.executable, "-m", "cikgwb", "llm", "serve", "--model", str(gguf), "--port", "0",
-                             "--threads", "1", "--log-dir", str(tmp_path)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cikgwb",
+            "llm",
+            "serve",
+            "--model",
+            str(gguf),
+            "--port",
+            "0",
+            "--threads",
+            "1",
+            "--log-dir",
+            str(tmp_path),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines = []
     try:
         for line in proc.stdout:
@@ -183,9 +203,29 @@ def test_cli_llm_serve_prints_the_url_answers_and_stops_on_ctrl_c(tmp_path):
 def test_cli_infer_backend_local(tmp_path, synthetic_ds, synthetic_dir, capsys):
     from cikgwb.knowledge.cli import main
 
-    args = ["interests", "infer", "--dataset", "synthetic", "--data-dir", str(synthetic_dir), "--backend", "local",
-            "--template", "few-shot-small", "--limit", "2", "--max-tokens", "8", "--temperature", "0",
-            "--threads", "1", "--run-dir", str(tmp_path), "--no-progress"]
+    args = [
+        "interests",
+        "infer",
+        "--dataset",
+        "synthetic",
+        "--data-dir",
+        str(synthetic_dir),
+        "--backend",
+        "local",
+        "--template",
+        "few-shot-small",
+        "--limit",
+        "2",
+        "--max-tokens",
+        "8",
+        "--temperature",
+        "0",
+        "--threads",
+        "1",
+        "--run-dir",
+        str(tmp_path),
+        "--no-progress",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "new 2, failed 0" in out and "SmolLM2-135M-Instruct.Q4_1.gguf (sha256 " in out

@@ -1,5 +1,6 @@
 """The tiled all-node InfoNCE (online logsumexp over column blocks, recomputed per block in the
 backward) against the fused softmax-saving version it replaced and against plain autograd."""
+
 from __future__ import annotations
 
 import pytest
@@ -36,7 +37,8 @@ def test_tiled_equals_fused_and_autograd_float64(B, N, block, keep):
     tiled = _loss_and_grads(lambda x, y, z: info_nce(x, y, z, tau, block=block, keep=keep), a, c, t)
     fused = _loss_and_grads(lambda x, y, z: info_nce_fused(x, y, z, tau), a, c, t)
     plain = _loss_and_grads(
-        lambda x, y, z: F.cross_entropy(F.normalize(x, dim=-1) @ F.normalize(y, dim=-1).T / tau, z), a, c, t)
+        lambda x, y, z: F.cross_entropy(F.normalize(x, dim=-1) @ F.normalize(y, dim=-1).T / tau, z), a, c, t
+    )
     for other in (fused, plain):
         assert abs(float(tiled[0] - other[0])) <= 1e-13 * abs(float(other[0]))
         for g_t, g_o in zip(tiled[1:], other[1:]):
@@ -82,7 +84,9 @@ def test_bf16_products_are_close_but_not_the_fp32_maths():
     a, c, t = _inputs(128, 1500, 16, seed=2, dtype=torch.float32)
     fp32 = _loss_and_grads(lambda x, y, z: info_nce(x, y, z, 0.15), a, c, t)
     for keep in (True, False):
-        bf16 = _loss_and_grads(lambda x, y, z, keep=keep: info_nce(x, y, z, 0.15, precision="bf16", block=512, keep=keep), a, c, t)
+        bf16 = _loss_and_grads(
+            lambda x, y, z, keep=keep: info_nce(x, y, z, 0.15, precision="bf16", block=512, keep=keep), a, c, t
+        )
         assert bf16[0].dtype == torch.float32 and bf16[1].dtype == torch.float32
         assert abs(float(bf16[0] - fp32[0])) <= 1e-2 * abs(float(fp32[0]))
         for g_b, g_f in zip(bf16[1:], fp32[1:]):
@@ -98,6 +102,7 @@ def test_unknown_precision_is_refused():
 
 def test_cikgrec_refuses_an_unknown_precision(synthetic_ds):
     from cikgwb.models import build_model, default_config
+
     cfg = default_config("synthetic", "cikgrec")
     cfg.model.precision = "fp16"
     with pytest.raises(ValueError, match="setting precision='fp16': expected one of fp32, bf16"):
@@ -109,6 +114,7 @@ def _short_run(ds, tmp_path, precision, epochs=3):
 
     from cikgwb.models import default_config
     from cikgwb.train import train
+
     cfg = default_config("synthetic", "cikgrec")
     cfg.train.max_epochs, cfg.train.device = epochs, "cpu"
     cfg.model.precision = precision

@@ -1,5 +1,6 @@
 """The shared pieces of the model zoo (issue 19 item 3): one negative sampler, one LightGCN
 propagation on one user-item graph, one alternating KG phase, one relational-KG base."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,6 +34,7 @@ def _old_pair_negatives(pairs, n_items, users, gen):
         k = u * n_items + i
         pos = torch.searchsorted(keys, k).clamp_max(len(keys) - 1)
         return keys[pos] == k
+
     neg = torch.randint(0, n_items, (len(users),), generator=gen)
     bad = is_train(users, neg)
     while bad.any():
@@ -43,7 +45,7 @@ def _old_pair_negatives(pairs, n_items, users, gen):
 
 def test_pair_sampler_draws_what_the_old_sampler_drew_and_never_a_training_item():
     rng = np.random.default_rng(0)
-    n_users, n_items = 30, 12   # dense: most users hold half the items, so redraws happen
+    n_users, n_items = 30, 12  # dense: most users hold half the items, so redraws happen
     pairs = np.unique(np.column_stack([rng.integers(0, n_users, 200), rng.integers(0, n_items, 200)]), axis=0)
     s = PairSampler(pairs, n_items, 64, CPU)
     users = torch.as_tensor(pairs[:, 0])
@@ -62,12 +64,20 @@ def test_rejection_sample_stops_after_max_rounds_and_draws_in_a_fixed_order():
     def draw(k):
         calls.append(k)
         return torch.zeros(k, dtype=torch.int64)
-    out = rejection_sample(draw, lambda x: x == 0, 5, max_rounds=3)   # every candidate is rejected
+
+    out = rejection_sample(draw, lambda x: x == 0, 5, max_rounds=3)  # every candidate is rejected
     assert calls == [5, 5, 5, 5] and out.tolist() == [0] * 5
     # KG tails: (0, 0, t) is true for t = 0, 1; only 2 is a negative
-    true = torch.sort(torch.tensor([0, 1])).values      # keys (h * n_rel + r) * n_nodes + t
-    t = uniform_negatives(torch.zeros(50, dtype=torch.int64), torch.zeros(50, dtype=torch.int64), 3, true, 1,
-                          torch.Generator().manual_seed(0), max_rounds=50)
+    true = torch.sort(torch.tensor([0, 1])).values  # keys (h * n_rel + r) * n_nodes + t
+    t = uniform_negatives(
+        torch.zeros(50, dtype=torch.int64),
+        torch.zeros(50, dtype=torch.int64),
+        3,
+        true,
+        1,
+        torch.Generator().manual_seed(0),
+        max_rounds=50,
+    )
     assert (t == 2).all()
     m = Membership(torch.tensor([7, 3, 5]))
     assert m.contains(torch.tensor([3, 4, 7, 9])).tolist() == [True, False, True, False]
@@ -94,7 +104,7 @@ def test_one_interaction_graph_for_every_user_item_lightgcn(synthetic_ds):
     assert g.n_nodes == ds.n_users + ds.n_items
     for name in ("lightgcn", "sgl", "simgcl", "kgcl", "mcclk"):
         m = _model(name, ds)
-        A, n = m.ui_graph.A, g.n_nodes + 1   # LightGCN's graph has isolated entity nodes after the items
+        A, n = m.ui_graph.A, g.n_nodes + 1  # LightGCN's graph has isolated entity nodes after the items
         assert isinstance(m.ui_graph, InteractionGraph), name
         assert torch.equal(A.crow_indices()[:n], g.A.crow_indices()) and torch.equal(A.values(), g.A.values()), name
         assert torch.equal(A.col_indices(), g.A.col_indices()), name
@@ -106,9 +116,22 @@ def test_lightgcn_is_cikgrec_with_every_extra_off(synthetic_ds):
     torch.manual_seed(0)
     lg = _model("lightgcn", ds)
     torch.manual_seed(0)
-    ck = _model("cikgrec", ds, use_kg=False, no_interests=True, no_uir=True, no_cl=True, transe=False,
-                self_loops=False, edge_dropout=0.0, message_dropout=0.0, cf_weight=1.0, dim=lc.dim,
-                n_layers=lc.n_layers, l2_reg=lc.l2_reg)
+    ck = _model(
+        "cikgrec",
+        ds,
+        use_kg=False,
+        no_interests=True,
+        no_uir=True,
+        no_cl=True,
+        transe=False,
+        self_loops=False,
+        edge_dropout=0.0,
+        message_dropout=0.0,
+        cf_weight=1.0,
+        dim=lc.dim,
+        n_layers=lc.n_layers,
+        l2_reg=lc.l2_reg,
+    )
     assert isinstance(lg, InteractionGraphModel) and torch.equal(lg.embedding, ck.embedding)
     g = torch.Generator().manual_seed(0)
     users, pos, neg = next(PairSampler(ds.train, ds.n_items, 256, CPU).epoch(g))
@@ -145,7 +168,7 @@ def test_alternating_phase_owns_its_parameters_and_steps_once_per_loss(synthetic
     main = {id(p) for p in m.main_parameters()}
     assert id(m.relation) not in main and id(m.embedding) in main
     assert len(main) == len(list(m.parameters())) - 1
-    for name in ("kgat", "kgcl"):   # their phases own nothing: the trainer's Adam updates every parameter
+    for name in ("kgat", "kgcl"):  # their phases own nothing: the trainer's Adam updates every parameter
         k = _model(name, synthetic_ds)
         assert "kg_optimizer" in k.extra_optimizers() and len(k.main_parameters()) == len(list(k.parameters()))
     w = torch.nn.Parameter(torch.tensor([1.0]))

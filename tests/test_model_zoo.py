@@ -1,6 +1,7 @@
 """A config per model with one resolver (issue 19 item 1): adding a model is one file; unknown
 datasets, models and settings fail before any data is loaded; each model's config holds only
 what the model reads; the old flat configs of committed runs still load and compare."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -82,7 +83,7 @@ def toy_model(tmp_path, monkeypatch):
 
 
 def test_a_model_is_one_file_and_trains_through_cikgwb_train(toy_model, tmp_path, monkeypatch, synthetic_dir):
-    assert toy_model in model_names()                       # found like any model file of the package
+    assert toy_model in model_names()  # found like any model file of the package
     cfg = make_config(toy_model, "synthetic")
     # overall (synthetic's short schedule) -> model (its lr) -> dataset (dim 8 on synthetic)
     assert (cfg.train.max_epochs, cfg.train.lr, cfg.model.dim, cfg.model.l2_reg) == (60, 1e-2, 8, 1e-4)
@@ -90,11 +91,31 @@ def test_a_model_is_one_file_and_trains_through_cikgwb_train(toy_model, tmp_path
     monkeypatch.setenv("CIKGWB_DATA_DIR", str(synthetic_dir))
     monkeypatch.setenv("CIKGWB_REPORTS_DIR", str(tmp_path / "reports"))
     from cikgwb.cli import main
-    assert main(["train", "--dataset", "synthetic", "--model", toy_model, "--quiet", "--device", "cpu",
-                 "--set", "max_epochs=2", "--set", "l2_reg=0.001", "--name", "toy"]) == 0
+
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "synthetic",
+                "--model",
+                toy_model,
+                "--quiet",
+                "--device",
+                "cpu",
+                "--set",
+                "max_epochs=2",
+                "--set",
+                "l2_reg=0.001",
+                "--name",
+                "toy",
+            ]
+        )
+        == 0
+    )
     run = tmp_path / "reports" / "runs" / "toy-s0"
     saved = yaml.safe_load((run / "config.yaml").read_text())
-    assert saved["model"] == {"model": "toymf", "dim": 8, "l2_reg": 0.001}   # what the model reads, nothing else
+    assert saved["model"] == {"model": "toymf", "dim": 8, "l2_reg": 0.001}  # what the model reads, nothing else
     assert saved["train"]["lr"] == 1e-2
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["model"] == "toymf" and metrics["epochs_run"] == 2
@@ -108,6 +129,7 @@ def test_register_refuses_a_setting_its_config_lacks():
     @dataclasses.dataclass
     class C(models.ModelConfig):
         dim: int = 4
+
     with pytest.raises(TypeError, match=r"datasets\['synthetic'\] sets 'n_layer'"):
         models.register("bad", C, datasets={"synthetic": {"n_layer": 2}})(type("Bad", (), {}))
     with pytest.raises(TypeError, match="must be a ModelConfig dataclass"):
@@ -116,19 +138,28 @@ def test_register_refuses_a_setting_its_config_lacks():
 
 
 # ----------------------------------------------------------------------------- at the door
-@pytest.mark.parametrize("argv,pattern", [
-    (["--dataset", "book-crosing"], r"unknown dataset 'book-crosing'; known datasets: book-crossing, dbbook2014, ml1m"),
-    (["--model", "kgni"], r"setting model='kgni': unknown model 'kgni'; known: \['cfkg', 'cikgrec', .*'kgin'"),
-    (["--model", "kgin", "--set", "mask_alpha=0.1"],
-     r"unknown setting 'mask_alpha'; known: \[.*'n_factors'.*'node_dropout'.*\] \(the settings of kgin"),
-    (["--model", "kgat", "--set", "n_layers=4"], r"unknown setting 'n_layers'; known: \[.*'layer_sizes'"),
-])
+@pytest.mark.parametrize(
+    "argv,pattern",
+    [
+        (
+            ["--dataset", "book-crosing"],
+            r"unknown dataset 'book-crosing'; known datasets: book-crossing, dbbook2014, ml1m",
+        ),
+        (["--model", "kgni"], r"setting model='kgni': unknown model 'kgni'; known: \['cfkg', 'cikgrec', .*'kgin'"),
+        (
+            ["--model", "kgin", "--set", "mask_alpha=0.1"],
+            r"unknown setting 'mask_alpha'; known: \[.*'n_factors'.*'node_dropout'.*\] \(the settings of kgin",
+        ),
+        (["--model", "kgat", "--set", "n_layers=4"], r"unknown setting 'n_layers'; known: \[.*'layer_sizes'"),
+    ],
+)
 def test_unknown_dataset_model_or_setting_fails_before_data(argv, pattern, tmp_path, monkeypatch, capsys):
     import cikgwb.data
     from cikgwb.cli import main
 
     def no_data(*a, **k):
         raise AssertionError("data loaded before the settings were checked")
+
     monkeypatch.setattr(cikgwb.data, "load_dataset", no_data)
     monkeypatch.setenv("CIKGWB_REPORTS_DIR", str(tmp_path))
     assert main(["train", "--quiet", *argv]) == 2
@@ -147,9 +178,11 @@ def test_make_config_merges_overall_model_dataset_then_overrides():
     assert (over.train.lr, over.train.max_epochs, over.model.n_layers) == (0.01, 3, 2)
     # CIKGRec's authors' settings per dataset live beside the model (cikgwb/models/cikgrec.py)
     from cikgwb.models.cikgrec import DATASETS
+
     bc = make_config("cikgrec", "book-crossing")
-    assert all(getattr(bc.model, k, None) == v or getattr(bc.train, k, None) == v
-               for k, v in DATASETS["book-crossing"].items())
+    assert all(
+        getattr(bc.model, k, None) == v or getattr(bc.train, k, None) == v for k, v in DATASETS["book-crossing"].items()
+    )
     # old names and the old extra.* keys still set the renamed / former free-form settings
     kgin = make_config("kgin", "book-crossing", ["edge_dropout=0.3", "extra.n_factors=2"])
     assert (kgin.model.node_dropout, kgin.model.n_factors) == (0.3, 2)
@@ -167,6 +200,7 @@ def test_config_module_imports_no_model():
 
 def test_sweep_grid_keys_are_the_models():
     from cikgwb.sweep import SweepSpec
+
     SweepSpec(name="s", grid={"n_factors": [2, 4], "lr": [1e-3]}, model="kgin", dataset="book-crossing")
     with pytest.raises(ValueError, match=r"--grid 'alpha': not a setting of kgin; expected one of its config keys"):
         SweepSpec(name="s", grid={"alpha": [0.1]}, model="kgin")
@@ -185,18 +219,27 @@ def _tracked(cfg, read: set[str]):
             if not name.startswith("_"):
                 read.add(name)
             return object.__getattribute__(self, name)
+
     return Tracked(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)})
 
 
-@pytest.mark.parametrize("name", ["cikgrec", "lightgcn", "cfkg", "cke", "kgat", "kgcl", "kgin", "kgrec",
-                                  "mcclk", "sgl", "simgcl"])
+@pytest.mark.parametrize(
+    "name", ["cikgrec", "lightgcn", "cfkg", "cke", "kgat", "kgcl", "kgin", "kgrec", "mcclk", "sgl", "simgcl"]
+)
 def test_each_setting_of_a_model_is_read_by_it(name, synthetic_ds):
     """config.yaml records only what the model reads: every setting of the model's Config is read
     while the model is built, trains one batch and one epoch's extra phase, and scores."""
     ds = synthetic_ds
     base = make_config(name, "synthetic").model
-    variants = [{}] + [{f.name: not getattr(base, f.name)} for f in dataclasses.fields(base)
-                       if isinstance(getattr(base, f.name), bool)] + MORE.get(name, [])
+    variants = (
+        [{}]
+        + [
+            {f.name: not getattr(base, f.name)}
+            for f in dataclasses.fields(base)
+            if isinstance(getattr(base, f.name), bool)
+        ]
+        + MORE.get(name, [])
+    )
     read: set[str] = set()
     gen = torch.Generator().manual_seed(0)
     users, pos = torch.as_tensor(ds.train[:64, 0]), torch.as_tensor(ds.train[:64, 1])
@@ -222,6 +265,7 @@ def _committed_configs() -> list[Path]:
 
 def test_committed_old_configs_load_and_compare_like_with_like():
     from cikgwb.train import _config_differences
+
     paths = _committed_configs()
     assert len(paths) >= 50
     old_format = 0
@@ -229,7 +273,7 @@ def test_committed_old_configs_load_and_compare_like_with_like():
         raw = yaml.safe_load(p.read_text())
         cfg = load_config(p)
         assert set(cfg.to_dict()["model"]) == {"model", *type(cfg.model).setting_names()}
-        assert _config_differences(raw, cfg.to_dict()) == [], p   # a resume of an old run is accepted
+        assert _config_differences(raw, cfg.to_dict()) == [], p  # a resume of an old run is accepted
         old_format += "extra" in raw["model"]
         assert RunConfig.from_dict(cfg.to_dict()).to_dict() == cfg.to_dict()
     assert old_format >= 50
@@ -243,7 +287,7 @@ def test_committed_old_configs_load_and_compare_like_with_like():
     changed = json.loads(json.dumps(now))
     changed["model"]["node_dropout"] = 0.1
     assert _config_differences(kgin, changed) == ["node_dropout: 0.5 in the checkpoint, 0.1 now"]
-    kgin["model"]["gcl_temp"] = 0.5          # a setting KGIN never read: not a difference
+    kgin["model"]["gcl_temp"] = 0.5  # a setting KGIN never read: not a difference
     assert _config_differences(kgin, now) == []
 
 
@@ -251,24 +295,44 @@ def test_resume_of_a_run_started_on_the_old_flat_config(tmp_path, monkeypatch, s
     """A checkpoint whose config is the old flat form (as runs started before issue 19 wrote it)
     resumes when the model's settings are the same, and is refused, naming the setting, when not."""
     from cikgwb.train import RunExistsError, Trainer, find_checkpoint
+
     cfg = default_config("synthetic", "kgin", device="cpu", max_epochs=1)
     run_dir = tmp_path / "kgin-old"
     Trainer(cfg, ds=synthetic_ds, run_dir=run_dir, progress=False).fit()
     last = find_checkpoint(run_dir, "last.pt")
     ck = torch.load(last, weights_only=False)
     m = ck["config"]["model"]
-    old = {"model": "kgin", "dim": m["dim"], "n_layers": m["n_layers"], "l2_reg": m["l2_reg"], "cf_weight": 1.5,
-           "gcl_weight": 0.01, "gcl_temp": 0.2, "edge_dropout": m["node_dropout"],
-           "message_dropout": m["message_dropout"], "transe": False, "use_kg": True, "no_interests": True,
-           "extra": {k: m[k] for k in ("n_factors", "ind", "sim_regularity")}}
+    old = {
+        "model": "kgin",
+        "dim": m["dim"],
+        "n_layers": m["n_layers"],
+        "l2_reg": m["l2_reg"],
+        "cf_weight": 1.5,
+        "gcl_weight": 0.01,
+        "gcl_temp": 0.2,
+        "edge_dropout": m["node_dropout"],
+        "message_dropout": m["message_dropout"],
+        "transe": False,
+        "use_kg": True,
+        "no_interests": True,
+        "extra": {k: m[k] for k in ("n_factors", "ind", "sim_regularity")},
+    }
     ck["config"]["model"] = old
     torch.save(ck, last)
-    res = Trainer(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, max_epochs=2)), ds=synthetic_ds,
-                  run_dir=run_dir, progress=False).fit(resume=True)
+    res = Trainer(
+        dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, max_epochs=2)),
+        ds=synthetic_ds,
+        run_dir=run_dir,
+        progress=False,
+    ).fit(resume=True)
     assert [h["epoch"] for h in res.history] == [0, 1]
     ck = torch.load(find_checkpoint(run_dir, "last.pt"), weights_only=False)
     ck["config"]["model"] = dict(old, edge_dropout=0.1)
     torch.save(ck, find_checkpoint(run_dir, "last.pt"))
     with pytest.raises(RunExistsError, match=r"node_dropout: 0.1 in the checkpoint, 0.5 now"):
-        Trainer(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, max_epochs=3)), ds=synthetic_ds,
-                run_dir=run_dir, progress=False).fit(resume=True)
+        Trainer(
+            dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, max_epochs=3)),
+            ds=synthetic_ds,
+            run_dir=run_dir,
+            progress=False,
+        ).fit(resume=True)

@@ -5,6 +5,7 @@ each defaulting to the synthetic dataset in quick mode, executed by ``pytest --n
 Editing a notebook: change ``notebooks/NN_name.py`` (or the .ipynb in JupyterLab, whose jupytext
 extension saves both), then ``jupytext --sync notebooks/*.py``; never commit outputs.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,11 +23,19 @@ IPYNBS = sorted(NB_DIR.glob("*.ipynb"))
 
 # figures each notebook must leave under reports/figures/synthetic/ in quick mode
 EXPECTED_FIGURES = [
-    "01_data_sparsity_groups", "01_data_degrees", "02_prompting_top_phrases",
-    "03_interest_clustering_interest_sizes_tfidf_kmeans", "03_interest_clustering_phrase_map_tfidf_kmeans",
-    "04_cikg_user_neighbourhood", "04_cikg_interest_neighbourhood", "05_training_training_curves",
-    "05_training_mask_rate", "06_results_table1_recall50_valid", "07_sparsity_figure3_ndcg50",
-    "08_case_study_figure4", "09_sensitivity_figure5",
+    "01_data_sparsity_groups",
+    "01_data_degrees",
+    "02_prompting_top_phrases",
+    "03_interest_clustering_interest_sizes_tfidf_kmeans",
+    "03_interest_clustering_phrase_map_tfidf_kmeans",
+    "04_cikg_user_neighbourhood",
+    "04_cikg_interest_neighbourhood",
+    "05_training_training_curves",
+    "05_training_mask_rate",
+    "06_results_table1_recall50_valid",
+    "07_sparsity_figure3_ndcg50",
+    "08_case_study_figure4",
+    "09_sensitivity_figure5",
 ]
 
 
@@ -89,8 +98,10 @@ def test_run_all_does_not_call_a_notebook_that_draws_nothing_ok(tmp_path, monkey
     from cikgwb import notebooks as nbmod
 
     (tmp_path / "notebooks").mkdir()
-    _tiny_notebook(tmp_path / "notebooks" / "08_case_study.ipynb",
-                   "print('MISSING: Figure 4 is not drawn: no run (cikgwb artefact RUN makes one)')")
+    _tiny_notebook(
+        tmp_path / "notebooks" / "08_case_study.ipynb",
+        "print('MISSING: Figure 4 is not drawn: no run (cikgwb artefact RUN makes one)')",
+    )
     _tiny_notebook(tmp_path / "notebooks" / "09_sensitivity.ipynb", "print('Figure 5 drawn')")
     monkeypatch.setenv("CIKGWB_ROOT", str(tmp_path))
     monkeypatch.delenv("CIKGWB_REPORTS_DIR", raising=False)
@@ -107,26 +118,34 @@ def test_run_all_executes_in_order_passes_parameters_and_reports_failures(tmp_pa
 
     (tmp_path / "notebooks").mkdir()
     log = tmp_path / "order.txt"
-    _tiny_notebook(tmp_path / "notebooks" / "01_data.ipynb",
-                   f"open({str(log)!r}, 'a').write(f'01 {{dataset}} {{quick}} {{extra}}\\n')")
-    _tiny_notebook(tmp_path / "notebooks" / "02_prompting.ipynb",
-                   f"open({str(log)!r}, 'a').write('02\\n')\nraise ValueError('planted failure')")
+    _tiny_notebook(
+        tmp_path / "notebooks" / "01_data.ipynb",
+        f"open({str(log)!r}, 'a').write(f'01 {{dataset}} {{quick}} {{extra}}\\n')",
+    )
+    _tiny_notebook(
+        tmp_path / "notebooks" / "02_prompting.ipynb",
+        f"open({str(log)!r}, 'a').write('02\\n')\nraise ValueError('planted failure')",
+    )
     monkeypatch.setenv("CIKGWB_ROOT", str(tmp_path))
     monkeypatch.delenv("CIKGWB_REPORTS_DIR", raising=False)
     with pytest.raises(RuntimeError, match="02_prompting"):
-        nbmod.run_all(quick=False, dataset="mini", only="01,02", parameters={"extra": 7, "unknown": 3},
-                      log=lambda *_: None)
+        nbmod.run_all(
+            quick=False, dataset="mini", only="01,02", parameters={"extra": 7, "unknown": 3}, log=lambda *_: None
+        )
     assert log.read_text().splitlines() == ["01 mini False 7", "02"]
-    out = tmp_path / "reports" / "notebooks" / "mini"   # full mode is the usual one off synthetic
+    out = tmp_path / "reports" / "notebooks" / "mini"  # full mode is the usual one off synthetic
     summary = json.loads((out / "run_all.json").read_text())
     assert [r["status"] for r in summary["notebooks"]] == ["ok", "failed"]
     assert "planted failure" in summary["notebooks"][1]["error"]
     assert summary["notebooks"][0]["parameters"] == {"dataset": "mini", "quick": False, "extra": 7}
     assert "<title>01_data</title>" in (out / "01_data.html").read_text()
-    injected = [c for c in nbformat.read(out / "01_data.ipynb", as_version=4).cells
-                if "injected-parameters" in c.metadata.get("tags", [])]
+    injected = [
+        c
+        for c in nbformat.read(out / "01_data.ipynb", as_version=4).cells
+        if "injected-parameters" in c.metadata.get("tags", [])
+    ]
     assert len(injected) == 1 and "extra = 7" in injected[0].source and "unknown" not in injected[0].source
-    assert (out / "02_prompting.ipynb").exists()   # the failing copy is kept for reading
+    assert (out / "02_prompting.ipynb").exists()  # the failing copy is kept for reading
 
 
 def test_figures_tag_and_selection():
@@ -146,11 +165,32 @@ def test_nbval_lax_runs_every_notebook_in_quick_mode(tmp_path):
     then the figures every notebook promises must be there (HTML, and PNG where Chromium is)."""
     from cikgwb.plots import png_available
 
-    env = {**os.environ, "CIKGWB_REPORTS_DIR": str(tmp_path / "reports"), "CIKGWB_DATA_DIR": str(tmp_path / "data"),
-           "CIKGWB_ROOT": str(REPO), "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
-                           "--nbval-cell-timeout=600", str(NB_DIR)],
-                          cwd=str(REPO), env=env, capture_output=True, text=True, timeout=1500)
+    env = {
+        **os.environ,
+        "CIKGWB_REPORTS_DIR": str(tmp_path / "reports"),
+        "CIKGWB_DATA_DIR": str(tmp_path / "data"),
+        "CIKGWB_ROOT": str(REPO),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONWARNINGS": "ignore",
+    }
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--nbval-cell-timeout=600",
+            str(NB_DIR),
+        ],
+        cwd=str(REPO),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     figs = tmp_path / "reports" / "figures" / "synthetic"
     for stem in EXPECTED_FIGURES:

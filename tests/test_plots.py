@@ -1,5 +1,6 @@
 """cikgwb.plots: every figure a function of data, titles naming dataset / protocol / seeds,
 Figure 3 bars per group, Figure 5 lines + bars on a second axis, HTML and PNG export."""
+
 from __future__ import annotations
 
 import networkx as nx
@@ -26,16 +27,27 @@ def test_figure_title_names_dataset_protocol_seeds():
 def test_figure3_one_bar_trace_per_model_in_group_order():
     rows = []
     for model, base in (("cikgrec", 0.2), ("lightgcn", 0.1)):
-        for g, rng in ((1, "5-9"), (0, "1-4"), (2, "10-40")):   # unordered on purpose
-            rows.append({"model": model, "group": g, "range": rng, "users": 10 * (g + 1), "ndcg@50": base + g / 100,
-                         "ndcg@50 std": 0.0})
+        for g, rng in ((1, "5-9"), (0, "1-4"), (2, "10-40")):  # unordered on purpose
+            rows.append(
+                {
+                    "model": model,
+                    "group": g,
+                    "range": rng,
+                    "users": 10 * (g + 1),
+                    "ndcg@50": base + g / 100,
+                    "ndcg@50 std": 0.0,
+                }
+            )
     fig = plots.sparsity_groups(pd.DataFrame(rows), dataset="synthetic", protocol="valid", seeds=[0])
     assert [t.name for t in fig.data] == ["cikgrec", "lightgcn"]
     assert all(isinstance(t, go.Bar) for t in fig.data)
-    assert list(fig.data[0].x) == ["G1: 1-4 items<br>10 users", "G2: 5-9 items<br>20 users",
-                                   "G3: 10-40 items<br>30 users"]
+    assert list(fig.data[0].x) == [
+        "G1: 1-4 items<br>10 users",
+        "G2: 5-9 items<br>20 users",
+        "G3: 10-40 items<br>30 users",
+    ]
     np.testing.assert_allclose(fig.data[1].y, [0.10, 0.11, 0.12])
-    assert fig.data[0].error_y.array is None           # one seed: no error bars drawn
+    assert fig.data[0].error_y.array is None  # one seed: no error bars drawn
     assert fig.layout.barmode == "group"
     assert "NDCG@50" in _text(fig) and "protocol: valid" in _text(fig) and "seeds: 0" in _text(fig)
     with pytest.raises(ValueError, match="missing column"):
@@ -43,18 +55,25 @@ def test_figure3_one_bar_trace_per_model_in_group_order():
 
 
 def test_figure5_recall_line_and_ndcg_bars_on_two_axes():
-    a = pd.DataFrame({"mask_alpha": [0.2, 0.01, 0.05], "recall@50": [0.3, 0.1, 0.2], "ndcg@50": [0.03, 0.01, 0.02],
-                      "recall@50 std": [0.0, 0.01, 0.0]})
+    a = pd.DataFrame(
+        {
+            "mask_alpha": [0.2, 0.01, 0.05],
+            "recall@50": [0.3, 0.1, 0.2],
+            "ndcg@50": [0.03, 0.01, 0.02],
+            "recall@50 std": [0.0, 0.01, 0.0],
+        }
+    )
     b = pd.DataFrame({"gcl_weight": [0.01, 1.0], "recall@50": [0.2, 0.05], "ndcg@50": [0.02, 0.004]})
-    fig = plots.sensitivity_panels({"mask_alpha": a, "gcl_weight": b}, dataset="synthetic", protocol="valid",
-                                   seeds=[0, 1])
+    fig = plots.sensitivity_panels(
+        {"mask_alpha": a, "gcl_weight": b}, dataset="synthetic", protocol="valid", seeds=[0, 1]
+    )
     bars = [t for t in fig.data if isinstance(t, go.Bar)]
     lines = [t for t in fig.data if isinstance(t, go.Scatter)]
     assert len(bars) == 2 and len(lines) == 2
-    assert list(lines[0].x) == ["0.01", "0.05", "0.2"]              # sorted by value, categorical
+    assert list(lines[0].x) == ["0.01", "0.05", "0.2"]  # sorted by value, categorical
     np.testing.assert_allclose(lines[0].y, [0.1, 0.2, 0.3])
     np.testing.assert_allclose(bars[0].y, [0.01, 0.02, 0.03])
-    assert lines[0].error_y.array is not None                        # a std > 0: error bars
+    assert lines[0].error_y.array is not None  # a std > 0: error bars
     # the bars and the line of a panel sit on two different y axes: NDCG right, Recall left
     assert bars[0].yaxis != lines[0].yaxis
     lay = fig.layout
@@ -98,27 +117,36 @@ def test_network_draws_every_node_and_highlights_the_path():
     assert sorted(t.name for t in nodes) == ["interest", "item", "user"]
     assert sum(len(t.x) for t in nodes) == 4
     hl = next(t for t in fig.data if t.name == "edge: highlighted path")
-    assert len([x for x in hl.x if x is not None]) == 2          # one edge, two ends
+    assert len([x for x in hl.x if x is not None]) == 2  # one edge, two ends
     with pytest.raises(ValueError, match="no nodes"):
         plots.network(nx.Graph(), title="t")
 
 
 def test_training_curves_and_results_bars():
-    h = pd.DataFrame({"epoch": [0, 1, 0, 1], "run": ["a", "a", "b", "b"], "loss": [1.0, 0.5, 2.0, 1.0],
-                      "loss_rec": [0.7, 0.4, 1.5, 0.8], "valid_recall@50": [0.1, 0.2, 0.05, 0.1]})
+    h = pd.DataFrame(
+        {
+            "epoch": [0, 1, 0, 1],
+            "run": ["a", "a", "b", "b"],
+            "loss": [1.0, 0.5, 2.0, 1.0],
+            "loss_rec": [0.7, 0.4, 1.5, 0.8],
+            "valid_recall@50": [0.1, 0.2, 0.05, 0.1],
+        }
+    )
     fig = plots.training_curves(h, dataset="synthetic", protocol="valid", seeds=[0])
     names = [t.name for t in fig.data]
     assert "a: loss" in names and "b: loss_rec" in names and "a: valid_recall@50" in names
     t = pd.DataFrame({"model": ["cikgrec", "lightgcn"], "recall@50": [0.18, 0.16]})
-    fig = plots.results_bars(t, metric="recall@50", dataset="book-crossing", protocol="authors",
-                             paper={"cikgrec": 0.1791, "lightgcn": None})
+    fig = plots.results_bars(
+        t, metric="recall@50", dataset="book-crossing", protocol="authors", paper={"cikgrec": 0.1791, "lightgcn": None}
+    )
     paper = next(tr for tr in fig.data if tr.name.startswith("paper"))
     assert list(paper.x) == ["cikgrec"] and list(paper.y) == [0.1791]
 
 
 def test_save_figure_writes_html_and_png(tmp_path):
-    fig = plots.sparsity_group_sizes(pd.DataFrame({"range": ["1-2", "3-9"], "users": [5, 2], "interactions": [8, 12]}),
-                                     dataset="synthetic")
+    fig = plots.sparsity_group_sizes(
+        pd.DataFrame({"range": ["1-2", "3-9"], "users": [5, 2], "interactions": [8, 12]}), dataset="synthetic"
+    )
     paths = plots.save_figure(fig, tmp_path / "sub" / "fig", png=False)
     assert [p.name for p in paths] == ["fig.html"]
     html = paths[0].read_text()
@@ -140,38 +168,44 @@ def test_without_chromium_figures_fall_back_to_html(tmp_path, monkeypatch):
     assert [p.suffix for p in plots.save_figure(fig, tmp_path / "f")] == [".html"]
     with pytest.raises(RuntimeError, match="Chromium"):
         plots.save_figure(fig, tmp_path / "g", png=True)
-    (tmp_path / "old.png").write_bytes(b"\x89PNG from an earlier run")   # would disagree with the new HTML
+    (tmp_path / "old.png").write_bytes(b"\x89PNG from an earlier run")  # would disagree with the new HTML
     with pytest.warns(UserWarning, match="old.png: removed"):
         assert [p.suffix for p in plots.save_figure(fig, tmp_path / "old")] == [".html"]
     assert not (tmp_path / "old.png").exists() and (tmp_path / "old.html").exists()
     from cikgwb.notebooks import Notebook
+
     nb = Notebook(name="t", dataset="synthetic", quick=True, root=tmp_path, reports=tmp_path, figures=tmp_path / "figs")
-    nb.show(fig, "x")                     # displays the HTML instead of a PNG; no error
+    nb.show(fig, "x")  # displays the HTML instead of a PNG; no error
     assert (tmp_path / "figs" / "t_x.html").exists() and not (tmp_path / "figs" / "t_x.png").exists()
 
 
 # ----------------------------------------------------------------------------- axes a reviewer accepts
 def test_figure5_axes_start_at_zero_with_three_significant_digits():
-    d = pd.DataFrame({"mask_alpha": [0.01, 0.05, 0.2], "recall@50": [0.7300, 0.7231, 0.7209],
-                      "ndcg@50": [0.4119, 0.3904, 0.3966]})
-    for fig in (plots.sensitivity(d, "mask_alpha", dataset="synthetic", protocol="valid"),
-                plots.sensitivity_panels({"mask_alpha": d}, dataset="synthetic", protocol="valid")):
+    d = pd.DataFrame(
+        {"mask_alpha": [0.01, 0.05, 0.2], "recall@50": [0.7300, 0.7231, 0.7209], "ndcg@50": [0.4119, 0.3904, 0.3966]}
+    )
+    for fig in (
+        plots.sensitivity(d, "mask_alpha", dataset="synthetic", protocol="valid"),
+        plots.sensitivity_panels({"mask_alpha": d}, dataset="synthetic", protocol="valid"),
+    ):
         ys = [a for name, a in fig.layout.to_plotly_json().items() if name.startswith("yaxis")]
         assert len(ys) == 2
-        for ax in ys:                      # a 1% change must not fill the axis
+        for ax in ys:  # a 1% change must not fill the axis
             assert ax["rangemode"] == "tozero" and ax["tickformat"] == ".3~g"
         assert {ax["title"]["text"] for ax in ys} == {"Recall@50 (line)", "NDCG@50 (bars)"}
         assert all(".4f" in t.hovertemplate for t in fig.data)
 
 
 def test_table1_bars_horizontal_wrapped_labels_and_legend_above():
-    tab = pd.DataFrame({"model": ["cikgrec (authors views)", "cikgrec (paper views)", "lightgcn"],
-                        "recall@50": [0.179, 0.181, 0.16]})
-    fig = plots.results_bars(tab, metric="recall@50", dataset="book-crossing", protocol="authors",
-                             paper={"lightgcn": 0.161})
+    tab = pd.DataFrame(
+        {"model": ["cikgrec (authors views)", "cikgrec (paper views)", "lightgcn"], "recall@50": [0.179, 0.181, 0.16]}
+    )
+    fig = plots.results_bars(
+        tab, metric="recall@50", dataset="book-crossing", protocol="authors", paper={"lightgcn": 0.161}
+    )
     x = fig.layout.xaxis
     assert x.tickangle == 0 and list(x.tickvals) == list(tab["model"])
-    for t in x.ticktext:                    # no tick line wider than a bar slot
+    for t in x.ticktext:  # no tick line wider than a bar slot
         assert max(len(line) for line in t.split("<br>")) <= 14
     assert fig.layout.legend.y >= 1 and fig.layout.yaxis.tickformat == ".2f"
 
@@ -187,16 +221,33 @@ def test_figure3_names_what_is_not_shown_under_the_figure():
 
 
 def test_case_study_paths_draws_every_interest_label_and_the_items_rank():
-    case = {"user": 2362, "item": 1484, "title": "The Five People You Meet in Heaven", "other_user": 897,
-            "shared": [9, 30], "interests": [9, 30, 53], "rank": 277,
-            "labels": {9: "#9 (439 users): Tuesdays with Morrie; Who Moved My Cheese?", 30: "#30: Sophie's World",
-                       53: "#53: The Celestine Prophecy"}}
-    topk = pd.DataFrame({"rank": [1, 2], "item": [538, 509], "title": ["A", "B"], "score": [0.00212, 0.00154],
-                         "hit": [False, False]})
+    case = {
+        "user": 2362,
+        "item": 1484,
+        "title": "The Five People You Meet in Heaven",
+        "other_user": 897,
+        "shared": [9, 30],
+        "interests": [9, 30, 53],
+        "rank": 277,
+        "labels": {
+            9: "#9 (439 users): Tuesdays with Morrie; Who Moved My Cheese?",
+            30: "#30: Sophie's World",
+            53: "#53: The Celestine Prophecy",
+        },
+    }
+    topk = pd.DataFrame(
+        {"rank": [1, 2], "item": [538, 509], "title": ["A", "B"], "score": [0.00212, 0.00154], "hit": [False, False]}
+    )
     fig = plots.case_study_paths(case, topk, dataset="book-crossing", protocol="valid", seeds=[0], n_items=8853)
     ann = " ".join(a.text.replace("<br>", " ") for a in fig.layout.annotations)
-    for lab in ("Tuesdays with Morrie", "Sophie's World", "Celestine Prophecy", "user 2362", "user 897",
-                "rank 277 of 8,853 (not in the top-2)"):
+    for lab in (
+        "Tuesdays with Morrie",
+        "Sophie's World",
+        "Celestine Prophecy",
+        "user 2362",
+        "user 897",
+        "rank 277 of 8,853 (not in the top-2)",
+    ):
         assert lab in ann, lab
     xr = fig.layout.xaxis.range
     assert all(xr[0] < a.x < xr[1] for a in fig.layout.annotations if a.xref in (None, "x"))
@@ -219,11 +270,17 @@ def test_data_stats_and_figure3_use_the_same_sparsity_groups(synthetic_dir, synt
     monkeypatch.setenv("CIKGWB_DATA_DIR", str(synthetic_dir))
     assert main(["data", "stats", "synthetic", "--data-dir", str(synthetic_dir)]) == 0
     out = capsys.readouterr().out
-    shown = [tuple(int(x.replace(",", "")) for x in m) for m in
-             re.findall(r"sparsity group \d+\s+([\d,]+) users, (\d+)-(\d+) train.txt items, ([\d,]+) interactions", out)]
+    shown = [
+        tuple(int(x.replace(",", "")) for x in m)
+        for m in re.findall(
+            r"sparsity group \d+\s+([\d,]+) users, (\d+)-(\d+) train.txt items, ([\d,]+) interactions", out
+        )
+    ]
     counts = R.train_counts(synthetic_ds)
     sizes = R.group_sizes(counts, sparsity_groups(counts, 4))
-    want = [(int(r["users"]), *map(int, str(r["range"]).split("-")), int(r["interactions"])) for _, r in sizes.iterrows()]
+    want = [
+        (int(r["users"]), *map(int, str(r["range"]).split("-")), int(r["interactions"])) for _, r in sizes.iterrows()
+    ]
     assert shown == want and len(shown) >= 2
 
 
@@ -237,16 +294,18 @@ def test_figure3_groups_from_committed_per_user_metrics_without_checkpoint(synth
     rng = np.random.default_rng(0)
     users = np.flatnonzero(np.diff(ds.matrix("test").indptr) > 0).astype(np.int32)
     nd = rng.random(len(users)).astype(np.float32)
-    np.savez_compressed(run / "test_per_user.npz", users=users, epoch=np.int64(3), **{"ndcg@50": nd,
-                        "recall@50": nd / 2})
+    np.savez_compressed(
+        run / "test_per_user.npz", users=users, epoch=np.int64(3), **{"ndcg@50": nd, "recall@50": nd / 2}
+    )
     df = R.run_sparsity_groups(run, ds)
     groups = sparsity_groups(R.train_counts(ds), 4)
     for _, r in df.iterrows():
         sel = groups[users] == r["group"]
         assert r["ndcg@50"] == pytest.approx(float(nd[sel].mean()), rel=1e-6)
     assert (run / R.SPARSITY_FILE).exists()
-    runs = pd.DataFrame([{"path": str(tmp_path / "no-metrics"), "run": "no-metrics", "model": "kgat",
-                          "variant": "-", "seed": 0}])
+    runs = pd.DataFrame(
+        [{"path": str(tmp_path / "no-metrics"), "run": "no-metrics", "model": "kgat", "variant": "-", "seed": 0}]
+    )
     (tmp_path / "no-metrics").mkdir()
     _, skipped = R.sparsity_table(runs, ds)
     assert list(skipped["model"]) == ["kgat"] and "cikgwb per-user" in skipped["reason"].iloc[0]

@@ -2,6 +2,7 @@
 clone of the repository resumes in a second, fresh clone of the same commit (its checkpoints are
 under $CIKGWB_CHECKPOINT_DIR, outside both work trees) to the same history and test metrics as an
 uninterrupted run."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,9 @@ def _clone(dst: Path) -> Path:
 
 def _train(clone: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "cikgwb", "train", "--dataset", "synthetic", "--device", "cpu", "--quiet", *args]
-    return subprocess.run(cmd, cwd=clone, env={**env, "PYTHONPATH": str(clone)}, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        cmd, cwd=clone, env={**env, "PYTHONPATH": str(clone)}, capture_output=True, text=True, timeout=600
+    )
 
 
 def _hist(run: Path) -> list[dict]:
@@ -37,8 +39,14 @@ def test_cut_run_resumes_in_a_fresh_clone_to_the_same_history(tmp_path, syntheti
     a, b = _clone(tmp_path / "clone-a"), _clone(tmp_path / "clone-b")
     ckdir = tmp_path / "checkpoints"
     env = {k: v for k, v in os.environ.items() if k not in ("CIKGWB_ROOT", "CIKGWB_REPORTS_DIR", "PYTHONPATH")}
-    env.update({"CIKGWB_CHECKPOINT_DIR": str(ckdir), "CIKGWB_DATA_DIR": str(synthetic_dir),
-                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    env.update(
+        {
+            "CIKGWB_CHECKPOINT_DIR": str(ckdir),
+            "CIKGWB_DATA_DIR": str(synthetic_dir),
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+    )
     budget = ["--set", "max_epochs=6", "--name", "cut"]
     # clone A: three calls, each cut by the time budget after one epoch (a budget of 60 microseconds)
     for i in range(3):
@@ -47,7 +55,7 @@ def test_cut_run_resumes_in_a_fresh_clone_to_the_same_history(tmp_path, syntheti
     run_a = a / "reports" / "runs" / "cut-s0"
     m_a = json.loads((run_a / "metrics.json").read_text())
     assert m_a["stop_reason"].startswith("time limit") and m_a["cut"] and m_a["epochs_run"] == 3
-    assert not (run_a / "checkpoints").exists()                      # nothing heavy in the work tree
+    assert not (run_a / "checkpoints").exists()  # nothing heavy in the work tree
     ck = ckdir / "reports" / "runs" / "cut-s0"
     assert (ck / "last.pt").exists() and json.loads((run_a / "checkpoints.json").read_text())["dir"] == str(ck)
     # clone B knows nothing of the run: --resume finds the checkpoint and the history it carries
@@ -58,7 +66,7 @@ def test_cut_run_resumes_in_a_fresh_clone_to_the_same_history(tmp_path, syntheti
     assert p.returncode == 0, p.stderr[-2000:]
     run_b, full = b / "reports" / "runs" / "cut-s0", b / "reports" / "runs" / "full-s0"
     assert [h["epoch"] for h in _hist(run_b)] == list(range(6))
-    assert _hist(run_b) == _hist(full)                              # identical, not merely close
+    assert _hist(run_b) == _hist(full)  # identical, not merely close
     m_b, m_full = (json.loads((r / "metrics.json").read_text()) for r in (run_b, full))
     assert m_b["test"] == m_full["test"] and m_b["selected_epoch"] == m_full["selected_epoch"]
     # the record of the continuation: three cut calls in clone A, the last call in clone B

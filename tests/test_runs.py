@@ -1,6 +1,7 @@
 """The run layer (issue 19 item 2): one reports root (cikgwb.paths), one naming rule, one interest
 resolver, the trainer that leaves its config alone, and find_run picking what the notebooks
 picked before."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ COMMITTED = REPO / "reports" / "runs"
 def _default_config(dataset: str, model: str, **kw):
     try:
         from cikgwb.models import default_config
-    except ImportError:   # before the config per model
+    except ImportError:  # before the config per model
         from cikgwb.config import default_config
     return default_config(dataset, model, **kw)
 
@@ -46,22 +47,27 @@ def test_reports_root_honours_the_env_var_everywhere(tmp_path, monkeypatch):
     monkeypatch.delenv("CIKGWB_REPORTS_DIR", raising=False)
     assert paths.project_root() == proj.resolve()
     assert paths.reports_root() == proj.resolve() / "reports" == notebooks.reports_dir()
-    monkeypatch.setenv("CIKGWB_REPORTS_DIR", "elsewhere")           # relative: from the project root
+    monkeypatch.setenv("CIKGWB_REPORTS_DIR", "elsewhere")  # relative: from the project root
     assert paths.reports_root() == proj.resolve() / "elsewhere"
     out = tmp_path / "out"
-    monkeypatch.setenv("CIKGWB_REPORTS_DIR", str(out))              # read at call time, not import time
+    monkeypatch.setenv("CIKGWB_REPORTS_DIR", str(out))  # read at call time, not import time
     assert paths.runs_root() == out / "runs" == notebooks.reports_dir() / "runs"
     assert paths.committed_runs_root() == proj.resolve() / "reports" / "runs"
     # every caller that defaults to the reports root reads it
     assert infer.default_run_dir("d", "kg-summary") == out / "interests" / "d" / "kg-summary"
-    assert cluster_cli.default_out_dir("d", Path("a/answers.jsonl"), "tfidf", "kmeans", 5, 0).parent == \
-        out / "interests" / "d" / "graphs"
+    assert (
+        cluster_cli.default_out_dir("d", Path("a/answers.jsonl"), "tfidf", "kmeans", 5, 0).parent
+        == out / "interests" / "d" / "graphs"
+    )
     with pytest.raises(FileNotFoundError, match=re.escape(str(out / "runs"))):
         compare.resolve_runs("no-such-run")
     run = out / "runs" / "r-s0"
     run.mkdir(parents=True)
-    (run / "metrics.json").write_text(json.dumps({"name": "r-s0", "seed": 0, "protocol": "valid", "dataset": "d",
-                                                  "model": "m", "test": {"recall@50": 0.5}}))
+    (run / "metrics.json").write_text(
+        json.dumps(
+            {"name": "r-s0", "seed": 0, "protocol": "valid", "dataset": "d", "model": "m", "test": {"recall@50": 0.5}}
+        )
+    )
     assert compare.resolve_runs("r") == [run]
     assert reports.summarize_seeds([run], "r") == out / "runs" / "r-summary.json"
 
@@ -84,8 +90,13 @@ def test_no_other_definition_of_the_reports_root():
 def test_run_names_one_rule():
     from cikgwb.runs import default_stem, run_name, run_stem, split_run_name
 
-    assert run_name(run_stem("book-crossing", "cikgrec", "valid", "w/o CL"), 0) == "book-crossing-cikgrec-wo-cl-valid-s0"
-    assert run_name(run_stem("synthetic", "lightgcn", "authors", "-", quick=True), 3) == "quick-synthetic-lightgcn-authors-s3"
+    assert (
+        run_name(run_stem("book-crossing", "cikgrec", "valid", "w/o CL"), 0) == "book-crossing-cikgrec-wo-cl-valid-s0"
+    )
+    assert (
+        run_name(run_stem("synthetic", "lightgcn", "authors", "-", quick=True), 3)
+        == "quick-synthetic-lightgcn-authors-s3"
+    )
     assert run_stem("dbbook2014", "kgcl", "authors", tag="notranse") == "dbbook2014-kgcl-authors-notranse"
     assert split_run_name("a-b-s1-s12") == ("a-b-s1", 12) and split_run_name("plain") == ("plain", None)
     cfg = _default_config("synthetic", "cikgrec", no_cl=True)
@@ -125,13 +136,15 @@ def test_committed_run_names_follow_the_rule():
         slug, tag = hit.groups()
         if slug:
             assert VARIANT_SLUGS.get(variant) == slug, f"{folder.name}: named {slug}, config says {variant}"
-        assert run_name(run_stem(m["dataset"], m["model"], m["protocol"], variant if slug else None, tag), seed) \
+        assert (
+            run_name(run_stem(m["dataset"], m["model"], m["protocol"], variant if slug else None, tag), seed)
             == folder.name
+        )
         # trained under this name, or under the name without the tag and renamed when kept as evidence
         untagged = run_name(run_stem(m["dataset"], m["model"], m["protocol"], variant if slug else None), seed)
         assert cfg["name"] == m["name"] and cfg["name"] in (folder.name, untagged), folder
         rebuilt_without_tag += tag is None
-    assert rebuilt_without_tag >= 40   # most runs carry the default name (no tag)
+    assert rebuilt_without_tag >= 40  # most runs carry the default name (no tag)
 
 
 # ----------------------------------------------------------------------------- interests
@@ -145,7 +158,7 @@ def test_interest_resolver_one_meaning(tmp_path):
     f.write_text("0 7\n")
     src = resolve_interests(str(f))
     assert src.kind == "path" and src.path == f.resolve()
-    assert resolve_interests("dbbook2014").kind == "path"            # a dataset's released graph
+    assert resolve_interests("dbbook2014").kind == "path"  # a dataset's released graph
     with pytest.raises(FileNotFoundError) as e:
         resolve_interests(str(tmp_path / "no-graph"))
     assert str(tmp_path / "no-graph") in str(e.value) and "expected paper, none" in str(e.value)
@@ -168,7 +181,7 @@ def test_interests_on_a_dataset_and_on_a_run(synthetic_ds, tmp_path):
     assert run_cfg.name == "synthetic-cikgrec-wo-uik-valid-s0" and ds is synthetic_ds
     cfg.interests = str(f)
     run_cfg, ds = prepare_run(cfg, synthetic_ds)
-    assert ds.n_interests == 2 and prepare_run(run_cfg, ds)[1] is ds   # a ready dataset is taken as it is
+    assert ds.n_interests == 2 and prepare_run(run_cfg, ds)[1] is ds  # a ready dataset is taken as it is
 
 
 def test_trainer_leaves_the_config_alone(synthetic_ds, tmp_path):
@@ -215,8 +228,11 @@ def test_committed_metrics_interest_field_matches_the_config():
 
 # ----------------------------------------------------------------------------- find_run
 def _old_07(runs, dataset, protocol, models=None):
-    sel = runs[(runs["dataset"] == dataset) & (runs["protocol"] == protocol) & runs["variant"].isin(["full", "-"])] \
-        if len(runs) else runs
+    sel = (
+        runs[(runs["dataset"] == dataset) & (runs["protocol"] == protocol) & runs["variant"].isin(["full", "-"])]
+        if len(runs)
+        else runs
+    )
     if models is not None and len(sel):
         sel = sel[sel["model"].isin(models)]
     return list(sel["run"])
@@ -226,11 +242,20 @@ def _old_08(runs, dataset, protocol):
     from cikgwb.run_artefact import ARTEFACT_FILE
     from cikgwb.runs import has_checkpoint
 
-    cand = runs[(runs["dataset"] == dataset) & (runs["model"] == "cikgrec") & (runs["variant"] == "full")
-                & (runs["protocol"] == protocol)] if len(runs) else runs
+    cand = (
+        runs[
+            (runs["dataset"] == dataset)
+            & (runs["model"] == "cikgrec")
+            & (runs["variant"] == "full")
+            & (runs["protocol"] == protocol)
+        ]
+        if len(runs)
+        else runs
+    )
     if len(cand):
-        cand = cand.assign(_a=[Path(p, ARTEFACT_FILE).exists() for p in cand["path"]],
-                           _c=[has_checkpoint(p) for p in cand["path"]])
+        cand = cand.assign(
+            _a=[Path(p, ARTEFACT_FILE).exists() for p in cand["path"]], _c=[has_checkpoint(p) for p in cand["path"]]
+        )
         cand = cand[cand["_a"] | cand["_c"]].sort_values(["_a", "converged", "_c"], ascending=False)
     return cand["path"].iloc[0] if len(cand) else None
 
@@ -243,8 +268,11 @@ def _old_explorer(runs, run, dataset):
     pool = [r for r in runs if r["artefact"]] or runs
     if dataset:
         pool = [r for r in pool if r["dataset"] == dataset] or pool
-    best = [r for r in pool if r["dataset"] == "book-crossing" and r["model"] == "cikgrec"] or \
-        [r for r in pool if r["model"] == "cikgrec"] or pool
+    best = (
+        [r for r in pool if r["dataset"] == "book-crossing" and r["model"] == "cikgrec"]
+        or [r for r in pool if r["model"] == "cikgrec"]
+        or pool
+    )
     return best[0]["path"]
 
 
@@ -255,10 +283,17 @@ def _new(roots, dataset, protocol, run=None, models=None):
 
     idx = run_index(roots[0])
     r07 = list(find_runs(idx, dataset=dataset, protocol=protocol, variant=("full", "-"), model=models)["run"])
-    hit = find_run(idx, dataset=dataset, model="cikgrec", variant="full", protocol=protocol,
-                   need=("artefact", "checkpoint"), prefer=("artefact", "converged", "checkpoint"))
+    hit = find_run(
+        idx,
+        dataset=dataset,
+        model="cikgrec",
+        variant="full",
+        protocol=protocol,
+        need=("artefact", "checkpoint"),
+        prefer=("artefact", "converged", "checkpoint"),
+    )
     listed = pd.DataFrame(find_artefacts(roots))
-    ex = (find_run(listed, run=run) if run else None)
+    ex = find_run(listed, run=run) if run else None
     ex = ex if ex is not None else find_run(listed, prefer=explorer_preference(dataset))
     return r07, (hit["path"] if hit is not None else None), ex["path"]
 
@@ -268,8 +303,11 @@ def _old(roots, dataset, protocol, run=None, models=None):
     from cikgwb.runs import runs_table
 
     runs = runs_table(roots[0])
-    return _old_07(runs, dataset, protocol, models), _old_08(runs, dataset, protocol), \
-        _old_explorer(find_artefacts(roots), run, dataset)
+    return (
+        _old_07(runs, dataset, protocol, models),
+        _old_08(runs, dataset, protocol),
+        _old_explorer(find_artefacts(roots), run, dataset),
+    )
 
 
 def test_find_run_picks_what_the_notebooks_picked_on_the_committed_runs():
@@ -277,24 +315,58 @@ def test_find_run_picks_what_the_notebooks_picked_on_the_committed_runs():
     for dataset in ("book-crossing", "dbbook2014", "ml1m", "synthetic"):
         for protocol in ("valid", "authors"):
             assert _new(roots, dataset, protocol) == _old(roots, dataset, protocol), (dataset, protocol)
-    assert _new(roots, None, "valid")[2] == _old(roots, None, "valid")[2]   # the explorer without a dataset
-    for run in ("book-crossing-kgin-valid-s0", "gpu/book-crossing-cikgrec-authors-authorsviews-gpu-s0",
-                str(COMMITTED / "dbbook2014-sgl-valid-s0"), "no-such-run"):
+    assert _new(roots, None, "valid")[2] == _old(roots, None, "valid")[2]  # the explorer without a dataset
+    for run in (
+        "book-crossing-kgin-valid-s0",
+        "gpu/book-crossing-cikgrec-authors-authorsviews-gpu-s0",
+        str(COMMITTED / "dbbook2014-sgl-valid-s0"),
+        "no-such-run",
+    ):
         assert _new(roots, "dbbook2014", "valid", run)[2] == _old(roots, "dbbook2014", "valid", run)[2], run
-    assert _new(roots, "book-crossing", "valid", models=["lightgcn", "kgat"]) == \
-        _old(roots, "book-crossing", "valid", models=["lightgcn", "kgat"])
+    assert _new(roots, "book-crossing", "valid", models=["lightgcn", "kgat"]) == _old(
+        roots, "book-crossing", "valid", models=["lightgcn", "kgat"]
+    )
 
 
-def _fake_run(root: Path, name: str, model: str = "cikgrec", protocol: str = "valid", dataset: str = "toy",
-              converged: bool = True, artefact: bool = False, checkpoint: bool = False, finished_at: str = "") -> None:
+def _fake_run(
+    root: Path,
+    name: str,
+    model: str = "cikgrec",
+    protocol: str = "valid",
+    dataset: str = "toy",
+    converged: bool = True,
+    artefact: bool = False,
+    checkpoint: bool = False,
+    finished_at: str = "",
+) -> None:
     d = root / name
     d.mkdir(parents=True)
-    (d / "metrics.json").write_text(json.dumps({
-        "name": name, "dataset": dataset, "model": model, "protocol": protocol, "seed": 0, "views": "paper",
-        "stop_reason": "early stop: ..." if converged else "time limit: ...", "finished_at": finished_at,
-        "test": {"recall@50": 0.1}}))
-    (d / "config.yaml").write_text(yaml.safe_dump({"dataset": dataset, "interests": "paper", "name": name,
-                                                   "model": {"model": model}, "train": {"protocol": protocol}}))
+    (d / "metrics.json").write_text(
+        json.dumps(
+            {
+                "name": name,
+                "dataset": dataset,
+                "model": model,
+                "protocol": protocol,
+                "seed": 0,
+                "views": "paper",
+                "stop_reason": "early stop: ..." if converged else "time limit: ...",
+                "finished_at": finished_at,
+                "test": {"recall@50": 0.1},
+            }
+        )
+    )
+    (d / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "dataset": dataset,
+                "interests": "paper",
+                "name": name,
+                "model": {"model": model},
+                "train": {"protocol": protocol},
+            }
+        )
+    )
     if artefact:
         (d / "explorer.npz").write_bytes(b"")
     if checkpoint:
@@ -319,7 +391,7 @@ def test_find_run_picks_what_the_notebooks_picked_on_made_up_runs(tmp_path, monk
             new, old = _new([root], dataset, protocol), _old([root], dataset, protocol)
             assert new == old, (dataset, protocol, new, old)
     assert _new([root], None, "valid")[2] == _old([root], None, "valid")[2]
-    assert _new([root], "toy", "valid")[1].endswith("b-conv-ckpt")      # converged before cut, both with best.pt
+    assert _new([root], "toy", "valid")[1].endswith("b-conv-ckpt")  # converged before cut, both with best.pt
     assert _new([root], "toy", "authors")[1].endswith("sub/h-auth-art")  # an artefact first, converged first
-    assert _new([root], "toy", "valid")[2].endswith("f-auth-art-cut")    # explorer: CIKGRec with an artefact
+    assert _new([root], "toy", "valid")[2].endswith("f-auth-art-cut")  # explorer: CIKGRec with an artefact
     assert _new([root], "toy", "valid", run="e-bc")[2].endswith("e-bc")

@@ -1,4 +1,5 @@
 """CIKGRec trains on an interest graph produced by the clustering pipeline (kg-summary answers)."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,7 @@ from cikgwb.train import Trainer
 
 def test_cikgrec_trains_on_kg_summary_graph(synthetic_ds, tmp_path):
     answers = infer_interests(synthetic_ds, backend="kg-summary")
-    graph = build_interest_graph(answers, dataset=synthetic_ds, encoder="tfidf", clusterer="kmeans",
-                                 kappa=24, seed=0)
+    graph = build_interest_graph(answers, dataset=synthetic_ds, encoder="tfidf", clusterer="kmeans", kappa=24, seed=0)
     out = tmp_path / "graph"
     graph.save(out)
     # a mask rate high enough that floor(p * J) > 0 for the few interests left after the filters

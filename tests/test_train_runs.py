@@ -1,6 +1,7 @@
 """A finished run is never lost to a new attempt; per-user test metrics are saved and can be
 rebuilt from the checkpoint; checkpoints live outside the run folder and an old run folder
 (``<run>/checkpoints/last.pt``) is still resumed."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,9 @@ import pytest
 def cli_env(tmp_path, monkeypatch, synthetic_dir):
     monkeypatch.setenv("CIKGWB_DATA_DIR", str(synthetic_dir))
     monkeypatch.setenv("CIKGWB_CHECKPOINT_DIR", str(tmp_path / "ck"))
-    monkeypatch.setenv("CIKGWB_REPORTS_DIR", str(tmp_path))   # the one reports root (cikgwb.paths)
+    monkeypatch.setenv("CIKGWB_REPORTS_DIR", str(tmp_path))  # the one reports root (cikgwb.paths)
     from cikgwb.cli import main
+
     return main
 
 
@@ -93,6 +95,7 @@ def test_old_run_folder_with_checkpoints_inside_still_resumes(synthetic_ds, tmp_
         c = default_config("synthetic")
         c.train.max_epochs, c.train.device = n, "cpu"
         return c
+
     t = Trainer(cfg(4), ds=synthetic_ds, run_dir=tmp_path / "old", progress=False)
     t.fit(stop_after_epochs=2)
     assert not (tmp_path / "old" / "checkpoints").exists() and (t.ckpt_dir / "last.pt").exists()
@@ -102,6 +105,9 @@ def test_old_run_folder_with_checkpoints_inside_still_resumes(synthetic_ds, tmp_
     assert find_checkpoint(tmp_path / "old", "last.pt") == tmp_path / "old" / "checkpoints" / "last.pt"
     resumed = Trainer(cfg(4), ds=synthetic_ds, run_dir=tmp_path / "old", progress=False).fit(resume=True)
     full = Trainer(cfg(4), ds=synthetic_ds, run_dir=tmp_path / "new", progress=False).fit()
-    strip = lambda h: [{k: v for k, v in r.items() if "seconds" not in k} for r in h]
+
+    def strip(h):
+        return [{k: v for k, v in r.items() if "seconds" not in k} for r in h]
+
     assert strip(resumed.history) == strip(full.history) and resumed.metrics["test"] == full.metrics["test"]
     assert resumed.metrics["checkpoints"] == str((tmp_path / "old" / "checkpoints").resolve())

@@ -1,5 +1,6 @@
 """The workbench's library layer under the notebooks: result tables (cikgwb.results), the
 explorer's data and widgets (cikgwb.explorer, cikgwb.widgets) and sweeps (cikgwb.sweep)."""
+
 from __future__ import annotations
 
 import json
@@ -14,19 +15,48 @@ from cikgwb import results as R
 
 
 # ----------------------------------------------------------------------------- result tables
-def _fake_run(root: Path, name: str, dataset: str, model: str, protocol: str, seed: int, r50: float,
-              stop: str = "early stop: ...", finished_at: str | None = None, interests: str = "paper",
-              **model_cfg) -> None:
+def _fake_run(
+    root: Path,
+    name: str,
+    dataset: str,
+    model: str,
+    protocol: str,
+    seed: int,
+    r50: float,
+    stop: str = "early stop: ...",
+    finished_at: str | None = None,
+    interests: str = "paper",
+    **model_cfg,
+) -> None:
     d = root / name
     d.mkdir(parents=True)
     test = {"recall@50": r50, "recall@100": r50 + 0.1, "ndcg@50": r50 / 2, "ndcg@100": r50 / 2 + 0.01}
-    (d / "metrics.json").write_text(json.dumps({"dataset": dataset, "model": model, "protocol": protocol,
-                                                "seed": seed, "views": "paper", "device": "cuda",
-                                                "stop_reason": stop, "test": test, "valid": test,
-                                                "finished_at": finished_at}))
-    (d / "config.yaml").write_text(yaml.safe_dump({"dataset": dataset, "interests": interests,
-                                                   "model": {"model": model, **model_cfg},
-                                                   "train": {"max_epochs": 2000, "protocol": protocol}}))
+    (d / "metrics.json").write_text(
+        json.dumps(
+            {
+                "dataset": dataset,
+                "model": model,
+                "protocol": protocol,
+                "seed": seed,
+                "views": "paper",
+                "device": "cuda",
+                "stop_reason": stop,
+                "test": test,
+                "valid": test,
+                "finished_at": finished_at,
+            }
+        )
+    )
+    (d / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "dataset": dataset,
+                "interests": interests,
+                "model": {"model": model, **model_cfg},
+                "train": {"max_epochs": 2000, "protocol": protocol},
+            }
+        )
+    )
 
 
 def test_tables_mean_std_over_seeds_variants_and_missing_cells(tmp_path):
@@ -36,15 +66,24 @@ def test_tables_mean_std_over_seeds_variants_and_missing_cells(tmp_path):
     _fake_run(tmp_path, "bc-uir", "book-crossing", "cikgrec", "valid", 0, 0.15, no_uir=True)
     _fake_run(tmp_path, "bc-lin", "book-crossing", "cikgrec", "valid", 0, 0.18, schedule="lin")
     # another interest graph, newer than the paper-graph seed 0: not CIKGRec's Table 1 row
-    _fake_run(tmp_path, "bc-kgs", "book-crossing", "cikgrec", "valid", 0, 0.5, finished_at="2030-01-01T00:00:00",
-              interests="reports/interests/book-crossing/graphs/kg-summary-k350")
+    _fake_run(
+        tmp_path,
+        "bc-kgs",
+        "book-crossing",
+        "cikgrec",
+        "valid",
+        0,
+        0.5,
+        finished_at="2030-01-01T00:00:00",
+        interests="reports/interests/book-crossing/graphs/kg-summary-k350",
+    )
     _fake_run(tmp_path, "syn", "synthetic", "cikgrec", "valid", 0, 0.7, finished_at="2026-01-02T00:00:00")
     _fake_run(tmp_path, "syn-old", "synthetic", "cikgrec", "valid", 0, 0.1, finished_at="2026-01-01T00:00:00")
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "metrics.json").write_text(json.dumps({"interrupted_at_epoch": 3}))
 
     runs = R.runs_table(tmp_path)
-    assert len(runs) == 8                                        # the interrupted run is left out
+    assert len(runs) == 8  # the interrupted run is left out
     assert dict(zip(runs["run"], runs["variant"]))["bc-kgs"] == "interests kg-summary-k350"
     assert dict(zip(runs["run"], runs["variant"]))["bc-uir"] == "w/o UIR"
     assert dict(zip(runs["run"], runs["variant"]))["bc-lin"] == "linear"
@@ -53,8 +92,16 @@ def test_tables_mean_std_over_seeds_variants_and_missing_cells(tmp_path):
     assert cell["recall@50"] == f"{0.18:.4f} ± {np.std([0.17, 0.19], ddof=1):.4f}"
     assert cell["seeds"] == "0,1" and cell["devices"] == "cuda" and cell["status"] == "done"
     # a seed cut by a time limit does not enter a cell of converged seeds
-    _fake_run(tmp_path, "bc-cik-cut", "book-crossing", "cikgrec", "valid", 2, 0.01,
-              stop="time limit: max_minutes=4 reached (not converged)")
+    _fake_run(
+        tmp_path,
+        "bc-cik-cut",
+        "book-crossing",
+        "cikgrec",
+        "valid",
+        2,
+        0.01,
+        stop="time limit: max_minutes=4 reached (not converged)",
+    )
     again = R.table1(R.runs_table(tmp_path), models=["cikgrec"])
     again = again[(again["dataset"] == "book-crossing") & (again["protocol"] == "valid")].iloc[0]
     assert again["recall@50"] == cell["recall@50"] and again["seeds"] == "0,1" and again["status"] == "done"
@@ -66,8 +113,8 @@ def test_tables_mean_std_over_seeds_variants_and_missing_cells(tmp_path):
     assert {"ml1m", "dbbook2014"} <= set(missing["dataset"]) and (missing["recall@50"] == "missing").all()
     assert (missing[missing["dataset"] == "ml1m"]["status"] == R.ML1M_MISSING).all() and "GPU" in R.ML1M_MISSING
     syn = t1[t1["dataset"] == "synthetic"]
-    assert list(syn["model"]) == ["cikgrec"]                     # synthetic: only what ran
-    assert syn["recall@50"].iloc[0] == "0.7000" and syn["n"].iloc[0] == 1   # the newer run of seed 0 only
+    assert list(syn["model"]) == ["cikgrec"]  # synthetic: only what ran
+    assert syn["recall@50"].iloc[0] == "0.7000" and syn["n"].iloc[0] == 1  # the newer run of seed 0 only
     t3 = R.table3(runs, "book-crossing")
     got = t3[t3["protocol"] == "valid"].set_index("variant")
     assert got.loc["w/o UIR", "status"] == "done" and got.loc["w/o CL", "status"] == "missing"
@@ -75,18 +122,26 @@ def test_tables_mean_std_over_seeds_variants_and_missing_cells(tmp_path):
     assert got.loc["full", "recall@100"].startswith("0.2800")
     # the paper's Table 3 figures of every dataset, not only book-crossing's
     db = R.table3(runs, "dbbook2014").set_index(["protocol", "variant"])
-    assert db.loc[("valid", "w/o CL"), "paper ndcg@100"] == 0.2659 and db.loc[("valid", "w/o CL"), "status"] == "missing"
-    assert R.table3(runs, "ml1m").set_index(["protocol", "variant"]).loc[("authors", "w/o UIK"), "paper recall@100"] == 0.5662
+    assert (
+        db.loc[("valid", "w/o CL"), "paper ndcg@100"] == 0.2659 and db.loc[("valid", "w/o CL"), "status"] == "missing"
+    )
+    assert (
+        R.table3(runs, "ml1m").set_index(["protocol", "variant"]).loc[("authors", "w/o UIK"), "paper recall@100"]
+        == 0.5662
+    )
 
 
 def test_parse_label_and_run_names():
     assert R.parse_label("lightgcn") == ("lightgcn", "-")
     assert R.parse_label("cikgrec w/o CL") == ("cikgrec", "w/o CL")
     from cikgwb.runs import run_name, run_stem  # the one naming rule (train_runs, cikgwb train)
+
     assert run_name(run_stem("book-crossing", "cikgrec", "valid", "full"), 2) == "book-crossing-cikgrec-valid-s2"
     model, variant = R.parse_label("w/o DMR")
-    assert run_name(run_stem("synthetic", model, "valid", variant, quick=True), 0) == \
-        "quick-synthetic-cikgrec-wo-dmr-valid-s0"
+    assert (
+        run_name(run_stem("synthetic", model, "valid", variant, quick=True), 0)
+        == "quick-synthetic-cikgrec-wo-dmr-valid-s0"
+    )
     with pytest.raises(ValueError, match="variant"):
         R.parse_label("cikgrec w/o everything")
 
@@ -94,6 +149,7 @@ def test_parse_label_and_run_names():
 def tmp_path_factory_copy(root: Path, src: str, dst: str) -> str:
     """Copy a run folder (without checkpoints) to another name, as a non-quick run."""
     import shutil
+
     shutil.copytree(root / src, root / dst, ignore=shutil.ignore_patterns("checkpoints"))
     return dst
 
@@ -105,8 +161,9 @@ def trained(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("runs")
     ds = load_dataset("synthetic", data_dir=tmp_path_factory.mktemp("data"))
-    runs = R.train_runs(ds, ["lightgcn", "cikgrec"], [0], root, quick=True, quick_epochs=3, device="cpu",
-                        log=lambda *_: None)
+    runs = R.train_runs(
+        ds, ["lightgcn", "cikgrec"], [0], root, quick=True, quick_epochs=3, device="cpu", log=lambda *_: None
+    )
     return ds, root, runs
 
 
@@ -118,14 +175,15 @@ def test_train_runs_reuse_load_run_and_cached_sparsity_groups(trained):
     # full mode: a finished run of the same setting under another name / sub-folder is reused,
     # quick runs are not, and nothing is trained with train_missing=False
     other = tmp_path_factory_copy(root, "quick-synthetic-lightgcn-valid-s0", "gpu/lightgcn-on-a-gpu")
-    full = R.train_runs(ds, ["lightgcn", "cikgrec"], [0], root, quick=False, reuse=True, train_missing=False,
-                        log=lambda *_: None)
+    full = R.train_runs(
+        ds, ["lightgcn", "cikgrec"], [0], root, quick=False, reuse=True, train_missing=False, log=lambda *_: None
+    )
     assert list(full["run"]) == [other]
     path = runs[runs["model"] == "cikgrec"]["path"].iloc[0]
     cfg, ds2, model = R.load_run(path, ds)
     res = R.evaluate_test(model, ds2, k=10)
     metrics = json.loads(Path(path, "metrics.json").read_text())["test"]
-    assert res.metrics["recall@50"] == pytest.approx(metrics["recall@50"], abs=1e-6)   # the selected epoch
+    assert res.metrics["recall@50"] == pytest.approx(metrics["recall@50"], abs=1e-6)  # the selected epoch
     g = R.run_sparsity_groups(path, ds)
     assert (Path(path) / R.SPARSITY_FILE).exists()
     assert g["users"].sum() == ds.n_users and list(g["group"]) == sorted(g["group"])
@@ -159,7 +217,7 @@ def test_interest_paths_are_real_paths_and_cases_are_hits(trained):
     test = ds.user_items("test")
     topk = np.full((ds.n_users, 5), -1)
     for u in range(ds.n_users):
-        topk[u, :min(5, len(test[u]))] = test[u][:5]
+        topk[u, : min(5, len(test[u]))] = test[u][:5]
     cases = find_cases(ds, topk, k=5)
     assert len(cases) > 0 and (cases["rank"].diff().dropna() >= 0).all()
     for _, c in cases.head(20).iterrows():
@@ -173,15 +231,21 @@ def test_user_explorer_renders_interests_topk_and_errors(trained):
 
     ds = trained[0]
     topk = np.tile(np.arange(20), (ds.n_users, 1))
-    answers = pd.DataFrame({"user": [3], "phrases": [["mystery", "poems"]], "raw": ["Mystery, <b>poems</b>"],
-                            "source": ["kg-summary (not an LLM)"]})
+    answers = pd.DataFrame(
+        {
+            "user": [3],
+            "phrases": [["mystery", "poems"]],
+            "raw": ["Mystery, <b>poems</b>"],
+            "source": ["kg-summary (not an LLM)"],
+        }
+    )
     ex = UserExplorer(ds, topk, answers, k=10)
     ex.show(3)
     html = ex.out.value
     assert 'data-user="3"' in html and html.count("<li data-item=") >= 10
     for j in user_interests(ds, 3):
         assert interest_label(ds, int(j)).replace("&", "&amp;") in html
-    assert "&lt;b&gt;poems&lt;/b&gt;" in html                      # the raw answer is escaped
+    assert "&lt;b&gt;poems&lt;/b&gt;" in html  # the raw answer is escaped
     test3 = set(ds.user_items("test")[3].tolist())
     assert html.count('data-hit="1"') == len(test3 & set(range(10)))
     ex.user_box.value = "99999"
@@ -207,7 +271,7 @@ def test_sweep_points_modes_aliases_and_validation():
     base = each.base_values()
     assert base == {"mask_alpha": 0.05, "gcl_weight": 0.01}
     pts = each.points()
-    assert len(pts) == 4                       # 3 alphas + lambda3=1 (lambda3=0.01 is the base point again)
+    assert len(pts) == 4  # 3 alphas + lambda3=1 (lambda3=0.01 is the base point again)
     assert {"mask_alpha": 0.05, "gcl_weight": 1} in pts
     assert len(SweepSpec(name="g", grid=grid, mode="grid").points()) == 6
     assert each.run_name(pts[0], 2) == "alpha0.01-lambda30.01-s2"
@@ -222,15 +286,22 @@ def test_sweep_points_modes_aliases_and_validation():
 def test_sensitivity_frames_hold_the_others_at_base():
     from cikgwb.sweep import sensitivity_frames
 
-    res = pd.DataFrame({"mask_alpha": [0.01, 0.05, 0.2, 0.05, 0.05], "gcl_weight": [0.01, 0.01, 0.01, 1.0, 1.0],
-                        "seed": [0, 0, 0, 0, 1], "status": ["ok", "ok", "ok", "ok", "failed: exit 1"],
-                        "test recall@50": [0.1, 0.2, 0.3, 0.05, 0.9], "test ndcg@50": [0.01, 0.02, 0.03, 0.005, 0.9]})
+    res = pd.DataFrame(
+        {
+            "mask_alpha": [0.01, 0.05, 0.2, 0.05, 0.05],
+            "gcl_weight": [0.01, 0.01, 0.01, 1.0, 1.0],
+            "seed": [0, 0, 0, 0, 1],
+            "status": ["ok", "ok", "ok", "ok", "failed: exit 1"],
+            "test recall@50": [0.1, 0.2, 0.3, 0.05, 0.9],
+            "test ndcg@50": [0.01, 0.02, 0.03, 0.005, 0.9],
+        }
+    )
     spec = {"keys": ["mask_alpha", "gcl_weight"], "base_values": {"mask_alpha": 0.05, "gcl_weight": 0.01}}
     fr = sensitivity_frames(res, spec)
     assert list(fr["mask_alpha"]["mask_alpha"]) == [0.01, 0.05, 0.2]
     assert list(fr["mask_alpha"]["recall@50"]) == [0.1, 0.2, 0.3]
     g = fr["gcl_weight"].set_index("gcl_weight")
-    assert g.loc[1.0, "recall@50"] == 0.05 and g.loc[1.0, "seeds"] == 1   # the failed seed is left out
+    assert g.loc[1.0, "recall@50"] == 0.05 and g.loc[1.0, "seeds"] == 1  # the failed seed is left out
 
 
 def test_run_sweep_end_to_end_two_jobs(tmp_path, monkeypatch):
@@ -247,7 +318,7 @@ def test_run_sweep_end_to_end_two_jobs(tmp_path, monkeypatch):
         assert not (tmp_path / "tiny" / "runs" / run / "checkpoints").exists()
         cfg = yaml.safe_load((tmp_path / "tiny" / "runs" / run / "config.yaml").read_text())
         assert cfg["train"]["max_epochs"] == 1 and cfg["model"]["gcl_weight"] in (0.01, 0.5)
-    again = run_sweep(spec, out_root=tmp_path, jobs=2, log=lambda *_: None)     # resumed, not rerun
+    again = run_sweep(spec, out_root=tmp_path, jobs=2, log=lambda *_: None)  # resumed, not rerun
     assert set(again["status"]) == {"reused"}
     with pytest.raises(FileNotFoundError, match="results.csv"):
         load_sweep(tmp_path / "nothing")
@@ -261,10 +332,14 @@ def test_notebook_sweep_injects_parameters_and_collects_records(tmp_path, monkey
     nb = nbformat.v4.new_notebook()
     p = nbformat.v4.new_code_cell('dataset = "synthetic"\nquick = True\nx = 1\nseeds = [0]\nsweep_record = None')
     p.metadata["tags"] = ["parameters"]
-    nb.cells = [p, nbformat.v4.new_code_cell(
-        "import os\nfrom cikgwb.notebooks import start\nnb = start('t', dataset=dataset, quick=quick, record=sweep_record)\n"
-        "open(os.path.join(os.environ['CIKGWB_REPORTS_DIR'], 'mine.txt'), 'w').write(str(x))\n"
-        "nb.record(test={'recall@50': x / 10}, seed=seeds[0])")]
+    nb.cells = [
+        p,
+        nbformat.v4.new_code_cell(
+            "import os\nfrom cikgwb.notebooks import start\nnb = start('t', dataset=dataset, quick=quick, record=sweep_record)\n"
+            "open(os.path.join(os.environ['CIKGWB_REPORTS_DIR'], 'mine.txt'), 'w').write(str(x))\n"
+            "nb.record(test={'recall@50': x / 10}, seed=seeds[0])"
+        ),
+    ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path = tmp_path / "t.ipynb"
     nbformat.write(nb, path)
@@ -273,24 +348,36 @@ def test_notebook_sweep_injects_parameters_and_collects_records(tmp_path, monkey
     df = run_sweep(spec, out_root=tmp_path, jobs=2, log=lambda *_: None)
     assert list(df["status"]) == ["ok", "ok"], df.to_string()
     assert list(df["test recall@50"]) == [0.2, 0.5] and list(df["seed"]) == [3, 3]
-    for run, x in zip(df["run"], (2, 5)):    # each notebook had a reports folder of its own
+    for run, x in zip(df["run"], (2, 5)):  # each notebook had a reports folder of its own
         assert (tmp_path / "nb" / "runs" / run / "mine.txt").read_text() == str(x)
 
 
 def test_results_command_lists_runs_beside_the_paper(tmp_path, capsys):
     from cikgwb.cli import main
+
     _fake_run(tmp_path, "bc-cke", "book-crossing", "cke", "valid", 0, 0.11)
-    _fake_run(tmp_path, "bc-cik-a", "book-crossing", "cikgrec", "authors", 0, 0.18,
-              stop="time limit: max_minutes=5 reached (not converged)")
+    _fake_run(
+        tmp_path,
+        "bc-cik-a",
+        "book-crossing",
+        "cikgrec",
+        "authors",
+        0,
+        0.18,
+        stop="time limit: max_minutes=5 reached (not converged)",
+    )
     _fake_run(tmp_path, "syn", "synthetic", "cikgrec", "valid", 0, 0.7)
     (tmp_path / "bc-cke" / "history.jsonl").write_text('{"epoch": 0}\n{"epoch": 1}\n')
     assert main(["results", "--runs", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     rows = [ln for ln in out.splitlines() if ln.startswith("| book-crossing")]
-    assert len(rows) == 4 and "synthetic" not in out             # two runs, each followed by the paper's row
+    assert len(rows) == 4 and "synthetic" not in out  # two runs, each followed by the paper's row
     assert rows[0].startswith("| book-crossing | cikgrec | full | authors (selects on **test**) | paper | 0 |")
     assert "cut: time limit" in rows[0] and rows[0].endswith("| 0.1800 | 0.2800 | 0.0900 | 0.1000 |")
-    assert rows[1] == "| book-crossing | cikgrec | *paper, Table 1* | authors | | | | | 0.1791 | 0.2455 | 0.0889 | 0.1041 |"
+    assert (
+        rows[1]
+        == "| book-crossing | cikgrec | *paper, Table 1* | authors | | | | | 0.1791 | 0.2455 | 0.0889 | 0.1041 |"
+    )
     assert "| cke | - | valid |  | 0 | cuda |  / 2, early stop | 0.1100 |" in rows[2]
     assert main(["results", "--runs", str(tmp_path), "--dataset", "ml1m"]) == 0
     assert "no finished run of ml1m" in capsys.readouterr().out
@@ -305,9 +392,11 @@ def test_baseline_off_its_defaults_is_a_variant_not_the_table1_row(tmp_path):
     from cikgwb.config import apply_overrides
     from cikgwb.models import default_config
 
-    for name, sets, r50, when in (("kgin-tuned", [], 0.12, "2026-01-01T00:00:00"),
-                                  ("kgin-authors-lr", ["lr=1e-4"], 0.07, "2026-02-01T00:00:00"),
-                                  ("kgin-two", ["lr=1e-4", "extra.n_factors=2"], 0.05, "2026-03-01T00:00:00")):
+    for name, sets, r50, when in (
+        ("kgin-tuned", [], 0.12, "2026-01-01T00:00:00"),
+        ("kgin-authors-lr", ["lr=1e-4"], 0.07, "2026-02-01T00:00:00"),
+        ("kgin-two", ["lr=1e-4", "extra.n_factors=2"], 0.05, "2026-03-01T00:00:00"),
+    ):
         _fake_run(tmp_path, name, "book-crossing", "kgin", "valid", 0, r50, finished_at=when)
         cfg = apply_overrides(default_config("book-crossing", "kgin"), sets)
         (tmp_path / name / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict()))

@@ -1,4 +1,5 @@
 """The typed in-memory dataset every other part of cikgwb works on."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -28,11 +29,11 @@ class Dataset:
     n_items: int
     n_entities: int
     n_relations: int
-    train: np.ndarray          # (n, 2) train pairs after the validation carve-out
-    valid: np.ndarray          # (n, 2) validation pairs (seeded 1/8 of each user's train.txt)
-    test: np.ndarray           # (n, 2) test pairs (test.txt)
-    kg: np.ndarray             # (m, 3) (head, relation, tail) over entity ids
-    titles: list[str | None]   # per item; None where the files give no title
+    train: np.ndarray  # (n, 2) train pairs after the validation carve-out
+    valid: np.ndarray  # (n, 2) validation pairs (seeded 1/8 of each user's train.txt)
+    test: np.ndarray  # (n, 2) test pairs (test.txt)
+    kg: np.ndarray  # (m, 3) (head, relation, tail) over entity ids
+    titles: list[str | None]  # per item; None where the files give no title
     relation_names: list[str]
     user_interest: np.ndarray  # (k, 2) (user, interest) with contiguous interest ids
     n_interests: int
@@ -49,22 +50,21 @@ class Dataset:
 
     def matrix(self, split: str = "train") -> sp.csr_matrix:
         """Binary user x item CSR matrix of a split: train, valid, test or train_full."""
-        pairs = {"train": self.train, "valid": self.valid, "test": self.test,
-                 "train_full": self.train_full}[split]
-        m = sp.csr_matrix((np.ones(len(pairs), dtype=np.float32), (pairs[:, 0], pairs[:, 1])),
-                          shape=(self.n_users, self.n_items))
+        pairs = {"train": self.train, "valid": self.valid, "test": self.test, "train_full": self.train_full}[split]
+        m = sp.csr_matrix(
+            (np.ones(len(pairs), dtype=np.float32), (pairs[:, 0], pairs[:, 1])), shape=(self.n_users, self.n_items)
+        )
         m.sum_duplicates()
         m.data[:] = 1.0
         return m
 
     def user_items(self, split: str = "train") -> list[np.ndarray]:
         """Per user, the items of a split in file order."""
-        pairs = {"train": self.train, "valid": self.valid, "test": self.test,
-                 "train_full": self.train_full}[split]
+        pairs = {"train": self.train, "valid": self.valid, "test": self.test, "train_full": self.train_full}[split]
         order = np.argsort(pairs[:, 0], kind="stable")
         bounds = np.searchsorted(pairs[order, 0], np.arange(self.n_users + 1))
         items = pairs[order, 1]
-        return [items[bounds[u]:bounds[u + 1]] for u in range(self.n_users)]
+        return [items[bounds[u] : bounds[u + 1]] for u in range(self.n_users)]
 
     @property
     def n_interactions(self) -> int:

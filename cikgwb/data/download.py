@@ -17,6 +17,7 @@ reporting it. Fetching never leaves a partial or unverified file under a final n
 Sources: the upstream raw addresses (default), an http(s) mirror laid out as
 ``<source>/<dataset>/<path>``, or a local folder with the same layout (``file://`` URLs too).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -98,10 +99,11 @@ class FetchReport:
 
     def summary(self) -> str:
         if self.synthetic:
-            return (f"{self.dataset}: generated locally (cikgwb.data.synthetic); "
-                    "nothing to fetch")
-        lines = [f"{self.dataset}: {len(self.files)} files in {self.directory} "
-                 f"({len(self.downloaded)} fetched, {len(self.skipped)} already verified)"]
+            return f"{self.dataset}: generated locally (cikgwb.data.synthetic); nothing to fetch"
+        lines = [
+            f"{self.dataset}: {len(self.files)} files in {self.directory} "
+            f"({len(self.downloaded)} fetched, {len(self.skipped)} already verified)"
+        ]
         lines += [f"  {f.status:<10} {f.path} ({f.nbytes:,} bytes)" for f in self.files]
         return "\n".join(lines)
 
@@ -125,8 +127,9 @@ class VerifyReport:
         if self.synthetic:
             return f"{self.dataset}: generated locally (cikgwb.data.synthetic); nothing to verify"
         n = len(self.verified) + len(self.missing) + len(self.bad)
-        head = (f"{self.dataset}: {len(self.verified)}/{n} files verified in {self.directory}"
-                + ("" if self.ok else f"; {len(self.missing)} missing, {len(self.bad)} bad"))
+        head = f"{self.dataset}: {len(self.verified)}/{n} files verified in {self.directory}" + (
+            "" if self.ok else f"; {len(self.missing)} missing, {len(self.bad)} bad"
+        )
         lines = [head]
         lines += [f"  missing    {p}" for p in self.missing]
         lines += [f"  bad        {p}: expected sha256 {e}, got {g}" for p, e, g in self.bad]
@@ -198,8 +201,13 @@ def fetch(
             if got == f.sha256:
                 report.files.append(FileResult(f.path, "present", None, dest.stat().st_size))
                 continue
-            log.warning("%s/%s is present but its sha256 is %s, expected %s; fetching it again",
-                        spec.name, f.path, got, f.sha256)
+            log.warning(
+                "%s/%s is present but its sha256 is %s, expected %s; fetching it again",
+                spec.name,
+                f.path,
+                got,
+                f.sha256,
+            )
             status = "replaced"
         elif dest.exists():
             raise DownloadError(f"{dest} exists but is not a regular file; remove it and retry")
@@ -207,16 +215,18 @@ def fetch(
         desc = f"{spec.name}/{f.path}"
         dest.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(where, Path):
-            nbytes = _install(dest, f, desc, str(where),
-                              lambda fh, w=where: _copy_file(w, fh, desc, progress))
+            nbytes = _install(dest, f, desc, str(where), lambda fh, w=where: _copy_file(w, fh, desc, progress))
         else:
-            nbytes = _install(dest, f, desc, where,
-                              lambda fh, w=where: _download_with_retries(
-                                  w, fh, desc, progress, retries, backoff, timeout))
+            nbytes = _install(
+                dest,
+                f,
+                desc,
+                where,
+                lambda fh, w=where: _download_with_retries(w, fh, desc, progress, retries, backoff, timeout),
+            )
         if progress:
             tqdm.write(f"{desc}: {status} ({nbytes:,} bytes, sha256 ok)", file=sys.stderr)
-        report.files.append(FileResult(f.path, status, where if isinstance(where, str)
-                                       else str(where), nbytes))
+        report.files.append(FileResult(f.path, status, where if isinstance(where, str) else str(where), nbytes))
     return report
 
 
@@ -232,18 +242,20 @@ def _locator(spec: DatasetSpec, source: PathLike | None) -> Callable[[FileSpec],
     if parsed.scheme == "file":
         root = Path(url2pathname(parsed.path))
     elif len(parsed.scheme) > 1:  # one letter is a Windows drive, not a scheme
-        raise ValueError(f"unsupported source {text!r}: expected an http(s):// URL, a file:// "
-                         "URL or a local folder laid out as <source>/<dataset>/<file>")
+        raise ValueError(
+            f"unsupported source {text!r}: expected an http(s):// URL, a file:// "
+            "URL or a local folder laid out as <source>/<dataset>/<file>"
+        )
     else:
         root = Path(text).expanduser()
     if not root.is_dir():
-        raise FileNotFoundError(f"source folder {root} does not exist (expected a mirror laid "
-                                f"out as {root}/{spec.name}/<file>)")
+        raise FileNotFoundError(
+            f"source folder {root} does not exist (expected a mirror laid out as {root}/{spec.name}/<file>)"
+        )
     return lambda f: root / spec.name / f.path
 
 
-def _install(dest: Path, f: FileSpec, desc: str, origin: str,
-             write: Callable[[BinaryIO], tuple[str, int]]) -> int:
+def _install(dest: Path, f: FileSpec, desc: str, origin: str, write: Callable[[BinaryIO], tuple[str, int]]) -> int:
     """Write through ``write`` into a temp file beside ``dest``, verify, then rename onto it."""
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     tmp = Path(tmp_name)
@@ -256,20 +268,24 @@ def _install(dest: Path, f: FileSpec, desc: str, origin: str,
             raise ChecksumError(
                 f"checksum mismatch for {desc} from {origin}: expected sha256 {f.sha256}, "
                 f"got {got} ({nbytes:,} bytes); {dest} was not written",
-                path=f.path, url=origin, expected=f.sha256, got=got)
+                path=f.path,
+                url=origin,
+                expected=f.sha256,
+                got=got,
+            )
         os.replace(tmp, dest)
         return nbytes
     except DownloadError:
         raise
     except Exception as exc:
-        raise DownloadError(f"could not fetch {desc} from {origin}: {exc}; "
-                            f"{dest} was not written") from exc
+        raise DownloadError(f"could not fetch {desc} from {origin}: {exc}; {dest} was not written") from exc
     finally:
         tmp.unlink(missing_ok=True)  # gone already after a successful os.replace
 
 
-def _download_with_retries(url: str, fh: BinaryIO, desc: str, progress: bool,
-                           retries: int, backoff: float, timeout: float) -> tuple[str, int]:
+def _download_with_retries(
+    url: str, fh: BinaryIO, desc: str, progress: bool, retries: int, backoff: float, timeout: float
+) -> tuple[str, int]:
     for attempt in range(retries + 1):
         fh.seek(0)
         fh.truncate()
@@ -277,17 +293,14 @@ def _download_with_retries(url: str, fh: BinaryIO, desc: str, progress: bool,
             return _download(url, fh, desc, progress, timeout)
         except _Transient as exc:
             if attempt == retries:
-                raise DownloadError(f"could not fetch {desc} from {url} after {attempt + 1} "
-                                    f"attempt(s): {exc}") from exc
-            wait = backoff * 2 ** attempt
-            log.warning("%s: %s; retrying in %.1f s (%d/%d)", desc, exc, wait, attempt + 1,
-                        retries)
+                raise DownloadError(f"could not fetch {desc} from {url} after {attempt + 1} attempt(s): {exc}") from exc
+            wait = backoff * 2**attempt
+            log.warning("%s: %s; retrying in %.1f s (%d/%d)", desc, exc, wait, attempt + 1, retries)
             time.sleep(wait)
     raise AssertionError("unreachable")
 
 
-def _download(url: str, fh: BinaryIO, desc: str, progress: bool,
-              timeout: float) -> tuple[str, int]:
+def _download(url: str, fh: BinaryIO, desc: str, progress: bool, timeout: float) -> tuple[str, int]:
     """Stream ``url`` into ``fh``; return (sha256 hex, byte count)."""
     digest = hashlib.sha256()
     nbytes = 0
@@ -295,8 +308,16 @@ def _download(url: str, fh: BinaryIO, desc: str, progress: bool,
         with urlopen(Request(url, headers={"User-Agent": USER_AGENT}), timeout=timeout) as resp:
             length = resp.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
-            with tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
-                      disable=not progress, leave=False, file=sys.stderr) as bar:
+            with tqdm(
+                total=total,
+                desc=desc,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                disable=not progress,
+                leave=False,
+                file=sys.stderr,
+            ) as bar:
                 while chunk := resp.read(CHUNK_SIZE):
                     fh.write(chunk)
                     digest.update(chunk)
@@ -322,9 +343,19 @@ def _copy_file(src: Path, fh: BinaryIO, desc: str, progress: bool) -> tuple[str,
         raise DownloadError(f"could not fetch {desc}: {src} does not exist in the mirror")
     digest = hashlib.sha256()
     nbytes = 0
-    with open(src, "rb") as inp, tqdm(total=src.stat().st_size, desc=desc, unit="B",
-                                      unit_scale=True, unit_divisor=1024, disable=not progress,
-                                      leave=False, file=sys.stderr) as bar:
+    with (
+        open(src, "rb") as inp,
+        tqdm(
+            total=src.stat().st_size,
+            desc=desc,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            disable=not progress,
+            leave=False,
+            file=sys.stderr,
+        ) as bar,
+    ):
         while chunk := inp.read(CHUNK_SIZE):
             fh.write(chunk)
             digest.update(chunk)
@@ -345,35 +376,48 @@ def add_fetch_parsers(data_subparsers: argparse._SubParsersAction) -> None:
     """
     known = ", ".join(registry.names())
     p = data_subparsers.add_parser(
-        "fetch", help="download a dataset's files and check their SHA-256",
+        "fetch",
+        help="download a dataset's files and check their SHA-256",
         description="Download every file of a dataset from its pinned upstream commit (or a "
-                    "mirror) and check its SHA-256; files already verified are skipped.")
+        "mirror) and check its SHA-256; files already verified are skipped.",
+    )
     p.add_argument("name", metavar="NAME", help=f"dataset: {known}")
-    p.add_argument("--source", metavar="URL_OR_DIR", default=None,
-                   help="mirror: http(s) base URL or local folder laid out as "
-                        "<source>/<dataset>/<file> (default: upstream raw GitHub addresses)")
-    p.add_argument("--data-dir", metavar="DIR", default=None,
-                   help=f"data folder (default: ${registry.DATA_DIR_ENV} or ./data)")
-    p.add_argument("--no-progress", dest="progress", action="store_false",
-                   help="no progress bars")
+    p.add_argument(
+        "--source",
+        metavar="URL_OR_DIR",
+        default=None,
+        help="mirror: http(s) base URL or local folder laid out as "
+        "<source>/<dataset>/<file> (default: upstream raw GitHub addresses)",
+    )
+    p.add_argument(
+        "--data-dir", metavar="DIR", default=None, help=f"data folder (default: ${registry.DATA_DIR_ENV} or ./data)"
+    )
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     p.add_argument("--retries", type=int, default=2, help="retries on connection errors")
     p.set_defaults(func=run_fetch)
 
     v = data_subparsers.add_parser(
-        "verify", help="check a dataset's files against their SHA-256",
-        description="Report missing files and files whose SHA-256 differs from the pinned one.")
+        "verify",
+        help="check a dataset's files against their SHA-256",
+        description="Report missing files and files whose SHA-256 differs from the pinned one.",
+    )
     v.add_argument("name", metavar="NAME", help=f"dataset: {known}")
-    v.add_argument("--data-dir", metavar="DIR", default=None,
-                   help=f"data folder (default: ${registry.DATA_DIR_ENV} or ./data)")
+    v.add_argument(
+        "--data-dir", metavar="DIR", default=None, help=f"data folder (default: ${registry.DATA_DIR_ENV} or ./data)"
+    )
     v.set_defaults(func=run_verify)
 
 
 def run_fetch(args: argparse.Namespace) -> int:
     """``cikgwb data fetch``: print the report; errors go to stderr with exit code 1."""
     try:
-        report = fetch(args.name, data_dir=args.data_dir, source=args.source,
-                       progress=getattr(args, "progress", True),
-                       retries=getattr(args, "retries", 2))
+        report = fetch(
+            args.name,
+            data_dir=args.data_dir,
+            source=args.source,
+            progress=getattr(args, "progress", True),
+            retries=getattr(args, "retries", 2),
+        )
     except (DownloadError, UnknownDatasetError, FileNotFoundError, ValueError) as exc:
         print(f"cikgwb data fetch: error: {exc}", file=sys.stderr)
         return 1
@@ -393,6 +437,15 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 __all__ = [
-    "ChecksumError", "DownloadError", "FetchReport", "FileResult", "VerifyReport",
-    "add_fetch_parsers", "fetch", "run_fetch", "run_verify", "sha256_file", "verify",
+    "ChecksumError",
+    "DownloadError",
+    "FetchReport",
+    "FileResult",
+    "VerifyReport",
+    "add_fetch_parsers",
+    "fetch",
+    "run_fetch",
+    "run_verify",
+    "sha256_file",
+    "verify",
 ]

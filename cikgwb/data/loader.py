@@ -5,6 +5,7 @@ and the value and saying what was expected, or, where the paper's own data reall
 quirk, counts it in ``Dataset.meta["warnings"]`` (items without a title, ml1m items without a
 substitute-KG entity).
 """
+
 from __future__ import annotations
 
 import codecs
@@ -42,31 +43,37 @@ def _read_lines(path: Path) -> list[tuple[int, str]]:
     dropped; a last line without its newline (the published files all end with one) is logged
     as a warning: the file may have been cut short."""
     if path.is_dir():
-        raise DataFormatError(f"{path}: is a folder, expected a file (remove it and run "
-                              f"`cikgwb data fetch {path.parent.name}`?)")
+        raise DataFormatError(
+            f"{path}: is a folder, expected a file (remove it and run `cikgwb data fetch {path.parent.name}`?)"
+        )
     if not path.exists():
-        raise DataFormatError(f"{path}: file not found (expected it in the dataset folder; "
-                              f"run `cikgwb data fetch {path.parent.name}`?)")
+        raise DataFormatError(
+            f"{path}: file not found (expected it in the dataset folder; run `cikgwb data fetch {path.parent.name}`?)"
+        )
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise DataFormatError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise DataFormatError(f"{path}: UTF-16 text (byte-order mark {raw[:2].hex()}); expected UTF-8 "
-                              "(convert it, e.g. `iconv -f UTF-16 -t UTF-8`)")
+        raise DataFormatError(
+            f"{path}: UTF-16 text (byte-order mark {raw[:2].hex()}); expected UTF-8 "
+            "(convert it, e.g. `iconv -f UTF-16 -t UTF-8`)"
+        )
     nul = raw.find(b"\x00")
     if nul >= 0:
         line = raw.count(b"\n", 0, nul) + 1
         raise DataFormatError(f"{path}:{line}: NUL byte (UTF-16 or binary data?); expected UTF-8 text")
     if raw.startswith(codecs.BOM_UTF8):
         log.info("%s: UTF-8 byte-order mark dropped", path)
-        raw = raw[len(codecs.BOM_UTF8):]
+        raw = raw[len(codecs.BOM_UTF8) :]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        raise DataFormatError(f"{path}:{line}: byte 0x{raw[exc.start]:02x} is not UTF-8; expected UTF-8 "
-                              "text (convert it, e.g. `iconv -f LATIN1 -t UTF-8`)") from None
+        raise DataFormatError(
+            f"{path}:{line}: byte 0x{raw[exc.start]:02x} is not UTF-8; expected UTF-8 "
+            "text (convert it, e.g. `iconv -f LATIN1 -t UTF-8`)"
+        ) from None
     out = []
     for n, line in enumerate(io.StringIO(text, newline=None), start=1):  # as open(): universal newlines
         if line.strip():
@@ -74,8 +81,12 @@ def _read_lines(path: Path) -> list[tuple[int, str]]:
     if not out:
         raise DataFormatError(f"{path}: file is empty (expected at least one line)")
     if not raw.endswith((b"\n", b"\r")):
-        log.warning("%s:%d: the last line has no newline: the file may be cut short (the published "
-                    "files end with one; `cikgwb data verify` checks their sha256)", path, out[-1][0])
+        log.warning(
+            "%s:%d: the last line has no newline: the file may be cut short (the published "
+            "files end with one; `cikgwb data verify` checks their sha256)",
+            path,
+            out[-1][0],
+        )
     return out
 
 
@@ -84,12 +95,13 @@ def _int(tok: str, path: Path, line_no: int, what: str) -> int:
     if not (tok.isascii() and tok.isdigit()):
         if tok[:1] == "-" and tok[1:].isascii() and tok[1:].isdigit():
             raise DataFormatError(f"{path}:{line_no}: {what} {tok} is negative (ids are 0-based)")
-        raise DataFormatError(f"{path}:{line_no}: {what} {tok!r} is not an integer "
-                              "(expected the digits 0-9 only)")
+        raise DataFormatError(f"{path}:{line_no}: {what} {tok!r} is not an integer (expected the digits 0-9 only)")
     v = int(tok)
     if v > INT64_MAX:
-        raise DataFormatError(f"{path}:{line_no}: {what} {tok} is too large (expected ids below 2**63, "
-                              "and in practice below the number of ids the files list)")
+        raise DataFormatError(
+            f"{path}:{line_no}: {what} {tok} is too large (expected ids below 2**63, "
+            "and in practice below the number of ids the files list)"
+        )
     return v
 
 
@@ -106,8 +118,9 @@ def _line_of_user(path: Path, user: int) -> int:
     return 0
 
 
-def _check_id_space(path: Path, ids: np.ndarray, line_of, n_listed: int | None, n_distinct: int,
-                    what: str, listed_in: str | None) -> None:
+def _check_id_space(
+    path: Path, ids: np.ndarray, line_of, n_listed: int | None, n_distinct: int, what: str, listed_in: str | None
+) -> None:
     """``ids`` must be below ``n_listed`` (ids a list file defines) or, without a list, not far
     beyond the ``n_distinct`` ids the files hold: DataFormatError naming file and line
     (``line_of(index into ids)``)."""
@@ -118,17 +131,26 @@ def _check_id_space(path: Path, ids: np.ndarray, line_of, n_listed: int | None, 
     if n_listed is not None:
         if top < n_listed:
             return
-        raise DataFormatError(f"{path}:{line_of(k)}: {what} {top:,} out of range (expected < {n_listed:,}, "
-                              f"the number listed in {listed_in})")
+        raise DataFormatError(
+            f"{path}:{line_of(k)}: {what} {top:,} out of range (expected < {n_listed:,}, "
+            f"the number listed in {listed_in})"
+        )
     bound = SPARSE_ID_FACTOR * n_distinct + SPARSE_ID_SLACK
     if top >= bound:
-        raise DataFormatError(f"{path}:{line_of(k)}: {what} {top:,} is far beyond the {n_distinct:,} distinct "
-                              f"{what}s of the files (expected ids 0..n-1, contiguous; {top + 1:,} would be "
-                              "allocated)")
+        raise DataFormatError(
+            f"{path}:{line_of(k)}: {what} {top:,} is far beyond the {n_distinct:,} distinct "
+            f"{what}s of the files (expected ids 0..n-1, contiguous; {top + 1:,} would be "
+            "allocated)"
+        )
 
 
-def read_user_items(path: Path, n_users: int | None, n_items: int | None,
-                    users_from: str = "user_list.txt", items_from: str = "item_list.txt") -> np.ndarray:
+def read_user_items(
+    path: Path,
+    n_users: int | None,
+    n_items: int | None,
+    users_from: str = "user_list.txt",
+    items_from: str = "item_list.txt",
+) -> np.ndarray:
     """Read ``user item item ...`` lines into (user, item) pairs in file order.
 
     Duplicate pairs and repeated user lines are errors: the published files have none.
@@ -139,18 +161,22 @@ def read_user_items(path: Path, n_users: int | None, n_items: int | None,
         toks = line.split()
         u = _int(toks[0], path, n, "user id")
         if n_users is not None and u >= n_users:
-            raise DataFormatError(f"{path}:{n}: user id {u} out of range (expected < {n_users} users); "
-                                  f"{users_from} lists {n_users}")
+            raise DataFormatError(
+                f"{path}:{n}: user id {u} out of range (expected < {n_users} users); {users_from} lists {n_users}"
+            )
         if u in seen_users:
-            raise DataFormatError(f"{path}:{n}: user {u} appears again (first on line {seen_users[u]});"
-                                  " expected one line per user")
+            raise DataFormatError(
+                f"{path}:{n}: user {u} appears again (first on line {seen_users[u]}); expected one line per user"
+            )
         seen_users[u] = n
         its = [_int(t, path, n, "item id") for t in toks[1:]]
         if n_items is not None:
             bad = [i for i in its if i >= n_items]
             if bad:
-                raise DataFormatError(f"{path}:{n}: item id {bad[0]} out of range "
-                                      f"(expected < {n_items} items); {items_from} lists {n_items}")
+                raise DataFormatError(
+                    f"{path}:{n}: item id {bad[0]} out of range "
+                    f"(expected < {n_items} items); {items_from} lists {n_items}"
+                )
         if len(set(its)) != len(its):
             dup = next(i for i in its if its.count(i) > 1)
             raise DataFormatError(f"{path}:{n}: duplicate pair (user {u}, item {dup})")
@@ -164,8 +190,9 @@ def read_triples(path: Path, ncol: int = 3, sep: str | None = None) -> np.ndarra
     for n, line in _read_lines(path):
         toks = line.split(sep)
         if len(toks) != ncol:
-            raise DataFormatError(f"{path}:{n}: expected {ncol} whitespace-separated integers, "
-                                  f"got {len(toks)} fields: {line[:80]!r}")
+            raise DataFormatError(
+                f"{path}:{n}: expected {ncol} whitespace-separated integers, got {len(toks)} fields: {line[:80]!r}"
+            )
         rows.append([_int(t, path, n, "id") for t in toks])
     return np.asarray(rows, dtype=np.int64).reshape(-1, ncol)
 
@@ -174,8 +201,9 @@ def read_id_map(path: Path) -> list[tuple[str, int, str | None]]:
     """``org_id remap_id [name ...]`` lines after a header -> (org_id, remap_id, name)."""
     lines = _read_lines(path)
     if len(lines) < 2:
-        raise DataFormatError(f"{path}: only a header line, no entries (expected 'org_id remap_id [name]' "
-                              "lines after the header)")
+        raise DataFormatError(
+            f"{path}: only a header line, no entries (expected 'org_id remap_id [name]' lines after the header)"
+        )
     out = []
     for n, line in lines[1:]:
         toks = line.split(None, 2)
@@ -187,8 +215,10 @@ def read_id_map(path: Path) -> list[tuple[str, int, str | None]]:
     ids = [r for _, r, _ in out]
     if ids != list(range(len(ids))):
         bad = next(k for k, r in enumerate(ids) if r != k)
-        raise DataFormatError(f"{path}:{lines[1 + bad][0]}: remap id {ids[bad]} out of order "
-                              f"(expected {bad}: remap ids are 0..n-1 in order)")
+        raise DataFormatError(
+            f"{path}:{lines[1 + bad][0]}: remap id {ids[bad]} out of order "
+            f"(expected {bad}: remap ids are 0..n-1 in order)"
+        )
     return out
 
 
@@ -216,10 +246,24 @@ def _ml1m_substitute_kg(root: Path, item_org: list[str], warnings: dict) -> tupl
     next_id = len(item_org)
     ents = np.unique(kg[:, [0, 2]])
     heads_tails = np.concatenate([kg[:, 0], kg[:, 2]])
-    _check_id_space(sat / "kg.txt", heads_tails, lambda k: _line_of(sat / "kg.txt", k % len(kg)), None,
-                    len(np.union1d(ents, i2e[:, 1])), "entity id", None)
-    _check_id_space(sat / "kg.txt", kg[:, 1], lambda k: _line_of(sat / "kg.txt", k), None,
-                    len(np.unique(kg[:, 1])), "relation id", None)
+    _check_id_space(
+        sat / "kg.txt",
+        heads_tails,
+        lambda k: _line_of(sat / "kg.txt", k % len(kg)),
+        None,
+        len(np.union1d(ents, i2e[:, 1])),
+        "entity id",
+        None,
+    )
+    _check_id_space(
+        sat / "kg.txt",
+        kg[:, 1],
+        lambda k: _line_of(sat / "kg.txt", k),
+        None,
+        len(np.unique(kg[:, 1])),
+        "relation id",
+        None,
+    )
     for e in ents:
         if int(e) not in sat_to_ent:
             sat_to_ent[int(e)] = next_id
@@ -236,8 +280,7 @@ def _ml1m_substitute_kg(root: Path, item_org: list[str], warnings: dict) -> tupl
 INTEREST_MODES = ("paper", "optional", "none")
 
 
-def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0,
-                  interests: str = "paper") -> Dataset:
+def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0, interests: str = "paper") -> Dataset:
     """Load a dataset folder in the CIKGRec file layout (see ``shared/data/README.md``).
 
     ``interests``: ``paper`` (default) requires ``user_interest_clustered.txt``: without it a
@@ -249,8 +292,10 @@ def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0
     root = Path(root)
     name = name or root.name
     if not root.is_dir():
-        raise DataFormatError(f"{root}: dataset folder not found (run `cikgwb data fetch {name}`, "
-                              "or set CIKGWB_DATA_DIR to the folder holding it)")
+        raise DataFormatError(
+            f"{root}: dataset folder not found (run `cikgwb data fetch {name}`, "
+            "or set CIKGWB_DATA_DIR to the folder holding it)"
+        )
     warnings: dict[str, int] = {}
     item_map = read_id_map(root / "item_list.txt")
     n_items = len(item_map)
@@ -265,23 +310,28 @@ def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0
         # no user list: users are 0..max id, as long as the ids are not far beyond those present
         distinct = len(np.union1d(train_full[:, 0], test[:, 0]))
         for f, pairs in (("train.txt", train_full), ("test.txt", test)):
+
             def line_of(k: int, f: str = f, pairs: np.ndarray = pairs) -> int:
                 return _line_of_user(root / f, int(pairs[k, 0]))
+
             _check_id_space(root / f, pairs[:, 0], line_of, None, distinct, "user id", None)
         n_users = int(max(train_full[:, 0].max(), test[:, 0].max())) + 1
     train_users = np.unique(train_full[:, 0])
     unknown = np.setdiff1d(np.unique(test[:, 0]), train_users)
     if len(unknown):
-        raise DataFormatError(f"{root / 'test.txt'}: user {int(unknown[0])} has test items but no "
-                              f"training items ({len(unknown)} such users); expected every test user in train.txt")
+        raise DataFormatError(
+            f"{root / 'test.txt'}: user {int(unknown[0])} has test items but no "
+            f"training items ({len(unknown)} such users); expected every test user in train.txt"
+        )
     overlap = len(set(map(tuple, train_full.tolist())) & set(map(tuple, test.tolist())))
     if overlap:
         warnings["test pairs also in train.txt"] = overlap
 
     meta: dict = {"source_dir": str(root)}
     kg_path = root / "kg_final.txt"
-    rel_names = [org for org, _, _ in read_id_map(root / "relation_list.txt")] \
-        if (root / "relation_list.txt").exists() else []
+    rel_names = (
+        [org for org, _, _ in read_id_map(root / "relation_list.txt")] if (root / "relation_list.txt").exists() else []
+    )
     entity_names: list[str | None] = []
     if kg_path.exists() or kg_path.is_symlink():
         kg = read_triples(kg_path)
@@ -291,18 +341,28 @@ def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0
 
         def line_ht(k: int) -> int:
             return _line_of(kg_path, k % len(kg))
+
         if ents is not None:
-            _check_id_space(kg_path, heads_tails, line_ht, max(len(ents), n_items), 0, "entity id",
-                            f"{ent_file.name} and item_list.txt")
+            _check_id_space(
+                kg_path,
+                heads_tails,
+                line_ht,
+                max(len(ents), n_items),
+                0,
+                "entity id",
+                f"{ent_file.name} and item_list.txt",
+            )
         else:
             distinct = len(np.union1d(np.unique(heads_tails), np.arange(n_items)))
             _check_id_space(kg_path, heads_tails, line_ht, None, distinct, "entity id", None)
         if len(rel_names):
-            _check_id_space(kg_path, kg[:, 1], lambda k: _line_of(kg_path, k), len(rel_names), 0,
-                            "relation id", "relation_list.txt")
+            _check_id_space(
+                kg_path, kg[:, 1], lambda k: _line_of(kg_path, k), len(rel_names), 0, "relation id", "relation_list.txt"
+            )
         else:
-            _check_id_space(kg_path, kg[:, 1], lambda k: _line_of(kg_path, k), None,
-                            len(np.unique(kg[:, 1])), "relation id", None)
+            _check_id_space(
+                kg_path, kg[:, 1], lambda k: _line_of(kg_path, k), None, len(np.unique(kg[:, 1])), "relation id", None
+            )
         n_entities = max(int(heads_tails.max()) + 1, n_items)
         if ents is not None:
             n_entities = max(n_entities, len(ents))
@@ -310,8 +370,10 @@ def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0
         meta["kg"] = "published item-side KG"
     elif (root / "satori-kg").is_dir():
         kg, n_entities, rel_names = _ml1m_substitute_kg(root, [o for o, _, _ in item_map], warnings)
-        meta["kg"] = ("SUBSTITUTE: Satori KG from RippleNet (Chris1nexus/RippleNETmod), not the "
-                      "paper's DBpedia KG (415,104 triples, 14,377 entities, 20 relations)")
+        meta["kg"] = (
+            "SUBSTITUTE: Satori KG from RippleNet (Chris1nexus/RippleNETmod), not the "
+            "paper's DBpedia KG (415,104 triples, 14,377 entities, 20 relations)"
+        )
         meta["kg_is_substitute"] = True
     else:
         raise DataFormatError(f"{kg_path}: file not found (expected the item-side KG)")
@@ -328,13 +390,16 @@ def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0
         raise DataFormatError(
             f"{ui_path}: file not found; without it CIKGRec would train without interests (the w/o UIK "
             f"variant) while labelled the full model. Fetch it (`cikgwb data fetch {name}`), or turn "
-            "interests off explicitly (`cikgwb train --interests none` / `--set no_interests=true`)")
+            "interests off explicitly (`cikgwb train --interests none` / `--set no_interests=true`)"
+        )
     if ui_path.exists() or ui_path.is_symlink():
         ui = read_triples(ui_path, ncol=2)
         bad = np.flatnonzero(ui[:, 0] >= n_users)
         if len(bad):
-            raise DataFormatError(f"{ui_path}: user id {int(ui[bad[0], 0])} out of range (expected < {n_users}) "
-                                  f"on line {_line_of(ui_path, int(bad[0]))}")
+            raise DataFormatError(
+                f"{ui_path}: user id {int(ui[bad[0], 0])} out of range (expected < {n_users}) "
+                f"on line {_line_of(ui_path, int(bad[0]))}"
+            )
         n_raw = len(ui)
         ui = np.unique(ui, axis=0)  # duplicate edges merge
         warnings["duplicate user-interest edges merged"] = n_raw - len(ui)
@@ -349,19 +414,37 @@ def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0
         meta["interests_source"] = "none" if interests == "none" else f"none ({ui_path.name} missing)"
 
     train, valid = split_valid(train_full, n_users, seed=split_seed)
-    meta.update({
-        "warnings": {k: v for k, v in warnings.items() if v},
-        "entity_names": entity_names or None,
-        "_train_full": train_full,
-        "split": {"seed": split_seed, "rule": "valid = seeded 1/8 of each user's train.txt items "
-                  "(round half up, users with >= 2 items keep >= 1 in train)"},
-    })
+    meta.update(
+        {
+            "warnings": {k: v for k, v in warnings.items() if v},
+            "entity_names": entity_names or None,
+            "_train_full": train_full,
+            "split": {
+                "seed": split_seed,
+                "rule": "valid = seeded 1/8 of each user's train.txt items "
+                "(round half up, users with >= 2 items keep >= 1 in train)",
+            },
+        }
+    )
     for k, v in meta["warnings"].items():
         log.info("%s: %s: %d", name, k, v)
-    return Dataset(name=name, n_users=int(n_users), n_items=n_items, n_entities=int(n_entities),
-                   n_relations=n_relations, train=train, valid=valid, test=test, kg=kg,
-                   titles=titles, relation_names=rel_names, user_interest=user_interest,
-                   n_interests=int(len(interest_ids)), interest_ids=interest_ids, meta=meta)
+    return Dataset(
+        name=name,
+        n_users=int(n_users),
+        n_items=n_items,
+        n_entities=int(n_entities),
+        n_relations=n_relations,
+        train=train,
+        valid=valid,
+        test=test,
+        kg=kg,
+        titles=titles,
+        relation_names=rel_names,
+        user_interest=user_interest,
+        n_interests=int(len(interest_ids)),
+        interest_ids=interest_ids,
+        meta=meta,
+    )
 
 
 def _first_existing(p: Path) -> Path:
@@ -400,19 +483,33 @@ def check_pinned(name: str, folder: Path, strict: bool | None = None) -> list[st
         if key not in _DIGESTS:
             _DIGESTS[key] = sha256_file(path)
         if _DIGESTS[key] != f.sha256:
-            bad.append(f"{path}: sha256 {_DIGESTS[key][:12]}... ({st.st_size:,} bytes) is not the pinned "
-                       f"{f.sha256[:12]}... of the published file (changed, truncated or another version)")
+            bad.append(
+                f"{path}: sha256 {_DIGESTS[key][:12]}... ({st.st_size:,} bytes) is not the pinned "
+                f"{f.sha256[:12]}... of the published file (changed, truncated or another version)"
+            )
     if bad and strict:
-        raise DataFormatError(f"{bad[0]}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
-                              + f"; run `cikgwb data fetch {name}` to restore the published files")
+        raise DataFormatError(
+            f"{bad[0]}"
+            + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
+            + f"; run `cikgwb data fetch {name}` to restore the published files"
+        )
     for line in bad:
-        log.warning("%s; figures from it are not the paper's data (`cikgwb data fetch %s` restores it; "
-                    "--strict makes this an error)", line, name)
+        log.warning(
+            "%s; figures from it are not the paper's data (`cikgwb data fetch %s` restores it; "
+            "--strict makes this an error)",
+            line,
+            name,
+        )
     return bad
 
 
-def load_dataset(name: str, data_dir: str | Path | None = None, split_seed: int = 0,
-                 interests: str = "paper", strict: bool | None = None) -> Dataset:
+def load_dataset(
+    name: str,
+    data_dir: str | Path | None = None,
+    split_seed: int = 0,
+    interests: str = "paper",
+    strict: bool | None = None,
+) -> Dataset:
     """Load a registered dataset by name (``synthetic`` is generated on first use).
 
     The published files are checked against their pinned sha256 first (:func:`check_pinned`:
@@ -423,13 +520,17 @@ def load_dataset(name: str, data_dir: str | Path | None = None, split_seed: int 
     folder = dataset_dir(name, data_dir)
     if getattr(spec, "synthetic", False):
         from .synthetic import ensure_synthetic
-        if not os.access(folder if folder.exists() else _first_existing(folder), os.W_OK) \
-                and not (folder / "GENERATOR.json").exists():
+
+        if (
+            not os.access(folder if folder.exists() else _first_existing(folder), os.W_OK)
+            and not (folder / "GENERATOR.json").exists()
+        ):
             # a read-only data dir (e.g. a shared copy of the real data): generate into the cache
             folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cikgwb" / name
         ensure_synthetic(folder)
         ds = load_from_dir(folder, name=name, split_seed=split_seed, interests=interests)
         from .synthetic import attach_truth
+
         return attach_truth(ds, folder)
     if folder.is_dir():
         mismatched = check_pinned(name, folder, strict)

@@ -12,6 +12,7 @@ Datasets (see ``../shared/data/README.md`` for the formats):
   This is NOT the paper's DBpedia KG; results on ml1m must say so.
 - ``synthetic``: generated locally by :mod:`cikgwb.data.synthetic`; nothing to fetch.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,7 @@ class FileSpec:
     @property
     def url(self) -> str:
         """Raw download address pinned to the commit."""
-        return (f"{RAW_BASE.rstrip('/')}/{quote(self.repo)}/{quote(self.commit)}/"
-                f"{quote(self.upstream_path)}")
+        return f"{RAW_BASE.rstrip('/')}/{quote(self.repo)}/{quote(self.commit)}/{quote(self.upstream_path)}"
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,7 @@ class DatasetSpec:
 
 def _cikgrec(dataset: str, digests: dict[str, str]) -> tuple[FileSpec, ...]:
     return tuple(
-        FileSpec(path=p, upstream_path=f"data/{dataset}/{p}", sha256=h,
-                 repo=CIKGREC_REPO, commit=CIKGREC_COMMIT)
+        FileSpec(path=p, upstream_path=f"data/{dataset}/{p}", sha256=h, repo=CIKGREC_REPO, commit=CIKGREC_COMMIT)
         for p, h in digests.items()
     )
 
@@ -136,29 +135,42 @@ _ML1M = {
 }
 
 _ML1M_SATORI = (
-    FileSpec(path="satori-kg/kg.txt", upstream_path="data/ml1m/kg.txt",
-             sha256="2f33ecf9e0769d653965c1a0569cdeca22b5f5c2ce4621e71c94b0a23b576b21",
-             repo=RIPPLENET_REPO, commit=RIPPLENET_COMMIT),
-    FileSpec(path="satori-kg/item_index2entity_id_rehashed.txt",
-             upstream_path="data/ml1m/item_index2entity_id_rehashed.txt",
-             sha256="00584b4f77ef3f57203f9995a1aca2a130956a612db7c9673c91f65ef732e7cd",
-             repo=RIPPLENET_REPO, commit=RIPPLENET_COMMIT),
+    FileSpec(
+        path="satori-kg/kg.txt",
+        upstream_path="data/ml1m/kg.txt",
+        sha256="2f33ecf9e0769d653965c1a0569cdeca22b5f5c2ce4621e71c94b0a23b576b21",
+        repo=RIPPLENET_REPO,
+        commit=RIPPLENET_COMMIT,
+    ),
+    FileSpec(
+        path="satori-kg/item_index2entity_id_rehashed.txt",
+        upstream_path="data/ml1m/item_index2entity_id_rehashed.txt",
+        sha256="00584b4f77ef3f57203f9995a1aca2a130956a612db7c9673c91f65ef732e7cd",
+        repo=RIPPLENET_REPO,
+        commit=RIPPLENET_COMMIT,
+    ),
 )
 
 #: All known datasets by name. Tests may add entries (``monkeypatch.setitem``).
 REGISTRY: dict[str, DatasetSpec] = {
     "book-crossing": DatasetSpec(
-        name="book-crossing", repo=CIKGREC_REPO, commit=CIKGREC_COMMIT,
+        name="book-crossing",
+        repo=CIKGREC_REPO,
+        commit=CIKGREC_COMMIT,
         files=_cikgrec("book-crossing", _BOOK_CROSSING),
         notes="CIKGRec authors' files; sizes match the paper's Table 2.",
     ),
     "dbbook2014": DatasetSpec(
-        name="dbbook2014", repo=CIKGREC_REPO, commit=CIKGREC_COMMIT,
+        name="dbbook2014",
+        repo=CIKGREC_REPO,
+        commit=CIKGREC_COMMIT,
         files=_cikgrec("dbbook2014", _DBBOOK2014),
         notes="CIKGRec authors' files; sizes match the paper's Table 2.",
     ),
     "ml1m": DatasetSpec(
-        name="ml1m", repo=CIKGREC_REPO, commit=CIKGREC_COMMIT,
+        name="ml1m",
+        repo=CIKGREC_REPO,
+        commit=CIKGREC_COMMIT,
         files=_cikgrec("ml1m", _ML1M) + _ML1M_SATORI,
         notes=(
             "CIKGRec authors' files without kg_final.txt (not obtainable). The item-side KG is a "
@@ -167,10 +179,16 @@ REGISTRY: dict[str, DatasetSpec] = {
         ),
     ),
     "synthetic": DatasetSpec(
-        name="synthetic", repo=None, commit=None, synthetic=True, planted_truth=True,
+        name="synthetic",
+        repo=None,
+        commit=None,
+        synthetic=True,
+        planted_truth=True,
         notes="Generated deterministically by cikgwb.data.synthetic; nothing to download.",
         # a small graph: short runs (CIKGRec's quick schedule: cikgwb/models/cikgrec.py)
-        train_defaults={"max_epochs": 60, "patience": 10}, quick=True, kappa=40,
+        train_defaults={"max_epochs": 60, "patience": 10},
+        quick=True,
+        kappa=40,
     ),
 }
 
@@ -197,9 +215,7 @@ def get_spec(name: str) -> DatasetSpec:
     try:
         return REGISTRY[name]
     except (KeyError, TypeError):
-        raise UnknownDatasetError(
-            f"unknown dataset {name!r}; known datasets: {', '.join(names())}"
-        ) from None
+        raise UnknownDatasetError(f"unknown dataset {name!r}; known datasets: {', '.join(names())}") from None
 
 
 def data_root() -> Path:
@@ -217,6 +233,15 @@ def dataset_dir(name: str, data_dir: str | os.PathLike[str] | None = None) -> Pa
 
 
 __all__ = [
-    "DATA_DIR_ENV", "RAW_BASE", "DatasetSpec", "FileSpec", "REGISTRY", "UnknownDatasetError",
-    "data_root", "dataset_dir", "get_spec", "names", "real_names",
+    "DATA_DIR_ENV",
+    "RAW_BASE",
+    "DatasetSpec",
+    "FileSpec",
+    "REGISTRY",
+    "UnknownDatasetError",
+    "data_root",
+    "dataset_dir",
+    "get_spec",
+    "names",
+    "real_names",
 ]

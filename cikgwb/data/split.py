@@ -1,4 +1,5 @@
 """The validation carve-out of docs/method.md section 1: a seeded 1/8 of each user's train.txt items."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -8,6 +8,7 @@ one loader serves all, plus the planted ground truth (``planted_user_topics.txt`
 ``topics.txt``) kept for checks. ``user_interest_clustered.txt`` is an *oracle* interest graph
 made from the planted truth with noise: it is not from an LLM and is labelled so.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,50 +20,101 @@ import numpy as np
 GENERATOR_VERSION = 1
 
 TOPICS: dict[str, dict[str, list[str]]] = {
-    "science fiction": {"adj": ["Quantum", "Stellar", "Galactic", "Orbital", "Android", "Cosmic"],
-                        "noun": ["Starship", "Colony", "Nebula", "Signal", "Robot", "Frontier"],
-                        "sub": ["space opera", "cyberpunk"]},
-    "mystery": {"adj": ["Silent", "Hidden", "Missing", "Crooked", "Midnight", "Locked"],
-                "noun": ["Detective", "Alibi", "Clue", "Witness", "Murder", "Inspector"],
-                "sub": ["detective fiction", "cozy mystery"]},
-    "romance": {"adj": ["Tender", "Sweet", "Forbidden", "Summer", "Secret", "Eternal"],
-                "noun": ["Love", "Kiss", "Heart", "Wedding", "Bride", "Promise"],
-                "sub": ["historical romance", "contemporary romance"]},
-    "fantasy": {"adj": ["Enchanted", "Dragon", "Elven", "Shadow", "Crystal", "Ancient"],
-                "noun": ["Sword", "Wizard", "Kingdom", "Quest", "Sorcerer", "Throne"],
-                "sub": ["epic fantasy", "fairy tales"]},
-    "history": {"adj": ["Imperial", "Medieval", "Roman", "Victorian", "Revolutionary", "Colonial"],
-                "noun": ["Empire", "War", "Dynasty", "Battle", "Century", "Republic"],
-                "sub": ["military history", "ancient history"]},
-    "cooking": {"adj": ["Simple", "Italian", "Vegetarian", "Rustic", "Spicy", "Homemade"],
-                "noun": ["Kitchen", "Recipes", "Baking", "Cookbook", "Feast", "Bread"],
-                "sub": ["baking", "world cuisine"]},
-    "travel": {"adj": ["Wandering", "Distant", "Coastal", "Alpine", "Nomadic", "Tropical"],
-               "noun": ["Journey", "Road", "Voyage", "Passport", "Island", "Expedition"],
-               "sub": ["travel writing", "adventure travel"]},
-    "horror": {"adj": ["Haunted", "Cursed", "Bloody", "Ghostly", "Wicked", "Grim"],
-               "noun": ["Ghost", "Nightmare", "Vampire", "Crypt", "Demon", "Terror"],
-               "sub": ["supernatural horror", "gothic horror"]},
-    "poetry": {"adj": ["Lyric", "Quiet", "Autumn", "Collected", "Wild", "Lunar"],
-               "noun": ["Poems", "Verses", "Sonnets", "Songs", "Elegy", "Odes"],
-               "sub": ["modern poetry", "classic poetry"]},
-    "biography": {"adj": ["Remarkable", "Unfinished", "Early", "Private", "Public", "Honest"],
-                  "noun": ["Life", "Memoir", "Diary", "Letters", "Years", "Portrait"],
-                  "sub": ["memoir", "political biography"]},
-    "economics": {"adj": ["Global", "Invisible", "Rational", "Hidden", "Modern", "Wealthy"],
-                  "noun": ["Markets", "Capital", "Money", "Trade", "Economy", "Finance"],
-                  "sub": ["finance", "economic policy"]},
-    "sports": {"adj": ["Winning", "Golden", "Fast", "Final", "Perfect", "Iron"],
-               "noun": ["Season", "Game", "Champion", "Team", "Marathon", "Goal"],
-               "sub": ["football", "athletics"]},
+    "science fiction": {
+        "adj": ["Quantum", "Stellar", "Galactic", "Orbital", "Android", "Cosmic"],
+        "noun": ["Starship", "Colony", "Nebula", "Signal", "Robot", "Frontier"],
+        "sub": ["space opera", "cyberpunk"],
+    },
+    "mystery": {
+        "adj": ["Silent", "Hidden", "Missing", "Crooked", "Midnight", "Locked"],
+        "noun": ["Detective", "Alibi", "Clue", "Witness", "Murder", "Inspector"],
+        "sub": ["detective fiction", "cozy mystery"],
+    },
+    "romance": {
+        "adj": ["Tender", "Sweet", "Forbidden", "Summer", "Secret", "Eternal"],
+        "noun": ["Love", "Kiss", "Heart", "Wedding", "Bride", "Promise"],
+        "sub": ["historical romance", "contemporary romance"],
+    },
+    "fantasy": {
+        "adj": ["Enchanted", "Dragon", "Elven", "Shadow", "Crystal", "Ancient"],
+        "noun": ["Sword", "Wizard", "Kingdom", "Quest", "Sorcerer", "Throne"],
+        "sub": ["epic fantasy", "fairy tales"],
+    },
+    "history": {
+        "adj": ["Imperial", "Medieval", "Roman", "Victorian", "Revolutionary", "Colonial"],
+        "noun": ["Empire", "War", "Dynasty", "Battle", "Century", "Republic"],
+        "sub": ["military history", "ancient history"],
+    },
+    "cooking": {
+        "adj": ["Simple", "Italian", "Vegetarian", "Rustic", "Spicy", "Homemade"],
+        "noun": ["Kitchen", "Recipes", "Baking", "Cookbook", "Feast", "Bread"],
+        "sub": ["baking", "world cuisine"],
+    },
+    "travel": {
+        "adj": ["Wandering", "Distant", "Coastal", "Alpine", "Nomadic", "Tropical"],
+        "noun": ["Journey", "Road", "Voyage", "Passport", "Island", "Expedition"],
+        "sub": ["travel writing", "adventure travel"],
+    },
+    "horror": {
+        "adj": ["Haunted", "Cursed", "Bloody", "Ghostly", "Wicked", "Grim"],
+        "noun": ["Ghost", "Nightmare", "Vampire", "Crypt", "Demon", "Terror"],
+        "sub": ["supernatural horror", "gothic horror"],
+    },
+    "poetry": {
+        "adj": ["Lyric", "Quiet", "Autumn", "Collected", "Wild", "Lunar"],
+        "noun": ["Poems", "Verses", "Sonnets", "Songs", "Elegy", "Odes"],
+        "sub": ["modern poetry", "classic poetry"],
+    },
+    "biography": {
+        "adj": ["Remarkable", "Unfinished", "Early", "Private", "Public", "Honest"],
+        "noun": ["Life", "Memoir", "Diary", "Letters", "Years", "Portrait"],
+        "sub": ["memoir", "political biography"],
+    },
+    "economics": {
+        "adj": ["Global", "Invisible", "Rational", "Hidden", "Modern", "Wealthy"],
+        "noun": ["Markets", "Capital", "Money", "Trade", "Economy", "Finance"],
+        "sub": ["finance", "economic policy"],
+    },
+    "sports": {
+        "adj": ["Winning", "Golden", "Fast", "Final", "Perfect", "Iron"],
+        "noun": ["Season", "Game", "Champion", "Team", "Marathon", "Goal"],
+        "sub": ["football", "athletics"],
+    },
 }
-SURNAMES = ["Abbott", "Baker", "Carter", "Dalton", "Ellis", "Fisher", "Grant", "Hayes", "Irwin",
-            "Jensen", "Keller", "Lawson", "Morgan", "Nolan", "Owens", "Porter", "Quinn", "Reyes",
-            "Shaw", "Turner", "Upton", "Vance", "Walsh", "Young"]
+SURNAMES = [
+    "Abbott",
+    "Baker",
+    "Carter",
+    "Dalton",
+    "Ellis",
+    "Fisher",
+    "Grant",
+    "Hayes",
+    "Irwin",
+    "Jensen",
+    "Keller",
+    "Lawson",
+    "Morgan",
+    "Nolan",
+    "Owens",
+    "Porter",
+    "Quinn",
+    "Reyes",
+    "Shaw",
+    "Turner",
+    "Upton",
+    "Vance",
+    "Walsh",
+    "Young",
+]
 FIRST = ["Ann", "Ben", "Cara", "Dev", "Eve", "Finn", "Gail", "Hugo", "Ida", "Jon", "Kim", "Leo"]
 PUBLISHERS = ["Harbor Press", "Lantern Books", "Northwind", "Penrose House", "Quill & Co", "Redwood"]
-RELATIONS = ["book.book.genre", "book.written_work.author", "book.written_work.literary_series",
-             "book.written_work.publisher"]
+RELATIONS = [
+    "book.book.genre",
+    "book.written_work.author",
+    "book.written_work.literary_series",
+    "book.written_work.publisher",
+]
 
 
 def default_size() -> dict[str, int]:
@@ -101,7 +153,8 @@ def generate(out: Path, n_users: int = 800, n_items: int = 600, seed: int = 7) -
     triples = []
     genre_ent = {}
     for t, nm in enumerate(names):
-        genre_ent[t] = len(ent_names); ent_names.append(nm)
+        genre_ent[t] = len(ent_names)
+        ent_names.append(nm)
     authors = {t: [] for t in range(T)}
     for t in range(T):
         for _ in range(6):
@@ -115,7 +168,8 @@ def generate(out: Path, n_users: int = 800, n_items: int = 600, seed: int = 7) -
             ent_names.append(f"{rng.choice(v['adj'])} {rng.choice(v['noun'])} series")
     pubs = []
     for p in PUBLISHERS:
-        pubs.append(len(ent_names)); ent_names.append(p)
+        pubs.append(len(ent_names))
+        ent_names.append(p)
     for i in range(n_items):
         t = int(item_topic[i])
         triples.append((i, 0, genre_ent[t]))
@@ -140,7 +194,8 @@ def generate(out: Path, n_users: int = 800, n_items: int = 600, seed: int = 7) -
         w = 0.85 * w / w.sum() + 0.15 * popularity / popularity.sum()
         items = rng.choice(n_items, size=min(n, n_items - 1), replace=False, p=w)
         n_test = max(1, int(round(0.2 * len(items))))
-        pairs_train.append(items[n_test:]); pairs_test.append(items[:n_test])
+        pairs_train.append(items[n_test:])
+        pairs_test.append(items[:n_test])
 
     # ---- oracle interest graph: two sub-interests per topic, noisy
     n_ent = len(ent_names)
@@ -165,12 +220,15 @@ def generate(out: Path, n_users: int = 800, n_items: int = 600, seed: int = 7) -
     w("user_list.txt", ["org_id remap_id"] + [f"U{u} {u}" for u in range(n_users)])
     w("kg_final.txt", [f"{h} {r} {t}" for h, r, t in triples])
     w("user_interest_clustered.txt", [f"{u} {j}" for u, j in sorted(ui)])
-    w("topics.txt", ["topic_id name sub_interests"] +
-      [f"{t}\t{nm}\t{';'.join(TOPICS[nm]['sub'])}" for t, nm in enumerate(names)])
+    w(
+        "topics.txt",
+        ["topic_id name sub_interests"] + [f"{t}\t{nm}\t{';'.join(TOPICS[nm]['sub'])}" for t, nm in enumerate(names)],
+    )
     w("planted_user_topics.txt", [" ".join(map(str, [u, *tops])) for u, tops in enumerate(user_topics)])
     w("item_topics.txt", [f"{i} {int(t)}" for i, t in enumerate(item_topic)])
-    (out / "GENERATOR.json").write_text(json.dumps(
-        {"version": GENERATOR_VERSION, "n_users": n_users, "n_items": n_items, "seed": seed}) + "\n")
+    (out / "GENERATOR.json").write_text(
+        json.dumps({"version": GENERATOR_VERSION, "n_users": n_users, "n_items": n_items, "seed": seed}) + "\n"
+    )
 
 
 def ensure_synthetic(folder: Path, **size) -> Path:
@@ -189,6 +247,7 @@ def ensure_synthetic(folder: Path, **size) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     if folder.exists():
         import shutil
+
         shutil.rmtree(folder)
     os.replace(tmp, folder)
     return folder
@@ -201,11 +260,12 @@ def attach_truth(ds, folder: Path):
     ds.meta["topic_names"] = [t[1] for t in topics]
     ds.meta["topic_sub_interests"] = [t[2].split(";") for t in topics]
     ds.meta["planted_user_topics"] = [
-        [int(x) for x in ln.split()[1:]] for ln in (folder / "planted_user_topics.txt").read_text().splitlines()]
+        [int(x) for x in ln.split()[1:]] for ln in (folder / "planted_user_topics.txt").read_text().splitlines()
+    ]
     ds.meta["item_topic"] = np.array(
-        [int(ln.split()[1]) for ln in (folder / "item_topics.txt").read_text().splitlines()], dtype=np.int64)
-    ds.meta["interests_source"] = ("synthetic oracle: planted interests with noise "
-                                   "(NOT from an LLM; for checks only)")
+        [int(ln.split()[1]) for ln in (folder / "item_topics.txt").read_text().splitlines()], dtype=np.int64
+    )
+    ds.meta["interests_source"] = "synthetic oracle: planted interests with noise (NOT from an LLM; for checks only)"
     # oracle interest node j = 2 * topic + variant; readable labels
     labels = []
     for orig in ds.interest_ids:

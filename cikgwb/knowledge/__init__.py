@@ -5,6 +5,7 @@ Importing the package is cheap; the heavy modules load on first use::
 
     from cikgwb.knowledge import infer_interests, load_answers
 """
+
 from __future__ import annotations
 
 from typing import Any

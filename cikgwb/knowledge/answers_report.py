@@ -10,6 +10,7 @@ Speed is measured from the answers' ``received_at`` stamps: users/s over the tim
 answering, where a gap of more than ``gap_s`` seconds between two answers (a stopped and resumed
 run) is not counted.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,9 +35,14 @@ def read_store_readonly(path: str | Path) -> list[dict[str, Any]]:
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
         con.row_factory = sqlite3.Row
-        rows = [dict(r) for r in con.execute("SELECT key, user, dataset, model, response_model, template, "
-                                              "backend, raw, usage, finish_reason, requested_at, received_at "
-                                              "FROM answers ORDER BY received_at")]
+        rows = [
+            dict(r)
+            for r in con.execute(
+                "SELECT key, user, dataset, model, response_model, template, "
+                "backend, raw, usage, finish_reason, requested_at, received_at "
+                "FROM answers ORDER BY received_at"
+            )
+        ]
     except sqlite3.DatabaseError as e:
         raise ValueError(f"{path}: not an answer store ({e})") from None
     finally:
@@ -52,15 +58,19 @@ def _speed(stamps: list[float], gap_s: float) -> dict[str, Any]:
         return {"answers": len(stamps), "active_s": 0.0, "users_per_s": None, "resumed_gaps": 0}
     gaps = [b - a for a, b in zip(stamps, stamps[1:])]
     active = sum(g for g in gaps if g <= gap_s)
-    return {"answers": len(stamps), "active_s": round(active, 1),
-            "users_per_s": round((len(stamps) - 1) / active, 3) if active > 0 else None,
-            "resumed_gaps": sum(g > gap_s for g in gaps),
-            "first": datetime.fromtimestamp(stamps[0], timezone.utc).isoformat(timespec="seconds"),
-            "last": datetime.fromtimestamp(stamps[-1], timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "answers": len(stamps),
+        "active_s": round(active, 1),
+        "users_per_s": round((len(stamps) - 1) / active, 3) if active > 0 else None,
+        "resumed_gaps": sum(g > gap_s for g in gaps),
+        "first": datetime.fromtimestamp(stamps[0], timezone.utc).isoformat(timespec="seconds"),
+        "last": datetime.fromtimestamp(stamps[-1], timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
-def _parse_store(store: str | Path, ds: Any, history_len: int, split: str,
-                 templates: dict[str, Any] | None = None) -> tuple[list, list, dict]:
+def _parse_store(
+    store: str | Path, ds: Any, history_len: int, split: str, templates: dict[str, Any] | None = None
+) -> tuple[list, list, dict]:
     """The store's rows of this dataset, each parsed with the echo rules; the histories by user.
 
     ``templates`` maps template ids to :class:`~cikgwb.knowledge.templates.Template` objects for
@@ -80,8 +90,9 @@ def _parse_store(store: str | Path, ds: Any, history_len: int, split: str,
                 tpls[tid] = None
         t = tpls[tid]
         h = hist.get(int(r["user"]))
-        echo = EchoChecker(h.titles if h else (), t.prompt_text(kind) if t else None,
-                           [a for _, a in t.examples] if t else ())
+        echo = EchoChecker(
+            h.titles if h else (), t.prompt_text(kind) if t else None, [a for _, a in t.examples] if t else ()
+        )
         parsed.append(parse_answer(r["raw"], echo=echo))
     return rows, parsed, hist
 
@@ -92,8 +103,13 @@ def answers_table(store: str | Path, ds: Any, *, history_len: int = HISTORY_LEN,
     import pandas as pd
 
     rows, parsed, _ = _parse_store(store, ds, history_len, split)
-    recs = sorted(((int(r["user"]), p.phrases, r["raw"], f"llm:{r['model']} ({r['backend']})", p.reason,
-                    r["template"]) for r, p in zip(rows, parsed)), key=lambda x: x[0])
+    recs = sorted(
+        (
+            (int(r["user"]), p.phrases, r["raw"], f"llm:{r['model']} ({r['backend']})", p.reason, r["template"])
+            for r, p in zip(rows, parsed)
+        ),
+        key=lambda x: x[0],
+    )
     seen: set[int] = set()
     out = []
     for rec in recs:  # one line per user (a store with several templates: the first received)
@@ -103,8 +119,16 @@ def answers_table(store: str | Path, ds: Any, *, history_len: int = HISTORY_LEN,
     return pd.DataFrame(out, columns=["user", "phrases", "raw", "source", "reason", "template"])
 
 
-def store_summary(store: str | Path, ds: Any, *, history_len: int = HISTORY_LEN, split: str = "train",
-                  sample: int = 20, seed: int = 0, gap_s: float = 60.0) -> dict[str, Any]:
+def store_summary(
+    store: str | Path,
+    ds: Any,
+    *,
+    history_len: int = HISTORY_LEN,
+    split: str = "train",
+    sample: int = 20,
+    seed: int = 0,
+    gap_s: float = 60.0,
+) -> dict[str, Any]:
     """Counts, speed, tokens, reasons, echo rates per template and ``sample`` random answers."""
     rows, parsed, hist = _parse_store(store, ds, history_len, split)
     parsed_rows = []
@@ -123,26 +147,44 @@ def store_summary(store: str | Path, ds: Any, *, history_len: int = HISTORY_LEN,
     for i in sorted(pick, key=lambda i: rows[i]["user"]):
         r, p = rows[i], parsed[i]
         h = hist.get(int(r["user"]))
-        samples.append({"user": int(r["user"]), "titles": list(h.titles) if h else [], "raw": r["raw"],
-                        "phrases": p.phrases, "reason": p.reason, "echoes": [e for e, _ in p.echoes]})
+        samples.append(
+            {
+                "user": int(r["user"]),
+                "titles": list(h.titles) if h else [],
+                "raw": r["raw"],
+                "phrases": p.phrases,
+                "reason": p.reason,
+                "echoes": [e for e, _ in p.echoes],
+            }
+        )
     return {
-        "store": str(store), "dataset": ds.name, "users": int(ds.n_users),
-        "users with titled history": users_with_history, "answered": len(rows),
+        "store": str(store),
+        "dataset": ds.name,
+        "users": int(ds.n_users),
+        "users with titled history": users_with_history,
+        "answered": len(rows),
         "answered fraction": round(len(rows) / max(1, users_with_history), 4),
-        "models": dict(Counter(r["model"] for r in rows)), "templates": dict(Counter(r["template"] for r in rows)),
+        "models": dict(Counter(r["model"] for r in rows)),
+        "templates": dict(Counter(r["template"] for r in rows)),
         "speed": _speed([float(r["received_at"]) for r in rows], gap_s),
-        "tokens": {"prompt mean": round(statistics.fmean(prompt_toks), 1) if rows else None,
-                   "prompt median": statistics.median(prompt_toks) if rows else None,
-                   "completion mean": round(statistics.fmean(compl_toks), 1) if rows else None,
-                   "completion median": statistics.median(compl_toks) if rows else None,
-                   "prompt total": sum(prompt_toks), "completion total": sum(compl_toks),
-                   "finish reasons": dict(Counter(r["finish_reason"] for r in rows))},
-        "usable": usable, "usable rate": round(usable / max(1, len(rows)), 4),
-        "reasons": summarise(parsed)["reasons"], "parse notes": summarise(parsed)["notes"],
+        "tokens": {
+            "prompt mean": round(statistics.fmean(prompt_toks), 1) if rows else None,
+            "prompt median": statistics.median(prompt_toks) if rows else None,
+            "completion mean": round(statistics.fmean(compl_toks), 1) if rows else None,
+            "completion median": statistics.median(compl_toks) if rows else None,
+            "prompt total": sum(prompt_toks),
+            "completion total": sum(compl_toks),
+            "finish reasons": dict(Counter(r["finish_reason"] for r in rows)),
+        },
+        "usable": usable,
+        "usable rate": round(usable / max(1, len(rows)), 4),
+        "reasons": summarise(parsed)["reasons"],
+        "parse notes": summarise(parsed)["notes"],
         "reasons per template": {k: dict(v) for k, v in per_tpl_reasons.items()},
         "echo": echo_report(parsed_rows),
         "history": {"max_items": history_len, "split": split},
-        "sample": samples, "sample seed": seed,
+        "sample": samples,
+        "sample seed": seed,
     }
 
 
@@ -150,8 +192,12 @@ def _md_escape(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " / ")
 
 
-def markdown_report(summary: dict[str, Any], provenance: dict[str, Any] | None = None,
-                    title: str | None = None, notes: list[str] | None = None) -> str:
+def markdown_report(
+    summary: dict[str, Any],
+    provenance: dict[str, Any] | None = None,
+    title: str | None = None,
+    notes: list[str] | None = None,
+) -> str:
     """A small Markdown report of :func:`store_summary` (plus provenance lines)."""
     s = summary
     sp, tk = s["speed"], s["tokens"]
@@ -160,37 +206,52 @@ def markdown_report(summary: dict[str, Any], provenance: dict[str, Any] | None =
         out += ["## Provenance", ""]
         out += [f"- **{k}**: {v}" for k, v in provenance.items()]
         out.append("")
-    out += ["## Progress and rates", "",
-            f"- answered: **{s['answered']:,} of {s['users with titled history']:,}** users with a titled "
-            f"training history ({100 * s['answered fraction']:.1f}%; the dataset has {s['users']:,} users)",
-            f"- speed: **{sp['users_per_s']} users/s** over {sp['active_s']:,} s of answering "
-            f"({sp.get('first', '-')} .. {sp.get('last', '-')}; pauses > 60 s not counted: "
-            f"{sp['resumed_gaps']})",
-            f"- tokens per user: prompt mean {tk['prompt mean']} (median {tk['prompt median']}), "
-            f"answer mean {tk['completion mean']} (median {tk['completion median']}); totals "
-            f"{tk['prompt total']:,} / {tk['completion total']:,}; finish reasons {tk['finish reasons']}",
-            f"- usable answers: **{s['usable']:,} ({100 * s['usable rate']:.1f}%)**; reasons "
-            + ", ".join(f"{k} {v:,}" for k, v in s["reasons"].items()), ""]
-    out += ["### Echo rate per template", "",
-            "| template | answers | usable rate | echo rate (all phrases echo) | answers with an echo | "
-            "echoed phrases | title / prompt echoes | same as a worked example | kept phrases copied "
-            "from the examples |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    out += [
+        "## Progress and rates",
+        "",
+        f"- answered: **{s['answered']:,} of {s['users with titled history']:,}** users with a titled "
+        f"training history ({100 * s['answered fraction']:.1f}%; the dataset has {s['users']:,} users)",
+        f"- speed: **{sp['users_per_s']} users/s** over {sp['active_s']:,} s of answering "
+        f"({sp.get('first', '-')} .. {sp.get('last', '-')}; pauses > 60 s not counted: "
+        f"{sp['resumed_gaps']})",
+        f"- tokens per user: prompt mean {tk['prompt mean']} (median {tk['prompt median']}), "
+        f"answer mean {tk['completion mean']} (median {tk['completion median']}); totals "
+        f"{tk['prompt total']:,} / {tk['completion total']:,}; finish reasons {tk['finish reasons']}",
+        f"- usable answers: **{s['usable']:,} ({100 * s['usable rate']:.1f}%)**; reasons "
+        + ", ".join(f"{k} {v:,}" for k, v in s["reasons"].items()),
+        "",
+    ]
+    out += [
+        "### Echo rate per template",
+        "",
+        "| template | answers | usable rate | echo rate (all phrases echo) | answers with an echo | "
+        "echoed phrases | title / prompt echoes | same as a worked example | kept phrases copied "
+        "from the examples |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     pct = lambda x: "-" if x is None else f"{100 * x:.1f}%"  # noqa: E731
     for tid, e in s["echo"].items():
-        out.append(f"| {tid} | {e['answers']:,} | {pct(e['usable rate'])} | {pct(e['echo rate'])} | "
-                   f"{pct(e['answers with an echo'])} | {pct(e['echoed phrases'])} | "
-                   f"{e['title echoes']:,} / {e['prompt echoes']:,} | {e['same as example']:,} | "
-                   f"{pct(e.get('example phrases'))} |")
-    out += ["", f"### {len(s['sample'])} random users' answers beside their titles (seed {s['sample seed']})", "",
-            "| user | titles (training history, last 30) | raw answer | phrases kept | reason |",
-            "|---:|---|---|---|---|"]
+        out.append(
+            f"| {tid} | {e['answers']:,} | {pct(e['usable rate'])} | {pct(e['echo rate'])} | "
+            f"{pct(e['answers with an echo'])} | {pct(e['echoed phrases'])} | "
+            f"{e['title echoes']:,} / {e['prompt echoes']:,} | {e['same as example']:,} | "
+            f"{pct(e.get('example phrases'))} |"
+        )
+    out += [
+        "",
+        f"### {len(s['sample'])} random users' answers beside their titles (seed {s['sample seed']})",
+        "",
+        "| user | titles (training history, last 30) | raw answer | phrases kept | reason |",
+        "|---:|---|---|---|---|",
+    ]
     for x in s["sample"]:
         titles = "; ".join(x["titles"])
         if len(titles) > 300:
             titles = titles[:297] + "..."
-        out.append(f"| {x['user']} | {_md_escape(titles)} | {_md_escape(x['raw'])} | "
-                   f"{_md_escape(', '.join(x['phrases']))} | {x['reason']} |")
+        out.append(
+            f"| {x['user']} | {_md_escape(titles)} | {_md_escape(x['raw'])} | "
+            f"{_md_escape(', '.join(x['phrases']))} | {x['reason']} |"
+        )
     if notes:
         out += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     return "\n".join(out) + "\n"

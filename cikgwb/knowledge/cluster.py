@@ -30,6 +30,7 @@ reads better when a small model answers with few distinct phrases; the label joi
 frequent phrases. Otherwise the readable label joins the top keywords (up to three, skipping a keyword whose words the earlier ones already hold).
 Clusters are numbered by decreasing number of occurrences (interest 0 is the largest).
 """
+
 from __future__ import annotations
 
 import time
@@ -58,12 +59,12 @@ class ClusteringError(ValueError):
 class Clustering:
     """Distinct phrases, their cluster, and each cluster's keywords and readable label."""
 
-    phrases: list[str]                      # distinct cleaned phrases
-    counts: np.ndarray                      # occurrences of each phrase (int64)
-    assign: np.ndarray                      # cluster id of each phrase, 0..n_clusters-1
+    phrases: list[str]  # distinct cleaned phrases
+    counts: np.ndarray  # occurrences of each phrase (int64)
+    assign: np.ndarray  # cluster id of each phrase, 0..n_clusters-1
     n_clusters: int
     keywords: list[list[tuple[str, float]]]  # per cluster, best first
-    labels: list[str]                       # per cluster
+    labels: list[str]  # per cluster
     info: dict[str, Any] = field(default_factory=dict)
 
     def phrase_to_cluster(self) -> dict[str, int]:
@@ -79,19 +80,27 @@ class Clustering:
         """One row per cluster: ``cluster, label, phrases, occurrences, keywords, top_phrases``."""
         size = np.bincount(self.assign, minlength=self.n_clusters)
         occ = np.bincount(self.assign, weights=self.counts, minlength=self.n_clusters).astype(np.int64)
-        return pd.DataFrame({
-            "cluster": np.arange(self.n_clusters),
-            "label": self.labels,
-            "phrases": size,
-            "occurrences": occ,
-            "keywords": [", ".join(w for w, _ in kw[:top]) for kw in self.keywords],
-            "top_phrases": ["; ".join(p for p, _ in self.members(j)[:top]) for j in range(self.n_clusters)],
-        })
+        return pd.DataFrame(
+            {
+                "cluster": np.arange(self.n_clusters),
+                "label": self.labels,
+                "phrases": size,
+                "occurrences": occ,
+                "keywords": [", ".join(w for w, _ in kw[:top]) for kw in self.keywords],
+                "top_phrases": ["; ".join(p for p, _ in self.members(j)[:top]) for j in range(self.n_clusters)],
+            }
+        )
 
 
 # ------------------------------------------------------------------------------------ labels
-def ctfidf_keywords(phrases: Sequence[str], counts: np.ndarray, assign: np.ndarray, n_clusters: int,
-                    top_n: int = 10, ngram_range: tuple[int, int] = (1, 2)) -> list[list[tuple[str, float]]]:
+def ctfidf_keywords(
+    phrases: Sequence[str],
+    counts: np.ndarray,
+    assign: np.ndarray,
+    n_clusters: int,
+    top_n: int = 10,
+    ngram_range: tuple[int, int] = (1, 2),
+) -> list[list[tuple[str, float]]]:
     """c-TF-IDF keywords per cluster (formula in the module docstring), best first."""
     from sklearn.feature_extraction.text import CountVectorizer
 
@@ -100,9 +109,10 @@ def ctfidf_keywords(phrases: Sequence[str], counts: np.ndarray, assign: np.ndarr
         X = cv.fit_transform(list(phrases))
     except ValueError:  # empty vocabulary
         return [[] for _ in range(n_clusters)]
-    W = sp.csr_matrix((np.asarray(counts, dtype=np.float64), (assign, np.arange(len(phrases)))),
-                      shape=(n_clusters, len(phrases)))
-    C = (W @ X).tocsr()                                          # cluster x term counts
+    W = sp.csr_matrix(
+        (np.asarray(counts, dtype=np.float64), (assign, np.arange(len(phrases)))), shape=(n_clusters, len(phrases))
+    )
+    C = (W @ X).tocsr()  # cluster x term counts
     f = np.asarray(C.sum(axis=0)).ravel()
     A = C.sum() / max(n_clusters, 1)
     idf = np.log1p(A / np.maximum(f, 1e-12))
@@ -119,8 +129,9 @@ def ctfidf_keywords(phrases: Sequence[str], counts: np.ndarray, assign: np.ndarr
     return out
 
 
-def phrase_keywords(counts: np.ndarray, assign: np.ndarray, n_clusters: int, phrases: Sequence[str],
-                    top_n: int = 10) -> list[list[tuple[str, float]]]:
+def phrase_keywords(
+    counts: np.ndarray, assign: np.ndarray, n_clusters: int, phrases: Sequence[str], top_n: int = 10
+) -> list[list[tuple[str, float]]]:
     """Each cluster's member phrases, most frequent first (ties by phrase), scored by their share
     of the cluster's occurrences (``representation="phrases"``)."""
     counts = np.asarray(counts, dtype=np.float64)
@@ -154,14 +165,16 @@ def readable_label(keywords: Sequence[tuple[str, float]], fallback: str = "", ma
 def _validate_kappa(kappa: int | None, n: int, clusterer: str) -> None:
     if kappa is None:
         if clusterer == "kmeans":
-            raise ClusteringError("kmeans needs kappa (the number of interest nodes); "
-                                  "kappa=None is for clusterer 'bertopic' (HDBSCAN)")
+            raise ClusteringError(
+                "kmeans needs kappa (the number of interest nodes); kappa=None is for clusterer 'bertopic' (HDBSCAN)"
+            )
         return
     if isinstance(kappa, bool) or not isinstance(kappa, int | np.integer) or kappa < 1:
         raise ClusteringError(f"kappa={kappa!r}: expected a positive integer (or None with bertopic)")
     if kappa > n:
-        raise ClusteringError(f"kappa={kappa} is larger than the number of distinct phrases ({n}); "
-                              f"expected kappa <= {n}")
+        raise ClusteringError(
+            f"kappa={kappa} is larger than the number of distinct phrases ({n}); expected kappa <= {n}"
+        )
 
 
 def _renumber_by_size(assign: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, int]:
@@ -199,10 +212,20 @@ def _bertopic_embedder(enc: TfidfEncoder | SentenceEncoder, svd: Any = None) -> 
     return LsaEmbedder()
 
 
-def _bertopic(docs: list[str], emb: np.ndarray, embedder: Any, kappa: int | None, seed: int,
-              representation: str, n_keywords: int, min_cluster_size: int, n_init: int | str,
-              umap_kwargs: dict | None, assign: np.ndarray | None = None,
-              hdbscan_kwargs: dict | None = None) -> tuple[np.ndarray, list, dict]:
+def _bertopic(
+    docs: list[str],
+    emb: np.ndarray,
+    embedder: Any,
+    kappa: int | None,
+    seed: int,
+    representation: str,
+    n_keywords: int,
+    min_cluster_size: int,
+    n_init: int | str,
+    umap_kwargs: dict | None,
+    assign: np.ndarray | None = None,
+    hdbscan_kwargs: dict | None = None,
+) -> tuple[np.ndarray, list, dict]:
     """Fit BERTopic; with ``assign`` given, only compute its representation of that clustering."""
     from bertopic import BERTopic
     from bertopic.cluster import BaseCluster
@@ -220,8 +243,14 @@ def _bertopic(docs: list[str], emb: np.ndarray, embedder: Any, kappa: int | None
     else:
         from umap import UMAP
 
-        uk = {"n_neighbors": min(15, n - 1), "n_components": min(5, n - 2), "min_dist": 0.0,
-              "metric": "cosine", "random_state": seed, "low_memory": True}
+        uk = {
+            "n_neighbors": min(15, n - 1),
+            "n_components": min(5, n - 2),
+            "min_dist": 0.0,
+            "metric": "cosine",
+            "random_state": seed,
+            "low_memory": True,
+        }
         uk.update(umap_kwargs or {})
         umap_model = UMAP(**uk)
         info["umap"] = {k: v for k, v in uk.items()}
@@ -232,14 +261,25 @@ def _bertopic(docs: list[str], emb: np.ndarray, embedder: Any, kappa: int | None
         else:
             from hdbscan import HDBSCAN
 
-            hk = {"min_cluster_size": min_cluster_size, "metric": "euclidean",
-                  "cluster_selection_method": "eom", "prediction_data": True}
+            hk = {
+                "min_cluster_size": min_cluster_size,
+                "metric": "euclidean",
+                "cluster_selection_method": "eom",
+                "prediction_data": True,
+            }
             hk.update(hdbscan_kwargs or {})
             cluster_model = HDBSCAN(**hk)
             info["hdbscan"] = {k: v for k, v in hk.items() if k != "prediction_data"}
-    tm = BERTopic(embedding_model=embedder, umap_model=umap_model, hdbscan_model=cluster_model,
-                  vectorizer_model=vec, representation_model=rep, top_n_words=n_keywords,
-                  calculate_probabilities=False, verbose=False)
+    tm = BERTopic(
+        embedding_model=embedder,
+        umap_model=umap_model,
+        hdbscan_model=cluster_model,
+        vectorizer_model=vec,
+        representation_model=rep,
+        top_n_words=n_keywords,
+        calculate_probabilities=False,
+        verbose=False,
+    )
     with warnings.catch_warnings():  # UMAP: "n_jobs value 1 overridden to 1 by setting random_state"
         warnings.filterwarnings("ignore", message=".*overridden to 1 by setting random_state.*")
         topics, _ = tm.fit_transform(docs, embeddings=emb, y=None if assign is None else assign.tolist())
@@ -249,22 +289,32 @@ def _bertopic(docs: list[str], emb: np.ndarray, embedder: Any, kappa: int | None
         info["outliers_before_reduction"] = n_out
         if n_out and (topics != -1).any():
             new = tm.reduce_outliers(docs, topics.tolist(), strategy="embeddings", embeddings=emb)
-            tm.update_topics(docs, topics=new, vectorizer_model=vec, representation_model=rep,
-                             top_n_words=n_keywords)
+            tm.update_topics(docs, topics=new, vectorizer_model=vec, representation_model=rep, top_n_words=n_keywords)
             topics = np.asarray(new, dtype=np.int64)
         elif n_out:
-            raise ClusteringError(f"bertopic/HDBSCAN found no cluster in {n} phrases (all outliers); "
-                                  f"lower min_cluster_size (now {min_cluster_size}) or give kappa")
-    kw = {int(t): [(str(w), float(s)) for w, s in (tm.get_topic(int(t)) or []) if w]
-          for t in np.unique(topics)}
+            raise ClusteringError(
+                f"bertopic/HDBSCAN found no cluster in {n} phrases (all outliers); "
+                f"lower min_cluster_size (now {min_cluster_size}) or give kappa"
+            )
+    kw = {int(t): [(str(w), float(s)) for w, s in (tm.get_topic(int(t)) or []) if w] for t in np.unique(topics)}
     return topics, kw, info
 
 
-def cluster_phrases(occurrences: Sequence[str], encoder: str | TfidfEncoder | SentenceEncoder = "tfidf",
-                    clusterer: str = "kmeans", kappa: int | None = 350, seed: int = 0, *,
-                    representation: str = "ctfidf", n_keywords: int = 10, min_cluster_size: int = 10,
-                    n_init: int | str = "auto", umap_kwargs: dict | None = None,
-                    hdbscan_kwargs: dict | None = None, device: str = "cpu") -> Clustering:
+def cluster_phrases(
+    occurrences: Sequence[str],
+    encoder: str | TfidfEncoder | SentenceEncoder = "tfidf",
+    clusterer: str = "kmeans",
+    kappa: int | None = 350,
+    seed: int = 0,
+    *,
+    representation: str = "ctfidf",
+    n_keywords: int = 10,
+    min_cluster_size: int = 10,
+    n_init: int | str = "auto",
+    umap_kwargs: dict | None = None,
+    hdbscan_kwargs: dict | None = None,
+    device: str = "cpu",
+) -> Clustering:
     """Cluster phrases (one entry per occurrence, repeats allowed) into ``kappa`` labelled groups.
 
     ``umap_kwargs`` / ``hdbscan_kwargs`` override BERTopic's UMAP / HDBSCAN settings (e.g.
@@ -279,16 +329,16 @@ def cluster_phrases(occurrences: Sequence[str], encoder: str | TfidfEncoder | Se
         raise ClusteringError(f"representation {representation!r}: expected one of {list(REPRESENTATIONS)}")
     occurrences = [str(p) for p in occurrences]
     if not occurrences:
-        raise ClusteringError("no phrases to cluster (the answers are empty, or every phrase was "
-                              "removed by cleaning)")
+        raise ClusteringError("no phrases to cluster (the answers are empty, or every phrase was removed by cleaning)")
     tally = Counter(occurrences)
     phrases = sorted(tally, key=lambda p: (-tally[p], p))
     counts = np.array([tally[p] for p in phrases], dtype=np.int64)
     n = len(phrases)
     _validate_kappa(kappa, n, clusterer)
     if clusterer == "bertopic" and n < MIN_PHRASES_BERTOPIC:
-        raise ClusteringError(f"bertopic needs at least {MIN_PHRASES_BERTOPIC} distinct phrases for "
-                              f"UMAP, got {n}; use clusterer 'kmeans'")
+        raise ClusteringError(
+            f"bertopic needs at least {MIN_PHRASES_BERTOPIC} distinct phrases for UMAP, got {n}; use clusterer 'kmeans'"
+        )
     if kappa is not None:
         kappa = int(kappa)
 
@@ -298,9 +348,15 @@ def cluster_phrases(occurrences: Sequence[str], encoder: str | TfidfEncoder | Se
     enc.fit(occurrences)
     X = enc.encode(phrases)
     timings["encode_s"] = time.perf_counter() - t0
-    info: dict[str, Any] = {"encoder": enc.describe(), "clusterer": clusterer, "kappa": kappa,
-                            "seed": seed, "representation": representation,
-                            "distinct_phrases": n, "occurrences": int(counts.sum())}
+    info: dict[str, Any] = {
+        "encoder": enc.describe(),
+        "clusterer": clusterer,
+        "kappa": kappa,
+        "seed": seed,
+        "representation": representation,
+        "distinct_phrases": n,
+        "occurrences": int(counts.sum()),
+    }
 
     t0 = time.perf_counter()
     svd = None
@@ -316,9 +372,19 @@ def cluster_phrases(occurrences: Sequence[str], encoder: str | TfidfEncoder | Se
         if isinstance(enc, TfidfEncoder):
             svd, emb = _lsa(X, seed)
             info["lsa_dims"] = int(emb.shape[1])
-        raw, bt_kw, extra = _bertopic(phrases, emb, _bertopic_embedder(enc, svd), kappa, seed,
-                                      representation, n_keywords, min_cluster_size, n_init, umap_kwargs,
-                                      hdbscan_kwargs=hdbscan_kwargs)
+        raw, bt_kw, extra = _bertopic(
+            phrases,
+            emb,
+            _bertopic_embedder(enc, svd),
+            kappa,
+            seed,
+            representation,
+            n_keywords,
+            min_cluster_size,
+            n_init,
+            umap_kwargs,
+            hdbscan_kwargs=hdbscan_kwargs,
+        )
         info.update(extra)
     timings["cluster_s"] = time.perf_counter() - t0
 
@@ -332,8 +398,19 @@ def cluster_phrases(occurrences: Sequence[str], encoder: str | TfidfEncoder | Se
             svd, emb = _lsa(X, seed)
         else:
             emb = X
-        topics, kw, _ = _bertopic(phrases, emb, _bertopic_embedder(enc, svd), None, seed, representation,
-                                  n_keywords, min_cluster_size, n_init, None, assign=assign)
+        topics, kw, _ = _bertopic(
+            phrases,
+            emb,
+            _bertopic_embedder(enc, svd),
+            None,
+            seed,
+            representation,
+            n_keywords,
+            min_cluster_size,
+            n_init,
+            None,
+            assign=assign,
+        )
         topic_of = {int(assign[i]): int(topics[i]) for i in range(n)}  # BERTopic renumbers by size
         keywords = [kw.get(topic_of[j], []) for j in range(k)]
     elif representation == "phrases":
@@ -350,5 +427,6 @@ def cluster_phrases(occurrences: Sequence[str], encoder: str | TfidfEncoder | Se
     timings["label_s"] = time.perf_counter() - t0
     info["n_clusters"] = k
     info["timings"] = timings
-    return Clustering(phrases=phrases, counts=counts, assign=assign, n_clusters=k, keywords=keywords,
-                      labels=labels, info=info)
+    return Clustering(
+        phrases=phrases, counts=counts, assign=assign, n_clusters=k, keywords=keywords, labels=labels, info=info
+    )

@@ -12,6 +12,7 @@
 
 Heavy libraries are imported only when a command runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,9 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
 def _table(df: Any, max_rows: int = 20) -> str:
     from tabulate import tabulate
 
-    return tabulate(df.head(max_rows), headers="keys", tablefmt="simple", showindex=False,
-                    floatfmt=".3g", maxcolwidths=60)
+    return tabulate(
+        df.head(max_rows), headers="keys", tablefmt="simple", showindex=False, floatfmt=".3g", maxcolwidths=60
+    )
 
 
 def resolve_answers(answers: str, dataset: str) -> Path:
@@ -54,15 +56,19 @@ def resolve_answers(answers: str, dataset: str) -> Path:
     p = Path(answers).expanduser()
     if p.exists() or answers not in ANSWER_BACKENDS:
         if not p.is_file():
-            raise FileNotFoundError(f"{p}: answers file not found (expected an answers.jsonl, or one of "
-                                    f"{', '.join(ANSWER_BACKENDS)} for the file `cikgwb interests infer` writes)")
+            raise FileNotFoundError(
+                f"{p}: answers file not found (expected an answers.jsonl, or one of "
+                f"{', '.join(ANSWER_BACKENDS)} for the file `cikgwb interests infer` writes)"
+            )
         return p
     from .infer import default_run_dir
 
     f = default_run_dir(dataset, answers) / "answers.jsonl"
     if not f.is_file():
-        raise FileNotFoundError(f"{f}: no {answers} answers for {dataset} yet; run "
-                                f"`cikgwb interests infer --dataset {dataset} --backend {answers}` first")
+        raise FileNotFoundError(
+            f"{f}: no {answers} answers for {dataset} yet; run "
+            f"`cikgwb interests infer --dataset {dataset} --backend {answers}` first"
+        )
     return f
 
 
@@ -70,6 +76,7 @@ def default_out_dir(dataset: str, answers: Path, encoder: str, clusterer: str, k
     tag = answers.parent.name if answers.name == "answers.jsonl" else answers.stem
     enc = Path(encoder).name if encoder not in ("tfidf", "minilm") else encoder
     from ..paths import reports_root
+
     return reports_root() / "interests" / dataset / "graphs" / f"{tag}-{enc}-{clusterer}-k{kappa or 'auto'}-s{seed}"
 
 
@@ -81,36 +88,61 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     ds = load_dataset(args.dataset, data_dir=args.data_dir, split_seed=args.split_seed)
     path = resolve_answers(args.answers, args.dataset)
     answers = read_answers(path)
-    g = build_interest_graph(answers, dataset=ds, encoder=args.encoder, clusterer=args.clusterer,
-                             kappa=args.kappa, seed=args.seed, max_share=args.max_share,
-                             min_users=args.min_users, answers_path=path,
-                             unknown_users="drop" if args.drop_unknown_users else "error",
-                             representation=args.representation, n_init=args.n_init,
-                             min_cluster_size=args.min_cluster_size, device=args.device,
-                             hdbscan_kwargs={"min_samples": args.min_samples,
-                                             "cluster_selection_method": args.hdbscan_selection})
+    g = build_interest_graph(
+        answers,
+        dataset=ds,
+        encoder=args.encoder,
+        clusterer=args.clusterer,
+        kappa=args.kappa,
+        seed=args.seed,
+        max_share=args.max_share,
+        min_users=args.min_users,
+        answers_path=path,
+        unknown_users="drop" if args.drop_unknown_users else "error",
+        representation=args.representation,
+        n_init=args.n_init,
+        min_cluster_size=args.min_cluster_size,
+        device=args.device,
+        hdbscan_kwargs={"min_samples": args.min_samples, "cluster_selection_method": args.hdbscan_selection},
+    )
     g.provenance["wall_s"] = round(time.perf_counter() - t0, 2)
-    out = Path(args.out) if args.out else default_out_dir(args.dataset, path, args.encoder, args.clusterer,
-                                                          args.kappa, args.seed)
+    out = (
+        Path(args.out)
+        if args.out
+        else default_out_dir(args.dataset, path, args.encoder, args.clusterer, args.kappa, args.seed)
+    )
     id_offset = ds.n_entities if args.offset_ids else 0
     paths = g.save(out, id_offset=id_offset)
     prov = g.provenance
     if args.json:
-        print(json.dumps({"out": str(out), **{k: prov[k] for k in ("interests_source", "counts", "filters")},
-                          "timings": prov["clustering"].get("timings"), "wall_s": prov["wall_s"]},
-                         indent=2, default=str))
+        print(
+            json.dumps(
+                {
+                    "out": str(out),
+                    **{k: prov[k] for k in ("interests_source", "counts", "filters")},
+                    "timings": prov["clustering"].get("timings"),
+                    "wall_s": prov["wall_s"],
+                },
+                indent=2,
+                default=str,
+            )
+        )
         return 0
     ans = prov["answers"]
     print(f"{ds.name}: {ans['rows']} answers from {path} ({', '.join(ans['sources'])})")
     if ans["not_llm"]:
         print("NOTE: these answers are NOT from an LLM: " + ", ".join(ans["not_llm_sources"]))
     ph = prov["phrases"]
-    print(f"phrases: {ph['occurrences']} (user, phrase) pairs, {ph['distinct']} distinct, "
-          f"{ph['users_with_phrases']} users with phrases")
+    print(
+        f"phrases: {ph['occurrences']} (user, phrase) pairs, {ph['distinct']} distinct, "
+        f"{ph['users_with_phrases']} users with phrases"
+    )
     t = prov["clustering"]["timings"]
-    print(f"{prov['encoder'].get('encoder')} + {args.clusterer}, kappa={args.kappa}, seed={args.seed}: "
-          f"{prov['counts']['clusters']} clusters (encode {t['encode_s']:.1f} s, cluster {t['cluster_s']:.1f} s, "
-          f"labels {t['label_s']:.1f} s; total {prov['wall_s']:.1f} s)")
+    print(
+        f"{prov['encoder'].get('encoder')} + {args.clusterer}, kappa={args.kappa}, seed={args.seed}: "
+        f"{prov['counts']['clusters']} clusters (encode {t['encode_s']:.1f} s, cluster {t['cluster_s']:.1f} s, "
+        f"labels {t['label_s']:.1f} s; total {prov['wall_s']:.1f} s)"
+    )
     for line in g.filters.lines():
         print("  " + line)
     print(_table(g.labels[["interest_id", "label", "size", "top_phrases"]], max_rows=args.show))
@@ -122,35 +154,64 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 def add_cluster_parser(interests_subparsers: Any) -> argparse.ArgumentParser:
     """Register ``interests cluster`` on the ``interests`` sub-command's subparsers."""
     p = interests_subparsers.add_parser(
-        "cluster", help="cluster answers' phrases into labelled interest nodes (user-interest graph)",
+        "cluster",
+        help="cluster answers' phrases into labelled interest nodes (user-interest graph)",
         description="Clean the answers' phrases, encode them, cluster them into kappa interest nodes "
-                    "with readable labels, filter too generic / single-user interests, and write the "
-                    "user-interest graph (paper's file format), labels and provenance.")
+        "with readable labels, filter too generic / single-user interests, and write the "
+        "user-interest graph (paper's file format), labels and provenance.",
+    )
     _dataset_args(p)
-    p.add_argument("--answers", required=True,
-                   help="answers.jsonl, or kg-summary|chat|batch for reports/interests/DATASET/BACKEND/answers.jsonl")
-    p.add_argument("--encoder", default="tfidf",
-                   help="tfidf | minilm (packaged all-MiniLM-L6-v2, offline) | a sentence-transformers name or path")
+    p.add_argument(
+        "--answers",
+        required=True,
+        help="answers.jsonl, or kg-summary|chat|batch for reports/interests/DATASET/BACKEND/answers.jsonl",
+    )
+    p.add_argument(
+        "--encoder",
+        default="tfidf",
+        help="tfidf | minilm (packaged all-MiniLM-L6-v2, offline) | a sentence-transformers name or path",
+    )
     p.add_argument("--clusterer", choices=("kmeans", "bertopic"), default="kmeans")
-    p.add_argument("--kappa", type=_kappa, default=350,
-                   help="number of interest nodes (authors: 350 for book-crossing); 'none' = HDBSCAN (bertopic)")
+    p.add_argument(
+        "--kappa",
+        type=_kappa,
+        default=350,
+        help="number of interest nodes (authors: 350 for book-crossing); 'none' = HDBSCAN (bertopic)",
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--representation", choices=("ctfidf", "keybert", "phrases"), default="ctfidf",
-                   help="label keywords: c-TF-IDF (default), BERTopic's KeyBERTInspired, or 'phrases': the "
-                        "cluster's most frequent member phrases (reads better for a small LLM's few distinct phrases)")
+    p.add_argument(
+        "--representation",
+        choices=("ctfidf", "keybert", "phrases"),
+        default="ctfidf",
+        help="label keywords: c-TF-IDF (default), BERTopic's KeyBERTInspired, or 'phrases': the "
+        "cluster's most frequent member phrases (reads better for a small LLM's few distinct phrases)",
+    )
     p.add_argument("--max-share", type=float, default=0.2, help="drop interests held by >= this share of users (0.2)")
     p.add_argument("--min-users", type=int, default=2, help="drop interests held by fewer users (2)")
-    p.add_argument("--n-init", default="auto", type=lambda s: s if s == "auto" else int(s),
-                   help="KMeans restarts (default auto)")
+    p.add_argument(
+        "--n-init", default="auto", type=lambda s: s if s == "auto" else int(s), help="KMeans restarts (default auto)"
+    )
     p.add_argument("--min-cluster-size", type=int, default=10, help="HDBSCAN min_cluster_size (kappa none; 10)")
-    p.add_argument("--min-samples", type=int, default=None,
-                   help="HDBSCAN min_samples (kappa none; default = min_cluster_size; lower gives more clusters)")
-    p.add_argument("--hdbscan-selection", choices=("eom", "leaf"), default="eom",
-                   help="HDBSCAN cluster_selection_method (kappa none; default eom)")
-    p.add_argument("--drop-unknown-users", action="store_true",
-                   help="skip answers of users absent from the dataset (default: error)")
-    p.add_argument("--offset-ids", action="store_true",
-                   help="number interests after the entity ids, as the paper's file does")
+    p.add_argument(
+        "--min-samples",
+        type=int,
+        default=None,
+        help="HDBSCAN min_samples (kappa none; default = min_cluster_size; lower gives more clusters)",
+    )
+    p.add_argument(
+        "--hdbscan-selection",
+        choices=("eom", "leaf"),
+        default="eom",
+        help="HDBSCAN cluster_selection_method (kappa none; default eom)",
+    )
+    p.add_argument(
+        "--drop-unknown-users",
+        action="store_true",
+        help="skip answers of users absent from the dataset (default: error)",
+    )
+    p.add_argument(
+        "--offset-ids", action="store_true", help="number interests after the entity ids, as the paper's file does"
+    )
     p.add_argument("--device", default="cpu", help="device for sentence embeddings (cpu, cuda)")
     p.add_argument("--out", default=None, help="output folder (default reports/interests/DATASET/graphs/...)")
     p.add_argument("--show", type=int, default=15, help="print this many interests (default 15)")
@@ -164,7 +225,7 @@ def _load(args: argparse.Namespace) -> Any:
     from ..data import load_dataset
     from ..runs import dataset_with_interests, resolve_interests
 
-    resolve_interests(args.interests)   # a missing PATH is refused, naming it, before the data loads
+    resolve_interests(args.interests)  # a missing PATH is refused, naming it, before the data loads
     ds = load_dataset(args.dataset, data_dir=args.data_dir, split_seed=args.split_seed)
     return dataset_with_interests(ds, args.interests)
 
@@ -222,17 +283,27 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 def add_graph_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``graph stats|user U|interest J`` on the top-level subparsers."""
-    p = subparsers.add_parser("graph", help="inspect the CIKG: statistics, a user, an interest",
-                              description="Inspect the CIKG (users, items, KG entities, interests).")
+    p = subparsers.add_parser(
+        "graph",
+        help="inspect the CIKG: statistics, a user, an interest",
+        description="Inspect the CIKG (users, items, KG entities, interests).",
+    )
     gsub = p.add_subparsers(dest="graph_cmd", required=True)
 
     def common(q: argparse.ArgumentParser) -> None:
         _dataset_args(q)
-        q.add_argument("--interests", default="paper",
-                       help="paper (the dataset's released graph; no text labels) | none | PATH "
-                            "(a folder written by `interests cluster`, or a user-interest file)")
-        q.add_argument("--split", default="train", choices=("train", "train_full", "valid", "test"),
-                       help="interactions shown (default train)")
+        q.add_argument(
+            "--interests",
+            default="paper",
+            help="paper (the dataset's released graph; no text labels) | none | PATH "
+            "(a folder written by `interests cluster`, or a user-interest file)",
+        )
+        q.add_argument(
+            "--split",
+            default="train",
+            choices=("train", "train_full", "valid", "test"),
+            help="interactions shown (default train)",
+        )
         q.set_defaults(func=cmd_graph)
 
     s = gsub.add_parser("stats", help="nodes, edges, degree distributions, interest coverage")

@@ -8,6 +8,7 @@ within 10-20 % of the real count. Every figure computed here is labelled an esti
 Prices come from ``cikgwb/knowledge/prices.yaml`` (per 1M tokens, dated; the Batch API at
 ``batch_discount`` of them).
 """
+
 from __future__ import annotations
 
 import math
@@ -51,8 +52,12 @@ class CostEstimate:
     chat_usd_max: float | None
 
 
-def estimate_cost(prompts: list[list[dict[str, str]]], max_tokens: int,
-                  models: list[str] | None = None, prices: dict[str, Any] | None = None) -> list[CostEstimate]:
+def estimate_cost(
+    prompts: list[list[dict[str, str]]],
+    max_tokens: int,
+    models: list[str] | None = None,
+    prices: dict[str, Any] | None = None,
+) -> list[CostEstimate]:
     """Per model: estimated tokens and USD for sending ``prompts`` (typical and worst case)."""
     prices = prices or load_prices()
     table = prices["models"]

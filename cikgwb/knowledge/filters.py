@@ -10,6 +10,7 @@ does not matter; an interest caught by both is reported under "too generic". ``n
 number of users of the dataset when one is known, else the number of users with answers; the
 report says which.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -26,7 +27,7 @@ class FilterReport:
     n_users_basis: str
     max_share: float
     min_users: int
-    threshold_users: float                  # max_share * n_users
+    threshold_users: float  # max_share * n_users
     interests_before: int
     edges_before: int
     users_before: int
@@ -53,8 +54,13 @@ class FilterReport:
         ]
 
 
-def filter_interests(edges: np.ndarray, n_users: int, max_share: float = 0.2, min_users: int = 2,
-                     n_users_basis: str = "users of the dataset") -> tuple[np.ndarray, FilterReport]:
+def filter_interests(
+    edges: np.ndarray,
+    n_users: int,
+    max_share: float = 0.2,
+    min_users: int = 2,
+    n_users_basis: str = "users of the dataset",
+) -> tuple[np.ndarray, FilterReport]:
     """Apply both filters to unique ``(user, interest)`` edges; returns kept edges and the report."""
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     if not 0 < max_share <= 1:
@@ -72,11 +78,20 @@ def filter_interests(edges: np.ndarray, n_users: int, max_share: float = 0.2, mi
     s_mask = np.isin(edges[:, 1], single)
     kept = edges[~(g_mask | s_mask)]
     rep = FilterReport(
-        n_users=int(n_users), n_users_basis=n_users_basis, max_share=float(max_share),
-        min_users=int(min_users), threshold_users=float(threshold), interests_before=int(len(ids)),
-        edges_before=int(len(edges)), users_before=int(len(np.unique(edges[:, 0]))),
-        too_generic=[int(x) for x in generic], too_generic_edges=int(g_mask.sum()),
-        single_user=[int(x) for x in single], single_user_edges=int(s_mask.sum()),
-        interests_after=int(len(np.unique(kept[:, 1]))), edges_after=int(len(kept)),
-        users_after=int(len(np.unique(kept[:, 0]))))
+        n_users=int(n_users),
+        n_users_basis=n_users_basis,
+        max_share=float(max_share),
+        min_users=int(min_users),
+        threshold_users=float(threshold),
+        interests_before=int(len(ids)),
+        edges_before=int(len(edges)),
+        users_before=int(len(np.unique(edges[:, 0]))),
+        too_generic=[int(x) for x in generic],
+        too_generic_edges=int(g_mask.sum()),
+        single_user=[int(x) for x in single],
+        single_user_edges=int(s_mask.sum()),
+        interests_after=int(len(np.unique(kept[:, 1]))),
+        edges_after=int(len(kept)),
+        users_after=int(len(np.unique(kept[:, 0]))),
+    )
     return kept, rep

@@ -7,6 +7,7 @@ test items: that would leak the answer), in file order, items without a title sk
 Choice where the paper is silent: untitled items are skipped *before* the last 30 are taken,
 so a user with titled items always gets up to 30 titles.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,8 +42,9 @@ def history_items(ds: Any, max_items: int | None = HISTORY_LEN, split: str = "tr
     return [its[-max_items:] if max_items > 0 else its[:0] for its in per_user]
 
 
-def user_histories(ds: Any, max_items: int = HISTORY_LEN, split: str = "train",
-                   users: list[int] | np.ndarray | None = None) -> list[History]:
+def user_histories(
+    ds: Any, max_items: int = HISTORY_LEN, split: str = "train", users: list[int] | np.ndarray | None = None
+) -> list[History]:
     """Histories for ``users`` (default: all users, in id order).
 
     ``split="train"`` uses the training part after the validation carve-out (the default: no
@@ -62,8 +64,7 @@ def user_histories(ds: Any, max_items: int = HISTORY_LEN, split: str = "train",
         u = int(u)
         if not 0 <= u < ds.n_users:
             raise ValueError(f"user {u} out of range (dataset {ds.name!r} has {ds.n_users} users)")
-        kept = [(int(i), titles[i].strip()) for i in per_user[u]
-                if titles[i] is not None and titles[i].strip()]
+        kept = [(int(i), titles[i].strip()) for i in per_user[u] if titles[i] is not None and titles[i].strip()]
         kept = kept[-max_items:]
         out.append(History(user=u, items=tuple(i for i, _ in kept), titles=tuple(t for _, t in kept)))
     return out

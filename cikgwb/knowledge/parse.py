@@ -43,6 +43,7 @@ an echo, echoed phrases, answers copying an example).
 
 Case is kept; lower-casing, stop-words and lemmas belong to the phrase cleaning before clustering.
 """
+
 from __future__ import annotations
 
 import re
@@ -53,18 +54,39 @@ from typing import Any, Iterable
 
 REASONS = ("ok", "no-history", "no-answer", "empty", "refusal", "overlong", "echo", "no-usable-phrases")
 
-_TRANSLATE = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
-                            "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
-                            "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2022": "*", "\u00b7": "*",
-                            "\u25cf": "*", "\u25aa": "*", "\u2023": "*", "\u2043": "*",
-                            "\uff0c": ",", "\u3001": ",", "\uff1b": ";", "\uff1a": ":"})
+_TRANSLATE = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
+        "\u2022": "*",
+        "\u00b7": "*",
+        "\u25cf": "*",
+        "\u25aa": "*",
+        "\u2023": "*",
+        "\u2043": "*",
+        "\uff0c": ",",
+        "\u3001": ",",
+        "\uff1b": ";",
+        "\uff1a": ":",
+    }
+)
 _REFUSAL = re.compile(
     r"^\W*(i'?m sorry|i am sorry|sorry\b|i apologi[sz]e|my apologies|i can ?not\b|i can'?t\b|"
     r"i'?m (?:not able|unable)|i am (?:not able|unable)|i do not have enough|i don'?t have enough|"
     r"as an ai\b|unfortunately\b|there is not enough information|not enough information)",
-    re.IGNORECASE)
-_MARKER = re.compile(r"^\s*(?:(?:\d{1,2}|[a-z])[.)]|\(\d{1,2}\)|[-*+>#]+|interest\s*\d+\s*[:.)-])\s*",
-                     re.IGNORECASE)
+    re.IGNORECASE,
+)
+_MARKER = re.compile(r"^\s*(?:(?:\d{1,2}|[a-z])[.)]|\(\d{1,2}\)|[-*+>#]+|interest\s*\d+\s*[:.)-])\s*", re.IGNORECASE)
 _PAREN = re.compile(r"\s*[(\[][^()\[\]]*[)\]]")
 _EXPLAIN = re.compile(r"\s*(?::|\s-\s)\s*")
 _SPLIT = re.compile(r"[,;]")
@@ -72,8 +94,10 @@ _STRIP = " \t\"'`.!?;:,-*_/\\"
 _LEADING_CONJ = re.compile(r"^(?:and|or|&)\s+", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")
 #: words that do not make a phrase an echo of the prompt by themselves
-_STOP = frozenset("""a an the and or of in on for with to by from as at is are be was it its this that these those
-his her their my your our s t no not all any more most than about into over under""".split())
+_STOP = frozenset(
+    """a an the and or of in on for with to by from as at is are be was it its this that these those
+his her their my your our s t no not all any more most than about into over under""".split()
+)
 
 
 @dataclass
@@ -112,8 +136,7 @@ _INLINE_MARKER = re.compile(r"^\(?\d{1,2}[.)]\s+")
 class EchoChecker:
     """Says whether a phrase echoes one of the user's titles or the prompt's own words."""
 
-    def __init__(self, titles: Iterable[str] = (), prompt: str | None = None,
-                 examples: Iterable[str] = ()):
+    def __init__(self, titles: Iterable[str] = (), prompt: str | None = None, examples: Iterable[str] = ()):
         # each title and each of its parts (book-crossing titles carry series and author in
         # parentheses: "Skybowl (Dragon Star, Book 3)"), as content words (articles etc. dropped)
         seqs: set[str] = set()
@@ -149,9 +172,17 @@ class EchoChecker:
         return None
 
 
-def parse_answer(raw: str | None, *, max_answer_chars: int = 2000, max_phrase_chars: int = 60,
-                 ascii_only: bool = True, titles: Iterable[str] | None = None, prompt: str | None = None,
-                 examples: Iterable[str] = (), echo: EchoChecker | None = None) -> ParsedAnswer:
+def parse_answer(
+    raw: str | None,
+    *,
+    max_answer_chars: int = 2000,
+    max_phrase_chars: int = 60,
+    ascii_only: bool = True,
+    titles: Iterable[str] | None = None,
+    prompt: str | None = None,
+    examples: Iterable[str] = (),
+    echo: EchoChecker | None = None,
+) -> ParsedAnswer:
     """Phrases of an answer (see the module docstring for the rules and reasons).
 
     ``titles`` (the user's history), ``prompt`` (the prompt's own words,
@@ -190,7 +221,7 @@ def parse_answer(raw: str | None, *, max_answer_chars: int = 2000, max_phrase_ch
         m = _MARKER.match(ln)
         if m and m.end() < len(ln):
             notes.append("numbered-list" if re.match(r"\s*\(?\d", ln) else "bulleted-list")
-            ln = ln[m.end():]
+            ln = ln[m.end() :]
         if _PAREN.search(ln):
             ln = _PAREN.sub("", ln)
             notes.append("parenthetical-dropped")
@@ -260,8 +291,7 @@ def summarise(parsed: Iterable[ParsedAnswer]) -> dict[str, dict[str, int]]:
         reasons[p.reason] += 1
         notes.update(set(p.notes))
     order = [*REASONS, *sorted(set(reasons) - set(REASONS))]
-    return {"reasons": {r: reasons[r] for r in order if reasons[r]},
-            "notes": dict(sorted(notes.items()))}
+    return {"reasons": {r: reasons[r] for r in order if reasons[r]}, "notes": dict(sorted(notes.items()))}
 
 
 def echo_report(rows: Iterable[tuple[str, ParsedAnswer]]) -> dict[str, dict[str, Any]]:
@@ -298,12 +328,16 @@ def echo_report(rows: Iterable[tuple[str, ParsedAnswer]]) -> dict[str, dict[str,
     out: dict[str, dict[str, Any]] = {}
     for tpl, c in sorted(acc.items()):
         div = lambda a, b: round(a / b, 4) if b else None  # noqa: E731
-        out[tpl] = {"answers": c["answers"], "usable": c["usable"],
-                    "usable rate": div(c["usable"], c["answers"]),
-                    "echo rate": div(c["all echo"], c["with phrases"]),
-                    "answers with an echo": div(c["any echo"], c["with phrases"]),
-                    "echoed phrases": div(c["echoed phrases"], c["phrases"]),
-                    "title echoes": c["title echoes"], "prompt echoes": c["prompt echoes"],
-                    "same as example": c["same as example"],
-                    "example phrases": div(c["example phrases"], c["kept phrases"])}
+        out[tpl] = {
+            "answers": c["answers"],
+            "usable": c["usable"],
+            "usable rate": div(c["usable"], c["answers"]),
+            "echo rate": div(c["all echo"], c["with phrases"]),
+            "answers with an echo": div(c["any echo"], c["with phrases"]),
+            "echoed phrases": div(c["echoed phrases"], c["phrases"]),
+            "title echoes": c["title echoes"],
+            "prompt echoes": c["prompt echoes"],
+            "same as example": c["same as example"],
+            "example phrases": div(c["example phrases"], c["kept phrases"]),
+        }
     return out

@@ -14,6 +14,7 @@ Cleaning of one phrase, in order:
 Answers are split on commas as in the paper, and also on newlines and semicolons (some answers
 come as numbered lines; the numbers disappear in step 2).
 """
+
 from __future__ import annotations
 
 import re
@@ -113,8 +114,10 @@ def validate_answers(answers: pd.DataFrame, what: str = "answers") -> pd.DataFra
     df["user"] = users.astype("int64")
     for i, ph in enumerate(df["phrases"]):
         if ph is not None and not isinstance(ph, list | tuple | np.ndarray):
-            raise ValueError(f"{what}: row {i} (user {int(df['user'].iloc[i])}): phrases must be a "
-                             f"list of strings, got {type(ph).__name__}")
+            raise ValueError(
+                f"{what}: row {i} (user {int(df['user'].iloc[i])}): phrases must be a "
+                f"list of strings, got {type(ph).__name__}"
+            )
     return df
 
 
@@ -132,7 +135,14 @@ def answers_to_phrases(answers: pd.DataFrame) -> pd.DataFrame:
     for u, ph, raw, src in zip(df["user"], df["phrases"], df["raw"], df["source"]):
         items = list(ph) if ph is not None and len(ph) else split_answer(raw)
         for p in clean_phrases(items):
-            rows_u.append(int(u)); rows_p.append(p); rows_s.append(str(src))
-    out = pd.DataFrame({"user": pd.Series(rows_u, dtype="int64"), "phrase": pd.Series(rows_p, dtype=object),
-                        "source": pd.Series(rows_s, dtype=object)})
+            rows_u.append(int(u))
+            rows_p.append(p)
+            rows_s.append(str(src))
+    out = pd.DataFrame(
+        {
+            "user": pd.Series(rows_u, dtype="int64"),
+            "phrase": pd.Series(rows_p, dtype=object),
+            "source": pd.Series(rows_s, dtype=object),
+        }
+    )
     return out.drop_duplicates(["user", "phrase"], ignore_index=True)

@@ -20,6 +20,7 @@ of each distinct phrase (adjusted Rand index and NMI over the phrases whose topi
 topic whose name or sub-interest the phrase contains, else the clear majority topic of the users
 who hold it.
 """
+
 from __future__ import annotations
 
 import re
@@ -68,14 +69,17 @@ def _item_series(ds: Any) -> dict[int, str]:
     return {int(h): str(names[t]) for h, _, t in m if t < len(names) and names[t]}
 
 
-def planted_answers(ds: Any, seed: int = 0, generic_rate: float = 0.3, off_topic_rate: float = 0.1,
-                    max_phrases: int = 5) -> tuple[pd.DataFrame, dict[str, int]]:
+def planted_answers(
+    ds: Any, seed: int = 0, generic_rate: float = 0.3, off_topic_rate: float = 0.1, max_phrases: int = 5
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """Answers from the planted truth and ``{cleaned phrase: topic}`` (-1 generic; majority topic
     where a phrase was made for several topics, ties left out). Needs the synthetic dataset's meta."""
     for key in ("planted_user_topics", "topic_names", "item_topic"):
         if key not in ds.meta:
-            raise ValueError(f"dataset {ds.name}: meta[{key!r}] missing; planted answers need the "
-                             "synthetic dataset (load_dataset('synthetic'))")
+            raise ValueError(
+                f"dataset {ds.name}: meta[{key!r}] missing; planted answers need the "
+                "synthetic dataset (load_dataset('synthetic'))"
+            )
     rng = np.random.default_rng(seed)
     names: list[str] = list(ds.meta["topic_names"])
     subs: list[list[str]] = list(ds.meta.get("topic_sub_interests") or [[n] for n in names])
@@ -175,8 +179,13 @@ def recovery_scores(clustering: Any, truth: dict[str, int]) -> dict[str, float]:
     pred = np.asarray(clustering.assign)[idx]
     w = np.asarray(clustering.counts)[idx]
     y_occ, pred_occ = np.repeat(y, w), np.repeat(pred, w)
-    return {"ari": float(adjusted_rand_score(y, pred)), "nmi": float(normalized_mutual_info_score(y, pred)),
-            "ari_occ": float(adjusted_rand_score(y_occ, pred_occ)),
-            "nmi_occ": float(normalized_mutual_info_score(y_occ, pred_occ)),
-            "phrases_scored": int(len(idx)), "phrases": len(clustering.phrases),
-            "occurrences_scored": int(w.sum()), "occurrences": int(np.sum(clustering.counts))}
+    return {
+        "ari": float(adjusted_rand_score(y, pred)),
+        "nmi": float(normalized_mutual_info_score(y, pred)),
+        "ari_occ": float(adjusted_rand_score(y_occ, pred_occ)),
+        "nmi_occ": float(normalized_mutual_info_score(y_occ, pred_occ)),
+        "phrases_scored": int(len(idx)),
+        "phrases": len(clustering.phrases),
+        "occurrences_scored": int(w.sum()),
+        "occurrences": int(np.sum(clustering.counts)),
+    }

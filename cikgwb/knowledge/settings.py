@@ -11,6 +11,7 @@ to a file, a log, a report or the answer store, and :class:`LLMSettings` hides i
 they are sent as HTTP Basic auth but never printed, logged (also not under ``-v``) or stored
 (:func:`split_credentials`, :func:`~cikgwb.knowledge.store.public_endpoint`).
 """
+
 from __future__ import annotations
 
 import os
@@ -89,14 +90,18 @@ def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     return clean, (unquote(parts.username or ""), unquote(parts.password or ""))
 
 
-def resolve_settings(base_url: str | None = None, model: str | None = None,
-                     api_key: str | None = None) -> LLMSettings:
+def resolve_settings(base_url: str | None = None, model: str | None = None, api_key: str | None = None) -> LLMSettings:
     """Resolve base URL, model and key (argument, environment, settings file, default)."""
     path = settings_path()
     file = _read_settings_file(path)
     base = base_url or os.environ.get("OPENAI_BASE_URL") or file.get("base_url") or OPENAI_BASE_URL
-    mdl = (model or os.environ.get("CIKGWB_LLM_MODEL") or os.environ.get("OPENAI_MODEL")
-           or file.get("model") or DEFAULT_MODEL)
+    mdl = (
+        model
+        or os.environ.get("CIKGWB_LLM_MODEL")
+        or os.environ.get("OPENAI_MODEL")
+        or file.get("model")
+        or DEFAULT_MODEL
+    )
     if api_key:
         key, src = api_key, "argument"
     elif os.environ.get("OPENAI_API_KEY"):
@@ -108,8 +113,11 @@ def resolve_settings(base_url: str | None = None, model: str | None = None,
     settings = LLMSettings(base_url=str(base).rstrip("/"), model=str(mdl), api_key=key, key_source=src)
     if not key:
         if settings.is_openai:
-            raise ValueError("no API key for api.openai.com: set OPENAI_API_KEY, or api_key in "
-                             f"{path} (outside the repository), or pass --base-url for a local server")
-        settings = LLMSettings(base_url=settings.base_url, model=settings.model, api_key=NO_KEY,
-                               key_source="none (local server)")
+            raise ValueError(
+                "no API key for api.openai.com: set OPENAI_API_KEY, or api_key in "
+                f"{path} (outside the repository), or pass --base-url for a local server"
+            )
+        settings = LLMSettings(
+            base_url=settings.base_url, model=settings.model, api_key=NO_KEY, key_source="none (local server)"
+        )
     return settings

@@ -21,6 +21,7 @@ Stored per answer: the key, user, dataset, model asked for and model that answer
 backend, endpoint (base URL without credentials or query), messages, params, the raw text,
 usage, finish reason, request id and timestamps. Never an API key.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,9 +37,24 @@ from urllib.parse import urlsplit, urlunsplit
 
 SCHEMA_VERSION = 1
 
-_COLUMNS = ("key", "user", "dataset", "model", "response_model", "template", "backend", "endpoint",
-            "messages", "params", "raw", "usage", "finish_reason", "request_id",
-            "requested_at", "received_at")
+_COLUMNS = (
+    "key",
+    "user",
+    "dataset",
+    "model",
+    "response_model",
+    "template",
+    "backend",
+    "endpoint",
+    "messages",
+    "params",
+    "raw",
+    "usage",
+    "finish_reason",
+    "request_id",
+    "requested_at",
+    "received_at",
+)
 _JSON_COLUMNS = ("messages", "params", "usage")
 
 _SCHEMA = """
@@ -86,8 +102,10 @@ def _lock_store(path: Path) -> Any:
         fh.seek(0)
         holder = fh.read().strip() or "unknown"
         fh.close()
-        raise StoreBusy(f"answer store {path} is in use by another run ({holder}; lock {lock_path}): "
-                        "wait for it to finish, or give this run another --store") from None
+        raise StoreBusy(
+            f"answer store {path} is in use by another run ({holder}; lock {lock_path}): "
+            "wait for it to finish, or give this run another --store"
+        ) from None
     fh.seek(0)
     fh.truncate()
     fh.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
@@ -152,8 +170,7 @@ class AnswerStore:
         self._lock = threading.Lock()
         self._flock = _lock_store(self.path) if exclusive else None
         try:
-            self._con = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30.0,
-                                        isolation_level=None)
+            self._con = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30.0, isolation_level=None)
             self._con.execute("PRAGMA journal_mode=WAL")
             self._con.execute("PRAGMA synchronous=FULL")
             self._con.executescript(_SCHEMA)
@@ -162,12 +179,10 @@ class AnswerStore:
             self._release()
             raise StoreError(f"{self.path}: not an answer store ({e})") from None
         if row is None:
-            self._con.execute("INSERT OR IGNORE INTO meta(k, v) VALUES ('schema_version', ?)",
-                              (str(SCHEMA_VERSION),))
+            self._con.execute("INSERT OR IGNORE INTO meta(k, v) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         elif int(row[0]) != SCHEMA_VERSION:
             self._release()
-            raise StoreError(f"{self.path}: schema version {row[0]}, this code reads version "
-                             f"{SCHEMA_VERSION}")
+            raise StoreError(f"{self.path}: schema version {row[0]}, this code reads version {SCHEMA_VERSION}")
 
     # ------------------------------------------------------------------ writing
     def put(self, answer: StoredAnswer) -> bool:
@@ -179,8 +194,7 @@ class AnswerStore:
         rows = [self._row(a) for a in answers]
         if not rows:
             return 0
-        sql = (f"INSERT OR IGNORE INTO answers ({', '.join(_COLUMNS)}) "
-               f"VALUES ({', '.join('?' * len(_COLUMNS))})")
+        sql = f"INSERT OR IGNORE INTO answers ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
         with self._lock:
             before = self._con.total_changes
             self._con.execute("BEGIN IMMEDIATE")
@@ -204,10 +218,13 @@ class AnswerStore:
             self._con.execute("BEGIN IMMEDIATE")
             try:
                 for i in range(0, len(keys), 500):
-                    chunk = tuple(keys[i:i + 500])
+                    chunk = tuple(keys[i : i + 500])
                     marks = ", ".join("?" * len(chunk))
-                    self._con.execute(f"INSERT INTO superseded ({cols}, superseded_at) SELECT {cols}, ? "
-                                      f"FROM answers WHERE key IN ({marks})", (time.time(), *chunk))
+                    self._con.execute(
+                        f"INSERT INTO superseded ({cols}, superseded_at) SELECT {cols}, ? "
+                        f"FROM answers WHERE key IN ({marks})",
+                        (time.time(), *chunk),
+                    )
                     moved += self._con.execute(f"DELETE FROM answers WHERE key IN ({marks})", chunk).rowcount
                 self._con.execute("COMMIT")
             except BaseException:
@@ -249,9 +266,10 @@ class AnswerStore:
         keys = list(dict.fromkeys(keys))
         out: dict[str, StoredAnswer] = {}
         for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            rows = self._query(f"SELECT {', '.join(_COLUMNS)} FROM answers WHERE key IN "
-                               f"({', '.join('?' * len(chunk))})", tuple(chunk))
+            chunk = keys[i : i + 500]
+            rows = self._query(
+                f"SELECT {', '.join(_COLUMNS)} FROM answers WHERE key IN ({', '.join('?' * len(chunk))})", tuple(chunk)
+            )
             out.update({r[0]: self._answer(r) for r in rows})
         return out
 

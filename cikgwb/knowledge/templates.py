@@ -16,6 +16,7 @@ A user adds their own by passing the path of such a YAML file wherever a templat
 accepted. The template's name and version travel with every answer (they are part of the
 answer store's key).
 """
+
 from __future__ import annotations
 
 import re
@@ -99,14 +100,17 @@ def item_kind(ds: Any) -> str:
     name = getattr(ds, "name", None)
     if name in ITEM_KINDS:
         return ITEM_KINDS[name]
-    raise ValueError(f"item_kind: dataset name {name!r} is not one of {sorted(ITEM_KINDS)}; "
-                     "set ds.meta['item_kind'] to 'books' or 'movies'")
+    raise ValueError(
+        f"item_kind: dataset name {name!r} is not one of {sorted(ITEM_KINDS)}; "
+        "set ds.meta['item_kind'] to 'books' or 'movies'"
+    )
 
 
 def _from_mapping(data: Any, source: str) -> Template:
     if not isinstance(data, dict):
-        raise ValueError(f"{source}: expected a YAML mapping with keys name, version, system, user; "
-                         f"got {type(data).__name__}")
+        raise ValueError(
+            f"{source}: expected a YAML mapping with keys name, version, system, user; got {type(data).__name__}"
+        )
     missing = [k for k in ("name", "version", "user") if k not in data]
     if missing:
         raise ValueError(f"{source}: missing key(s) {missing} (expected name, version, system, user)")
@@ -127,29 +131,46 @@ def _from_mapping(data: Any, source: str) -> Template:
         raise ValueError(f"{source}: unknown placeholder(s) {sorted(unknown)} (only {{kind}}, {{titles}})")
     unknown_keys = set(data) - {"name", "version", "system", "user", "description", "examples"}
     if unknown_keys:
-        raise ValueError(f"{source}: unknown key(s) {sorted(unknown_keys)} (expected name, version, "
-                         "system, user, description, examples)")
+        raise ValueError(
+            f"{source}: unknown key(s) {sorted(unknown_keys)} (expected name, version, "
+            "system, user, description, examples)"
+        )
     examples = data.get("examples") or []
     if not isinstance(examples, list):
         raise ValueError(f"{source}: examples must be a list of {{titles: [...], answer: ...}}")
     exs = []
     for n, ex in enumerate(examples, start=1):
-        ok = (isinstance(ex, dict) and set(ex) == {"titles", "answer"} and isinstance(ex["answer"], str)
-              and ex["answer"].strip() and isinstance(ex["titles"], list) and ex["titles"]
-              and all(isinstance(t, str) and t.strip() for t in ex["titles"]))
+        ok = (
+            isinstance(ex, dict)
+            and set(ex) == {"titles", "answer"}
+            and isinstance(ex["answer"], str)
+            and ex["answer"].strip()
+            and isinstance(ex["titles"], list)
+            and ex["titles"]
+            and all(isinstance(t, str) and t.strip() for t in ex["titles"])
+        )
         if not ok:
-            raise ValueError(f"{source}: example {n} must be {{titles: [non-empty strings], "
-                             f"answer: non-empty string}}, got {ex!r}")
+            raise ValueError(
+                f"{source}: example {n} must be {{titles: [non-empty strings], answer: non-empty string}}, got {ex!r}"
+            )
         exs.append((tuple(t.strip() for t in ex["titles"]), ex["answer"].strip()))
-    return Template(name=name, version=version, system=system.strip(), user=user,
-                    description=str(data.get("description", "") or "").strip(), path=source,
-                    examples=tuple(exs))
+    return Template(
+        name=name,
+        version=version,
+        system=system.strip(),
+        user=user,
+        description=str(data.get("description", "") or "").strip(),
+        path=source,
+        examples=tuple(exs),
+    )
 
 
 def list_templates() -> list[Template]:
     """All built-in templates, sorted by name and version."""
-    out = [_from_mapping(yaml.safe_load(p.read_text(encoding="utf-8")), str(p))
-           for p in sorted(TEMPLATE_DIR.glob("*.yaml"))]
+    out = [
+        _from_mapping(yaml.safe_load(p.read_text(encoding="utf-8")), str(p))
+        for p in sorted(TEMPLATE_DIR.glob("*.yaml"))
+    ]
     return sorted(out, key=lambda t: (t.name, t.version))
 
 

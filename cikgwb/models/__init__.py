@@ -19,6 +19,7 @@ the training defaults (:class:`cikgwb.config.TrainConfig`) and the dataset's own
 defaults (:mod:`cikgwb.data.registry`), then the model's ``Config`` defaults and ``train``
 settings, then its ``datasets[dataset]`` overrides, then the user's overrides (``--set``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,29 +46,40 @@ class ModelEntry:
 ENTRIES: dict[str, ModelEntry] = {}
 
 
-def register(name: str, config: type[ModelConfig] | None = None, *, train: dict[str, Any] | None = None,
-             datasets: dict[str, dict[str, Any]] | None = None):
+def register(
+    name: str,
+    config: type[ModelConfig] | None = None,
+    *,
+    train: dict[str, Any] | None = None,
+    datasets: dict[str, dict[str, Any]] | None = None,
+):
     """Register a model class under ``name`` with its ``config`` class (a :class:`ModelConfig`
     dataclass), its training settings ``train`` (e.g. its paper's learning rate) and its
     per-dataset overrides ``datasets`` ({dataset: {setting: value}})."""
-    if config is None or not (isinstance(config, type) and issubclass(config, ModelConfig)
-                              and dataclasses.is_dataclass(config)):
+    if config is None or not (
+        isinstance(config, type) and issubclass(config, ModelConfig) and dataclasses.is_dataclass(config)
+    ):
         raise TypeError(f"register({name!r}, config): config must be a ModelConfig dataclass, got {config!r}")
 
     def deco(cls):
         keys = set(config.setting_names())
         from ..config import _TRAIN_KEYS
+
         for where, d in [("train", train or {})] + [(f"datasets[{k!r}]", v) for k, v in (datasets or {}).items()]:
             bad = sorted(set(d) - keys - _TRAIN_KEYS)
             if bad:
-                raise TypeError(f"register({name!r}): {where} sets {bad[0]!r}, which is neither a setting of "
-                                f"{config.__name__} nor a training setting")
+                raise TypeError(
+                    f"register({name!r}): {where} sets {bad[0]!r}, which is neither a setting of "
+                    f"{config.__name__} nor a training setting"
+                )
         MODELS[name] = cls
         MODEL_CONFIGS[name] = config
-        ENTRIES[name] = ModelEntry(name, cls, config, dict(train or {}),
-                                   {k: dict(v) for k, v in (datasets or {}).items()})
+        ENTRIES[name] = ModelEntry(
+            name, cls, config, dict(train or {}), {k: dict(v) for k, v in (datasets or {}).items()}
+        )
         cls.Config = config
         return cls
+
     return deco
 
 
@@ -78,6 +90,7 @@ def _import_all() -> None:
     """Import every model module; one that fails to import does not take the others down."""
     import importlib
     import pkgutil
+
     for mod in pkgutil.iter_modules(__path__):
         if mod.name.startswith("_") or mod.name in _IMPORT_ERRORS:
             continue
@@ -117,14 +130,16 @@ def build_model(name: str, *args, **kwargs):
 
 def _dataset_spec(dataset: Any):
     from ..data.registry import UnknownDatasetError, get_spec
+
     try:
         return get_spec(dataset)
     except UnknownDatasetError as exc:
         raise ConfigError(str(exc)) from None
 
 
-def make_config(name: str = "cikgrec", dataset: str = "synthetic",
-                overrides: dict[str, Any] | list[str] | None = None) -> RunConfig:
+def make_config(
+    name: str = "cikgrec", dataset: str = "synthetic", overrides: dict[str, Any] | list[str] | None = None
+) -> RunConfig:
     """The run config of model ``name`` on ``dataset``: overall -> model -> dataset -> ``overrides``.
 
     1. overall: the training defaults (:class:`~cikgwb.config.TrainConfig`) and the dataset's own
@@ -170,6 +185,7 @@ def config_from_dict(d: dict[str, Any], validate: bool = True) -> RunConfig:
 def load_config(path: str | Path) -> RunConfig:
     """A run's ``config.yaml`` (new or old flat form) as a :class:`~cikgwb.config.RunConfig`."""
     import yaml
+
     return config_from_dict(yaml.safe_load(Path(path).read_text()))
 
 
@@ -178,6 +194,7 @@ def non_default_settings(cfg: RunConfig) -> dict[str, Any]:
     ``datasets`` declare, e.g. ``lr``) of ``cfg`` that differ from :func:`make_config`'s
     defaults for its model and dataset: what makes a run a variant of its model's row."""
     import math
+
     base = make_config(cfg.model.model, cfg.dataset)
     entry = model_entry(cfg.model.model)
     keys = [(cfg.model, base.model, k) for k in type(cfg.model).setting_names()]
@@ -209,6 +226,7 @@ def variant_label(cfg: dict[str, Any]) -> str:
     configs' ``extra`` is named ``extra.<option>`` as before (``--set`` takes either form).
     CIKGRec and LightGCN runs: ``"-"`` (their variants are the ablation switches)."""
     from ..config import LEGACY_MODEL_KEYS
+
     m = cfg.get("model") or {}
     if m.get("model", "cikgrec") in ABLATION_LABELLED:
         return "-"
@@ -226,5 +244,12 @@ def variant_label(cfg: dict[str, Any]) -> str:
     def text(k: str, shown: str) -> str:
         v = differ[k]
         return f"{shown}={v:g}" if isinstance(v, float) else f"{shown}={v}"
-    return ", ".join([text(k, k) for k in train] + [text(k, old_name.get(k, k)) for k in flat]
-                     + [text(k, f"extra.{k}") for k in extra]) or "-"
+
+    return (
+        ", ".join(
+            [text(k, k) for k in train]
+            + [text(k, old_name.get(k, k)) for k in flat]
+            + [text(k, f"extra.{k}") for k in extra]
+        )
+        or "-"
+    )

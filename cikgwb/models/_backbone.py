@@ -8,6 +8,7 @@
   baselines on the user-item graph only (nodes: users ``[0, U)``, items ``[U, U + I)``), with
   the BPR loss and the L2 term on layer-0 embeddings.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,8 +28,10 @@ def resolve_extra(model: str, extra: dict[str, Any], defaults: dict[str, Any]) -
     """``defaults`` updated by ``extra``; an unknown key or a value of the wrong type is an error."""
     unknown = sorted(set(extra) - set(defaults))
     if unknown:
-        raise ValueError(f"{model}: unknown setting(s) {', '.join('extra.' + k for k in unknown)}; "
-                         f"known: {sorted('extra.' + k for k in defaults)}")
+        raise ValueError(
+            f"{model}: unknown setting(s) {', '.join('extra.' + k for k in unknown)}; "
+            f"known: {sorted('extra.' + k for k in defaults)}"
+        )
     out = dict(defaults)
     for k, v in extra.items():
         d = defaults[k]
@@ -60,15 +63,16 @@ def check_positive(model: str, name: str, value: float) -> float:
     return value
 
 
-def drop_nodes(edges: torch.Tensor, n_users: int, n_items: int, rate: float,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+def drop_nodes(
+    edges: torch.Tensor, n_users: int, n_items: int, rate: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """SGL's node dropout: ``round(rate * U)`` users and ``round(rate * I)`` items, drawn without
     replacement, lose every edge; ``edges`` are (user node, item node) rows, items at ``U + i``."""
     if rate <= 0:
         return edges
     keep = torch.ones(n_users + n_items, dtype=torch.bool)
-    keep[torch.randperm(n_users, generator=generator)[:round(rate * n_users)]] = False
-    keep[n_users + torch.randperm(n_items, generator=generator)[:round(rate * n_items)]] = False
+    keep[torch.randperm(n_users, generator=generator)[: round(rate * n_users)]] = False
+    keep[n_users + torch.randperm(n_items, generator=generator)[: round(rate * n_items)]] = False
     keep = keep.to(edges.device)
     return edges[keep[edges[:, 0]] & keep[edges[:, 1]]]
 
@@ -101,9 +105,11 @@ class InteractionGraphModel(Recommender):
 
     def __init__(self, ds: Dataset, cfg: ModelConfig, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        self.opts = cfg   # a model's options are its Config's fields
+        self.opts = cfg  # a model's options are its Config's fields
         if cfg.dim < 1 or cfg.n_layers < 0:
-            raise ValueError(f"{self.NAME}: dim={cfg.dim}, n_layers={cfg.n_layers}: expected dim >= 1 and n_layers >= 0")
+            raise ValueError(
+                f"{self.NAME}: dim={cfg.dim}, n_layers={cfg.n_layers}: expected dim >= 1 and n_layers >= 0"
+            )
         U, I = ds.n_users, ds.n_items
         self.embedding = nn.Parameter(self.initial_embedding(ds))
         self.ui_graph = InteractionGraph(train_pairs, U, I, device, n_nodes=len(self.embedding))
@@ -125,11 +131,13 @@ class InteractionGraphModel(Recommender):
 
     def user_item_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.propagate()
-        return z[:self.n_users], z[self.n_users:self.n_users + self.n_items]
+        return z[: self.n_users], z[self.n_users : self.n_users + self.n_items]
 
-    def rec_loss(self, z: torch.Tensor, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor,
-                 scale: float = 1.0) -> torch.Tensor:
+    def rec_loss(
+        self, z: torch.Tensor, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, scale: float = 1.0
+    ) -> torch.Tensor:
         """BPR on the rows of ``z * scale`` plus the L2 term on the layer-0 embeddings."""
         U, e0 = self.n_users, self.embedding
-        return (bpr_loss(z[users] * scale, z[U + pos] * scale, z[U + neg] * scale)
-                + self.cfg.l2_reg * l2_batch(e0[users], e0[U + pos], e0[U + neg]))
+        return bpr_loss(z[users] * scale, z[U + pos] * scale, z[U + neg] * scale) + self.cfg.l2_reg * l2_batch(
+            e0[users], e0[U + pos], e0[U + neg]
+        )

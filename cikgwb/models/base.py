@@ -1,4 +1,5 @@
 """The interface every recommender implements for :class:`cikgwb.train.Trainer`."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

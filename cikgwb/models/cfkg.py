@@ -20,6 +20,7 @@ KGAT and the CIKGRec comparison describe ("TransE on the unified graph"). With n
 Defaults: l2_reg = l2_reg_kge = 1e-5, KG batch 2048, lr 1e-3 (as for CKE), embedding size 64,
 Adam, batch 1024.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,13 +43,13 @@ from .losses import transe_loss
 class Config(ModelConfig):
     """CFKG's settings (KGAT's CFKG reference: TransE on the user-item-entity graph)."""
 
-    dim: int = 64                       # embedding size of users, entities and relations
-    l2_reg: float = 1e-5                # L2 weight of the interaction (buy-relation) TransE loss
-    l2_reg_kge: float = 1e-5            # L2 weight of the KG TransE loss
-    kg_batch_size: int = 2048           # KG triples per batch of the KG loss
-    use_kg: bool = True                 # false: the KG loss and triples are left out
-    kg_weight: float = 1.0              # weight of the KG loss beside the interaction loss
-    inverse_relations: bool = False     # add an inverse of every KG relation
+    dim: int = 64  # embedding size of users, entities and relations
+    l2_reg: float = 1e-5  # L2 weight of the interaction (buy-relation) TransE loss
+    l2_reg_kge: float = 1e-5  # L2 weight of the KG TransE loss
+    kg_batch_size: int = 2048  # KG triples per batch of the KG loss
+    use_kg: bool = True  # false: the KG loss and triples are left out
+    kg_weight: float = 1.0  # weight of the KG loss beside the interaction loss
+    inverse_relations: bool = False  # add an inverse of every KG relation
 
 
 #: training settings of CFKG's reference (the model layer) and per-dataset overrides (none)
@@ -62,7 +63,7 @@ class CFKG(Recommender):
 
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        self.opts = o = cfg   # its options are its Config's fields
+        self.opts = o = cfg  # its options are its Config's fields
         if cfg.dim < 1 or cfg.kg_batch_size < 1:
             raise ValueError(f"cfkg: dim={cfg.dim}, kg_batch_size={cfg.kg_batch_size}: expected positive sizes")
         U, E = ds.n_users, ds.n_entities
@@ -84,8 +85,13 @@ class CFKG(Recommender):
             n = self.cfg.kg_batch_size
             h, rel, t, t_neg = uniform_triples(self.triples, n, self.n_entities)
             dev = e.device
-            l_kg = transe_loss(e[U + h.to(dev)], self.relation[rel.to(dev)], e[U + t.to(dev)],
-                               e[U + t_neg.to(dev)], self.cfg.l2_reg_kge)
+            l_kg = transe_loss(
+                e[U + h.to(dev)],
+                self.relation[rel.to(dev)],
+                e[U + t.to(dev)],
+                e[U + t_neg.to(dev)],
+                self.cfg.l2_reg_kge,
+            )
             out["loss_kg"] = l_kg
             total = total + self.opts["kg_weight"] * l_kg
         out["loss"] = total
@@ -96,7 +102,7 @@ class CFKG(Recommender):
         """score(u, i) = -|e_u + e_interact - e_i|^2, expanded so that a batch is one matrix product."""
         U, I = self.n_users, self.n_items
         emb = self.embedding.detach()
-        items = emb[U:U + I]
+        items = emb[U : U + I]
         item_sq = items.pow(2).sum(-1)
         r = self.relation.detach()[self.interact]
 

@@ -11,6 +11,7 @@ Total loss per batch (docs/method.md section 3)::
           p_q of interest rows masked, p_q = min(delta(q), omega)
     L_c = InfoNCE(v1_u, v2_U) + InfoNCE(v1_i, v3_I)   over the batch's users / positive items
 """
+
 from __future__ import annotations
 
 import math
@@ -19,7 +20,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
@@ -38,40 +38,43 @@ class Config(ModelConfig):
     it is plain LightGCN. The defaults below are the model layer; the authors' settings per
     dataset (their scripts) are :data:`DATASETS`."""
 
-    dim: int = 64                        # embedding size d
-    n_layers: int = 3                    # LightGCN layers l on the CIKG
-    l2_reg: float = 1e-5                 # L2 weight on the batch's layer-0 embeddings
-    cf_weight: float = 1.5               # lambda_1: weight of the BPR loss L_r
+    dim: int = 64  # embedding size d
+    n_layers: int = 3  # LightGCN layers l on the CIKG
+    l2_reg: float = 1e-5  # L2 weight on the batch's layer-0 embeddings
+    cf_weight: float = 1.5  # lambda_1: weight of the BPR loss L_r
     interest_recon_weight: float = 0.03  # lambda_2: weight of the interest reconstruction L_u
-    gcl_weight: float = 0.01             # lambda_3: weight of the cross-domain contrast L_c
-    gcl_temp: float = 0.2                # tau: InfoNCE temperature
-    noise_eps: float = 0.1               # SimGCL noise size on contrastive view 1
-    edge_dropout: float = 0.0            # share of CIKG edges dropped per batch (main graph)
-    message_dropout: float = 0.0         # dropout on each layer's output while training
-    self_loops: bool = True              # self-loops in the main graph's normalised adjacency
-    mask_alpha: float = 0.05             # alpha: start mask rate of the interest nodes
-    mask_omega: float = 0.75             # omega: cap of the mask rate
-    mask_lambda: float = 150.0           # Lambda: epochs of the mask-rate schedule
-    schedule: str = "exp"                # exp | lin | fixed (w/o DMR: fixed at alpha)
-    uir_enc_layers: int = 2              # encoder layers of the interest reconstruction
-    uir_dec_layers: int = 1              # decoder layers of the interest reconstruction
-    replace_rate: float = 0.0            # share of masked rows replaced by random interest rows
-    uir_edge_drop: float = 0.0           # edge dropout of the reconstruction graph
-    sce_eta: float = 2.0                 # eta: exponent of the scaled cosine error
-    transe: bool = False                 # the alternating TransE phase on the KG
-    lr_kg: float = 0.002                 # learning rate of that phase
-    l2_reg_kge: float = 1e-3             # L2 weight of the TransE loss
-    kg_batch_size: int = 4096            # triples per batch of that phase
-    views: str = "paper"                 # paper | authors: the contrastive views' graphs
-    precision: str = "fp32"              # fp32 | bf16: the InfoNCE's matrix products (bf16 is an option, not the paper's maths)
+    gcl_weight: float = 0.01  # lambda_3: weight of the cross-domain contrast L_c
+    gcl_temp: float = 0.2  # tau: InfoNCE temperature
+    noise_eps: float = 0.1  # SimGCL noise size on contrastive view 1
+    edge_dropout: float = 0.0  # share of CIKG edges dropped per batch (main graph)
+    message_dropout: float = 0.0  # dropout on each layer's output while training
+    self_loops: bool = True  # self-loops in the main graph's normalised adjacency
+    mask_alpha: float = 0.05  # alpha: start mask rate of the interest nodes
+    mask_omega: float = 0.75  # omega: cap of the mask rate
+    mask_lambda: float = 150.0  # Lambda: epochs of the mask-rate schedule
+    schedule: str = "exp"  # exp | lin | fixed (w/o DMR: fixed at alpha)
+    uir_enc_layers: int = 2  # encoder layers of the interest reconstruction
+    uir_dec_layers: int = 1  # decoder layers of the interest reconstruction
+    replace_rate: float = 0.0  # share of masked rows replaced by random interest rows
+    uir_edge_drop: float = 0.0  # edge dropout of the reconstruction graph
+    sce_eta: float = 2.0  # eta: exponent of the scaled cosine error
+    transe: bool = False  # the alternating TransE phase on the KG
+    lr_kg: float = 0.002  # learning rate of that phase
+    l2_reg_kge: float = 1e-3  # L2 weight of the TransE loss
+    kg_batch_size: int = 4096  # triples per batch of that phase
+    views: str = "paper"  # paper | authors: the contrastive views' graphs
+    precision: str = "fp32"  # fp32 | bf16: the InfoNCE's matrix products (bf16 is an option, not the paper's maths)
     # switches for the paper's ablations
-    use_kg: bool = True                  # false: no item KG in the CIKG
-    no_interests: bool = False           # w/o UIK: no interest nodes
-    no_uir: bool = False                 # w/o UIR: no interest reconstruction
-    no_cl: bool = False                  # w/o CL: no cross-domain contrast
+    use_kg: bool = True  # false: no item KG in the CIKG
+    no_interests: bool = False  # w/o UIK: no interest nodes
+    no_uir: bool = False  # w/o UIR: no interest reconstruction
+    no_cl: bool = False  # w/o CL: no cross-domain contrast
 
-    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"schedule": ("exp", "lin", "fixed"),
-                                                     "views": ("paper", "authors"), "precision": PRECISIONS}
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "schedule": ("exp", "lin", "fixed"),
+        "views": ("paper", "authors"),
+        "precision": PRECISIONS,
+    }
 
     def reads_interest_graph(self) -> bool:
         return not self.no_interests
@@ -79,27 +82,93 @@ class Config(ModelConfig):
 
 #: the authors' settings per dataset (their run scripts; lr is a training setting)
 DATASETS: dict[str, dict[str, Any]] = {
-    "book-crossing": dict(n_layers=4, lr=8e-4, l2_reg=5e-5, cf_weight=1.5, interest_recon_weight=0.03,
-                          gcl_weight=0.01, gcl_temp=0.15, edge_dropout=0.1, message_dropout=0.0,
-                          mask_alpha=0.05, mask_omega=0.65, mask_lambda=120, schedule="exp",
-                          uir_enc_layers=3, uir_dec_layers=1, replace_rate=0.0, uir_edge_drop=0.0,
-                          sce_eta=2.0, transe=False),
-    "dbbook2014": dict(n_layers=3, lr=8e-4, l2_reg=1e-5, cf_weight=1.5, interest_recon_weight=0.03,
-                       gcl_weight=0.01, gcl_temp=0.2, edge_dropout=0.0, message_dropout=0.0,
-                       mask_alpha=0.05, mask_omega=0.75, mask_lambda=150, schedule="exp",
-                       uir_enc_layers=2, uir_dec_layers=1, replace_rate=0.15, uir_edge_drop=0.2,
-                       sce_eta=2.0, transe=True, lr_kg=0.002, l2_reg_kge=0.001),
-    "ml1m": dict(n_layers=3, lr=5e-4, l2_reg=5e-5, cf_weight=1.8, interest_recon_weight=0.15,
-                 gcl_weight=0.03, gcl_temp=0.2, edge_dropout=0.1, message_dropout=0.1,
-                 mask_alpha=0.1, mask_omega=0.95, mask_lambda=80, schedule="exp",
-                 uir_enc_layers=2, uir_dec_layers=1, replace_rate=0.0, uir_edge_drop=0.0,
-                 sce_eta=3.0, transe=False),
+    "book-crossing": dict(
+        n_layers=4,
+        lr=8e-4,
+        l2_reg=5e-5,
+        cf_weight=1.5,
+        interest_recon_weight=0.03,
+        gcl_weight=0.01,
+        gcl_temp=0.15,
+        edge_dropout=0.1,
+        message_dropout=0.0,
+        mask_alpha=0.05,
+        mask_omega=0.65,
+        mask_lambda=120,
+        schedule="exp",
+        uir_enc_layers=3,
+        uir_dec_layers=1,
+        replace_rate=0.0,
+        uir_edge_drop=0.0,
+        sce_eta=2.0,
+        transe=False,
+    ),
+    "dbbook2014": dict(
+        n_layers=3,
+        lr=8e-4,
+        l2_reg=1e-5,
+        cf_weight=1.5,
+        interest_recon_weight=0.03,
+        gcl_weight=0.01,
+        gcl_temp=0.2,
+        edge_dropout=0.0,
+        message_dropout=0.0,
+        mask_alpha=0.05,
+        mask_omega=0.75,
+        mask_lambda=150,
+        schedule="exp",
+        uir_enc_layers=2,
+        uir_dec_layers=1,
+        replace_rate=0.15,
+        uir_edge_drop=0.2,
+        sce_eta=2.0,
+        transe=True,
+        lr_kg=0.002,
+        l2_reg_kge=0.001,
+    ),
+    "ml1m": dict(
+        n_layers=3,
+        lr=5e-4,
+        l2_reg=5e-5,
+        cf_weight=1.8,
+        interest_recon_weight=0.15,
+        gcl_weight=0.03,
+        gcl_temp=0.2,
+        edge_dropout=0.1,
+        message_dropout=0.1,
+        mask_alpha=0.1,
+        mask_omega=0.95,
+        mask_lambda=80,
+        schedule="exp",
+        uir_enc_layers=2,
+        uir_dec_layers=1,
+        replace_rate=0.0,
+        uir_edge_drop=0.0,
+        sce_eta=3.0,
+        transe=False,
+    ),
     # the embedded default: small graph, short schedule so a quick run shows the mask rate move
-    "synthetic": dict(n_layers=2, lr=5e-3, l2_reg=1e-4, cf_weight=1.5, interest_recon_weight=0.03,
-                      gcl_weight=0.01, gcl_temp=0.2, edge_dropout=0.0, message_dropout=0.0,
-                      mask_alpha=0.05, mask_omega=0.65, mask_lambda=30, schedule="exp",
-                      uir_enc_layers=2, uir_dec_layers=1, replace_rate=0.0, uir_edge_drop=0.0,
-                      sce_eta=2.0, transe=False),
+    "synthetic": dict(
+        n_layers=2,
+        lr=5e-3,
+        l2_reg=1e-4,
+        cf_weight=1.5,
+        interest_recon_weight=0.03,
+        gcl_weight=0.01,
+        gcl_temp=0.2,
+        edge_dropout=0.0,
+        message_dropout=0.0,
+        mask_alpha=0.05,
+        mask_omega=0.65,
+        mask_lambda=30,
+        schedule="exp",
+        uir_enc_layers=2,
+        uir_dec_layers=1,
+        replace_rate=0.0,
+        uir_edge_drop=0.0,
+        sce_eta=2.0,
+        transe=False,
+    ),
 }
 
 
@@ -107,9 +176,9 @@ DATASETS: dict[str, dict[str, Any]] = {
 class LightGCNConfig(ModelConfig):
     """LightGCN's settings (the LightGCN paper's, :class:`LightGCN`)."""
 
-    dim: int = 64                        # embedding size
-    n_layers: int = 3                    # LightGCN layers
-    l2_reg: float = 1e-4                 # L2 weight on the batch's layer-0 embeddings
+    dim: int = 64  # embedding size
+    n_layers: int = 3  # LightGCN layers
+    l2_reg: float = 1e-4  # L2 weight on the batch's layer-0 embeddings
 
 
 #: LightGCN's training settings (its paper's learning rate) and per-dataset overrides: on
@@ -163,18 +232,25 @@ class CIKGRec(Recommender):
         """The CIKG (+ self-loops); with edge dropout, re-normalised from the kept edges."""
         if self.training and self.cfg.edge_dropout > 0:
             kept = drop_edges(self.main_edges, self.cfg.edge_dropout)
-            return normalized_adjacency(kept, self.space.n_nodes, self_loops=self.cfg.self_loops,
-                                        device=self.main_edges.device)
+            return normalized_adjacency(
+                kept, self.space.n_nodes, self_loops=self.cfg.self_loops, device=self.main_edges.device
+            )
         return self.A
 
     def propagate(self, mean: bool = True) -> torch.Tensor:
-        return lightgcn(self.main_graph(), self.embedding, self.cfg.n_layers,
-                        dropout=self.cfg.message_dropout, training=self.training, mean=mean)
+        return lightgcn(
+            self.main_graph(),
+            self.embedding,
+            self.cfg.n_layers,
+            dropout=self.cfg.message_dropout,
+            training=self.training,
+            mean=mean,
+        )
 
     def user_item_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.propagate()
         U = self.space.n_users
-        return z[:U], z[U:U + self.space.n_items]
+        return z[:U], z[U : U + self.space.n_items]
 
     # ------------------------------------------------------------ losses
     def loss(self, users, pos, neg, epoch):
@@ -182,7 +258,9 @@ class CIKGRec(Recommender):
         e0 = self.embedding
         z = self.propagate(mean=False)  # the layer sum; rescaled on the gathered rows only
         c = 1.0 / (cfg.n_layers + 1)
-        l_r = bpr_loss(z[users] * c, z[U + pos] * c, z[U + neg] * c) + cfg.l2_reg * l2_batch(e0[users], e0[U + pos], e0[U + neg])
+        l_r = bpr_loss(z[users] * c, z[U + pos] * c, z[U + neg] * c) + cfg.l2_reg * l2_batch(
+            e0[users], e0[U + pos], e0[U + neg]
+        )
         out = {"loss_rec": l_r}
         total = cfg.cf_weight * l_r
         if self.use_uir:
@@ -217,8 +295,9 @@ class CIKGRec(Recommender):
             donors = off + torch.randint(0, J, (n_noise,), device=dev)
             x = x.index_put((noise_nodes,), e0[donors])
         if cfg.uir_edge_drop > 0:
-            A = normalized_adjacency(drop_edges(self.main_edges, cfg.uir_edge_drop), s.n_nodes,
-                                     self_loops=True, device=dev)
+            A = normalized_adjacency(
+                drop_edges(self.main_edges, cfg.uir_edge_drop), s.n_nodes, self_loops=True, device=dev
+            )
         else:
             A = self.A_uir
         # layer sums instead of means: chi and the decoder are linear and the loss is a cosine,
@@ -239,7 +318,7 @@ class CIKGRec(Recommender):
         v3 = lightgcn(self.views["v3"], e0, cfg.n_layers, mean=False)
         # the batch's users and positive items as they come (repeats included), as the authors do
         l_user = info_nce(v1[users], v2[:U], users, cfg.gcl_temp, precision=cfg.precision)
-        l_item = info_nce(v1[U + pos], v3[U:U + E], pos, cfg.gcl_temp, precision=cfg.precision)
+        l_item = info_nce(v1[U + pos], v3[U : U + E], pos, cfg.gcl_temp, precision=cfg.precision)
         return l_user + l_item
 
     # ------------------------------------------------------------ TransE

@@ -20,6 +20,7 @@ Defaults (KGAT's CKE reference settings): relation space k = 64, l2_reg = l2_reg
 KG batch 2048; lr 1e-3 (the reference uses 1e-4 with an evaluation every 10 epochs; we
 evaluate every epoch with patience 10), embedding size 64, Adam, batch 1024.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,15 +42,15 @@ from .losses import bpr_loss, l2_batch, transr_loss, transr_project
 class Config(ModelConfig):
     """CKE's settings (KGAT's CKE reference settings)."""
 
-    dim: int = 64                       # embedding size of users, items and entities
-    relation_dim: int = 64              # TransR relation space size k
-    l2_reg: float = 1e-5                # L2 weight of the BPR loss
-    l2_reg_kge: float = 1e-5            # L2 weight of the TransR KG loss
-    kg_batch_size: int = 2048           # KG triples per batch of the KG loss
-    use_kg: bool = True                 # false: the KG loss and triples are left out
-    kg_weight: float = 1.0              # weight of the KG loss beside BPR
-    inverse_relations: bool = False     # add an inverse of every KG relation
-    normalize_kg: bool = True           # L2-normalise the projected KG embeddings (KGAT's CKE)
+    dim: int = 64  # embedding size of users, items and entities
+    relation_dim: int = 64  # TransR relation space size k
+    l2_reg: float = 1e-5  # L2 weight of the BPR loss
+    l2_reg_kge: float = 1e-5  # L2 weight of the TransR KG loss
+    kg_batch_size: int = 2048  # KG triples per batch of the KG loss
+    use_kg: bool = True  # false: the KG loss and triples are left out
+    kg_weight: float = 1.0  # weight of the KG loss beside BPR
+    inverse_relations: bool = False  # add an inverse of every KG relation
+    normalize_kg: bool = True  # L2-normalise the projected KG embeddings (KGAT's CKE)
 
 
 #: training settings of CKE's reference (the model layer) and per-dataset overrides (none)
@@ -62,9 +63,11 @@ def kg_triples(ds: Dataset, inverse: bool) -> torch.Tensor:
     (t, r + R, h) appended if asked; ``R`` covers every relation id in use."""
     kg = torch.as_tensor(np.asarray(ds.kg, dtype=np.int64)).reshape(-1, 3)
     if len(kg) and (kg[:, [0, 2]].min() < 0 or kg[:, [0, 2]].max() >= ds.n_entities or kg[:, 1].min() < 0):
-        raise ValueError(f"{ds.name}: KG triples must hold entity ids in [0, {ds.n_entities}) and "
-                         f"relation ids >= 0; got entities [{int(kg[:, [0, 2]].min())}, "
-                         f"{int(kg[:, [0, 2]].max())}], relations from {int(kg[:, 1].min())}")
+        raise ValueError(
+            f"{ds.name}: KG triples must hold entity ids in [0, {ds.n_entities}) and "
+            f"relation ids >= 0; got entities [{int(kg[:, [0, 2]].min())}, "
+            f"{int(kg[:, [0, 2]].max())}], relations from {int(kg[:, 1].min())}"
+        )
     if inverse and len(kg):
         R = n_relations(ds)
         kg = torch.cat([kg, torch.stack([kg[:, 2], kg[:, 1] + R, kg[:, 0]], 1)])
@@ -80,8 +83,9 @@ def item_kg(ds: Dataset, use_kg: bool, inverse: bool, kg_weight: float) -> tuple
     ``use_kg``), whether the KG term is trained at all (triples and a positive weight) and the
     relation ids with inverses counted. Items must be the first entities."""
     if ds.n_entities < ds.n_items:
-        raise ValueError(f"{ds.name}: n_entities={ds.n_entities} < n_items={ds.n_items}: items must be the "
-                         "first entities")
+        raise ValueError(
+            f"{ds.name}: n_entities={ds.n_entities} < n_items={ds.n_items}: items must be the first entities"
+        )
     triples = kg_triples(ds, inverse) if use_kg else torch.zeros((0, 3), dtype=torch.int64)
     return triples, len(triples) > 0 and kg_weight > 0, n_relations(ds) * (2 if inverse else 1)
 
@@ -92,10 +96,12 @@ class CKE(Recommender):
 
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        self.opts = o = cfg   # its options are its Config's fields
+        self.opts = o = cfg  # its options are its Config's fields
         if o["relation_dim"] < 1 or cfg.dim < 1 or cfg.kg_batch_size < 1:
-            raise ValueError(f"cke: dim={cfg.dim}, relation_dim={o['relation_dim']}, "
-                             f"kg_batch_size={cfg.kg_batch_size}: expected positive sizes")
+            raise ValueError(
+                f"cke: dim={cfg.dim}, relation_dim={o['relation_dim']}, "
+                f"kg_batch_size={cfg.kg_batch_size}: expected positive sizes"
+            )
         U, I, E, D = ds.n_users, ds.n_items, ds.n_entities, cfg.dim
         self.n_entities = E
         self.triples, self.use_kg, R = item_kg(ds, cfg.use_kg, o["inverse_relations"], o["kg_weight"])
@@ -110,7 +116,7 @@ class CKE(Recommender):
     def item_vectors(self, items: torch.Tensor | None = None) -> torch.Tensor:
         """eta_i + v_i for ``items`` (all items if None)."""
         if items is None:
-            return self.item_cf + self.entity[:self.n_items]
+            return self.item_cf + self.entity[: self.n_items]
         return self.item_cf[items] + self.entity[items]
 
     def user_item_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -124,8 +130,14 @@ class CKE(Recommender):
 
     def kg_loss(self, h, r, t, t_neg) -> torch.Tensor:
         e, M = self.entity, self.proj
-        return transr_loss(transr_project(e[h], M, r), self.relation[r], transr_project(e[t], M, r),
-                           transr_project(e[t_neg], M, r), self.cfg.l2_reg_kge, normalize=self.opts["normalize_kg"])
+        return transr_loss(
+            transr_project(e[h], M, r),
+            self.relation[r],
+            transr_project(e[t], M, r),
+            transr_project(e[t_neg], M, r),
+            self.cfg.l2_reg_kge,
+            normalize=self.opts["normalize_kg"],
+        )
 
     def loss(self, users, pos, neg, epoch):
         u, ip, ineg = self.user[users], self.item_vectors(pos), self.item_vectors(neg)

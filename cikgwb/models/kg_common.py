@@ -25,6 +25,7 @@
 * :class:`RelationalKGModel`: the base of KGIN, KGRec and MCCLK (one user + entity table, the
   relational KG, the user-item mean aggregation, node dropout, the residual hops).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -41,9 +42,21 @@ from ..sampling import PairSampler, uniform_negatives
 from ._backbone import check_positive, check_rate, resolve_extra
 from .base import Recommender
 
-__all__ = ["relational_triples", "Pattern", "RelationalAggregator", "RelationalKGModel", "uniform_negatives",
-           "gumbel_like", "interaction_pattern", "resolve_extra", "check_rate", "check_positive",
-           "mean_values", "project_by_relation", "pretrain_bpr_mf"]
+__all__ = [
+    "relational_triples",
+    "Pattern",
+    "RelationalAggregator",
+    "RelationalKGModel",
+    "uniform_negatives",
+    "gumbel_like",
+    "interaction_pattern",
+    "resolve_extra",
+    "check_rate",
+    "check_positive",
+    "mean_values",
+    "project_by_relation",
+    "pretrain_bpr_mf",
+]
 
 
 def relational_triples(ds: Dataset, inverse: bool = True) -> tuple[np.ndarray, int]:
@@ -73,15 +86,15 @@ class Pattern:
     entry ``order[k]`` (reorder per-entry data with ``data[pattern.order]``).
     """
 
-    def __init__(self, rows: torch.Tensor, cols: torch.Tensor, shape: tuple[int, int],
-                 presorted: bool = False):
+    def __init__(self, rows: torch.Tensor, cols: torch.Tensor, shape: tuple[int, int], presorted: bool = False):
         rows = torch.as_tensor(rows, dtype=torch.int64)
         cols = torch.as_tensor(cols, dtype=torch.int64, device=rows.device)
         if rows.shape != cols.shape or rows.dim() != 1:
             raise ValueError(f"Pattern: rows {tuple(rows.shape)} and cols {tuple(cols.shape)} must be equal 1-d")
         n_rows, n_cols = int(shape[0]), int(shape[1])
-        if len(rows) and (int(rows.min()) < 0 or int(rows.max()) >= n_rows
-                          or int(cols.min()) < 0 or int(cols.max()) >= n_cols):
+        if len(rows) and (
+            int(rows.min()) < 0 or int(rows.max()) >= n_rows or int(cols.min()) < 0 or int(cols.max()) >= n_cols
+        ):
             raise ValueError(f"Pattern: indices outside the shape {shape}")
         if presorted:
             order = torch.arange(len(rows), device=rows.device)
@@ -161,14 +174,16 @@ class _PatternMM(torch.autograd.Function):
         g = g.contiguous()
         gv = gx = None
         if pat.nnz == 0:
-            return (torch.zeros_like(values) if ctx.needs_input_grad[0] else None,
-                    torch.zeros_like(x) if ctx.needs_input_grad[1] else None, None)
+            return (
+                torch.zeros_like(values) if ctx.needs_input_grad[0] else None,
+                torch.zeros_like(x) if ctx.needs_input_grad[1] else None,
+                None,
+            )
         if ctx.needs_input_grad[0]:
             zero = pat.to_sparse(torch.zeros_like(values))
             gv = torch.sparse.sampled_addmm(zero, g, x.T.contiguous(), beta=0.0).values()
         if ctx.needs_input_grad[1]:
-            At = torch.sparse_csr_tensor(pat.t_crow, pat.t_cols, values[pat.tperm],
-                                         (pat.shape[1], pat.shape[0]))
+            At = torch.sparse_csr_tensor(pat.t_crow, pat.t_cols, values[pat.tperm], (pat.shape[1], pat.shape[0]))
             gx = torch.sparse.mm(At, g)
         return gv, gx, None
 
@@ -193,8 +208,9 @@ class _PatternSDDMM(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             ga = torch.sparse.mm(pat.to_sparse(g.contiguous()), b.contiguous())
         if ctx.needs_input_grad[1]:
-            At = torch.sparse_csr_tensor(pat.t_crow, pat.t_cols, g[pat.tperm].contiguous(),
-                                         (pat.shape[1], pat.shape[0]))
+            At = torch.sparse_csr_tensor(
+                pat.t_crow, pat.t_cols, g[pat.tperm].contiguous(), (pat.shape[1], pat.shape[0])
+            )
             gb = torch.sparse.mm(At, a.contiguous())
         return ga, gb, None
 
@@ -210,8 +226,7 @@ class RelationalAggregator:
     pairs (see the module docstring). Edges are held sorted by (head, relation, tail);
     ``heads``, ``rels``, ``tails`` are in that order and per-edge weights must be too."""
 
-    def __init__(self, heads: torch.Tensor, rels: torch.Tensor, tails: torch.Tensor,
-                 n_nodes: int, n_relations: int):
+    def __init__(self, heads: torch.Tensor, rels: torch.Tensor, tails: torch.Tensor, n_nodes: int, n_relations: int):
         heads, rels, tails = (torch.as_tensor(a, dtype=torch.int64) for a in (heads, rels, tails))
         self.n_nodes, self.n_relations = n_nodes, n_relations
         key = heads * n_relations + rels
@@ -219,8 +234,9 @@ class RelationalAggregator:
         self.pair_head, self.pair_rel = pairs // n_relations, pairs % n_relations
         self.S = Pattern(inv, tails, (len(pairs), n_nodes))
         self.heads, self.rels, self.tails = heads[self.S.order], rels[self.S.order], tails[self.S.order]
-        self.H = Pattern(self.pair_head, torch.arange(len(pairs), device=heads.device),
-                         (n_nodes, len(pairs)), presorted=True)
+        self.H = Pattern(
+            self.pair_head, torch.arange(len(pairs), device=heads.device), (n_nodes, len(pairs)), presorted=True
+        )
         self.n_edges = len(self.heads)
 
     def subset(self, mask: torch.Tensor) -> "RelationalAggregator":
@@ -255,8 +271,9 @@ class RelationalAggregator:
         return self.S.sddmm(q, k)
 
 
-def interaction_pattern(train_pairs: np.ndarray, n_users: int, n_cols: int,
-                        device: torch.device | str | None = None) -> Pattern:
+def interaction_pattern(
+    train_pairs: np.ndarray, n_users: int, n_cols: int, device: torch.device | str | None = None
+) -> Pattern:
     """The unique (user, item) training pairs as a ``n_users x n_cols`` pattern."""
     p = np.unique(np.asarray(train_pairs, dtype=np.int64).reshape(-1, 2), axis=0)
     t = torch.as_tensor(p, device=device)
@@ -273,7 +290,7 @@ def project_by_relation(x: torch.Tensor, proj: torch.Tensor, rel: torch.Tensor) 
     parts, s = [], 0
     for r, n in enumerate(counts):
         if n:
-            parts.append(xs[s:s + n] @ proj[r])
+            parts.append(xs[s : s + n] @ proj[r])
             s += n
     if not parts:
         return x.new_zeros(0, proj.shape[2])
@@ -354,17 +371,21 @@ class RelationalKGModel(Recommender):
         dev = self.inter_w.device
         n = self.kg.n_edges
         keep = torch.zeros(n, dtype=torch.bool, device=dev)
-        keep[torch.randperm(n, device=dev)[:int(n * (1 - rate))]] = True
+        keep[torch.randperm(n, device=dev)[: int(n * (1 - rate))]] = True
         inter, inter_w = self.sample_interactions()
         return self.kg.subset(keep), inter, inter_w
 
-    def hops(self, kg_step: Callable[[torch.Tensor], torch.Tensor],
-             user_step: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None,
-             inter: Pattern, inter_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def hops(
+        self,
+        kg_step: Callable[[torch.Tensor], torch.Tensor],
+        user_step: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None,
+        inter: Pattern,
+        inter_w: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(users*, entities*)``: the residual sums over ``cfg.n_layers`` hops (class docstring);
         ``user_step=None`` means ``u^(l) = m_u``."""
         p = self.cfg.message_dropout if self.training else 0.0
-        user, ent = self.embedding[:self.U], self.embedding[self.U:]
+        user, ent = self.embedding[: self.U], self.embedding[self.U :]
         u_res, e_res = user, ent
         for _ in range(self.cfg.n_layers):
             ent_agg = kg_step(ent)
@@ -384,14 +405,23 @@ class ProjectionHead(nn.Sequential):
         super().__init__(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
 
 
-def pretrain_bpr_mf(train_pairs: np.ndarray, n_users: int, n_items: int, dim: int, epochs: int,
-                    lr: float = 1e-3, l2_reg: float = 1e-5, batch_size: int = 1024,
-                    seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def pretrain_bpr_mf(
+    train_pairs: np.ndarray,
+    n_users: int,
+    n_items: int,
+    dim: int,
+    epochs: int,
+    lr: float = 1e-3,
+    l2_reg: float = 1e-5,
+    batch_size: int = 1024,
+    seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """BPR-MF (Rendle et al., 2009) on ``train_pairs`` for ``epochs`` epochs (Adam, Xavier init,
     one sampled negative per pair, L2 on the batch's embeddings as in KGAT's ``BPRMF``): the
     user and item embeddings that KGAT's authors load with ``--pretrain -1``. Seeded and on the
     CPU (a few seconds an epoch at most on the datasets here); returns ``(users, items)``."""
     from .losses import bpr_loss, l2_batch
+
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng():  # leave the caller's global RNG untouched
         torch.manual_seed(seed)

@@ -52,6 +52,7 @@ lr 1e-3) the authors' behaviour scored higher at equal epochs: Recall@50 + NDCG@
 0.137 against 0.124 at epoch 44 (runs ``book-crossing-kgat-valid-s0`` and
 ``book-crossing-kgat-valid-attentive-s0``). LeakyReLU slope 0.2 as in TensorFlow.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -73,18 +74,18 @@ from .losses import bpr_loss, l2_batch, transr_loss
 class Config(ModelConfig):
     """KGAT's settings (its authors' defaults; see the module docstring)."""
 
-    dim: int = 64                                # layer-0 embedding size of users and entities
+    dim: int = 64  # layer-0 embedding size of users and entities
     layer_sizes: tuple[int, ...] = (64, 32, 16)  # output size of each propagation layer (their count: the depth)
-    kge_dim: int = 64                            # TransR relation space size
-    message_dropout: float = 0.1                 # dropout on each layer's output while training
-    leaky_slope: float = 0.2                     # LeakyReLU slope of the bi-interaction aggregator
-    update_attention: bool = False               # recompute the attention each batch (else after each epoch)
-    l2_reg: float = 1e-5                         # L2 weight of the BPR loss
-    lr_kg: float = 1e-3                          # learning rate of the alternating TransR phase
-    l2_reg_kge: float = 1e-5                     # L2 weight of the TransR loss
-    kg_batch_size: int = 2048                    # triples per batch of the TransR phase
-    pretrain_mf_epochs: int = 0                  # BPR-MF epochs to initialise users and items (0: none)
-    pretrain_mf_lr: float = 1e-3                 # learning rate of that pre-training
+    kge_dim: int = 64  # TransR relation space size
+    message_dropout: float = 0.1  # dropout on each layer's output while training
+    leaky_slope: float = 0.2  # LeakyReLU slope of the bi-interaction aggregator
+    update_attention: bool = False  # recompute the attention each batch (else after each epoch)
+    l2_reg: float = 1e-5  # L2 weight of the BPR loss
+    lr_kg: float = 1e-3  # learning rate of the alternating TransR phase
+    l2_reg_kge: float = 1e-5  # L2 weight of the TransR loss
+    kg_batch_size: int = 2048  # triples per batch of the TransR phase
+    pretrain_mf_epochs: int = 0  # BPR-MF epochs to initialise users and items (0: none)
+    pretrain_mf_lr: float = 1e-3  # learning rate of that pre-training
 
 
 #: training settings of KGAT's authors (the model layer) and per-dataset overrides (none)
@@ -116,15 +117,14 @@ class BiInteraction(nn.Module):
         self.slope = slope
 
     def forward(self, ego: torch.Tensor, side: torch.Tensor) -> torch.Tensor:
-        return (F.leaky_relu(self.W1(ego + side), self.slope)
-                + F.leaky_relu(self.W2(ego * side), self.slope))
+        return F.leaky_relu(self.W1(ego + side), self.slope) + F.leaky_relu(self.W2(ego * side), self.slope)
 
 
 @register("kgat", Config, train=TRAIN, datasets=DATASETS)
 class KGAT(Recommender):
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        opts = cfg   # its options are its Config's fields
+        opts = cfg  # its options are its Config's fields
         sizes = [int(s) for s in opts["layer_sizes"]]
         if not sizes or min(sizes) < 1 or cfg.dim < 1:
             raise ValueError(f"kgat: dim={cfg.dim}, layer_sizes={opts['layer_sizes']!r}: expected positive sizes")
@@ -145,18 +145,26 @@ class KGAT(Recommender):
         if n_pre < 0:
             raise ValueError(f"kgat: pretrain_mf_epochs={n_pre}: expected 0 (off) or a number of epochs")
         if n_pre:  # users and items start from BPR-MF, as the authors' --pretrain -1
-            users, items = pretrain_bpr_mf(train_pairs, ds.n_users, ds.n_items, D, n_pre,
-                                           lr=float(opts["pretrain_mf_lr"]), l2_reg=cfg.l2_reg,
-                                           seed=torch.initial_seed())
+            users, items = pretrain_bpr_mf(
+                train_pairs,
+                ds.n_users,
+                ds.n_items,
+                D,
+                n_pre,
+                lr=float(opts["pretrain_mf_lr"]),
+                l2_reg=cfg.l2_reg,
+                seed=torch.initial_seed(),
+            )
             with torch.no_grad():
-                self.embedding[:self.U] = users
-                self.embedding[self.U:self.U + ds.n_items] = items
+                self.embedding[: self.U] = users
+                self.embedding[self.U : self.U + ds.n_items] = items
         self.relation_embed = nn.Parameter(xavier(self.n_rel, K))
         self.trans_W = nn.Parameter(torch.stack([xavier(D, K) for _ in range(self.n_rel)]))
         dims = [D] + sizes
         self.attentive = bool(opts["update_attention"])
-        self.layers = nn.ModuleList(BiInteraction(dims[k], dims[k + 1], float(opts["leaky_slope"]))
-                                    for k in range(len(sizes)))
+        self.layers = nn.ModuleList(
+            BiInteraction(dims[k], dims[k + 1], float(opts["leaky_slope"])) for k in range(len(sizes))
+        )
         self.register_buffer("att", self.initial_laplacian())
         self.to(device)
         self.kg_phase = AlternatingPhase([self.embedding, self.relation_embed, self.trans_W], cfg.lr_kg)
@@ -200,7 +208,7 @@ class KGAT(Recommender):
 
     def user_item_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.propagate()
-        return z[:self.U], z[self.U:self.U + self.n_items]
+        return z[: self.U], z[self.U : self.U + self.n_items]
 
     def loss(self, users, pos, neg, epoch):
         z = self.propagate()
@@ -215,7 +223,7 @@ class KGAT(Recommender):
         e = self.embedding
         B = len(h)
         proj = project_by_relation(torch.cat([e[h], e[t], e[t_neg]]), self.trans_W, r.repeat(3))
-        h_e, t_e, n_e = proj[:B], proj[B:2 * B], proj[2 * B:]
+        h_e, t_e, n_e = proj[:B], proj[B : 2 * B], proj[2 * B :]
         return transr_loss(h_e, self.relation_embed[r], t_e, n_e, self.cfg.l2_reg_kge, normalize=False)
 
     def sample_kg_batch(self, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
@@ -225,7 +233,7 @@ class KGAT(Recommender):
             h = self.head_nodes[torch.randperm(nh, generator=generator)[:B].to(dev)]
         else:
             h = self.head_nodes[torch.randint(0, nh, (B,), generator=generator).to(dev)]
-        deg = (self.A.crow[h + 1] - self.A.crow[h])
+        deg = self.A.crow[h + 1] - self.A.crow[h]
         off = (torch.rand(len(h), generator=generator).to(dev) * deg).long().clamp_max(deg - 1)
         idx = self.A.crow[h] + off
         r, t = self.rels[idx], self.tails[idx]

@@ -44,6 +44,7 @@ TransE has its own Adam (the authors reuse the main one) and runs even when the 
 than 4096 head items (their loader drops the incomplete batch, so it would never run on
 these datasets); ``transe=false`` skips it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -68,22 +69,22 @@ from .losses import grace_loss, l2_batch, transe_loss
 class Config(ModelConfig):
     """KGCL's settings (its authors' defaults; see the module docstring)."""
 
-    dim: int = 64                       # embedding size
-    n_layers: int = 3                   # LightGCN layers of the CF part
-    l2_reg: float = 1e-4                # L2 weight of the BPR loss
-    gcl_weight: float = 0.1             # weight of the contrastive loss
-    gcl_temp: float = 0.2               # temperature of the contrastive loss
-    no_cl: bool = False                 # w/o CL: no contrastive views or loss
-    transe: bool = True                 # the alternating TransE phase on the KG
-    lr_kg: float = 1e-3                 # learning rate of that phase
-    l2_reg_kge: float = 1e-3            # L2 weight of the TransE loss
-    kg_batch_size: int = 4096           # triples per batch of that phase
-    kg_p_drop: float = 0.5              # KG edge dropout of the augmented views
-    ui_p_drop: float = 0.1              # user-item edge dropout of the augmented views
-    entity_num_per_item: int = 10       # KG neighbours sampled per item
-    gat_dropout: float = 0.4            # dropout of the item-entity attention
-    leaky_slope: float = 0.2            # LeakyReLU slope of that attention
-    init_std: float = 0.1               # std of the normal initialisation
+    dim: int = 64  # embedding size
+    n_layers: int = 3  # LightGCN layers of the CF part
+    l2_reg: float = 1e-4  # L2 weight of the BPR loss
+    gcl_weight: float = 0.1  # weight of the contrastive loss
+    gcl_temp: float = 0.2  # temperature of the contrastive loss
+    no_cl: bool = False  # w/o CL: no contrastive views or loss
+    transe: bool = True  # the alternating TransE phase on the KG
+    lr_kg: float = 1e-3  # learning rate of that phase
+    l2_reg_kge: float = 1e-3  # L2 weight of the TransE loss
+    kg_batch_size: int = 4096  # triples per batch of that phase
+    kg_p_drop: float = 0.5  # KG edge dropout of the augmented views
+    ui_p_drop: float = 0.1  # user-item edge dropout of the augmented views
+    entity_num_per_item: int = 10  # KG neighbours sampled per item
+    gat_dropout: float = 0.4  # dropout of the item-entity attention
+    leaky_slope: float = 0.2  # LeakyReLU slope of that attention
+    init_std: float = 0.1  # std of the normal initialisation
 
     RANGES: ClassVar[dict[str, tuple]] = {k: (0, True, 1, False) for k in ("kg_p_drop", "ui_p_drop", "gat_dropout")}
 
@@ -104,7 +105,7 @@ def item_neighbours(ds: Dataset, k: int) -> np.ndarray:
     inv[:, 1] += R
     rows = np.concatenate([fwd, inv])
     _, first = np.unique(rows, axis=0, return_index=True)
-    rows = rows[np.sort(first)]                       # duplicates removed, order kept
+    rows = rows[np.sort(first)]  # duplicates removed, order kept
     order = np.argsort(rows[:, 0], kind="stable")
     rows = rows[order]
     start = np.searchsorted(rows[:, 0], rows[:, 0], side="left")
@@ -116,7 +117,7 @@ def item_neighbours(ds: Dataset, k: int) -> np.ndarray:
 class KGCL(Recommender):
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        o = cfg   # its options are its Config's fields
+        o = cfg  # its options are its Config's fields
         self.kg_p_drop = check_rate("kgcl", "kg_p_drop", o["kg_p_drop"])
         self.ui_p_drop = check_rate("kgcl", "ui_p_drop", o["ui_p_drop"])
         self.gat_dropout = check_rate("kgcl", "gat_dropout", o["gat_dropout"])
@@ -130,8 +131,7 @@ class KGCL(Recommender):
         nb = item_neighbours(ds, int(o["entity_num_per_item"]))
         nb_t = torch.as_tensor(nb, device=device).reshape(-1, 3)
         self.nb_item, self.nb_rel, self.nb_ent = (nb_t[:, k].contiguous() for k in range(3))
-        self.nb_pattern = Pattern(self.nb_item, torch.arange(len(nb_t), device=device), (I, len(nb_t)),
-                                  presorted=True)
+        self.nb_pattern = Pattern(self.nb_item, torch.arange(len(nb_t), device=device), (I, len(nb_t)), presorted=True)
         n_rel = max(2 * max(int(ds.n_relations), 1), int(self.nb_rel.max()) + 1 if len(nb_t) else 1)
         # the user-item graph: users [0, U), items U + i
         self.ui_graph = InteractionGraph(train_pairs, U, I, device)
@@ -171,7 +171,7 @@ class KGCL(Recommender):
             pat, item, rel, ye = pat.subset(kg_mask), item[kg_mask], rel[kg_mask], y[kg_mask]
         D = x.shape[1]
         W, b = self.fc.weight, self.fc.bias
-        hx = x @ W[:, :D].T                                             # item part of W [x || e]
+        hx = x @ W[:, :D].T  # item part of W [x || e]
         logits = ((hx[item] + ye @ W[:, D:].T + b) * self.relation_emb[rel]).sum(-1)
         att = pat.softmax(F.leaky_relu(logits, self.slope))
         att = F.dropout(att, p, self.training)
@@ -247,12 +247,19 @@ class KGCL(Recommender):
         heads = self.tr_heads[torch.randperm(len(self.tr_heads), generator=generator).to(dev)]
         bs = self.cfg.kg_batch_size
         for s in range(0, len(heads), bs):
-            h = heads[s:s + bs]
+            h = heads[s : s + bs]
             lo, hi = self.tr_ptr[h], self.tr_ptr[h + 1]
             idx = lo + (torch.rand(len(h), generator=generator).to(dev) * (hi - lo)).long().clamp_max(hi - lo - 1)
             r, t = self.tr_r[idx], self.tr_t[idx]
             # a random KG tail, drawn again (at most 20 times) while it is a true tail of (h, r)
-            t_neg = tail_negatives(h, r, lambda k: self.tr_tails[torch.randint(
-                0, len(self.tr_tails), (k,), generator=generator).to(dev)], self.tr_true, self.n_rel, self.E)
-            yield transe_loss(self.item_emb[h], self.relation_emb[r], self.entity_emb[t],
-                              self.entity_emb[t_neg], self.cfg.l2_reg_kge)
+            t_neg = tail_negatives(
+                h,
+                r,
+                lambda k: self.tr_tails[torch.randint(0, len(self.tr_tails), (k,), generator=generator).to(dev)],
+                self.tr_true,
+                self.n_rel,
+                self.E,
+            )
+            yield transe_loss(
+                self.item_emb[h], self.relation_emb[r], self.entity_emb[t], self.entity_emb[t_neg], self.cfg.l2_reg_kge
+            )

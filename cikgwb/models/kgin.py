@@ -35,6 +35,7 @@ correlation. The learning rate is tuned on valid, as the CIKGRec paper allows: a
 1e-4 the valid Recall@50 on book-crossing was 0.065 after 72 epochs, at 1e-3 it was 0.101 after
 16 and 0.120 after 60 (runs ``book-crossing-kgin-valid-lr1e-4-s0`` and ``-valid-s0``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,16 +57,16 @@ from .losses import bpr_loss, l2_batch
 class Config(ModelConfig):
     """KGIN's settings (its authors' defaults; see the module docstring)."""
 
-    dim: int = 64                       # embedding size
-    n_layers: int = 3                   # relational propagation hops
-    l2_reg: float = 1e-5                # L2 weight on the batch's final representations
-    node_dropout: float = 0.5           # share of KG edges dropped per batch (user-item entries kept w.p. 1 - rate)
-    message_dropout: float = 0.1        # dropout on each hop's output
-    n_factors: int = 4                  # user intents P
-    ind: str = "distance"               # intent independence: distance | cosine | mi
-    sim_regularity: float = 1e-4        # weight of the independence loss
+    dim: int = 64  # embedding size
+    n_layers: int = 3  # relational propagation hops
+    l2_reg: float = 1e-5  # L2 weight on the batch's final representations
+    node_dropout: float = 0.5  # share of KG edges dropped per batch (user-item entries kept w.p. 1 - rate)
+    message_dropout: float = 0.1  # dropout on each hop's output
+    n_factors: int = 4  # user intents P
+    ind: str = "distance"  # intent independence: distance | cosine | mi
+    sim_regularity: float = 1e-4  # weight of the independence loss
 
-    RENAMED: ClassVar[dict[str, str]] = {"edge_dropout": "node_dropout"}   # its name before issue 19
+    RENAMED: ClassVar[dict[str, str]] = {"edge_dropout": "node_dropout"}  # its name before issue 19
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"ind": ("distance", "cosine", "mi")}
     RANGES: ClassVar[dict[str, tuple]] = {"n_factors": (1, True, None, False), "sim_regularity": (0, True, None, False)}
 
@@ -85,9 +86,9 @@ def distance_correlation(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     b = torch.sqrt(((y[:, None] - y[None, :]) ** 2).clamp_min(0) + 1e-8)
     A = a - a.mean(0, keepdim=True) - a.mean(1, keepdim=True) + a.mean()
     B = b - b.mean(0, keepdim=True) - b.mean(1, keepdim=True) + b.mean()
-    dcov_ab = torch.sqrt(((A * B).sum() / n ** 2).clamp_min(0) + 1e-8)
-    dcov_aa = torch.sqrt(((A * A).sum() / n ** 2).clamp_min(0) + 1e-8)
-    dcov_bb = torch.sqrt(((B * B).sum() / n ** 2).clamp_min(0) + 1e-8)
+    dcov_ab = torch.sqrt(((A * B).sum() / n**2).clamp_min(0) + 1e-8)
+    dcov_aa = torch.sqrt(((A * A).sum() / n**2).clamp_min(0) + 1e-8)
+    dcov_bb = torch.sqrt(((B * B).sum() / n**2).clamp_min(0) + 1e-8)
     return dcov_ab / torch.sqrt(dcov_aa * dcov_bb + 1e-8)
 
 
@@ -118,7 +119,7 @@ class KGIN(RelationalKGModel):
 
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        opts = cfg   # its options are its Config's fields
+        opts = cfg  # its options are its Config's fields
         self.ind = str(opts["ind"]).lower()
         if self.ind not in IND_TYPES:
             raise ValueError(f"kgin: ind={opts['ind']!r}: expected one of {IND_TYPES}")
@@ -138,7 +139,7 @@ class KGIN(RelationalKGModel):
 
     def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(users*, entities*)``: residual sums over the hops."""
-        kg, inter, inter_w = self.sampled_graphs()   # node dropout while training
+        kg, inter, inter_w = self.sampled_graphs()  # node dropout while training
         kg_w = kg.mean_weights()
         e_p = self.intents()
 
@@ -150,7 +151,7 @@ class KGIN(RelationalKGModel):
 
     def user_item_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         u, e = self.propagate()
-        return u, e[:self.n_items]
+        return u, e[: self.n_items]
 
     def independence(self) -> torch.Tensor:
         return independence_loss(self.disen_weight_att, self.ind)
@@ -161,5 +162,9 @@ class KGIN(RelationalKGModel):
         l_rec = bpr_loss(u, i, j)
         l_reg = self.cfg.l2_reg * l2_batch(u, i, j)
         cor = self.independence()
-        return {"loss": l_rec + l_reg + self.sim_regularity * cor, "loss_rec": l_rec, "loss_reg": l_reg,
-                "loss_ind": cor}
+        return {
+            "loss": l_rec + l_reg + self.sim_regularity * cor,
+            "loss_rec": l_rec,
+            "loss_reg": l_reg,
+            "loss_ind": cor,
+        }

@@ -47,6 +47,7 @@ authors' per-relation sampling loop skips the last inverse relation (all its edg
 dropped at every batch); here every relation is sampled at the same rate. Sampling without
 replacement uses the equivalent Gumbel-top-k form.
 """
+
 from __future__ import annotations
 
 import math
@@ -78,20 +79,20 @@ from .losses import bpr_loss, l2_batch
 class Config(ModelConfig):
     """KGRec's settings (its authors' defaults; see the module docstring)."""
 
-    dim: int = 64                       # embedding size
-    n_layers: int = 2                   # relational propagation hops
-    l2_reg: float = 1e-5                # L2 weight on the batch's final representations
-    node_dropout: float = 0.5           # share of KG edges dropped per batch (user-item entries kept w.p. 1 - rate)
-    message_dropout: float = 0.1        # dropout on each hop's output
-    gcl_weight: float = 0.01            # weight of the contrastive loss
-    gcl_temp: float = 1.0               # its temperature
-    no_cl: bool = False                 # w/o CL
-    mae_coef: float = 0.1               # weight of the masked KG autoencoder loss
-    mae_msize: int = 256                # triples masked per batch for it
-    cl_drop_ratio: float = 0.5          # edge dropout of the contrastive views
-    n_heads: int = 2                    # attention heads of the rationale scores (divides dim)
+    dim: int = 64  # embedding size
+    n_layers: int = 2  # relational propagation hops
+    l2_reg: float = 1e-5  # L2 weight on the batch's final representations
+    node_dropout: float = 0.5  # share of KG edges dropped per batch (user-item entries kept w.p. 1 - rate)
+    message_dropout: float = 0.1  # dropout on each hop's output
+    gcl_weight: float = 0.01  # weight of the contrastive loss
+    gcl_temp: float = 1.0  # its temperature
+    no_cl: bool = False  # w/o CL
+    mae_coef: float = 0.1  # weight of the masked KG autoencoder loss
+    mae_msize: int = 256  # triples masked per batch for it
+    cl_drop_ratio: float = 0.5  # edge dropout of the contrastive views
+    n_heads: int = 2  # attention heads of the rationale scores (divides dim)
 
-    RENAMED: ClassVar[dict[str, str]] = {"edge_dropout": "node_dropout"}   # its name before issue 19
+    RENAMED: ClassVar[dict[str, str]] = {"edge_dropout": "node_dropout"}  # its name before issue 19
 
 
 #: training settings (the model layer; module docstring) and per-dataset overrides (none)
@@ -116,8 +117,7 @@ def relation_aware_sample(rels: torch.Tensor, n_rel: int, keep_rate: float) -> t
     return keep
 
 
-def contrast_loss(h1: torch.Tensor, h2: torch.Tensor, tau: float,
-                  perm: torch.Tensor | None = None) -> torch.Tensor:
+def contrast_loss(h1: torch.Tensor, h2: torch.Tensor, tau: float, perm: torch.Tensor | None = None) -> torch.Tensor:
     """KGRec's contrast: ``-log f11 / (2 f11 + f(h1, h2[perm]) + f(h2, h1[perm]))`` averaged."""
     if perm is None:
         perm = torch.randperm(len(h1), device=h1.device)
@@ -135,7 +135,7 @@ class KGRec(RelationalKGModel):
 
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        o = cfg   # its options are its Config's fields
+        o = cfg  # its options are its Config's fields
         self.cl_drop = check_rate("kgrec", "cl_drop_ratio", o["cl_drop_ratio"])
         self.mae_coef, self.mae_msize = float(o["mae_coef"]), int(o["mae_msize"])
         self.n_heads = int(o["n_heads"])
@@ -171,20 +171,21 @@ class KGRec(RelationalKGModel):
             parts.append(kg.aggregate(ent[:, sl], self.relation_emb[:, sl], a))
         return torch.cat(parts, 1)
 
-    def encode(self, kg: RelationalAggregator, inter: Pattern,
-               inter_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(
+        self, kg: RelationalAggregator, inter: Pattern, inter_w: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         return self.hops(lambda ent: self.kg_attentive(kg, ent), None, inter, inter_w)
 
     def user_item_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         u, e = self.encode(self.kg, self.inter, self.inter_w)
-        return u, e[:self.n_items]
+        return u, e[: self.n_items]
 
     # ------------------------------------------------------------ rationales
     @torch.no_grad()
     def rationale_scores(self, kg: RelationalAggregator) -> torch.Tensor:
         """``deg(h) * softmax_h(mean_k logits_k)`` per edge of ``kg`` (mean over heads = the full
         dot product / n_heads)."""
-        ent = self.embedding[self.U:]
+        ent = self.embedding[self.U :]
         q = ent @ self.W_Q
         Q = q[kg.pair_head] * self.relation_emb[kg.pair_rel]
         dk = q.shape[1] // self.n_heads
@@ -202,29 +203,30 @@ class KGRec(RelationalKGModel):
             c = torch.zeros(E, device=score.device).index_add_(0, idx, ones)
             m = s / c.clamp_min(1)
             return torch.where(m == 0, torch.ones_like(m), m)
-        return (0.5 * mean_by(kg.heads) + 0.5 * mean_by(kg.tails))[:self.n_items]
+
+        return (0.5 * mean_by(kg.heads) + 0.5 * mean_by(kg.tails))[: self.n_items]
 
     # ------------------------------------------------------------ self-supervised views
     def kg_view_encoder(self, kg: RelationalAggregator) -> torch.Tensor:
         """KG-only mean aggregation, residual sum; items' rows."""
         p = self.cfg.message_dropout
-        ent = self.embedding[self.U:]
+        ent = self.embedding[self.U :]
         res, w = ent, kg.mean_weights()
         for _ in range(self.cfg.n_layers):
             ent = F.normalize(F.dropout(kg.aggregate(ent, self.relation_emb, w), p, self.training), dim=1)
             res = res + ent
-        return res[:self.n_items]
+        return res[: self.n_items]
 
     def ui_view_encoder(self, inter: Pattern, w: torch.Tensor) -> torch.Tensor:
         """``u <- sum_i w_ui e_i``, ``i <- sum_u w_ui e_u`` (same weights), residual sum of items."""
         p = self.cfg.message_dropout
-        user, item = self.embedding[:self.U], self.embedding[self.U:self.U + self.n_items]
+        user, item = self.embedding[: self.U], self.embedding[self.U : self.U + self.n_items]
         T = inter.transpose()
         pad = item.new_zeros(self.E - self.n_items, item.shape[1])  # the pattern's columns span all entities
         res = item
         for _ in range(self.cfg.n_layers):
             u_new = inter.mm(w, torch.cat([item, pad]))
-            i_new = T.mm(w[inter.tperm], user)[:self.n_items]
+            i_new = T.mm(w[inter.tperm], user)[: self.n_items]
             user = F.normalize(F.dropout(u_new, p, self.training), dim=1)
             item = F.normalize(F.dropout(i_new, p, self.training), dim=1)
             res = res + item

@@ -1,4 +1,5 @@
 """Loss terms shared by CIKGRec and the baselines."""
+
 from __future__ import annotations
 
 import torch
@@ -67,7 +68,7 @@ class _TiledLogSumExpMatmul(torch.autograd.Function):
         z = torch.zeros((B, 1), dtype=a.dtype, device=a.device)
         kept: list[torch.Tensor] = []
         for j in range(0, N, block):
-            s = al @ cl[j:j + block].T
+            s = al @ cl[j : j + block].T
             if low is not None:
                 s = s.to(a.dtype)
             m_new = torch.maximum(m, s.amax(1, keepdim=True))
@@ -95,34 +96,41 @@ class _TiledLogSumExpMatmul(torch.autograd.Function):
                 j = k // 2 * block
                 w = (m - lse).exp_().mul_(g)  # row b of the softmax's block j = P_j[b] exp(m_jb - lse_b)
                 aw = a * w
-                grad_a.add_((p @ cl[j:j + block]).to(a.dtype).mul_(w))
-                grad_c[j:j + block] = p.T @ (aw if low is None else aw.to(low))
+                grad_a.add_((p @ cl[j : j + block]).to(a.dtype).mul_(w))
+                grad_c[j : j + block] = p.T @ (aw if low is None else aw.to(low))
             return grad_a, grad_c, None, None, None
         # the per-row factor g_b goes onto a (B x d) and onto the B x d result, not onto the blocks
         ag = a * g
         al, agl = (a, ag) if low is None else (a.to(low), ag.to(low))
         neg_lse = lse.neg()
         for j in range(0, c.shape[0], block):
-            s = al @ cl[j:j + block].T
+            s = al @ cl[j : j + block].T
             if low is None:
                 p = s.add_(neg_lse).exp_()
-                grad_a.addmm_(p, cl[j:j + block])
-                torch.mm(p.T, agl, out=grad_c[j:j + block])
+                grad_a.addmm_(p, cl[j : j + block])
+                torch.mm(p.T, agl, out=grad_c[j : j + block])
             else:
                 p = s.to(a.dtype).add_(neg_lse).exp_().to(low)
-                grad_a.add_(p @ cl[j:j + block])
-                grad_c[j:j + block] = p.T @ agl
+                grad_a.add_(p @ cl[j : j + block])
+                grad_c[j : j + block] = p.T @ agl
         grad_a.mul_(g)
         return grad_a, grad_c, None, None, None
 
 
 INFO_NCE_BLOCK = 1024  # columns per block of the tiled InfoNCE (B x 1024 floats: 4 MiB at B = 1024)
-INFO_NCE_KEEP = True   # keep the blocks' exponentials for the backward (faster; B x N floats held)
+INFO_NCE_KEEP = True  # keep the blocks' exponentials for the backward (faster; B x N floats held)
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 
-def info_nce(anchor: torch.Tensor, candidates: torch.Tensor, target: torch.Tensor, tau: float,
-             precision: str = "fp32", block: int | None = None, keep: bool | None = None) -> torch.Tensor:
+def info_nce(
+    anchor: torch.Tensor,
+    candidates: torch.Tensor,
+    target: torch.Tensor,
+    tau: float,
+    precision: str = "fp32",
+    block: int | None = None,
+    keep: bool | None = None,
+) -> torch.Tensor:
     """InfoNCE with cosine similarity: mean_b -log softmax(s(a_b, c) / tau)[target_b]
     = mean_b [logsumexp_j s(a_b, c_j) / tau - s(a_b, c_target_b) / tau].
 
@@ -134,8 +142,9 @@ def info_nce(anchor: torch.Tensor, candidates: torch.Tensor, target: torch.Tenso
         raise ValueError(f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
     a = F.normalize(anchor, dim=-1) / tau  # scale the (small) anchor side, not the logit matrix
     c = F.normalize(candidates, dim=-1)
-    lse = _TiledLogSumExpMatmul.apply(a, c, int(block or INFO_NCE_BLOCK), PRECISIONS[precision],
-                                      INFO_NCE_KEEP if keep is None else bool(keep))
+    lse = _TiledLogSumExpMatmul.apply(
+        a, c, int(block or INFO_NCE_BLOCK), PRECISIONS[precision], INFO_NCE_KEEP if keep is None else bool(keep)
+    )
     return (lse - (a * c[target]).sum(-1)).mean()
 
 
@@ -153,8 +162,7 @@ def sce_loss(target: torch.Tensor, pred: torch.Tensor, eta: float) -> torch.Tens
     return (1 - cos).pow(eta).mean()
 
 
-def transe_loss(h: torch.Tensor, r: torch.Tensor, t: torch.Tensor, t_neg: torch.Tensor,
-                l2_reg: float) -> torch.Tensor:
+def transe_loss(h: torch.Tensor, r: torch.Tensor, t: torch.Tensor, t_neg: torch.Tensor, l2_reg: float) -> torch.Tensor:
     """-ln sigmoid(|h+r-t'|^2 - |h+r-t|^2) + l2_reg * mean(1/2 sum of squares), batch means."""
     pos = (h + r - t).pow(2).sum(-1)
     neg = (h + r - t_neg).pow(2).sum(-1)
@@ -188,8 +196,14 @@ def transr_project(x: torch.Tensor, proj: torch.Tensor, rel: torch.Tensor) -> to
     return every[torch.arange(len(x), device=x.device), rel]
 
 
-def transr_loss(h_r: torch.Tensor, r: torch.Tensor, t_r: torch.Tensor, t_neg_r: torch.Tensor,
-                l2_reg: float = 0.0, normalize: bool = True) -> torch.Tensor:
+def transr_loss(
+    h_r: torch.Tensor,
+    r: torch.Tensor,
+    t_r: torch.Tensor,
+    t_neg_r: torch.Tensor,
+    l2_reg: float = 0.0,
+    normalize: bool = True,
+) -> torch.Tensor:
     """TransR (Lin et al., AAAI 2015) pairwise loss, as CKE uses it for the structural knowledge.
 
     ``h_r, t_r, t_neg_r``: (B, k) entity rows already projected into their relation's space

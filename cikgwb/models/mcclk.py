@@ -41,6 +41,7 @@ rebuilt once per epoch from the parameters at the epoch's start (``knn_refresh="
 (``"batch"``, the authors' code; ~1.5 s per batch here). Evaluation rebuilds it from the
 current parameters.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -63,22 +64,22 @@ from .losses import bpr_loss, grace_loss, l2_batch
 class Config(ModelConfig):
     """MCCLK's settings (its authors' defaults; see the module docstring)."""
 
-    dim: int = 64                       # embedding size
-    n_layers: int = 2                   # relational propagation hops of the global view
-    l2_reg: float = 1e-5                # L2 weight on the batch's final representations
-    node_dropout: float = 0.5           # share of KG edges dropped per batch (user-item entries kept w.p. 1 - rate)
-    message_dropout: float = 0.1        # dropout on each hop's output
-    gcl_weight: float = 1e-3            # weight of the contrastive loss
-    gcl_temp: float = 0.6               # its temperature
-    no_cl: bool = False                 # w/o CL
-    lightgcn_layers: int = 2            # LightGCN layers of the collaborative view
-    item_layers: int = 1                # layers of the item-item semantic view
-    topk: int = 10                      # neighbours per item in the kNN item graph
-    knn_lambda: float = 0.5             # mix of the kNN graph and the original
-    cl_alpha: float = 0.2               # balance of the local and global contrast
-    knn_refresh: str = "epoch"          # rebuild the kNN graph each epoch | batch
+    dim: int = 64  # embedding size
+    n_layers: int = 2  # relational propagation hops of the global view
+    l2_reg: float = 1e-5  # L2 weight on the batch's final representations
+    node_dropout: float = 0.5  # share of KG edges dropped per batch (user-item entries kept w.p. 1 - rate)
+    message_dropout: float = 0.1  # dropout on each hop's output
+    gcl_weight: float = 1e-3  # weight of the contrastive loss
+    gcl_temp: float = 0.6  # its temperature
+    no_cl: bool = False  # w/o CL
+    lightgcn_layers: int = 2  # LightGCN layers of the collaborative view
+    item_layers: int = 1  # layers of the item-item semantic view
+    topk: int = 10  # neighbours per item in the kNN item graph
+    knn_lambda: float = 0.5  # mix of the kNN graph and the original
+    cl_alpha: float = 0.2  # balance of the local and global contrast
+    knn_refresh: str = "epoch"  # rebuild the kNN graph each epoch | batch
 
-    RENAMED: ClassVar[dict[str, str]] = {"edge_dropout": "node_dropout"}   # its name before issue 19
+    RENAMED: ClassVar[dict[str, str]] = {"edge_dropout": "node_dropout"}  # its name before issue 19
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"knn_refresh": ("epoch", "batch")}
 
 
@@ -98,7 +99,7 @@ def knn_graph(x: torch.Tensor, k: int, chunk: int = 2048) -> tuple[torch.Tensor,
     xn = F.normalize(x, dim=1)
     vals, cols = [], []
     for s in range(0, n, chunk):
-        v, c = (xn[s:s + chunk] @ xn.T).topk(k, dim=1)
+        v, c = (xn[s : s + chunk] @ xn.T).topk(k, dim=1)
         vals.append(v)
         cols.append(c)
     v, c = torch.cat(vals), torch.cat(cols)
@@ -114,15 +115,17 @@ class MCCLK(RelationalKGModel):
 
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        o = cfg   # its options are its Config's fields
+        o = cfg  # its options are its Config's fields
         self.refresh = str(o["knn_refresh"]).lower()
         if self.refresh not in REFRESH:
             raise ValueError(f"mcclk: knn_refresh={o['knn_refresh']!r}: expected one of {REFRESH}")
         self.topk, self.lam, self.alpha = int(o["topk"]), float(o["knn_lambda"]), float(o["cl_alpha"])
         self.lgn_layers, self.item_layers = int(o["lightgcn_layers"]), int(o["item_layers"])
         if self.topk < 1 or not 0 <= self.lam <= 1 or not 0 <= self.alpha <= 1:
-            raise ValueError(f"mcclk: topk={self.topk}, knn_lambda={self.lam}, cl_alpha={self.alpha}: "
-                             "expected topk >= 1 and lambda, alpha in [0, 1]")
+            raise ValueError(
+                f"mcclk: topk={self.topk}, knn_lambda={self.lam}, cl_alpha={self.alpha}: "
+                "expected topk >= 1 and lambda, alpha in [0, 1]"
+            )
         self.use_cl = not cfg.no_cl and cfg.gcl_weight > 0
         if self.use_cl:
             check_positive("mcclk", "gcl_temp", cfg.gcl_temp)
@@ -144,23 +147,27 @@ class MCCLK(RelationalKGModel):
         return kg.softmax(M[kg.heads, kg.rels] * M[kg.tails, kg.rels])
 
     def global_view(self) -> tuple[torch.Tensor, torch.Tensor]:
-        kg, inter, inter_w = self.sampled_graphs()   # node dropout while training
+        kg, inter, inter_w = self.sampled_graphs()  # node dropout while training
         W = self.relation_emb
-        u_res, e_res = self.hops(lambda ent: kg.aggregate(ent, W, self.kg_attention(kg, ent, W)),
-                                 lambda user, m_u: m_u + (torch.softmax(user @ W.T, dim=-1) @ W) * m_u,
-                                 inter, inter_w)
-        return u_res, e_res[:self.n_items]
+        u_res, e_res = self.hops(
+            lambda ent: kg.aggregate(ent, W, self.kg_attention(kg, ent, W)),
+            lambda user, m_u: m_u + (torch.softmax(user @ W.T, dim=-1) @ W) * m_u,
+            inter,
+            inter_w,
+        )
+        return u_res, e_res[: self.n_items]
 
     # ------------------------------------------------------------ local views
     def collaborative_view(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.ui_graph.propagate(self.embedding[:self.U], self.embedding[self.U:self.U + self.n_items],
-                                       self.lgn_layers)
+        return self.ui_graph.propagate(
+            self.embedding[: self.U], self.embedding[self.U : self.U + self.n_items], self.lgn_layers
+        )
 
     @torch.no_grad()
     def semantic_graph(self, z_g_items: torch.Tensor) -> tuple[Pattern, torch.Tensor]:
         """``(1 - lambda) S(z^g) + lambda S(e)`` over items as a pattern and its values."""
         r1, c1, v1 = knn_graph(z_g_items.detach(), self.topk)
-        r0, c0, v0 = knn_graph(self.embedding[self.U:self.U + self.n_items].detach(), self.topk)
+        r0, c0, v0 = knn_graph(self.embedding[self.U : self.U + self.n_items].detach(), self.topk)
         rows, cols = torch.cat([r1, r0]), torch.cat([c1, c0])
         vals = torch.cat([(1 - self.lam) * v1, self.lam * v0])
         pat = Pattern(rows, cols, (self.n_items, self.n_items))
@@ -168,7 +175,7 @@ class MCCLK(RelationalKGModel):
 
     def semantic_view(self, graph: tuple[Pattern, torch.Tensor]) -> torch.Tensor:
         pat, vals = graph
-        h = self.embedding[self.U:self.U + self.n_items]
+        h = self.embedding[self.U : self.U + self.n_items]
         for _ in range(self.item_layers):
             h = pat.mm(vals, h)
         return F.normalize(h, dim=1)
@@ -212,8 +219,9 @@ class MCCLK(RelationalKGModel):
             items, us = torch.unique(pos), torch.unique(users)
             tau = cfg.gcl_temp
             l_local = grace_loss(self.f1(v["is"][items]), self.f1(v["ic"][items]), tau)
-            l_global = (grace_loss(self.f2(v["ig"][items]), self.f2(v["ic"][items] + v["is"][items]), tau)
-                        + grace_loss(self.f3(v["ug"][us]), self.f3(v["uc"][us]), tau))
+            l_global = grace_loss(self.f2(v["ig"][items]), self.f2(v["ic"][items] + v["is"][items]), tau) + grace_loss(
+                self.f3(v["ug"][us]), self.f3(v["uc"][us]), tau
+            )
             l_cl = self.alpha * l_local + (1 - self.alpha) / 2 * l_global
             out.update(loss_local=l_local, loss_global=l_global)
             total = total + cfg.gcl_weight * l_cl

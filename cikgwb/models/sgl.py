@@ -30,6 +30,7 @@ use 2048). ``no_cl=True`` leaves plain LightGCN.
 Views are drawn from a generator seeded by (a seed drawn at construction from the global torch
 RNG, epoch), so a resumed run sees the same views as an uninterrupted one.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,14 +51,14 @@ from .losses import info_nce
 class Config(ModelConfig):
     """SGL's settings (its authors' defaults; see the module docstring)."""
 
-    dim: int = 64                       # embedding size
-    n_layers: int = 3                   # LightGCN layers
-    l2_reg: float = 1e-4                # L2 weight on the batch's layer-0 embeddings
-    gcl_weight: float = 0.1             # weight of the self-supervised InfoNCE (ssl_reg)
-    gcl_temp: float = 0.2               # its temperature (ssl_temp)
-    no_cl: bool = False                 # w/o CL: plain LightGCN
-    ssl_ratio: float = 0.1              # share of nodes / edges dropped in each view
-    aug_type: str = "ed"                # view augmentation: ed (edge) | nd (node) | rw (random walk)
+    dim: int = 64  # embedding size
+    n_layers: int = 3  # LightGCN layers
+    l2_reg: float = 1e-4  # L2 weight on the batch's layer-0 embeddings
+    gcl_weight: float = 0.1  # weight of the self-supervised InfoNCE (ssl_reg)
+    gcl_temp: float = 0.2  # its temperature (ssl_temp)
+    no_cl: bool = False  # w/o CL: plain LightGCN
+    ssl_ratio: float = 0.1  # share of nodes / edges dropped in each view
+    aug_type: str = "ed"  # view augmentation: ed (edge) | nd (node) | rw (random walk)
 
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"aug_type": ("ed", "nd", "rw")}
     RANGES: ClassVar[dict[str, tuple]] = {"ssl_ratio": (0, True, 1, False)}
@@ -111,8 +112,7 @@ class SGL(InteractionGraphModel):
     def ssl_loss(self, v1: torch.Tensor, v2: torch.Tensor, users: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """InfoNCE of the batch's users against all users, plus its positive items against all items."""
         U, tau = self.n_users, self.cfg.gcl_temp
-        return (info_nce(v1[users], v2[:U], users, tau)
-                + info_nce(v1[U + pos], v2[U:], pos, tau))
+        return info_nce(v1[users], v2[:U], users, tau) + info_nce(v1[U + pos], v2[U:], pos, tau)
 
     def loss(self, users, pos, neg, epoch):
         cfg = self.cfg
@@ -130,4 +130,3 @@ class SGL(InteractionGraphModel):
             total = total + cfg.gcl_weight * l_ssl
         out["loss"] = total
         return out
-

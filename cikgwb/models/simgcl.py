@@ -21,6 +21,7 @@ authors' released configuration, SELFRec ``SimGCL.yaml``); embedding size 64, Ad
 ``include_layer0=True`` puts E^(0) back into both means (LightGCN's readout).
 ``no_cl=True`` leaves the noise-free model (LightGCN without layer 0 in the readout).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,14 +41,14 @@ from .losses import info_nce
 class Config(ModelConfig):
     """SimGCL's settings (its authors' defaults; see the module docstring)."""
 
-    dim: int = 64                       # embedding size
-    n_layers: int = 2                   # LightGCN layers
-    l2_reg: float = 1e-4                # L2 weight on the batch's layer-0 embeddings
-    gcl_weight: float = 0.2             # weight of the contrastive loss (lambda)
-    gcl_temp: float = 0.2               # its temperature
-    noise_eps: float = 0.1              # size of the uniform noise added to each layer (eps)
-    no_cl: bool = False                 # w/o CL: plain LightGCN
-    include_layer0: bool = False        # read out layer 0 too (the authors' code does not)
+    dim: int = 64  # embedding size
+    n_layers: int = 2  # LightGCN layers
+    l2_reg: float = 1e-4  # L2 weight on the batch's layer-0 embeddings
+    gcl_weight: float = 0.2  # weight of the contrastive loss (lambda)
+    gcl_temp: float = 0.2  # its temperature
+    noise_eps: float = 0.1  # size of the uniform noise added to each layer (eps)
+    no_cl: bool = False  # w/o CL: plain LightGCN
+    include_layer0: bool = False  # read out layer 0 too (the authors' code does not)
 
 
 #: training settings of SimGCL's authors (the model layer) and per-dataset overrides (none)
@@ -65,8 +66,10 @@ class SimGCL(InteractionGraphModel):
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
         if cfg.n_layers < 1 and not self.opts["include_layer0"]:
-            raise ValueError("simgcl: n_layers=0 leaves nothing to read out without layer 0; "
-                             "use n_layers >= 1 or include_layer0=true")
+            raise ValueError(
+                "simgcl: n_layers=0 leaves nothing to read out without layer 0; "
+                "use n_layers >= 1 or include_layer0=true"
+            )
         self.use_cl = not cfg.no_cl and cfg.gcl_weight > 0
         if self.use_cl:
             check_positive("simgcl", "gcl_temp", cfg.gcl_temp)
@@ -85,8 +88,14 @@ class SimGCL(InteractionGraphModel):
             return h
 
         # (N, (1 + n_noisy) D): the views side by side, one product per layer
-        acc = lightgcn(self.A, x.repeat(1, 1 + n_noisy), self.cfg.n_layers, mean=False, layer=step,
-                       layer0=bool(self.opts["include_layer0"]))
+        acc = lightgcn(
+            self.A,
+            x.repeat(1, 1 + n_noisy),
+            self.cfg.n_layers,
+            mean=False,
+            layer=step,
+            layer0=bool(self.opts["include_layer0"]),
+        )
         return list(acc.split(D, dim=1))
 
     def n_readout(self) -> int:
@@ -94,14 +103,15 @@ class SimGCL(InteractionGraphModel):
 
     def user_item_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.encode()[0] / self.n_readout()
-        return z[:self.n_users], z[self.n_users:]
+        return z[: self.n_users], z[self.n_users :]
 
     def cl_loss(self, v1: torch.Tensor, v2: torch.Tensor, users: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """In-batch InfoNCE over the distinct users and the distinct positive items."""
         U, tau = self.n_users, self.cfg.gcl_temp
         uu, ii = torch.unique(users), U + torch.unique(pos)
-        return (info_nce(v1[uu], v2[uu], torch.arange(len(uu), device=uu.device), tau)
-                + info_nce(v1[ii], v2[ii], torch.arange(len(ii), device=ii.device), tau))
+        return info_nce(v1[uu], v2[uu], torch.arange(len(uu), device=uu.device), tau) + info_nce(
+            v1[ii], v2[ii], torch.arange(len(ii), device=ii.device), tau
+        )
 
     def loss(self, users, pos, neg, epoch):
         cfg = self.cfg

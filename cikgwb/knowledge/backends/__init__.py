@@ -54,6 +54,7 @@ an ``Answer(raw, source, phrases=[...])`` (or ``reason="no-history"``): see
 :class:`.kg_summary.KGSummaryBackend`. ``tests/test_llm_backends.py`` adds both kinds this way
 and runs ``infer`` with them end to end.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -88,8 +89,11 @@ def backend_options(name: str) -> dict[str, Any]:
     """A backend's options: its constructor's keyword parameters and their defaults
     (``inspect.Parameter.empty`` where required)."""
     sig = inspect.signature(backend_class(name).__init__)
-    return {p.name: p.default for p in list(sig.parameters.values())[1:]
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "settings"}
+    return {
+        p.name: p.default
+        for p in list(sig.parameters.values())[1:]
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "settings"
+    }
 
 
 def make_backend(name: str, **options: Any) -> Any:
@@ -104,8 +108,7 @@ def make_backend(name: str, **options: Any) -> Any:
     unknown = sorted(set(opts) - set(known))
     missing = [k for k, d in known.items() if d is inspect.Parameter.empty and k not in opts]
     if unknown or missing:
-        what = (f"does not take option(s) {', '.join(unknown)}" if unknown
-                else f"needs option(s) {', '.join(missing)}")
+        what = f"does not take option(s) {', '.join(unknown)}" if unknown else f"needs option(s) {', '.join(missing)}"
         raise ValueError(f"backend {name!r} {what} (its options: {', '.join(known) or 'none'})")
     return backend_class(name)(**opts)
 

@@ -13,6 +13,7 @@ retried before the run has had one answer from it: a wrong ``--base-url`` or a s
 not running stops the run at once, with one line naming the URL. The ``openai`` client's own retries are switched off
 (``max_retries=0``) so that this policy is the only one and is testable.
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -49,21 +50,28 @@ class BackendRun:
     """What one backend run did: counts and, per failed key, the last error."""
 
     backend: str
-    requested: int = 0          # requests the run was given
-    cached: int = 0             # already in the store, not sent
-    done: int = 0               # answered and stored by this run
+    requested: int = 0  # requests the run was given
+    cached: int = 0  # already in the store, not sent
+    done: int = 0  # answered and stored by this run
     failed: dict[str, str] = field(default_factory=dict)  # key -> reason
     retries: int = 0
     info: dict[str, Any] = field(default_factory=dict)
     # what ``Backend.answer`` gives back besides the counts (not part of the summary):
     answers: dict[int, Any] = field(default_factory=dict, repr=False)  # user -> protocol.Answer
-    report: dict[str, Any] = field(default_factory=dict, repr=False)   # the backend's report.json fields
+    report: dict[str, Any] = field(default_factory=dict, repr=False)  # the backend's report.json fields
 
     def summary(self) -> dict[str, Any]:
         reasons = Counter(v.split(":", 1)[0] for v in self.failed.values())
-        return {"backend": self.backend, "requested": self.requested, "cached": self.cached,
-                "done": self.done, "failed": len(self.failed), "failure reasons": dict(reasons),
-                "retries": self.retries, **self.info}
+        return {
+            "backend": self.backend,
+            "requested": self.requested,
+            "cached": self.cached,
+            "done": self.done,
+            "failed": len(self.failed),
+            "failure reasons": dict(reasons),
+            "retries": self.retries,
+            **self.info,
+        }
 
 
 class BackendError(RuntimeError):
@@ -169,10 +177,16 @@ class _WaitRetryAfterOrBackoff(tenacity.wait.wait_base):
         return min(self.max_wait, self.initial * 2.0 ** (n - 1)) + random.uniform(0.0, self.initial)
 
 
-def call_with_retries(fn: Callable[[], T], *, max_attempts: int = 6, initial: float = 1.0,
-                      max_wait: float = 60.0, on_retry: Callable[[BaseException, float], None] | None = None,
-                      sleep: Callable[[float], None] = time.sleep,
-                      retry_if: Callable[[BaseException], bool] = is_retryable) -> T:
+def call_with_retries(
+    fn: Callable[[], T],
+    *,
+    max_attempts: int = 6,
+    initial: float = 1.0,
+    max_wait: float = 60.0,
+    on_retry: Callable[[BaseException, float], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    retry_if: Callable[[BaseException], bool] = is_retryable,
+) -> T:
     """Call ``fn()`` under the retry policy above; re-raise the last error when it gives up.
 
     ``retry_if`` decides which errors are retried (default :func:`is_retryable`).
@@ -188,5 +202,8 @@ def call_with_retries(fn: Callable[[], T], *, max_attempts: int = 6, initial: fl
         stop=tenacity.stop_after_attempt(max_attempts),
         wait=_WaitRetryAfterOrBackoff(initial, max_wait),
         retry=tenacity.retry_if_exception(retry_if),
-        reraise=True, sleep=sleep, before_sleep=before_sleep)
+        reraise=True,
+        sleep=sleep,
+        before_sleep=before_sleep,
+    )
     return retrying(fn)

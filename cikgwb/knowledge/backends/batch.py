@@ -26,6 +26,7 @@ Options (constructor keywords) of ``batch``: ``model``, ``base_url``, ``api_key`
 ``completion_window``, ``timeout``, ``max_attempts``, ``backoff_initial``, ``backoff_max``,
 ``progress``, ``client``; of ``vllm-batch``: ``path`` (the output JSONL), ``model``.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,16 @@ from tqdm.auto import tqdm
 from ...atomic import atomic_write_json
 from ..settings import LLMSettings
 from ..store import AnswerStore, public_endpoint, request_key
-from .base import (BackendError, BackendRun, LLMRequest, call_with_retries, check_attempts, describe_error,
-                   is_retryable, is_unreachable)
+from .base import (
+    BackendError,
+    BackendRun,
+    LLMRequest,
+    call_with_retries,
+    check_attempts,
+    describe_error,
+    is_retryable,
+    is_unreachable,
+)
 from .chat import answer_from_completion
 from .protocol import LLMBackend, llm_settings
 
@@ -52,12 +61,19 @@ STATE_VERSION = 1
 
 def request_line(req: LLMRequest) -> str:
     """One JSONL line of a batch input file (custom_id = user id)."""
-    return json.dumps({"custom_id": str(req.user), "method": "POST", "url": ENDPOINT,
-                       "body": req.body()}, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return (
+        json.dumps(
+            {"custom_id": str(req.user), "method": "POST", "url": ENDPOINT, "body": req.body()},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        + "\n"
+    )
 
 
-def split_requests(requests: list[LLMRequest], max_requests: int = MAX_REQUESTS,
-                   max_bytes: int = MAX_BYTES) -> list[list[LLMRequest]]:
+def split_requests(
+    requests: list[LLMRequest], max_requests: int = MAX_REQUESTS, max_bytes: int = MAX_BYTES
+) -> list[list[LLMRequest]]:
     """Consecutive chunks of at most ``max_requests`` lines and ``max_bytes`` bytes each."""
     chunks: list[list[LLMRequest]] = []
     cur: list[LLMRequest] = []
@@ -115,8 +131,11 @@ def _result_error(rec: dict[str, Any]) -> str | None:
     status = 200 if "choices" in resp and "status_code" not in resp else resp.get("status_code")
     if rec.get("error"):
         err = rec["error"]
-        return f"batch error: {err.get('code') or ''} {err.get('message') or ''}".strip() \
-            if isinstance(err, dict) else f"batch error: {err}"
+        return (
+            f"batch error: {err.get('code') or ''} {err.get('message') or ''}".strip()
+            if isinstance(err, dict)
+            else f"batch error: {err}"
+        )
     if status != 200:
         body = resp.get("body") or {}
         msg = (body.get("error") or {}).get("message", "") if isinstance(body, dict) else ""
@@ -124,8 +143,14 @@ def _result_error(rec: dict[str, Any]) -> str | None:
     return None
 
 
-def _store_results(records: list[dict[str, Any]], by_cid: dict[str, LLMRequest], store: AnswerStore,
-                   out: BackendRun, backend: str, endpoint: str | None) -> set[str]:
+def _store_results(
+    records: list[dict[str, Any]],
+    by_cid: dict[str, LLMRequest],
+    store: AnswerStore,
+    out: BackendRun,
+    backend: str,
+    endpoint: str | None,
+) -> set[str]:
     """Store the 200 answers among ``records``; note failures; return the custom_ids seen."""
     seen = set()
     answers = []
@@ -139,8 +164,11 @@ def _store_results(records: list[dict[str, Any]], by_cid: dict[str, LLMRequest],
         err = _result_error(rec)
         if err is None:
             try:
-                answers.append(answer_from_completion(req, _response_body(rec), backend=backend,
-                                                      endpoint=endpoint, requested_at=None))
+                answers.append(
+                    answer_from_completion(
+                        req, _response_body(rec), backend=backend, endpoint=endpoint, requested_at=None
+                    )
+                )
             except (ValueError, TypeError, KeyError, AttributeError) as e:
                 out.failed[req.key] = f"malformed result: {e}"
         else:
@@ -151,8 +179,9 @@ def _store_results(records: list[dict[str, Any]], by_cid: dict[str, LLMRequest],
     return seen
 
 
-def import_results(path: str | Path, requests: list[LLMRequest], store: AnswerStore,
-                   backend: str = "vllm-batch") -> BackendRun:
+def import_results(
+    path: str | Path, requests: list[LLMRequest], store: AnswerStore, backend: str = "vllm-batch"
+) -> BackendRun:
     """Store the answers of a batch OUTPUT JSONL (``vllm run-batch -o``, or OpenAI's output file).
 
     Lines are matched to ``requests`` by ``custom_id`` (= user id); lines for other users are
@@ -177,14 +206,24 @@ class VllmBatchBackend(LLMBackend):
     name = "vllm-batch"
     run_folder = "batch"  # the same default run folder as ``--backend batch --import-batch``
 
-    def __init__(self, path: str | Path, settings: LLMSettings | None = None, *, model: str | None = None,
-                 base_url: str | None = None, api_key: str | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        settings: LLMSettings | None = None,
+        *,
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+    ):
         self.path = Path(path)
         if not self.path.is_file():
-            raise FileNotFoundError(f"{self.path}: batch output file not found (expected the JSONL that "
-                                    "`vllm run-batch -o` or the Batch API wrote)")
-        self.settings = llm_settings(settings, model, base_url or (None if settings else "http://localhost/v1"),
-                                     api_key)
+            raise FileNotFoundError(
+                f"{self.path}: batch output file not found (expected the JSONL that "
+                "`vllm run-batch -o` or the Batch API wrote)"
+            )
+        self.settings = llm_settings(
+            settings, model, base_url or (None if settings else "http://localhost/v1"), api_key
+        )
 
     def run(self, requests: list[LLMRequest], store: AnswerStore) -> BackendRun:
         return import_results(self.path, requests, store, backend=self.name)
@@ -195,12 +234,27 @@ class BatchBackend(LLMBackend):
 
     name = "batch"
 
-    def __init__(self, settings: LLMSettings | None = None, state_path: str | Path | None = None,
-                 poll_interval: float = 30.0, max_rounds: int = 3, max_requests: int = MAX_REQUESTS,
-                 max_bytes: int = MAX_BYTES, completion_window: str = "24h", timeout: float = 120.0,
-                 max_attempts: int = 6, backoff_initial: float = 1.0, backoff_max: float = 60.0,
-                 progress: bool = True, client: Any = None, sleep: Callable[[float], None] = time.sleep, *,
-                 model: str | None = None, base_url: str | None = None, api_key: str | None = None):
+    def __init__(
+        self,
+        settings: LLMSettings | None = None,
+        state_path: str | Path | None = None,
+        poll_interval: float = 30.0,
+        max_rounds: int = 3,
+        max_requests: int = MAX_REQUESTS,
+        max_bytes: int = MAX_BYTES,
+        completion_window: str = "24h",
+        timeout: float = 120.0,
+        max_attempts: int = 6,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 60.0,
+        progress: bool = True,
+        client: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+        *,
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+    ):
         check_attempts(max_attempts)
         if max_rounds < 1:
             raise ValueError(f"max_rounds must be >= 1, got {max_rounds}")
@@ -227,11 +281,12 @@ class BatchBackend(LLMBackend):
         try:
             state = json.loads(self.state_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
-            raise ValueError(f"{self.state_path}: batch state is not JSON ({e.msg}); it lists the "
-                             "batches already paid for, repair or move it before rerunning") from None
+            raise ValueError(
+                f"{self.state_path}: batch state is not JSON ({e.msg}); it lists the "
+                "batches already paid for, repair or move it before rerunning"
+            ) from None
         if state.get("version") != STATE_VERSION:
-            raise ValueError(f"{self.state_path}: state version {state.get('version')!r}, "
-                             f"expected {STATE_VERSION}")
+            raise ValueError(f"{self.state_path}: state version {state.get('version')!r}, expected {STATE_VERSION}")
         return state
 
     def _save(self, state: dict[str, Any]) -> None:
@@ -249,9 +304,11 @@ class BatchBackend(LLMBackend):
             out = call_with_retries(fn, **self.retry, sleep=self._sleep, retry_if=retry_if)
         except Exception as exc:
             if is_unreachable(exc):
-                raise BackendError(f"cannot reach {public_endpoint(self.settings.base_url)}: "
-                                   f"{describe_error(exc).split(': ', 1)[1]} (is the server running, is "
-                                   "--base-url right?); the batch state file keeps what was submitted") from None
+                raise BackendError(
+                    f"cannot reach {public_endpoint(self.settings.base_url)}: "
+                    f"{describe_error(exc).split(': ', 1)[1]} (is the server running, is "
+                    "--base-url right?); the batch state file keeps what was submitted"
+                ) from None
             raise
         self._reached = True
         return out
@@ -302,9 +359,16 @@ class BatchBackend(LLMBackend):
         export_requests(chunk, path)
         for r in chunk:
             state["attempts"][r.key] = state["attempts"].get(r.key, 0) + 1
-        entry = {"input_path": path.name, "input_file_id": None, "batch_id": None, "status": "written",
-                 "template": chunk[0].template, "dataset": chunk[0].dataset,
-                 "keys": [r.key for r in chunk], "created_at": time.time()}
+        entry = {
+            "input_path": path.name,
+            "input_file_id": None,
+            "batch_id": None,
+            "status": "written",
+            "template": chunk[0].template,
+            "dataset": chunk[0].dataset,
+            "keys": [r.key for r in chunk],
+            "created_at": time.time(),
+        }
         state["batches"].append(entry)
         self._save(state)
         self._finish_submissions(client, state)
@@ -322,10 +386,14 @@ class BatchBackend(LLMBackend):
             if entry["status"] == "uploaded":
                 found = self._find_batch(client, entry["input_file_id"])
                 if found is None:
-                    found = self._call(lambda: client.batches.create(
-                        input_file_id=entry["input_file_id"], endpoint=ENDPOINT,
-                        completion_window=self.completion_window,
-                        metadata={"tool": "cikgwb", "template": str(entry["template"])[:500]}))
+                    found = self._call(
+                        lambda: client.batches.create(
+                            input_file_id=entry["input_file_id"],
+                            endpoint=ENDPOINT,
+                            completion_window=self.completion_window,
+                            metadata={"tool": "cikgwb", "template": str(entry["template"])[:500]},
+                        )
+                    )
                 entry["batch_id"], entry["status"] = found.id, "submitted"
                 self._save(state)
 
@@ -340,13 +408,17 @@ class BatchBackend(LLMBackend):
                 return b
         return None
 
-    def _poll_and_collect(self, client: Any, state: dict[str, Any], store: AnswerStore,
-                          out: BackendRun) -> None:
+    def _poll_and_collect(self, client: Any, state: dict[str, Any], store: AnswerStore, out: BackendRun) -> None:
         active = [b for b in state["batches"] if b["status"] == "submitted"]
         if not active:
             return
-        bar = tqdm(total=sum(len(b["keys"]) for b in active), desc=f"batch {self.settings.model}",
-                   unit="req", disable=not self.progress, dynamic_ncols=True)
+        bar = tqdm(
+            total=sum(len(b["keys"]) for b in active),
+            desc=f"batch {self.settings.model}",
+            unit="req",
+            disable=not self.progress,
+            dynamic_ncols=True,
+        )
         try:
             while active:
                 counts = {"completed": 0, "failed": 0}
@@ -363,16 +435,14 @@ class BatchBackend(LLMBackend):
                         self._save(state)
                         active.remove(entry)
                 bar.n = min(bar.total, counts["completed"] + counts["failed"])
-                bar.set_postfix(status=",".join(sorted(set(statuses))), failed=counts["failed"],
-                                answers=out.done)
+                bar.set_postfix(status=",".join(sorted(set(statuses))), failed=counts["failed"], answers=out.done)
                 bar.refresh()
                 if active:
                     self._sleep(self.poll_interval)
         finally:
             bar.close()
 
-    def _collect(self, client: Any, entry: dict[str, Any], batch: Any, store: AnswerStore,
-                 out: BackendRun) -> None:
+    def _collect(self, client: Any, entry: dict[str, Any], batch: Any, store: AnswerStore, out: BackendRun) -> None:
         """Download output and error files, store the answers, note the failures."""
         assert self.state_path is not None
         reqs = self._entry_requests(entry)
@@ -381,8 +451,14 @@ class BatchBackend(LLMBackend):
         for fid in (getattr(batch, "output_file_id", None), getattr(batch, "error_file_id", None)):
             if fid:
                 text = self._call(lambda: client.files.content(fid)).text
-                seen |= _store_results(read_results(text, f"batch {batch.id} file {fid}"), by_cid,
-                                       store, out, self.name, self.settings.base_url)
+                seen |= _store_results(
+                    read_results(text, f"batch {batch.id} file {fid}"),
+                    by_cid,
+                    store,
+                    out,
+                    self.name,
+                    self.settings.base_url,
+                )
         why = f"batch {batch.status}"
         errs = getattr(batch, "errors", None)
         if errs is not None and getattr(errs, "data", None):
@@ -403,10 +479,19 @@ class BatchBackend(LLMBackend):
             body = dict(rec["body"])
             model, messages = body.pop("model"), body.pop("messages")
             key = request_key(model, entry["template"], messages, body)
-            reqs.append(LLMRequest(user=int(rec["custom_id"]), key=key, model=model,
-                                   template=entry["template"], messages=messages, params=body,
-                                   dataset=entry.get("dataset")))
+            reqs.append(
+                LLMRequest(
+                    user=int(rec["custom_id"]),
+                    key=key,
+                    model=model,
+                    template=entry["template"],
+                    messages=messages,
+                    params=body,
+                    dataset=entry.get("dataset"),
+                )
+            )
         if [r.key for r in reqs] != entry["keys"]:
-            raise ValueError(f"{path}: its requests do not match the keys recorded in "
-                             f"{self.state_path} (was the input file edited?)")
+            raise ValueError(
+                f"{path}: its requests do not match the keys recorded in {self.state_path} (was the input file edited?)"
+            )
         return reqs

@@ -18,6 +18,7 @@ Options (constructor keywords): ``model``, ``base_url``, ``api_key`` (or a resol
 ``client`` may be one ``openai.OpenAI`` client or a list of them (several servers of one model,
 e.g. :class:`~cikgwb.knowledge.llm_server.LocalGroup`): requests are dealt to them in turn.
 """
+
 from __future__ import annotations
 
 import threading
@@ -29,8 +30,17 @@ from tqdm.auto import tqdm
 
 from ..settings import LLMSettings
 from ..store import AnswerStore, StoredAnswer, public_endpoint
-from .base import (BackendError, BackendRun, LLMRequest, call_with_retries, check_attempts, describe_error,
-                   is_fatal, is_retryable, is_unreachable)
+from .base import (
+    BackendError,
+    BackendRun,
+    LLMRequest,
+    call_with_retries,
+    check_attempts,
+    describe_error,
+    is_fatal,
+    is_retryable,
+    is_unreachable,
+)
 from .protocol import LLMBackend, llm_settings
 
 
@@ -39,10 +49,22 @@ class ChatBackend(LLMBackend):
 
     name = "chat"
 
-    def __init__(self, settings: LLMSettings | None = None, concurrency: int = 8, timeout: float = 60.0,
-                 max_attempts: int = 6, backoff_initial: float = 1.0, backoff_max: float = 60.0,
-                 progress: bool = True, client: Any = None, health: Any = None, *, model: str | None = None,
-                 base_url: str | None = None, api_key: str | None = None):
+    def __init__(
+        self,
+        settings: LLMSettings | None = None,
+        concurrency: int = 8,
+        timeout: float = 60.0,
+        max_attempts: int = 6,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 60.0,
+        progress: bool = True,
+        client: Any = None,
+        health: Any = None,
+        *,
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+    ):
         check_attempts(max_attempts)
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
@@ -56,7 +78,7 @@ class ChatBackend(LLMBackend):
         self.backoff_max = backoff_max
         self.progress = progress
         self._client = client
-        self.health = health          # () -> None while the server is known alive, else why not
+        self.health = health  # () -> None while the server is known alive, else why not
         self._answered = threading.Event()  # set at the first answer: the server is reachable
 
     def _call(self, client: Any, req: LLMRequest, counter: list[int], lock: threading.Lock) -> StoredAnswer:
@@ -76,11 +98,16 @@ class ChatBackend(LLMBackend):
         started = time.time()
         resp = call_with_retries(
             lambda: client.chat.completions.create(**req.body(), timeout=self.timeout),
-            max_attempts=self.max_attempts, initial=self.backoff_initial, max_wait=self.backoff_max,
-            on_retry=on_retry, retry_if=retry_if)
+            max_attempts=self.max_attempts,
+            initial=self.backoff_initial,
+            max_wait=self.backoff_max,
+            on_retry=on_retry,
+            retry_if=retry_if,
+        )
         self._answered.set()
-        return answer_from_completion(req, resp, backend=self.name, endpoint=self.settings.base_url,
-                                      requested_at=started)
+        return answer_from_completion(
+            req, resp, backend=self.name, endpoint=self.settings.base_url, requested_at=started
+        )
 
     def run(self, requests: list[LLMRequest], store: AnswerStore) -> BackendRun:
         """Send the requests missing from ``store``; store each answer as it arrives."""
@@ -94,8 +121,13 @@ class ChatBackend(LLMBackend):
         clients = list(client) if isinstance(client, (list, tuple)) else [client]
         dealt = [0]
         retries, lock = [0], threading.Lock()
-        bar = tqdm(total=len(todo), desc=f"chat {self.settings.model}", unit="req",
-                   disable=not self.progress, dynamic_ncols=True)
+        bar = tqdm(
+            total=len(todo),
+            desc=f"chat {self.settings.model}",
+            unit="req",
+            disable=not self.progress,
+            dynamic_ncols=True,
+        )
         bar.set_postfix(done=0, failed=0, cached=out.cached)
         fatal: BaseException | None = None
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="cikgwb-chat")
@@ -124,8 +156,9 @@ class ChatBackend(LLMBackend):
                             out.done += 1
                     else:
                         out.failed[req.key] = describe_error(exc)
-                        if fatal is None and (is_fatal(exc) or is_unreachable(exc)
-                                              or (self.health is not None and self.health())):
+                        if fatal is None and (
+                            is_fatal(exc) or is_unreachable(exc) or (self.health is not None and self.health())
+                        ):
                             fatal = exc
                     bar.update(1)
                     bar.set_postfix(done=out.done, failed=len(out.failed), cached=out.cached)
@@ -143,19 +176,25 @@ class ChatBackend(LLMBackend):
             url = public_endpoint(self.settings.base_url)
             died = self.health() if self.health is not None else None
             if died:
-                raise BackendError(f"{died}; {out.done} answers stored this run, run stopped "
-                                   "(rerun to ask only the missing users)")
+                raise BackendError(
+                    f"{died}; {out.done} answers stored this run, run stopped (rerun to ask only the missing users)"
+                )
             if is_unreachable(fatal):
-                raise BackendError(f"cannot reach {url}: {describe_error(fatal).split(': ', 1)[1]} "
-                                   f"(is the server running, is --base-url right?); {out.done} answers "
-                                   "stored this run, run stopped")
-            raise BackendError(f"{describe_error(fatal)} from {url} "
-                               f"(model {self.settings.model!r}); {out.done} answers stored, run stopped")
+                raise BackendError(
+                    f"cannot reach {url}: {describe_error(fatal).split(': ', 1)[1]} "
+                    f"(is the server running, is --base-url right?); {out.done} answers "
+                    "stored this run, run stopped"
+                )
+            raise BackendError(
+                f"{describe_error(fatal)} from {url} "
+                f"(model {self.settings.model!r}); {out.done} answers stored, run stopped"
+            )
         return out
 
 
-def answer_from_completion(req: LLMRequest, resp: Any, backend: str, endpoint: str | None,
-                           requested_at: float | None) -> StoredAnswer:
+def answer_from_completion(
+    req: LLMRequest, resp: Any, backend: str, endpoint: str | None, requested_at: float | None
+) -> StoredAnswer:
     """Turn a ``ChatCompletion`` (object or dict) into a :class:`StoredAnswer`."""
     d = resp if isinstance(resp, dict) else resp.model_dump()
     choices = d.get("choices") or []
@@ -164,10 +203,20 @@ def answer_from_completion(req: LLMRequest, resp: Any, backend: str, endpoint: s
     msg = choices[0].get("message") or {}
     content = msg.get("content")
     return StoredAnswer(
-        key=req.key, user=req.user, dataset=req.dataset, model=req.model,
-        response_model=d.get("model"), template=req.template, backend=backend,
-        endpoint=public_endpoint(endpoint), messages=req.messages, params=req.params,
+        key=req.key,
+        user=req.user,
+        dataset=req.dataset,
+        model=req.model,
+        response_model=d.get("model"),
+        template=req.template,
+        backend=backend,
+        endpoint=public_endpoint(endpoint),
+        messages=req.messages,
+        params=req.params,
         raw=content if isinstance(content, str) else "",
-        usage=d.get("usage"), finish_reason=choices[0].get("finish_reason"),
+        usage=d.get("usage"),
+        finish_reason=choices[0].get("finish_reason"),
         request_id=(getattr(resp, "_request_id", None) if not isinstance(resp, dict) else None) or d.get("id"),
-        requested_at=requested_at, received_at=time.time())
+        requested_at=requested_at,
+        received_at=time.time(),
+    )

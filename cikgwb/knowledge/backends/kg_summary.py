@@ -39,6 +39,7 @@ is among their phrases for 85.9 % of the users; the ceiling is 86.6 % (users all
 planted topics occur in their training history at all); plain tf-idf (count * idf) reached 47 %.
 On book-crossing (no named KG entities: title words mostly) it runs over 6,616 users in ~2 s.
 """
+
 from __future__ import annotations
 
 import re
@@ -53,15 +54,19 @@ from ..histories import HISTORY_LEN, history_items
 SOURCE = "kg-summary (not an LLM)"
 VERSION = 1
 
-_NOISE = frozenset("""novel novels book books edition editions paperback hardcover volume vol
+_NOISE = frozenset(
+    """novel novels book books edition editions paperback hardcover volume vol
 vols part parts series complete collection collected classic classics tale tales story stories
 guide introduction unabridged abridged revised reprint illustrated anniversary special mass
-market large print bestseller bestselling official original new selected signet""".split())
+market large print bestseller bestselling official original new selected signet""".split()
+)
 # function words of the other languages common in book-crossing titles (German, French, Spanish,
 # Italian, Dutch): "Harry Potter und der Stein der Weisen" must not yield "und", "der"
-_FOREIGN = frozenset("""der die das den dem des und ein eine einer eines mit von zum zur fur auf
+_FOREIGN = frozenset(
+    """der die das den dem des und ein eine einer eines mit von zum zur fur auf
 aus bei nach uber unter vom ist les des une aux avec pour sur dans par est qui que los las del una
-con por para sin sobre como gli della delle degli dei nel con het een van voor met""".split())
+con por para sin sobre como gli della delle degli dei nel con het een van voor met""".split()
+)
 
 
 def _stop_words() -> frozenset[str]:
@@ -155,16 +160,20 @@ def item_features(ds: Any) -> tuple[sp.csr_matrix, list[str], np.ndarray]:
             for term in title_terms(title, stop):
                 rows.append(i)
                 cols.append(fid(("title", term), term, 0))
-    m = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
-                      shape=(n_items, len(feat_names)))
+    m = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_items, len(feat_names)))
     m.sum_duplicates()
     m.data[:] = 1.0
     return m, feat_names, np.asarray(feat_kg, dtype=np.int8)
 
 
-def kg_summary_phrases(ds: Any, users: list[int] | np.ndarray | None = None, max_phrases: int = 5,
-                       history_len: int | None = HISTORY_LEN, split: str = "train",
-                       max_df: float = 0.5) -> list[list[str]]:
+def kg_summary_phrases(
+    ds: Any,
+    users: list[int] | np.ndarray | None = None,
+    max_phrases: int = 5,
+    history_len: int | None = HISTORY_LEN,
+    split: str = "train",
+    max_df: float = 0.5,
+) -> list[list[str]]:
     """Per user (default all users), up to ``max_phrases`` characteristic phrases."""
     if max_phrases < 1:
         raise ValueError(f"max_phrases must be >= 1, got {max_phrases}")
@@ -174,8 +183,7 @@ def kg_summary_phrases(ds: Any, users: list[int] | np.ndarray | None = None, max
     lens = np.array([len(h) for h in hist], dtype=np.int64)
     indptr = np.concatenate([[0], np.cumsum(lens)])
     indices = np.concatenate(hist) if len(hist) else np.zeros(0, dtype=np.int64)
-    H = sp.csr_matrix((np.ones(len(indices), dtype=np.float64), indices, indptr),
-                      shape=(ds.n_users, ds.n_items))
+    H = sp.csr_matrix((np.ones(len(indices), dtype=np.float64), indices, indptr), shape=(ds.n_users, ds.n_items))
     H.sum_duplicates()
     H.data[:] = 1.0
     F, names, _ = item_features(ds)
@@ -245,20 +253,35 @@ class KGSummaryBackend:
 
         phrases = self.phrases(job.ds, job.users, history_len=job.history_len, split=job.split)
         items = history_items(job.ds, job.history_len, job.split)
-        answers = {u: Answer(None, SOURCE, reason="no-history") if len(items[u]) == 0
-                   else Answer(", ".join(phrases[u]), SOURCE, phrases=phrases[u]) for u in job.users}
-        return BackendRun(backend=self.name, requested=len(job.users), done=len(job.users), answers=answers,
-                          report={"source": SOURCE, "is_llm": False, "params": self.params(),
-                                  "users with titled history": sum(1 for h in job.histories if h.titles)})
+        answers = {
+            u: Answer(None, SOURCE, reason="no-history")
+            if len(items[u]) == 0
+            else Answer(", ".join(phrases[u]), SOURCE, phrases=phrases[u])
+            for u in job.users
+        }
+        return BackendRun(
+            backend=self.name,
+            requested=len(job.users),
+            done=len(job.users),
+            answers=answers,
+            report={
+                "source": SOURCE,
+                "is_llm": False,
+                "params": self.params(),
+                "users with titled history": sum(1 for h in job.histories if h.titles),
+            },
+        )
 
     def params(self) -> dict[str, Any]:
         return {"version": VERSION, "max_phrases": self.max_phrases, "max_df": self.max_df}
 
-    def phrases(self, ds: Any, users: list[int], history_len: int = HISTORY_LEN,
-                split: str = "train") -> dict[int, list[str]]:
+    def phrases(
+        self, ds: Any, users: list[int], history_len: int = HISTORY_LEN, split: str = "train"
+    ) -> dict[int, list[str]]:
         """``{user: phrases}`` for ``users``."""
-        out = kg_summary_phrases(ds, users, max_phrases=self.max_phrases, history_len=history_len,
-                                 split=split, max_df=self.max_df)
+        out = kg_summary_phrases(
+            ds, users, max_phrases=self.max_phrases, history_len=history_len, split=split, max_df=self.max_df
+        )
         return {int(u): p for u, p in zip(users, out)}
 
 
@@ -272,8 +295,10 @@ def planted_topic_recall(ds: Any, phrases: list[list[str]], users: list[int] | N
     names = ds.meta.get("topic_names")
     planted = ds.meta.get("planted_user_topics")
     if names is None or planted is None:
-        raise ValueError(f"dataset {ds.name!r} has no planted topics (meta topic_names / "
-                         "planted_user_topics): only the synthetic dataset has them")
+        raise ValueError(
+            f"dataset {ds.name!r} has no planted topics (meta topic_names / "
+            "planted_user_topics): only the synthetic dataset has them"
+        )
     users = list(range(ds.n_users)) if users is None else list(users)
     all_ok = any_ok = pairs = named = 0
     for u, ph in zip(users, phrases):
@@ -288,5 +313,4 @@ def planted_topic_recall(ds: Any, phrases: list[list[str]], users: list[int] | N
     return {"all": all_ok / n, "any": any_ok / n, "topics": named / max(1, pairs), "users": len(users)}
 
 
-__all__ = ["KGSummaryBackend", "SOURCE", "kg_summary_phrases", "item_features", "title_terms",
-           "planted_topic_recall"]
+__all__ = ["KGSummaryBackend", "SOURCE", "kg_summary_phrases", "item_features", "title_terms", "planted_topic_recall"]

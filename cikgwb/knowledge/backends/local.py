@@ -11,6 +11,7 @@ server), ``parallel`` (server processes), ``port`` (first port; 0 = any free), `
 ``timeout`` (s per request), ``max_attempts``, ``progress``, ``log_dir`` (default: the run
 folder, ``llama-server-<k>.log``).
 """
+
 from __future__ import annotations
 
 import os
@@ -29,18 +30,28 @@ class LocalBackend(LLMBackend):
 
     name = "local"
 
-    def __init__(self, model: str | os.PathLike | None = DEFAULT_MODEL, *, threads: int = 1,
-                 parallel: int = 1, port: int = 0, n_ctx: int = 2048, timeout: float = 60.0,
-                 max_attempts: int = 6, progress: bool = True, log_dir: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        model: str | os.PathLike | None = DEFAULT_MODEL,
+        *,
+        threads: int = 1,
+        parallel: int = 1,
+        port: int = 0,
+        n_ctx: int = 2048,
+        timeout: float = 60.0,
+        max_attempts: int = 6,
+        progress: bool = True,
+        log_dir: str | os.PathLike | None = None,
+    ):
         check_attempts(max_attempts)
         if timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
-        self.group = LocalGroup(model, port=port, threads=threads, parallel=parallel, n_ctx=n_ctx,
-                                log_dir=log_dir)
+        self.group = LocalGroup(model, port=port, threads=threads, parallel=parallel, n_ctx=n_ctx, log_dir=log_dir)
         self.log_dir = log_dir
         # the base URL is only known once started; the model name (the store key) is known now
-        self.settings = LLMSettings(base_url=f"http://{HOST}:0/v1", model=self.group.alias, api_key=NO_KEY,
-                                    key_source="none (local server)")
+        self.settings = LLMSettings(
+            base_url=f"http://{HOST}:0/v1", model=self.group.alias, api_key=NO_KEY, key_source="none (local server)"
+        )
         self.timeout, self.max_attempts, self.progress = timeout, max_attempts, progress
         self.started = False
 
@@ -68,14 +79,30 @@ class LocalBackend(LLMBackend):
         self.started = True
         try:
             s0 = self.group.servers[0]
-            self.settings = LLMSettings(base_url=s0.base_url, model=self.group.alias,
-                                        api_key=self.settings.api_key, key_source=self.settings.key_source)
-            clients = [LLMSettings(base_url=u, model=self.group.alias, api_key=self.settings.api_key,
-                                   key_source=self.settings.key_source).client(timeout=self.timeout)
-                       for u in self.group.base_urls]
-            chat = ChatBackend(self.settings, concurrency=len(clients), timeout=self.timeout,
-                               max_attempts=self.max_attempts, progress=self.progress, client=clients,
-                               health=self.group.death_note)
+            self.settings = LLMSettings(
+                base_url=s0.base_url,
+                model=self.group.alias,
+                api_key=self.settings.api_key,
+                key_source=self.settings.key_source,
+            )
+            clients = [
+                LLMSettings(
+                    base_url=u,
+                    model=self.group.alias,
+                    api_key=self.settings.api_key,
+                    key_source=self.settings.key_source,
+                ).client(timeout=self.timeout)
+                for u in self.group.base_urls
+            ]
+            chat = ChatBackend(
+                self.settings,
+                concurrency=len(clients),
+                timeout=self.timeout,
+                max_attempts=self.max_attempts,
+                progress=self.progress,
+                client=clients,
+                health=self.group.death_note,
+            )
             chat.name = self.name
             return chat.run(requests, store)
         finally:

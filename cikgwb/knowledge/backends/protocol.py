@@ -39,6 +39,7 @@ backend: it opens the store with its lock, moves re-asked answers aside, calls `
 the stored answers back and reports model, endpoint, template, usage. A rerun of the same job
 finds every stored answer by its key and asks nothing again.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -66,16 +67,26 @@ class Backend(Protocol):
     def answer(self, job: Job) -> BackendRun: ...
 
 
-def chat_requests(histories: list[History], dataset: str, kind: str, model: str, template: Template,
-                  params: dict[str, Any]) -> list[LLMRequest]:
+def chat_requests(
+    histories: list[History], dataset: str, kind: str, model: str, template: Template, params: dict[str, Any]
+) -> list[LLMRequest]:
     """One chat request per history with titles (the others get none), asking ``model``."""
     reqs = []
     for h in histories:
         if not h.titles:
             continue
         msgs = template.messages(list(h.titles), kind)
-        reqs.append(LLMRequest(user=h.user, key=request_key(model, template.id, msgs, params), model=model,
-                               template=template.id, messages=msgs, params=params, dataset=dataset))
+        reqs.append(
+            LLMRequest(
+                user=h.user,
+                key=request_key(model, template.id, msgs, params),
+                model=model,
+                template=template.id,
+                messages=msgs,
+                params=params,
+                dataset=dataset,
+            )
+        )
     return reqs
 
 
@@ -83,16 +94,16 @@ def chat_requests(histories: list[History], dataset: str, kind: str, model: str,
 class Job:
     """What one run asks a backend: built by :func:`~cikgwb.knowledge.infer.infer_interests`."""
 
-    ds: Any                        # the dataset
-    users: list[int]               # the users asked about, in order
-    histories: list[History]       # their history windows (same order; titles may be empty)
-    history_len: int               # last N titled training items ...
-    split: str                     # ... of "train" or "train_full"
-    template: Template             # the prompt (LLM backends)
-    params: dict[str, Any]         # the sampling parameters (LLM backends; part of the store key)
-    store_path: Path               # the answer store (LLM backends)
-    run_dir: Path                  # the run folder (answers.jsonl, report.json, logs)
-    reask: tuple[str, ...] = ()    # stored answers with these parse reasons are asked again
+    ds: Any  # the dataset
+    users: list[int]  # the users asked about, in order
+    histories: list[History]  # their history windows (same order; titles may be empty)
+    history_len: int  # last N titled training items ...
+    split: str  # ... of "train" or "train_full"
+    template: Template  # the prompt (LLM backends)
+    params: dict[str, Any]  # the sampling parameters (LLM backends; part of the store key)
+    store_path: Path  # the answer store (LLM backends)
+    run_dir: Path  # the run folder (answers.jsonl, report.json, logs)
+    reask: tuple[str, ...] = ()  # stored answers with these parse reasons are asked again
 
     @cached_property
     def kind(self) -> str:
@@ -105,8 +116,11 @@ class Job:
 
     @cached_property
     def _echo_parts(self) -> tuple[dict[int, tuple[str, ...]], str, list[str]]:
-        return ({h.user: h.titles for h in self.histories}, self.template.prompt_text(self.kind),
-                [a for _, a in self.template.examples])
+        return (
+            {h.user: h.titles for h in self.histories},
+            self.template.prompt_text(self.kind),
+            [a for _, a in self.template.examples],
+        )
 
     def parse(self, raw: str | None, user: int) -> ParsedAnswer:
         """An LLM's raw answer for ``user``, parsed with the echo rules (its own titles and the
@@ -174,19 +188,25 @@ class LLMBackend:
             stored = st.get_many(r.key for r in reqs)
         run.answers = self._answers(job, reqs, stored)
         rep: dict[str, Any] = {
-            "is_llm": True, "model": self.model, "endpoint": public_endpoint(self.settings.base_url),
-            "api key from": self.settings.key_source, "template": job.template.id,
-            "template description": job.template.description, "params": job.params,
-            "store": str(job.store_path), "users with titled history": len(reqs)}
+            "is_llm": True,
+            "model": self.model,
+            "endpoint": public_endpoint(self.settings.base_url),
+            "api key from": self.settings.key_source,
+            "template": job.template.id,
+            "template description": job.template.description,
+            "params": job.params,
+            "store": str(job.store_path),
+            "users with titled history": len(reqs),
+        }
         if superseded is not None:
             rep["re-asked (superseded)"] = superseded
         rep.update(self.describe())
         by_user = {r.user: r for r in reqs}  # per user asked (two users may share one request)
-        usage = [(stored[by_user[u].key].usage or {}) for u in job.users
-                 if u in by_user and by_user[u].key in stored]
+        usage = [(stored[by_user[u].key].usage or {}) for u in job.users if u in by_user and by_user[u].key in stored]
         rep["usage (stored answers)"] = {
             "prompt_tokens": sum(int(u.get("prompt_tokens") or 0) for u in usage),
-            "completion_tokens": sum(int(u.get("completion_tokens") or 0) for u in usage)}
+            "completion_tokens": sum(int(u.get("completion_tokens") or 0) for u in usage),
+        }
         run.report = rep
         return run
 
