@@ -236,6 +236,10 @@ def variant_label(cfg: dict[str, Any]) -> str:
     except (ValueError, TypeError):
         return "-"
     mcls = type(run.model)
+    # only a setting the record states can differ: one it leaves out took the defaults
+    recorded = set(cfg.get("train") or {}) | set(m) | set(m.get("extra") or {})
+    recorded |= {mcls.RENAMED.get(k, k) for k in recorded}
+    differ = {k: v for k, v in differ.items() if k in recorded}
     old_name = {new: old for old, new in mcls.RENAMED.items()}
     train = [k for k in differ if k not in mcls.setting_names()]
     flat = [k for k in mcls.setting_names() if k in differ and old_name.get(k, k) in LEGACY_MODEL_KEYS]
