@@ -249,6 +249,23 @@ def _p(p: float) -> str:
     return f"{p:.2e}" if p < 1e-3 else f"{p:.3f}"
 
 
+def _lead_headers(n_label: str) -> list[str]:
+    """The headers of the six columns both tables of :func:`format_report` start with."""
+    return ["metric", n_label, "A", "B", "A-B", "95% CI"]
+
+
+def _lead_cells(r: dict[str, Any]) -> list[Any]:
+    """A row's first six cells (:func:`_lead_headers`): metric, n, the two means, the difference, its 95% CI."""
+    return [
+        r["metric"],
+        r["n"],
+        f"{r['mean_a']:.4f}",
+        f"{r['mean_b']:.4f}",
+        f"{r['mean_diff']:+.4f}",
+        f"[{r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f}]",
+    ]
+
+
 def format_report(res: dict[str, Any]) -> str:
     from tabulate import tabulate
 
@@ -262,26 +279,16 @@ def format_report(res: dict[str, Any]) -> str:
     def star(p: Any) -> str:
         return "*" if isinstance(p, float) and p < res["alpha"] else ""
 
+    def p_cells(r: dict[str, Any]) -> list[str]:
+        return [_p(r["p_t"]) + star(r["p_t"]), _p(r["p_wilcoxon"]) + star(r["p_wilcoxon"])]
+
     if res["seeds"]:
-        rows = [
-            [
-                r["metric"],
-                r["n"],
-                f"{r['mean_a']:.4f}",
-                f"{r['mean_b']:.4f}",
-                f"{r['mean_diff']:+.4f}",
-                f"[{r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f}]",
-                f"{r['cohens_dz']:.2f}",
-                _p(r["p_t"]) + star(r["p_t"]),
-                _p(r["p_wilcoxon"]) + star(r["p_wilcoxon"]),
-            ]
-            for r in res["seeds"]
-        ]
+        rows = [[*_lead_cells(r), f"{r['cohens_dz']:.2f}", *p_cells(r)] for r in res["seeds"]]
         lines += [
             "Over seeds (paired by seed)",
             tabulate(
                 rows,
-                headers=["metric", "seeds", "A", "B", "A-B", "95% CI", "d_z", "p (t)", "p (Wilcoxon)"],
+                headers=[*_lead_headers("seeds"), "d_z", "p (t)", "p (Wilcoxon)"],
                 disable_numparse=True,
             ),
             "",
@@ -289,17 +296,11 @@ def format_report(res: dict[str, Any]) -> str:
     if res["users"]:
         rows = [
             [
-                r["metric"],
-                r["n"],
-                f"{r['mean_a']:.4f}",
-                f"{r['mean_b']:.4f}",
-                f"{r['mean_diff']:+.4f}",
-                f"[{r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f}]",
+                *_lead_cells(r),
                 f"{r['cohens_dz']:.3f}",
                 f"{r['rank_biserial']:+.3f}",
                 f"{r['a_better']}/{r['b_better']}",
-                _p(r["p_t"]) + star(r["p_t"]),
-                _p(r["p_wilcoxon"]) + star(r["p_wilcoxon"]),
+                *p_cells(r),
             ]
             for r in res["users"]
         ]
@@ -308,12 +309,7 @@ def format_report(res: dict[str, Any]) -> str:
             tabulate(
                 rows,
                 headers=[
-                    "metric",
-                    "users",
-                    "A",
-                    "B",
-                    "A-B",
-                    "95% CI",
+                    *_lead_headers("users"),
                     "d_z",
                     "rank-biserial",
                     "A>B / B>A",

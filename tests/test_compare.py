@@ -100,3 +100,28 @@ def test_compare_cli_on_trained_models(synthetic_ds, tmp_path, capsys, one_threa
     assert "pairs" in capsys.readouterr().err
     assert main(["compare", str(good), str(bad)]) == 0
     assert "Over users" in capsys.readouterr().out
+
+
+def test_report_tables_share_their_first_six_columns():
+    from cikgwb.compare import format_report, paired_summary
+
+    row = {"metric": "recall@50", **paired_summary([0.30, 0.32, 0.31], [0.28, 0.29, 0.30])}
+    res = {
+        "a": {"model": "m", "runs": ["x/A-s0"]},
+        "b": {"model": "n", "runs": ["x/B-s0"]},
+        "dataset": "synthetic",
+        "alpha": 0.05,
+        "seeds": [row],
+        "users": [row],
+        "notes": [],
+    }
+    lines = format_report(res).splitlines()
+    seeds_head = lines[lines.index("Over seeds (paired by seed)") + 1].split()
+    users_head = lines[lines.index("Over users (paired by user)") + 1].split()
+    assert seeds_head[:7] == ["metric", "seeds", "A", "B", "A-B", "95%", "CI"]
+    assert users_head[:7] == ["metric", "users", "A", "B", "A-B", "95%", "CI"]
+    seeds_row = lines[lines.index("Over seeds (paired by seed)") + 3].split()
+    users_row = lines[lines.index("Over users (paired by user)") + 3].split()
+    expect = ["recall@50", "3", "0.3100", "0.2900", "+0.0200", f"[{row['ci95'][0]:+.4f},", f"{row['ci95'][1]:+.4f}]"]
+    assert seeds_row[:7] == users_row[:7] == expect
+    assert seeds_row[7] == f"{row['cohens_dz']:.2f}" and users_row[7] == f"{row['cohens_dz']:.3f}"
