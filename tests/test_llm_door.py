@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from _fake_llm import infer_args, infer_cmd, infer_env
 from fake_openai import FakeOpenAI
 from llm_data import tiny_dataset
 
@@ -21,7 +20,6 @@ from cikgwb.knowledge.infer import infer_interests
 from cikgwb.knowledge.settings import resolve_settings, split_credentials
 from cikgwb.knowledge.store import AnswerStore, StoreBusy
 
-REPO = Path(__file__).resolve().parents[1]
 SECRET = "pw-DISTINCTIVE-s3cr3t-91ac"
 
 
@@ -36,42 +34,6 @@ def dead_url() -> str:
 def chat(url: str, **kw) -> ChatBackend:
     settings = resolve_settings(base_url=url, model="fake-model", api_key="sk-test")
     return ChatBackend(settings, **{"concurrency": 2, "timeout": 5.0, "progress": False, **kw})
-
-
-def env_for(tmp_path: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "CIKGWB_SETTINGS": str(tmp_path / "none.yaml"),
-        "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": str(REPO),
-    }
-    for v in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
-        env.pop(v, None)
-    return env
-
-
-def infer_cmd(url: str, data_dir: Path, run_dir: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "cikgwb.knowledge.cli",
-        "interests",
-        "infer",
-        "--dataset",
-        "synthetic",
-        "--data-dir",
-        str(data_dir),
-        "--backend",
-        "chat",
-        "--base-url",
-        url,
-        "--model",
-        "fake-model",
-        "--run-dir",
-        str(run_dir),
-        "--no-progress",
-        *extra,
-    ]
 
 
 def test_unreachable_base_url_is_fatal_at_once_naming_the_url(tmp_path):
@@ -164,7 +126,7 @@ def test_a_second_run_on_a_busy_store_is_refused_before_any_request(tmp_path):
 def test_two_processes_on_one_store_do_not_both_pay(tmp_path, synthetic_ds, synthetic_dir):
     n = 8
     run_dir = tmp_path / "run"
-    env = env_for(tmp_path)
+    env = infer_env(tmp_path)
     with FakeOpenAI(delay=0.3) as fake:
         cmd = infer_cmd(fake.base_url, synthetic_dir, run_dir, "--limit", str(n), "--concurrency", "1")
         a = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -189,9 +151,9 @@ def test_credentials_in_base_url_never_printed_even_verbose(tmp_path, synthetic_
                 "-m",
                 "cikgwb",
                 "-v",
-                *infer_cmd(url, synthetic_dir, tmp_path / "run", "--limit", "3")[3:],
+                *infer_args(url, synthetic_dir, tmp_path / "run", "--limit", "3"),
             ],
-            env=env_for(tmp_path),
+            env=infer_env(tmp_path),
             cwd=tmp_path,
             capture_output=True,
             text=True,

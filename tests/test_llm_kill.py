@@ -7,18 +7,17 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from _fake_llm import infer_cmd, infer_env
 from fake_openai import FakeOpenAI
 
 from cikgwb.knowledge.infer import build_requests, load_answers
 
 KEY = "fakekey-cikgwb-DISTINCTIVE-kill-key-c41d77"
 N_USERS = 16
-REPO = Path(__file__).resolve().parents[1]
 
 
 def stored_count(db: Path) -> int:
@@ -33,33 +32,6 @@ def stored_count(db: Path) -> int:
         con.close()
 
 
-def cli(url: str, data_dir: Path, run_dir: Path, tmp: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "cikgwb.knowledge.cli",
-        "interests",
-        "infer",
-        "--dataset",
-        "synthetic",
-        "--data-dir",
-        str(data_dir),
-        "--backend",
-        "chat",
-        "--base-url",
-        url,
-        "--model",
-        "fake-model",
-        "--concurrency",
-        "2",
-        "--limit",
-        str(N_USERS),
-        "--run-dir",
-        str(run_dir),
-        "--no-progress",
-    ]
-
-
 @pytest.mark.timeout(180)
 def test_sigkill_mid_run_then_resume_asks_only_for_missing(tmp_path):
     from cikgwb.data import load_dataset
@@ -71,18 +43,14 @@ def test_sigkill_mid_run_then_resume_asks_only_for_missing(tmp_path):
     content = {r.user: r.messages[-1]["content"] for r in reqs}
     run_dir = tmp_path / "run"
     db = run_dir / "answers.sqlite"
-    env = {
-        **os.environ,
-        "OPENAI_API_KEY": KEY,
-        "CIKGWB_SETTINGS": str(tmp_path / "none.yaml"),
-        "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": str(REPO),
-    }
-    env.pop("OPENAI_BASE_URL", None)
+    env = infer_env(tmp_path, OPENAI_API_KEY=KEY)
+
+    def cmd(url: str) -> list[str]:
+        return infer_cmd(url, data_dir, run_dir, "--concurrency", "2", "--limit", str(N_USERS))
 
     with FakeOpenAI(delay=0.4) as fake:
         proc = subprocess.Popen(
-            cli(fake.base_url, data_dir, run_dir, tmp_path),
+            cmd(fake.base_url),
             env=env,
             cwd=tmp_path,
             stdout=subprocess.PIPE,
@@ -108,7 +76,7 @@ def test_sigkill_mid_run_then_resume_asks_only_for_missing(tmp_path):
 
         fake.delay = 0.0
         done = subprocess.run(
-            cli(fake.base_url, data_dir, run_dir, tmp_path),
+            cmd(fake.base_url),
             env=env,
             cwd=tmp_path,
             capture_output=True,
