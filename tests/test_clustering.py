@@ -90,6 +90,21 @@ def test_split_answer_and_table():
     assert long[["user", "phrase"]].values.tolist() == [[0, "epic fantasy"], [1, "cook"], [1, "baking"]]
 
 
+def test_answers_the_parser_rejected_give_no_phrases():
+    # a stored answer the parser judged (reason echo / no-usable-phrases) keeps its raw text for the
+    # record, but an echoed title is not an interest: it must not be split into phrases
+    ans = pd.DataFrame(
+        [
+            {"user": 0, "phrases": ["fantasy"], "raw": "fantasy", "source": "s", "reason": "ok"},
+            {"user": 1, "phrases": [], "raw": "The Giver, Dune", "source": "s", "reason": "echo"},
+            {"user": 2, "phrases": [], "raw": "Cooking, Baking", "source": "s", "reason": "no-usable-phrases"},
+            {"user": 3, "phrases": [], "raw": "Gardening", "source": "s", "reason": None},  # not judged
+        ]
+    )
+    long = answers_to_phrases(ans)
+    assert long[["user", "phrase"]].values.tolist() == [[0, "fantasy"], [3, "garden"]]  # lemmatised
+
+
 # ------------------------------------------------------------------------------ encoders
 def test_tfidf_encoder_settings():
     occ = ["fantasy novel", "mystery novel", "romance novel", "novel", "classic novel", "epic fantasy"]

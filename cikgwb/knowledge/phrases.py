@@ -124,15 +124,20 @@ def validate_answers(answers: pd.DataFrame, what: str = "answers") -> pd.DataFra
 def answers_to_phrases(answers: pd.DataFrame) -> pd.DataFrame:
     """Long table of cleaned phrases: one row per distinct (user, phrase).
 
-    The ``phrases`` list is used when it is non-empty, else ``raw`` is split. Columns:
-    ``user`` (int64), ``phrase`` (str), ``source`` (str). Users whose phrases all clean away
-    have no row.
+    The ``phrases`` list is used when it is non-empty, else ``raw`` is split, unless the parser
+    already judged the answer: a row whose ``reason`` is set and is not ``ok`` (``echo``,
+    ``no-usable-phrases``, ``refusal``, ...: the stored answers of ``cikgwb interests infer``) has
+    no phrases, whatever its ``raw`` says (an echoed title is not an interest). Columns: ``user``
+    (int64), ``phrase`` (str), ``source`` (str). Users whose phrases all clean away have no row.
     """
     df = validate_answers(answers)
+    reasons = df["reason"] if "reason" in df.columns else pd.Series([None] * len(df), index=df.index)
     rows_u: list[int] = []
     rows_p: list[str] = []
     rows_s: list[str] = []
-    for u, ph, raw, src in zip(df["user"], df["phrases"], df["raw"], df["source"]):
+    for u, ph, raw, src, why in zip(df["user"], df["phrases"], df["raw"], df["source"], reasons):
+        if isinstance(why, str) and why.strip() and why.strip() != "ok":
+            continue
         items = list(ph) if ph is not None and len(ph) else split_answer(raw)
         for p in clean_phrases(items):
             rows_u.append(int(u))
