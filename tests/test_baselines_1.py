@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from cikgwb.evaluate import evaluate, most_popular_scores, random_scores
 from cikgwb.graph import normalized_adjacency
 from cikgwb.models import build_model, default_config, model_class
-from cikgwb.models._backbone import drop_nodes, layer_sum, resolve_extra
+from cikgwb.models._backbone import drop_nodes, layer_sum
 from cikgwb.models.losses import info_nce, transe_loss, transr_loss, transr_project
 from cikgwb.models.simgcl import simgcl_noise
 from cikgwb.train import Trainer
@@ -81,9 +81,8 @@ def test_unknown_or_mistyped_extra_is_rejected(synthetic_ds):
         _build(synthetic_ds, "sgl", **{"extra.aug_type": "xx"})
     with pytest.raises(ValueError, match="ssl_ratio=1.5"):
         _build(synthetic_ds, "sgl", **{"extra.ssl_ratio": 1.5})
-    with pytest.raises(ValueError, match="expected a float"):
-        resolve_extra("cke", {"kg_weight": "high"}, {"kg_weight": 1.0})
-    assert resolve_extra("cke", {"relation_dim": 32.0}, {"relation_dim": 64}) == {"relation_dim": 32}
+    with pytest.raises(ValueError, match="kg_weight='high': expected a number"):
+        _build(synthetic_ds, "cke", **{"extra.kg_weight": "high"})
 
 
 # ----------------------------------------------------------------------------- LightGCN vs PyG

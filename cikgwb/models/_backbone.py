@@ -1,7 +1,7 @@
 """Pieces shared by the baselines of ``sgl``, ``simgcl``, ``cke`` and ``cfkg``.
 
-* :func:`resolve_extra`: a model's settings in ``ModelConfig.extra``, checked against the
-  model's declared keys and defaults.
+* :func:`check_rate`, :func:`check_positive`: a setting's range, checked with an error naming
+  the model, the setting and its value.
 * :func:`drop_nodes`, :func:`layer_sum`: SGL's node dropout and a LightGCN pass whose layers
   use different matrices (SGL's random-walk views).
 * :class:`InteractionGraphModel`: the LightGCN backbone of the GNN collaborative-filtering
@@ -10,8 +10,6 @@
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 import torch
@@ -22,33 +20,6 @@ from ..data.dataset import Dataset
 from ..graph import InteractionGraph, lightgcn
 from .base import Recommender
 from .losses import bpr_loss, l2_batch
-
-
-def resolve_extra(model: str, extra: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    """``defaults`` updated by ``extra``; an unknown key or a value of the wrong type is an error."""
-    unknown = sorted(set(extra) - set(defaults))
-    if unknown:
-        raise ValueError(
-            f"{model}: unknown setting(s) {', '.join('extra.' + k for k in unknown)}; "
-            f"known: {sorted('extra.' + k for k in defaults)}"
-        )
-    out = dict(defaults)
-    for k, v in extra.items():
-        d = defaults[k]
-        number = isinstance(v, (int, float)) and not isinstance(v, bool)
-        if isinstance(d, bool):
-            ok = isinstance(v, bool)
-        elif isinstance(d, float):
-            ok, v = number, float(v) if number else v
-        elif isinstance(d, int):
-            ok = number and float(v).is_integer()
-            v = int(v) if ok else v
-        else:
-            ok = isinstance(v, type(d))
-        if not ok:
-            raise ValueError(f"{model}: extra.{k}={v!r}: expected a {type(d).__name__} like the default {d!r}")
-        out[k] = v
-    return out
 
 
 def check_rate(model: str, name: str, value: float) -> float:
@@ -96,11 +67,10 @@ class InteractionGraphModel(Recommender):
 
     The one user-item LightGCN: :class:`~cikgwb.models.cikgrec.LightGCN` as it is, SGL and
     SimGCL with their contrastive terms (KGCL and MCCLK propagate on the same
-    :class:`~cikgwb.graph.InteractionGraph`). Subclasses add their own terms. ``EXTRA`` declares a subclass's ``cfg.extra`` keys and
-    their defaults; :attr:`opts` holds the resolved values.
+    :class:`~cikgwb.graph.InteractionGraph`). Subclasses add their own terms; :attr:`opts` is the model's ``Config``
+    (its settings are its fields).
     """
 
-    EXTRA: dict[str, Any] = {}
     NAME = "model"
 
     def __init__(self, ds: Dataset, cfg: ModelConfig, train_pairs: np.ndarray, device: torch.device):

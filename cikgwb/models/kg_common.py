@@ -20,8 +20,7 @@
 * :func:`project_by_relation`: TransR's ``x_b W_{r_b}``, one product per relation.
 * :func:`uniform_negatives` (from :mod:`cikgwb.sampling`): negatives for KG triples, drawn
   again while they hit a true triple.
-* :func:`gumbel_like`: Gumbel(0, 1) noise; :func:`settings`: a model's ``cfg.extra`` checked
-  against its declared defaults (``_backbone.resolve_extra``, shared with Baselines I).
+* :func:`gumbel_like`: Gumbel(0, 1) noise.
 * :class:`RelationalKGModel`: the base of KGIN, KGRec and MCCLK (one user + entity table, the
   relational KG, the user-item mean aggregation, node dropout, the residual hops).
 """
@@ -39,7 +38,7 @@ from torch_geometric.utils import softmax as scatter_softmax
 
 from ..data.dataset import Dataset
 from ..sampling import PairSampler, uniform_negatives
-from ._backbone import check_positive, check_rate, resolve_extra
+from ._backbone import check_positive, check_rate
 from .base import Recommender
 
 __all__ = [
@@ -50,7 +49,6 @@ __all__ = [
     "uniform_negatives",
     "gumbel_like",
     "interaction_pattern",
-    "resolve_extra",
     "check_rate",
     "check_positive",
     "mean_values",
@@ -301,11 +299,6 @@ def gumbel_like(x: torch.Tensor) -> torch.Tensor:
     """Standard Gumbel noise ``-log(-log U)`` with the shape of ``x``."""
     u = torch.rand_like(x).clamp_(1e-10, 1 - 1e-7)
     return -torch.log(-torch.log(u))
-
-
-def settings(name: str, extra: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    """A model's ``cfg.extra`` resolved against its declared defaults (unknown keys are errors)."""
-    return resolve_extra(name, extra, defaults)
 
 
 def xavier(*shape: int) -> torch.Tensor:
