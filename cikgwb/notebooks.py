@@ -52,6 +52,13 @@ def project_root() -> Path:
     return _root()
 
 
+def data_dir() -> Path:
+    """The data folder: ``$CIKGWB_DATA_DIR``, else ``<project>/data`` (:func:`cikgwb.paths.data_dir`)."""
+    from .paths import data_dir as _data_dir
+
+    return _data_dir()
+
+
 def reports_dir(root: Path | None = None) -> Path:
     """``$CIKGWB_REPORTS_DIR`` (a relative path is taken from the project root) or
     ``<root>/reports`` (:func:`cikgwb.paths.reports_root`)."""
@@ -154,8 +161,7 @@ def start(name: str, dataset: str = "synthetic", quick: bool = True, record: str
     if not isinstance(dataset, str) or not dataset:
         raise ValueError(f"dataset must be a dataset name (e.g. 'synthetic'), got {dataset!r}")
     root = project_root()
-    if not os.environ.get("CIKGWB_DATA_DIR", "").strip():
-        os.environ["CIKGWB_DATA_DIR"] = str(root / "data")
+    os.environ["CIKGWB_DATA_DIR"] = str(data_dir())  # the one rule's answer, for child processes too
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
     warnings.filterwarnings("ignore", message=".*Sparse invariant checks.*")
@@ -591,8 +597,7 @@ def run_all(
     env_before = {k: os.environ.get(k) for k in ("CIKGWB_REPORTS_DIR", "CIKGWB_DATA_DIR", "CIKGWB_ROOT")}
     os.environ["CIKGWB_REPORTS_DIR"] = str(reports)  # the kernels inherit these
     os.environ["CIKGWB_ROOT"] = str(root)
-    if not os.environ.get("CIKGWB_DATA_DIR", "").strip():
-        os.environ["CIKGWB_DATA_DIR"] = str(root / "data")
+    os.environ["CIKGWB_DATA_DIR"] = str(data_dir())  # the one rule's answer, for child processes too
     results: list[dict[str, Any]] = []
     t_all = time.time()
     try:

@@ -12,7 +12,8 @@ environment variable counts); none keeps its own copy of a default.
 ``committed_runs_root()``  ``<project>/reports/runs``, the runs committed with the repository
 ``checkpoint_root()``  ``$CIKGWB_CHECKPOINT_DIR``, else ``$XDG_CACHE_HOME/cikgwb/checkpoints``,
                        else ``~/.cache/cikgwb/checkpoints`` (outside the work tree)
-``data_dir()``         ``$CIKGWB_DATA_DIR``, else ``./data`` (:func:`cikgwb.data.registry.data_root`)
+``data_dir()``         ``$CIKGWB_DATA_DIR``, else ``<project>/data`` (from any folder of the
+                       project, as the notebooks and ``make`` have it)
 =====================  ===============================================================
 
 This module imports nothing of the package at import time: it is the bottom layer.
@@ -26,6 +27,7 @@ from pathlib import Path
 ROOT_ENV = "CIKGWB_ROOT"
 REPORTS_ENV = "CIKGWB_REPORTS_DIR"
 CHECKPOINT_ENV = "CIKGWB_CHECKPOINT_DIR"
+DATA_ENV = "CIKGWB_DATA_DIR"
 # the first notebook: a folder holding it is the project folder
 _MARKER = Path("notebooks") / "01_data.ipynb"
 
@@ -93,14 +95,17 @@ def checkpoint_root() -> Path:
 
 
 def data_dir() -> Path:
-    """The folder holding the datasets (the data registry's rule, :func:`cikgwb.data.registry.data_root`)."""
-    from .data.registry import data_root
-
-    return data_root()
+    """The folder holding the datasets: ``$CIKGWB_DATA_DIR`` if set and non-empty (``~``
+    expanded; a relative path counts from the current folder, as before), else
+    ``<project_root()>/data``. The one rule: the data registry
+    (:func:`cikgwb.data.registry.data_root`), the notebooks and the sweeps ask here."""
+    env = _env(DATA_ENV)
+    return Path(env).expanduser() if env else project_root() / "data"
 
 
 __all__ = [
     "CHECKPOINT_ENV",
+    "DATA_ENV",
     "REPORTS_ENV",
     "ROOT_ENV",
     "checkpoint_root",

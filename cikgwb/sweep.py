@@ -567,7 +567,7 @@ def run_sweep(
     runs are rows with their status and log path (the sweep itself does not raise for them).
     The checkpoints of finished runs are deleted unless ``keep_checkpoints`` (a sweep needs only
     their metrics). Every point's settings are checked before any run starts."""
-    from .paths import project_root, reports_root
+    from .paths import data_dir, project_root, reports_root
 
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
@@ -610,7 +610,7 @@ def run_sweep(
         "CIKGWB_ROOT": str(root),
         "PYTHONUNBUFFERED": "1",
     }
-    env.setdefault("CIKGWB_DATA_DIR", str(root / "data"))
+    env.setdefault("CIKGWB_DATA_DIR", str(data_dir()))
     log(
         f"sweep {spec.name}: {len(points)} points x {len(spec.seeds)} seed(s) = {len(tasks)} runs, "
         + (f"{jobs} at a time" if executor == "local" else f"Ray tasks ({address or 'local cluster'})")

@@ -125,8 +125,13 @@ def test_unknown_dataset_name_is_a_clear_error(tmp_path):
 
 def test_data_root_and_dataset_dir(tmp_path, monkeypatch):
     monkeypatch.delenv(registry.DATA_DIR_ENV, raising=False)
-    monkeypatch.chdir(tmp_path)
-    assert registry.data_root() == tmp_path / "data"
+    monkeypatch.delenv("CIKGWB_ROOT", raising=False)
+    tmp_path = tmp_path.resolve()
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_data.ipynb").write_text("{}")  # tmp_path is a project folder
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    assert registry.data_root() == tmp_path / "data"  # <project>/data, not ./data
     monkeypatch.setenv(registry.DATA_DIR_ENV, str(tmp_path / "elsewhere"))
     assert registry.data_root() == tmp_path / "elsewhere"
     assert registry.dataset_dir("ml1m") == tmp_path / "elsewhere" / "ml1m"

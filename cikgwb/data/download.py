@@ -390,7 +390,10 @@ def add_fetch_parsers(data_subparsers: argparse._SubParsersAction) -> None:
         "<source>/<dataset>/<file> (default: upstream raw GitHub addresses)",
     )
     p.add_argument(
-        "--data-dir", metavar="DIR", default=None, help=f"data folder (default: ${registry.DATA_DIR_ENV} or ./data)"
+        "--data-dir",
+        metavar="DIR",
+        default=None,
+        help=f"data folder (default: ${registry.DATA_DIR_ENV} or <project>/data)",
     )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     p.add_argument("--retries", type=int, default=2, help="retries on connection errors")
@@ -403,7 +406,10 @@ def add_fetch_parsers(data_subparsers: argparse._SubParsersAction) -> None:
     )
     v.add_argument("name", metavar="NAME", help=f"dataset: {known}")
     v.add_argument(
-        "--data-dir", metavar="DIR", default=None, help=f"data folder (default: ${registry.DATA_DIR_ENV} or ./data)"
+        "--data-dir",
+        metavar="DIR",
+        default=None,
+        help=f"data folder (default: ${registry.DATA_DIR_ENV} or <project>/data)",
     )
     v.set_defaults(func=run_verify)
 

@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from ..paths import DATA_ENV, data_dir
+
 #: Base of raw file addresses; tests point it at a local server.
 RAW_BASE = "https://raw.githubusercontent.com"
 
-#: Environment variable that overrides the default data folder ``./data``.
-DATA_DIR_ENV = "CIKGWB_DATA_DIR"
+#: Environment variable that overrides the default data folder ``<project>/data`` (:func:`data_root`).
+DATA_DIR_ENV = DATA_ENV
 
 CIKGREC_REPO = "laowangzi/CIKGRec"
 CIKGREC_COMMIT = "4cd310f605e8857883a508170e6753dcb05c4e98"
@@ -219,10 +221,9 @@ def get_spec(name: str) -> DatasetSpec:
 
 
 def data_root() -> Path:
-    """Folder holding all datasets: ``$CIKGWB_DATA_DIR`` if set and non-empty, else ``./data``
-    relative to the current working directory."""
-    env = os.environ.get(DATA_DIR_ENV, "").strip()
-    return Path(env).expanduser() if env else Path.cwd() / "data"
+    """Folder holding all datasets: :func:`cikgwb.paths.data_dir` (``$CIKGWB_DATA_DIR`` if set
+    and non-empty, else ``<project>/data``)."""
+    return data_dir()
 
 
 def dataset_dir(name: str, data_dir: str | os.PathLike[str] | None = None) -> Path:

@@ -20,7 +20,7 @@ DATASETS = ("book-crossing", "dbbook2014", "ml1m", "synthetic")
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help=f"dataset name ({', '.join(DATASETS)})")
-    p.add_argument("--data-dir", default=None, help="data folder (default: $CIKGWB_DATA_DIR or ./data)")
+    p.add_argument("--data-dir", default=None, help="data folder (default: $CIKGWB_DATA_DIR or <project>/data)")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the validation carve-out")
     p.add_argument(
         "--template",
@@ -140,7 +140,7 @@ def add_parser(subparsers: Any) -> Any:
         description="Reads the store read-only (safe while a run writes it).",
     )
     rp.add_argument("--dataset", required=True, help=f"dataset name ({', '.join(DATASETS)})")
-    rp.add_argument("--data-dir", default=None, help="data folder (default: $CIKGWB_DATA_DIR or ./data)")
+    rp.add_argument("--data-dir", default=None, help="data folder (default: $CIKGWB_DATA_DIR or <project>/data)")
     rp.add_argument("--split-seed", type=int, default=0, help="seed of the validation carve-out")
     rp.add_argument("--store", required=True, help="the answer store (answers.sqlite)")
     rp.add_argument("--history", type=int, default=30, help="last N titled training items (default 30)")
