@@ -45,13 +45,38 @@ def interest_label(ds: Any, j: int) -> str:
     return f"(no text label; id {_orig_interest(ds, j)})"
 
 
+def label_method(ds: Any, j: int) -> str | None:
+    """How interest ``j``'s label was made (``phrases`` / ``titles`` / ``none``: named afterwards,
+    :mod:`cikgwb.knowledge.naming`), ``text`` for the graph's own label, ``None`` without a label."""
+    if ds.interest_labels is None or not (0 <= j < len(ds.interest_labels)) or not ds.interest_labels[j]:
+        return None
+    given = ds.meta.get("interest_label_methods") or []
+    return str(given[j]) if j < len(given) and given[j] else "text"
+
+
+def label_note(ds: Any) -> str:
+    """One line saying how the interest labels of ``ds`` were made (for every view)."""
+    from .knowledge.naming import label_note as note
+
+    if not ds.n_interests:
+        return "no interests"
+    methods = [label_method(ds, j) for j in range(ds.n_interests)]
+    if all(m is None for m in methods):
+        return "none: these interest nodes have no text labels (views name an interest by its id)"
+    return note([m or "none" for m in methods], interests_source(ds), ds.meta.get("interest_names_from"))
+
+
 def interest_short_label(ds: Any, j: int, width: int = 40, split: str = "train") -> str:
-    """A short label for figures. A text label where the interest has one; otherwise (the paper's
-    released graph) ``#<id> ~ <title>``, where the title is the item most over-represented among the
-    interest's members (highest lift, held by at least 2 members and 5% of them). The ``~`` marks
-    a label derived from the interactions, not an LLM label."""
-    if ds.interest_labels is not None and 0 <= j < len(ds.interest_labels) and ds.interest_labels[j]:
+    """A short label for figures. A text label where the interest has one (a name made afterwards
+    for the paper's released graph is marked ``#<id> ~ <name>``); otherwise ``#<id> ~ <title>``,
+    where the title is the item most over-represented among the interest's members (highest lift,
+    held by at least 2 members and 5% of them). The ``~`` marks a label derived from the members,
+    not the words of the LLM that made the graph."""
+    method = label_method(ds, j)
+    if method == "text":
         return str(ds.interest_labels[j])[:width]
+    if method is not None:
+        return f"#{_orig_interest(ds, j)} ~ {ds.interest_labels[j]}"[:width]
     head = f"#{_orig_interest(ds, j)}"
     v = interest_view(ds, j, split, top_items=200)
     t, n = v["top_items"], max(1, v["n_members"])
@@ -340,6 +365,7 @@ def interest_view(ds: Any, j: int, split: str = "train", top_items: int = 10, ma
         "interest": j,
         "original_id": _orig_interest(ds, j),
         "label": interest_label(ds, j),
+        "label_method": label_method(ds, j),
         "source": interests_source(ds),
         "n_members": int(len(members)),
         "members": members,

@@ -23,13 +23,14 @@ few MB on the real datasets):
                        ``interest_ids`` (the graph's original ids)
 =====================  ===================================================================
 
-Interest labels: a graph that carries text labels (an LLM graph built here, with
-``interest_labels.tsv``) gives its own words (method ``text``). The authors' released graph has
-cluster ids only; its label is made from item titles (method ``titles``): the three most
-distinctive training items of the interest's members, scored tf-idf style, ``(share of members
-holding the item) * log(n_users / users holding it)``, among items at least 2 members hold, e.g.
-``titles: Harry Potter and the Sorcerer's Stone; The Hobbit; ... (item titles of its 37 users;
-no LLM text)``.
+Interest labels (:mod:`cikgwb.knowledge.naming`): a graph that carries text labels (an LLM graph
+built here, with ``interest_labels.tsv``) gives its own words (method ``text``). The authors'
+released graph has cluster ids only: where ``cikgwb interests name`` has named it (committed
+``reports/interests/<dataset>/released-names/``), a node's label is the most distinctive phrases of
+its members in another set of answers (method ``phrases``, e.g. the local LLM's), else the most
+distinctive training items' titles of its members (method ``titles``), e.g. ``titles: Harry Potter
+and the Sorcerer's Stone; The Hobbit; ... (item titles of its 37 users; no LLM text)``. The
+artefact's ``label_note`` says which, and from what.
 """
 
 from __future__ import annotations
@@ -43,24 +44,14 @@ from typing import Any
 
 import numpy as np
 
+from .knowledge import naming
+
 ARTEFACT_FILE = "explorer.npz"
 FORMAT = 1
 TOP_N = 100
 
 
 # ----------------------------------------------------------------------------- interest labels
-def _short_title(t: str | None, width: int = 40) -> str:
-    """A title cut at its subtitle or series note (``Title: Sub``, ``Title (Series)``)."""
-    if not t:
-        return ""
-    s = str(t).strip()
-    for sep in (" (", ": ", " - "):
-        cut = s.find(sep)
-        if cut >= 8:
-            s = s[:cut].rstrip()
-    return s if len(s) <= width else s[: width - 1].rstrip() + "\u2026"
-
-
 def title_labels(
     train_indptr: np.ndarray,
     train_items: np.ndarray,
@@ -70,53 +61,28 @@ def title_labels(
     n_titles: int = 3,
     min_members: int = 2,
 ) -> list[str]:
-    """A label per interest from item titles (module docstring, method ``titles``)."""
-    n_users = len(train_indptr) - 1
-    n_items = len(titles)
-    counts = np.diff(train_indptr)
-    df = np.bincount(train_items, minlength=n_items).astype(np.float64)
-    idf = np.log(max(n_users, 1) / np.maximum(df, 1.0))
-    user_of = np.repeat(np.arange(n_users), counts)
-    labels = []
-    for j in range(n_interests):
-        members = np.unique(ui[ui[:, 1] == j, 0])
-        n = len(members)
-        if n == 0:
-            labels.append("(no members: no title label)")
-            continue
-        held = np.isin(user_of, members)
-        c = np.bincount(train_items[held], minlength=n_items).astype(np.float64)
-        score = (c / n) * idf
-        if n >= min_members:
-            score[c < min_members] = 0.0
-        order = np.lexsort((np.arange(n_items), -score))
-        picked: list[str] = []
-        for i in order:
-            if score[i] <= 0 or len(picked) >= n_titles:
-                break
-            t = _short_title(titles[i])
-            if t and t.lower() not in {p.lower() for p in picked}:
-                picked.append(t)
-        who = f"{n} user{'s' if n != 1 else ''}"
-        if not picked:
-            labels.append(f"(no title shared by 2 of its {who}; no LLM text)")
-        else:
-            labels.append(f"titles: {'; '.join(picked)} (item titles of its {who}; no LLM text)")
-    return labels
+    """A label per interest from item titles (module docstring, method ``titles``;
+    :mod:`cikgwb.knowledge.naming`)."""
+    members = naming.membership(ui, n_interests, len(train_indptr) - 1)
+    sizes = np.asarray(members.sum(axis=1)).ravel().astype(int)
+    picked = naming.title_names(members, train_indptr, train_items, titles, n_titles, min_members)
+    return [naming.title_label(p, int(n)) for p, n in zip(picked, sizes)]
 
 
 def interest_labels(ds: Any, train_indptr: np.ndarray, train_items: np.ndarray) -> tuple[list[str], list[str]]:
-    """``(labels, methods)`` per interest of ``ds``: its text label where the graph has one
-    (method ``text``), else a title label (method ``titles``)."""
+    """``(labels, methods)`` per interest of ``ds``: its label where the graph has one (method
+    ``text``, or how the names of a released graph were made: ``phrases`` / ``titles``), else a
+    title label (method ``titles``)."""
     n = int(ds.n_interests)
     text = list(ds.interest_labels or [])
+    given = list(ds.meta.get("interest_label_methods") or [])
     derived = None
     labels, methods = [], []
     for j in range(n):
         t = text[j] if j < len(text) else None
         if t:
             labels.append(str(t))
-            methods.append("text")
+            methods.append(str(given[j]) if j < len(given) and given[j] else "text")
         else:
             if derived is None:
                 derived = title_labels(train_indptr, train_items, ds.user_interest, n, ds.titles)
@@ -125,18 +91,9 @@ def interest_labels(ds: Any, train_indptr: np.ndarray, train_items: np.ndarray) 
     return labels, methods
 
 
-def label_note(methods: list[str], source: str) -> str:
+def label_note(methods: list[str], source: str, named_from: str | None = None) -> str:
     """One line saying how the labels of a run's interests were made."""
-    n_text, n_titles = methods.count("text"), methods.count("titles")
-    parts = []
-    if n_text:
-        parts.append(f"{n_text} text labels of the interest graph ({source})")
-    if n_titles:
-        parts.append(
-            f"{n_titles} labels made from the item titles of each interest's members "
-            "(the most distinctive training items, tf-idf style; the graph has no text: no LLM words)"
-        )
-    return "; ".join(parts) if parts else "no interests"
+    return naming.label_note(methods, source, named_from)
 
 
 # ----------------------------------------------------------------------------- ranking
@@ -281,7 +238,7 @@ def write_artefact(
         "n_interests": int(ds.n_interests),
         "per_user_source": pu_source,
         "per_user_max_abs_diff": float(diff),
-        "label_note": label_note(methods, source),
+        "label_note": label_note(methods, source, ds.meta.get("interest_names_from")),
         "ranking": "every item ranked for every user, training and validation items (all of train.txt) masked, "
         "ties by item id, as the test evaluation does",
         "made_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -450,14 +407,17 @@ class RunArtefact:
         return users[b[int(i)] : b[int(i) + 1]]
 
     def short_label(self, j: int) -> str:
-        """A figure label of interest ``j``: ``#j (N users): A; B; C`` for a title label, ``#j: text``
-        for a text label (figures say in a note how title labels are made)."""
+        """A figure label of interest ``j``: ``#j (N users): A; B; C`` for a title label, ``#j (N
+        users) ~ phrases: ...`` for a name made from phrases, ``#j: text`` for the graph's own label
+        (figures say in a note how names and title labels are made)."""
         import re
 
         lab = self.labels[int(j)]
         m = re.match(r"titles: (.*) \(item titles of its (\d+) users?; no LLM text\)$", lab)
         if m:
             return f"#{int(j)} ({m.group(2)} users): {m.group(1)}"
+        if self.label_methods[int(j)] == "phrases":
+            return f"#{int(j)} ({len(self.members(int(j)))} users) ~ {lab}"
         return f"#{int(j)}: {lab}"
 
     def user_metrics(self, u: int) -> dict[str, float]:

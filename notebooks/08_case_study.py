@@ -127,7 +127,10 @@ if c is not None:
                             "holders": len(a.members(j)), "label": a.labels[j], "how labelled": a.label_methods[j]}
                            for j in c["interests"]]), "case_interests", caption=f"interests of user {c['user']}")
     c["labels"] = {j: a.short_label(j) for j in c["interests"]}
-    how = ("Interest labels: the most distinctive item titles of each interest's users (the released graph has no "
+    how = ("Interest labels: the released graph has no text; each interest is named afterwards by the phrases its "
+           "users over-use in the local LLM's answers (~), else by their most distinctive item titles (no gpt-3.5 "
+           "words). " if "phrases" in a.label_methods else
+           "Interest labels: the most distinctive item titles of each interest's users (the released graph has no "
            "text; no LLM words). " if "titles" in a.label_methods else "Interest labels: the graph's text labels. ")
     fig4 = plots.case_study_paths(
         c, rep["topk"], dataset=dataset, protocol=a.meta["protocol"], seeds=[a.meta["seed"]], n_items=a.n_items,

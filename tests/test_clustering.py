@@ -312,8 +312,10 @@ def test_apply_remaps_ids_and_validates_users(synthetic_ds):
 
 def test_paper_graph_by_dataset_name(real_data_dir):
     files = load_interest_graph("book-crossing", data_dir=real_data_dir)
-    assert files.labels is None and "no text labels" in files.source
+    assert "no text labels" in files.source  # the graph has none; the committed names say how they were made
     assert len(files.edges) == 19536 and len(np.unique(files.edges[:, 1])) == 244
+    assert set(files.labels) == set(np.unique(files.edges[:, 1]).tolist())
+    assert set(files.label_methods.values()) <= {"phrases", "titles", "none"}
 
 
 # ------------------------------------------------------------------------------ recovery

@@ -139,9 +139,17 @@ def test_cli_graph_user_paper_and_export(tmp_path, synthetic_dir, synthetic_ds, 
     assert rc == 0 and "w/o UIK" in text
 
 
-def test_cli_graph_paper_book_crossing_has_no_labels(real_data_dir, capsys):
+def test_cli_graph_paper_book_crossing_names_and_says_how(real_data_dir, capsys, monkeypatch, tmp_path):
     from cikgwb.cli import main
 
+    # the committed names (reports/interests/book-crossing/released-names): the view says how they were made
+    rc = main(["graph", "interest", "0", "--dataset", "book-crossing", "--data-dir", str(real_data_dir)])
+    text = capsys.readouterr().out
+    assert rc == 0 and "(id 9531 in the file): phrases: " in text and "[named from phrases]" in text
+    assert "named afterwards by the phrases over-represented" in text and "SmolLM2-135M" in text
+    assert "not the words of the LLM that made the graph" in text
+    # a project without names: the released graph has none
+    monkeypatch.setenv("CIKGWB_ROOT", str(tmp_path))
     rc = main(["graph", "interest", "0", "--dataset", "book-crossing", "--data-dir", str(real_data_dir)])
     text = capsys.readouterr().out
     assert rc == 0 and "have no text labels" in text and "(no text label: paper's released graph; id 9531)" in text

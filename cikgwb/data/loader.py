@@ -13,6 +13,7 @@ import io
 import logging
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import numpy as np
@@ -406,12 +407,14 @@ def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0
         interest_ids, inv = np.unique(ui[:, 1], return_inverse=True)
         user_interest = np.column_stack([ui[:, 0], inv.astype(np.int64)])
         meta["interests_source"] = "paper (released gpt-3.5-turbo-0125 interest graph; no text labels)"
+        interest_labels = _released_names(name, ui_path, interest_ids, meta)
     else:
         if interests == "optional":
             log.warning("%s: file not found: %s loaded without its interest graph", ui_path, name)
         interest_ids = np.zeros(0, dtype=np.int64)
         user_interest = np.zeros((0, 2), dtype=np.int64)
         meta["interests_source"] = "none" if interests == "none" else f"none ({ui_path.name} missing)"
+        interest_labels = None
 
     train, valid = split_valid(train_full, n_users, seed=split_seed)
     meta.update(
@@ -443,8 +446,27 @@ def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0
         user_interest=user_interest,
         n_interests=int(len(interest_ids)),
         interest_ids=interest_ids,
+        interest_labels=interest_labels,
         meta=meta,
     )
+
+
+def _released_names(name: str, ui_path: Path, interest_ids: np.ndarray, meta: dict[str, Any]) -> list[str] | None:
+    """The names ``cikgwb interests name`` made for the released graph, aligned with
+    ``interest_ids`` (:mod:`cikgwb.knowledge.naming`); how they were made goes into ``meta``.
+    Text only: no number of a run depends on them."""
+    from ..knowledge.interest_graph import released_names
+
+    names = released_names(name, ui_path)
+    if names is None or not names.labels:
+        return None
+    ids = [int(i) for i in interest_ids]
+    meta["interest_label_methods"] = [(names.label_methods or {}).get(i) for i in ids]
+    meta["interest_names_from"] = names.names_from
+    meta["interest_names_file"] = str(names.path)
+    if names.top_phrases:
+        meta["interest_top_phrases"] = [names.top_phrases.get(i) or None for i in ids]
+    return [names.labels.get(i) for i in ids]
 
 
 def _first_existing(p: Path) -> Path:

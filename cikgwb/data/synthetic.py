@@ -272,4 +272,6 @@ def attach_truth(ds, folder: Path):
         k = int(orig) - ds.n_entities
         labels.append(ds.meta["topic_sub_interests"][k // 2][k % 2] if 0 <= k < 2 * len(topics) else str(orig))
     ds.interest_labels = labels
+    for k in ("interest_label_methods", "interest_names_from", "interest_names_file"):  # the oracle's own labels
+        ds.meta.pop(k, None)
     return ds

@@ -22,7 +22,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-ANSWER_BACKENDS = ("kg-summary", "chat", "batch")
+
+def answer_backends() -> tuple[str, ...]:
+    """The backend names ``--answers NAME`` accepts: every registered backend (the file
+    ``cikgwb interests infer --backend NAME`` writes)."""
+    from .backends import backend_names
+
+    return backend_names()
 
 
 def _kappa(text: str) -> int | None:
@@ -39,7 +45,9 @@ def _kappa(text: str) -> int | None:
 
 def _dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="synthetic", help="dataset name (default: synthetic)")
-    p.add_argument("--data-dir", default=None, help="folder holding the datasets (default: $CIKGWB_DATA_DIR or ./data)")
+    p.add_argument(
+        "--data-dir", default=None, help="folder holding the datasets (default: $CIKGWB_DATA_DIR, else <project>/data)"
+    )
     p.add_argument("--split-seed", type=int, default=0, help="seed of the valid carve-out (default 0)")
 
 
@@ -54,11 +62,11 @@ def _table(df: Any, max_rows: int = 20) -> str:
 def resolve_answers(answers: str, dataset: str) -> Path:
     """A path, or a backend name for the file ``cikgwb interests infer`` writes."""
     p = Path(answers).expanduser()
-    if p.exists() or answers not in ANSWER_BACKENDS:
+    if p.exists() or answers not in answer_backends():
         if not p.is_file():
             raise FileNotFoundError(
                 f"{p}: answers file not found (expected an answers.jsonl, or one of "
-                f"{', '.join(ANSWER_BACKENDS)} for the file `cikgwb interests infer` writes)"
+                f"{', '.join(answer_backends())} for the file `cikgwb interests infer` writes)"
             )
         return p
     from .infer import default_run_dir
@@ -164,7 +172,8 @@ def add_cluster_parser(interests_subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--answers",
         required=True,
-        help="answers.jsonl, or kg-summary|chat|batch for reports/interests/DATASET/BACKEND/answers.jsonl",
+        help="answers.jsonl, or a backend name (kg-summary, chat, local, ...) for "
+        "reports/interests/DATASET/BACKEND/answers.jsonl",
     )
     p.add_argument(
         "--encoder",
@@ -220,6 +229,114 @@ def add_cluster_parser(interests_subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+# --------------------------------------------------------------------------------- name
+def cmd_name(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..data import load_dataset
+    from . import naming
+    from .interest_graph import (
+        EDGES_FILE,
+        LABELS_FILE,
+        PROVENANCE_FILE,
+        _read_edges,
+        _sha256,
+        answers_source,
+        read_answers,
+    )
+    from .phrases import answers_to_phrases
+
+    path = resolve_answers(args.answers, args.dataset) if args.answers else None
+    t0 = time.perf_counter()
+    ds = load_dataset(args.dataset, data_dir=args.data_dir, split_seed=args.split_seed)
+    from ..data.registry import dataset_dir
+
+    edges_file = dataset_dir(args.dataset, args.data_dir) / EDGES_FILE
+    if not edges_file.is_file():
+        raise FileNotFoundError(f"{edges_file}: the dataset {args.dataset!r} has no released interest graph to name")
+    raw = _read_edges(edges_file)
+    ids, inv = np.unique(raw[:, 1], return_inverse=True)
+    phrases = None
+    answers_info: dict[str, Any] = {}
+    if path is not None:
+        answers = read_answers(path)
+        phrases = answers_to_phrases(answers)
+        src = answers_source(answers)
+        answers_info = {
+            "path": str(path),
+            "sha256": _sha256(path),
+            "rows": int(len(answers)),
+            "users_with_phrases": int(phrases["user"].nunique()),
+            **src,
+            "templates": sorted({t for t in answers.get("template", []) if isinstance(t, str) and t}),
+            "note": naming.answers_note(src, str(path)),
+        }
+    m = ds.matrix("train_full").tocsr()
+    names = naming.name_interests(
+        np.column_stack([raw[:, 0], inv]),
+        len(ids),
+        ds.n_users,
+        train_indptr=m.indptr,
+        train_items=m.indices,
+        titles=ds.titles,
+        phrases=phrases,
+        n_terms=args.terms,
+        min_members=args.min_members,
+    )
+    names["interest_id"] = ids  # the file's ids, as the released graph numbers them
+    out = Path(args.out) if args.out else naming.released_names_dir(args.dataset)
+    out.mkdir(parents=True, exist_ok=True)
+    names.to_csv(out / LABELS_FILE, sep="\t", index=False)
+    counts = names["method"].value_counts().to_dict()
+    prov = {
+        "note": f"paper (released interest graph of {args.dataset}); names made afterwards by cikgwb interests name",
+        "graph": {
+            "dataset": args.dataset,
+            "file": f"{args.dataset}/{EDGES_FILE}",
+            "sha256": _sha256(edges_file),
+            "interests": int(len(ids)),
+        },
+        "answers": answers_info or None,
+        "rule": naming.RULE.format(alpha=naming.ALPHA, min_members=args.min_members, terms=args.terms),
+        "methods": {k: int(v) for k, v in counts.items()},
+        "command": "cikgwb " + " ".join(sys.argv[1:]) if sys.argv and "cikgwb" in sys.argv[0] else None,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "wall_s": round(time.perf_counter() - t0, 2),
+    }
+    (out / PROVENANCE_FILE).write_text(json.dumps(prov, indent=2) + "\n", encoding="utf-8")
+    print(
+        f"{args.dataset}: named {len(ids)} interest nodes of {edges_file} "
+        + ", ".join(f"{v} by {k}" for k, v in counts.items())
+    )
+    print(_table(names[["interest_id", "method", "size", "label"]], max_rows=args.show))
+    print(f"wrote {out / LABELS_FILE}, {out / PROVENANCE_FILE} ({prov['wall_s']:.1f} s)")
+    return 0
+
+
+def add_name_parser(interests_subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``interests name`` on the ``interests`` sub-command's subparsers."""
+    p = interests_subparsers.add_parser(
+        "name",
+        help="give the released (unlabelled) interest graph readable names from answers' phrases or titles",
+        description="Name each node of a dataset's released interest graph (cluster ids only) by the most "
+        "distinctive phrases its member users give in an answers file (e.g. the local LLM's), else by its "
+        "members' most distinctive item titles; the graph views, the explorer and Figure 4 show the names "
+        "with a note saying how they were made.",
+    )
+    _dataset_args(p)
+    p.add_argument(
+        "--answers",
+        default=None,
+        help="answers.jsonl (or a backend name) whose phrases name the nodes; without it, titles only",
+    )
+    p.add_argument("--terms", type=int, default=3, help="phrases / titles per name (default 3)")
+    p.add_argument("--min-members", type=int, default=2, help="a term must be held by this many members (2)")
+    p.add_argument("--out", default=None, help="output folder (default reports/interests/DATASET/released-names)")
+    p.add_argument("--show", type=int, default=15, help="print this many names (default 15)")
+    p.set_defaults(func=cmd_name)
+    return p
+
+
 # --------------------------------------------------------------------------------- graph
 def _load(args: argparse.Namespace) -> Any:
     from ..data import load_dataset
@@ -247,8 +364,8 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
     ds = _load(args)
     print(f"{ds.name}: interests = {ig.interests_source(ds)}")
-    if ds.n_interests and ds.interest_labels is None:
-        print("  (these interest nodes have no text labels)")
+    if ds.n_interests:
+        print(f"  labels: {ig.label_note(ds)}")
     if args.graph_cmd == "stats":
         st = ig.graph_stats(ds, split=args.split)
         if args.json:
@@ -271,7 +388,8 @@ def cmd_graph(args: argparse.Namespace) -> int:
         _export(ig.neighbourhood_subgraph(ds, user=args.id, split=args.split), args.export)
         return 0
     v = ig.interest_view(ds, args.id, split=args.split, top_items=args.top)
-    print(f"\ninterest {v['interest']} (id {v['original_id']} in the file): {v['label']}")
+    how = {"text": "the graph's own label", None: "no label"}.get(v["label_method"], f"named from {v['label_method']}")
+    print(f"\ninterest {v['interest']} (id {v['original_id']} in the file): {v['label']}  [{how}]")
     print(f"members: {v['n_members']} users, e.g. {v['some members'][:20]}")
     if v["top_phrases"]:
         print(f"top phrases: {v['top_phrases']}")
@@ -295,7 +413,7 @@ def add_graph_parser(subparsers: Any) -> argparse.ArgumentParser:
         q.add_argument(
             "--interests",
             default="paper",
-            help="paper (the dataset's released graph; no text labels) | none | PATH "
+            help="paper (the dataset's released graph: cluster ids, named by `interests name` where done) | none | PATH "
             "(a folder written by `interests cluster`, or a user-interest file)",
         )
         q.add_argument(
@@ -327,7 +445,9 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - convenienc
     parser = argparse.ArgumentParser(prog="cikgwb")
     sub = parser.add_subparsers(dest="cmd", required=True)
     ip = sub.add_parser("interests")
-    add_cluster_parser(ip.add_subparsers(dest="interests_command", required=True))
+    isub = ip.add_subparsers(dest="interests_command", required=True)
+    add_cluster_parser(isub)
+    add_name_parser(isub)
     add_graph_parser(sub)
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)

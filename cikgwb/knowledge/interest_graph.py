@@ -29,6 +29,7 @@ import datetime as _dt
 import hashlib
 import json
 import re
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -288,6 +289,47 @@ class InterestFiles:
     source: str
     path: Path | None = None
     top_phrases: dict[int, str] | None = None
+    label_methods: dict[int, str] | None = None  # how each label was made, where not the graph's own text
+    names_from: str | None = None  # the answers a released graph's names were made from
+
+
+def released_names(ds_name: str, edges_file: Path) -> InterestFiles | None:
+    """The names made for a dataset's released graph (:mod:`.naming`, committed under
+    ``reports/interests/<ds>/released-names/``), when they name this very file (its sha256);
+    ``None`` when there are none, or when they were made for another version of the file (a warning
+    names both: the names are for reading only, so a run goes on with title labels)."""
+    from .naming import released_names_dir
+
+    folder = released_names_dir(ds_name)
+    lab_f, prov_f = folder / LABELS_FILE, folder / PROVENANCE_FILE
+    if not lab_f.is_file():
+        return None
+    prov = json.loads(prov_f.read_text(encoding="utf-8")) if prov_f.is_file() else {}
+    want = (prov.get("graph") or {}).get("sha256")
+    have = _sha256(edges_file)
+    if want != have:
+        warnings.warn(
+            f"{lab_f}: not used: these names were made for a released graph with sha256 {want}, but "
+            f"{edges_file} has sha256 {have}; remake them (`cikgwb interests name --dataset {ds_name} "
+            "--answers ...`)",
+            stacklevel=2,
+        )
+        return None
+    lab = pd.read_csv(lab_f, sep="\t", keep_default_na=False)
+    need = {"interest_id", "label", "method"}
+    if not need <= set(lab.columns):
+        raise ValueError(f"{lab_f}: expected columns {sorted(need)}, got {list(lab.columns)}")
+    ids = [int(i) for i in lab["interest_id"]]
+    return InterestFiles(
+        np.zeros((0, 2), np.int64),
+        dict(zip(ids, lab["label"].astype(str))),
+        prov,
+        str(prov.get("note") or f"names from {folder}"),
+        lab_f,
+        dict(zip(ids, lab["top_phrases"].astype(str))) if "top_phrases" in lab.columns else None,
+        dict(zip(ids, lab["method"].astype(str))),
+        str((prov.get("answers") or {}).get("note") or "") or None,
+    )
 
 
 def _read_edges(path: Path) -> np.ndarray:
@@ -315,9 +357,12 @@ def load_interest_graph(ds_name_or_path: str | Path, data_dir: str | Path | None
         f = folder / EDGES_FILE
         if not f.is_file():
             raise FileNotFoundError(f"{f}: the dataset {ds_name_or_path!r} has no released interest graph")
-        return InterestFiles(
-            _read_edges(f), None, None, f"paper (released interest graph of {ds_name_or_path}; no text labels)", f
-        )
+        source = f"paper (released interest graph of {ds_name_or_path}; no text labels)"
+        names = released_names(str(ds_name_or_path), f)
+        if names is None:
+            return InterestFiles(_read_edges(f), None, None, source, f)
+        # the run's interests_source stays the same string: the names change no number
+        return dataclasses.replace(names, edges=_read_edges(f), provenance=None, source=source, path=f)
     f = p / EDGES_FILE if p.is_dir() else p
     if not f.is_file():
         raise FileNotFoundError(f"{p}: folder without {EDGES_FILE} (expected the output of `cikgwb interests cluster`)")
@@ -348,7 +393,7 @@ def apply_interest_graph(ds: Any, path_or_edges: Any, labels: Any = None, source
     merge. ``labels``: a dict ``{original id: label}`` or a list aligned with the sorted ids.
     Users outside the dataset raise ``ValueError``.
     """
-    prov = top = None
+    prov = top = methods = names_from = None
     if isinstance(path_or_edges, InterestGraph):
         edges, prov = path_or_edges.edges, path_or_edges.provenance
         top = dict(zip(path_or_edges.labels["interest_id"].tolist(), path_or_edges.labels["top_phrases"].tolist()))
@@ -361,7 +406,8 @@ def apply_interest_graph(ds: Any, path_or_edges: Any, labels: Any = None, source
     elif isinstance(path_or_edges, InterestFiles | str | Path):
         files = path_or_edges if isinstance(path_or_edges, InterestFiles) else load_interest_graph(path_or_edges)
         edges, prov, top = files.edges, files.provenance, files.top_phrases
-        labels = labels if labels is not None else files.labels
+        if labels is None:
+            labels, methods, names_from = files.labels, files.label_methods, files.names_from
         source = source or files.source
     else:
         edges = np.asarray(path_or_edges)
@@ -393,6 +439,8 @@ def apply_interest_graph(ds: Any, path_or_edges: Any, labels: Any = None, source
     meta["interests_source"] = source
     meta["interests_provenance"] = prov
     meta["interest_top_phrases"] = [top.get(int(i)) for i in ids] if top else None
+    meta["interest_label_methods"] = [methods.get(int(i)) for i in ids] if methods else None
+    meta["interest_names_from"] = names_from
     return dataclasses.replace(
         ds, user_interest=ui, n_interests=int(len(ids)), interest_ids=ids, interest_labels=lab_list, meta=meta
     )
