@@ -535,7 +535,8 @@ class Trainer:
             "selection": list(tc.selection),
             "device": str(self.device),
             "machine": machine_info(self.device),
-            "git_commit": git_commit(),
+            # the code that ran: the commit when the last call started (the tree may move on meanwhile)
+            "git_commit": self._calls[-1]["git_commit"] if self._calls else git_commit(),
             # training + evaluation seconds of every epoch, over all the calls of a resumed run
             "wall_seconds": float(sum(r.get("epoch_seconds", 0.0) + r.get("eval_seconds", 0.0) for r in hist)),
             "wall_seconds_last_call": wall,
