@@ -242,6 +242,95 @@ def compare_runs(
     return out
 
 
+# ----------------------------------------------------------------------------- several sides
+def compare_sides(
+    sides: Sequence[tuple[str, str | Path]],
+    reference: str,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    runs_root: str | Path | None = None,
+    extra_pairs: Sequence[tuple[str, str]] = (),
+) -> dict[str, Any]:
+    """Several variants of one model side by side (e.g. CIKGRec on four interest graphs):
+    ``sides`` are ``(label, run spec)`` (a spec as for :func:`resolve_runs`; a side without a
+    finished run is listed as missing), each summarised as mean +- std over its seeds, and each
+    paired with the ``reference`` side (and any ``extra_pairs``) by :func:`compare_runs` on the
+    seeds both sides have."""
+    rows: list[dict[str, Any]] = []
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for label, spec in sides:
+        try:
+            found = _load(resolve_runs(spec, runs_root))
+        except FileNotFoundError:
+            found = []
+        runs[label] = found
+        row: dict[str, Any] = {"label": label, "spec": str(spec), "seeds": [r["seed"] for r in found]}
+        for m in metrics:
+            vals = np.array([r["test"][m] for r in found if m in r["test"]], dtype=np.float64)
+            row[m] = {
+                "mean": float(vals.mean()) if len(vals) else None,
+                "std": float(vals.std(ddof=1)) if len(vals) > 1 else None,
+                "values": vals.tolist(),
+            }
+        rows.append(row)
+    if reference not in runs:
+        raise ValueError(f"reference {reference!r}: not one of the sides {[lab for lab, _ in sides]}")
+    pairs = [(lab, reference) for lab, _ in sides if lab != reference] + list(extra_pairs)
+    tests = []
+    for a, b in pairs:
+        by_a, by_b = {r["seed"]: r for r in runs[a]}, {r["seed"]: r for r in runs[b]}
+        common = sorted(set(by_a) & set(by_b))
+        if not common:
+            tests.append({"a": a, "b": b, "seeds": [], "note": "no seed in common (a side is missing)"})
+            continue
+        res = compare_runs([by_a[s]["path"] for s in common], [by_b[s]["path"] for s in common], metrics)
+        tests.append({"a": a, "b": b, "seeds": common, "result": res})
+    return {"sides": rows, "reference": reference, "metrics": list(metrics), "tests": tests}
+
+
+def sides_markdown(res: dict[str, Any]) -> str:
+    """The tables of :func:`compare_sides` as markdown: the sides (mean +- std over seeds) and the
+    paired tests (over users; over seeds where two or more are shared)."""
+    from tabulate import tabulate
+
+    def cell(v: dict[str, Any]) -> str:
+        if v["mean"] is None:
+            return "missing"
+        return f"{v['mean']:.4f}" + (f" ± {v['std']:.4f}" if v["std"] is not None else "")
+
+    metrics = res["metrics"]
+    head = ["interests", "seeds", *metrics]
+    body = [[r["label"], ", ".join(map(str, r["seeds"])) or "-", *(cell(r[m]) for m in metrics)] for r in res["sides"]]
+    out = [tabulate(body, headers=head, tablefmt="github", disable_numparse=True), ""]
+    rows = []
+    for t in res["tests"]:
+        if "result" not in t:
+            rows.append([t["a"], t["b"], "-", *(["-"] * 3)])
+            continue
+        r = t["result"]
+        for u in r["users"][:2]:
+            s = next((x for x in r["seeds"] if x["metric"] == u["metric"]), None)
+            rows.append(
+                [
+                    t["a"],
+                    t["b"],
+                    ", ".join(map(str, t["seeds"])),
+                    u["metric"],
+                    f"{u['mean_diff']:+.4f} [{u['ci95'][0]:+.4f}, {u['ci95'][1]:+.4f}], p {_p(u['p_wilcoxon'])}",
+                    f"{s['mean_diff']:+.4f}, p(t) {_p(s['p_t'])}" if s else "needs 2 seeds",
+                ]
+            )
+    out += [
+        tabulate(
+            rows,
+            headers=["A", "B", "paired seeds", "metric", "A-B over users [95% CI], Wilcoxon p", "A-B over seeds"],
+            tablefmt="github",
+            disable_numparse=True,
+        ),
+        "",
+    ]
+    return "\n".join(out)
+
+
 # ----------------------------------------------------------------------------- output
 def _p(p: float) -> str:
     if p is None or (isinstance(p, float) and math.isnan(p)):

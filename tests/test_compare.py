@@ -125,3 +125,35 @@ def test_report_tables_share_their_first_six_columns():
     expect = ["recall@50", "3", "0.3100", "0.2900", "+0.0200", f"[{row['ci95'][0]:+.4f},", f"{row['ci95'][1]:+.4f}]"]
     assert seeds_row[:7] == users_row[:7] == expect
     assert seeds_row[7] == f"{row['cohens_dz']:.2f}" and users_row[7] == f"{row['cohens_dz']:.3f}"
+
+
+def test_sides_side_by_side_pair_on_common_seeds_and_say_what_is_missing(tmp_path):
+    from cikgwb.compare import compare_sides, sides_markdown
+
+    rng = np.random.default_rng(1)
+    base = rng.uniform(0, 1, 300)
+    for s, (ra, rn) in enumerate([(0.30, 0.26), (0.32, 0.27), (0.31, 0.25)]):
+        _fake_run(tmp_path / f"graph-s{s}", s, {"recall@50": ra}, {"recall@50": np.clip(base + 0.04, 0, 1)})
+        if s < 2:  # "none" has seeds 0 and 1 only
+            _fake_run(tmp_path / f"none-s{s}", s, {"recall@50": rn}, {"recall@50": base})
+    res = compare_sides(
+        [("graph", "graph"), ("other", "not-run-yet"), ("none", "none")],
+        reference="none",
+        metrics=["recall@50"],
+        runs_root=tmp_path,
+    )
+    graph, other, none = res["sides"]
+    assert graph["seeds"] == [0, 1, 2] and graph["recall@50"]["mean"] == pytest.approx(0.31)
+    assert graph["recall@50"]["std"] == pytest.approx(0.01)
+    assert other["seeds"] == [] and other["recall@50"]["mean"] is None
+    t_graph, t_other = res["tests"]
+    assert t_graph["seeds"] == [0, 1]  # paired on the seeds both sides have
+    (seed,) = t_graph["result"]["seeds"]
+    assert seed["mean_diff"] == pytest.approx(((0.30 - 0.26) + (0.32 - 0.27)) / 2)
+    (user,) = t_graph["result"]["users"]
+    assert user["mean_diff"] > 0.03 and user["p_wilcoxon"] < 1e-6
+    assert t_other["seeds"] == [] and "missing" in t_other["note"]
+    md = sides_markdown(res)
+    assert "| other" in md and "missing" in md and "0.3100 ± 0.0100" in md
+    with pytest.raises(ValueError, match="reference 'nobody'"):
+        compare_sides([("graph", "graph")], reference="nobody", runs_root=tmp_path)
