@@ -45,7 +45,7 @@ SIDES = {
         ("(d) none", "book-crossing-cikgrec-wo-uik-valid", None, "no interest graph (Table 3 w/o UIK)"),
     ],
 }
-EXTRA_PAIRS = {"book-crossing": [("(b) local LLM", "(a) released gpt-3.5")]}
+EXTRA_PAIRS = {"book-crossing": [("(b) local LLM", "(a) released gpt-3.5"), ("(c) kg-summary", "(a) released gpt-3.5")]}
 NOTES = {
     "book-crossing": [
         "A first (b) run, `book-crossing-cikgrec-valid-interests-localllm-s0`, used the local-LLM graph built "
