@@ -244,3 +244,26 @@ def test_synthetic_checks_do_not_change_the_data(synthetic_ds, synthetic_dir):
         synthetic_ds.n_entities,
         synthetic_ds.n_relations,
     )
+
+
+def test_synthetic_generation_is_safe_for_processes_starting_together(tmp_path):
+    # two lanes (or test workers) loading `synthetic` from a fresh data folder at the same moment:
+    # one generates under the lock, the other waits and reads the finished folder (it used to
+    # delete the folder the first one was reading: "train.txt: file not found")
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from cikgwb.data import load_dataset; "
+        "ds = load_dataset('synthetic', data_dir=sys.argv[1]); print(ds.n_users, len(ds.train))"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outs]
+    assert len({o[0] for o in outs}) == 1  # the same dataset for all
+    assert sorted(x.name for x in tmp_path.iterdir()) == [".synthetic.lock", "synthetic"]  # no temporary left

@@ -232,24 +232,36 @@ def generate(out: Path, n_users: int = 800, n_items: int = 600, seed: int = 7) -
 
 
 def ensure_synthetic(folder: Path, **size) -> Path:
-    """Generate the synthetic dataset into ``folder`` unless an identical one is there."""
+    """Generate the synthetic dataset into ``folder`` unless an identical one is there.
+
+    Safe for several processes at once (two lanes or test workers starting on a fresh data
+    folder): generation happens under a lock (``filelock``) on ``.<name>.lock`` beside the folder,
+    into a temporary folder renamed into place, and a process that waited finds it done."""
+    from filelock import FileLock
+
     folder = Path(folder)
     want = {"version": GENERATOR_VERSION, **default_size(), **size}
     marker = folder / "GENERATOR.json"
-    if marker.exists():
-        try:
-            if json.loads(marker.read_text()) == want:
-                return folder
-        except json.JSONDecodeError:
-            pass
-    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
-    generate(tmp, n_users=want["n_users"], n_items=want["n_items"], seed=want["seed"])
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    if folder.exists():
-        import shutil
 
-        shutil.rmtree(folder)
-    os.replace(tmp, folder)
+    def ready() -> bool:
+        try:
+            return marker.exists() and json.loads(marker.read_text()) == want
+        except json.JSONDecodeError:
+            return False
+
+    if ready():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder.parent / f".{folder.name}.lock")):
+        if ready():  # made by another process while this one waited
+            return folder
+        tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+        generate(tmp, n_users=want["n_users"], n_items=want["n_items"], seed=want["seed"])
+        if folder.exists():
+            import shutil
+
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
     return folder
 
 
