@@ -253,8 +253,9 @@ def compare_sides(
     """Several variants of one model side by side (e.g. CIKGRec on four interest graphs):
     ``sides`` are ``(label, run spec)`` (a spec as for :func:`resolve_runs`; a side without a
     finished run is listed as missing), each summarised as mean +- std over its seeds, and each
-    paired with the ``reference`` side (and any ``extra_pairs``) by :func:`compare_runs` on the
-    seeds both sides have."""
+    compared with the ``reference`` side (and any ``extra_pairs``) by :func:`compare_runs`: over
+    seeds on the seeds both sides have (from two), over users on every run of each side that has
+    per-user metrics (each user's metric averaged over the side's seeds)."""
     rows: list[dict[str, Any]] = []
     runs: dict[str, list[dict[str, Any]]] = {}
     for label, spec in sides:
@@ -279,12 +280,40 @@ def compare_sides(
     for a, b in pairs:
         by_a, by_b = {r["seed"]: r for r in runs[a]}, {r["seed"]: r for r in runs[b]}
         common = sorted(set(by_a) & set(by_b))
-        if not common:
-            tests.append({"a": a, "b": b, "seeds": [], "note": "no seed in common (a side is missing)"})
-            continue
-        res = compare_runs([by_a[s]["path"] for s in common], [by_b[s]["path"] for s in common], metrics)
-        tests.append({"a": a, "b": b, "seeds": common, "result": res})
+        # over users: every run of each side with per-user metrics (a user's metric averaged over the
+        # side's seeds), paired by user; the seeds need not match (two trained models, same users)
+        pu_a, pu_b = [r for r in runs[a] if _has_per_user(r)], [r for r in runs[b] if _has_per_user(r)]
+        t: dict[str, Any] = {
+            "a": a,
+            "b": b,
+            "seeds": common,
+            "user_seeds": [[r["seed"] for r in pu_a], [r["seed"] for r in pu_b]],
+            "seed_rows": [],
+            "user_rows": [],
+            "notes": [],
+        }
+        if len(common) >= 2:
+            res = compare_runs([by_a[x]["path"] for x in common], [by_b[x]["path"] for x in common], metrics)
+            t["seed_rows"], t["notes"] = res["seeds"], res["notes"]
+        if pu_a and pu_b:
+            res = compare_runs([r["path"] for r in pu_a], [r["path"] for r in pu_b], metrics)
+            t["user_rows"] = res["users"]
+            t["notes"] += [n for n in res["notes"] if n not in t["notes"]]
+        for r in runs[a] + runs[b]:
+            if not _has_per_user(r):
+                t["notes"].append(
+                    f"{r['name']}: no per-user metrics (no test_per_user.npz and no checkpoint): over seeds only"
+                )
+        if not runs[a] or not runs[b]:
+            t["notes"].append("a side is missing: no finished run")
+        tests.append(t)
     return {"sides": rows, "reference": reference, "metrics": list(metrics), "tests": tests}
+
+
+def _has_per_user(run: dict[str, Any]) -> bool:
+    from .train import PER_USER_FILE, find_checkpoint
+
+    return (run["path"] / PER_USER_FILE).exists() or find_checkpoint(run["path"], "best.pt") is not None
 
 
 def sides_markdown(res: dict[str, Any]) -> str:
@@ -303,31 +332,45 @@ def sides_markdown(res: dict[str, Any]) -> str:
     out = [tabulate(body, headers=head, tablefmt="github", disable_numparse=True), ""]
     rows = []
     for t in res["tests"]:
-        if "result" not in t:
-            rows.append([t["a"], t["b"], "-", *(["-"] * 3)])
+        seeds_u = " / ".join(", ".join(map(str, x)) or "-" for x in t["user_seeds"])
+        if not t["user_rows"] and not t["seed_rows"]:
+            rows.append([t["a"], t["b"], seeds_u, "-", "-", "-"])
             continue
-        r = t["result"]
-        for u in r["users"][:2]:
-            s = next((x for x in r["seeds"] if x["metric"] == u["metric"]), None)
+        for m in metrics[:2]:
+            u = next((x for x in t["user_rows"] if x["metric"] == m), None)
+            s = next((x for x in t["seed_rows"] if x["metric"] == m), None)
             rows.append(
                 [
                     t["a"],
                     t["b"],
-                    ", ".join(map(str, t["seeds"])),
-                    u["metric"],
-                    f"{u['mean_diff']:+.4f} [{u['ci95'][0]:+.4f}, {u['ci95'][1]:+.4f}], p {_p(u['p_wilcoxon'])}",
-                    f"{s['mean_diff']:+.4f}, p(t) {_p(s['p_t'])}" if s else "needs 2 seeds",
+                    seeds_u,
+                    m,
+                    f"{u['mean_diff']:+.4f} [{u['ci95'][0]:+.4f}, {u['ci95'][1]:+.4f}], p {_p(u['p_wilcoxon'])}"
+                    if u
+                    else "-",
+                    f"{s['mean_diff']:+.4f} over seeds {', '.join(map(str, t['seeds']))}, p(t) {_p(s['p_t'])}"
+                    if s
+                    else f"needs 2 common seeds (has {len(t['seeds'])})",
                 ]
             )
     out += [
         tabulate(
             rows,
-            headers=["A", "B", "paired seeds", "metric", "A-B over users [95% CI], Wilcoxon p", "A-B over seeds"],
+            headers=[
+                "A",
+                "B",
+                "seeds A / B (users)",
+                "metric",
+                "A-B over users [95% CI], Wilcoxon p",
+                "A-B over paired seeds",
+            ],
             tablefmt="github",
             disable_numparse=True,
         ),
         "",
     ]
+    notes = list(dict.fromkeys(n for t in res["tests"] for n in t["notes"] if not n.startswith("over seeds: ")))
+    out += [f"- {n}" for n in notes] + ([""] if notes else [])
     return "\n".join(out)
 
 

@@ -147,13 +147,20 @@ def test_sides_side_by_side_pair_on_common_seeds_and_say_what_is_missing(tmp_pat
     assert graph["recall@50"]["std"] == pytest.approx(0.01)
     assert other["seeds"] == [] and other["recall@50"]["mean"] is None
     t_graph, t_other = res["tests"]
-    assert t_graph["seeds"] == [0, 1]  # paired on the seeds both sides have
-    (seed,) = t_graph["result"]["seeds"]
+    assert t_graph["seeds"] == [0, 1]  # over seeds: paired on the seeds both sides have
+    (seed,) = t_graph["seed_rows"]
     assert seed["mean_diff"] == pytest.approx(((0.30 - 0.26) + (0.32 - 0.27)) / 2)
-    (user,) = t_graph["result"]["users"]
+    # over users: every run with per-user metrics, whatever its seed (graph 0-2 vs none 0-1)
+    assert t_graph["user_seeds"] == [[0, 1, 2], [0, 1]]
+    (user,) = t_graph["user_rows"]
     assert user["mean_diff"] > 0.03 and user["p_wilcoxon"] < 1e-6
-    assert t_other["seeds"] == [] and "missing" in t_other["note"]
+    assert t_other["seeds"] == [] and any("missing" in n for n in t_other["notes"])
     md = sides_markdown(res)
     assert "| other" in md and "missing" in md and "0.3100 ± 0.0100" in md
+    assert "over seeds 0, 1" in md and "0, 1, 2 / 0, 1" in md
+    # a run without per-user metrics (nor a checkpoint) is left out of the over-users test only
+    (tmp_path / "graph-s2" / "test_per_user.npz").unlink()
+    t_graph = compare_sides([("graph", "graph"), ("none", "none")], "none", ["recall@50"], tmp_path)["tests"][0]
+    assert t_graph["user_seeds"] == [[0, 1], [0, 1]] and t_graph["user_rows"]
     with pytest.raises(ValueError, match="reference 'nobody'"):
         compare_sides([("graph", "graph")], reference="nobody", runs_root=tmp_path)
