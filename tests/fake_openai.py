@@ -8,6 +8,8 @@ Speaks the wire format of ``POST /v1/chat/completions``, ``POST /v1/files`` (mul
   ``("429-ms", milliseconds)`` (``retry-after-ms`` header), ``("500",)``, ``("401",)``,
   ``("drop",)`` (connection closed without a response), ``("delay", seconds)``;
 - ``delay``: seconds every chat answer waits before it is sent;
+- ``gate``: a ``threading.Event``; while it is not set, chat answers wait for it (at most 120 s):
+  a test holds a client mid-request for as long as it needs, whatever the machine's load;
 - ``answer(body) -> str``: the answer text (malformed answers come from here);
 - batches: complete after ``batch_polls`` retrieves; ``batch_fail`` maps custom_id -> how many
   times its request fails (it lands in the error file with status 500).
@@ -68,9 +70,11 @@ class FakeOpenAI:
         faults: list[tuple] | None = None,
         batch_polls: int = 2,
         batch_fail: dict[str, int] | None = None,
+        gate: threading.Event | None = None,
     ):
         self.answer = answer
         self.delay = delay
+        self.gate = gate
         self.faults: deque[tuple] = deque(faults or [])
         self.batch_polls = batch_polls
         self.batch_fail = dict(batch_fail or {})
@@ -224,6 +228,8 @@ class FakeOpenAI:
                 time.sleep(fault[1])
         if self.delay:
             time.sleep(self.delay)
+        if self.gate is not None:
+            self.gate.wait(120)
         content = self.answer(body)
         with self.lock:
             self._n += 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -127,7 +128,8 @@ def test_two_processes_on_one_store_do_not_both_pay(tmp_path, synthetic_ds, synt
     n = 8
     run_dir = tmp_path / "run"
     env = infer_env(tmp_path)
-    with FakeOpenAI(delay=0.3) as fake:
+    gate = threading.Event()  # a's first request is held until b has tried (no race with b's start-up)
+    with FakeOpenAI(gate=gate) as fake:
         cmd = infer_cmd(fake.base_url, synthetic_dir, run_dir, "--limit", str(n), "--concurrency", "1")
         a = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 60
@@ -135,7 +137,10 @@ def test_two_processes_on_one_store_do_not_both_pay(tmp_path, synthetic_ds, synt
             assert a.poll() is None, a.stdout.read()
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        b = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        try:
+            b = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=100)
+        finally:
+            gate.set()
         out_a, _ = a.communicate(timeout=60)
     assert a.returncode == 0, out_a
     assert b.returncode == 2 and "in use by another run" in b.stderr, b.stdout + b.stderr
