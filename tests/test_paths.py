@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from _source_scan import lines_matching
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,12 +64,7 @@ def test_notebook_start_exports_the_one_rule(project, monkeypatch):
 
 def test_no_other_definition_of_the_data_folder():
     """Only cikgwb/paths.py reads CIKGWB_DATA_DIR or builds a default ``data`` folder."""
-    reads = re.compile(r"""(environ\.get|getenv)\(\s*["']CIKGWB_DATA_DIR|/\s*["']data["']|Path\(\s*["']data["']\s*\)""")
-    offenders = []
-    for p in [*(REPO / "cikgwb").rglob("*.py"), *(REPO / "notebooks").glob("*.py")]:
-        if p.name == "paths.py" and p.parent.name == "cikgwb":
-            continue
-        for i, line in enumerate(p.read_text().splitlines(), 1):
-            if reads.search(line):
-                offenders.append(f"{p.relative_to(REPO)}:{i}: {line.strip()}")
+    offenders = lines_matching(
+        r"""(environ\.get|getenv)\(\s*["']CIKGWB_DATA_DIR|/\s*["']data["']|Path\(\s*["']data["']\s*\)"""
+    )
     assert not offenders, "data folder defined outside cikgwb.paths:\n" + "\n".join(offenders)

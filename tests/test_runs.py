@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from _source_scan import lines_matching
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "reports" / "runs"
@@ -75,14 +76,10 @@ def test_reports_root_honours_the_env_var_everywhere(tmp_path, monkeypatch):
 def test_no_other_definition_of_the_reports_root():
     """Only cikgwb/paths.py reads CIKGWB_REPORTS_DIR or names a default ``reports`` folder; the
     others may only pass it on to a child process."""
-    reads = re.compile(r"""(environ\.get|getenv)\(\s*["']CIKGWB_REPORTS_DIR|Path\(\s*["']reports["']\s*\)""")
-    offenders = []
-    for p in [*(REPO / "cikgwb").rglob("*.py"), *(REPO / "scripts").glob("*.py"), *(REPO / "notebooks").glob("*.py")]:
-        if p.name == "paths.py" and p.parent.name == "cikgwb":
-            continue
-        for i, line in enumerate(p.read_text().splitlines(), 1):
-            if reads.search(line):
-                offenders.append(f"{p.relative_to(REPO)}:{i}: {line.strip()}")
+    offenders = lines_matching(
+        r"""(environ\.get|getenv)\(\s*["']CIKGWB_REPORTS_DIR|Path\(\s*["']reports["']\s*\)""",
+        ("cikgwb", "scripts", "notebooks"),
+    )
     assert not offenders, "reports root defined outside cikgwb.paths:\n" + "\n".join(offenders)
 
 
