@@ -47,10 +47,8 @@ bench-baselines: $(STAMP)
 # sharply). 16 runs; EXECUTOR=ray [ADDRESS=host:port] for a cluster, JOBS runs at a time here.
 figure5: $(STAMP)
 	CIKGWB_DATA_DIR=$${CIKGWB_DATA_DIR:-$(CURDIR)/../shared/data} $(BIN)/cikgwb sweep --dataset book-crossing \
-	    --grid alpha=0.01,0.05,0.1,0.15,0.2 --grid omega=0.35,0.5,0.65,0.8,0.95 \
-	    --grid lambda2=0.003,0.01,0.03,0.1,0.3 --grid lambda3=0.001,0.01,0.1,1 --set min_epochs=30 \
-	    --jobs $${JOBS:-2} --threads $${THREADS:-1} --executor $${EXECUTOR:-local} $${ADDRESS:+--address $$ADDRESS} \
-	    --name book-crossing-figure5
+	    --preset figure5 --set min_epochs=30 \
+	    --jobs $${JOBS:-2} --threads $${THREADS:-1} --executor $${EXECUTOR:-local} $${ADDRESS:+--address $$ADDRESS}
 
 # the prepared job for a lent GPU: ML-1M, then the paper's campaign runs packed on the card,
 # inside BUDGET_S seconds (scripts/gpu_campaign.sh says more), e.g. make gpu-campaign OUT=/tmp/out

@@ -99,3 +99,19 @@ PAPER_TABLE3 = {
     },
 }
 VARIANTS = tuple(PAPER_TABLE3["book-crossing"])
+
+#: Figure 5 (book-crossing): the four hyper-parameters the paper varies one at a time, and the
+#: values we sweep. The figure's axis values are not in the paper's text, so the values are ours:
+#: each grid holds the authors' default (alpha 0.05, omega 0.65, lambda2 0.03, lambda3 0.01);
+#: alpha covers the range the paper says it tested (0.05 to 0.15) plus one step each side ("around
+#: 0.1 is beneficial"), omega its tested 0.35 to 0.95 ("can be quite large, even up to 0.95"),
+#: lambda2 and lambda3 a factor 10 or more on each side of the default on a log scale ("avoid
+#: extremes"; "a very high lambda3 leads to a significant decline": lambda3 = 1).
+#: ``cikgwb sweep --preset figure5`` (``make figure5``) and ``09_sensitivity`` (full mode) read
+#: it; 16 distinct runs per seed.
+FIGURE5_GRID = {
+    "alpha": [0.01, 0.05, 0.1, 0.15, 0.2],
+    "omega": [0.35, 0.5, 0.65, 0.8, 0.95],
+    "lambda2": [0.003, 0.01, 0.03, 0.1, 0.3],
+    "lambda3": [0.001, 0.01, 0.1, 1.0],
+}

@@ -12,7 +12,10 @@ cartesian product. Every point runs once per seed.
 Execution. Each point x seed is one process, ``python -m cikgwb train ...`` (or papermill on a
 notebook, with the grid's names as notebook parameters), at most ``--jobs`` at a time, each with
 ``--threads`` torch/OMP threads. A run whose ``metrics.json`` exists is reused unless
-``--no-resume``. Everything goes under ``reports/sweeps/<name>/``::
+``--no-resume``; ``--collect`` starts nothing and tabulates the runs already finished (trained
+elsewhere with the same settings and run names), a ``missing`` row for each other point.
+``--preset figure5`` is the paper's Figure 5 grid (:data:`cikgwb.paper.FIGURE5_GRID`).
+Everything goes under ``reports/sweeps/<name>/``::
 
     sweep.json     the spec: dataset, model, protocol, seeds, mode, grid, base values, command
     results.csv    one row per point x seed: parameter values (config names), seed, status,
@@ -55,6 +58,7 @@ from typing import Any
 
 import pandas as pd
 
+from .paper import FIGURE5_GRID
 from .runs import run_name, split_run_name
 
 ALIASES = {
@@ -86,6 +90,8 @@ SYMBOLS = {
 }
 METRICS = ("recall@20", "ndcg@20", "recall@50", "ndcg@50", "recall@100", "ndcg@100")
 MODES = ("each", "grid")
+#: named grids (``--preset``)
+PRESETS = {"figure5": FIGURE5_GRID}
 
 
 def canonical(name: str) -> str:
@@ -163,7 +169,7 @@ class SweepSpec:
         if self.mode not in MODES:
             raise ValueError(f"mode={self.mode!r}: expected one of {MODES}")
         if not self.grid:
-            raise ValueError("the grid is empty: give at least one --grid NAME=v1,v2,...")
+            raise ValueError("the grid is empty: give at least one --grid NAME=v1,v2,... (or --preset)")
         if not re.fullmatch(r"[A-Za-z0-9_.+-]+", self.name):
             raise ValueError(f"sweep name {self.name!r}: use letters, digits and ._+- only")
         if not self.notebook:
@@ -310,7 +316,7 @@ def _row(
         "status": status,
         "seconds": round(seconds, 1),
         "run": run_dir.name,
-        "log": str(log_path),
+        "log": str(log_path.relative_to(run_dir.parent.parent)),  # logs/<run>.log, inside the sweep folder
     }
     mpath = run_dir / "metrics.json"
     if mpath.exists():
@@ -560,13 +566,19 @@ def run_sweep(
     address: str | None = None,
     gpus_per_run: float | None = None,
     max_retries: int = 2,
+    collect_only: bool = False,
 ) -> pd.DataFrame:
     """Run every point x seed of ``spec`` (at most ``jobs`` processes at a time, or one Ray task
     each with ``executor="ray"``: module docstring) and write ``sweep.json`` and ``results.csv``
     under ``out_root/<name>`` (default ``<reports>/sweeps``). Returns the results table; failed
     runs are rows with their status and log path (the sweep itself does not raise for them).
     The checkpoints of finished runs are deleted unless ``keep_checkpoints`` (a sweep needs only
-    their metrics). Every point's settings are checked before any run starts."""
+    their metrics). Every point's settings are checked before any run starts.
+
+    ``collect_only``: start nothing; write ``results.csv`` from the runs already finished under
+    ``<sweep>/runs/`` (made by an earlier sweep, or by ``cikgwb train --name <run>`` with the
+    same settings, e.g. from a queue of single-thread lanes) and a ``missing`` row for every
+    other point, so a figure can be drawn from what exists while the rest still runs."""
     from .paths import data_dir, project_root, reports_root
 
     if jobs < 1:
@@ -580,7 +592,9 @@ def run_sweep(
     out_root = Path(out_root) if out_root is not None else reports_root(root) / "sweeps"
     sweep_dir = (out_root if out_root.is_absolute() else root / out_root) / spec.name
     started_ray = False
-    if executor == "ray":
+    if collect_only:
+        threads = threads or 1
+    elif executor == "ray":
         threads = threads or 1
         started_ray = ray_connect(address)  # an unreachable --address fails here, before any folder is written
     else:
@@ -598,6 +612,7 @@ def run_sweep(
         "threads": threads,
         "executor": executor,
         "address": address if executor == "ray" else None,
+        "collect_only": collect_only,
         "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("cikgwb") else None,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -656,8 +671,26 @@ def run_sweep(
         )
         return row
 
-    specs = [job(t) for t in tasks]
-    if executor == "local":
+    specs = [] if collect_only else [job(t) for t in tasks]
+    if collect_only:
+        rows = []
+        for point, seed in tasks:
+            name = spec.run_name(point, seed)
+            done = (sweep_dir / "runs" / name / "metrics.json").exists()
+            rows.append(
+                _row(
+                    spec,
+                    point,
+                    seed,
+                    sweep_dir / "runs" / name,
+                    "reused" if done else "missing",
+                    0.0,
+                    sweep_dir / "logs" / f"{name}.log",
+                )
+            )
+        missing = sum(r["status"] == "missing" for r in rows)
+        log(f"collected {len(rows) - missing} finished run(s); {missing} missing (not started here)")
+    elif executor == "local":
 
         def one(i: int) -> dict[str, Any]:
             return row_of(tasks[i], None if specs[i] is None else _exec(**specs[i]))
@@ -692,9 +725,14 @@ def run_sweep(
     df = pd.DataFrame(rows)
     df.to_csv(sweep_dir / "results.csv", index=False)
     meta["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    meta["failed"] = int((~df["status"].isin(["ok", "reused"])).sum())
+    meta["missing"] = int((df["status"] == "missing").sum())
+    meta["failed"] = int((~df["status"].isin(["ok", "reused", "missing"])).sum())
     (sweep_dir / "sweep.json").write_text(json.dumps(meta, indent=1, default=str) + "\n")
-    log(f"results: {sweep_dir / 'results.csv'} ({len(df)} rows, {meta['failed']} failed)")
+    log(
+        f"results: {sweep_dir / 'results.csv'} ({len(df)} rows, {meta['failed']} failed"
+        + (f", {meta['missing']} missing" if meta["missing"] else "")
+        + ")"
+    )
     return df
 
 
@@ -800,9 +838,14 @@ def _cli(args: argparse.Namespace) -> int:
         k, v = item.split("=", 1)
         base[k.strip()] = v.strip()
     try:
-        grid = parse_grid(args.grid or [])
+        grid = {**PRESETS[args.preset], **parse_grid(args.grid or [])} if args.preset else parse_grid(args.grid or [])
         seeds = [int(s) for s in str(args.seeds).split(",")]
-        name = args.name or f"{args.dataset}-{args.model}-{'-'.join(grid)}-{args.mode}"
+        default_name = (
+            f"{args.dataset}-{args.preset}"
+            if args.preset
+            else f"{args.dataset}-{args.model}-{'-'.join(grid)}-{args.mode}"
+        )
+        name = args.name or default_name
         spec = SweepSpec(
             name=name,
             grid=grid,
@@ -835,10 +878,12 @@ def _cli(args: argparse.Namespace) -> int:
         address=args.address,
         gpus_per_run=args.gpus_per_run,
         max_retries=args.max_retries,
+        collect_only=args.collect,
     )
     show = [c for c in [*spec.keys, "seed", "status", "selected_epoch", "test recall@50", "test ndcg@50"] if c in df]
     print(tabulate(df[show], headers="keys", showindex=False, floatfmt=".4f"))
-    return 0 if (df["status"].isin(["ok", "reused"])).all() else 1
+    fine = {"ok", "reused"} | ({"missing"} if args.collect else set())
+    return 0 if df["status"].isin(fine).all() else 1
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -853,8 +898,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--grid",
         action="append",
         metavar="NAME=v1,v2,...",
-        required=True,
         help="a swept parameter (repeatable); paper symbols alpha, omega, lambda1-3, tau allowed",
+    )
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=None,
+        help="a named grid: figure5 = the paper's Figure 5 (alpha, omega, lambda2, lambda3; values and "
+        "reasons in cikgwb.paper.FIGURE5_GRID); --grid adds or replaces parameters; default --name DATASET-PRESET",
     )
     p.add_argument("--mode", choices=MODES, default="each", help="each: one at a time (default); grid: product")
     p.add_argument("--dataset", default="synthetic")
@@ -889,5 +940,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="--executor ray: GPU fraction per run where the cluster has GPUs (default 1; 0.25: four per card)",
     )
     p.add_argument("--max-retries", type=int, default=2, help="--executor ray: retries of a run whose worker died")
+    p.add_argument(
+        "--collect",
+        action="store_true",
+        help="run nothing: write results.csv from the runs already finished in the sweep folder (e.g. trained "
+        "by single-thread lanes with `cikgwb train --name RUN`), a 'missing' row for each other point",
+    )
     p.set_defaults(func=_cli)
     return p

@@ -24,12 +24,20 @@
 #
 # The paper (book-crossing): alpha near 0.1 is best, omega can go up to 0.95, too large a
 # lambda3 hurts sharply. In quick mode a missing sweep is run here (small grid, a few epochs).
+# Full mode reads `reports/sweeps/<dataset>-figure5`, the grid of `cikgwb.paper.FIGURE5_GRID`
+# (its comment says which values and why), made by
+#
+#     make figure5        (= cikgwb sweep --dataset book-crossing --preset figure5 --set min_epochs=30)
+#
+# or by single-thread lanes training the same run names, gathered with `cikgwb sweep ... --collect`;
+# points not yet run are listed as missing and left out of the panels. The same panels from the
+# **validation** split follow: would selecting these values on valid have picked what test favours?
 
 # %% tags=["parameters"]
 dataset = "synthetic"
 quick = True
-sweep = None            # a sweep folder; None: reports/sweeps/<dataset>-sensitivity[-quick]
-grid = None             # None: alpha and lambda3 (quick), alpha, omega, lambda2, lambda3 (full)
+sweep = None            # a sweep folder; None: reports/sweeps/<dataset>-sensitivity-quick | <dataset>-figure5 (full)
+grid = None             # None: alpha and lambda3 (quick), cikgwb.paper.FIGURE5_GRID (full)
 seeds = [0]
 quick_epochs = 15
 jobs = 2
@@ -40,14 +48,13 @@ from pathlib import Path
 
 from cikgwb import plots
 from cikgwb.notebooks import start
+from cikgwb.paper import FIGURE5_GRID
 from cikgwb.sweep import SYMBOLS, SweepSpec, load_sweep, run_sweep, sensitivity_frames
 
 nb = start("09_sensitivity", dataset=dataset, quick=quick)
 if grid is None:
-    grid = ({"alpha": [0.01, 0.05, 0.2], "lambda3": [0.001, 0.01, 0.1, 1.0]} if quick else
-            {"alpha": [0.01, 0.05, 0.1, 0.2, 0.3], "omega": [0.35, 0.5, 0.65, 0.8, 0.95],
-             "lambda2": [0.01, 0.03, 0.1, 0.3], "lambda3": [0.001, 0.01, 0.1, 1.0]})
-name = f"{dataset}-sensitivity{'-quick' if quick else ''}"
+    grid = {"alpha": [0.01, 0.05, 0.2], "lambda3": [0.001, 0.01, 0.1, 1.0]} if quick else FIGURE5_GRID
+name = f"{dataset}-sensitivity-quick" if quick else f"{dataset}-figure5"
 folder = Path(sweep) if sweep else nb.reports / "sweeps" / name
 # outputs are named by the sweep that made them: another sweep never overwrites the default one's figure
 tag = "" if folder.name == name else f"_{folder.name}"
@@ -59,7 +66,8 @@ if not (folder / "results.csv").exists():
         run_sweep(spec, out_root=folder.parent, jobs=jobs)
     else:
         print(f"MISSING: {folder} holds no sweep results; Figure 5 is not drawn. Run\n  cikgwb sweep --dataset {dataset} "
-              + " ".join(f"--grid {k}={','.join(map(str, v))}" for k, v in grid.items()) + f" --name {name}")
+              + ("--preset figure5 --set min_epochs=30" if grid == FIGURE5_GRID else
+                 " ".join(f"--grid {k}={','.join(map(str, v))}" for k, v in grid.items()) + f" --name {name}"))
 if (folder / "results.csv").exists():
     results, spec = load_sweep(folder)
     print(f"sweep {folder.name}: {spec['n_runs']} runs, mode {spec['mode']}, base {spec['base']}, "
@@ -67,17 +75,44 @@ if (folder / "results.csv").exists():
     show = [c for c in [*spec["keys"], "seed", "status", "selected_epoch", "device", "test recall@50", "test ndcg@50"]
             if c in results]
     nb.table(results[show], f"sweep_results{tag}")
-    assert (results["status"].isin(["ok", "reused"])).any(), "every run of the sweep failed (see the logs)"
+    assert (results["status"].isin(["ok", "reused"])).any(), "no run of the sweep has finished (see the logs)"
+    missing = results.loc[results["status"] == "missing", "run"].tolist()
+    if missing:
+        print(f"{len(missing)} of {len(results)} runs missing (not run yet), left out of the panels: {', '.join(missing)}")
 
 # %%
-if results is not None:
-    frames = sensitivity_frames(results, spec)
+def figure5(split):
+    """Figure 5's panels from the ``split`` metrics (test: as the paper; valid: what selection sees)."""
+    frames = sensitivity_frames(results, spec, split=split)
     notes = "; ".join(f"{k}: {f.attrs['note']}" for k, f in frames.items() if f.attrs.get("note"))
     devices = ",".join(sorted(set(map(str, results["device"].dropna())))) if "device" in results else "?"
     epochs = spec["base"].get("max_epochs")
-    extra = "; ".join(x for x in [f"device: {devices}", f"at most {epochs} epochs" if epochs else "", notes] if x)
-    fig5 = plots.sensitivity_panels(frames, dataset=spec["dataset"], protocol=spec["protocol"], seeds=spec["seeds"],
-                                    labels={k: SYMBOLS.get(k, k) for k in frames}, extra=extra)
-    nb.show(fig5, f"figure5{tag}")
+    extra = "; ".join(x for x in [f"{split} split", f"device: {devices}", f"at most {epochs} epochs" if epochs else "",
+                                  f"{len(missing)} point(s) not run yet" if missing else "", notes] if x)
+    fig = plots.sensitivity_panels(frames, dataset=spec["dataset"], protocol=spec["protocol"], seeds=spec["seeds"],
+                                   labels={k: SYMBOLS.get(k, k) for k in frames}, extra=extra)
+    suffix = "" if split == "test" else f"_{split}"
+    nb.show(fig, f"figure5{suffix}{tag}")
     for k, f in frames.items():
-        nb.table(f, f"figure5_{k}{tag}")
+        nb.table(f, f"figure5{suffix}_{k}{tag}")
+    return frames
+
+
+if results is not None:
+    test_frames = figure5("test")
+
+# %% [markdown]
+# ### The same from the validation split
+# Where valid's best value is test's best value, choosing the hyper-parameter on valid (as the
+# honest protocol does) would have found it.
+
+# %%
+if results is not None:
+    valid_frames = figure5("valid")
+    for k, t in test_frames.items():
+        if k in valid_frames and len(t) > 1:
+            best_t = t.loc[t["recall@50"].idxmax(), k]
+            v = valid_frames[k]
+            best_v = v.loc[v["recall@50"].idxmax(), k]
+            print(f"{SYMBOLS.get(k, k)}: best Recall@50 on test at {best_t}, on valid at {best_v}"
+                  + (" (the same)" if best_t == best_v else ""))

@@ -35,6 +35,7 @@ EXPECTED_FIGURES = [
     "06_results_table1_recall50_valid",
     "07_sparsity_figure3_ndcg50",
     "08_case_study_figure4",
+    "09_sensitivity_figure5_valid",
     "09_sensitivity_figure5",
 ]
 

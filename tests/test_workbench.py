@@ -324,6 +324,51 @@ def test_run_sweep_end_to_end_two_jobs(tmp_path, monkeypatch):
         load_sweep(tmp_path / "nothing")
 
 
+def test_sweep_collect_tabulates_runs_trained_outside_it_and_names_the_missing(tmp_path, monkeypatch, capsys):
+    """The lanes' way: `cikgwb train --name <point>` into the sweep folder, then `sweep --collect`
+    tabulates it without starting anything; the other points are 'missing' rows."""
+    from cikgwb.cli import main
+    from cikgwb.sweep import SweepSpec, load_sweep
+
+    monkeypatch.setenv("CIKGWB_DATA_DIR", str(tmp_path / "data"))
+    spec = SweepSpec(name="lanes", grid={"lambda3": [0.01, 0.5]}, base={"max_epochs": 1})
+    point = {"gcl_weight": 0.5}
+    sweep_dir = tmp_path / "sweeps" / "lanes"
+    monkeypatch.setenv("CIKGWB_REPORTS_DIR", str(sweep_dir))  # where a lane trains the point
+    name = spec.run_name(point, 0).removesuffix("-s0")
+    assert main(["train", "--name", name, "--seeds", "0", "--quiet", "--set", "max_epochs=1",
+                 "--set", "gcl_weight=0.5"]) == 0  # fmt: skip
+    args = ["sweep", "--grid", "lambda3=0.01,0.5", "--set", "max_epochs=1", "--name", "lanes"]
+    args += ["--out", str(tmp_path / "sweeps"), "--collect"]
+    assert main(args) == 0
+    res, meta = load_sweep(sweep_dir)
+    assert meta["collect_only"] and meta["missing"] == 1 and meta["failed"] == 0
+    st = res.set_index("gcl_weight")["status"]
+    assert st[0.5] == "reused" and st[0.01] == "missing"
+    assert res.set_index("gcl_weight").loc[0.5, "test recall@50"] > 0
+    assert not (sweep_dir / "runs" / spec.run_name({"gcl_weight": 0.01}, 0)).exists()  # nothing started
+    assert set(res["log"]) == {f"logs/{r}.log" for r in res["run"]}  # inside the sweep folder, not absolute
+
+
+def test_sweep_preset_figure5_is_the_papers_four_parameters():
+    from cikgwb.cli import build_parser
+    from cikgwb.paper import FIGURE5_GRID
+    from cikgwb.sweep import SweepSpec
+
+    spec = SweepSpec(name="f5", grid=FIGURE5_GRID, dataset="book-crossing")
+    assert spec.keys == ["mask_alpha", "mask_omega", "interest_recon_weight", "gcl_weight"]
+    assert spec.base_values() == {
+        "mask_alpha": 0.05,
+        "mask_omega": 0.65,
+        "interest_recon_weight": 0.03,
+        "gcl_weight": 0.01,
+    }
+    assert all(spec.base_values()[k] in v for k, v in zip(spec.keys, FIGURE5_GRID.values()))  # the default in each
+    assert len(spec.points()) == 16
+    ns = build_parser().parse_args(["sweep", "--dataset", "book-crossing", "--preset", "figure5"])
+    assert ns.preset == "figure5" and ns.grid is None
+
+
 def test_notebook_sweep_injects_parameters_and_collects_records(tmp_path, monkeypatch):
     import nbformat
 
