@@ -199,3 +199,15 @@ def test_phrases_copied_from_the_worked_examples_are_counted_not_dropped():
 )
 def test_title_parts_and_articles_do_not_hide_an_echo(raw, titles, kept):
     assert parse_answer(raw, titles=titles).phrases == kept
+
+
+def test_users_with_the_same_titles_share_one_stored_answer_and_are_all_counted():
+    """A request is keyed by its messages (titles, not user id): the second of two users with the
+    same history is answered by the first one's stored row, and counts as answered."""
+    from types import SimpleNamespace as H
+
+    from cikgwb.knowledge.answers_report import answered_users
+
+    hist = {0: H(titles=("A", "B")), 1: H(titles=("C",)), 2: H(titles=("A", "B")), 3: H(titles=())}
+    rows = [{"user": 0}, {"user": 1}, {"user": 3}]
+    assert answered_users(rows, hist) == [[0, 2], [1], [3]]

@@ -97,16 +97,32 @@ def _parse_store(
     return rows, parsed, hist
 
 
+def answered_users(rows: list[dict[str, Any]], hist: dict[int, Any]) -> list[list[int]]:
+    """Per stored answer, the users it serves. A request is keyed by its messages, which hold the
+    user's titles and not the user's id, so users with the same titled history share one stored
+    answer (the row names the first of them asked): every one of them is answered."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for user, h in sorted(hist.items()):
+        if h.titles:
+            groups[tuple(h.titles)].append(user)
+    out = []
+    for r in rows:
+        h = hist.get(int(r["user"]))
+        out.append(list(groups[tuple(h.titles)]) if h and h.titles else [int(r["user"])])
+    return out
+
+
 def answers_table(store: str | Path, ds: Any, *, history_len: int = HISTORY_LEN, split: str = "train") -> Any:
     """The answers table (:func:`~cikgwb.knowledge.infer.write_answers` format) of the users
     answered SO FAR in a store (read-only: safe while a run writes it), parsed with the echo rules."""
     import pandas as pd
 
-    rows, parsed, _ = _parse_store(store, ds, history_len, split)
+    rows, parsed, hist = _parse_store(store, ds, history_len, split)
     recs = sorted(
         (
-            (int(r["user"]), p.phrases, r["raw"], f"llm:{r['model']} ({r['backend']})", p.reason, r["template"])
-            for r, p in zip(rows, parsed)
+            (u, p.phrases, r["raw"], f"llm:{r['model']} ({r['backend']})", p.reason, r["template"])
+            for r, p, users in zip(rows, parsed, answered_users(rows, hist))
+            for u in users
         ),
         key=lambda x: x[0],
     )
@@ -141,6 +157,7 @@ def store_summary(
     compl_toks = [int(r["usage"].get("completion_tokens") or 0) for r in rows]
     usable = sum(p.usable for p in parsed)
     users_with_history = sum(1 for h in hist.values() if h.titles)
+    n_answered = len({u for users in answered_users(rows, hist) for u in users})
     rng = random.Random(seed)
     pick = rng.sample(range(len(rows)), min(sample, len(rows))) if rows else []
     samples = []
@@ -162,8 +179,9 @@ def store_summary(
         "dataset": ds.name,
         "users": int(ds.n_users),
         "users with titled history": users_with_history,
-        "answered": len(rows),
-        "answered fraction": round(len(rows) / max(1, users_with_history), 4),
+        "answered": n_answered,
+        "answered fraction": round(n_answered / max(1, users_with_history), 4),
+        "stored answers": len(rows),
         "models": dict(Counter(r["model"] for r in rows)),
         "templates": dict(Counter(r["template"] for r in rows)),
         "speed": _speed([float(r["received_at"]) for r in rows], gap_s),
@@ -210,7 +228,12 @@ def markdown_report(
         "## Progress and rates",
         "",
         f"- answered: **{s['answered']:,} of {s['users with titled history']:,}** users with a titled "
-        f"training history ({100 * s['answered fraction']:.1f}%; the dataset has {s['users']:,} users)",
+        f"training history ({100 * s['answered fraction']:.1f}%; the dataset has {s['users']:,} users)"
+        + (
+            f"; {s['stored answers']:,} stored answers: users with the same titles share one request"
+            if s.get("stored answers", s["answered"]) != s["answered"]
+            else ""
+        ),
         f"- speed: **{sp['users_per_s']} users/s** over {sp['active_s']:,} s of answering "
         f"({sp.get('first', '-')} .. {sp.get('last', '-')}; pauses > 60 s not counted: "
         f"{sp['resumed_gaps']})",
