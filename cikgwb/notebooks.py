@@ -627,6 +627,7 @@ def run_all(
                 rec["status"] = "failed"
                 rec["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
             rec["seconds"] = round(time.time() - t0, 1)
+            _record_made_by(reports, figures_tag(dataset, quick), rec, t0, quick=bool(quick), dataset=dataset)
             if html and dst.exists():
                 try:
                     rec["html"] = str(_to_html(dst))
@@ -670,6 +671,91 @@ def run_all(
     if failed:
         raise RuntimeError(f"notebooks failed: {', '.join(failed)} (see the executed copies in {out})")
     return results
+
+
+def code_commit() -> str | None:
+    """HEAD, with ``-dirty`` only where the code (``cikgwb/``, ``notebooks/``, ``scripts/``) has
+    uncommitted changes: regenerated figures and tables do not make their own provenance dirty."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    if os.environ.get("CIKGWB_GIT_COMMIT"):
+        return os.environ["CIKGWB_GIT_COMMIT"]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=root)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "cikgwb", "notebooks", "scripts"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=root,
+        ).stdout.strip()
+        return head.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _record_made_by(reports: Path, tag: str, rec: dict[str, Any], started: float, *, quick: bool, dataset: str) -> None:
+    """Say what made each committed figure and table: ``<reports>/figures/<tag>/MADE_BY.md`` (and
+    ``.json``) hold, per notebook, the command, parameters, status, date, commit, machine and the
+    figure and table files that run wrote (entries of other notebooks are kept)."""
+    import platform
+
+    from .train import cpu_model
+
+    name = rec["notebook"]
+    files = sorted(
+        str(f.relative_to(reports))
+        for sub in ("figures", "tables")
+        for f in (reports / sub / tag).glob(f"{name}_*")
+        if f.stat().st_mtime >= started - 1
+    )
+    extra = [f"-p {k}={json.dumps(v)}" for k, v in rec["parameters"].items() if k not in ("dataset", "quick")]
+    entry = {
+        "command": " ".join(
+            [
+                "cikgwb notebooks",
+                f"--dataset {dataset}",
+                f"--only {name.split('_')[0]}",
+                *([] if quick else ["--full"]),
+                *extra,
+            ]
+        ),
+        "status": rec["status"],
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "seconds": rec["seconds"],
+        "git_commit": code_commit(),
+        "machine": f"{cpu_model()} x{os.cpu_count()} ({platform.node()})",
+        "files": files,
+    }
+    folder = reports / "figures" / tag
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "MADE_BY.json"
+    made = json.loads(path.read_text()) if path.exists() else {}
+    made[name] = entry
+    made = dict(sorted(made.items()))
+    path.write_text(json.dumps(made, indent=1) + "\n")
+    lines = [
+        f"# What made the figures and tables of `{tag}`",
+        "",
+        f"Written by `cikgwb notebooks` after each notebook (`{folder.relative_to(reports)}/MADE_BY.json` is the same "
+        "as JSON). Each figure's title says its dataset, protocol, seeds and device; the runs behind it name "
+        "their own commands in `reports/runs/<run>/metrics.json`.",
+        "",
+    ]
+    for nb, e in made.items():
+        lines += [
+            f"## {nb}",
+            "",
+            f"- command: `{e['command']}`",
+            f"- status: {e['status']}; finished {e['finished_at']} in {e['seconds']} s; commit {e['git_commit']}",
+            f"- machine: {e['machine']}",
+            "- files: " + (", ".join(f"`{f}`" for f in e["files"]) or "none"),
+            "",
+        ]
+    (folder / "MADE_BY.md").write_text("\n".join(lines))
 
 
 # ----------------------------------------------------------------------------- CLI

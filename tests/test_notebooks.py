@@ -103,12 +103,28 @@ def test_run_all_does_not_call_a_notebook_that_draws_nothing_ok(tmp_path, monkey
         tmp_path / "notebooks" / "08_case_study.ipynb",
         "print('MISSING: Figure 4 is not drawn: no run (cikgwb artefact RUN makes one)')",
     )
-    _tiny_notebook(tmp_path / "notebooks" / "09_sensitivity.ipynb", "print('Figure 5 drawn')")
+    figs = tmp_path / "reports" / "figures" / "mini"
+    _tiny_notebook(
+        tmp_path / "notebooks" / "09_sensitivity.ipynb",
+        f"import pathlib; p = pathlib.Path({str(figs)!r}); p.mkdir(parents=True, exist_ok=True)\n"
+        "(p / '09_sensitivity_figure5.html').write_text('x'); print('Figure 5 drawn')",
+    )
+    (figs).mkdir(parents=True)
+    (figs / "09_sensitivity_old.html").write_text("made before this run")
+    import os
+
+    os.utime(figs / "09_sensitivity_old.html", (1, 1))
     monkeypatch.setenv("CIKGWB_ROOT", str(tmp_path))
     monkeypatch.delenv("CIKGWB_REPORTS_DIR", raising=False)
     lines: list[str] = []
     res = nbmod.run_all(quick=False, dataset="mini", only="08,09", html=False, log=lines.append)
     assert [r["status"] for r in res] == ["missing", "ok"]
+    # what made each figure: the command that remakes it, and only the files this run wrote
+    made = json.loads((figs / "MADE_BY.json").read_text())
+    assert made["09_sensitivity"]["command"] == "cikgwb notebooks --dataset mini --only 09 --full"
+    assert made["09_sensitivity"]["files"] == ["figures/mini/09_sensitivity_figure5.html"]
+    assert made["08_case_study"]["status"] == "missing" and made["08_case_study"]["files"] == []
+    assert "cikgwb notebooks --dataset mini --only 09 --full" in (figs / "MADE_BY.md").read_text()
     assert res[0]["missing"] == ["MISSING: Figure 4 is not drawn: no run (cikgwb artefact RUN makes one)"]
     assert lines[0].startswith("[missing] 08_case_study") and "Figure 4 is not drawn" in lines[0]
     assert any("drawn incompletely" in ln and "08_case_study" in ln for ln in lines)
