@@ -258,14 +258,9 @@ class SweepSpec:
 
 
 # ----------------------------------------------------------------------------- running
-def _train_cmd(spec: SweepSpec, point: dict[str, Any], seed: int, name: str, resume: bool = True) -> list[str]:
-    # --resume: a run cut short (a killed worker, a time-out) continues from its last checkpoint;
-    # without a checkpoint it starts afresh. --overwrite (sweep --no-resume): train again.
-    cmd = [
-        sys.executable,
-        "-m",
-        "cikgwb",
-        "train",
+def _train_args(spec: SweepSpec, point: dict[str, Any]) -> list[str]:
+    """The ``cikgwb train`` settings of one point (dataset, model, protocol, interests, --set)."""
+    args = [
         "--dataset",
         spec.dataset,
         "--model",
@@ -274,16 +269,32 @@ def _train_cmd(spec: SweepSpec, point: dict[str, Any], seed: int, name: str, res
         spec.protocol,
         "--interests",
         spec.interests,
-        "--seeds",
-        str(seed),
-        "--name",
-        split_run_name(name)[0],
-        "--quiet",
-        "--resume" if resume else "--overwrite",
     ]
     for k, v in {**spec.base, **point}.items():
-        cmd += ["--set", f"{k}={_fmt(v)}"]
-    return cmd
+        args += ["--set", f"{k}={_fmt(v)}"]
+    return args
+
+
+def _train_cmd(spec: SweepSpec, point: dict[str, Any], seed: int, name: str, resume: bool = True) -> list[str]:
+    # --resume: a run cut short (a killed worker, a time-out) continues from its last checkpoint;
+    # without a checkpoint it starts afresh. --overwrite (sweep --no-resume): train again.
+    run = ["--seeds", str(seed), "--name", split_run_name(name)[0], "--quiet", "--resume" if resume else "--overwrite"]
+    return [sys.executable, "-m", "cikgwb", "train", *_train_args(spec, point), *run]
+
+
+def queue_lines(spec: SweepSpec) -> list[str]:
+    """The sweep's runs as a campaign queue (``scripts/campaign.py``: ``NAME SEED ARGS...``), for
+    single-thread lanes that train into the sweep folder (``--reports-dir <sweeps>/<name>``);
+    ``cikgwb sweep ... --collect`` then tabulates them."""
+    import shlex
+
+    if spec.notebook:
+        raise ValueError("--queue: a notebook sweep has no training runs to queue")
+    return [
+        f"{split_run_name(spec.run_name(p, s))[0]} {s} {shlex.join(_train_args(spec, p))}"
+        for p in spec.points()
+        for s in spec.seeds
+    ]
 
 
 def _notebook_cmd(spec: SweepSpec, point: dict[str, Any], seed: int, run_dir: Path) -> list[str]:
@@ -863,6 +874,13 @@ def _cli(args: argparse.Namespace) -> int:
         return 2
     try:
         spec.validate()
+        if args.queue:
+            print(
+                f"# sweep {spec.name}: {len(spec.points())} points x {len(spec.seeds)} seed(s); train into "
+                f"<reports>/sweeps/{spec.name} (campaign.py --reports-dir), then the same sweep command with --collect"
+            )
+            print("\n".join(queue_lines(spec)))
+            return 0
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -940,6 +958,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="--executor ray: GPU fraction per run where the cluster has GPUs (default 1; 0.25: four per card)",
     )
     p.add_argument("--max-retries", type=int, default=2, help="--executor ray: retries of a run whose worker died")
+    p.add_argument(
+        "--queue",
+        action="store_true",
+        help="run nothing: print the sweep's runs as a campaign queue (scripts/campaign.py) for lanes",
+    )
     p.add_argument(
         "--collect",
         action="store_true",

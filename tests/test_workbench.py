@@ -13,6 +13,8 @@ import yaml
 
 from cikgwb import results as R
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 # ----------------------------------------------------------------------------- result tables
 def _fake_run(
@@ -367,6 +369,33 @@ def test_sweep_preset_figure5_is_the_papers_four_parameters():
     assert len(spec.points()) == 16
     ns = build_parser().parse_args(["sweep", "--dataset", "book-crossing", "--preset", "figure5"])
     assert ns.preset == "figure5" and ns.grid is None
+
+
+def test_sweep_queue_is_a_campaign_queue_of_the_sweeps_own_runs(tmp_path, capsys):
+    """`sweep --queue` prints lines scripts/campaign.py reads, one per point, named as the sweep
+    names its runs (so that `--collect` finds them), with the point's settings."""
+    import importlib.util
+
+    from cikgwb.cli import main
+    from cikgwb.paper import FIGURE5_GRID
+    from cikgwb.sweep import SweepSpec
+
+    assert (
+        main(["sweep", "--dataset", "book-crossing", "--preset", "figure5", "--set", "min_epochs=30", "--queue"]) == 0
+    )
+    out = tmp_path / "q.txt"
+    out.write_text(capsys.readouterr().out)
+    spec_ = importlib.util.spec_from_file_location("campaign", ROOT / "scripts" / "campaign.py")
+    campaign = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(campaign)
+    queue = campaign.read_queue(out)
+    spec = SweepSpec(name="x", grid=FIGURE5_GRID, dataset="book-crossing", base={"min_epochs": "30"})
+    assert [f"{n}-s{s}" for n, s, _ in queue] == [spec.run_name(p, 0) for p in spec.points()]
+    name, seed, args = queue[0]
+    assert name == "alpha0.01-omega0.65-lambda20.03-lambda30.01" and seed == 0
+    assert "mask_alpha=0.01" in args and "min_epochs=30" in args and args[:2] == ["--dataset", "book-crossing"]
+    # the committed queue is this command's output
+    assert (ROOT / "scripts" / "campaign" / "figure5.txt").read_text() == out.read_text()
 
 
 def test_notebook_sweep_injects_parameters_and_collects_records(tmp_path, monkeypatch):
