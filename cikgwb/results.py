@@ -274,6 +274,8 @@ def table3(
                         "ndcg@100": h["ndcg@100"],
                         "recall@100 mean": h["recall@100 mean"],
                         "ndcg@100 mean": h["ndcg@100 mean"],
+                        "recall@100 std": h["recall@100 std"],
+                        "ndcg@100 std": h["ndcg@100 std"],
                         "status": "done" if h["converged"] else "not converged (quick / time limit)",
                     }
                 )
@@ -290,6 +292,8 @@ def table3(
         "ndcg@100",
         "recall@100 mean",
         "ndcg@100 mean",
+        "recall@100 std",
+        "ndcg@100 std",
         "paper recall@100",
         "paper ndcg@100",
     ]

@@ -112,8 +112,10 @@ for t3_ds in t3_datasets:
         d = have[have["protocol"] == prot]
         seeds = ",".join(sorted({s for x in d["seeds"] for s in str(x).split(",") if s}))
         # one bar per run: a variant run with other views (e.g. the authors' views) gets its own labelled bar
-        label = [v if views in ("", "paper") else f"{v} ({views} views)" for v, views in zip(d["variant"], d["views"])]
-        tab = pd.DataFrame({"model": label, "ndcg@100": d["ndcg@100 mean"]})
+        # and the number of seeds behind each bar (std as error bars where there are several)
+        label = [(v if views in ("", "paper") else f"{v} ({views} views)") + f" ({int(n)} seed{'s' * (int(n) > 1)})"
+                 for v, views, n in zip(d["variant"], d["views"], d["n"])]
+        tab = pd.DataFrame({"model": label, "ndcg@100": d["ndcg@100 mean"], "ndcg@100 std": d["ndcg@100 std"]})
         paper = ({lab: r["paper ndcg@100"] for lab, (_, r) in zip(label, d.iterrows())}
                  if prot == "authors" and d["paper ndcg@100"].notna().any() else None)
         devices = ",".join(sorted({x for v in d["devices"] for x in str(v).split(",")}))
