@@ -673,37 +673,13 @@ def run_all(
     return results
 
 
-def code_commit() -> str | None:
-    """HEAD, with ``-dirty`` only where the code (``cikgwb/``, ``notebooks/``, ``scripts/``) has
-    uncommitted changes: regenerated figures and tables do not make their own provenance dirty."""
-    import subprocess
-
-    root = Path(__file__).resolve().parents[1]
-    if os.environ.get("CIKGWB_GIT_COMMIT"):
-        return os.environ["CIKGWB_GIT_COMMIT"]
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=root)
-        if head.returncode != 0:
-            return None
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "cikgwb", "notebooks", "scripts"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=root,
-        ).stdout.strip()
-        return head.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def _record_made_by(reports: Path, tag: str, rec: dict[str, Any], started: float, *, quick: bool, dataset: str) -> None:
     """Say what made each committed figure and table: ``<reports>/figures/<tag>/MADE_BY.md`` (and
     ``.json``) hold, per notebook, the command, parameters, status, date, commit, machine and the
     figure and table files that run wrote (entries of other notebooks are kept)."""
     import platform
 
-    from .train import cpu_model
+    from .train import cpu_model, git_commit
 
     name = rec["notebook"]
     files = sorted(
@@ -726,7 +702,8 @@ def _record_made_by(reports: Path, tag: str, rec: dict[str, Any], started: float
         "status": rec["status"],
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "seconds": rec["seconds"],
-        "git_commit": code_commit(),
+        # dirty only for uncommitted code: regenerated figures do not make their own provenance dirty
+        "git_commit": git_commit(paths=("cikgwb", "notebooks", "scripts")),
         "machine": f"{cpu_model()} x{os.cpu_count()} ({platform.node()})",
         "files": files,
     }

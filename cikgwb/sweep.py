@@ -603,9 +603,7 @@ def run_sweep(
     out_root = Path(out_root) if out_root is not None else reports_root(root) / "sweeps"
     sweep_dir = (out_root if out_root.is_absolute() else root / out_root) / spec.name
     started_ray = False
-    if collect_only:
-        threads = threads or 1
-    elif executor == "ray":
+    if executor == "ray" and not collect_only:
         threads = threads or 1
         started_ray = ray_connect(address)  # an unreachable --address fails here, before any folder is written
     else:
@@ -673,8 +671,9 @@ def run_sweep(
         point, seed = task
         name = spec.run_name(point, seed)
         run_dir, log_path = sweep_dir / "runs" / name, sweep_dir / "logs" / f"{name}.log"
-        if res is None:
-            return _row(spec, point, seed, run_dir, "reused", 0.0, log_path)
+        if res is None:  # not run here: finished before (reused), or, when only collecting, not yet
+            status = "reused" if (run_dir / "metrics.json").exists() else "missing"
+            return _row(spec, point, seed, run_dir, status, 0.0, log_path)
         row = _row(spec, point, seed, run_dir, res["status"], res.get("seconds", 0.0), log_path)
         log(
             f"  {name}: {row['status']} in {row['seconds']:.0f} s"
@@ -684,21 +683,7 @@ def run_sweep(
 
     specs = [] if collect_only else [job(t) for t in tasks]
     if collect_only:
-        rows = []
-        for point, seed in tasks:
-            name = spec.run_name(point, seed)
-            done = (sweep_dir / "runs" / name / "metrics.json").exists()
-            rows.append(
-                _row(
-                    spec,
-                    point,
-                    seed,
-                    sweep_dir / "runs" / name,
-                    "reused" if done else "missing",
-                    0.0,
-                    sweep_dir / "logs" / f"{name}.log",
-                )
-            )
+        rows = [row_of(t, None) for t in tasks]
         missing = sum(r["status"] == "missing" for r in rows)
         log(f"collected {len(rows) - missing} finished run(s); {missing} missing (not started here)")
     elif executor == "local":

@@ -225,19 +225,20 @@ def machine_info(device: torch.device) -> dict[str, Any]:
     return info
 
 
-def git_commit() -> str | None:
+def git_commit(paths: tuple[str, ...] = ()) -> str | None:
+    """HEAD, with ``-dirty`` where tracked files have uncommitted changes (only those under
+    ``paths``, relative to the project root, where given)."""
     if os.environ.get("CIKGWB_GIT_COMMIT"):  # set where the tree travels without .git (e.g. a GPU host)
         return os.environ["CIKGWB_GIT_COMMIT"]
+    root = Path(__file__).resolve().parents[1]
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).resolve().parent
-        )
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=root)
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", *(["--", *paths] if paths else [])],
             capture_output=True,
             text=True,
             timeout=5,
-            cwd=Path(__file__).resolve().parent,
+            cwd=root,
         ).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
