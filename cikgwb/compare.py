@@ -89,6 +89,9 @@ def _load(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
     return out
 
 
+PER_USER_NOTE = "it is left out of the over-users test"
+
+
 def _per_user(run: dict[str, Any], compute_missing: bool, notes: list[str]) -> dict[str, np.ndarray] | None:
     from .train import PER_USER_FILE, find_checkpoint, load_per_user, write_per_user
 
@@ -102,7 +105,7 @@ def _per_user(run: dict[str, Any], compute_missing: bool, notes: list[str]) -> d
         else:
             notes.append(
                 f"{path}: no {PER_USER_FILE} (and no best.pt to rebuild it: `cikgwb per-user RUN` where "
-                "the checkpoint is); the over-users test is left out"
+                f"the checkpoint is); {PER_USER_NOTE}"
             )
             return None
     return load_per_user(path)
@@ -223,9 +226,18 @@ def compare_runs(
             f"over seeds: {len(common)} seed(s) in common (A {sorted(by_a)}, B {sorted(by_b)}); "
             "the paired test over seeds needs at least 2"
         )
-    pa = [_per_user(r, compute_missing, notes) for r in ra]
-    pb = [_per_user(r, compute_missing, notes) for r in rb]
-    if all(x is not None for x in pa + pb):
+    # over users: every run of each side with per-user metrics (a run without is left out, so the
+    # seeds need not match: two trained models, same users); nothing where a side has none
+    got_a = [(r, x) for r in ra if (x := _per_user(r, compute_missing, notes)) is not None]
+    got_b = [(r, x) for r in rb if (x := _per_user(r, compute_missing, notes)) is not None]
+    out["user_seeds"] = [[r["seed"] for r, _ in got_a], [r["seed"] for r, _ in got_b]]
+    pa, pb = [x for _, x in got_a], [x for _, x in got_b]
+    if pa and pb:
+        if len(pa) < len(ra) or len(pb) < len(rb):
+            notes.append(
+                f"over users: only the runs with per-user metrics (seeds A {out['user_seeds'][0]}, "
+                f"B {out['user_seeds'][1]})"
+            )
         users = sorted(set.intersection(*(set(x["users"].tolist()) for x in pa + pb)))
         if any(len(x["users"]) != len(users) for x in pa + pb):
             notes.append("the runs evaluated different users; compared on the common ones")
@@ -237,8 +249,10 @@ def compare_runs(
         for m in metrics:
             row = paired_summary(side(pa, m), side(pb, m))
             out["users"].append({"metric": m, **row})
-        if len(ra) > 1 or len(rb) > 1:
+        if len(pa) > 1 or len(pb) > 1:
             notes.append("over users: each user's metric is the mean over the side's seeds")
+    else:
+        notes.append("over users: a side has no run with per-user metrics; no test over users")
     return out
 
 
@@ -278,27 +292,22 @@ def compare_sides(
     pairs = [(lab, reference) for lab, _ in sides if lab != reference] + list(extra_pairs)
     tests = []
     for a, b in pairs:
-        by_a, by_b = {r["seed"]: r for r in runs[a]}, {r["seed"]: r for r in runs[b]}
-        common = sorted(set(by_a) & set(by_b))
-        # over users: every run of each side with per-user metrics (a user's metric averaged over the
-        # side's seeds), paired by user; the seeds need not match (two trained models, same users)
-        pu_a, pu_b = [r for r in runs[a] if _has_per_user(r)], [r for r in runs[b] if _has_per_user(r)]
         t: dict[str, Any] = {
             "a": a,
             "b": b,
-            "seeds": common,
-            "user_seeds": [[r["seed"] for r in pu_a], [r["seed"] for r in pu_b]],
+            "seeds": [],
+            "user_seeds": [[], []],
             "seed_rows": [],
             "user_rows": [],
             "notes": [],
         }
-        if len(common) >= 2:
-            res = compare_runs([by_a[x]["path"] for x in common], [by_b[x]["path"] for x in common], metrics)
-            t["seed_rows"], t["notes"] = res["seeds"], res["notes"]
-        if pu_a and pu_b:
-            res = compare_runs([r["path"] for r in pu_a], [r["path"] for r in pu_b], metrics)
-            t["user_rows"] = res["users"]
-            t["notes"] += [n for n in res["notes"] if n not in t["notes"]]
+        if runs[a] and runs[b]:  # over seeds on the common seeds, over users on the runs with per-user metrics
+            res = compare_runs([r["path"] for r in runs[a]], [r["path"] for r in runs[b]], metrics)
+            t["seeds"], t["user_seeds"] = res["paired_seeds"], res["user_seeds"]
+            t["seed_rows"], t["user_rows"] = res["seeds"], res["users"]
+            # the sides' table gives the seeds of each test; a run without per-user metrics is noted below
+            skip = ("over seeds:", "over users: only")
+            t["notes"] = [n for n in res["notes"] if PER_USER_NOTE not in n and not n.startswith(skip)]
         for r in runs[a] + runs[b]:
             if not _has_per_user(r):
                 t["notes"].append(

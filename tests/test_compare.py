@@ -75,6 +75,19 @@ def test_seed_and_user_statistics_on_known_differences(tmp_path):
     assert "Over seeds" in text and "Over users" in text and "rank-biserial" in text
     with pytest.raises(FileNotFoundError, match="no finished run"):
         resolve_runs(tmp_path / "D")
+    # runs made before per-user files existed: over users on the others, over seeds on all
+    for x in ("A-s0", "B-s0", "B-s1"):
+        (tmp_path / x / "test_per_user.npz").unlink()
+    part = compare_runs(a, b, metrics=["recall@50"])
+    assert part["paired_seeds"] == list(range(8)) and part["seeds"][0]["mean_diff"] == seed["mean_diff"]
+    assert part["user_seeds"] == [list(range(1, 8)), list(range(2, 8))]
+    assert part["users"][0]["mean_diff"] > 0.03 and part["users"][0]["mean_diff"] != user["mean_diff"]
+    assert any("left out of the over-users test" in n for n in part["notes"])
+    assert any("seeds A [1, 2, 3, 4, 5, 6, 7], B [2, 3, 4, 5, 6, 7]" in n for n in part["notes"])
+    for x in range(1, 8):
+        (tmp_path / f"A-s{x}" / "test_per_user.npz").unlink()
+    none = compare_runs(a, b, metrics=["recall@50"])
+    assert none["users"] == [] and none["seeds"] and any("no test over users" in n for n in none["notes"])
 
 
 def test_compare_cli_on_trained_models(synthetic_ds, tmp_path, capsys, one_thread):
