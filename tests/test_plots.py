@@ -73,6 +73,12 @@ def test_figure5_recall_line_and_ndcg_bars_on_two_axes():
     assert list(lines[0].x) == ["0.01", "0.05", "0.2"]  # sorted by value, categorical
     np.testing.assert_allclose(lines[0].y, [0.1, 0.2, 0.3])
     np.testing.assert_allclose(bars[0].y, [0.01, 0.02, 0.03])
+    # the values are written on the figure (its axes start at 0, where small differences hide)
+    assert list(lines[0].text) == ["0.1000", "0.2000", "0.3000"] and list(bars[0].text) == [
+        "0.0100",
+        "0.0200",
+        "0.0300",
+    ]
     assert lines[0].error_y.array is not None  # a std > 0: error bars
     # the bars and the line of a panel sit on two different y axes: NDCG right, Recall left
     assert bars[0].yaxis != lines[0].yaxis
