@@ -407,6 +407,29 @@ def _lead_cells(r: dict[str, Any]) -> list[Any]:
     ]
 
 
+def test_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """The paired tests of :func:`compare_runs` as table rows, one per kind of test and metric: the
+    kind, the seeds each side gave it, :func:`format_report`'s leading cells (:func:`_lead_cells`),
+    the two p-values, and whether A is better at p(t) below ``alpha``."""
+    out = []
+    for kind, rows, seeds in (
+        ("over seeds", res["seeds"], [res["paired_seeds"]] * 2),
+        ("over users", res["users"], res["user_seeds"]),
+    ):
+        for r in rows:
+            out.append(
+                {
+                    "test": kind,
+                    "seeds A / B": " / ".join(",".join(map(str, x)) for x in seeds),
+                    **dict(zip(_lead_headers("n"), _lead_cells(r))),
+                    "p (t)": _p(r["p_t"]),
+                    "p (Wilcoxon)": _p(r["p_wilcoxon"]),
+                    f"A better, p(t) < {res['alpha']}": bool(r["p_t"] < res["alpha"] and r["mean_diff"] > 0),
+                }
+            )
+    return out
+
+
 def format_report(res: dict[str, Any]) -> str:
     from tabulate import tabulate
 

@@ -132,7 +132,7 @@ for t3_ds in t3_datasets:
 # so); over users, each user's test metrics at the selected epoch (`test_per_user.npz`) are paired.
 
 # %%
-from cikgwb.compare import compare_runs, format_report
+from cikgwb.compare import compare_runs, format_report, test_rows
 
 v = runs[(runs["dataset"] == dataset) & (runs["protocol"] == "valid") & runs["variant"].isin(["full", "-"])
          & ((runs["model"] != "cikgrec") | (runs["views"] == "paper"))] if len(runs) else runs
@@ -155,17 +155,9 @@ for rival in rivals:
     res = compare_runs(cik, b, compute_missing=False)
     single = " (single seed: no test over seeds)" if len(res["paired_seeds"]) < 2 else ""
     print(f"## cikgrec vs {rival}{single}\n" + format_report(res))
-    for kind, rows, seeds in (("over seeds", res["seeds"], [res["paired_seeds"]] * 2),
-                              ("over users", res["users"], res.get("user_seeds", [[], []]))):
-        for r in rows:
-            sig.append({"rival": rival, "test": kind, "metric": r["metric"],
-                        "seeds (cikgrec / rival)": " / ".join(",".join(map(str, x)) for x in seeds), "n": r["n"],
-                        "cikgrec mean": round(r["mean_a"], 4), "rival mean": round(r["mean_b"], 4),
-                        "difference": f"{r['mean_diff']:+.4f} [{r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f}]",
-                        "p (t)": f"{r['p_t']:.2g}", "p (Wilcoxon)": f"{r['p_wilcoxon']:.2g}",
-                        "cikgrec better, p(t) < 0.05": bool(r["p_t"] < 0.05 and r["mean_diff"] > 0)})
+    sig += [{"rival": rival, **row} for row in test_rows(res)]
 if sig:
     nb.table(pd.DataFrame(sig), "table1_significance", max_rows=100,
-             caption=f"{dataset}, valid protocol: CIKGRec minus LightGCN and minus the strongest baseline "
+             caption=f"{dataset}, valid protocol: A = CIKGRec, B = LightGCN or the strongest baseline "
                      "(paired t-test and Wilcoxon; over seeds: runs paired by seed; over users: each user's "
                      "metric averaged over the side's seeds)")

@@ -27,7 +27,7 @@ def _fake_run(path, seed, test, per_user=None, model="m"):
 
 
 def test_seed_and_user_statistics_on_known_differences(tmp_path):
-    from cikgwb.compare import compare_runs, format_report, resolve_runs
+    from cikgwb.compare import compare_runs, format_report, resolve_runs, test_rows
 
     rng = np.random.default_rng(0)
     a_vals = [0.30, 0.31, 0.29, 0.30, 0.32, 0.28, 0.30, 0.31]
@@ -73,6 +73,11 @@ def test_seed_and_user_statistics_on_known_differences(tmp_path):
         assert row["mean_diff"] == 0 and row["p_t"] == 1.0 and row["p_wilcoxon"] == 1.0 and row["rank_biserial"] == 0
     text = format_report(res)
     assert "Over seeds" in text and "Over users" in text and "rank-biserial" in text
+    seed_row, user_row = test_rows(res)  # the same tests as table rows, formatted as in the report
+    assert seed_row["test"] == "over seeds" and seed_row["seeds A / B"] == "0,1,2,3,4,5,6,7 / 0,1,2,3,4,5,6,7"
+    assert user_row["test"] == "over users" and user_row["n"] == 400 and user_row["A better, p(t) < 0.05"]
+    assert seed_row["A-B"] == f"{seed['mean_diff']:+.4f}" and seed_row["A-B"] in text
+    assert not test_rows(same)[0]["A better, p(t) < 0.05"]
     with pytest.raises(FileNotFoundError, match="no finished run"):
         resolve_runs(tmp_path / "D")
     # runs made before per-user files existed: over users on the others, over seeds on all
