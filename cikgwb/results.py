@@ -231,7 +231,8 @@ def table3(
     runs: pd.DataFrame, dataset: str = "book-crossing", protocols: tuple[str, ...] = ("valid", "authors")
 ) -> pd.DataFrame:
     """Table 3 (ablations, R@100 / N@100) of ``dataset``: one row per variant and protocol,
-    ``missing`` where no run exists, the paper's figures of that dataset beside them."""
+    ``missing`` where no run exists (on ml1m with why: :data:`ML1M_MISSING`), the paper's
+    figures of that dataset beside them."""
     d = runs[(runs["dataset"] == dataset) & (runs["model"] == "cikgrec")] if not runs.empty else runs
     agg = aggregate(d, metrics=("recall@100", "ndcg@100")) if len(d) else pd.DataFrame()
     rows = []
@@ -258,7 +259,7 @@ def table3(
                         "devices": "",
                         "recall@100": "missing",
                         "ndcg@100": "missing",
-                        "status": "missing",
+                        "status": ML1M_MISSING if dataset == "ml1m" else "missing",
                     }
                 )
                 continue
