@@ -134,23 +134,15 @@ for t3_ds in t3_datasets:
 # so); over users, each user's test metrics at the selected epoch (`test_per_user.npz`) are paired.
 
 # %%
+from cikgwb.claims import headline_runs
 from cikgwb.compare import compare_runs, format_report, test_rows
 
-v = runs[(runs["dataset"] == dataset) & (runs["protocol"] == "valid") & runs["variant"].isin(["full", "-"])
-         & ((runs["model"] != "cikgrec") | (runs["views"] == "paper"))] if len(runs) else runs
-
-
-def seed_runs(model):
-    d = v[v["model"] == model].sort_values("finished_at").drop_duplicates("seed", keep="last")
-    return [Path(p) for p in d["path"]]
-
-
-cik = seed_runs("cikgrec") if len(v) else []
-others = v[~v["model"].isin(["cikgrec", "lightgcn"])].groupby("model")["test recall@50"].mean() if len(v) else []
-rivals = ["lightgcn"] + ([others.idxmax()] if len(others) else [])
+sides = headline_runs(runs, dataset)  # model -> one run folder per seed (CIKGRec: full model, paper views)
+cik = sides.get("cikgrec", [])
+rivals = ["lightgcn"] + [m for m in sides if m not in ("cikgrec", "lightgcn")]
 sig = []  # one row per rival, metric and kind of test: the table the README's claim is read from
 for rival in rivals:
-    b = seed_runs(rival) if len(v) else []
+    b = sides.get(rival, [])
     if not cik or not b:
         print(f"cikgrec vs {rival} on {dataset}: no valid-protocol run of {'cikgrec' if not cik else rival}")
         continue
