@@ -322,7 +322,9 @@ def claims_markdown(
         "Made by `make readme-results` (`cikgwb.claims`) from the committed runs; the rules are in "
         "`cikgwb/claims.py`'s docstring. Valid protocol (selection on valid, test read once at the "
         f"selected epoch) unless a row says `authors`. Noise band = {NOISE_K:g} x the std over seeds "
-        "of CIKGRec's full model on the dataset.\n",
+        "of CIKGRec's full model on the dataset. Devices of the runs read: "
+        f"{', '.join(sorted({str(d) for d in runs.get('device', [])})) or 'none'}; each run's machine, "
+        "commit and command are in its folder (`reports/runs/<run>/metrics.json`, `config.yaml`).\n",
     ]
     out.append("## 1. CIKGRec beats every baseline (Table 1)\n")
     for ds in datasets:
