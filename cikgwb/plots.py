@@ -626,19 +626,7 @@ def sparsity_groups(
         margin=dict(t=110, b=170 if note else 70),
     )
     if note:  # below the axis title (two tick lines + title take about 90 px)
-        fig.add_annotation(
-            text=_wrap(note, 150, 3),
-            xref="paper",
-            yref="paper",
-            x=0,
-            y=0,
-            yshift=-100,
-            showarrow=False,
-            xanchor="left",
-            yanchor="top",
-            align="left",
-            font=dict(size=11, color="#555"),
-        )
+        _footnote(fig, note, width=150, y=0, yshift=-100)
     return fig
 
 
@@ -731,6 +719,24 @@ def case_study(
 def _cut(text: Any, width: int) -> str:
     t = str(text)
     return t if len(t) <= width else t[: width - 1].rstrip() + "\u2026"
+
+
+def _footnote(fig: go.Figure, note: str, width: int, y: float, yshift: int = 0) -> None:
+    """``note`` in small grey text at the left below the plot (paper coordinates ``y``, ``yshift`` px),
+    wrapped at ``width`` characters into at most three lines."""
+    fig.add_annotation(
+        text=_wrap(note, width, 3),
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=y,
+        yshift=yshift,
+        showarrow=False,
+        xanchor="left",
+        yanchor="top",
+        align="left",
+        font=dict(size=11, color="#555"),
+    )
 
 
 def _wrap(text: str, width: int = 34, max_lines: int = 3) -> str:
@@ -983,18 +989,7 @@ def case_study_paths(
     )
     fig.update_layout(margin=dict(t=110, l=20, r=20, b=110 if note else 60), legend=dict(orientation="h", y=-0.02))
     if note:
-        fig.add_annotation(
-            text=_wrap(note, 170, 3),
-            xref="paper",
-            yref="paper",
-            x=0,
-            y=-0.08,
-            showarrow=False,
-            xanchor="left",
-            yanchor="top",
-            align="left",
-            font=dict(size=11, color="#555"),
-        )
+        _footnote(fig, note, width=170, y=-0.08)
     return fig
 
 
