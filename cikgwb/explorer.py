@@ -150,6 +150,22 @@ def user_report(
     }
 
 
+CASE_COLUMNS = ["user", "item", "title", "rank", "interest", "label", "other_user", "n_paths"]
+
+
+def _case_row(user: int, item: int, title: str, rank: int, path: dict[str, Any]) -> dict[str, Any]:
+    """One candidate case: a test hit at ``rank`` and the interest path that reaches it."""
+    keys = ("interest", "label", "other_user", "n_paths")
+    return {"user": user, "item": item, "title": title, "rank": rank, **{k: path[k] for k in keys}}
+
+
+def _cases_frame(rows: list[dict[str, Any]], max_cases: int) -> pd.DataFrame:
+    """The candidate cases best first (lower rank, then more paths, then user id), at most ``max_cases``."""
+    df = pd.DataFrame(rows, columns=CASE_COLUMNS)
+    order = df.sort_values(["rank", "n_paths", "user"], ascending=[True, False, True])
+    return order.head(max_cases).reset_index(drop=True)
+
+
 def find_cases(ds: Any, topk: np.ndarray, k: int = 20, max_cases: int = 50) -> pd.DataFrame:
     """Candidate case studies (Figure 4): a test hit in a user's top-``k`` that an interest path
     reaches. Columns ``user, item, title, rank, interest, label, other_user, n_paths``; best
@@ -166,25 +182,8 @@ def find_cases(ds: Any, topk: np.ndarray, k: int = 20, max_cases: int = 50) -> p
         paths = interest_paths(ds, u, [i for _, i in hits])
         for rank, i in hits:
             if i in paths:
-                p = paths[i]
-                rows.append(
-                    {
-                        "user": u,
-                        "item": i,
-                        "title": item_title(ds, i),
-                        "rank": rank,
-                        "interest": p["interest"],
-                        "label": p["label"],
-                        "other_user": p["other_user"],
-                        "n_paths": p["n_paths"],
-                    }
-                )
-    df = pd.DataFrame(rows, columns=["user", "item", "title", "rank", "interest", "label", "other_user", "n_paths"])
-    return (
-        df.sort_values(["rank", "n_paths", "user"], ascending=[True, False, True])
-        .head(max_cases)
-        .reset_index(drop=True)
-    )
+                rows.append(_case_row(u, i, item_title(ds, i), rank, paths[i]))
+    return _cases_frame(rows, max_cases)
 
 
 def case_graph(ds: Any, user: int, interest: int, other_user: int, item: int, max_members: int = 4):
@@ -426,25 +425,8 @@ def artefact_find_cases(a: Any, k: int = 20, max_cases: int = 50) -> pd.DataFram
         paths = artefact_paths(a, u, hits)
         for i, rk in zip(hits.tolist(), r[sel].tolist()):
             if i in paths:
-                p = paths[i]
-                rows.append(
-                    {
-                        "user": u,
-                        "item": i,
-                        "title": a.title(i),
-                        "rank": rk,
-                        "interest": p["interest"],
-                        "label": p["label"],
-                        "other_user": p["other_user"],
-                        "n_paths": p["n_paths"],
-                    }
-                )
-    df = pd.DataFrame(rows, columns=["user", "item", "title", "rank", "interest", "label", "other_user", "n_paths"])
-    return (
-        df.sort_values(["rank", "n_paths", "user"], ascending=[True, False, True])
-        .head(max_cases)
-        .reset_index(drop=True)
-    )
+                rows.append(_case_row(u, i, a.title(i), rk, paths[i]))
+    return _cases_frame(rows, max_cases)
 
 
 def artefact_interest_report(a: Any, interest: int, top_items: int = 10, max_members: int = 40) -> dict[str, Any]:
