@@ -93,8 +93,11 @@ def _orig_interest(ds: Any, j: int) -> int:
 
 
 def item_title(ds: Any, i: int) -> str:
+    """Item ``i``'s title for display (:func:`cikgwb.knowledge.naming.readable`)."""
+    from .knowledge.naming import readable
+
     t = ds.titles[i] if 0 <= i < len(ds.titles) else None
-    return t if t else f"(item {i}: no title)"
+    return readable(t) if t else f"(item {i}: no title)"
 
 
 def entity_name(ds: Any, e: int) -> str:

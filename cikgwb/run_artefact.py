@@ -365,7 +365,7 @@ class RunArtefact:
 
     def title(self, i: int) -> str:
         t = self.titles[int(i)] if 0 <= int(i) < len(self.titles) else ""
-        return t or f"(item {int(i)}: no title)"
+        return naming.readable(t) if t else f"(item {int(i)}: no title)"
 
     def train(self, u: int) -> np.ndarray:
         return self.train_items[self.train_indptr[u] : self.train_indptr[u + 1]].astype(np.int64)
@@ -468,7 +468,7 @@ def load_artefact(run: str | Path) -> RunArtefact:
         path=path,
         meta=meta,
         titles=text["titles"],
-        labels=text["labels"],
+        labels=[naming.readable(x) if x else x for x in text["labels"]],  # titles in labels: as shown elsewhere
         label_methods=text["label_methods"],
         interest_ids=text["interest_ids"],
         top_items=d["top_items"],

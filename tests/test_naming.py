@@ -123,3 +123,24 @@ def test_names_are_read_beside_the_released_graph_and_views_say_how(named, synth
 def _train_csr(ds):
     m = ds.matrix("train_full").tocsr()
     return m.indptr, m.indices
+
+
+def test_readable_repairs_the_upstream_encodings_for_display():
+    # the Book-Crossing file's own mangled titles: UTF-8 read as Latin-1, and a lost lead byte
+    assert naming.readable("NaÃ¯ve. Super") == "Naïve. Super"
+    assert naming.readable("Harry Potter y el cÃ¡liz de fuego") == "Harry Potter y el cáliz de fuego"
+    assert naming.readable("Die Hï¿½?Â¤upter meiner Lieben.") == "Die Häupter meiner Lieben."
+    assert naming.readable("Der Pferdeflï¿½?Â¼sterer.") == "Der Pferdeflüsterer."
+    # correct text, including real accents and non-Latin-1 letters, is left alone
+    for ok in ("Naïve", "Ã la carte: Ãœ", "Ελληνικά Ã¡", "Plain title"):
+        assert naming.readable(ok) == ok
+    assert naming.short_title("Die Sï¿½?Â¤ulen der Erde (Roman)") == "Die Säulen der Erde"
+
+
+def test_item_title_shows_the_repaired_title():
+    from types import SimpleNamespace
+
+    from cikgwb.inspect_graph import item_title
+
+    ds = SimpleNamespace(titles=["Die Pï¿½?Â¤pstin.", None])
+    assert item_title(ds, 0) == "Die Päpstin." and item_title(ds, 1) == "(item 1: no title)"

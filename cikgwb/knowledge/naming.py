@@ -33,6 +33,7 @@ saying how they were made.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -109,11 +110,32 @@ def distinctive(
     return out
 
 
+#: a two-byte UTF-8 letter whose lead byte became U+FFFD (then itself read as Latin-1) and whose
+#: second byte was re-encoded: ``Hï¿½?Â¤upter`` for ``Häupter`` (6 Book-Crossing titles upstream)
+_LOST_LEAD = re.compile("\u00ef\u00bf\u00bd\\?\u00c2([\u0080-\u00bf])")
+_LATIN1_UTF8 = re.compile("[\u00c2\u00c3][\u0080-\u00bf]")
+
+
+def readable(t: str) -> str:
+    """A title as its author wrote it, where the upstream file mangled its encoding (for display
+    only: prompts, answer keys and stored artefacts keep the file's text). UTF-8 read as Latin-1
+    (``NaÃ¯ve`` -> ``Naïve``) is decoded back; a letter whose lead byte was lost
+    (``Hï¿½?Â¤upter``) is restored as U+00C0-U+00FF (lead byte 0xC3: every such case in
+    Book-Crossing is a German umlaut). Text without these patterns is returned unchanged."""
+    s = _LOST_LEAD.sub(lambda m: bytes([0xC3, ord(m.group(1))]).decode("utf-8"), t)
+    if _LATIN1_UTF8.search(s):
+        try:
+            s = s.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass  # not (only) UTF-8 read as Latin-1: keep it
+    return s
+
+
 def short_title(t: str | None, width: int = 40) -> str:
     """A title cut at its subtitle or series note (``Title: Sub``, ``Title (Series)``)."""
     if not t:
         return ""
-    s = str(t).strip()
+    s = readable(str(t)).strip()
     for sep in (" (", ": ", " - "):
         cut = s.find(sep)
         if cut >= 8:
