@@ -76,14 +76,7 @@ def noise_band(runs: pd.DataFrame, dataset: str, metric: str) -> float:
     in test ``metric`` on ``dataset``; NaN with fewer than 3 seeds."""
     if runs.empty:
         return math.nan
-    d = runs[
-        (runs["dataset"] == dataset)
-        & (runs["model"] == "cikgrec")
-        & (runs["variant"] == "full")
-        & (runs["protocol"] == "valid")
-        & (runs["views"] == "paper")
-    ]
-    d = _newest_per_seed(d[d["converged"].astype(bool)])
+    d = _variant_runs(runs, dataset, "valid", "full")
     return NOISE_K * float(d[f"test {metric}"].std(ddof=1)) if len(d) >= 3 else math.nan
 
 
@@ -135,7 +128,8 @@ def _rival_status(tests: list[tuple[str, str, float, float]]) -> str:
     return "not significant"
 
 
-def _common_means(runs: pd.DataFrame, dataset: str, protocol: str, variant: str, seeds: set[int] | None) -> Any:
+def _variant_runs(runs: pd.DataFrame, dataset: str, protocol: str, variant: str) -> pd.DataFrame:
+    """CIKGRec's converged runs of ``variant`` (paper views), the newest per seed."""
     d = runs[
         (runs["dataset"] == dataset)
         & (runs["model"] == "cikgrec")
@@ -143,8 +137,7 @@ def _common_means(runs: pd.DataFrame, dataset: str, protocol: str, variant: str,
         & (runs["variant"] == variant)
         & (runs["views"] == "paper")
     ]
-    d = _newest_per_seed(d[d["converged"].astype(bool)])
-    return d if seeds is None else d[d["seed"].isin(seeds)]
+    return _newest_per_seed(d[d["converged"].astype(bool)])
 
 
 def _effect(diffs: list[float], bands: list[float]) -> str:
@@ -163,13 +156,13 @@ def claim_modules(runs: pd.DataFrame, dataset: str, protocol: str = "valid") -> 
     what the difference says (:func:`_effect`)."""
     metrics = ("recall@100", "ndcg@100")
     bands = [noise_band(runs, dataset, m) for m in metrics]
-    full = _common_means(runs, dataset, protocol, "full", None) if len(runs) else pd.DataFrame()
+    full = _variant_runs(runs, dataset, protocol, "full") if len(runs) else pd.DataFrame()
     rows = []
     paper = PAPER_TABLE3.get(dataset, {})
     for v in VARIANTS:
         if v == "full" or full.empty:
             continue
-        var = _common_means(runs, dataset, protocol, v, None)
+        var = _variant_runs(runs, dataset, protocol, v)
         common = set(var["seed"]) & set(full["seed"])
         if not common:
             continue
