@@ -303,6 +303,7 @@ def claims_markdown(
     figure5: Path | None = None,
     datasets: tuple[str, ...] = ("book-crossing", "dbbook2014"),
     summary: bool = False,
+    made_by: str = "`make readme-results` from the committed runs",
 ) -> str:
     """The claims report (markdown): one section per claim with its verdicts and evidence tables;
     with ``summary`` only the verdicts, one bullet each (the README's claims block)."""
@@ -312,7 +313,7 @@ def claims_markdown(
 
     out = [
         "# The paper's claims under honest selection\n",
-        "Made by `make readme-results` (`cikgwb.claims`) from the committed runs; the rules are in "
+        f"Made by {made_by} (`cikgwb.claims`); the rules are in "
         "`cikgwb/claims.py`'s docstring. Valid protocol (selection on valid, test read once at the "
         f"selected epoch) unless a row says `authors`. Noise band = {NOISE_K:g} x the std over seeds "
         "of CIKGRec's full model on the dataset. Devices of the runs read: "

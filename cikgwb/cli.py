@@ -239,6 +239,15 @@ def _results(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{root}: no such runs folder (train a model first, or give --runs PATH)")
     runs = runs_table(root)
     datasets = args.dataset or list(REAL_DATASETS)
+    if args.claims:  # the paper's claims read from these runs (cikgwb.claims)
+        from .claims import claims_markdown
+        from .paths import reports_root
+
+        figure5 = Path(args.figure5) if args.figure5 else reports_root() / "sweeps" / "book-crossing-figure5"
+        shown = tuple(d for d in datasets if d != "ml1m")
+        made_by = f"`cikgwb results --claims` from the runs under {root}"
+        print(claims_markdown(runs, figure5, shown, summary=args.claims == "verdicts", made_by=made_by), end="")
+        return 0
     table = results_markdown(runs, datasets, args.model)
     if not table:
         print(f"no finished run of {', '.join(datasets)} under {root}")
@@ -256,6 +265,19 @@ def _add_results(sub) -> None:
     p.add_argument("--dataset", action="append", help="only this dataset (repeatable; default the real ones)")
     p.add_argument("--model", action="append", help="only this model (repeatable)")
     p.add_argument("--runs", default=None, help="the runs folder (default reports/runs)")
+    p.add_argument(
+        "--claims",
+        nargs="?",
+        const="report",
+        choices=("report", "verdicts"),
+        help="instead of the table: the paper's claims read from these runs by fixed rules (cikgwb.claims; "
+        "'verdicts' for one line each, as in the README)",
+    )
+    p.add_argument(
+        "--figure5",
+        default=None,
+        help="with --claims: Figure 5's sweep folder (default reports/sweeps/book-crossing-figure5)",
+    )
     p.set_defaults(func=_results)
 
 

@@ -455,6 +455,13 @@ def test_results_command_lists_runs_beside_the_paper(tmp_path, capsys):
     assert "| cke | - | valid |  | 0 | cuda |  / 2, early stop | 0.1100 |" in rows[2]
     assert main(["results", "--runs", str(tmp_path), "--dataset", "ml1m"]) == 0
     assert "no finished run of ml1m" in capsys.readouterr().out
+    # the paper's claims read from the same runs: one verdict each, saying what is missing
+    assert main(["results", "--runs", str(tmp_path), "--claims", "verdicts", "--figure5", str(tmp_path)]) == 0
+    verdicts = capsys.readouterr().out.splitlines()
+    assert verdicts[0] == (
+        "* CIKGRec beats every baseline, book-crossing: undecided: no valid-protocol runs of CIKGRec and a baseline."
+    )
+    assert verdicts[-1] == "* Figure 5: no sweep yet." and len(verdicts) == 7  # 3 claims x 2 datasets (no ml1m) + 1
     assert main(["results", "--runs", str(tmp_path / "nope")]) == 2
     assert "no such runs folder" in capsys.readouterr().err
 
