@@ -44,11 +44,16 @@ bench-baselines: $(STAMP)
 # one at a time around the authors' values (0.05, 0.65, 0.03, 0.01). alpha spans the paper's
 # searched 0.05-0.15 plus one step each side (the paper: ~0.1 is best); omega the paper's 0.35-0.95;
 # lambda2 and lambda3 decades around the authors' values (the paper: extremes hurt, a large lambda3
-# sharply). 16 runs; EXECUTOR=ray [ADDRESS=host:port] for a cluster, JOBS runs at a time here.
+# sharply). 16 runs; EXECUTOR=ray [ADDRESS=host:port] for a cluster, JOBS runs at a time here. Then
+# lambda3 0.1 and 1 continue to min_epochs=100 (scripts/campaign/figure5-plateau.txt says why).
 figure5: $(STAMP)
 	CIKGWB_DATA_DIR=$${CIKGWB_DATA_DIR:-$(CURDIR)/../shared/data} $(BIN)/cikgwb sweep --dataset book-crossing \
-	    --preset figure5 --set min_epochs=30 \
+	    --preset figure5 --set min_epochs=30 --keep-checkpoints \
 	    --jobs $${JOBS:-2} --threads $${THREADS:-1} --executor $${EXECUTOR:-local} $${ADDRESS:+--address $$ADDRESS}
+	CIKGWB_DATA_DIR=$${CIKGWB_DATA_DIR:-$(CURDIR)/../shared/data} $(BIN)/python scripts/campaign.py \
+	    scripts/campaign/figure5-plateau.txt --reports-dir reports/sweeps/book-crossing-figure5 --slots $${JOBS:-2}
+	CIKGWB_DATA_DIR=$${CIKGWB_DATA_DIR:-$(CURDIR)/../shared/data} $(BIN)/cikgwb sweep --dataset book-crossing \
+	    --preset figure5 --set min_epochs=30 --collect
 
 # the prepared job for a lent GPU: ML-1M, then the paper's campaign runs packed on the card,
 # inside BUDGET_S seconds (scripts/gpu_campaign.sh says more), e.g. make gpu-campaign OUT=/tmp/out

@@ -13,7 +13,8 @@ and ARGS are ``cikgwb train`` arguments; ``#`` starts a comment. Example::
 
 Rules:
 - a run whose ``metrics.json`` is finished (not cut by a time limit) under ``--reports-dir`` or any
-  of the ``--done`` folders (default: the committed ``reports/runs``) is skipped;
+  of the ``--done`` folders (default: the committed ``reports/runs``) is skipped, unless it
+  early-stopped before the line's ``min_epochs`` (a line that raises it continues the run);
 - every run starts with ``--resume``: one cut earlier continues from its last checkpoint;
 - with ``--budget-s`` each run gets ``max_minutes`` = what is left of the budget (minus
   ``--reserve-s`` for evaluation and copying), and no run starts with less than ``--min-minutes``;
@@ -55,8 +56,19 @@ def read_queue(path: Path) -> list[tuple[str, int, list[str]]]:
     return out
 
 
-def finished(run_dir: Path) -> bool:
-    """A run that ended by early stop or max_epochs (a cut run is not finished)."""
+def min_epochs(args: list[str]) -> int | None:
+    """The ``--set min_epochs=N`` of a queue line's arguments (the last one), else None."""
+    out = None
+    for flag, value in zip(args, args[1:]):
+        if flag == "--set" and value.startswith("min_epochs="):
+            out = int(value.split("=", 1)[1])
+    return out
+
+
+def finished(run_dir: Path, at_least: int | None = None) -> bool:
+    """A run that ended by early stop or max_epochs (a cut run is not finished). With
+    ``at_least`` (the queue line's ``min_epochs``), a run early-stopped before that many epochs
+    is not finished either: the line asks for more, and the run resumes from its checkpoint."""
     p = run_dir / "metrics.json"
     if not p.is_file():
         return False
@@ -64,7 +76,10 @@ def finished(run_dir: Path) -> bool:
         m = json.loads(p.read_text())
     except json.JSONDecodeError:
         return False
-    return "test" in m and not str(m.get("stop_reason", "")).startswith("time limit")
+    stop = str(m.get("stop_reason", ""))
+    if at_least is not None and stop.startswith("early stop") and int(m.get("epochs_run", 0)) < at_least:
+        return False
+    return "test" in m and not stop.startswith("time limit")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     todo = []
     for name, seed, args in queue:
         run = run_name(name, seed)
-        if any(finished(d / run) for d in [runs_dir, *done_dirs]):
+        floor = min_epochs([*args, *(x for kv in a.sets for x in ("--set", kv))])
+        if any(finished(d / run, floor) for d in [runs_dir, *done_dirs]):
             print(f"[done] {run}", flush=True)
             continue
         todo.append((name, seed, args))

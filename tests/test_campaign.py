@@ -55,6 +55,29 @@ def test_campaign_runs_skips_finished_and_respects_budget(tmp_path):
     assert not (out / "runs" / "syn-cikgrec-valid-s5" / "metrics.json").exists()
 
 
+def test_a_line_that_raises_min_epochs_continues_an_early_stopped_run(tmp_path):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from campaign import finished, min_epochs
+    finally:
+        sys.path.pop(0)
+    run = tmp_path / "out" / "runs" / "plateau-s0"
+    run.mkdir(parents=True)
+    stop = "early stop: no improvement of recall@50+ndcg@50 on valid for 10 evaluations"
+    (run / "metrics.json").write_text(json.dumps({"test": {}, "stop_reason": stop, "epochs_run": 31}))
+    assert finished(run) and finished(run, 30) and not finished(run, 100)
+    assert min_epochs(["--set", "min_epochs=30", "--set", "x=1", "--set", "min_epochs=100"]) == 100
+    assert min_epochs(["--dataset", "synthetic"]) is None
+    (run / "metrics.json").write_text(json.dumps({"test": {}, "stop_reason": "max_epochs=31", "epochs_run": 31}))
+    assert finished(run, 100)  # it ran to its max_epochs: min_epochs does not ask for more
+    (run / "metrics.json").write_text(json.dumps({"test": {}, "stop_reason": stop, "epochs_run": 31}))
+    q = tmp_path / "q.txt"
+    for floor, todo in ((30, "0 of 1"), (100, "1 of 1")):
+        q.write_text(f"plateau 0 --dataset synthetic --set min_epochs={floor}\n")
+        r = _campaign(tmp_path, str(q), "--reports-dir", str(tmp_path / "out"), "--dry-run")
+        assert r.returncode == 0 and f"{todo} runs to do" in r.stdout, r.stdout + r.stderr
+
+
 def test_campaign_rejects_a_malformed_queue_line(tmp_path):
     q = tmp_path / "q.txt"
     q.write_text("ok-run 0 --dataset synthetic\nbroken-run zero --dataset synthetic\n")
