@@ -44,6 +44,13 @@ MODULES = ("w/o UIK", "w/o UIR", "w/o CL")
 FIG5_NAMES = {"mask_alpha": "alpha", "mask_omega": "omega", "interest_recon_weight": "lambda2", "gcl_weight": "lambda3"}
 
 
+def figure5_folder(root: Path | None = None) -> Path:
+    """Figure 5's sweep folder under the reports folder (:func:`cikgwb.paths.reports_root`)."""
+    from .paths import reports_root
+
+    return reports_root(root) / "sweeps" / "book-crossing-figure5"
+
+
 def _newest_per_seed(d: pd.DataFrame) -> pd.DataFrame:
     return d.sort_values("finished_at").drop_duplicates("seed", keep="last").sort_values("seed")
 
@@ -89,17 +96,13 @@ def claim_baselines(runs: pd.DataFrame, dataset: str) -> tuple[pd.DataFrame, str
     rivals = [m for m in sides if m != "cikgrec"]
     if "cikgrec" not in sides or not rivals:
         return pd.DataFrame(), "undecided: no valid-protocol runs of CIKGRec and a baseline"
-    rows, ahead = [], []
+    rows, status = [], {}
     for rival in rivals:
         res = compare_runs(sides["cikgrec"], sides[rival], metrics=("recall@50", "ndcg@50"), compute_missing=False)
-        for r in test_rows(res):
-            rows.append({"rival": rival, **r})
-        for kind in ("seeds", "users"):
-            for r in res[kind]:
-                ahead.append((rival, kind, r["mean_diff"], r["p_t"]))
+        rows += [{"rival": rival, **r} for r in test_rows(res)]
+        status[rival] = _rival_status({k: [(r["mean_diff"], r["p_t"]) for r in res[k]] for k in ("seeds", "users")})
     table = pd.DataFrame(rows)
     n_seeds = ", ".join(f"{m} {len(p)}" for m, p in sides.items())
-    status = {rv: _rival_status([a for a in ahead if a[0] == rv]) for rv in rivals}
     each = "; ".join(f"against {rv}: {st}" for rv, st in status.items())
     if any(st.startswith("behind") for st in status.values()):
         verdict = "not supported"
@@ -112,10 +115,9 @@ def claim_baselines(runs: pd.DataFrame, dataset: str) -> tuple[pd.DataFrame, str
     return table, f"{verdict} ({each}; seeds: {n_seeds})"
 
 
-def _rival_status(tests: list[tuple[str, str, float, float]]) -> str:
-    """One rival's tests ``(rival, "seeds" | "users", A - B, p(t))`` in a few words: ahead or behind
-    at p(t) < 0.05 in every metric of a kind of test, or why there is no verdict."""
-    kinds = {k: [(d, p) for _, kk, d, p in tests if kk == k] for k in ("seeds", "users")}
+def _rival_status(kinds: dict[str, list[tuple[float, float]]]) -> str:
+    """One rival's tests, ``{"seeds" | "users": [(A - B, p(t)) per metric]}``, in a few words: ahead or
+    behind at p(t) < 0.05 in every metric of a kind of test, or why there is no verdict."""
     if any(d < 0 and p < 0.05 for rows in kinds.values() for d, p in rows):
         return "behind at p(t) < 0.05"
     ahead = [k for k, rows in kinds.items() if rows and all(d > 0 and p < 0.05 for d, p in rows)]
@@ -153,14 +155,15 @@ def _effect(diffs: list[float], bands: list[float]) -> str:
 def claim_modules(runs: pd.DataFrame, dataset: str, protocol: str = "valid") -> pd.DataFrame:
     """Table 3 on ``dataset``: each variant against the full model at their common seeds, the
     differences (full - variant) in test Recall@100 / NDCG@100, the paper's, the noise band and
-    what the difference says (:func:`_effect`)."""
+    what the difference says (:func:`_effect`). ``attrs["bands"]`` holds the noise bands of the two
+    metrics as numbers (NaN without an estimate)."""
     metrics = ("recall@100", "ndcg@100")
     bands = [noise_band(runs, dataset, m) for m in metrics]
     full = _variant_runs(runs, dataset, protocol, "full") if len(runs) else pd.DataFrame()
     rows = []
     paper = PAPER_TABLE3.get(dataset, {})
-    for v in VARIANTS:
-        if v == "full" or full.empty:
+    for v in VARIANTS if not full.empty else ():
+        if v == "full":
             continue
         var = _variant_runs(runs, dataset, protocol, v)
         common = set(var["seed"]) & set(full["seed"])
@@ -184,7 +187,9 @@ def claim_modules(runs: pd.DataFrame, dataset: str, protocol: str = "valid") -> 
                 "reading": _effect(diffs, bands),
             }
         )
-    return pd.DataFrame(rows, columns=list(rows[0]) if rows else ["variant", "reading"])
+    table = pd.DataFrame(rows, columns=list(rows[0]) if rows else ["variant", "reading"])
+    table.attrs["bands"] = dict(zip(metrics, bands))
+    return table
 
 
 def modules_verdict(table: pd.DataFrame) -> str:
@@ -212,10 +217,9 @@ def schedule_verdict(table: pd.DataFrame) -> str:
     if len(t) == 0 or "linear" not in t.index or "w/o DMR" not in t.index:
         return "undecided: the linear or fixed schedule has not run"
     lin, fixed = t.loc["linear"], t.loc["w/o DMR"]
-    band = str(lin["noise band R@100 / N@100"]).split(" / ")[0]
-    if band == "-":
+    b = table.attrs["bands"]["recall@100"]
+    if math.isnan(b):
         return "undecided: no noise estimate"
-    b = float(band)
     exp_lin = float(lin["full - variant R@100"])
     lin_fixed = float(fixed["full - variant R@100"]) - exp_lin
     parts = (
@@ -332,14 +336,14 @@ def claims_markdown(
             t = claim_modules(runs, ds, prot)
             if t.empty and prot == "authors":
                 continue
-            verdicts.append(f"each module helps, {ds} ({prot}): {modules_verdict(t)}")
-            verdicts.append(f"exponential > linear > fixed, {ds} ({prot}): {schedule_verdict(t)}")
-            out.append(f"**{ds}, {prot}: modules {modules_verdict(t)}; schedule {schedule_verdict(t)}.**\n")
+            modules, schedule = modules_verdict(t), schedule_verdict(t)
+            verdicts.append(f"each module helps, {ds} ({prot}): {modules}")
+            verdicts.append(f"exponential > linear > fixed, {ds} ({prot}): {schedule}")
+            out.append(f"**{ds}, {prot}: modules {modules}; schedule {schedule}.**\n")
             out.append(_md(t))
     out.append("## 4. Figure 5: alpha about 0.1, omega up to 0.95, lambdas away from extremes (book-crossing)\n")
     if figure5 is not None and (figure5 / "results.csv").exists():
         results, spec = load_sweep(figure5)
-        spec = {**spec, "grid": {FIG5_NAMES.get(k, k): v for k, v in spec.get("grid", {}).items()}}
         table, fig = claim_figure5(results, spec, noise_band(runs, spec["dataset"], "recall@50"))
         verdicts += [f"Figure 5, {v}" for v in fig]
         out.append("".join(f"- **{v}**\n" for v in fig) + "\n")

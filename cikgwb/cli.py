@@ -240,10 +240,9 @@ def _results(args: argparse.Namespace) -> int:
     runs = runs_table(root)
     datasets = args.dataset or list(REAL_DATASETS)
     if args.claims:  # the paper's claims read from these runs (cikgwb.claims)
-        from .claims import claims_markdown
-        from .paths import reports_root
+        from .claims import claims_markdown, figure5_folder
 
-        figure5 = Path(args.figure5) if args.figure5 else reports_root() / "sweeps" / "book-crossing-figure5"
+        figure5 = Path(args.figure5) if args.figure5 else figure5_folder()
         shown = tuple(d for d in datasets if d != "ml1m")
         made_by = f"`cikgwb results --claims` from the runs under {root}"
         print(claims_markdown(runs, figure5, shown, summary=args.claims == "verdicts", made_by=made_by), end="")

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .knowledge.naming import readable
+
 NODE_TYPES = ("user", "item", "entity", "interest")
 _QUANTILES = (0.25, 0.5, 0.75, 0.9, 0.99)
 
@@ -94,8 +96,6 @@ def _orig_interest(ds: Any, j: int) -> int:
 
 def item_title(ds: Any, i: int) -> str:
     """Item ``i``'s title for display (:func:`cikgwb.knowledge.naming.readable`)."""
-    from .knowledge.naming import readable
-
     t = ds.titles[i] if 0 <= i < len(ds.titles) else None
     return readable(t) if t else f"(item {i}: no title)"
 

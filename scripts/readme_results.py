@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cikgwb.claims import claims_markdown  # noqa: E402
+from cikgwb.claims import claims_markdown, figure5_folder  # noqa: E402
 from cikgwb.paths import reports_root, runs_root  # noqa: E402
 from cikgwb.results import REAL_DATASETS, results_markdown, runs_table  # noqa: E402
 
@@ -27,7 +27,7 @@ def main(readme: Path | None = None, root: Path | None = None) -> int:
             return 2
     runs = runs_table(runs_root(root))
     table = results_markdown(runs, list(REAL_DATASETS))
-    figure5 = reports_root(root) / "sweeps" / "book-crossing-figure5"
+    figure5 = figure5_folder(root)
     report = reports_root(root) / "claims.md"
     report.write_text(claims_markdown(runs, figure5))
     verdicts = claims_markdown(runs, figure5, summary=True)
