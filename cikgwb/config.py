@@ -154,6 +154,9 @@ class TrainConfig:
     device: str = "auto"
     max_minutes: float | None = None  # stop gracefully after this wall time
     min_epochs: int = 0  # no early stop before this many epochs (0: the paper's protocol)
+    # no early stop before this many epochs while the best evaluation is still the first one, i.e.
+    # the run has not left its initial plateau (0: off; runs that leave it early are unaffected)
+    plateau_epochs: int = 0
     eval_every: int = 1
     checkpoint_every: int = 1
 
@@ -441,6 +444,7 @@ RANGES: dict[str, tuple[float | None, bool, float | None, bool]] = {
     "split_seed": (0, True, 2**32 - 1, True),
     "max_minutes": (0, False, None, False),
     "min_epochs": (0, True, None, False),
+    "plateau_epochs": (0, True, None, False),
     "eval_every": (1, True, None, False),
     "checkpoint_every": (1, True, None, False),
 }

@@ -79,10 +79,20 @@ RESUME_MAY_CHANGE = {
     "max_minutes",
     "patience",
     "min_epochs",
+    "plateau_epochs",
     "device",
     "eval_batch_size",
     "checkpoint_every",
 }
+
+
+def floor_epochs(tc, best_epoch: int) -> int:
+    """The epochs a run must have trained before early stopping may end it: ``min_epochs``, or
+    ``plateau_epochs`` when that is larger and the best evaluation is still the first one (the
+    model has not left its initial plateau: a large contrastive weight can keep the ranking loss
+    near log 2 for dozens of epochs)."""
+    still_first = best_epoch <= tc.eval_every - 1
+    return max(tc.min_epochs, tc.plateau_epochs if still_first else 0)
 
 
 def checkpoint_key(run_dir: str | Path) -> str:
@@ -495,7 +505,7 @@ class Trainer:
                 loss=f"{rec.get('loss', 0):.4f}", score=f"{rec.get('score', float('nan')):.4f}", best=best_epoch
             )
             epochs_this_call += 1
-            if bad >= tc.patience and epoch + 1 >= tc.min_epochs:
+            if bad >= tc.patience and epoch + 1 >= floor_epochs(tc, best_epoch):
                 stop_reason = f"early stop: no improvement of {'+'.join(tc.selection)} on {self.sel_split} for {tc.patience} evaluations"
                 break
             if tc.max_minutes is not None and (time.time() - t_start) / 60 >= tc.max_minutes:

@@ -14,7 +14,8 @@ and ARGS are ``cikgwb train`` arguments; ``#`` starts a comment. Example::
 Rules:
 - a run whose ``metrics.json`` is finished (not cut by a time limit) under ``--reports-dir`` or any
   of the ``--done`` folders (default: the committed ``reports/runs``) is skipped, unless it
-  early-stopped before the line's ``min_epochs`` (a line that raises it continues the run);
+  early-stopped before the line's ``min_epochs`` (a line that raises it continues the run), or
+  before its ``plateau_epochs`` with the first evaluation still the best;
 - every run starts with ``--resume``: one cut earlier continues from its last checkpoint;
 - with ``--budget-s`` each run gets ``max_minutes`` = what is left of the budget (minus
   ``--reserve-s`` for evaluation and copying), and no run starts with less than ``--min-minutes``;
@@ -56,19 +57,21 @@ def read_queue(path: Path) -> list[tuple[str, int, list[str]]]:
     return out
 
 
-def min_epochs(args: list[str]) -> int | None:
-    """The ``--set min_epochs=N`` of a queue line's arguments (the last one), else None."""
+def int_setting(args: list[str], key: str) -> int | None:
+    """The ``--set KEY=N`` of a queue line's arguments (the last one), else None."""
     out = None
     for flag, value in zip(args, args[1:]):
-        if flag == "--set" and value.startswith("min_epochs="):
+        if flag == "--set" and value.startswith(f"{key}="):
             out = int(value.split("=", 1)[1])
     return out
 
 
-def finished(run_dir: Path, at_least: int | None = None) -> bool:
+def finished(run_dir: Path, at_least: int | None = None, plateau: int | None = None) -> bool:
     """A run that ended by early stop or max_epochs (a cut run is not finished). With
     ``at_least`` (the queue line's ``min_epochs``), a run early-stopped before that many epochs
-    is not finished either: the line asks for more, and the run resumes from its checkpoint."""
+    is not finished either: the line asks for more, and the run resumes from its checkpoint. So
+    with ``plateau`` (the line's ``plateau_epochs``), for a run that early-stopped before it while
+    its selected epoch was still the first evaluation."""
     p = run_dir / "metrics.json"
     if not p.is_file():
         return False
@@ -77,8 +80,12 @@ def finished(run_dir: Path, at_least: int | None = None) -> bool:
     except json.JSONDecodeError:
         return False
     stop = str(m.get("stop_reason", ""))
-    if at_least is not None and stop.startswith("early stop") and int(m.get("epochs_run", 0)) < at_least:
-        return False
+    ran = int(m.get("epochs_run", 0))
+    if stop.startswith("early stop"):
+        if at_least is not None and ran < at_least:
+            return False
+        if plateau is not None and ran < plateau and int(m.get("selected_epoch", -1)) <= 0:
+            return False
     return "test" in m and not stop.startswith("time limit")
 
 
@@ -126,8 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     todo = []
     for name, seed, args in queue:
         run = run_name(name, seed)
-        floor = min_epochs([*args, *(x for kv in a.sets for x in ("--set", kv))])
-        if any(finished(d / run, floor) for d in [runs_dir, *done_dirs]):
+        line = [*args, *(x for kv in a.sets for x in ("--set", kv))]
+        floor, plateau = int_setting(line, "min_epochs"), int_setting(line, "plateau_epochs")
+        if any(finished(d / run, floor, plateau) for d in [runs_dir, *done_dirs]):
             print(f"[done] {run}", flush=True)
             continue
         todo.append((name, seed, args))

@@ -58,7 +58,7 @@ def test_campaign_runs_skips_finished_and_respects_budget(tmp_path):
 def test_a_line_that_raises_min_epochs_continues_an_early_stopped_run(tmp_path):
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
-        from campaign import finished, min_epochs
+        from campaign import finished, int_setting
     finally:
         sys.path.pop(0)
     run = tmp_path / "out" / "runs" / "plateau-s0"
@@ -66,8 +66,13 @@ def test_a_line_that_raises_min_epochs_continues_an_early_stopped_run(tmp_path):
     stop = "early stop: no improvement of recall@50+ndcg@50 on valid for 10 evaluations"
     (run / "metrics.json").write_text(json.dumps({"test": {}, "stop_reason": stop, "epochs_run": 31}))
     assert finished(run) and finished(run, 30) and not finished(run, 100)
-    assert min_epochs(["--set", "min_epochs=30", "--set", "x=1", "--set", "min_epochs=100"]) == 100
-    assert min_epochs(["--dataset", "synthetic"]) is None
+    assert int_setting(["--set", "min_epochs=30", "--set", "x=1", "--set", "min_epochs=100"], "min_epochs") == 100
+    assert int_setting(["--dataset", "synthetic"], "min_epochs") is None
+    # plateau_epochs asks for more only while the first evaluation is still the selected one
+    for selected, done in ((0, False), (21, True)):
+        m = {"test": {}, "stop_reason": stop, "epochs_run": 31, "selected_epoch": selected}
+        (run / "metrics.json").write_text(json.dumps(m))
+        assert finished(run, 30, plateau=100) is done and finished(run, 30, plateau=31)
     (run / "metrics.json").write_text(json.dumps({"test": {}, "stop_reason": "max_epochs=31", "epochs_run": 31}))
     assert finished(run, 100)  # it ran to its max_epochs: min_epochs does not ask for more
     (run / "metrics.json").write_text(json.dumps({"test": {}, "stop_reason": stop, "epochs_run": 31}))

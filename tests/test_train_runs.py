@@ -111,3 +111,30 @@ def test_old_run_folder_with_checkpoints_inside_still_resumes(synthetic_ds, tmp_
 
     assert strip(resumed.history) == strip(full.history) and resumed.metrics["test"] == full.metrics["test"]
     assert resumed.metrics["checkpoints"] == str((tmp_path / "old" / "checkpoints").resolve())
+
+
+def test_plateau_epochs_holds_early_stop_only_while_the_first_evaluation_is_best(synthetic_ds, tmp_path, one_thread):
+    from cikgwb.config import TrainConfig
+    from cikgwb.models import default_config
+    from cikgwb.train import Trainer, floor_epochs
+
+    tc = TrainConfig(min_epochs=30, plateau_epochs=100)
+    assert floor_epochs(tc, best_epoch=0) == 100  # still on the first evaluation: hold
+    assert floor_epochs(tc, best_epoch=5) == 30  # left the plateau: min_epochs as before
+    assert floor_epochs(TrainConfig(min_epochs=30), best_epoch=0) == 30  # off by default
+
+    def epochs(tag, **over):
+        cfg = default_config("synthetic", "lightgcn", device="cpu", max_epochs=12, patience=2, **over)
+        res = Trainer(cfg, ds=synthetic_ds, run_dir=tmp_path / tag, progress=False).fit()
+        return [h["score"] for h in res.history], res.metrics
+
+    # an lr too small to move a float32 weight: the valid score never improves on epoch 0's
+    flat, m = epochs("flat", lr=1e-12)
+    assert len(flat) == 3 and len(set(flat)) == 1 and m["selected_epoch"] == 0
+    held, m = epochs("held", lr=1e-12, plateau_epochs=7)
+    assert len(held) == 7 and set(held) == set(flat)
+    assert m["selected_epoch"] == 0 and m["stop_reason"].startswith("early stop")
+    # a run that learns is not held: the same history with or without the guard
+    learn, _ = epochs("learn", lr=5e-3)
+    guarded, _ = epochs("guarded", lr=5e-3, plateau_epochs=12)
+    assert guarded == learn and max(range(len(learn)), key=learn.__getitem__) > 0
