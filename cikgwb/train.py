@@ -434,6 +434,8 @@ class Trainer:
                 "host": platform.node(),
                 "run_dir": str(self.run_dir.resolve()),
                 "git_commit": git_commit(),
+                # the settings a resume may change, as this call ran with them (config.yaml has the last call's)
+                "settings": {k: getattr(tc, k) for k in sorted(RESUME_MAY_CHANGE) if hasattr(tc, k)},
             }
         )
 

@@ -73,4 +73,6 @@ def test_cut_run_resumes_in_a_fresh_clone_to_the_same_history(tmp_path, syntheti
     calls = m_b["calls"]
     assert [c["start_epoch"] for c in calls] == [0, 1, 2, 3]
     assert [Path(c["run_dir"]).parts[-4] for c in calls] == ["clone-a"] * 3 + ["clone-b"]
+    # each call says the budget it ran with: config.yaml only has the last call's
+    assert [c["settings"]["max_minutes"] for c in calls] == [0.000001] * 3 + [None]
     assert m_b["stop_reason"].startswith("max_epochs") and m_b["epochs_run"] == 6
