@@ -1026,8 +1026,10 @@ def _sens_traces(d: pd.DataFrame, param: str, line: str, bar: str, show_legend: 
             name=metric_label(line) + " (line, left axis)",
             mode="lines+markers+text",
             text=[f"{v:.4f}" for v in d[line]],
-            textposition="top center",
+            # more than four points: labels alternate above and below the line so none overlap
+            textposition=["top center" if i % 2 == 0 or len(x) <= 4 else "bottom center" for i in range(len(x))],
             textfont=dict(size=10, color=PALETTE[0]),
+            cliponaxis=False,  # the first and last labels may reach past the panel's edge
             marker=dict(size=9, color=PALETTE[0]),
             line=dict(width=3, color=PALETTE[0]),
             showlegend=show_legend,
