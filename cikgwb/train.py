@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .config import RunConfig
+from .config import RunConfig, TrainConfig
 from .data.dataset import Dataset
 from .evaluate import evaluate
 from .paths import checkpoint_root, project_root, relative_to_cwd, runs_root
@@ -86,7 +86,7 @@ RESUME_MAY_CHANGE = {
 }
 
 
-def floor_epochs(tc, best_epoch: int) -> int:
+def floor_epochs(tc: TrainConfig, best_epoch: int) -> int:
     """The epochs a run must have trained before early stopping may end it: ``min_epochs``, or
     ``plateau_epochs`` when that is larger and the best evaluation is still the first one (the
     model has not left its initial plateau: a large contrastive weight can keep the ranking loss
