@@ -160,6 +160,14 @@ class TrainConfig:
     eval_every: int = 1
     checkpoint_every: int = 1
 
+    def floor_epochs(self, best_epoch: int) -> int:
+        """The epochs a run must have trained before early stopping may end it: ``min_epochs``, or
+        ``plateau_epochs`` when that is larger and the best evaluation (``best_epoch``) is still the
+        first one (the model has not left its initial plateau: a large contrastive weight can keep
+        the ranking loss near log 2 for dozens of epochs)."""
+        still_first = best_epoch <= self.eval_every - 1
+        return max(self.min_epochs, self.plateau_epochs if still_first else 0)
+
 
 @dataclass
 class RunConfig:

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .config import RunConfig, TrainConfig
+from .config import RunConfig
 from .data.dataset import Dataset
 from .evaluate import evaluate
 from .paths import checkpoint_root, project_root, relative_to_cwd, runs_root
@@ -84,15 +84,6 @@ RESUME_MAY_CHANGE = {
     "eval_batch_size",
     "checkpoint_every",
 }
-
-
-def floor_epochs(tc: TrainConfig, best_epoch: int) -> int:
-    """The epochs a run must have trained before early stopping may end it: ``min_epochs``, or
-    ``plateau_epochs`` when that is larger and the best evaluation is still the first one (the
-    model has not left its initial plateau: a large contrastive weight can keep the ranking loss
-    near log 2 for dozens of epochs)."""
-    still_first = best_epoch <= tc.eval_every - 1
-    return max(tc.min_epochs, tc.plateau_epochs if still_first else 0)
 
 
 def checkpoint_key(run_dir: str | Path) -> str:
@@ -507,7 +498,7 @@ class Trainer:
                 loss=f"{rec.get('loss', 0):.4f}", score=f"{rec.get('score', float('nan')):.4f}", best=best_epoch
             )
             epochs_this_call += 1
-            if bad >= tc.patience and epoch + 1 >= floor_epochs(tc, best_epoch):
+            if bad >= tc.patience and epoch + 1 >= tc.floor_epochs(best_epoch):
                 stop_reason = f"early stop: no improvement of {'+'.join(tc.selection)} on {self.sel_split} for {tc.patience} evaluations"
                 break
             if tc.max_minutes is not None and (time.time() - t_start) / 60 >= tc.max_minutes:

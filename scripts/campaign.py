@@ -39,6 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from cikgwb.config import TrainConfig
 from cikgwb.paths import committed_runs_root, reports_root
 from cikgwb.runs import run_name
 
@@ -80,12 +81,12 @@ def finished(run_dir: Path, at_least: int | None = None, plateau: int | None = N
     except json.JSONDecodeError:
         return False
     stop = str(m.get("stop_reason", ""))
-    ran = int(m.get("epochs_run", 0))
-    if stop.startswith("early stop"):
-        if at_least is not None and ran < at_least:
-            return False
-        if plateau is not None and ran < plateau and int(m.get("selected_epoch", -1)) <= 0:
-            return False
+    # the trainer's own rule (TrainConfig.floor_epochs) with the line's floors
+    floor = TrainConfig(min_epochs=at_least or 0, plateau_epochs=plateau or 0).floor_epochs(
+        int(m.get("selected_epoch", -1))
+    )
+    if stop.startswith("early stop") and int(m.get("epochs_run", 0)) < floor:
+        return False
     return "test" in m and not stop.startswith("time limit")
 
 

@@ -116,12 +116,12 @@ def test_old_run_folder_with_checkpoints_inside_still_resumes(synthetic_ds, tmp_
 def test_plateau_epochs_holds_early_stop_only_while_the_first_evaluation_is_best(synthetic_ds, tmp_path, one_thread):
     from cikgwb.config import TrainConfig
     from cikgwb.models import default_config
-    from cikgwb.train import Trainer, floor_epochs
+    from cikgwb.train import Trainer
 
     tc = TrainConfig(min_epochs=30, plateau_epochs=100)
-    assert floor_epochs(tc, best_epoch=0) == 100  # still on the first evaluation: hold
-    assert floor_epochs(tc, best_epoch=5) == 30  # left the plateau: min_epochs as before
-    assert floor_epochs(TrainConfig(min_epochs=30), best_epoch=0) == 30  # off by default
+    assert tc.floor_epochs(best_epoch=0) == 100  # still on the first evaluation: hold
+    assert tc.floor_epochs(best_epoch=5) == 30  # left the plateau: min_epochs as before
+    assert TrainConfig(min_epochs=30).floor_epochs(best_epoch=0) == 30  # off by default
 
     def epochs(tag, **over):
         cfg = default_config("synthetic", "lightgcn", device="cpu", max_epochs=12, patience=2, **over)
