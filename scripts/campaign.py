@@ -20,9 +20,13 @@ Rules:
 - with ``--budget-s`` each run gets ``max_minutes`` = what is left of the budget (minus
   ``--reserve-s`` for evaluation and copying), and no run starts with less than ``--min-minutes``;
 - each run's output goes to ``<reports-dir>/runs/<run>/campaign.log``; a failed run is reported and
-  the queue goes on.
+  the queue goes on;
+- with ``--land RUNS`` (a runs folder, e.g. the committed ``reports/runs``), each run that finishes
+  has its files (all but ``campaign.log``) copied to ``RUNS/<run>/`` at once, ready to commit, and a
+  run found finished there is skipped. So runs can train in a folder outside the work tree, which
+  survives a fresh checkout, and land in it one by one.
 
-    python scripts/campaign.py QUEUE [--slots 2] [--threads 1] [--budget-s S] [--reports-dir D]
+    python scripts/campaign.py QUEUE [--slots 2] [--threads 1] [--budget-s S] [--reports-dir D] [--land RUNS]
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
@@ -90,6 +95,14 @@ def finished(run_dir: Path, at_least: int | None = None, plateau: int | None = N
     return "test" in m and not stop.startswith("time limit")
 
 
+def land(run_dir: Path, dest: Path) -> None:
+    """Copy a finished run's files (its folder's plain files but ``campaign.log``) to ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in sorted(run_dir.iterdir()):
+        if f.is_file() and f.name != "campaign.log":
+            shutil.copy2(f, dest / f.name)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("queue", type=Path)
@@ -107,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=None,
         help="more runs folders whose finished runs are skipped (default: reports/runs)",
+    )
+    ap.add_argument(
+        "--land",
+        type=Path,
+        default=None,
+        metavar="RUNS",
+        help="copy each finished run's files (not campaign.log) to RUNS/<run>/, e.g. reports/runs",
     )
     ap.add_argument("--budget-s", type=float, default=None, help="wall-time budget of the whole queue")
     ap.add_argument("--reserve-s", type=float, default=60.0, help="kept back from each run's max_minutes")
@@ -129,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{a.queue}: no such queue file")
     queue = read_queue(a.queue)
     done_dirs = a.done if a.done is not None else [committed_runs_root()]
+    if a.land is not None:
+        done_dirs = [*done_dirs, a.land]
     runs_dir = a.reports_dir / "runs"
     t0 = time.time()
     todo = []
@@ -194,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
                 fh.flush()
                 rc = subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
             secs = time.time() - start
+            if a.land is not None and rc == 0:
+                floor, plateau = int_setting(cmd, "min_epochs"), int_setting(cmd, "plateau_epochs")
+                if finished(runs_dir / run, floor, plateau):
+                    land(runs_dir / run, a.land / run)
+                    print(f"[landed] {run} in {a.land / run}", flush=True)
             with lock:
                 results.append((run, rc, secs))
             print(f"[{'end' if rc == 0 else 'FAILED'}] {run} rc={rc} {secs / 60:.1f} min (log {log})", flush=True)

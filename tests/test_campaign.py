@@ -55,6 +55,31 @@ def test_campaign_runs_skips_finished_and_respects_budget(tmp_path):
     assert not (out / "runs" / "syn-cikgrec-valid-s5" / "metrics.json").exists()
 
 
+def test_finished_runs_land_in_the_runs_folder_given(tmp_path):
+    q = tmp_path / "q.txt"
+    q.write_text("syn-lightgcn-valid 1 --dataset synthetic --model lightgcn --set max_epochs=2\n")
+    out, landed = tmp_path / "out", tmp_path / "reports" / "runs"
+    args = (str(q), "--reports-dir", str(out), "--done", str(tmp_path / "none"), "--land", str(landed))
+    r = _campaign(tmp_path, *args)
+    assert r.returncode == 0 and "[landed] syn-lightgcn-valid-s1" in r.stdout, r.stdout + r.stderr
+    run = landed / "syn-lightgcn-valid-s1"
+    names = {p.name for p in run.iterdir()}
+    assert {"metrics.json", "history.jsonl", "config.yaml"} <= names and "campaign.log" not in names
+    assert (run / "metrics.json").read_bytes() == (out / "runs" / run.name / "metrics.json").read_bytes()
+    # a fresh training folder: the run is found finished where it landed and is not trained again
+    r2 = _campaign(tmp_path, *args[:2], str(tmp_path / "out2"), *args[3:])
+    assert r2.returncode == 0 and "0 of 1 runs to do" in r2.stdout, r2.stdout + r2.stderr
+    # a run cut by its time limit does not land
+    q.write_text(
+        "syn-lightgcn-valid 2 --dataset synthetic --model lightgcn --set max_epochs=50 --set max_minutes=0.0001\n"
+    )
+    r3 = _campaign(tmp_path, *args)
+    assert r3.returncode == 0 and "[landed]" not in r3.stdout, r3.stdout + r3.stderr
+    cut = json.loads((out / "runs" / "syn-lightgcn-valid-s2" / "metrics.json").read_text())
+    assert cut["stop_reason"].startswith("time limit")
+    assert not (landed / "syn-lightgcn-valid-s2").exists()
+
+
 def test_a_line_that_raises_min_epochs_continues_an_early_stopped_run(tmp_path):
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
