@@ -519,8 +519,18 @@ def _cli(args: argparse.Namespace) -> int:
 
 
 def _per_user_cli(args: argparse.Namespace) -> int:
-    from .train import write_per_user
+    from .train import RerunMismatch, per_user_from_rerun, write_per_user
 
+    if args.from_rerun:
+        runs = [r for spec in args.runs for r in resolve_runs(spec)]
+        if len(runs) != 1:
+            raise SystemExit(f"--from-rerun: give one run, got {len(runs)} ({', '.join(map(str, runs))})")
+        try:
+            out = per_user_from_rerun(runs[0], args.from_rerun, ndcg_tol=args.ndcg_tol)
+        except (RerunMismatch, FileNotFoundError) as e:
+            raise SystemExit(f"cikgwb per-user: {e}") from None
+        print(f"{out['path']}: from {args.from_rerun}; {len(out['differences'])} test value(s) differ (NDCG only)")
+        return 0
     for spec in args.runs:
         for run in resolve_runs(spec):
             out = write_per_user(run, device=args.device)
@@ -553,9 +563,20 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="the full result as JSON")
     p.set_defaults(func=_cli)
-    q = subparsers.add_parser("per-user", help="write test_per_user.npz of existing runs from their best.pt")
+    q = subparsers.add_parser(
+        "per-user",
+        help="write test_per_user.npz of existing runs from their best.pt, or take a rerun's (--from-rerun)",
+    )
     q.add_argument("runs", nargs="+", metavar="RUN")
     q.add_argument("--device", default="cpu")
+    q.add_argument(
+        "--from-rerun",
+        metavar="RERUN",
+        default=None,
+        help="a finished rerun of RUN (same config and seed) whose test_per_user.npz RUN takes, when RUN's "
+        "checkpoint is gone; refused unless the selected epoch and test recall/precision/hit match exactly",
+    )
+    q.add_argument("--ndcg-tol", type=float, default=1e-6, help="with --from-rerun: NDCG may differ by this much")
     q.set_defaults(func=_per_user_cli)
 
 

@@ -164,7 +164,9 @@ def check_run_dir(run_dir: str | Path, resume: bool = False, overwrite: bool = F
         )
 
 
-def _config_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+def config_differences(
+    saved: dict[str, Any], now: dict[str, Any], names: tuple[str, str] = ("in the checkpoint", "now")
+) -> list[str]:
     """The settings of a checkpoint's config (``saved``) that differ from ``now`` (a
     ``config.yaml`` dict), but those a resumed run may change. A checkpoint written before
     issue 19 holds the old flat model settings: they are read in the model's own form first
@@ -187,7 +189,7 @@ def _config_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]
             if isinstance(va, (list, tuple)) or isinstance(vb, (list, tuple)):
                 va, vb = list(va or []), list(vb or [])
             if va != vb:
-                diffs.append(f"{k}: {va!r} in the checkpoint, {vb!r} now")
+                diffs.append(f"{k}: {va!r} {names[0]}, {vb!r} {names[1]}")
     return diffs
 
 
@@ -378,7 +380,7 @@ class Trainer:
         self._calls: list[dict[str, Any]] = []
         if last is not None:
             ck = torch.load(last, map_location=self.device, weights_only=False)
-            diffs = _config_differences(ck.get("config", {}), cfg.to_dict())
+            diffs = config_differences(ck.get("config", {}), cfg.to_dict())
             if diffs:
                 raise RunExistsError(
                     f"--resume: the checkpoint {last} was trained with other settings ("
@@ -629,3 +631,82 @@ def write_per_user(run_dir: str | Path, ds: Dataset | None = None, device: str =
     path = save_per_user(run_dir / PER_USER_FILE, res, epoch)
     diff = max((abs(res.metrics[k] - v) for k, v in metrics.get("test", {}).items() if k in res.metrics), default=0.0)
     return {"path": str(path), "epoch": epoch, "max_abs_diff": float(diff)}
+
+
+class RerunMismatch(ValueError):
+    """A rerun that is not the same run as the one it should give its per-user metrics to."""
+
+
+def per_user_from_rerun(run_dir: str | Path, rerun_dir: str | Path, ndcg_tol: float = 1e-6) -> dict[str, Any]:
+    """Give a finished run whose checkpoint is gone the ``test_per_user.npz`` of a rerun of it.
+
+    The rerun must be the same run: the same configuration (but the settings a resume may change
+    and the name), the same seed, selected epoch and stop reason, and the same test recall, precision
+    and hit rate at every k to the last digit; NDCG may differ by up to ``ndcg_tol`` (the float
+    rounding of code that computes the same loss in another order moves a few hits inside a
+    user's top k). Anything else raises :class:`RerunMismatch` naming it, and nothing is written.
+    The file is copied and ``PER_USER_FROM_RERUN.md`` says where it comes from, with the table of
+    differences; the run's ``metrics.json`` is not touched. Returns ``{"path", "note",
+    "differences"}`` (differences: metric -> (run, rerun) for the values that differ)."""
+    import shutil
+
+    import yaml
+
+    run_dir, rerun_dir = Path(run_dir), Path(rerun_dir)
+    if (run_dir / PER_USER_FILE).exists():
+        raise RerunMismatch(f"{run_dir / PER_USER_FILE} exists already; nothing was changed")
+    loaded = {}
+    for d in (run_dir, rerun_dir):
+        for f in ("config.yaml", "metrics.json"):
+            if not (d / f).is_file():
+                raise FileNotFoundError(f"{d / f} not found: {d} is not a finished run")
+        loaded[d] = (yaml.safe_load((d / "config.yaml").read_text()), json.loads((d / "metrics.json").read_text()))
+    if not (rerun_dir / PER_USER_FILE).is_file():
+        raise FileNotFoundError(f"{rerun_dir / PER_USER_FILE} not found: the rerun has no per-user metrics")
+    (cfg_a, m_a), (cfg_b, m_b) = loaded[run_dir], loaded[rerun_dir]
+    problems = [f"config: {d}" for d in config_differences(cfg_a, cfg_b, ("in the run", "in the rerun"))]
+    for key in ("seed", "split_seed", "selected_epoch"):
+        if m_a.get(key) != m_b.get(key):
+            problems.append(f"{key}: {m_a.get(key)!r} in the run, {m_b.get(key)!r} in the rerun")
+    if m_a.get("stop_reason") != m_b.get("stop_reason"):  # e.g. a rerun cut by its time limit
+        problems.append(f"stop_reason: {m_a.get('stop_reason')!r} in the run, {m_b.get('stop_reason')!r} in the rerun")
+    test_a, test_b = m_a.get("test", {}), m_b.get("test", {})
+    if set(test_a) != set(test_b):
+        problems.append(f"test metrics: {sorted(test_a)} in the run, {sorted(test_b)} in the rerun")
+    differences = {k: (test_a[k], test_b[k]) for k in sorted(set(test_a) & set(test_b)) if test_a[k] != test_b[k]}
+    for k, (a, b) in differences.items():
+        if not k.startswith("ndcg@") or abs(a - b) > ndcg_tol:
+            problems.append(f"test {k}: {a!r} in the run, {b!r} in the rerun (allowed: NDCG within {ndcg_tol:g})")
+    if problems:
+        raise RerunMismatch(
+            f"{rerun_dir} is not the same run as {run_dir}; nothing was written:\n  " + "\n  ".join(problems)
+        )
+    per_user = load_per_user(rerun_dir)
+    for k, v in test_b.items():  # the file is the rerun's own: its means are the rerun's metrics
+        if k in per_user and abs(float(np.mean(per_user[k], dtype=np.float64)) - v) > 1e-5:
+            raise RerunMismatch(f"{rerun_dir / PER_USER_FILE}: mean {k} does not match the rerun's metrics.json")
+    shutil.copy2(rerun_dir / PER_USER_FILE, run_dir / PER_USER_FILE)
+    commit = str(m_b.get("git_commit", "unknown"))[:7]
+    head = (
+        f"`{PER_USER_FILE}` comes from a rerun of this run (same configuration and seed, commit {commit}, "
+        f"finished {m_b.get('finished_at', '?')}; this run was trained at commit "
+        f"{str(m_a.get('git_commit', 'unknown'))[:7]}): the run's own checkpoint was gone. The rerun selected the "
+        f"same epoch ({m_b.get('selected_epoch')} of {m_b.get('epochs_run')}, this run {m_a.get('selected_epoch')} "
+        f"of {m_a.get('epochs_run')})"
+    )
+    if not differences:
+        note = (
+            head
+            + " and gave exactly the same test metrics (every value of `metrics.json`'s `test`, to the last digit), so its per-user metrics are this run's.\n"
+        )
+    else:
+        rows = "".join(f"| {k} | {a:.10f} | {b:.10f} | {b - a:+.1e} |\n" for k, (a, b) in differences.items())
+        note = (
+            head + " and the same test recall, precision and hit rate at every k, to the last digit; the NDCG "
+            f"values differ by at most {max(abs(b - a) for a, b in differences.values()):.1e} (the order of a "
+            "few hits inside a user's top k changed):\n\n| test metric | this run | rerun | rerun - this run |\n"
+            "|---|---|---|---|\n" + rows + "\nSo its per-user metrics stand for this run's: their means match this "
+            "run's recall (the over-users tests' metric) to the last digit. The run's `metrics.json` is unchanged.\n"
+        )
+    (run_dir / "PER_USER_FROM_RERUN.md").write_text(note)
+    return {"path": str(run_dir / PER_USER_FILE), "note": note, "differences": differences}

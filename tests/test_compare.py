@@ -182,3 +182,50 @@ def test_sides_side_by_side_pair_on_common_seeds_and_say_what_is_missing(tmp_pat
     assert t_graph["user_seeds"] == [[0, 1], [0, 1]] and t_graph["user_rows"]
     with pytest.raises(ValueError, match="reference 'nobody'"):
         compare_sides([("graph", "graph")], reference="nobody", runs_root=tmp_path)
+
+
+def test_a_run_takes_the_per_user_metrics_of_an_identical_rerun_only(synthetic_ds, tmp_path, capsys, one_thread):
+    import shutil
+
+    from cikgwb.cli import main
+    from cikgwb.models import default_config
+    from cikgwb.train import PER_USER_FILE, Trainer
+
+    def run(name, seed):
+        cfg = default_config("synthetic")
+        cfg.train.max_epochs, cfg.train.device, cfg.train.seed = 3, "cpu", seed
+        return Trainer(cfg, ds=synthetic_ds, run_dir=tmp_path / name, progress=False).fit().run_dir
+
+    old, rerun, other = run("old-s0", 0), run("rerun", 0), run("other-s1", 1)
+    (old / PER_USER_FILE).unlink()  # as a run trained before per-user files, its checkpoint gone
+    before = (old / "metrics.json").read_bytes()
+    # another seed is another run: refused, naming the difference, and nothing is written
+    with pytest.raises(SystemExit, match="config: seed: 0 in the run, 1 in the rerun"):
+        main(["per-user", str(old), "--from-rerun", str(other)])
+    assert not (old / PER_USER_FILE).exists() and not (old / "PER_USER_FROM_RERUN.md").exists()
+    # an NDCG beyond the tolerance or a recall that differs at all is refused too
+    shutil.copytree(rerun, tmp_path / "near")
+    m = json.loads((rerun / "metrics.json").read_text())
+    for key, delta, ok in (("ndcg@50", 5e-7, True), ("ndcg@50", 1e-4, False), ("recall@20", 1e-9, False)):
+        near = json.loads(json.dumps(m))
+        near["test"][key] += delta
+        (tmp_path / "near" / "metrics.json").write_text(json.dumps(near))
+        if ok:  # a copy of the old run takes it, with the table of what differs
+            twin = shutil.copytree(old, tmp_path / "twin-s0")
+            assert main(["per-user", str(twin), "--from-rerun", str(tmp_path / "near")]) == 0
+            assert (
+                f"| {key} |" in (twin / "PER_USER_FROM_RERUN.md").read_text()
+                and "+5.0e-07" in (twin / "PER_USER_FROM_RERUN.md").read_text()
+            )
+            continue
+        with pytest.raises(SystemExit, match=f"test {key}"):
+            main(["per-user", str(old), "--from-rerun", str(tmp_path / "near")])
+        assert not (old / PER_USER_FILE).exists()
+    # the same run trained again: the file is the rerun's, the note says so, metrics.json untouched
+    assert main(["per-user", str(old), "--from-rerun", str(rerun)]) == 0
+    assert (old / PER_USER_FILE).read_bytes() == (rerun / PER_USER_FILE).read_bytes()
+    assert "exactly the same test metrics" in (old / "PER_USER_FROM_RERUN.md").read_text()
+    assert (old / "metrics.json").read_bytes() == before
+    # a second call is refused: the run has its file now
+    with pytest.raises(SystemExit, match="exists already"):
+        main(["per-user", str(old), "--from-rerun", str(rerun)])

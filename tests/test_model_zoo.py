@@ -264,7 +264,7 @@ def _committed_configs() -> list[Path]:
 
 
 def test_committed_old_configs_load_and_compare_like_with_like():
-    from cikgwb.train import _config_differences
+    from cikgwb.train import config_differences
 
     paths = _committed_configs()
     assert len(paths) >= 50
@@ -273,7 +273,7 @@ def test_committed_old_configs_load_and_compare_like_with_like():
         raw = yaml.safe_load(p.read_text())
         cfg = load_config(p)
         assert set(cfg.to_dict()["model"]) == {"model", *type(cfg.model).setting_names()}
-        assert _config_differences(raw, cfg.to_dict()) == [], p  # a resume of an old run is accepted
+        assert config_differences(raw, cfg.to_dict()) == [], p  # a resume of an old run is accepted
         old_format += "extra" in raw["model"]
         assert RunConfig.from_dict(cfg.to_dict()).to_dict() == cfg.to_dict()
     assert old_format >= 50
@@ -286,9 +286,9 @@ def test_committed_old_configs_load_and_compare_like_with_like():
     assert "n_layers" not in kgat and kgat["layer_sizes"] == [64, 32, 16]
     changed = json.loads(json.dumps(now))
     changed["model"]["node_dropout"] = 0.1
-    assert _config_differences(kgin, changed) == ["node_dropout: 0.5 in the checkpoint, 0.1 now"]
+    assert config_differences(kgin, changed) == ["node_dropout: 0.5 in the checkpoint, 0.1 now"]
     kgin["model"]["gcl_temp"] = 0.5  # a setting KGIN never read: not a difference
-    assert _config_differences(kgin, now) == []
+    assert config_differences(kgin, now) == []
 
 
 def test_resume_of_a_run_started_on_the_old_flat_config(tmp_path, monkeypatch, synthetic_ds):
