@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DATASET ?= book-crossing
 export CIKGWB_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install demo test test-slow bench bench-authors bench-baselines bench-gpu gpu-campaign campaign reproduce sweep notebooks readme-results clean
+.PHONY: install demo test test-slow bench bench-authors bench-baselines bench-gpu gpu-campaign campaign reproduce sweep notebooks readme-results reports clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -79,6 +79,16 @@ bench-gpu:  # on a GPU machine whose python3 has torch + torch-geometric (no .ve
 # the README's results table from reports/runs (cikgwb results)
 readme-results: $(STAMP)
 	$(BIN)/python scripts/readme_results.py
+
+# everything the committed runs feed, after runs land: Figure 5's results.csv, notebooks 06 (both
+# datasets) and 09 (book-crossing) in full mode, the README's results and claims, reports/claims.md
+# and the interest-graph comparison; then `git status reports README.md` shows what changed
+reports: $(STAMP)
+	$(BIN)/cikgwb sweep --dataset book-crossing --preset figure5 --set min_epochs=30 --collect && \
+	$(BIN)/cikgwb notebooks --dataset book-crossing --only 06,09 --full && \
+	$(BIN)/cikgwb notebooks --dataset dbbook2014 --only 06 --full && \
+	$(BIN)/python scripts/readme_results.py && \
+	$(BIN)/python scripts/interest_comparison.py --dataset book-crossing
 
 clean:
 	rm -rf $(VENV) .pytest_cache
