@@ -208,7 +208,9 @@ def modules_verdict(table: pd.DataFrame) -> str:
         rest = sorted(v.removeprefix("w/o ") for v in t["variant"] if v.removeprefix("w/o ") not in helps)
         others = f", {', '.join(rest)} not" if rest else ""
         return f"partly: {', '.join(helps)} help(s) beyond the noise band{others}{tail}"
-    return "not supported: no module beyond the noise band" + tail
+    if missing:  # the modules still to run may yet help: no verdict before they have
+        return "waiting: no module beyond the noise band so far" + tail
+    return "not supported: no module beyond the noise band"
 
 
 def schedule_verdict(table: pd.DataFrame) -> str:

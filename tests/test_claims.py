@@ -66,6 +66,9 @@ def test_modules_and_schedule_read_against_the_noise_band(tmp_path):
     row = t.set_index("variant").loc["w/o UIK"]
     assert row["seeds"] == "0" and row["full R@100"] == 0.30 and math.isclose(row["full - variant R@100"], 0.05)
     assert C.modules_verdict(t) == "partly: UIK help(s) beyond the noise band, CL, UIR not"
+    none_yet = t[t["variant"] == "w/o UIK"].assign(reading="no effect")
+    assert C.modules_verdict(none_yet) == "waiting: no module beyond the noise band so far; missing: CL, UIR"
+    assert C.modules_verdict(t.assign(reading="no effect")).startswith("not supported")
     # exp - lin = 0.01 is inside the band: the ordering is not supported
     assert C.schedule_verdict(t).startswith("not supported (R@100 exp - lin +0.0100, lin - fixed +0.0400")
     steps = _runs(
