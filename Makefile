@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATASET ?= book-crossing
 export CIKGWB_DATA_DIR ?= $(CURDIR)/data
+# Figure 5's sweep: the training and --collect calls must name the same sweep
+FIGURE5 := --dataset book-crossing --preset figure5 --set min_epochs=30
 
 .PHONY: install demo test test-slow bench bench-authors bench-baselines bench-gpu gpu-campaign campaign reproduce sweep notebooks readme-results reports clean
 
@@ -47,13 +49,11 @@ bench-baselines: $(STAMP)
 # sharply). 16 runs; EXECUTOR=ray [ADDRESS=host:port] for a cluster, JOBS runs at a time here. Then
 # lambda3 0.1 and 1 continue to min_epochs=100 (scripts/campaign/figure5-plateau.txt says why).
 figure5: $(STAMP)
-	CIKGWB_DATA_DIR=$${CIKGWB_DATA_DIR:-$(CURDIR)/../shared/data} $(BIN)/cikgwb sweep --dataset book-crossing \
-	    --preset figure5 --set min_epochs=30 --keep-checkpoints \
+	CIKGWB_DATA_DIR=$${CIKGWB_DATA_DIR:-$(CURDIR)/../shared/data} $(BIN)/cikgwb sweep $(FIGURE5) --keep-checkpoints \
 	    --jobs $${JOBS:-2} --threads $${THREADS:-1} --executor $${EXECUTOR:-local} $${ADDRESS:+--address $$ADDRESS}
 	CIKGWB_DATA_DIR=$${CIKGWB_DATA_DIR:-$(CURDIR)/../shared/data} $(BIN)/python scripts/campaign.py \
 	    scripts/campaign/figure5-plateau.txt --reports-dir reports/sweeps/book-crossing-figure5 --slots $${JOBS:-2}
-	CIKGWB_DATA_DIR=$${CIKGWB_DATA_DIR:-$(CURDIR)/../shared/data} $(BIN)/cikgwb sweep --dataset book-crossing \
-	    --preset figure5 --set min_epochs=30 --collect
+	CIKGWB_DATA_DIR=$${CIKGWB_DATA_DIR:-$(CURDIR)/../shared/data} $(BIN)/cikgwb sweep $(FIGURE5) --collect
 
 # the prepared job for a lent GPU: ML-1M, then the paper's campaign runs packed on the card,
 # inside BUDGET_S seconds (scripts/gpu_campaign.sh says more), e.g. make gpu-campaign OUT=/tmp/out
@@ -84,7 +84,7 @@ readme-results: $(STAMP)
 # datasets) and 09 (book-crossing) in full mode, the README's results and claims, reports/claims.md
 # and the interest-graph comparison; then `git status reports README.md` shows what changed
 reports: $(STAMP)
-	$(BIN)/cikgwb sweep --dataset book-crossing --preset figure5 --set min_epochs=30 --collect && \
+	$(BIN)/cikgwb sweep $(FIGURE5) --collect && \
 	$(BIN)/cikgwb notebooks --dataset book-crossing --only 06,09 --full && \
 	$(BIN)/cikgwb notebooks --dataset dbbook2014 --only 06 --full && \
 	$(BIN)/python scripts/readme_results.py && \

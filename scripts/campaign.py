@@ -161,10 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         if any(finished(d / run, floor, plateau) for d in [runs_dir, *done_dirs]):
             print(f"[done] {run}", flush=True)
             continue
-        todo.append((name, seed, args))
+        todo.append((name, seed, args, line, floor, plateau))
     print(f"{len(todo)} of {len(queue)} runs to do, {a.slots} at a time, {a.threads} thread(s) each", flush=True)
     if a.dry_run:
-        for name, seed, args in todo:
+        for name, seed, args, *_ in todo:
             print(f"  {run_name(name, seed)}: {' '.join(args)}")
         return 0
 
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             with lock:
                 if not todo:
                     return
-                name, seed, args = todo.pop(0)
+                name, seed, _, line, floor, plateau = todo.pop(0)
             run = run_name(name, seed)
             cmd = [
                 a.python,
@@ -196,8 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                 str(seed),
                 "--resume",
                 "--quiet",
-                *args,
-                *(x for s in a.sets for x in ("--set", s)),
+                *line,
             ]
             if a.device:
                 cmd += ["--device", a.device]
@@ -216,11 +215,9 @@ def main(argv: list[str] | None = None) -> int:
                 fh.flush()
                 rc = subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
             secs = time.time() - start
-            if a.land is not None and rc == 0:
-                floor, plateau = int_setting(cmd, "min_epochs"), int_setting(cmd, "plateau_epochs")
-                if finished(runs_dir / run, floor, plateau):
-                    land(runs_dir / run, a.land / run)
-                    print(f"[landed] {run} in {a.land / run}", flush=True)
+            if a.land is not None and rc == 0 and finished(runs_dir / run, floor, plateau):
+                land(runs_dir / run, a.land / run)
+                print(f"[landed] {run} in {a.land / run}", flush=True)
             with lock:
                 results.append((run, rc, secs))
             print(f"[{'end' if rc == 0 else 'FAILED'}] {run} rc={rc} {secs / 60:.1f} min (log {log})", flush=True)
