@@ -49,11 +49,11 @@ bench-baselines: $(STAMP)
 # sharply). 16 runs; EXECUTOR=ray [ADDRESS=host:port] for a cluster, JOBS runs at a time here. Then
 # lambda3 0.1 and 1 continue to min_epochs=100 (scripts/campaign/figure5-plateau.txt says why).
 figure5: $(STAMP)
-	CIKGWB_DATA_DIR=$${CIKGWB_DATA_DIR:-$(CURDIR)/../shared/data} $(BIN)/cikgwb sweep $(FIGURE5) --keep-checkpoints \
+	$(BIN)/cikgwb sweep $(FIGURE5) --keep-checkpoints \
 	    --jobs $${JOBS:-2} --threads $${THREADS:-1} --executor $${EXECUTOR:-local} $${ADDRESS:+--address $$ADDRESS}
-	CIKGWB_DATA_DIR=$${CIKGWB_DATA_DIR:-$(CURDIR)/../shared/data} $(BIN)/python scripts/campaign.py \
+	$(BIN)/python scripts/campaign.py \
 	    scripts/campaign/figure5-plateau.txt --reports-dir reports/sweeps/book-crossing-figure5 --slots $${JOBS:-2}
-	CIKGWB_DATA_DIR=$${CIKGWB_DATA_DIR:-$(CURDIR)/../shared/data} $(BIN)/cikgwb sweep $(FIGURE5) --collect
+	$(BIN)/cikgwb sweep $(FIGURE5) --collect
 
 # the prepared job for a lent GPU: ML-1M, then the paper's campaign runs packed on the card,
 # inside BUDGET_S seconds (scripts/gpu_campaign.sh says more), e.g. make gpu-campaign OUT=/tmp/out
@@ -62,7 +62,7 @@ gpu-campaign:
 
 # the paper's campaign queues on this machine, two single-thread lanes (scripts/campaign.py)
 campaign: $(STAMP)
-	CIKGWB_DATA_DIR=$${CIKGWB_DATA_DIR:-$(CURDIR)/../shared/data} $(BIN)/python scripts/campaign.py \
+	$(BIN)/python scripts/campaign.py \
 	    $${QUEUE:-scripts/campaign/table3.txt} --slots $${SLOTS:-2} --threads 1
 
 # one epoch of the authors' code (a checkout of laowangzi/CIKGRec at the pinned commit, changed at
