@@ -16,7 +16,10 @@ selected epoch):
   it is larger than the **noise band**: :data:`NOISE_K` times the std over seeds of the full model
   under the valid protocol on that dataset (at least 3 seeds; ``no noise estimate`` otherwise).
   A module ``helps`` (the full model ahead by more than the band in both metrics), ``hurts`` (behind
-  by more in both) or shows ``no effect`` (otherwise).
+  by more in both) or shows ``no effect`` (otherwise). Where the two have :data:`MIN_PAIRED` or more
+  seeds in common, ``helps`` and ``hurts`` also need a paired t-test over those seeds at p < 0.05 in
+  both metrics; a difference beyond the band that fails it reads ``beyond the band, not significant
+  over seeds`` and leaves the claim ``undecided`` for that module.
 * **Figure 5** (book-crossing): Recall@50 per value of each swept setting, the value test and
   valid would each pick, and the spread (best minus worst) against the noise band of Recall@50.
   The paper's readings: alpha around 0.1 is best (alpha = 0.1 within the band of the best and a
@@ -34,10 +37,15 @@ from typing import Any
 
 import pandas as pd
 
+from .compare import paired_summary
 from .paper import PAPER_TABLE3, VARIANTS
 
 #: how many seed stds make a difference count (see the module docstring)
 NOISE_K = 2.0
+#: common seeds from which a Table 3 difference is also tested over seeds (see the module docstring)
+MIN_PAIRED = 3
+#: the reading of a Table 3 difference beyond the band that the test over seeds does not confirm
+UNCLEAR = "beyond the band, not significant over seeds"
 #: the ablations of Table 3 that remove a module (the schedule variants are their own claim)
 MODULES = ("w/o UIK", "w/o UIR", "w/o CL")
 #: the paper's name of each Figure 5 setting
@@ -142,14 +150,18 @@ def _variant_runs(runs: pd.DataFrame, dataset: str, protocol: str, variant: str)
     return _newest_per_seed(d[d["converged"].astype(bool)])
 
 
-def _effect(diffs: list[float], bands: list[float]) -> str:
+def _effect(diffs: list[float], bands: list[float], ps: list[float] | None = None) -> str:
+    """The reading of full - variant ``diffs`` against the noise ``bands`` and, where the seeds
+    allow a test over them, its p-values ``ps`` (module docstring)."""
     if any(math.isnan(b) for b in bands):
         return "no noise estimate"
     if all(d > b for d, b in zip(diffs, bands)):
-        return "helps"
-    if all(d < -b for d, b in zip(diffs, bands)):
-        return "hurts"
-    return "no effect"
+        reading = "helps"
+    elif all(d < -b for d, b in zip(diffs, bands)):
+        reading = "hurts"
+    else:
+        return "no effect"
+    return UNCLEAR if ps is not None and not all(p < 0.05 for p in ps) else reading
 
 
 def claim_modules(runs: pd.DataFrame, dataset: str, protocol: str = "valid") -> pd.DataFrame:
@@ -169,8 +181,11 @@ def claim_modules(runs: pd.DataFrame, dataset: str, protocol: str = "valid") -> 
         common = set(var["seed"]) & set(full["seed"])
         if not common:
             continue
-        f, x = full[full["seed"].isin(common)], var[var["seed"].isin(common)]
+        f, x = full[full["seed"].isin(common)], var[var["seed"].isin(common)]  # both sorted by seed
         diffs = [float(f[f"test {m}"].mean() - x[f"test {m}"].mean()) for m in metrics]
+        ps = None
+        if len(common) >= MIN_PAIRED:
+            ps = [paired_summary(f[f"test {m}"].to_numpy(), x[f"test {m}"].to_numpy())["p_t"] for m in metrics]
         rows.append(
             {
                 "dataset": dataset,
@@ -184,7 +199,8 @@ def claim_modules(runs: pd.DataFrame, dataset: str, protocol: str = "valid") -> 
                 "paper full - variant R@100": round(paper["full"][0] - paper[v][0], 4) if paper else None,
                 "paper full - variant N@100": round(paper["full"][1] - paper[v][1], 4) if paper else None,
                 "noise band R@100 / N@100": " / ".join("-" if math.isnan(b) else f"{b:.4f}" for b in bands),
-                "reading": _effect(diffs, bands),
+                "p over seeds R@100 / N@100": " / ".join(f"{p:.2g}" for p in ps) if ps else "-",
+                "reading": _effect(diffs, bands, ps),
             }
         )
     table = pd.DataFrame(rows, columns=list(rows[0]) if rows else ["variant", "reading"])
@@ -200,13 +216,17 @@ def modules_verdict(table: pd.DataFrame) -> str:
     if (t["reading"] == "no noise estimate").any():
         return "undecided: no noise estimate (fewer than 3 seeds of the full model)"
     helps = sorted(v.removeprefix("w/o ") for v in t.loc[t["reading"] == "helps", "variant"])
+    unclear = sorted(v.removeprefix("w/o ") for v in t.loc[t["reading"] == UNCLEAR, "variant"])
     missing = sorted(v.removeprefix("w/o ") for v in set(MODULES) - set(t["variant"]))
     tail = f"; missing: {', '.join(missing)}" if missing else ""
     if len(helps) == len(MODULES):
         return "supported: every module beyond the noise band" + tail
+    rest = sorted(v.removeprefix("w/o ") for v in t["variant"] if v.removeprefix("w/o ") not in helps + unclear)
+    others = f", {', '.join(rest)} not" if rest else ""
+    if unclear:  # an effect the seeds do not confirm: no verdict either way for that module
+        said = f"{', '.join(unclear)} {UNCLEAR}" + (f"; {', '.join(rest)} not" if rest else "") + tail
+        return f"partly: {', '.join(helps)} help(s) beyond the noise band; {said}" if helps else f"undecided: {said}"
     if helps:
-        rest = sorted(v.removeprefix("w/o ") for v in t["variant"] if v.removeprefix("w/o ") not in helps)
-        others = f", {', '.join(rest)} not" if rest else ""
         return f"partly: {', '.join(helps)} help(s) beyond the noise band{others}{tail}"
     if missing:  # the modules still to run may yet help: no verdict before they have
         return "waiting: no module beyond the noise band so far" + tail

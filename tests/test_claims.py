@@ -83,6 +83,24 @@ def test_modules_and_schedule_read_against_the_noise_band(tmp_path):
     assert C.modules_verdict(C.claim_modules(two, "bc")).startswith("undecided: no noise estimate")
 
 
+def test_module_effect_beyond_the_band_also_tested_over_seeds(tmp_path):
+    """From 3 common seeds a difference beyond the band must also hold over seeds (paired t)."""
+    steady = [("bc", "cikgrec", "w/o UIK", "valid", s, 0.2, 0.27 + 0.01 * s) for s in range(3)]  # -0.03 each seed
+    erratic = [
+        ("bc", "cikgrec", "w/o CL", "valid", s, 0.2, r) for s, r in enumerate((0.21, 0.31, 0.26))
+    ]  # -0.09, 0, -0.06
+    t = C.claim_modules(_runs(tmp_path, FULL + steady + erratic), "bc").set_index("variant")
+    assert t.loc["w/o UIK", "reading"] == "helps" and t.loc["w/o UIK", "seeds"] == "0,1,2"
+    # the mean difference (0.05) is beyond the band (0.02) but p(t) over the 3 seeds is about 0.2
+    assert math.isclose(t.loc["w/o CL", "full - variant R@100"], 0.05)
+    assert t.loc["w/o CL", "reading"] == C.UNCLEAR
+    assert 0.1 < float(t.loc["w/o CL", "p over seeds R@100 / N@100"].split(" / ")[0]) < 0.3
+    verdict = C.modules_verdict(t.reset_index())
+    assert verdict == f"partly: UIK help(s) beyond the noise band; CL {C.UNCLEAR}; missing: UIR"
+    only = C.modules_verdict(t.reset_index().query("variant == 'w/o CL'"))
+    assert only == f"undecided: CL {C.UNCLEAR}; missing: UIK, UIR"
+
+
 def test_baselines_verdict_from_paired_tests(tmp_path):
     rows = FULL + [("bc", "lightgcn", "-", "valid", s, v, v + 0.1) for s, v in enumerate([0.15, 0.17, 0.16])]
     runs = _runs(tmp_path, rows + [("bc", "sgl", "-", "valid", 0, 0.18, 0.28)])
