@@ -299,10 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
         from .knowledge.cli import add_parser as add_interests
 
         isub = add_interests(sub)
-        from .knowledge.cluster_cli import add_cluster_parser, add_graph_parser, add_name_parser
+        from .knowledge.cluster_cli import add_cluster_parser, add_control_parser, add_graph_parser, add_name_parser
 
         add_cluster_parser(isub)
         add_name_parser(isub)
+        add_control_parser(isub)
         add_graph_parser(sub)
 
     _optional(interests)

@@ -6,7 +6,12 @@
         --encoder tfidf|minilm|NAME --clusterer kmeans|bertopic --kappa K|none [--seed S] [--out DIR]
 
 (``--answers kg-summary`` means ``reports/interests/X/kg-summary/answers.jsonl``, the file
-``cikgwb interests infer --backend kg-summary`` writes). ``add_graph_parser(subparsers)`` registers
+``cikgwb interests infer --backend kg-summary`` writes). ``add_control_parser(interests_subparsers)``
+registers
+
+    cikgwb interests control --dataset X --kind rewire|cooc [--seed S] [--out DIR]
+
+(the control graphs of :mod:`.controls`). ``add_graph_parser(subparsers)`` registers
 
     cikgwb graph stats|user U|interest J --dataset X --interests paper|none|PATH
 
@@ -337,6 +342,88 @@ def add_name_parser(interests_subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+# --------------------------------------------------------------------------------- control
+def cmd_control(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..data import load_dataset
+    from ..data.registry import dataset_dir
+    from ..paths import reports_root
+    from ..train import git_commit
+    from . import controls
+    from .interest_graph import _sha256, load_interest_graph
+
+    t0 = time.perf_counter()
+    released = load_interest_graph(args.dataset, data_dir=args.data_dir)  # graph (a): refused first if absent
+    ds = load_dataset(args.dataset, data_dir=args.data_dir, split_seed=args.split_seed)
+    items = None
+    if args.kind == "rewire":
+        g = controls.rewired_graph(ds, released, args.seed, args.swaps_per_edge)
+        name = f"released-rewired-s{args.seed}"
+    else:
+        a = np.unique(released.edges, axis=0)
+        k = args.n_interests or len(np.unique(a[:, 1]))
+        g, items = controls.cooccurrence_graph(ds, k, args.edges or len(a), args.seed, split=args.split)
+        name = f"cooc-svd-kmeans-k{k}-s{args.seed}"
+    out = Path(args.out) if args.out else reports_root() / "interests" / args.dataset / "graphs" / name
+    train_txt = dataset_dir(args.dataset, args.data_dir) / "train.txt"
+    g.provenance["built_from"].update(
+        {"released_graph_sha256": _sha256(released.path), "train_txt_sha256": _sha256(train_txt)}
+    )
+    checked = ("cikgwb/knowledge/controls.py", "cikgwb/knowledge/interest_graph.py", "cikgwb/data")
+    g.provenance["code"] = {"module": controls.__name__, "commit": git_commit(checked), "dirty_check": list(checked)}
+    g.provenance["command"] = (
+        f"cikgwb interests control --dataset {args.dataset} --kind {args.kind} --seed {args.seed}"
+        + (f" --split {args.split}" if args.kind == "cooc" else "")
+        + (f" --n-interests {args.n_interests}" if args.n_interests and args.kind == "cooc" else "")
+        + (f" --edges {args.edges}" if args.edges and args.kind == "cooc" else "")
+    )
+    g.provenance["wall_s"] = round(time.perf_counter() - t0, 2)
+    if items is not None:
+        g.provenance["item_clusters_file"] = controls.ITEMS_FILE
+    paths = g.save(out)
+    if items is not None:
+        items.to_csv(out / controls.ITEMS_FILE, sep="\t", index=False)
+    c = g.provenance["counts"]
+    print(f"{args.dataset}: {g.provenance['interests_source']}")
+    print(
+        f"{c['interests']} interests ({c['interests_held']} held), {c['edges']} edges, {c['users_with_interests']} "
+        f"users, {c['min_users_per_interest']}..{c['max_users_per_interest']} users per interest"
+    )
+    print(_table(g.labels[["interest_id", "size", "label"]], max_rows=args.show))
+    print(f"wrote {', '.join(str(p) for p in paths.values())} ({g.provenance['wall_s']:.1f} s)")
+    print(f"use it: cikgwb train --dataset {args.dataset} --interests {out} --protocol users")
+    return 0
+
+
+def add_control_parser(interests_subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``interests control`` on the ``interests`` sub-command's subparsers."""
+    p = interests_subparsers.add_parser(
+        "control",
+        help="control interest graphs: the released graph rewired, or co-occurrence clusters of items",
+        description="Write a control interest graph (cikgwb.knowledge.controls): --kind rewire keeps the released "
+        "graph's degrees on both sides and swaps its edges at random (structure without knowledge); --kind cooc "
+        "clusters items by co-occurrence in the training matrix and links each user to the clusters holding most "
+        "of its items, with the released graph's number of interests and edges (collaboration without text).",
+    )
+    _dataset_args(p)
+    p.add_argument("--kind", choices=("rewire", "cooc"), required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--swaps-per-edge", type=float, default=10.0, help="rewire: swaps attempted per edge (default 10)")
+    p.add_argument(
+        "--split",
+        choices=("train_full", "train"),
+        default="train_full",
+        help="cooc: the interactions clustered (default train_full: all of train.txt, as the authors' graph)",
+    )
+    p.add_argument("--n-interests", type=int, default=None, help="cooc: clusters (default: the released graph's)")
+    p.add_argument("--edges", type=int, default=None, help="cooc: edges kept (default: the released graph's)")
+    p.add_argument("--out", default=None, help="output folder (default reports/interests/DATASET/graphs/...)")
+    p.add_argument("--show", type=int, default=10, help="print this many interests (default 10)")
+    p.set_defaults(func=cmd_control)
+    return p
+
+
 # --------------------------------------------------------------------------------- graph
 def _load(args: argparse.Namespace) -> Any:
     from ..data import load_dataset
@@ -448,6 +535,7 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - convenienc
     isub = ip.add_subparsers(dest="interests_command", required=True)
     add_cluster_parser(isub)
     add_name_parser(isub)
+    add_control_parser(isub)
     add_graph_parser(sub)
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
