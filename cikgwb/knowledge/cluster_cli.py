@@ -119,6 +119,10 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         hdbscan_kwargs={"min_samples": args.min_samples, "cluster_selection_method": args.hdbscan_selection},
     )
     g.provenance["wall_s"] = round(time.perf_counter() - t0, 2)
+    from ..train import git_commit
+
+    g.provenance["code"] = {"commit": git_commit(("cikgwb/knowledge", "cikgwb/data"))}
+    g.provenance["command"] = "cikgwb " + " ".join(sys.argv[1:]) if sys.argv and "cikgwb" in sys.argv[0] else None
     out = (
         Path(args.out)
         if args.out
