@@ -165,9 +165,11 @@ def _add_train(sub) -> None:
     p.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2")
     p.add_argument(
         "--protocol",
-        choices=["valid", "authors"],
+        choices=["valid", "users", "authors"],
         default=None,
-        help="valid (default) or authors (selects on TEST: comparison with the paper only)",
+        help="valid (default: selects on a carve-out of train.txt), users (trains on all of train.txt, selects on "
+        "the test items of a seeded half of the test users, reports the other half; the half draw is "
+        "--set split_seed=N) or authors (selects on TEST: comparison with the paper only)",
     )
     p.add_argument("--config", default=None, help="a config.yaml to start from")
     p.add_argument("--name", default=None)

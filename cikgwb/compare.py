@@ -197,7 +197,7 @@ def compare_runs(
     if len(ds) > 1:
         raise ValueError(f"the runs are of different datasets ({sorted(map(str, ds))}): nothing to pair")
     if len({r["protocol"] for r in ra + rb}) > 1:
-        notes.append("the runs were trained under different protocols (valid / authors)")
+        notes.append("the runs were trained under different protocols (valid / users / authors)")
     metrics = [m for m in metrics if all(m in r["test"] for r in ra + rb)]
     if not metrics:
         raise ValueError("no metric is in every run's test metrics")

@@ -148,7 +148,7 @@ class TrainConfig:
     eval_batch_size: int = 1024
     selection: tuple[str, ...] = ("recall@50", "ndcg@50")
     ks: tuple[int, ...] = (20, 50, 100)
-    protocol: str = "valid"  # valid | authors (selects on TEST: comparison only)
+    protocol: str = "valid"  # valid | users (test users halved) | authors (selects on TEST: comparison only)
     seed: int = 0
     split_seed: int = 0
     device: str = "auto"
@@ -414,7 +414,7 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any] | list[str], valid
 CHOICES: dict[str, tuple[str, ...]] = {
     "schedule": ("exp", "lin", "fixed"),
     "views": ("paper", "authors"),
-    "protocol": ("valid", "authors"),
+    "protocol": ("valid", "users", "authors"),
     "precision": ("fp32", "bf16"),  # cikgwb.models.losses.PRECISIONS
 }
 #: ranges: (low, low inclusive, high, high inclusive); None: unbounded on that side

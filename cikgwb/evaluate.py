@@ -336,13 +336,15 @@ def split_masks(dataset: Any, split: str = "valid") -> tuple[sp.csr_matrix, sp.c
     """``(heldout, exclude)`` of a :class:`~cikgwb.data.Dataset` for ``split``.
 
     ``valid``: held-out = valid, masked = train. ``test``: held-out = test, masked = train +
-    valid (all of train.txt), which is also the authors' protocol's mask.
+    valid (all of train.txt), which is also the authors' protocol's mask. ``sel_half`` /
+    ``report_half`` (the ``users`` protocol): held-out = the test items of that half of the test
+    users only, masked = all of train.txt.
     """
     if split == "valid":
         return dataset.matrix("valid"), dataset.matrix("train")
-    if split == "test":
-        return dataset.matrix("test"), dataset.matrix("train_full")
-    raise ValueError(f"split must be 'valid' or 'test', got {split!r}")
+    if split in ("test", "sel_half", "report_half"):
+        return dataset.matrix(split), dataset.matrix("train_full")
+    raise ValueError(f"split must be 'valid', 'test', 'sel_half' or 'report_half', got {split!r}")
 
 
 # ----------------------------------------------------------------------------- baselines

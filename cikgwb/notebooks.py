@@ -410,7 +410,7 @@ def _grid(v: Any, ctx: dict[str, Any]) -> str | None:
 #: each returns None when the value is fine, else what was expected
 PARAM_CHECKS: dict[Any, Any] = {
     "dataset": _one_of(_datasets),
-    "protocol": _one_of(("valid", "authors")),
+    "protocol": _one_of(("valid", "users", "authors")),
     "device": _device,
     "backend": _one_of(_backends),
     "seeds": _list_of(_int_at_least(0), "seeds (integers >= 0)", none_ok=False),

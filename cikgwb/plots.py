@@ -411,7 +411,9 @@ def training_curves(
     if losses is None:
         losses = [c for c in ("loss", "loss_rec", "loss_uir", "loss_cl", "loss_kg") if c in history.columns]
     if metric is None:
-        cands = [c for c in history.columns if c.endswith("recall@50") and ("valid_" in c or "test_" in c)]
+        cands = [
+            c for c in history.columns if c.endswith("recall@50") and c.startswith(("valid_", "sel_half_", "test_"))
+        ]
         metric = cands[0] if cands else None
     fig = make_subplots(
         rows=1, cols=2, subplot_titles=("training loss terms (mean per batch)", f"{metric or 'no metric'} per epoch")

@@ -13,6 +13,9 @@ import pandas as pd
 from .paper import HEADLINE, PAPER_TABLE1, TABLE1_ORDER  # noqa: F401  (TABLE1_ORDER: re-exported)
 from .paths import runs_root
 
+#: the metric blocks of a metrics.json: the reported test, and the selection split of each protocol
+SPLITS = ("test", "valid", "sel_half")
+
 
 def summarize_seeds(run_dirs: Iterable[str | Path], out_name: str) -> Path:
     """Summary over seeds of the test (and valid) metrics: per metric ``mean``, ``std``
@@ -37,11 +40,11 @@ def summarize_seeds(run_dirs: Iterable[str | Path], out_name: str) -> Path:
             "path": str(d),
             "selected_epoch": m.get("selected_epoch"),
             "stop_reason": m.get("stop_reason"),
-            **{f"{split} {k}": v for split in ("test", "valid") for k, v in sorted(m.get(split, {}).items())},
+            **{f"{split} {k}": v for split in SPLITS for k, v in sorted(m.get(split, {}).items())},
         }
         for d, m in zip(run_dirs, ms)
     ]
-    for split in ("valid", "test"):
+    for split in SPLITS:
         keys = sorted(ms[0].get(split, {}))
         if keys:
             vals = {k: np.array([m[split][k] for m in ms if k in m.get(split, {})], dtype=float) for k in keys}
@@ -64,14 +67,18 @@ def summarize_seeds(run_dirs: Iterable[str | Path], out_name: str) -> Path:
         rows.append(
             {
                 "run": stat,
-                **{f"{split} {k}": v[stat] for split in ("test", "valid") for k, v in out.get(split, {}).items()},
+                **{f"{split} {k}": v[stat] for split in SPLITS for k, v in out.get(split, {}).items()},
             }
         )
     pd.DataFrame(rows).to_csv(path.with_suffix(".csv"), index=False)
     return path
 
 
-_SOURCE = {"valid": "ours (selected on valid)", "authors": "ours (authors' protocol: selected on TEST)"}
+_SOURCE = {
+    "users": "ours (users protocol: selected on half of the test users, reported on the other half)",
+    "valid": "ours (selected on valid)",
+    "authors": "ours (authors' protocol: selected on TEST)",
+}
 
 
 def compare_with_paper(
@@ -113,14 +120,14 @@ def compare_with_paper(
                     **{k: np.nan if ref[k] is None else ref[k] for k in HEADLINE},
                 }
             )
-        order = {"valid": 0, "authors": 1}
+        order = {"users": 0, "valid": 1, "authors": 2}
         group = group.assign(
             _stem=group["run"].astype(str).str.replace(r"-s\d+$", "", regex=True)
             if "run" in group
             else group["protocol"]
         )
         keys = group[["protocol", "_stem"]].drop_duplicates().itertuples(index=False)
-        for protocol, stem in sorted(keys, key=lambda k: (order.get(k[0], 2), str(k[0]), str(k[1]))):
+        for protocol, stem in sorted(keys, key=lambda k: (order.get(k[0], 3), str(k[0]), str(k[1]))):
             g = group[(group["protocol"] == protocol) & (group["_stem"] == stem)]
             ours = {k: float(g[f"test {k}"].astype(float).mean()) for k in HEADLINE}
             row = {

@@ -10,8 +10,10 @@ tag an optional free word (``lr1e-4``, ``authorsviews``). ``cikgwb train --name 
 stem; ``-s<seed>`` is always added.
 
 **Protocols** (:data:`PROTOCOLS`): ``valid`` trains on train, selects the epoch on valid and
-evaluates test once; ``authors`` trains on all of train.txt and selects on TEST, as the authors'
-code does (comparison with the paper's Table 1 only).
+evaluates test once; ``users`` trains on all of train.txt (the window every released input was
+built from, so none can leak into selection), selects on the test items of a seeded half of the
+test users and evaluates the other half's once; ``authors`` trains on all of train.txt and
+selects on TEST, as the authors' code does (comparison with the paper's Table 1 only).
 
 **Interests** (:func:`resolve_interests`, one meaning for every command): ``paper`` (also
 ``default`` or empty) is the dataset's released interest graph; ``none`` is no interest node
@@ -66,11 +68,14 @@ class Splits:
 PROTOCOLS = {
     "valid": Splits("valid", train="train", select="valid"),
     "authors": Splits("authors", train="train_full", select="test"),
+    "users": Splits("users", train="train_full", select="sel_half", test="report_half"),
 }
 PROTOCOL_NOTES = {
     "valid": "selection on VALID; test evaluated once at the selected epoch",
     "authors": "AUTHORS' PROTOCOL: trained on all of train.txt and selected on TEST "
     "(comparison with the paper's Table 1 only, not a headline figure)",
+    "users": "trained on all of train.txt; the test users drawn into two halves (split_seed): the epoch selected "
+    "on the SELECTION half's test items, the REPORT half's test items evaluated once (the test metrics)",
 }
 
 

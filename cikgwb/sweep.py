@@ -347,7 +347,7 @@ def _row(
                     "wall_seconds": m.get("wall_seconds"),
                 }
             )
-            for split in ("test", "valid"):
+            for split in ("test", "valid", "sel_half"):  # sel_half: the users protocol's selection split
                 for k in METRICS:
                     if k in m.get(split, {}):
                         row[f"{split} {k}"] = m[split][k]
@@ -913,7 +913,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=MODES, default="each", help="each: one at a time (default); grid: product")
     p.add_argument("--dataset", default="synthetic")
     p.add_argument("--model", default="cikgrec")
-    p.add_argument("--protocol", choices=["valid", "authors"], default="valid")
+    p.add_argument("--protocol", choices=["valid", "users", "authors"], default="valid")
     p.add_argument("--interests", default="paper")
     p.add_argument("--seeds", default="0", help="comma-separated, e.g. 0,1,2")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting for every run (repeatable)")

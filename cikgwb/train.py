@@ -24,6 +24,9 @@ attempt refuses (:class:`RunExistsError`) unless it resumes (``resume=True``) or
 training is about to start.
 
 ``protocol="valid"`` (the default) selects on the validation split and evaluates test once.
+``protocol="users"`` trains on all of train.txt, selects on the test items of a seeded half of the
+test users (``sel_half`` in the history and metrics.json) and evaluates the other half once
+(``test``, and ``test_per_user.npz``: the report half only).
 ``protocol="authors"`` trains on all of train.txt and selects on TEST, as the authors' code
 does: its figures are for comparison with the paper's Table 1 only and are labelled so.
 """
@@ -554,10 +557,16 @@ class Trainer:
             "cut": not stop_reason.startswith("early stop"),
             "calls": getattr(self, "_calls", []),
         }
-        if self.sel_split != protocol_splits(tc.protocol).test:  # selected on valid: test evaluated once now
+        if self.sel_split != protocol_splits(tc.protocol).test:  # selected apart from test: test evaluated once now
             test = self._evaluate(model, self.test_heldout, self.test_exclude)
-            out["valid"] = sel.metrics
+            out[self.sel_split] = sel.metrics  # "valid" or "sel_half": never a table's result
             out["test"] = test.metrics
+            if tc.protocol == "users":
+                n_rep, n_sel = test.n_users_evaluated, sel.n_users_evaluated
+                out["test_users"] = (
+                    f"report half: {n_rep} of the {n_rep + n_sel} test users (split_seed {tc.split_seed}); "
+                    f"the other {n_sel} selected the epoch"
+                )
         else:
             test = sel
             out["test"] = sel.metrics

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from .split import TEST_HALVES, split_test_users
+
 
 @dataclass
 class Dataset:
@@ -48,9 +50,27 @@ class Dataset:
         full = self.meta.get("_train_full")
         return full if full is not None else np.concatenate([self.train, self.valid])
 
+    @property
+    def split_seed(self) -> int:
+        """The seed of the valid carve-out and of the ``users`` protocol's half draw."""
+        return int(self.meta.get("split", {}).get("seed", 0))
+
+    def pairs(self, split: str = "train") -> np.ndarray:
+        """The ``(user, item)`` pairs of a split: train, valid, test, train_full, or one half of
+        the test users (``sel_half``, ``report_half``: :func:`~cikgwb.data.split.split_test_users`
+        with :attr:`split_seed`), in file order. An unknown name is a ``ValueError`` naming them."""
+        if split in TEST_HALVES:
+            selection = split_test_users(self.test, self.n_users, self.split_seed)
+            keep = selection[self.test[:, 0]]
+            return self.test[keep if split == "sel_half" else ~keep]
+        named = {"train": self.train, "valid": self.valid, "test": self.test, "train_full": self.train_full}
+        if split not in named:
+            raise ValueError(f"split={split!r}: expected one of {', '.join([*named, *TEST_HALVES])}")
+        return named[split]
+
     def matrix(self, split: str = "train") -> sp.csr_matrix:
-        """Binary user x item CSR matrix of a split: train, valid, test or train_full."""
-        pairs = {"train": self.train, "valid": self.valid, "test": self.test, "train_full": self.train_full}[split]
+        """Binary user x item CSR matrix of a split (:meth:`pairs`)."""
+        pairs = self.pairs(split)
         m = sp.csr_matrix(
             (np.ones(len(pairs), dtype=np.float32), (pairs[:, 0], pairs[:, 1])), shape=(self.n_users, self.n_items)
         )
@@ -59,8 +79,8 @@ class Dataset:
         return m
 
     def user_items(self, split: str = "train") -> list[np.ndarray]:
-        """Per user, the items of a split in file order."""
-        pairs = {"train": self.train, "valid": self.valid, "test": self.test, "train_full": self.train_full}[split]
+        """Per user, the items of a split (:meth:`pairs`) in file order."""
+        pairs = self.pairs(split)
         order = np.argsort(pairs[:, 0], kind="stable")
         bounds = np.searchsorted(pairs[order, 0], np.arange(self.n_users + 1))
         items = pairs[order, 1]

@@ -1,4 +1,6 @@
-"""The validation carve-out of docs/method.md section 1: a seeded 1/8 of each user's train.txt items."""
+"""The seeded splits of docs/method.md section 1: the validation carve-out (a seeded 1/8 of each
+user's train.txt items) and the ``users`` protocol's draw of the test users into a selection half
+and a report half."""
 
 from __future__ import annotations
 
@@ -32,3 +34,23 @@ def split_valid(pairs: np.ndarray, n_users: int, seed: int = 0) -> tuple[np.ndar
     is_valid = np.zeros(len(pairs), dtype=bool)
     is_valid[order] = is_valid_sorted
     return pairs[~is_valid], pairs[is_valid]
+
+
+#: the two halves of the ``users`` protocol (docs/method.md section 1b)
+TEST_HALVES = ("sel_half", "report_half")
+
+
+def split_test_users(test_pairs: np.ndarray, n_users: int, seed: int = 0) -> np.ndarray:
+    """The ``users`` protocol's draw: a boolean mask over users, True for the selection half.
+
+    The users with at least one test item, in id order, are shuffled by one PCG64 stream seeded
+    with ``(seed, 1)`` (a stream of its own: it does not repeat the valid carve-out's draw of the
+    same seed); the first ``ceil(n / 2)`` form the selection half, the rest the report half.
+    Users without test items are in neither half (False here, and absent from the report half).
+    """
+    test_pairs = np.asarray(test_pairs, dtype=np.int64).reshape(-1, 2)
+    users = np.unique(test_pairs[:, 0])
+    order = np.random.Generator(np.random.PCG64([int(seed), 1])).permutation(len(users))
+    selection = np.zeros(int(n_users), dtype=bool)
+    selection[users[order[: (len(users) + 1) // 2]]] = True
+    return selection
