@@ -15,10 +15,12 @@ Two paired comparisons of the test metrics at each run's selected epoch (``metri
   difference / standard deviation of the differences) and the matched-pairs rank-biserial
   correlation ``r = (R+ - R-) / (R+ + R-)`` (Kerby 2014; +1: every non-zero difference favours A).
 
-P-values are two-sided and not corrected for the several metrics compared. Users are not
-independent draws of the same model (they share a model), so the over-users test says whether
-the two rankings differ on *these* users, not whether a retrained model would: the over-seeds
-test answers that.
+P-values are two-sided. One comparison's are not corrected for the several metrics compared;
+where several tests decide one question (a table of the claims, the interest-graph comparison),
+:func:`holm` adjusts them together as one family. Every p-value is conditional on the dataset's
+one published train/test split (:data:`SPLIT_NOTE`). Users are not independent draws of the same
+model (they share a model), so the over-users test says whether the two rankings differ on
+*these* users, not whether a retrained model would: the over-seeds test answers that.
 
 A side is one or more run folders: a folder with ``metrics.json``, a run name under
 ``<reports>/runs``, or a seed-less stem (``reports/runs/book-crossing-cikgrec-valid`` for all
@@ -38,6 +40,12 @@ import numpy as np
 
 DEFAULT_METRICS = ("recall@50", "ndcg@50", "recall@100", "ndcg@100")
 ALPHA = 0.05
+#: what every p-value of this project is conditional on (said wherever p-values are reported)
+SPLIT_NOTE = (
+    "every p-value is conditional on the dataset's one published train/test split: it counts the "
+    "variation over training seeds (over seeds) or over these test users (over users), not over other "
+    "splits of the data"
+)
 
 
 # ----------------------------------------------------------------------------- runs
@@ -144,6 +152,20 @@ def rank_biserial(d: np.ndarray) -> float:
     r = stats.rankdata(np.abs(nz))
     pos, neg = r[nz > 0].sum(), r[nz < 0].sum()
     return float((pos - neg) / (pos + neg))
+
+
+def holm(pvals: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of one family of p-values (Holm 1979: the i-th smallest of m is
+    multiplied by m - i + 1, then made non-decreasing, capped at 1). NaN entries (no test) are left
+    out of the family and stay NaN. Neither scipy (BH / BY only) nor the project's other
+    dependencies have it, so it is these few lines."""
+    p = np.asarray(pvals, dtype=np.float64)
+    out = np.full(len(p), np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = len(order)
+    out[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    return out.tolist()
 
 
 def paired_summary(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
@@ -263,13 +285,20 @@ def compare_sides(
     metrics: Sequence[str] = DEFAULT_METRICS,
     runs_root: str | Path | None = None,
     extra_pairs: Sequence[tuple[str, str]] = (),
+    tested: Sequence[str] | None = None,
+    compute_missing: bool = True,
 ) -> dict[str, Any]:
     """Several variants of one model side by side (e.g. CIKGRec on four interest graphs):
     ``sides`` are ``(label, run spec)`` (a spec as for :func:`resolve_runs`; a side without a
     finished run is listed as missing), each summarised as mean +- std over its seeds, and each
     compared with the ``reference`` side (and any ``extra_pairs``) by :func:`compare_runs`: over
     seeds on the seeds both sides have (from two), over users on every run of each side that has
-    per-user metrics (each user's metric averaged over the side's seeds)."""
+    per-user metrics (each user's metric averaged over the side's seeds).
+
+    The tests of the ``tested`` metrics (default the first two) are one family: their p-values
+    (Wilcoxon over users, t over seeds) get :func:`holm`'s adjustment, ``p_holm`` in each row, and
+    ``family`` says how many tests it holds. ``compute_missing=False`` reads the committed files
+    only (no per-user file is rebuilt from a checkpoint)."""
     rows: list[dict[str, Any]] = []
     runs: dict[str, list[dict[str, Any]]] = {}
     for label, spec in sides:
@@ -302,32 +331,56 @@ def compare_sides(
             "notes": [],
         }
         if runs[a] and runs[b]:  # over seeds on the common seeds, over users on the runs with per-user metrics
-            res = compare_runs([r["path"] for r in runs[a]], [r["path"] for r in runs[b]], metrics)
+            res = compare_runs(
+                [r["path"] for r in runs[a]], [r["path"] for r in runs[b]], metrics, compute_missing=compute_missing
+            )
             t["seeds"], t["user_seeds"] = res["paired_seeds"], res["user_seeds"]
             t["seed_rows"], t["user_rows"] = res["seeds"], res["users"]
             # the sides' table gives the seeds of each test; a run without per-user metrics is noted below
             skip = ("over seeds:", "over users: only")
             t["notes"] = [n for n in res["notes"] if PER_USER_NOTE not in n and not n.startswith(skip)]
         for r in runs[a] + runs[b]:
-            if not _has_per_user(r):
+            if not _has_per_user(r, compute_missing):
                 t["notes"].append(
-                    f"{r['name']}: no per-user metrics (no test_per_user.npz and no checkpoint): over seeds only"
+                    f"{r['name']}: no per-user metrics (no test_per_user.npz"
+                    + (" and no checkpoint" if compute_missing else "")
+                    + "): over seeds only"
                 )
         if not runs[a] or not runs[b]:
             t["notes"].append("a side is missing: no finished run")
         tests.append(t)
-    return {"sides": rows, "reference": reference, "metrics": list(metrics), "tests": tests}
+    tested = list(tested or metrics[:2])
+    family = [
+        (row, "p_wilcoxon" if kind == "user_rows" else "p_t")
+        for t in tests
+        for kind in ("user_rows", "seed_rows")
+        for row in t[kind]
+        if row["metric"] in tested
+    ]
+    for (row, _), adj in zip(family, holm([row[key] for row, key in family])):
+        row["p_holm"] = adj
+    return {
+        "sides": rows,
+        "reference": reference,
+        "metrics": list(metrics),
+        "tested": tested,
+        "family": len(family),
+        "tests": tests,
+    }
 
 
-def _has_per_user(run: dict[str, Any]) -> bool:
+def _has_per_user(run: dict[str, Any], or_checkpoint: bool = True) -> bool:
     from .train import PER_USER_FILE, find_checkpoint
 
-    return (run["path"] / PER_USER_FILE).exists() or find_checkpoint(run["path"], "best.pt") is not None
+    if (run["path"] / PER_USER_FILE).exists():
+        return True
+    return or_checkpoint and find_checkpoint(run["path"], "best.pt") is not None
 
 
 def sides_markdown(res: dict[str, Any]) -> str:
     """The tables of :func:`compare_sides` as markdown: the sides (mean +- std over seeds) and the
-    paired tests (over users; over seeds where two or more are shared)."""
+    paired tests of the tested metrics (over users; over seeds where two or more are shared), each
+    p-value with its Holm-adjusted value within the table's family."""
     from tabulate import tabulate
 
     def cell(v: dict[str, Any]) -> str:
@@ -345,7 +398,7 @@ def sides_markdown(res: dict[str, Any]) -> str:
         if not t["user_rows"] and not t["seed_rows"]:
             rows.append([t["a"], t["b"], seeds_u, "-", "-", "-"])
             continue
-        for m in metrics[:2]:
+        for m in res.get("tested", metrics[:2]):
             u = next((x for x in t["user_rows"] if x["metric"] == m), None)
             s = next((x for x in t["seed_rows"] if x["metric"] == m), None)
             rows.append(
@@ -355,9 +408,11 @@ def sides_markdown(res: dict[str, Any]) -> str:
                     seeds_u,
                     m,
                     f"{u['mean_diff']:+.4f} [{u['ci95'][0]:+.4f}, {u['ci95'][1]:+.4f}], p {_p(u['p_wilcoxon'])}"
+                    f" (Holm {_p(u.get('p_holm'))})"
                     if u
                     else "-",
-                    f"{s['mean_diff']:+.4f} over seeds {', '.join(map(str, t['seeds']))}, p(t) {_p(s['p_t'])}"
+                    f"{s['mean_diff']:+.4f} [{s['ci95'][0]:+.4f}, {s['ci95'][1]:+.4f}] over seeds "
+                    f"{', '.join(map(str, t['seeds']))}, p(t) {_p(s['p_t'])} (Holm {_p(s.get('p_holm'))})"
                     if s
                     else f"needs 2 common seeds (has {len(t['seeds'])})",
                 ]
@@ -370,8 +425,8 @@ def sides_markdown(res: dict[str, Any]) -> str:
                 "B",
                 "seeds A / B (users)",
                 "metric",
-                "A-B over users [95% CI], Wilcoxon p",
-                "A-B over paired seeds",
+                "A-B over users [95% CI], Wilcoxon p (Holm)",
+                "A-B over paired seeds [95% CI], p(t) (Holm)",
             ],
             tablefmt="github",
             disable_numparse=True,
@@ -379,6 +434,14 @@ def sides_markdown(res: dict[str, Any]) -> str:
         "",
     ]
     notes = list(dict.fromkeys(n for t in res["tests"] for n in t["notes"] if not n.startswith("over seeds: ")))
+    if "family" in res:
+        notes.insert(
+            0,
+            f"Holm: the {res['family']} p-values of this table are one family (Holm 1979, step-down), the "
+            f"adjusted value in brackets; a difference counts at Holm p < {ALPHA}. Over users with one seed a "
+            f"side, two trained models are compared, and seed-to-seed variation is not in the p-value. "
+            f"{SPLIT_NOTE[0].upper()}{SPLIT_NOTE[1:]}.",
+        )
     out += [f"- {n}" for n in notes] + ([""] if notes else [])
     return "\n".join(out)
 
@@ -436,7 +499,9 @@ def format_report(res: dict[str, Any]) -> str:
     lines = [
         f"A: {res['a']['model']} {', '.join(Path(r).name for r in res['a']['runs'])}",
         f"B: {res['b']['model']} {', '.join(Path(r).name for r in res['b']['runs'])}",
-        f"dataset {res['dataset']}; differences are A - B; two-sided p-values (* below {res['alpha']})",
+        f"dataset {res['dataset']}; differences are A - B; two-sided p-values (* below {res['alpha']}), not "
+        "adjusted for the several metrics",
+        f"{SPLIT_NOTE[0].upper()}{SPLIT_NOTE[1:]}.",
         "",
     ]
 

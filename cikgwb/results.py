@@ -37,6 +37,7 @@ from .paper import HEADLINE, PAPER_TABLE1, PAPER_TABLE3, TABLE1_ORDER, VARIANTS
 
 # the run layer's functions, re-exported for the notebooks that import them from here
 from .runs import (  # noqa: F401
+    PROVENANCE_MARKS,
     VARIANT_OVERRIDES,
     baseline_variant,
     has_checkpoint,
@@ -60,7 +61,9 @@ def _seed(v: Any) -> str:
 def results_markdown(runs: pd.DataFrame, datasets: list[str] | None = None, models: list[str] | None = None) -> str:
     """Every finished run (one row each, Table 1 metrics at its selected epoch) with the
     paper's Table 1 figures below each (dataset, model): the README's results table, from
-    ``cikgwb results``. ``epochs``: selected / run, and how the run ended. Empty when no run matches."""
+    ``cikgwb results``. ``epochs``: selected / run, and how the run ended. A seed marked
+    :data:`PROVENANCE_SIGNS` was trained from a dirty tree or by more than one commit
+    (:func:`cikgwb.runs.provenance_flags`; a footnote says so). Empty when no run matches."""
     r = runs
     if datasets:
         r = r[r["dataset"].isin(datasets)]
@@ -91,7 +94,8 @@ def results_markdown(runs: pd.DataFrame, datasets: list[str] | None = None, mode
             ep = "" if x["epochs"] is None or pd.isna(x["epochs"]) else int(x["epochs"])
             lines.append(
                 f"| {d} | {x['model']} | {x['variant']} | {prot.get(x['protocol'], x['protocol'])} | "
-                f"{(x['views'] or '') if x['model'] == 'cikgrec' else ''} | {_seed(x['seed'])} | {x['device']} | "
+                f"{(x['views'] or '') if x['model'] == 'cikgrec' else ''} | {_seed(x['seed'])}{_marks(x)} | "
+                f"{x['device']} | "
                 f"{sel} / {ep}, {how} | " + " | ".join(fmt(x[f"test {k}"]) for k in HEADLINE) + " |"
             )
         paper = PAPER_TABLE1.get(d, {}).get(model)
@@ -99,7 +103,30 @@ def results_markdown(runs: pd.DataFrame, datasets: list[str] | None = None, mode
             lines.append(
                 f"| {d} | {model} | *paper, Table 1* | authors | | | | | " + " | ".join(fmt(v) for v in paper) + " |"
             )
-    return "\n".join(lines) + "\n"
+    used = {f for v in r.get("provenance", pd.Series(dtype=str)).fillna("") for f in str(v).split(",") if f}
+    notes = [f"{PROVENANCE_SIGNS[f]} {PROVENANCE_MARKS[f]}." for f in PROVENANCE_SIGNS if f in used]
+    return "\n".join(lines) + "\n" + ("\n" + "\n\n".join(notes) + "\n" if notes else "")
+
+
+#: the mark of each provenance flag (:data:`cikgwb.runs.PROVENANCE_MARKS`) in the tables
+PROVENANCE_SIGNS = {"dirty": "†", "commits": "‡"}
+
+
+def _marks(x: Any) -> str:
+    """A run row's provenance marks (:data:`PROVENANCE_SIGNS`), e.g. ``" †"``; empty if none."""
+    flags = [f for f in str(x.get("provenance") or "").split(",") if f]
+    return (" " + "".join(PROVENANCE_SIGNS[f] for f in flags)) if flags else ""
+
+
+def _flagged_seeds(d: pd.DataFrame) -> str:
+    """The seeds of ``d`` whose run is flagged (:data:`PROVENANCE_SIGNS`), e.g. ``"† 0; ‡ 1"``."""
+    if "provenance" not in d:
+        return ""
+    out = []
+    for flag, sign in PROVENANCE_SIGNS.items():
+        seeds = [_seed(s) for s, v in zip(d["seed"], d["provenance"].fillna("")) if flag in str(v).split(",")]
+        out += [f"{sign} {','.join(sorted(seeds))}"] if seeds else []
+    return "; ".join(out)
 
 
 def _fmt(mean: float, std: float, n: int) -> str:
@@ -114,7 +141,8 @@ def aggregate(
     metrics: tuple[str, ...] = HEADLINE,
 ) -> pd.DataFrame:
     """Mean and sample std over seeds per ``keys``; with ``seeds``, ``n``, ``devices``,
-    ``converged`` (all runs early-stopped) and one ``<metric>`` text cell per metric
+    ``converged`` (all runs early-stopped), ``provenance`` (:func:`_flagged_seeds`) and one
+    ``<metric>`` text cell per metric
     (``mean ± std``). Of several runs with the same keys and seed only the newest counts; runs
     cut by a time limit are left out of a cell that has converged runs (``left out`` counts them)."""
     if runs.empty:
@@ -140,6 +168,7 @@ def aggregate(
         row["n"] = len(d)
         row["devices"] = ",".join(sorted({str(x) for x in d["device"]}))
         row["converged"] = bool(d["converged"].all())
+        row["provenance"] = _flagged_seeds(d)
         for k in metrics:
             v = d[f"test {k}"].astype(float)
             row[f"{k} mean"] = float(v.mean())
@@ -162,7 +191,9 @@ def table1(
     """Table 1: per dataset x model x protocol, mean ± std of the test metrics over seeds, the
     paper's figure (authors' protocol) beside it, and a row marked ``missing`` for every
     expected combination without a run (the real datasets x (CIKGRec, LightGCN and the
-    registered baselines) x every protocol); other datasets (synthetic) list only their runs."""
+    registered baselines) x every protocol); other datasets (synthetic) list only their runs.
+    ``provenance`` names the seeds trained from a dirty tree or by more than one commit
+    (:func:`_flagged_seeds`)."""
     full = runs[runs["variant"].isin(["full", "-"])] if not runs.empty else runs
     agg = aggregate(full)
     if datasets is None:
@@ -208,6 +239,7 @@ def table1(
                         "n": h["n"],
                         "devices": h["devices"],
                         "converged": h["converged"],
+                        "provenance": h["provenance"],
                     }
                     for i, k in enumerate(HEADLINE):
                         r[k] = h[k]
@@ -234,7 +266,7 @@ def table3(
 ) -> pd.DataFrame:
     """Table 3 (ablations, R@100 / N@100) of ``dataset``: one row per variant and protocol,
     ``missing`` where no run exists (on ml1m with why: :data:`ML1M_MISSING`), the paper's
-    figures of that dataset beside them."""
+    figures of that dataset beside them; ``provenance`` as in :func:`table1`."""
     d = runs[(runs["dataset"] == dataset) & (runs["model"] == "cikgrec")] if not runs.empty else runs
     agg = aggregate(d, metrics=("recall@100", "ndcg@100")) if len(d) else pd.DataFrame()
     rows = []
@@ -273,6 +305,7 @@ def table3(
                         "seeds": h["seeds"],
                         "n": h["n"],
                         "devices": h["devices"],
+                        "provenance": h["provenance"],
                         "recall@100": h["recall@100"],
                         "ndcg@100": h["ndcg@100"],
                         "recall@100 mean": h["recall@100 mean"],
@@ -290,6 +323,7 @@ def table3(
         "seeds",
         "n",
         "devices",
+        "provenance",
         "status",
         "recall@100",
         "ndcg@100",

@@ -264,14 +264,18 @@ def _apply_path(ds: Any, src: InterestSource) -> Any:
 # ----------------------------------------------------------------------------- caller resolves
 def resolve_config(cfg: Any) -> Any:
     """A resolved copy of a run config (``cfg`` is not changed): its name (:func:`name_of`)
-    and, for ``interests: none``, ``model.no_interests``. Checks the interest source and the
-    protocol (errors name them)."""
+    and, for ``interests: none``, ``model.no_interests``; a model that reads no interest graph
+    (a baseline, LightGCN, CIKGRec with ``no_interests``) gets ``interests: none``, so that its
+    ``config.yaml`` says what the model read. Checks the interest source and the protocol (errors
+    name them)."""
     src = resolve_interests(cfg.interests)
     protocol_splits(cfg.train.protocol)
     out = copy.deepcopy(cfg)
     out.name = name_of(cfg)
     if src.kind == "none" and hasattr(out.model, "no_interests"):  # a model that reads interests (CIKGRec)
         out.model.no_interests = True
+    if not out.model.reads_interest_graph():
+        out.interests = "none"
     return out
 
 
@@ -335,7 +339,28 @@ INDEX_COLUMNS = [
     "finished_at",
     "path",
     "epochs",
+    "provenance",
 ] + [f"{s} {k}" for s in ("test", "valid") for k in HEADLINE]
+
+#: the marks of :func:`provenance_flags`, and what each means (tables print them with a footnote)
+PROVENANCE_MARKS = {
+    "dirty": "trained from a work tree with uncommitted changes (its git_commit ends in -dirty): the "
+    "code that ran is not exactly the commit named",
+    "commits": "its calls and metrics.json name more than one commit (resumed, or finished, at another "
+    "commit than the one it started at): more than one version of the code trained it",
+}
+
+
+def provenance_flags(m: dict[str, Any]) -> str:
+    """What a run's ``metrics.json`` (``m``) says against its code's provenance, from its
+    ``git_commit`` and the commit of each of its ``calls``: ``"dirty"``, ``"commits"`` (see
+    :data:`PROVENANCE_MARKS`), both comma-separated, or ``""``."""
+    commits = [str(c["git_commit"]) for c in m.get("calls") or [] if c.get("git_commit")]
+    commits += [str(m["git_commit"])] if m.get("git_commit") else []
+    flags = ["dirty"] if any(c.endswith("-dirty") for c in commits) else []
+    if len({c.removesuffix("-dirty") for c in commits}) > 1:
+        flags.append("commits")
+    return ",".join(flags)
 
 
 def _count_lines(path: Path) -> int | None:
@@ -375,6 +400,7 @@ def _index_row(p: Path, root: Path, variants: bool = True) -> dict[str, Any] | N
         "finished_at": m.get("finished_at"),
         "path": str(p.parent),
         "epochs": m.get("epochs_run") or _count_lines(p.parent / "history.jsonl"),
+        "provenance": provenance_flags(m),
     }
     for split in ("test", "valid"):
         for k in HEADLINE:
@@ -389,7 +415,8 @@ def run_index(
     too: ``run`` is then the path below its root; a folder found under two roots counts once).
 
     Columns: ``run, dataset, model, variant, protocol, views, seed, interests, selected_epoch,
-    max_epochs, converged, stop_reason, device, wall_seconds, finished_at, path, epochs``,
+    max_epochs, converged, stop_reason, device, wall_seconds, finished_at, path, epochs,
+    provenance`` (:func:`provenance_flags`),
     ``test <metric>`` / ``valid <metric>`` for Recall/NDCG@50/100, then ``name`` (the folder's
     name) and ``artefact`` (its ``explorer.npz`` or None). ``converged`` is False for runs cut
     by ``max_epochs`` or a time limit. A ``metrics.json`` that is not valid JSON is an error naming

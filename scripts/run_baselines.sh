@@ -116,9 +116,9 @@ MODELS="$MODELS" DATASETS="$DATASETS" $PY - <<'PY'
 import os
 from tabulate import tabulate
 from cikgwb.reports import compare_with_paper
-from cikgwb.results import runs_table
-from cikgwb.train import REPORTS
-table = compare_with_paper(runs_table(REPORTS / "runs"), models=os.environ["MODELS"].split(),
+from cikgwb.paths import runs_root
+from cikgwb.runs import runs_table
+table = compare_with_paper(runs_table(runs_root()), models=os.environ["MODELS"].split(),
                            datasets=os.environ["DATASETS"].split())
 table = table.astype(object).where(table.notna(), None)
 print(tabulate(table, headers="keys", showindex=False, floatfmt=".4f", missingval="-"))
