@@ -88,6 +88,7 @@ def _load(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
                 "path": p,
                 "name": m.get("name", p.name),
                 "seed": m.get("seed"),
+                "split_seed": m.get("split_seed"),
                 "dataset": m.get("dataset"),
                 "protocol": m.get("protocol"),
                 "model": m.get("model"),
@@ -236,6 +237,13 @@ def compare_runs(
     }
     by_a, by_b = {r["seed"]: r for r in ra}, {r["seed"]: r for r in rb}
     common = sorted(set(by_a) & set(by_b))
+    for s in common:  # a seed's two runs must share the split (the users protocol draws its halves from it)
+        sa, sb = by_a[s]["split_seed"], by_b[s]["split_seed"]
+        if sa is not None and sb is not None and sa != sb:
+            raise ValueError(
+                f"seed {s}: {by_a[s]['path']} has split_seed {sa}, {by_b[s]['path']} split_seed {sb}: "
+                "runs paired by seed must share the split"
+            )
     out["paired_seeds"] = common
     if len(common) >= 2:
         for m in metrics:

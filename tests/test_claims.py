@@ -345,3 +345,17 @@ def test_committed_claims_and_readme_blocks_match_the_runs():
 def test_committed_configs_say_which_interest_graph_the_model_read():
     """No run folder's config.yaml names an interest graph its metrics.json says the model did not read."""
     assert _script("migrate_config_interests").disagreeing(REPO / "reports") == []
+
+
+def test_runs_of_one_seed_on_different_splits_are_not_paired(tmp_path):
+    """Under the users protocol a seed's split_seed draws the report half: two runs of seed 0 on other
+    halves compare different users, so pairing them is refused by name."""
+    from cikgwb.compare import compare_runs
+
+    test = {"recall@50": 0.1, "ndcg@50": 0.05}
+    for side, split in (("a", 0), ("b", 1)):
+        (tmp_path / side).mkdir()
+        m = {"seed": 0, "split_seed": split, "dataset": "bc", "protocol": "users", "model": side, "test": test}
+        (tmp_path / side / "metrics.json").write_text(json.dumps(m))
+    with pytest.raises(ValueError, match="seed 0: .* has split_seed 0, .* split_seed 1"):
+        compare_runs([tmp_path / "a"], [tmp_path / "b"], compute_missing=False)
