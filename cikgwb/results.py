@@ -86,6 +86,8 @@ def results_markdown(runs: pd.DataFrame, datasets: list[str] | None = None, mode
             how = (
                 "early stop"
                 if stop.startswith("early stop")
+                else "closed form (fitted once)"
+                if stop.startswith("closed form")
                 else "cut: time limit"
                 if stop.startswith("time limit")
                 else "cut: max_epochs"

@@ -87,6 +87,16 @@ def protocol_splits(protocol: str) -> Splits:
         raise ValueError(f"protocol={protocol!r}: expected one of {', '.join(PROTOCOLS)}") from None
 
 
+#: the stop reason of a closed-form model (EASE, ItemKNN, GF-CF, MostPop): fitted once, complete
+CLOSED_FORM_STOP = "closed form: fitted once from the training pairs (no epochs to select)"
+
+
+def converged(stop_reason: str | None) -> bool:
+    """Whether a run ended complete: early-stopped, or a closed-form model fitted once (not cut
+    by ``max_epochs`` or a time limit)."""
+    return str(stop_reason or "").startswith(("early stop", "closed form:"))
+
+
 # ----------------------------------------------------------------------------- names
 VARIANT_SLUGS = {
     "full": "",
@@ -312,10 +322,22 @@ def baseline_variant(cfg: dict[str, Any]) -> str:
     return variant_label(cfg)
 
 
-def variant_of(cfg: dict[str, Any]) -> str:
+#: beside a run whose settings were chosen on the selection split from a grid (``cikgwb sweep
+#: --select``): the sweep, the split, every point's selection score and the chosen point
+GRID_SELECTION_FILE = "grid_selection.json"
+
+
+def variant_of(cfg: dict[str, Any], run_dir: str | Path | None = None) -> str:
     """Table 3 variant of a run's config dict (:func:`cikgrec_variant`); a baseline's is
-    :func:`baseline_variant`."""
+    :func:`baseline_variant`, or ``"-"`` (its model's row) where its settings were chosen on the
+    selection split from a grid (a :data:`GRID_SELECTION_FILE` in ``run_dir``)."""
     m = cfg.get("model", {})
+    if (
+        m.get("model", "cikgrec") != "cikgrec"
+        and run_dir is not None
+        and (Path(run_dir) / GRID_SELECTION_FILE).is_file()
+    ):
+        return "-"
     if m.get("model", "cikgrec") != "cikgrec":
         return baseline_variant(cfg)
     return cikgrec_variant(m, cfg.get("interests"))
@@ -385,7 +407,13 @@ def _index_row(p: Path, root: Path, variants: bool = True) -> dict[str, Any] | N
         "dataset": m.get("dataset"),
         "model": m.get("model"),
         "variant": (
-            None if not variants else variant_of(cfg) if cfg else "full" if m.get("model") == "cikgrec" else "-"
+            None
+            if not variants
+            else variant_of(cfg, p.parent)
+            if cfg
+            else "full"
+            if m.get("model") == "cikgrec"
+            else "-"
         ),
         "protocol": m.get("protocol"),
         "views": m.get("views"),
@@ -393,7 +421,7 @@ def _index_row(p: Path, root: Path, variants: bool = True) -> dict[str, Any] | N
         "interests": m.get("interests"),
         "selected_epoch": m.get("selected_epoch"),
         "max_epochs": cfg.get("train", {}).get("max_epochs"),
-        "converged": stop.startswith("early stop"),
+        "converged": converged(stop),
         "stop_reason": stop,
         "device": m.get("device"),
         "wall_seconds": m.get("wall_seconds"),

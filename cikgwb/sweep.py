@@ -15,7 +15,15 @@ notebook, with the grid's names as notebook parameters), at most ``--jobs`` at a
 ``--no-resume``; ``--collect`` starts nothing and tabulates the runs already finished (trained
 elsewhere with the same settings and run names), a ``missing`` row for each other point.
 ``--preset figure5`` is the paper's Figure 5 grid (:data:`cikgwb.paper.FIGURE5_GRID`).
-Everything goes under ``reports/sweeps/<name>/``::
+``--preset grid`` is the model's own grid (``Config.GRID``: EASE, ItemKNN, GF-CF in
+:mod:`cikgwb.models.simple`), every combination, in ``reports/sweeps/<dataset>-<model>-<protocol>``.
+
+Choosing a point. ``--select`` then takes, per seed, the point with the best selection score on
+the protocol's selection split (valid, or the ``users`` protocol's selection half; never test,
+so ``authors`` is refused) and trains it again as the model's ordinary run in ``reports/runs/``
+with ``grid_selection.json`` beside it (:func:`land_choice`); ``selection.csv`` lists the
+choices. ``--split-seed-is-seed`` gives run seed ``i`` ``split_seed=i`` (the users protocol's
+pairing). Everything goes under ``reports/sweeps/<name>/``::
 
     sweep.json     the spec: dataset, model, protocol, seeds, mode, grid, base values, command
     results.csv    one row per point x seed: parameter values (config names), seed, status,
@@ -59,7 +67,7 @@ from typing import Any
 import pandas as pd
 
 from .paper import FIGURE5_GRID
-from .runs import run_name, split_run_name
+from .runs import run_name, run_stem, split_run_name
 
 ALIASES = {
     "alpha": "mask_alpha",
@@ -164,10 +172,13 @@ class SweepSpec:
     base: dict[str, Any] = field(default_factory=dict)  # --set overrides for every point
     interests: str = "paper"
     notebook: str | None = None
+    split_seed_is_seed: bool = False  # each run gets split_seed = its seed (the users protocol's pairing)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode={self.mode!r}: expected one of {MODES}")
+        if self.split_seed_is_seed and "split_seed" in {**self.base, **self.grid}:
+            raise ValueError("--split-seed-is-seed sets each run's split_seed to its seed: do not also give split_seed")
         if not self.grid:
             raise ValueError("the grid is empty: give at least one --grid NAME=v1,v2,... (or --preset)")
         if not re.fullmatch(r"[A-Za-z0-9_.+-]+", self.name):
@@ -258,8 +269,9 @@ class SweepSpec:
 
 
 # ----------------------------------------------------------------------------- running
-def _train_args(spec: SweepSpec, point: dict[str, Any]) -> list[str]:
-    """The ``cikgwb train`` settings of one point (dataset, model, protocol, interests, --set)."""
+def _train_args(spec: SweepSpec, point: dict[str, Any], seed: int | None = None) -> list[str]:
+    """The ``cikgwb train`` settings of one point (dataset, model, protocol, interests, --set) and,
+    with ``split_seed_is_seed``, ``split_seed`` = the run's ``seed``."""
     args = [
         "--dataset",
         spec.dataset,
@@ -272,6 +284,8 @@ def _train_args(spec: SweepSpec, point: dict[str, Any]) -> list[str]:
     ]
     for k, v in {**spec.base, **point}.items():
         args += ["--set", f"{k}={_fmt(v)}"]
+    if spec.split_seed_is_seed and seed is not None:
+        args += ["--set", f"split_seed={int(seed)}"]
     return args
 
 
@@ -279,7 +293,7 @@ def _train_cmd(spec: SweepSpec, point: dict[str, Any], seed: int, name: str, res
     # --resume: a run cut short (a killed worker, a time-out) continues from its last checkpoint;
     # without a checkpoint it starts afresh. --overwrite (sweep --no-resume): train again.
     run = ["--seeds", str(seed), "--name", split_run_name(name)[0], "--quiet", "--resume" if resume else "--overwrite"]
-    return [sys.executable, "-m", "cikgwb", "train", *_train_args(spec, point), *run]
+    return [sys.executable, "-m", "cikgwb", "train", *_train_args(spec, point, seed), *run]
 
 
 def queue_lines(spec: SweepSpec) -> list[str]:
@@ -291,7 +305,7 @@ def queue_lines(spec: SweepSpec) -> list[str]:
     if spec.notebook:
         raise ValueError("--queue: a notebook sweep has no training runs to queue")
     return [
-        f"{split_run_name(spec.run_name(p, s))[0]} {s} {shlex.join(_train_args(spec, p))}"
+        f"{split_run_name(spec.run_name(p, s))[0]} {s} {shlex.join(_train_args(spec, p, s))}"
         for p in spec.points()
         for s in spec.seeds
     ]
@@ -564,6 +578,15 @@ def _task_env(base: dict[str, str], threads: int) -> dict[str, str]:
     }
 
 
+def sweep_folder(name: str, out_root: str | Path | None = None) -> Path:
+    """``<out_root>/<name>`` (a relative ``out_root`` counts from the project; default ``<reports>/sweeps``)."""
+    from .paths import project_root, reports_root
+
+    root = project_root()
+    out_root = Path(out_root) if out_root is not None else reports_root(root) / "sweeps"
+    return (out_root if out_root.is_absolute() else root / out_root) / name
+
+
 def run_sweep(
     spec: SweepSpec,
     out_root: str | Path | None = None,
@@ -590,7 +613,7 @@ def run_sweep(
     ``<sweep>/runs/`` (made by an earlier sweep, or by ``cikgwb train --name <run>`` with the
     same settings, e.g. from a queue of single-thread lanes) and a ``missing`` row for every
     other point, so a figure can be drawn from what exists while the rest still runs."""
-    from .paths import data_dir, project_root, reports_root
+    from .paths import data_dir, project_root
 
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
@@ -600,8 +623,7 @@ def run_sweep(
         raise ValueError(f"--gpus-per-run {gpus_per_run}: expected a fraction in (0, 1] or a whole number")
     spec.validate()
     root = project_root()
-    out_root = Path(out_root) if out_root is not None else reports_root(root) / "sweeps"
-    sweep_dir = (out_root if out_root.is_absolute() else root / out_root) / spec.name
+    sweep_dir = sweep_folder(spec.name, out_root)
     started_ray = False
     if executor == "ray" and not collect_only:
         threads = threads or 1
@@ -732,6 +754,129 @@ def run_sweep(
     return df
 
 
+# ----------------------------------------------------------------------------- choosing a grid point
+def model_grid(model: str) -> dict[str, list[Any]]:
+    """``--preset grid``: the grid ``model`` declares beside its settings (``Config.GRID``, e.g.
+    the simple baselines of :mod:`cikgwb.models.simple`); an error names the models with one."""
+    from .models import model_entry, model_names
+
+    grid = dict(getattr(model_entry(model).config, "GRID", None) or {})
+    if not grid:
+        have = [m for m in model_names() if getattr(model_entry(m).config, "GRID", None)]
+        raise ValueError(f"--preset grid: {model} declares no grid (Config.GRID); models with one: {have}")
+    return grid
+
+
+def selection_split(protocol: str) -> str:
+    """The split a grid point is chosen on: the protocol's selection split, never the reported
+    test (the ``authors`` protocol, which selects on test, is refused)."""
+    from .runs import protocol_splits
+
+    splits = protocol_splits(protocol)
+    if splits.select == splits.test:
+        raise ValueError(
+            f"--select: protocol {protocol} selects on its test split; choose a point under valid or users"
+        )
+    return splits.select
+
+
+def selection_score(run_dir: Path, split: str) -> float | None:
+    """A finished run's selection score: the sum of its ``selection`` metrics (its config.yaml)
+    on ``split`` in its metrics.json; None where the run has not finished."""
+    import yaml
+
+    from .config import TrainConfig
+
+    if not (run_dir / "metrics.json").exists():
+        return None
+    train = (yaml.safe_load((run_dir / "config.yaml").read_text()) or {}).get("train") or {}
+    metrics = json.loads((run_dir / "metrics.json").read_text()).get(split) or {}
+    chosen_by = list(train.get("selection") or TrainConfig().selection)
+    return float(sum(metrics[k] for k in chosen_by)) if all(k in metrics for k in chosen_by) else None
+
+
+def choose_point(spec: SweepSpec, sweep_dir: Path, seed: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """``(best, scored)`` of one seed: every point's run and selection score (:func:`selection_score`
+    on :func:`selection_split`), and the one with the largest score (ties: the first in grid
+    order), None where no run of the seed has finished. No test metric is read."""
+    split = selection_split(spec.protocol)
+    scored = []
+    for point in spec.points():
+        name = spec.run_name(point, seed)
+        scored.append({"point": point, "run": name, "score": selection_score(sweep_dir / "runs" / name, split)})
+    done = [s for s in scored if s["score"] is not None]
+    return (max(done, key=lambda s: s["score"]) if done else None), scored
+
+
+def land_choice(
+    spec: SweepSpec, sweep_dir: Path, seed: int, threads: int = 1, resume: bool = True, log: Any = print
+) -> dict[str, Any]:
+    """``--select`` for one seed: the chosen point (:func:`choose_point`) is trained again as the
+    model's ordinary run (``<runs>/<dataset>-<model>-<protocol>-s<seed>``, :func:`cikgwb.runs.run_stem`:
+    its setting in config.yaml), with :data:`cikgwb.runs.GRID_SELECTION_FILE` beside it saying
+    where the setting comes from, so the run index counts it as the model's row. A run already
+    there from the same choice is kept; another finished run there is kept too unless
+    ``resume=False`` (``--no-resume``) replaces it. Returns the seed's row of ``selection.csv``."""
+    from .paths import project_root, reports_root, runs_root
+    from .runs import GRID_SELECTION_FILE, run_stem
+
+    best, scored = choose_point(spec, sweep_dir, seed)
+    stem = run_stem(spec.dataset, spec.model, spec.protocol)
+    target = runs_root() / run_name(stem, seed)
+    row: dict[str, Any] = {"seed": seed, "run": target.name, "chosen_run": best and best["run"]}
+    if best is None:
+        return {**row, "status": "missing: no run of this seed has finished"}
+    row.update({**best["point"], "selection score": best["score"]})
+    chosen = json.loads(json.dumps(best["point"]))
+    old = target / GRID_SELECTION_FILE
+    if (target / "metrics.json").exists():
+        if old.exists() and json.loads(old.read_text()).get("chosen") == chosen:
+            return {**row, "status": "reused"}
+        if resume:
+            return {**row, "status": f"kept: {target} holds another finished run; --no-resume replaces it"}
+    cmd = [sys.executable, "-m", "cikgwb", "train", *_train_args(spec, best["point"], seed)]
+    cmd += ["--seeds", str(seed), "--name", stem, "--quiet", "--overwrite"]
+    env = _task_env({**os.environ, "CIKGWB_REPORTS_DIR": str(reports_root())}, threads)
+    res = _exec(cmd, env, str(project_root()), str(sweep_dir / "logs" / f"select-{target.name}.log"), None)
+    landed = selection_score(target, selection_split(spec.protocol))
+    if res["status"] != "ok" or landed is None:
+        return {**row, "status": f"failed: {res['status']} (log logs/select-{target.name}.log)"}
+    sweep_rel = sweep_dir.resolve()
+    try:
+        sweep_rel = sweep_rel.relative_to(project_root())
+    except ValueError:
+        pass
+    record = {
+        "sweep": str(sweep_rel),
+        "seed": seed,
+        "selected_on": selection_split(spec.protocol),
+        "chosen": chosen,
+        "chosen_run": best["run"],
+        "score": best["score"],
+        "landed_score": landed,  # the rerun here: equal, the models being deterministic
+        "points": [{**s["point"], "run": s["run"], "score": s["score"]} for s in scored],
+        "rule": "the largest selection score (sum of the run's selection metrics on the selection split) of "
+        "this seed's points, ties to the first in grid order; no test metric was read",
+    }
+    old.write_text(json.dumps(record, indent=1) + "\n")
+    if abs(landed - best["score"]) > 1e-9:
+        log(
+            f"  warning: {target.name} scores {landed} on the selection split, the sweep's {best['run']} {best['score']}"
+        )
+    log(f"  seed {seed}: {best['run']} chosen (selection score {best['score']:.4f}) -> {target}")
+    return {**row, "status": "ok", "seconds": round(res["seconds"], 1)}
+
+
+def select_and_land(
+    spec: SweepSpec, sweep_dir: Path, threads: int = 1, resume: bool = True, log: Any = print
+) -> pd.DataFrame:
+    """``--select``: :func:`land_choice` for every seed; writes ``<sweep>/selection.csv``."""
+    rows = [land_choice(spec, sweep_dir, int(s), threads, resume, log) for s in spec.seeds]
+    df = pd.DataFrame(rows)
+    df.to_csv(sweep_dir / "selection.csv", index=False)
+    return df
+
+
 def train_seeds_on_ray(args: argparse.Namespace, seeds: list[int], run_dirs: list[Path]) -> list[Path]:
     """``cikgwb train --seeds ... --executor ray``: one Ray task per seed, each running this
     ``cikgwb train`` for its seed; returns the run folders that finished (the others' logs are
@@ -834,18 +979,26 @@ def _cli(args: argparse.Namespace) -> int:
         k, v = item.split("=", 1)
         base[k.strip()] = v.strip()
     try:
-        grid = {**PRESETS[args.preset], **parse_grid(args.grid or [])} if args.preset else parse_grid(args.grid or [])
+        mode = args.mode
+        if args.preset == "grid":  # the model's own grid, every combination, named like its runs
+            grid, mode = {**model_grid(args.model), **parse_grid(args.grid or [])}, "grid"
+            default_name = run_stem(args.dataset, args.model, args.protocol)
+        elif args.preset:
+            grid, default_name = (
+                {**PRESETS[args.preset], **parse_grid(args.grid or [])},
+                f"{args.dataset}-{args.preset}",
+            )
+        else:
+            grid = parse_grid(args.grid or [])
+            default_name = f"{args.dataset}-{args.model}-{'-'.join(grid)}-{args.mode}"
         seeds = [int(s) for s in str(args.seeds).split(",")]
-        default_name = (
-            f"{args.dataset}-{args.preset}"
-            if args.preset
-            else f"{args.dataset}-{args.model}-{'-'.join(grid)}-{args.mode}"
-        )
+        if args.select:
+            selection_split(args.protocol)  # refused before any run under a protocol that selects on test
         name = args.name or default_name
         spec = SweepSpec(
             name=name,
             grid=grid,
-            mode=args.mode,
+            mode=mode,
             dataset=args.dataset,
             model=args.model,
             protocol=args.protocol,
@@ -853,6 +1006,7 @@ def _cli(args: argparse.Namespace) -> int:
             base=base,
             interests=args.interests,
             notebook=args.notebook,
+            split_seed_is_seed=args.split_seed_is_seed,
         )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -886,7 +1040,13 @@ def _cli(args: argparse.Namespace) -> int:
     show = [c for c in [*spec.keys, "seed", "status", "selected_epoch", "test recall@50", "test ndcg@50"] if c in df]
     print(tabulate(df[show], headers="keys", showindex=False, floatfmt=".4f"))
     fine = {"ok", "reused"} | ({"missing"} if args.collect else set())
-    return 0 if df["status"].isin(fine).all() else 1
+    ok = df["status"].isin(fine).all()
+    if args.select:
+        sel = select_and_land(spec, sweep_folder(spec.name, args.out), args.threads or 1, resume=not args.no_resume)
+        print(f"chosen on {selection_split(spec.protocol)} (selection.csv):")
+        print(tabulate(sel, headers="keys", showindex=False, floatfmt=".4f"))
+        ok = ok and sel["status"].isin({"ok", "reused"}).all()
+    return 0 if ok else 1
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -905,10 +1065,24 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--preset",
-        choices=sorted(PRESETS),
+        choices=sorted([*PRESETS, "grid"]),
         default=None,
         help="a named grid: figure5 = the paper's Figure 5 (alpha, omega, lambda2, lambda3; values and "
-        "reasons in cikgwb.paper.FIGURE5_GRID); --grid adds or replaces parameters; default --name DATASET-PRESET",
+        "reasons in cikgwb.paper.FIGURE5_GRID); --grid adds or replaces parameters; default --name DATASET-PRESET. "
+        "grid = the model's own grid (its Config.GRID: ease, itemknn, gfcf), every combination, default --name "
+        "DATASET-MODEL-PROTOCOL",
+    )
+    p.add_argument(
+        "--select",
+        action="store_true",
+        help="after the runs, choose each seed's best point on the protocol's selection split (valid, or the users "
+        "protocol's selection half; never test) and train it again as the model's ordinary run in reports/runs "
+        "(<dataset>-<model>-<protocol>-s<seed>, with grid_selection.json); writes selection.csv",
+    )
+    p.add_argument(
+        "--split-seed-is-seed",
+        action="store_true",
+        help="each run's split_seed is its seed (seed i with split_seed i, as the users protocol pairs them)",
     )
     p.add_argument("--mode", choices=MODES, default="each", help="each: one at a time (default); grid: product")
     p.add_argument("--dataset", default="synthetic")

@@ -53,6 +53,7 @@ from .data.dataset import Dataset
 from .evaluate import evaluate
 from .paths import checkpoint_root, project_root, relative_to_cwd, runs_root
 from .runs import (  # noqa: F401  (reads_*, prepare_dataset: re-exported, their home is cikgwb.runs)
+    CLOSED_FORM_STOP,
     PROTOCOL_NOTES,
     interest_source_used,
     prepare_dataset,
@@ -251,6 +252,12 @@ def git_commit(paths: tuple[str, ...] = ()) -> str | None:
         return None
 
 
+def is_closed_form(model: Any) -> bool:
+    """Whether ``model`` is computed once from the training pairs (``closed_form = True``: EASE,
+    ItemKNN, GF-CF, MostPop in :mod:`cikgwb.models.simple`): no optimiser, no epochs."""
+    return bool(getattr(model, "closed_form", False))
+
+
 @dataclass
 class TrainResult:
     run_dir: Path
@@ -308,7 +315,8 @@ class Trainer:
         torch.manual_seed(self.cfg.train.seed)
         np.random.seed(self.cfg.train.seed)
         model = build_model(self.cfg.model.model, self.ds, self.cfg.model, self.train_pairs, self.device)
-        opt = torch.optim.Adam(model.main_parameters(), lr=self.cfg.train.lr)
+        # a closed-form model (cikgwb.models.simple) is fitted once, by no optimiser
+        opt = None if is_closed_form(model) else torch.optim.Adam(model.main_parameters(), lr=self.cfg.train.lr)
         gen = torch.Generator().manual_seed(self.cfg.train.seed)
         return model, opt, gen
 
@@ -334,7 +342,7 @@ class Trainer:
         _atomic_save(
             {
                 "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
+                "optimizer": opt.state_dict() if opt is not None else None,
                 "extra_optimizers": {k: o.state_dict() for k, o in model.extra_optimizers().items()},
                 "rng": _rng_state(gen),
                 "epoch": epoch,
@@ -378,7 +386,8 @@ class Trainer:
         hist_path = self.run_dir / "history.jsonl"
         model, opt, gen = self._build()
         start_epoch, best, bad, best_epoch = 0, -math.inf, 0, -1
-        last = find_checkpoint(self.run_dir, "last.pt") if resume else None
+        # a closed-form model has nothing to resume: it is fitted again (the same result)
+        last = find_checkpoint(self.run_dir, "last.pt") if resume and opt is not None else None
         kept: list[str] | None = None
         self._calls: list[dict[str, Any]] = []
         if last is not None:
@@ -434,6 +443,8 @@ class Trainer:
                 "settings": {k: getattr(tc, k) for k in sorted(RESUME_MAY_CHANGE) if hasattr(tc, k)},
             }
         )
+        if opt is None:
+            return self._fit_closed_form(model, gen)
 
         sampler = PairSampler(self.train_pairs, self.ds.n_items, tc.batch_size, self.device)
         t_start = time.time()
@@ -516,6 +527,22 @@ class Trainer:
         return TrainResult(
             self.run_dir, self.finish(model, best_epoch, stop_reason, time.time() - t_start), self.history()
         )
+
+    def _fit_closed_form(self, model, gen) -> TrainResult:
+        """A closed-form model (:func:`is_closed_form`) is fitted once from the training pairs
+        and evaluated once on the selection split: one history line (epoch 0; ``epoch_seconds``
+        is the fit), ``best.pt`` and ``last.pt`` (no tensor in them: the model refits when it is
+        reloaded), then :meth:`finish` as for a trained run, with :data:`CLOSED_FORM_STOP`."""
+        t0 = time.time()
+        rec: dict[str, Any] = {"epoch": 0, "epoch_seconds": model.fit()}
+        res = self._evaluate(model, self.sel_heldout, self.sel_exclude)
+        rec.update({f"{self.sel_split}_{k}": v for k, v in res.metrics.items()})
+        rec.update(score=res.score(self.cfg.train.selection), eval_seconds=res.seconds)
+        (self.run_dir / "history.jsonl").write_text(json.dumps(rec) + "\n")
+        self._calls[-1]["end_epoch"] = 0
+        for name in CHECKPOINT_FILES:
+            self._checkpoint(self.ckpt_dir / name, model, None, gen, 0, rec["score"], 0, 0)
+        return TrainResult(self.run_dir, self.finish(model, 0, CLOSED_FORM_STOP, time.time() - t0), self.history())
 
     def history(self) -> list[dict[str, Any]]:
         p = self.run_dir / "history.jsonl"

@@ -33,5 +33,7 @@ def test_golden_file_covers_every_model():
     gold = json.loads((ROOT / "tests" / "golden" / "histories.json").read_text())
     assert set(MODELS) <= set(gold), sorted(set(MODELS) - set(gold))
     for name, rec in gold.items():
-        assert len(rec["history"]) == 5 and rec["test"], name
-        assert all("loss" in row and "valid_recall@50" in row for row in rec["history"]), name
+        # a closed-form model (EASE, ItemKNN, GF-CF, MostPop) is fitted once: one line, no loss
+        closed = getattr(MODELS.get(name), "closed_form", False)
+        assert len(rec["history"]) == (1 if closed else 5) and rec["test"], name
+        assert all(("loss" in row or closed) and "valid_recall@50" in row for row in rec["history"]), name
