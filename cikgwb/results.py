@@ -228,6 +228,7 @@ def table1(
                             "n": 0,
                             "devices": "",
                             "converged": None,
+                            "provenance": "",
                             **{k: "missing" for k in HEADLINE},
                             **{f"paper {k}": (paper[i] if paper else None) for i, k in enumerate(HEADLINE)},
                         }
@@ -296,6 +297,7 @@ def table3(
                         "recall@100": "missing",
                         "ndcg@100": "missing",
                         "status": ML1M_MISSING if dataset == "ml1m" else "missing",
+                        "provenance": "",
                     }
                 )
                 continue
