@@ -48,6 +48,16 @@ def test_planted_leak_is_caught_and_clean_graphs_pass(synthetic_ds, graphs, one_
     assert leaky.selection == "valid" and leaky.reference == "test" and leaky.users_sel > 100
 
 
+def test_under_users_graphs_built_from_train_txt_pass(synthetic_ds, graphs, one_thread):
+    """Under `users` nothing a graph built from train.txt saw is held out: the leaky graph of the
+    valid carve-out passes, as does the clean one; both halves are the test users' items."""
+    leaky = diagnose(synthetic_ds, graphs["leaky"], "users")
+    clean = diagnose(synthetic_ds, graphs["clean"], "users")
+    assert (leaky.selection, leaky.reference, leaky.train) == ("sel_half", "report_half", "train_full")
+    assert leaky.verdict == "clean" and clean.verdict == "clean", (leaky.line("leaky"), clean.line("clean"))
+    assert abs(leaky.lift - 1) < 0.1 and leaky.users_sel + leaky.users_ref <= synthetic_ds.n_users
+
+
 def test_neighbour_ranking_counts_shared_interests_not_the_user(synthetic_ds):
     """Users sharing a node score each other's training items, by one over the node's size; a
     user's own items count nothing."""
@@ -104,3 +114,58 @@ def test_cli_refuses_authors_protocol_in_one_line(synthetic_dir, capsys):
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "needs valid or users" in err[0]
+
+
+def test_screen_joins_trained_gains_and_says_what_is_not_trained(synthetic_dir, tmp_path, capsys):
+    import pandas as pd
+
+    from cikgwb.knowledge.leak import screen_table
+    from cikgwb.knowledge.leak_cli import graph_key, run_gains
+
+    g = tmp_path / "g"
+    g.mkdir()
+    (g / "user_interest_clustered.txt").write_text("0 0\n1 0\n")
+    rows = []
+    for name, variant, r50, interests in (
+        ("a-wo-uik-s0", "w/o UIK", 0.10, "none"),
+        ("a-wo-uik-s1", "w/o UIK", 0.12, "none"),
+        ("a-s0", "full", 0.13, "paper"),
+        ("a-g-s0", "interests g", 0.15, str(g)),
+        ("quick-a-g-s0", "interests g", 0.90, str(g)),  # quick runs never count
+        ("a-wo-cl-s0", "w/o CL", 0.50, "paper"),  # nor ablations of other modules
+    ):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.yaml").write_text(f"interests: {interests}\n")
+        rows.append(
+            dict(dataset="synthetic", model="cikgrec", protocol="valid", views="paper", name=name, variant=variant)
+            | {"path": str(tmp_path / name), "test recall@50": r50}
+        )
+    gains = run_gains(pd.DataFrame(rows), "synthetic", "valid")
+    assert gains["none"]["seeds"] == 2 and gains["none"]["gain"] == pytest.approx(0)
+    assert gains["paper"]["gain"] == pytest.approx(0.02) and gains[graph_key(str(g))]["gain"] == pytest.approx(0.04)
+    screen_rows = [
+        {"graph": "paper", "key": "paper", "x": 2.0},
+        {"graph": "g", "key": graph_key(str(g)), "x": 3.0},
+        {"graph": "none", "key": "none", "x": 1.0},
+        {"graph": "h", "key": "/nowhere/h", "x": 9.0},
+    ]
+    df, rho = screen_table(screen_rows, gains)
+    assert np.isnan(df.loc[3, "gain"]) and rho["x"] == pytest.approx(1.0)
+
+    rc = main(
+        ["graph", "screen", str(g), "none", "--dataset", "synthetic", "--data-dir", str(synthetic_dir)]
+        + ["--runs", str(tmp_path / "empty")]
+    )
+    out = capsys.readouterr().out
+    assert rc == 0 and "gain not trained yet: " in out and "leak_ratio" in out
+
+
+def test_interests_name_keeps_the_leak_figures_of_the_same_file(synthetic_dir, tmp_path):
+    out = tmp_path / "names"
+    args = ["interests", "name", "--dataset", "synthetic", "--data-dir", str(synthetic_dir), "--out", str(out)]
+    assert main(args) == 0
+    prov = json.loads((out / "provenance.json").read_text())
+    prov["leak"] = {"valid": {"graph_sha256": prov["graph"]["sha256"]}, "users": {"graph_sha256": "another file"}}
+    (out / "provenance.json").write_text(json.dumps(prov))
+    assert main(args) == 0
+    assert set(json.loads((out / "provenance.json").read_text())["leak"]) == {"valid"}

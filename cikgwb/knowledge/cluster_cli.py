@@ -14,6 +14,7 @@ registers
 (the control graphs of :mod:`.controls`). ``add_graph_parser(subparsers)`` registers
 
     cikgwb graph stats|user U|interest J --dataset X --interests paper|none|PATH
+    cikgwb graph leak|screen [GRAPH ...] --dataset X [--protocol valid|users]   (knowledge/leak_cli.py)
 
 Heavy libraries are imported only when a command runs.
 """
@@ -312,6 +313,10 @@ def cmd_name(args: argparse.Namespace) -> int:
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "wall_s": round(time.perf_counter() - t0, 2),
     }
+    if (out / PROVENANCE_FILE).is_file():  # keep `cikgwb graph leak --record`'s figures of this very file
+        old = json.loads((out / PROVENANCE_FILE).read_text(encoding="utf-8")).get("leak") or {}
+        kept = {p: e for p, e in old.items() if e.get("graph_sha256") == prov["graph"]["sha256"]}
+        prov.update({"leak": kept} if kept else {})
     (out / PROVENANCE_FILE).write_text(json.dumps(prov, indent=2) + "\n", encoding="utf-8")
     print(
         f"{args.dataset}: named {len(ids)} interest nodes of {edges_file} "
@@ -529,6 +534,9 @@ def add_graph_parser(subparsers: Any) -> argparse.ArgumentParser:
     common(j)
     j.add_argument("--top", type=int, default=10)
     j.add_argument("--export", default=None, metavar="PREFIX", help="write the neighbourhood as PREFIX_nodes/edges.tsv")
+    from .leak_cli import add_leak_parsers  # graph leak | graph screen (knowledge/leak_cli.py)
+
+    add_leak_parsers(gsub, _dataset_args)
     return p
 
 

@@ -46,6 +46,7 @@ graph (from the run index) with their Spearman rank correlation.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -259,17 +260,15 @@ def specificity(user_interest: np.ndarray, n_users: int, n_interests: int) -> di
 
 
 def screen(ds: Any, leak: LeakResult, graph_dir: Path | None = None) -> dict[str, Any]:
-    """The screen's figures of ``ds``'s interest graph, given its :func:`leak_diagnostic`."""
+    """The screen's figures of ``ds``'s interest graph, given its :func:`leak_diagnostic` (the
+    controls' figures are the dataset's, the same for every graph: :class:`LeakResult`)."""
     return {
         **specificity(ds.user_interest, ds.n_users, ds.n_interests),
         "phrase_entropy": phrase_entropy(graph_dir),
         "leak_ratio": leak.ratio,
-        "control_ratio": leak.control_ratio,
-        "pop_ratio": leak.pop_ratio,
         "lift": leak.lift,
         "verdict": leak.verdict,
         f"neighbour_R@{leak.k}_{leak.selection}": leak.graph_sel,
-        f"popularity_R@{leak.k}_{leak.selection}": leak.pop_sel,
     }
 
 
@@ -281,6 +280,7 @@ def record_leak(prov_file: Path, result: LeakResult, graph_sha256: str, split_se
 
     prov = json.loads(prov_file.read_text(encoding="utf-8")) if prov_file.is_file() else {}
     entry = {**result.to_dict(), "graph_sha256": graph_sha256, "split_seed": int(split_seed), "command": command}
+    entry["measured_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     prov.setdefault(LEAK_KEY, {})[result.protocol] = entry
     atomic_write_text(prov_file, json.dumps(prov, indent=2) + "\n")
 
@@ -289,17 +289,18 @@ def record_leak(prov_file: Path, result: LeakResult, graph_sha256: str, split_se
 def screen_table(rows: list[dict[str, Any]], gains: dict[str, dict[str, Any]]) -> tuple[pd.DataFrame, dict]:
     """The screen's rows (each with ``graph`` and ``key``) joined with :func:`run_gains`;
     ``gain`` is NaN ("not trained yet") where no run exists. Also the Spearman correlation of
-    each screen figure with the gain over the graphs that have one (NaN below three)."""
+    each screen figure with the gain over the graphs that have both (NaN below three graphs or
+    where either is constant)."""
     from scipy.stats import spearmanr
 
     df = pd.DataFrame(rows)
     for col in ("trained", "seeds", "gain"):
         df[col] = [gains.get(k, {}).get(col, math.nan) for k in df["key"]]
     known = df[np.isfinite(df["gain"].astype(float))]
-    figures = [c for c in df.columns if c not in ("graph", "key", "verdict", "trained", "seeds", "gain")]
     rho = {}
-    for c in figures:
+    for c in df.columns.drop(["graph", "key", "verdict", "trained", "seeds", "gain"], errors="ignore"):
         x = known[c].astype(float)
-        ok = np.isfinite(x)
-        rho[c] = float(spearmanr(x[ok], known["gain"][ok]).statistic) if ok.sum() >= 3 else math.nan
+        ok = np.isfinite(x.to_numpy())
+        varies = ok.sum() >= 3 and x[ok].nunique() > 1 and known["gain"][ok].nunique() > 1
+        rho[c] = float(spearmanr(x[ok], known["gain"][ok]).statistic) if varies else math.nan
     return df, rho

@@ -199,14 +199,20 @@ def cmd_screen(args: argparse.Namespace) -> int:
     from ..runs import run_index
     from .leak import screen, screen_table, specificity
 
-    rows = []
+    rows, first = [], None
     for g, ds, r in _diagnose(args, with_none=True):
         figs = screen(ds, r, g.folder) if r is not None else specificity(ds.user_interest, ds.n_users, 0)
         rows.append({"graph": g.name, "key": g.key, **figs})
+        first = first or r
     runs = run_index(args.runs or runs_root(), skip_unreadable=True)
     gains = run_gains(runs, args.dataset, args.protocol, args.metric)
     df, rho = screen_table(rows, gains)
     print(f"{args.dataset}, protocol {args.protocol}: screen of {len(df)} graphs; gain = {args.metric} over none")
+    if first is not None:
+        print(
+            f"controls (the same for every graph): clean control ratio {first.control_ratio:.3f}, popularity ratio "
+            f"{first.pop_ratio:.3f}, popularity R@{first.k} on {first.selection} {first.pop_sel:.4f}"
+        )
     show = df.drop(
         columns=["key", "interests", "edges", "interest_entropy", "median_users_per_interest"], errors="ignore"
     )
@@ -219,6 +225,9 @@ def cmd_screen(args: argparse.Namespace) -> int:
     print("  " + ", ".join(f"{k} {_fmt(v)}" for k, v in rho.items()))
     if args.out:
         payload = {"dataset": args.dataset, "protocol": args.protocol, "metric": args.metric, "spearman": rho}
+        payload["controls"] = (
+            {k: v for k, v in first.to_dict().items() if k.startswith(("control", "pop"))} if first else None
+        )
         payload["graphs"] = json.loads(df.to_json(orient="records"))
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
