@@ -124,6 +124,34 @@ class EdgeSets:
         raise ValueError(f"views={kind!r}: expected 'paper' or 'authors'")
 
 
+def _symmetric_entries(edges: torch.Tensor, n_nodes: int, self_loops: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both directions of each undirected (a, b) row, a row (a, a) once, ``self_loops``: one
+    more (a, a) per node: ``(rows, cols)``, unsorted, duplicates kept."""
+    loops = edges[:, 0] == edges[:, 1]
+    und = edges[~loops]
+    rows = torch.cat([und[:, 0], und[:, 1], edges[loops, 0]])
+    cols = torch.cat([und[:, 1], und[:, 0], edges[loops, 1]])
+    if self_loops:
+        ar = torch.arange(n_nodes, device=edges.device)
+        rows, cols = torch.cat([rows, ar]), torch.cat([cols, ar])
+    return rows, cols
+
+
+def _normalized_csr(rows: torch.Tensor, cols: torch.Tensor, n_nodes: int) -> torch.Tensor:
+    """``D^-1/2 A D^-1/2`` of a binary ``A`` given by its entries, sorted by (row, col) and
+    unique, as a float32 CSR tensor. The indices are int32 where they fit: MKL's sparse product
+    (LP64) takes them as they are, where int64 ones are converted at every product."""
+    counts = torch.bincount(rows, minlength=n_nodes)
+    deg = counts.to(torch.float32)
+    dinv = torch.where(deg > 0, deg.pow(-0.5), torch.zeros_like(deg))
+    vals = dinv[rows] * dinv[cols]
+    small = max(n_nodes, len(rows)) < 2**31 - 1
+    idx = torch.int32 if small else torch.int64
+    crow = torch.zeros(n_nodes + 1, dtype=idx, device=rows.device)
+    crow[1:] = counts.cumsum(0)
+    return torch.sparse_csr_tensor(crow, cols.to(idx), vals, (n_nodes, n_nodes))
+
+
 def normalized_adjacency(
     edges: np.ndarray | torch.Tensor, n_nodes: int, self_loops: bool = False, device: torch.device | str | None = None
 ) -> torch.Tensor:
@@ -133,21 +161,40 @@ def normalized_adjacency(
     self-loop entered once. Duplicate entries are merged (binary adjacency).
     """
     e = torch.as_tensor(edges, dtype=torch.int64, device=device).reshape(-1, 2)
-    loops = e[:, 0] == e[:, 1]
-    und = e[~loops]
-    rows = torch.cat([und[:, 0], und[:, 1], e[loops, 0]])
-    cols = torch.cat([und[:, 1], und[:, 0], e[loops, 1]])
-    if self_loops:
-        ar = torch.arange(n_nodes, device=e.device)
-        rows, cols = torch.cat([rows, ar]), torch.cat([cols, ar])
+    rows, cols = _symmetric_entries(e, n_nodes, self_loops)
     key = torch.unique(rows * n_nodes + cols)
-    rows, cols = key // n_nodes, key % n_nodes
-    deg = torch.bincount(rows, minlength=n_nodes).to(torch.float32)
-    dinv = torch.where(deg > 0, deg.pow(-0.5), torch.zeros_like(deg))
-    vals = dinv[rows] * dinv[cols]
-    return torch.sparse_coo_tensor(
-        torch.stack([rows, cols]), vals, (n_nodes, n_nodes), is_coalesced=True
-    ).to_sparse_csr()
+    return _normalized_csr(key // n_nodes, key % n_nodes, n_nodes)
+
+
+class EdgeDropout:
+    """``normalized_adjacency(drop_edges(edges, rate), n_nodes, self_loops)``, the same matrix to
+    the bit and the same random draw (one ``torch.rand`` per edge), without sorting at every
+    call: the symmetric entries are put in CSR order once, with the undirected edge each comes
+    from, and a draw keeps the entries of the kept edges (and every added self-loop).
+
+    For edge sets without duplicate entries (unique undirected edges, as the CIKG's); others
+    take the general way."""
+
+    def __init__(self, edges: torch.Tensor, n_nodes: int, self_loops: bool = False):
+        self.edges, self.n_nodes, self.self_loops = edges, n_nodes, self_loops
+        e = edges.reshape(-1, 2)
+        loops = e[:, 0] == e[:, 1]
+        ids = torch.arange(len(e), device=e.device)
+        und_ids = ids[~loops]
+        src = torch.cat([und_ids, und_ids, ids[loops]])
+        if self_loops:  # id len(e): always kept
+            src = torch.cat([src, torch.full((n_nodes,), len(e), device=e.device)])
+        rows, cols = _symmetric_entries(e, n_nodes, self_loops)
+        key, order = torch.sort(rows * n_nodes + cols)
+        self.fast = bool((key[1:] != key[:-1]).all())
+        self.rows, self.cols, self.src = key // n_nodes, key % n_nodes, src[order]
+
+    def __call__(self, rate: float, generator: torch.Generator | None = None) -> torch.Tensor:
+        if rate <= 0 or not self.fast:
+            return normalized_adjacency(drop_edges(self.edges, rate, generator), self.n_nodes, self.self_loops)
+        keep = torch.rand(len(self.edges), generator=generator, device=self.edges.device) >= rate
+        entry = torch.cat([keep, keep.new_ones(1)])[self.src]
+        return _normalized_csr(self.rows[entry], self.cols[entry], self.n_nodes)
 
 
 class InteractionGraph:
@@ -194,17 +241,29 @@ def drop_edges(edges: torch.Tensor, rate: float, generator: torch.Generator | No
     return edges[keep]
 
 
+def sparse_mm(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``A x`` for a sparse CSR ``A`` and a dense ``x``, no autograd. On the CPU, MKL's product
+    is written straight into a new tensor: ``torch.sparse.mm`` first fills a zero tensor and
+    copies it into its result (two passes over the output before the product) and converts
+    int64 indices to int32 at every call. Same MKL call with ``beta = 0`` (the output's old
+    contents are never read), same result to the bit."""
+    if A.device.type != "cpu" or A.layout != torch.sparse_csr or x.dtype != A.dtype:
+        return torch.sparse.mm(A, x)
+    out = x.new_empty(A.shape[0], x.shape[1])
+    return torch.addmm(out, A, x, beta=0, out=out)
+
+
 class _SymSpMM(torch.autograd.Function):
     """y = A x for a symmetric sparse A; backward is A g (no transpose, no autograd on A)."""
 
     @staticmethod
     def forward(ctx, A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         ctx.A = A
-        return torch.sparse.mm(A, x)
+        return sparse_mm(A, x)
 
     @staticmethod
     def backward(ctx, g: torch.Tensor):  # type: ignore[override]
-        return None, torch.sparse.mm(ctx.A, g.contiguous())
+        return None, sparse_mm(ctx.A, g.contiguous())
 
 
 def spmm(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -215,7 +274,8 @@ def spmm(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 def simgcl_noise(h: torch.Tensor, eps: float) -> torch.Tensor:
     """SimGCL's perturbation of one layer's output: ``eps * sign(h) * normalize_rows(U(0,1))``,
     so each row's noise has L2 norm ``eps`` and lies in the orthant of ``h``."""
-    return torch.sign(h) * torch.nn.functional.normalize(torch.rand_like(h), dim=-1) * eps
+    r = torch.nn.functional.normalize(torch.rand_like(h), dim=-1)
+    return r.mul_(torch.sign(h)).mul_(eps)  # (sign(h) r) eps, in place: the same products
 
 
 def lightgcn(
@@ -245,6 +305,7 @@ def lightgcn(
     if not layer0 and n_layers < 1:
         raise ValueError("lightgcn: layer0=False needs n_layers >= 1")
     out = x if layer0 else None
+    owned = False  # whether ``out`` is a sum made here (then the next layers are added in place)
     h = x
     for k in range(n_layers):
         if layer is not None:
@@ -252,10 +313,17 @@ def lightgcn(
         else:
             h = spmm(A if mats is None else mats[k], h)
         if noise_eps > 0:
-            h = h + simgcl_noise(h, noise_eps)
+            with torch.no_grad():  # a constant: sign() has no gradient
+                noise = simgcl_noise(h, noise_eps)
+            h = h + noise
         if dropout > 0 and training:
             h = torch.nn.functional.dropout(h, dropout, training=True)
-        out = h if out is None else out + h
+        if out is None:
+            out = h
+        elif owned:
+            out.add_(h)
+        else:
+            out, owned = out + h, True
     if not mean:
         return out
     return out / (n_layers + 1 if layer0 else n_layers)

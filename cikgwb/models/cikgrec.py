@@ -24,7 +24,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..data.dataset import Dataset
-from ..graph import EdgeSets, drop_edges, lightgcn, normalized_adjacency
+from ..graph import EdgeDropout, EdgeSets, lightgcn, normalized_adjacency
 from ..sampling import uniform_triples
 from . import register
 from ._backbone import InteractionGraphModel
@@ -202,6 +202,7 @@ class CIKGRec(Recommender):
         self.use_cl = (not cfg.no_cl) and cfg.gcl_weight > 0
         self.main_edges = torch.as_tensor(es.cikg, device=device)
         self.A = normalized_adjacency(self.main_edges, N, self_loops=cfg.self_loops, device=device)
+        self.main_dropout = EdgeDropout(self.main_edges, N, cfg.self_loops) if cfg.edge_dropout > 0 else None
         if self.use_cl:
             self.views = {k: normalized_adjacency(v, N, device=device) for k, v in es.views(cfg.views).items()}
         if self.use_uir:
@@ -209,6 +210,7 @@ class CIKGRec(Recommender):
             self.chi = nn.Linear(D, D)  # with bias, Xavier-initialised, as in the authors' code
             nn.init.xavier_uniform_(self.chi.weight)
             self.A_uir = normalized_adjacency(self.main_edges, N, self_loops=True, device=device)
+            self.uir_dropout = EdgeDropout(self.main_edges, N, self_loops=True) if cfg.uir_edge_drop > 0 else None
         self.use_transe = cfg.transe and len(ds.kg) > 0 and cfg.use_kg
         if self.use_transe:
             R = max(ds.n_relations, int(ds.kg[:, 1].max()) + 1)
@@ -231,10 +233,7 @@ class CIKGRec(Recommender):
     def main_graph(self) -> torch.Tensor:
         """The CIKG (+ self-loops); with edge dropout, re-normalised from the kept edges."""
         if self.training and self.cfg.edge_dropout > 0:
-            kept = drop_edges(self.main_edges, self.cfg.edge_dropout)
-            return normalized_adjacency(
-                kept, self.space.n_nodes, self_loops=self.cfg.self_loops, device=self.main_edges.device
-            )
+            return self.main_dropout(self.cfg.edge_dropout)
         return self.A
 
     def propagate(self, mean: bool = True) -> torch.Tensor:
@@ -294,12 +293,7 @@ class CIKGRec(Recommender):
         if n_noise:
             donors = off + torch.randint(0, J, (n_noise,), device=dev)
             x = x.index_put((noise_nodes,), e0[donors])
-        if cfg.uir_edge_drop > 0:
-            A = normalized_adjacency(
-                drop_edges(self.main_edges, cfg.uir_edge_drop), s.n_nodes, self_loops=True, device=dev
-            )
-        else:
-            A = self.A_uir
+        A = self.uir_dropout(cfg.uir_edge_drop) if cfg.uir_edge_drop > 0 else self.A_uir
         # layer sums instead of means: chi and the decoder are linear and the loss is a cosine,
         # so the constant 1/(l+1) factors cancel
         h = self.chi(lightgcn(A, x, cfg.uir_enc_layers, mean=False))
