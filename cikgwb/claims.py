@@ -518,6 +518,17 @@ def claims_markdown(
 ) -> str:
     """The claims report (markdown): one section per claim with its verdicts and evidence tables;
     with ``summary`` only the verdicts, one bullet each (the README's claims block)."""
+    report, verdicts = claims_report(runs, figure5, datasets, made_by)
+    return verdicts if summary else report
+
+
+def claims_report(
+    runs: pd.DataFrame,
+    figure5: Path | None = None,
+    datasets: tuple[str, ...] = ("book-crossing", "dbbook2014"),
+    made_by: str = "`make readme-results` from the committed runs",
+) -> tuple[str, str]:
+    """``(report, verdict bullets)`` of :func:`claims_markdown`, both from one reading of the runs."""
     from .sweep import load_sweep
 
     verdicts: list[str] = []
@@ -561,9 +572,7 @@ def claims_markdown(
     else:
         verdicts.append("Figure 5: no sweep yet")
         out.append("(no Figure 5 sweep yet)\n")
-    if summary:
-        return "".join(f"* {v}.\n" for v in verdicts)
     flagged = provenance_lines(runs, read)
     out.append("## Runs read above whose code provenance is flagged\n")
     out.append("".join(f"- {x}\n" for x in flagged) if flagged else "(none)\n")
-    return "\n".join(out)
+    return "\n".join(out), "".join(f"* {v}.\n" for v in verdicts)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cikgwb.claims import claims_markdown, figure5_folder  # noqa: E402
+from cikgwb.claims import claims_report, figure5_folder  # noqa: E402
 from cikgwb.paths import reports_root, runs_root  # noqa: E402
 from cikgwb.results import REAL_DATASETS, results_markdown, runs_table  # noqa: E402
 
@@ -29,8 +29,8 @@ def main(readme: Path | None = None, root: Path | None = None) -> int:
     table = results_markdown(runs, list(REAL_DATASETS))
     figure5 = figure5_folder(root)
     report = reports_root(root) / "claims.md"
-    report.write_text(claims_markdown(runs, figure5))
-    verdicts = claims_markdown(runs, figure5, summary=True)
+    text, verdicts = claims_report(runs, figure5)
+    report.write_text(text)
     for block, body in (("results", table), ("claims", verdicts)):
         text = re.sub(
             rf"<!-- {block}:begin -->.*<!-- {block}:end -->",
