@@ -24,7 +24,10 @@ Rules:
 - with ``--land RUNS`` (a runs folder, e.g. the committed ``reports/runs``), each run that finishes
   has its files (all but ``campaign.log``) copied to ``RUNS/<run>/`` at once, ready to commit, and a
   run found finished there is skipped. So runs can train in a folder outside the work tree, which
-  survives a fresh checkout, and land in it one by one.
+  survives a fresh checkout, and land in it one by one. A landed run is a committed (headline) run:
+  before it is copied, its explorer artefact (``explorer.npz``, ``cikgwb artefact``: a few MB, what
+  the explorer and Figure 4 read) is made from its checkpoint, while that is still here
+  (``--no-artefact``: not);
 
     python scripts/campaign.py QUEUE [--slots 2] [--threads 1] [--budget-s S] [--reports-dir D] [--land RUNS]
 """
@@ -103,6 +106,16 @@ def land(run_dir: Path, dest: Path) -> None:
             shutil.copy2(f, dest / f.name)
 
 
+def make_artefact(run_dir: Path, python: str, env: dict[str, str]) -> int:
+    """``cikgwb artefact RUN_DIR`` (the run's ``explorer.npz`` from its checkpoint), its output
+    appended to the run's ``campaign.log``; returns its exit code."""
+    cmd = [python, "-m", "cikgwb", "artefact", str(run_dir)]
+    with open(run_dir / "campaign.log", "a") as fh:
+        fh.write(f"$ {shlex.join(cmd)}\n")
+        fh.flush()
+        return subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("queue", type=Path)
@@ -126,7 +139,13 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         metavar="RUNS",
-        help="copy each finished run's files (not campaign.log) to RUNS/<run>/, e.g. reports/runs",
+        help="copy each finished run's files (not campaign.log) to RUNS/<run>/, e.g. reports/runs, after "
+        "making its explorer artefact",
+    )
+    ap.add_argument(
+        "--no-artefact",
+        action="store_true",
+        help="with --land: do not make the landed runs' explorer artefacts (explorer.npz)",
     )
     ap.add_argument("--budget-s", type=float, default=None, help="wall-time budget of the whole queue")
     ap.add_argument("--reserve-s", type=float, default=60.0, help="kept back from each run's max_minutes")
@@ -216,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
                 rc = subprocess.call(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
             secs = time.time() - start
             if a.land is not None and rc == 0 and finished(runs_dir / run, floor, plateau):
+                if not a.no_artefact:
+                    arc = make_artefact(runs_dir / run, a.python, env)
+                    if arc != 0:  # landed all the same: the explorer says how to make it later
+                        print(f"[artefact FAILED] {run} rc={arc} (log {runs_dir / run / 'campaign.log'})", flush=True)
                 land(runs_dir / run, a.land / run)
                 print(f"[landed] {run} in {a.land / run}", flush=True)
             with lock:

@@ -66,6 +66,13 @@ def test_finished_runs_land_in_the_runs_folder_given(tmp_path):
     names = {p.name for p in run.iterdir()}
     assert {"metrics.json", "history.jsonl", "config.yaml"} <= names and "campaign.log" not in names
     assert (run / "metrics.json").read_bytes() == (out / "runs" / run.name / "metrics.json").read_bytes()
+    # landed with its explorer artefact, made from the checkpoint before landing (issue 36)
+    from cikgwb.run_artefact import load_artefact
+
+    art = load_artefact(run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert art.meta["run"] == run.name and art.meta["selected_epoch"] == metrics["selected_epoch"]
+    assert art.meta["per_user_max_abs_diff"] < 1e-6 and "[artefact FAILED]" not in r.stdout
     # a fresh training folder: the run is found finished where it landed and is not trained again
     r2 = _campaign(tmp_path, *args[:2], str(tmp_path / "out2"), *args[3:])
     assert r2.returncode == 0 and "0 of 1 runs to do" in r2.stdout, r2.stdout + r2.stderr
