@@ -29,8 +29,8 @@ def main(readme: Path | None = None, root: Path | None = None) -> int:
     table = results_markdown(runs, list(REAL_DATASETS))
     figure5 = figure5_folder(root)
     report = reports_root(root) / "claims.md"
-    text, verdicts = claims_report(runs, figure5)
-    report.write_text(text)
+    claims_md, verdicts = claims_report(runs, figure5)
+    report.write_text(claims_md)
     for block, body in (("results", table), ("claims", verdicts)):
         text = re.sub(
             rf"<!-- {block}:begin -->.*<!-- {block}:end -->",
