@@ -19,8 +19,9 @@ few MB on the real datasets):
                        ``test_per_user.npz`` when present, else computed here)
 ``text``               UTF-8 JSON: ``meta`` (run, dataset, model, protocol, seed, selected
                        epoch, test metrics, interest source, how labels were made), ``titles``
-                       (per item), ``labels`` and ``label_methods`` (per interest),
-                       ``interest_ids`` (the graph's original ids)
+                       (per item), ``item_ids`` (per item, its id in ``item_list.txt``: an
+                       untitled book is shown by its ISBN), ``labels`` and ``label_methods``
+                       (per interest), ``interest_ids`` (the graph's original ids)
 =====================  ===================================================================
 
 Interest labels (:mod:`cikgwb.knowledge.naming`): a graph that carries text labels (an LLM graph
@@ -44,11 +45,66 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_open
 from .knowledge import naming
 
 ARTEFACT_FILE = "explorer.npz"
 FORMAT = 1
 TOP_N = 100
+
+
+# ----------------------------------------------------------------------------- item ids
+def dataset_item_ids(dataset: str, n_items: int) -> list[str]:
+    """Each item's id in the dataset's ``item_list.txt`` (``org_id``: an ISBN on book-crossing),
+    or an empty list when the file is not here (the synthetic data) or does not fit."""
+    from .data.loader import read_id_map
+    from .paths import data_dir
+
+    path = data_dir() / dataset / "item_list.txt"
+    if not path.is_file():
+        return []
+    ids = [org for org, _, _ in read_id_map(path)]
+    return ids if len(ids) == n_items else []
+
+
+def _isbn(code: str) -> bool:
+    """Whether ``code`` is a valid ISBN-10 or ISBN-13 (check digit included)."""
+    c = code.strip().upper()
+    if len(c) == 10 and c[:9].isdigit() and (c[9].isdigit() or c[9] == "X"):
+        digits = [int(x) for x in c[:9]] + [10 if c[9] == "X" else int(c[9])]
+        return sum((10 - k) * d for k, d in enumerate(digits)) % 11 == 0
+    if len(c) == 13 and c.isdigit():
+        return sum((3 if k % 2 else 1) * int(d) for k, d in enumerate(c)) % 10 == 0
+    return False
+
+
+def untitled_label(item: int, org_id: str | None) -> str:
+    """What an item without a title shows: its ISBN where its original id is one, else that id,
+    else its number."""
+    if org_id and _isbn(org_id):
+        return f"ISBN {org_id} (item {int(item)}; no title in the data)"
+    if org_id:
+        return f"id {org_id} in item_list.txt (item {int(item)}; no title in the data)"
+    return f"(item {int(item)}: no title in the data)"
+
+
+def add_item_ids(path: str | Path, item_ids: list[str]) -> bool:
+    """Put ``item_ids`` (:func:`dataset_item_ids`) into an existing artefact that lacks them (one
+    made before they were stored); its arrays are left as they are. Returns whether it changed."""
+    path = artefact_path(path)
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    text = json.loads(bytes(arrays["text"]).decode("utf-8"))
+    n = int(text["meta"]["n_items"])
+    if len(item_ids) != n:
+        raise ValueError(f"{path}: {len(item_ids)} item ids for {n} items")
+    if text.get("item_ids") == list(item_ids):
+        return False
+    text["item_ids"] = list(item_ids)
+    arrays["text"] = np.frombuffer(json.dumps(text, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+    with atomic_open(path, "wb") as fh:  # a run folder's files are written atomically
+        np.savez_compressed(fh, **arrays)
+    return True
 
 
 # ----------------------------------------------------------------------------- interest labels
@@ -247,6 +303,7 @@ def write_artefact(
     text = {
         "meta": meta,
         "titles": [t or "" for t in ds.titles],
+        "item_ids": dataset_item_ids(cfg.dataset, int(ds.n_items)),
         "labels": labels,
         "label_methods": methods,
         "interest_ids": [int(x) for x in getattr(ds, "interest_ids", np.arange(ds.n_interests))],
@@ -270,9 +327,8 @@ def write_artefact(
     path.parent.mkdir(parents=True, exist_ok=True)
     unchanged = path.is_file() and _same_content(path, arrays, text)
     if not unchanged:  # a committed artefact is left untouched when nothing in it would change
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        tmp.replace(path)
+        with atomic_open(path, "wb") as fh:  # a run folder's files are written atomically
+            np.savez_compressed(fh, **arrays)
     info = {
         "path": str(path),
         "bytes": path.stat().st_size,
@@ -328,6 +384,7 @@ class RunArtefact:
     path: Path
     meta: dict[str, Any]
     titles: list[str]
+    item_ids: list[str]
     labels: list[str]
     label_methods: list[str]
     interest_ids: list[int]
@@ -364,8 +421,11 @@ class RunArtefact:
         return int(u)
 
     def title(self, i: int) -> str:
+        """The item's title, else its ISBN or original id (:func:`untitled_label`)."""
         t = self.titles[int(i)] if 0 <= int(i) < len(self.titles) else ""
-        return naming.readable(t) if t else f"(item {int(i)}: no title)"
+        if t:
+            return naming.readable(t)
+        return untitled_label(int(i), self.item_ids[int(i)] if 0 <= int(i) < len(self.item_ids) else None)
 
     def train(self, u: int) -> np.ndarray:
         return self.train_items[self.train_indptr[u] : self.train_indptr[u + 1]].astype(np.int64)
@@ -452,10 +512,7 @@ def load_artefact(run: str | Path) -> RunArtefact:
     which command makes it."""
     path = artefact_path(run)
     if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} not found: make it with `cikgwb artefact {path.parent}` (needs the run's best.pt checkpoint, "
-            "i.e. run it where the run was trained)"
-        )
+        raise FileNotFoundError(f"{path} not found: {missing_artefact(path.parent)}")
     with np.load(path, allow_pickle=False) as z:
         d = {k: z[k] for k in z.files}
     text = json.loads(bytes(d.pop("text")).decode("utf-8"))
@@ -468,6 +525,7 @@ def load_artefact(run: str | Path) -> RunArtefact:
         path=path,
         meta=meta,
         titles=text["titles"],
+        item_ids=list(text.get("item_ids") or []),  # artefacts made before item ids were stored: none
         labels=[naming.readable(x) if x else x for x in text["labels"]],  # titles in labels: as shown elsewhere
         label_methods=text["label_methods"],
         interest_ids=text["interest_ids"],
@@ -483,17 +541,76 @@ def load_artefact(run: str | Path) -> RunArtefact:
     )
 
 
+def _shown_path(p: str | Path) -> str:
+    """``p`` relative to the project folder where it lies below it (commands are run from there)."""
+    from .paths import project_root
+
+    try:
+        return Path(p).resolve().relative_to(project_root().resolve()).as_posix()
+    except ValueError:
+        return str(p)
+
+
+def retrain_command(run_dir: str | Path) -> str:
+    """The commands that train a committed run again from its ``config.yaml`` (same settings,
+    interest graph, protocol and seed; the folder is replaced) and make its artefact."""
+    import yaml
+
+    run_dir = Path(run_dir)
+    rel = _shown_path(run_dir)
+    cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").is_file() else {}
+    cfg = cfg or {}
+    seed = (cfg.get("train") or {}).get("seed")
+    stem = run_dir.name[: -len(f"-s{seed}")] if seed is not None and run_dir.name.endswith(f"-s{seed}") else None
+    train = f"cikgwb train --config {rel}/config.yaml --interests {cfg.get('interests', 'paper')}"
+    train += f" --name {stem} --seeds {seed}" if stem else f" --name {run_dir.name}"
+    return f"{train} --overwrite && cikgwb artefact {rel}"
+
+
+#: what the explorer's run list says of a run without an artefact (the details on opening it:
+#: :func:`missing_artefact`, which looks for the checkpoint)
+NO_ARTEFACT = "no artefact: made from its checkpoint, not committed"
+
+
+def missing_artefact(run_dir: str | Path) -> str:
+    """Why a finished run has no ``explorer.npz`` and how to make one: its checkpoint is on this
+    machine (make the artefact) or gone (train it again); commands use paths from the project
+    folder."""
+    from .runs import has_checkpoint
+
+    rel = _shown_path(run_dir)
+    if has_checkpoint(run_dir):
+        return f"no artefact yet; its checkpoint is on this machine: make it with `cikgwb artefact {rel}`"
+    return (
+        "no artefact: its checkpoint is gone (checkpoints are not committed, and this run's is not on this "
+        f"machine); retrain with `{retrain_command(run_dir)}` to make one"
+    )
+
+
 def find_artefacts(roots: list[str | Path]) -> list[dict[str, Any]]:
     """Finished runs under ``roots`` (sub-folders too; :func:`cikgwb.runs.run_index`), each a
-    dict of its index row with ``run`` the folder's name and ``artefact`` the explorer.npz path or
-    None: runs with an artefact first, then by dataset and name."""
+    dict of its index row with ``run`` the folder's name, ``artefact`` the explorer.npz path or
+    None (then ``missing`` says so: :data:`NO_ARTEFACT`), ``real`` (a downloaded dataset, not a generated one) and ``plain`` (the model at
+    its settings' defaults: the name is ``<dataset>-<model>-<protocol>-s<seed>``, no variant or
+    override). Runs with an artefact first, then by dataset and name."""
+    from .data.registry import REGISTRY
     from .runs import run_index
 
     idx = run_index(roots, skip_unreadable=True, variants=False)  # no model import: a quick listing
-    out = [
-        {**r, "run": r["name"], "artefact": r["artefact"] if isinstance(r["artefact"], str) else None}
-        for r in idx.to_dict("records")
-    ]
+    out = []
+    for r in idx.to_dict("records"):
+        art = r["artefact"] if isinstance(r["artefact"], str) else None
+        spec = REGISTRY.get(str(r["dataset"]))
+        out.append(
+            {
+                **r,
+                "run": r["name"],
+                "artefact": art,
+                "missing": None if art else NO_ARTEFACT,
+                "real": bool(spec is not None and spec.real),
+                "plain": r["name"] == f"{r['dataset']}-{r['model']}-{r['protocol']}-s{r['seed']}",
+            }
+        )
     out.sort(key=lambda r: (r["artefact"] is None, str(r["dataset"]), r["run"]))
     return out
 

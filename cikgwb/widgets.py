@@ -292,8 +292,9 @@ def render_run_user(rep: dict[str, Any], a: Any) -> str:
     parts = [
         f'<div class="cikgwb-user" data-user="{u}">',
         f"<h3>User {u}</h3>",
-        f"<p>{rep['n_train']} training items (train.txt), {rep['n_test']} test items; this user's test "
-        f"metrics at the selected epoch: {_e(mtxt)}</p>",
+        f'<p class="cikgwb-counts">{rep["n_train"]} items in train.txt, {rep["n_test"]} test items; this '
+        f"user's test metrics at the selected epoch: {_e(mtxt)}<br><small>{_e(train_note(a.meta.get('protocol')))}"
+        "</small></p>",
         '<div style="display:flex;gap:24px;flex-wrap:wrap">',
     ]
     # interests + neighbours
@@ -352,16 +353,40 @@ def render_run_user(rep: dict[str, Any], a: Any) -> str:
         )
     parts.append("</ol>")
     miss = rep["missed"]
-    parts.append(f'<h4>Test items the top-{k} missed ({len(miss)})</h4><ul class="cikgwb-missed">')
-    for _, r in miss.iterrows():
+    shown = miss.head(MAX_MISSED)
+    parts.append(
+        f"<h4>Test items the top-{k} missed ({len(miss)}"
+        + (f"; the {len(shown)} ranked highest shown" if len(miss) > len(shown) else "")
+        + f')</h4><ul class="cikgwb-missed" data-total="{len(miss)}">'
+    )
+    for _, r in shown.iterrows():
         rk = int(r["rank"])
         where = f"rank {rk:,}" if rk > 0 else "masked: also a training item, never ranked"
         parts.append(
             f'<li data-item="{int(r["item"])}" data-rank="{rk}">{_e(r["title"])} '
             f"<small>(item {int(r['item'])}; {where})</small></li>"
         )
-    parts.append("</ul></div></div></div>")
+    parts.append("</ul>")
+    if len(miss) > len(shown):
+        rest = miss["rank"].iloc[len(shown) :]
+        worst = "masked" if (rest == 0).any() else f"rank {int(rest.max()):,}"
+        parts.append(f"<small>&hellip; and {len(rest)} more, ranked lower (down to {worst})</small>")
+    parts.append("</div></div></div>")
     return "".join(parts)
+
+
+def train_note(protocol: str | None) -> str:
+    """Which items a user's training count counts, for a run of ``protocol``
+    (:data:`cikgwb.runs.PROTOCOLS`: what it trains on)."""
+    from .runs import PROTOCOLS
+
+    if protocol in PROTOCOLS and PROTOCOLS[protocol].train == "train":
+        return (
+            f"items in train.txt: the {protocol} protocol trained on about 7/8 of them and selected the epoch on "
+            "the rest (cikgwb graph user counts that train split; --split train_full counts all of train.txt); "
+            "the ranking masks them all"
+        )
+    return "items in train.txt: the model trained on all of them, and the ranking masks them all"
 
 
 def render_run_interest(rep: dict[str, Any]) -> str:
@@ -394,25 +419,45 @@ def _parse_query(qs: str | None) -> dict[str, str]:
 
 
 def explorer_preference(dataset: str | None) -> list[Any]:
-    """The explorer's first run (:func:`cikgwb.runs.find_runs`' ``prefer``): one with an artefact,
-    of ``dataset``, book-crossing CIKGRec (the paper's case study), then any CIKGRec."""
+    """The explorer's first run (:func:`cikgwb.runs.find_runs`' ``prefer``, on
+    :func:`cikgwb.run_artefact.find_artefacts`' rows): one with an artefact, of ``dataset`` when
+    one is named, on a real dataset (a synthetic toy run only when no real run has one),
+    book-crossing CIKGRec (the paper's case study), then any CIKGRec, at its default settings, the
+    headline protocols (``users``, then ``valid``), converged."""
     return [
         "artefact",
         *([{"dataset": dataset}] if dataset else []),
+        "real",
         {"dataset": "book-crossing", "model": "cikgrec"},
         {"model": "cikgrec"},
+        "plain",
+        {"protocol": "users"},
+        {"protocol": "valid"},
+        "converged",
     ]
+
+
+#: the missed test items shown per user (the best ranked; the rest are counted)
+MAX_MISSED = 20
+
+
+def _line(cls: str, text: str) -> str:
+    """One line of the explorer's header or status (an error in red)."""
+    colour = ' style="color:#c0392b"' if "error" in cls or "missing" in cls else ""
+    return f'<p class="{cls}"{colour}>{text}</p>'
 
 
 class RunExplorer:
     """Explorer over committed runs' artefacts (``explorer.npz``, :mod:`cikgwb.run_artefact`):
-    pick a run (a dropdown of every finished run under ``roots``; a run without an artefact
-    says which command makes one, nothing is trained) and a user; see the user's interests with
-    their labels and the neighbours who share each, the top-K list with scores, item ids, test
-    hits and interest paths, and the test items the list missed with their rank.
+    pick a run (a dropdown of every finished run under ``roots``; one without an artefact is
+    marked, and opening it says whether its checkpoint is here and which commands make one;
+    nothing is trained) and a user; see the user's interests with their labels and the
+    neighbours who share each, the top-K list with scores, item ids, test hits and interest paths,
+    and the test items the list missed with their rank (the :data:`MAX_MISSED` ranked highest).
 
-    ``run``: a run name or path to open first (default: a book-crossing CIKGRec run with an
-    artefact if any, else the first run with an artefact); ``user``: the user to show first."""
+    ``run``: a run name or path to open first (an unknown one: one line saying so, and no run is
+    opened until one is picked); default: the best real run present (:func:`explorer_preference`);
+    ``user``: the user to show first (default: one with a test hit reached through an interest)."""
 
     def __init__(
         self, roots: list[Any], run: str | None = None, user: int | None = None, k: int = 20, dataset: str | None = None
@@ -422,14 +467,17 @@ class RunExplorer:
         from .run_artefact import find_artefacts
 
         self.k = int(k)
+        self.roots = list(roots)
         self.runs = find_artefacts(roots)
         self._cache: dict[str, Any] = {}
+        self._syncing = False
         self.a = None
+        self.current: int | None = None
         opts = [
-            (f"{r['dataset']} · {r['run']}" + ("" if r["artefact"] else "  (no artefact)"), r["path"])
+            (f"{r['dataset']} · {r['run']}" + (f"  ({r['missing']})" if r["missing"] else ""), r["path"])
             for r in self.runs
         ]
-        self.pick = w.Dropdown(options=opts, description="Run", layout=w.Layout(width="640px"))
+        self.pick = w.Dropdown(options=opts, value=None, description="Run", layout=w.Layout(width="720px"))
         self.pick.add_class("cikgwb-run-pick")
         self.user_box = w.Text(
             placeholder="user id, e.g. 12", description="User", continuous_update=False, layout=w.Layout(width="220px")
@@ -455,22 +503,22 @@ class RunExplorer:
         self.show_button.on_click(lambda _: self._show_from_box())
         self.user_box.observe(lambda ch: self._show_from_box(), names="value")
         if not self.runs:
-            self.header.value = (
-                '<p class="cikgwb-missing">No finished run found under '
-                f"{_e(', '.join(str(r) for r in roots))}. Train one (`cikgwb train ...`), then make "
-                "its artefact with `cikgwb artefact RUN_DIR`; this explorer never trains.</p>"
+            self.header.value = _line(
+                "cikgwb-missing",
+                f"No finished run found under {_e(', '.join(str(r) for r in roots))}. Train one (`cikgwb train "
+                "...`), then make its artefact with `cikgwb artefact RUN_DIR`; this explorer never trains.",
             )
             return
         first = self._initial(run, dataset)
-        self.pick.value = first
-        self.open(first, user)
-        self.pick.observe(lambda ch: self.open(ch["new"]), names="value")
+        if first is not None:
+            self.pick.value = first
+            self.open(first, user)
+        self.pick.observe(lambda ch: ch["new"] is not None and self.open(ch["new"]), names="value")
 
-    def _initial(self, run: str | None, dataset: str | None) -> str:
+    def _initial(self, run: str | None, dataset: str | None) -> str | None:
         """The run opened first (:func:`cikgwb.runs.find_run` on the listed runs): ``run`` when
-        named, else one with an artefact, of ``dataset``, book-crossing CIKGRec, then CIKGRec."""
-        import pandas as pd
-
+        named and found; an unknown ``run`` opens none and says so in one line; else the best
+        run by :func:`explorer_preference`."""
         from .runs import find_run
 
         listed = pd.DataFrame(self.runs)
@@ -478,27 +526,35 @@ class RunExplorer:
             hit = find_run(listed, run=run)
             if hit is not None:
                 return hit["path"]
-            self.status.value = (
-                f'<span class="cikgwb-error" style="color:#c0392b">run {_e(run)} not found; '
-                f"showing another (runs: {_e(', '.join(r['run'] for r in self.runs[:20]))})</span>"
+            import difflib
+
+            close = difflib.get_close_matches(str(run), [r["run"] for r in self.runs], n=3, cutoff=0.6)
+            self.header.value = _line(
+                "cikgwb-error cikgwb-notfound",
+                f"run {_e(run)} not found among the {len(self.runs)} finished runs under "
+                f"{_e(', '.join(str(r) for r in self.roots))}"
+                + (f" (close: {_e(', '.join(close))})" if close else "")
+                + "; pick one in the list above",
             )
+            return None
         return find_run(listed, prefer=explorer_preference(dataset))["path"]
 
     def open(self, path: str, user: int | None = None) -> None:
         """Open the run at ``path`` (its artefact), then ``user`` (default: a user with a test hit
-        reached through an interest)."""
+        reached through an interest); a run without an artefact says why and how to make one."""
         from .explorer import artefact_default_user
-        from .run_artefact import artefact_path, load_artefact
+        from .run_artefact import load_artefact, missing_artefact
 
         rec = next((r for r in self.runs if r["path"] == path), None)
+        self.status.value = ""  # nothing said about the previous run stays
         if rec is None or not rec["artefact"]:
-            self.a = None
-            self.out.value = ""
-            self.header.value = (
-                f'<p class="cikgwb-missing" style="color:#c0392b">Run {_e(Path(path).name)} has no '
-                f"explorer artefact ({_e(artefact_path(path))}). Make it with "
-                f"<code>cikgwb artefact {_e(path)}</code> where the run's checkpoint is; "
-                "this explorer never trains.</p>"
+            self.a, self.current = None, None
+            self.out.value = self.interest_out.value = ""
+            self.interest_pick.options = []
+            self._sync_box("")
+            self.header.value = _line(
+                "cikgwb-missing",
+                f"Run {_e(Path(path).name)}: {_e(missing_artefact(path))}. This explorer never trains.",
             )
             return
         if path not in self._cache:
@@ -521,35 +577,43 @@ class RunExplorer:
             self.show_interest(int(order[0]))  # (also when the value did not change)
         self.show(artefact_default_user(a, self.k) if user is None else int(user))
 
+    def _sync_box(self, text: str) -> None:
+        """Put ``text`` in the User box without it asking for that user again."""
+        self._syncing = True
+        try:
+            self.user_box.value = text
+        finally:
+            self._syncing = False
+
     def _show_from_box(self) -> None:
         text = (self.user_box.value or "").strip()
-        if not text or self.a is None:
+        if self._syncing or not text or self.a is None:
             return
         try:
             u = int(text)
         except ValueError:
-            self.status.value = (
-                f'<span class="cikgwb-error" style="color:#c0392b">{_e(text)} is not a user id '
-                f"(expected an integer 0..{self.a.n_users - 1})</span>"
+            self.status.value = _line(
+                "cikgwb-error", f"{_e(text)} is not a user id (expected an integer 0..{self.a.n_users - 1})"
             )
             return
         self.show(u)
 
     def show(self, user: int) -> None:
-        """Render ``user`` of the open run; an id out of range shows an error line instead."""
+        """Render ``user`` of the open run (the User box shows it); an id out of range shows an
+        error line instead and leaves the shown user as it was."""
         from .explorer import artefact_user_report
 
         if self.a is None:
             return
         if not 0 <= int(user) < self.a.n_users:
-            self.status.value = (
-                f'<span class="cikgwb-error" style="color:#c0392b">user {int(user)} out of range '
-                f"(expected 0..{self.a.n_users - 1})</span>"
+            self.status.value = _line(
+                "cikgwb-error", f"user {int(user)} out of range (expected 0..{self.a.n_users - 1})"
             )
             return
         self.status.value = ""
         self.out.value = render_run_user(artefact_user_report(self.a, int(user), k=self.k), self.a)
         self.current = int(user)
+        self._sync_box(str(self.current))
 
     def show_interest(self, interest: int) -> None:
         """Render interest ``interest`` of the open run (label, how it was made, users, their items)."""

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -19,17 +19,20 @@
 # Pick a run (any finished run under `reports/runs`) and a user: the user's interests with
 # readable labels and the neighbours who share each, their top-K list with scores, item ids,
 # titles, test hits and the interest path to each item, and the test items the list missed
-# with their rank. It reads each run's compact artefact (`explorer.npz`, made by
-# `cikgwb artefact RUN_DIR` where the run's checkpoint is) and never trains: a run without one
-# says which command makes it.
+# with their rank. It reads each run's compact artefact (`explorer.npz`, committed with the
+# headline runs) and never trains: a run without one says why (its checkpoint is gone, or is
+# here) and which command makes one.
 #
-# Serve it with `voila notebooks/explorer.ipynb` (idle kernels are culled: `voila.json`);
-# choose the run and user in the URL: `...explorer.ipynb?run=book-crossing-cikgrec-valid-s1&user=2362`.
+# Serve it from the repository root with `scripts/explorer.sh` (Voila on this machine only;
+# idle kernels are culled, a left page's kernel is shut down) and open
+# `http://127.0.0.1:8866/?run=book-crossing-cikgrec-valid-s1&user=2362`: the run and the user
+# go in the query of the server's root URL. Without a query (or run all cells in JupyterLab)
+# it opens the best real run present.
 
 # %% tags=["parameters"]
-dataset = "synthetic"   # prefer a run of this dataset when none is named (URL: ?dataset NAME); none: book-crossing CIKGRec
+dataset = None          # prefer a run of this dataset (URL: ?dataset NAME); None: the best real run, book-crossing CIKGRec first
 quick = True            # unused: the explorer never trains
-run = None              # a run name or folder to open first (URL: ?run NAME)
+run = None              # a run name or folder to open first (URL: ?run NAME); an unknown one opens none and says so
 user = None             # the user shown first (URL: &user ID); None: one with a test hit reached through an interest
 k = 20                  # length of the top-K list (URL: &k N; at most 100)
 runs_dir = None         # None: $CIKGWB_REPORTS_DIR/runs and the committed reports/runs

@@ -1,20 +1,31 @@
-"""Browser check: the explorer notebook served by Voila on 127.0.0.1 from the repository root
-(as the README says), driven in headless Debian Chromium through Selenium and Debian's
-chromedriver (scripts/install_browser.sh; nothing is downloaded). It opens a run given in the URL
-(``?run=...&user=...``): a committed book-crossing CIKGRec artefact when there is one (user 2362,
-the paper's Figure 4 user), else a 3-epoch synthetic run made here. It asserts the user's interest
-labels (the run's, never a "no text label" placeholder), the top-K list (the run's stored list:
-K items, none the user trained on, test hits marked exactly, scores and item ids shown), the
-neighbours who share each interest and the missed test items are visible; picks another user
-through the box; checks that Voila read voila.json (idle kernels culled); saves a screenshot
-(``$CIKGWB_SCREENSHOT`` or the test's tmp folder).
+"""Browser check: the explorer served as the README says (``scripts/explorer.sh``: Voila on
+127.0.0.1 from the repository root, reading ./voila.json and the repository's page template),
+driven in headless Debian Chromium through Selenium and Debian's chromedriver
+(scripts/install_browser.sh; nothing is downloaded).
+
+It opens the README's URL (``http://127.0.0.1:8866/?run=...&user=...&k=...`` on the test's port):
+its run when the repository has that run's artefact (book-crossing CIKGRec, user 2362, the paper's
+Figure 4 user), else a 3-epoch synthetic run made here, at the same URL with that run and a user
+of it. On that page it asserts (issue 36 items 1-6): the user's interest labels, the top-K list
+(the run's stored list: K items, none the user trained on, test hits marked exactly, scores and
+item ids shown), the neighbours who share each interest, the missed test items (the
+``MAX_MISSED`` ranked highest), the User box showing the user, which set the training count
+counts; another user picked through the box; a run without an artefact picked in the list says
+why and clears the previous run's status line; every request the page makes goes to the test's
+server (no CDN) and the console holds no error (no extension that does not belong in Voila);
+leaving the page shuts its kernel down (the shutdown beacon is not refused). Then ``?run=`` of
+an unknown run shows one line and opens none, and the bare URL opens the best real run
+(:func:`cikgwb.widgets.explorer_preference`). Saves a screenshot (``$CIKGWB_SCREENSHOT`` or the
+test's tmp folder).
 
 Skipped when chromium / chromedriver are missing, except under CI (``CI`` set), where it fails.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -27,7 +38,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 K = 20
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 
 def _browser_paths() -> tuple[str, str]:
@@ -61,13 +72,23 @@ def _wait_port(port: int, proc: subprocess.Popen, timeout: float) -> None:
     raise TimeoutError(f"voila did not listen on 127.0.0.1:{port} within {timeout} s")
 
 
-def _artefact_run(tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    """The run the explorer opens: a committed book-crossing CIKGRec artefact when the repository
-    has one (reports/runs/book-crossing-cikgrec-*/explorer.npz), else a 3-epoch synthetic CIKGRec
-    run trained here with its artefact made by ``cikgwb artefact`` (seconds)."""
-    committed = sorted(REPO.glob("reports/runs/book-crossing-cikgrec-*/explorer.npz"))
-    if committed:
-        return committed[0].parent, {}
+def readme_url() -> tuple[str, str, dict[str, str]]:
+    """The explorer URL the README tells a user to open: ``(url, run, query)``."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## The explorer") :]
+    m = re.search(r"`(http://127\.0\.0\.1:8866/\?([^`\s]+))`", section)
+    assert m, "the README's explorer section gives no http://127.0.0.1:8866/?run=... URL"
+    query = dict(kv.split("=", 1) for kv in m.group(2).split("&"))
+    assert "run" in query, f"the README's explorer URL names no run: {m.group(1)}"
+    return m.group(1), query["run"], query
+
+
+def _artefact_run(tmp_path: Path, name: str) -> tuple[Path, dict[str, str]]:
+    """The run the README's URL names when the repository has its artefact, else a 3-epoch
+    synthetic CIKGRec run trained here with its artefact made by ``cikgwb artefact`` (seconds)."""
+    committed = REPO / "reports" / "runs" / name
+    if (committed / "explorer.npz").is_file():
+        return committed, {}
     reports = tmp_path / "reports"
     env = {
         **os.environ,
@@ -91,24 +112,18 @@ def _artefact_run(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 
 @pytest.fixture()
 def voila_url(tmp_path):
-    run, extra = _artefact_run(tmp_path)
+    url, name, _ = readme_url()
+    run, extra = _artefact_run(tmp_path, name)
     env = {**os.environ, "CIKGWB_ROOT": str(REPO), "OMP_NUM_THREADS": "1", **extra}
+    voila = Path(sys.executable).parent / "voila"
+    if voila.exists():
+        env["VOILA"] = str(voila)
     port = _free_port()
     log_path = tmp_path / "voila.log"
     log = open(log_path, "w")
-    # from the repository root, as the README says: voila reads ./voila.json (idle kernels culled)
+    # the README's command, from the repository root: voila reads ./voila.json, the script adds the template
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "voila",
-            "notebooks/explorer.ipynb",
-            "--no-browser",
-            f"--port={port}",
-            "--Voila.ip=127.0.0.1",
-            "--Voila.port_retries=0",
-            "--VoilaExecutor.timeout=120",
-        ],
+        ["bash", "scripts/explorer.sh", f"--port={port}", "--Voila.port_retries=0", "--VoilaExecutor.timeout=120"],
         cwd=str(REPO),
         env=env,
         stdout=log,
@@ -116,7 +131,7 @@ def voila_url(tmp_path):
     )
     try:
         _wait_port(port, proc, 60)
-        yield f"http://127.0.0.1:{port}/", run, log_path
+        yield port, url.replace(":8866/", f":{port}/"), run, log_path, extra
     finally:
         proc.terminate()
         try:
@@ -146,27 +161,54 @@ def _driver(chromium: str, driver_path: str, profile: str):
         "--window-size=1400,2200",
     ):
         opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     return webdriver.Chrome(service=Service(executable_path=driver_path), options=opts)
 
 
-def test_explorer_opens_a_run_by_url_and_shows_labels_top_k_and_neighbours(voila_url, tmp_path):
+def _leave_and_check_shutdown(drv, log_path: Path, port: int) -> None:
+    """The page's own requests went to the test's server only and its console holds no error;
+    leaving it shuts its kernel down (Voila's shutdown beacon, not refused)."""
+    kid = drv.execute_script("return JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
+    urls = set()
+    for entry in drv.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg["method"] == "Network.requestWillBeSent":
+            urls.add(msg["params"]["request"]["url"])
+    outside = sorted(u for u in urls if u.startswith(("http:", "https:", "ws:")) and f"127.0.0.1:{port}/" not in u)
+    assert not outside, f"the page fetched from outside the machine: {outside}"
+    console = drv.get_log("browser")
+    bad = [e["message"][:300] for e in console if e["level"] == "SEVERE" or "Failed to create module" in e["message"]]
+    assert not bad, f"console errors: {bad}"
+    drv.get("about:blank")
+    t0 = time.time()
+    while f"Kernel shutdown: {kid}" not in log_path.read_text() and time.time() - t0 < 30:
+        time.sleep(0.5)
+    text = log_path.read_text()
+    assert f"Kernel shutdown: {kid}" in text, "leaving the page did not shut its kernel down"
+    assert f"403 POST /voila/api/shutdown/{kid}" not in text
+
+
+def test_explorer_at_the_readme_url_shows_a_run_and_shuts_its_kernel_when_left(voila_url, tmp_path):
     chromium, driver_path = _browser_paths()
+    import pandas as pd
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as EC
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    from cikgwb.run_artefact import load_artefact
+    from cikgwb.run_artefact import find_artefacts, load_artefact
+    from cikgwb.runs import find_run
+    from cikgwb.widgets import MAX_MISSED, explorer_preference
 
-    url, run, log_path = voila_url
+    port, url, run, log_path, extra = voila_url
+    _, name, query = readme_url()
     a = load_artefact(run)
     n_int = [len(a.interests(u)) for u in range(a.n_users)]
-    # the paper's Figure 4 user on book-crossing, else a user with >= 2 interests and test items
-    user = (
-        2362
-        if a.meta["dataset"] == "book-crossing"
-        else next(u for u in range(10, a.n_users) if n_int[u] >= 2 and len(a.test(u)))
-    )
+    if run.name == name:
+        user = int(query["user"])
+    else:  # the synthetic run: the README's URL with this run and a user with >= 2 interests and test items
+        user = next(u for u in range(10, a.n_users) if n_int[u] >= 2 and len(a.test(u)))
+        url = url.replace(f"run={name}", f"run={run.name}").replace(f"user={query['user']}", f"user={user}")
 
     def check(u: int) -> None:
         labels = [
@@ -187,15 +229,26 @@ def test_explorer_opens_a_run_by_url_and_shows_labels_top_k_and_neighbours(voila
         assert nbs and all(e.is_displayed() for e in nbs) and any(e.text.strip()[:1].isdigit() for e in nbs)
         rows = drv.find_elements(By.CSS_SELECTOR, ".cikgwb-neighbours tr[data-user]")
         assert rows and rows[0].is_displayed()
-        missed = {int(e.get_attribute("data-item")) for e in drv.find_elements(By.CSS_SELECTOR, ".cikgwb-missed li")}
-        assert missed == test - set(ids)
+        # the missed test items: the MAX_MISSED ranked highest (masked ones last), the rest counted
+        ranks = dict(zip(a.test(u).tolist(), a.test_ranks(u).tolist()))
+        missed = test - set(ids)
+        shown = [int(e.get_attribute("data-item")) for e in drv.find_elements(By.CSS_SELECTOR, ".cikgwb-missed li")]
+        key = [(ranks[i] == 0, ranks[i]) for i in shown]
+        assert set(shown) <= missed and len(shown) == min(MAX_MISSED, len(missed)) and key == sorted(key)
+        assert all(key[-1] <= (ranks[i] == 0, ranks[i]) for i in missed - set(shown)) if shown else not missed
+        total = drv.find_element(By.CSS_SELECTOR, ".cikgwb-missed").get_attribute("data-total")
+        assert total == str(len(missed))
+        counts = drv.find_element(By.CSS_SELECTOR, ".cikgwb-counts").text
+        assert f"{len(a.train(u))} items in train.txt" in counts, counts
+        box = drv.find_element(By.CSS_SELECTOR, ".cikgwb-user-input input")
+        assert box.get_attribute("value") == str(u), "the User box does not show the user shown"
 
     profile = tempfile.mkdtemp(prefix="cikgwb-chromium-")
     drv = _driver(chromium, driver_path, profile)
+    wait = WebDriverWait(drv, 120)
     try:
         t0 = time.time()
-        drv.get(f"{url}?run={run.name}&user={user}")
-        wait = WebDriverWait(drv, 90)
+        drv.get(url)  # the README's URL: the server's root, the run and user in the query
         wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, f'.cikgwb-user[data-user="{user}"]')))
         opened = time.time() - t0
         assert run.name in drv.find_element(By.CSS_SELECTOR, ".cikgwb-run").get_attribute("data-run")
@@ -207,16 +260,50 @@ def test_explorer_opens_a_run_by_url_and_shows_labels_top_k_and_neighbours(voila
         box.send_keys(str(other))
         box.send_keys(Keys.ENTER)
         drv.find_element(By.CSS_SELECTOR, ".cikgwb-show button, button.cikgwb-show").click()
-        WebDriverWait(drv, 30).until(
+        WebDriverWait(drv, 60).until(
             EC.presence_of_element_located((By.CSS_SELECTOR, f'.cikgwb-user[data-user="{other}"]'))
         )
         check(other)
-
         shot = Path(os.environ.get("CIKGWB_SCREENSHOT") or tmp_path / "explorer.png")
         shot.parent.mkdir(parents=True, exist_ok=True)
         drv.save_screenshot(str(shot))
         assert shot.stat().st_size > 10_000
+        # an id out of range: one error line, gone when another run is picked
+        box.clear()
+        box.send_keys(str(a.n_users + 3))
+        box.send_keys(Keys.ENTER)
+        WebDriverWait(drv, 60).until(EC.presence_of_element_located((By.CSS_SELECTOR, ".cikgwb-error")))
+        select = Select(drv.find_element(By.CSS_SELECTOR, ".cikgwb-run-pick select"))
+        bare = [n for n, o in enumerate(select.options) if "(no artefact" in o.text]
+        if bare:  # the list says which runs have no artefact; opening one says why
+            select.select_by_index(bare[0])
+            WebDriverWait(drv, 60).until(EC.presence_of_element_located((By.CSS_SELECTOR, ".cikgwb-missing")))
+            assert "cikgwb artefact" in drv.find_element(By.CSS_SELECTOR, ".cikgwb-missing").text
+            assert not drv.find_elements(By.CSS_SELECTOR, ".cikgwb-error, .cikgwb-user")
+        _leave_and_check_shutdown(drv, log_path, port)
         print(f"explorer opened {run.name} user {user} in {opened:.1f} s")
+
+        # an unknown run: one visible line, no run opened
+        drv.get(f"http://127.0.0.1:{port}/?run=no-such-run&user={user}")
+        line = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".cikgwb-notfound")))
+        assert "no-such-run not found" in line.text
+        time.sleep(1)  # nothing rendered after the line (the old page cleared it and opened the demo)
+        assert drv.find_element(By.CSS_SELECTOR, ".cikgwb-notfound").is_displayed()
+        assert not drv.find_elements(By.CSS_SELECTOR, ".cikgwb-run, .cikgwb-user")
+        _leave_and_check_shutdown(drv, log_path, port)
+
+        # no query: the best real run present
+        roots = [Path(extra["CIKGWB_REPORTS_DIR"]) / "runs"] if extra else []
+        listed = find_artefacts([*roots, REPO / "reports" / "runs"])
+        best = find_run(pd.DataFrame(listed), prefer=explorer_preference(None))
+        assert best["real"] or not any(r["real"] and r["artefact"] for r in listed)
+        drv.get(f"http://127.0.0.1:{port}/")
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".cikgwb-run")))
+        assert (
+            drv.find_element(By.CSS_SELECTOR, ".cikgwb-run").get_attribute("data-run")
+            == load_artefact(best["path"]).meta["run"]
+        )
+        _leave_and_check_shutdown(drv, log_path, port)
     finally:
         drv.quit()
         shutil.rmtree(profile, ignore_errors=True)

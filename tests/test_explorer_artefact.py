@@ -139,13 +139,15 @@ def test_run_explorer_opens_by_url_lists_runs_without_artefact_and_never_trains(
 
     ds, root, path, _ = art_run
     bare = root / "bare-run"  # a finished run without artefact (nor checkpoint)
-    bare.mkdir()
+    bare.mkdir(exist_ok=True)
     (bare / "metrics.json").write_text(json.dumps({"dataset": "synthetic", "model": "lightgcn", "test": {}}))
     before = sorted(p.name for p in root.rglob("*"))
     ex = RunExplorer.from_query([root], f"run={path.name}&user=7&k=5")
     assert ex.current == 7 and ex.out.value.count("<li data-item=") >= 5
+    assert ex.user_box.value == "7"  # the User box shows the user shown (issue 36 item 5)
     html = ex.out.value
     assert 'data-user="7"' in html and "cikgwb-interest-neighbours" in html and "cikgwb-missed" in html
+    assert "items in train.txt" in html and "7/8 of them" in html  # which set the count counts (valid protocol)
     for j in ex.a.interests(7):
         assert ex.a.labels[int(j)].replace("&", "&amp;") in html
     # the interest view: largest interest first, its label and items most common among its users
@@ -163,16 +165,86 @@ def test_run_explorer_opens_by_url_lists_runs_without_artefact_and_never_trains(
     for _, r in rep["top_items"].iterrows():
         assert r["members"] == int(tr[members][:, r["item"]].sum())
     assert (rep["top_items"]["members"].diff().dropna() <= 0).all()
+    # the run list says which runs have no artefact; opening one says why and how to make it
+    label = next(lab for lab, v in ex.pick.options if v == str(bare))
+    assert "no artefact" in label and "no artefact" not in next(lab for lab, v in ex.pick.options if v == str(path))
+    ex.user_box.value = str(ds.n_users + 5)
+    assert "out of range" in ex.status.value and ex.current == 7 and ex.user_box.value == str(ds.n_users + 5)
     ex.pick.value = str(bare)
-    assert "cikgwb artefact" in ex.header.value and "never trains" in ex.header.value and ex.out.value == ""
+    assert "checkpoint is gone" in ex.header.value and "cikgwb artefact" in ex.header.value
+    assert "never trains" in ex.header.value and ex.out.value == ""
+    assert ex.status.value == "" and ex.user_box.value == ""  # nothing of the previous run stays
     ex.pick.value = str(path)
+    assert ex.status.value == "" and ex.user_box.value == str(ex.current)
     ex.user_box.value = "abc"
     assert "not a user id" in ex.status.value
-    ex.user_box.value = str(ds.n_users + 5)
-    assert "out of range" in ex.status.value
+    ex.user_box.value = "3"
+    assert ex.current == 3 and ex.status.value == "" and 'data-user="3"' in ex.out.value
     assert sorted(p.name for p in root.rglob("*")) == before  # nothing trained or written
     empty = RunExplorer([tmp_path / "nothing"])
     assert "never trains" in empty.header.value
+
+
+def test_run_explorer_default_is_the_best_real_run_and_an_unknown_run_is_one_line(art_run, tmp_path):
+    """Issue 36 item 3: without a run the explorer opens a real run, not the synthetic toy run (nor
+    one without an artefact); an unknown run opens nothing and says so in one visible line."""
+    pytest.importorskip("ipywidgets")
+    import shutil
+
+    from cikgwb.widgets import RunExplorer
+
+    _, _, path, _ = art_run
+    root = tmp_path / "runs"
+    shutil.copytree(path, root / path.name)
+    real = root / "dbbook2014-cikgrec-valid-s0"  # the same files, said to be of a real dataset
+    shutil.copytree(path, real)
+    m = json.loads((real / "metrics.json").read_text())
+    (real / "metrics.json").write_text(json.dumps({**m, "dataset": "dbbook2014", "name": real.name}))
+    bare = root / "book-crossing-cikgrec-users-s0"  # a real run without an artefact
+    shutil.copytree(path, bare, ignore=shutil.ignore_patterns(ARTEFACT_FILE))
+    (bare / "metrics.json").write_text(json.dumps({**m, "dataset": "book-crossing", "name": bare.name}))
+    ex = RunExplorer([root])
+    assert ex.pick.value == str(real) and ex.a is not None
+    assert RunExplorer([root], dataset="synthetic").pick.value == str(root / path.name)
+    ex = RunExplorer.from_query([root], "run=no-such-run&user=3")
+    assert ex.a is None and ex.pick.value is None and ex.out.value == "" and ex.status.value == ""
+    assert ex.header.value.count("<p") == 1 and "no-such-run not found" in ex.header.value
+    ex.pick.value = str(real)  # picking a run from the list opens it
+    assert ex.a is not None and "not found" not in ex.header.value and ex.current is not None
+
+
+def test_missed_items_are_capped_and_untitled_items_show_their_isbn(art_run, tmp_path):
+    pytest.importorskip("ipywidgets")
+    import pandas as pd
+
+    from cikgwb.explorer import artefact_user_report
+    from cikgwb.run_artefact import add_item_ids, untitled_label
+    from cikgwb.widgets import MAX_MISSED, render_run_user
+
+    ds, _, path, _ = art_run
+    a = load_artefact(path)
+    rep = artefact_user_report(a, 7, k=5)
+    n = MAX_MISSED + 7
+    many = pd.DataFrame({"item": range(n), "title": [f"t{i}" for i in range(n)], "rank": [*range(30, 30 + n - 1), 0]})
+    html = render_run_user({**rep, "missed": many}, a)
+    shown = html.split('class="cikgwb-missed"')[1].split("</ul>")[0]
+    assert shown.count("<li") == MAX_MISSED and f'data-total="{n}"' in html
+    assert "and 7 more, ranked lower (down to masked)" in html
+    # an untitled item: its ISBN where its id in item_list.txt is one (check digit), else that id
+    assert untitled_label(5, "3426029553").startswith("ISBN 3426029553")
+    assert untitled_label(5, "0306406152").startswith("ISBN 0306406152")
+    assert untitled_label(5, "033031582").startswith("id 033031582")  # 9 digits: not an ISBN
+    assert untitled_label(5, None) == "(item 5: no title in the data)"
+    copy = tmp_path / ARTEFACT_FILE
+    copy.write_bytes((path / ARTEFACT_FILE).read_bytes())
+    ids = [f"{i:09d}X" for i in range(ds.n_items)]
+    assert add_item_ids(copy, ids) and not add_item_ids(copy, ids)
+    b = load_artefact(copy)
+    assert b.item_ids == ids and (b.top_items == a.top_items).all() and b.titles == a.titles
+    b.titles[3] = ""
+    assert b.title(3) == untitled_label(3, ids[3])
+    with pytest.raises(ValueError, match="item ids"):
+        add_item_ids(copy, ids[:-1])
 
 
 def test_missing_artefact_and_checkpoint_name_the_command(tmp_path, art_run):
@@ -193,7 +265,19 @@ def test_missing_artefact_and_checkpoint_name_the_command(tmp_path, art_run):
     assert r.returncode != 0 and "best.pt" in (r.stdout + r.stderr) and not (run / ARTEFACT_FILE).exists()
 
 
-def test_voila_config_culls_idle_kernels():
+def test_voila_config_culls_idle_kernels_lets_the_page_shut_its_kernel_and_loads_only_widgets():
     for p in (REPO / "voila.json", REPO / "notebooks" / "voila.json"):
-        cfg = json.loads(p.read_text())["MappingKernelManager"]
-        assert 0 < cfg["cull_idle_timeout"] <= 900 and 0 < cfg["cull_interval"] <= cfg["cull_idle_timeout"]
+        cfg = json.loads(p.read_text())
+        cull = cfg["MappingKernelManager"]
+        assert 0 < cull["cull_idle_timeout"] <= 900 and 0 < cull["cull_interval"] <= cull["cull_idle_timeout"]
+        # the page's shutdown beacon carries no _xsrf cookie (Voila sets none): checked by origin instead
+        assert cfg["Voila"]["tornado_settings"]["disable_check_xsrf"] is True
+        assert set(cfg["VoilaConfiguration"]["extension_allowlist"]) == {
+            "@voila-dashboards/widgets-manager8",
+            "@jupyter-widgets/jupyterlab-manager",
+        }
+    assert json.loads((REPO / "voila.json").read_text()) == json.loads((REPO / "notebooks" / "voila.json").read_text())
+    template = REPO / "share" / "jupyter" / "voila" / "templates" / "cikgwb" / "index.html.j2"
+    assert (
+        "cdn.jsdelivr.net" in template.read_text() and "--template=cikgwb" in (REPO / "scripts/explorer.sh").read_text()
+    )
