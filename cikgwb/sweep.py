@@ -33,7 +33,9 @@ pairing). Everything goes under ``reports/sweeps/<name>/``::
                    folder (the notebook runs with CIKGWB_REPORTS_DIR set there)
     logs/<run>.log each process's output
 
-Executors. ``--executor local`` (default): the thread pool above. ``--executor ray``: each point
+Executors. ``--executor local`` (default): the thread pool above. ``--executor batch``: every
+run, one after another, in ONE process (``python -m cikgwb.batch``: the models imported and each
+dataset loaded once), for runs of seconds such as the simple baselines' grids. ``--executor ray``: each point
 x seed is one Ray task reserving ``num_cpus=--threads`` (default 1) and, where the cluster has
 GPUs, ``num_gpus=--gpus-per-run`` (default 1; ``0.25`` packs four runs on a card); the task runs
 the same command, so the layout, ``results.csv`` and the resume rule are the same. Without
@@ -67,7 +69,7 @@ from typing import Any
 import pandas as pd
 
 from .paper import FIGURE5_GRID
-from .runs import run_name, run_stem, split_run_name
+from .runs import GRID_SELECTION_FILE, run_name, run_stem, split_run_name
 
 ALIASES = {
     "alpha": "mask_alpha",
@@ -421,13 +423,52 @@ def _exec(
         except subprocess.TimeoutExpired:
             status = f"failed: timeout after {timeout} s"
     if status == "ok" and cleanup_run_dir:
-        from .train import checkpoint_dir
-
-        run_dir = Path(cleanup_run_dir)
-        if (run_dir / "metrics.json").exists():
-            for d in {checkpoint_dir(run_dir), run_dir / "checkpoints"}:
-                shutil.rmtree(d, ignore_errors=True)
+        _remove_checkpoints(cleanup_run_dir)
     return {"status": status, "seconds": time.time() - t0, "host": platform.node()}
+
+
+def _remove_checkpoints(run_dir: str | Path) -> None:
+    """Delete a finished run's checkpoints (a sweep needs only its metrics)."""
+    from .train import checkpoint_dir
+
+    run_dir = Path(run_dir)
+    if (run_dir / "metrics.json").exists():
+        for d in {checkpoint_dir(run_dir), run_dir / "checkpoints"}:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _run_batch(jobs: list[dict[str, Any]], env: dict[str, str], log_path: str) -> list[dict[str, Any]]:
+    """``--executor batch``: the ``cikgwb`` commands of ``jobs`` (:func:`_exec`'s arguments) one
+    after another in ONE process (:mod:`cikgwb.batch`), which imports the models and loads each
+    dataset once: for runs of seconds, such as the simple baselines'. Each job's output goes to its
+    own log, the batch's to ``log_path``; returns one result per job, as :func:`_exec` does."""
+    if not jobs:
+        return []
+    spec_file = Path(log_path).with_suffix(".json")
+    spec_file.write_text(
+        json.dumps(
+            [
+                {
+                    "argv": j["cmd"][3:],  # after python -m cikgwb
+                    "env": {k: v for k, v in j["env"].items() if k.startswith("CIKGWB_")},
+                    "log_path": j["log_path"],
+                }
+                for j in jobs
+            ]
+        )
+    )
+    done: dict[int, dict[str, Any]] = {}
+    with open(log_path, "w") as fh:
+        cmd = [sys.executable, "-m", "cikgwb.batch", str(spec_file)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=fh, env=env, cwd=jobs[0]["cwd"], text=True)
+        for line in proc.stdout or []:
+            rec = json.loads(line)
+            done[rec["index"]] = rec
+            if rec["status"] == "ok" and jobs[rec["index"]].get("cleanup_run_dir"):
+                _remove_checkpoints(jobs[rec["index"]]["cleanup_run_dir"])
+        proc.wait()
+    lost = {"status": f"failed: the batch process ended (exit {proc.returncode}) before this run; see {log_path}"}
+    return [done.get(i, {**lost, "seconds": 0.0}) for i in range(len(jobs))]
 
 
 def _ray_address_check(address: str) -> None:
@@ -617,8 +658,8 @@ def run_sweep(
 
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
-    if executor not in ("local", "ray"):
-        raise ValueError(f"executor={executor!r}: expected local or ray")
+    if executor not in ("local", "ray", "batch"):
+        raise ValueError(f"executor={executor!r}: expected local, ray or batch")
     if gpus_per_run is not None and not 0 < gpus_per_run <= 1 and gpus_per_run != int(gpus_per_run):
         raise ValueError(f"--gpus-per-run {gpus_per_run}: expected a fraction in (0, 1] or a whole number")
     spec.validate()
@@ -715,6 +756,11 @@ def run_sweep(
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             rows = list(pool.map(one, range(len(tasks))))
+    elif executor == "batch":
+        todo = [i for i, j in enumerate(specs) if j is not None]
+        batch = [specs[i] for i in todo]
+        by_index = dict(zip(todo, _run_batch(batch, env, str(sweep_dir / "logs" / "batch.log"))))
+        rows = [row_of(t, by_index.get(i)) for i, t in enumerate(tasks)]
     else:
         todo = [i for i, j in enumerate(specs) if j is not None]
         for j in specs:
@@ -808,44 +854,34 @@ def choose_point(spec: SweepSpec, sweep_dir: Path, seed: int) -> tuple[dict[str,
     return (max(done, key=lambda s: s["score"]) if done else None), scored
 
 
-def land_choice(
-    spec: SweepSpec, sweep_dir: Path, seed: int, threads: int = 1, resume: bool = True, log: Any = print
-) -> dict[str, Any]:
-    """``--select`` for one seed: the chosen point (:func:`choose_point`) is trained again as the
-    model's ordinary run (``<runs>/<dataset>-<model>-<protocol>-s<seed>``, :func:`cikgwb.runs.run_stem`:
-    its setting in config.yaml), with :data:`cikgwb.runs.GRID_SELECTION_FILE` beside it saying
-    where the setting comes from, so the run index counts it as the model's row. A run already
-    there from the same choice is kept; another finished run there is kept too unless
-    ``resume=False`` (``--no-resume``) replaces it. Returns the seed's row of ``selection.csv``."""
+def _landing(spec: SweepSpec, sweep_dir: Path, seed: int, threads: int, resume: bool) -> dict[str, Any]:
+    """What ``--select`` does for one seed (:func:`select_and_land`): its ``row`` of selection.csv
+    and, where the chosen point must be trained again, the ``job`` (:func:`_exec`'s arguments)
+    and the ``record`` that will go beside the landed run."""
     from .paths import project_root, reports_root, runs_root
-    from .runs import GRID_SELECTION_FILE, run_stem
+    from .runs import run_stem
 
     best, scored = choose_point(spec, sweep_dir, seed)
     stem = run_stem(spec.dataset, spec.model, spec.protocol)
     target = runs_root() / run_name(stem, seed)
     row: dict[str, Any] = {"seed": seed, "run": target.name, "chosen_run": best and best["run"]}
     if best is None:
-        return {**row, "status": "missing: no run of this seed has finished"}
+        return {"row": {**row, "status": "missing: no run of this seed has finished"}}
     row.update({**best["point"], "selection score": best["score"]})
     chosen = json.loads(json.dumps(best["point"]))
     old = target / GRID_SELECTION_FILE
     if (target / "metrics.json").exists():
         if old.exists() and json.loads(old.read_text()).get("chosen") == chosen:
-            return {**row, "status": "reused"}
+            return {"row": {**row, "status": "reused"}}
         if resume:
-            return {**row, "status": f"kept: {target} holds another finished run; --no-resume replaces it"}
+            return {"row": {**row, "status": f"kept: {target} holds another finished run; --no-resume replaces it"}}
     cmd = [sys.executable, "-m", "cikgwb", "train", *_train_args(spec, best["point"], seed)]
     cmd += ["--seeds", str(seed), "--name", stem, "--quiet", "--overwrite"]
     env = _task_env({**os.environ, "CIKGWB_REPORTS_DIR": str(reports_root())}, threads)
-    res = _exec(cmd, env, str(project_root()), str(sweep_dir / "logs" / f"select-{target.name}.log"), None)
-    landed = selection_score(target, selection_split(spec.protocol))
-    if res["status"] != "ok" or landed is None:
-        return {**row, "status": f"failed: {res['status']} (log logs/select-{target.name}.log)"}
+    log_path = sweep_dir / "logs" / f"select-{target.name}.log"
     sweep_rel = sweep_dir.resolve()
-    try:
+    if sweep_rel.is_relative_to(project_root()):
         sweep_rel = sweep_rel.relative_to(project_root())
-    except ValueError:
-        pass
     record = {
         "sweep": str(sweep_rel),
         "seed": seed,
@@ -853,26 +889,55 @@ def land_choice(
         "chosen": chosen,
         "chosen_run": best["run"],
         "score": best["score"],
-        "landed_score": landed,  # the rerun here: equal, the models being deterministic
         "points": [{**s["point"], "run": s["run"], "score": s["score"]} for s in scored],
         "rule": "the largest selection score (sum of the run's selection metrics on the selection split) of "
         "this seed's points, ties to the first in grid order; no test metric was read",
     }
-    old.write_text(json.dumps(record, indent=1) + "\n")
-    if abs(landed - best["score"]) > 1e-9:
+    job = {"cmd": cmd, "env": env, "cwd": str(project_root()), "log_path": str(log_path), "timeout": None}
+    return {"row": row, "job": job, "record": record, "target": target}
+
+
+def _landed(plan: dict[str, Any], res: dict[str, Any], log: Any = print) -> dict[str, Any]:
+    """Check a landed run and write its :data:`cikgwb.runs.GRID_SELECTION_FILE`; its row."""
+    row, record, target = plan["row"], plan["record"], plan["target"]
+    landed = selection_score(target, record["selected_on"])
+    if res["status"] != "ok" or landed is None:
+        return {**row, "status": f"failed: {res['status']} (log logs/select-{target.name}.log)"}
+    record["landed_score"] = landed  # the rerun here: equal, the models being deterministic
+    (target / GRID_SELECTION_FILE).write_text(json.dumps(record, indent=1) + "\n")
+    if abs(landed - record["score"]) > 1e-9:
         log(
-            f"  warning: {target.name} scores {landed} on the selection split, the sweep's {best['run']} {best['score']}"
+            f"  warning: {target.name} scores {landed} on the selection split, {record['chosen_run']} {record['score']}"
         )
-    log(f"  seed {seed}: {best['run']} chosen (selection score {best['score']:.4f}) -> {target}")
+    log(f"  seed {record['seed']}: {record['chosen_run']} chosen (selection score {record['score']:.4f}) -> {target}")
     return {**row, "status": "ok", "seconds": round(res["seconds"], 1)}
 
 
 def select_and_land(
-    spec: SweepSpec, sweep_dir: Path, threads: int = 1, resume: bool = True, log: Any = print
+    spec: SweepSpec,
+    sweep_dir: Path,
+    threads: int = 1,
+    resume: bool = True,
+    executor: str = "local",
+    log: Any = print,
 ) -> pd.DataFrame:
-    """``--select``: :func:`land_choice` for every seed; writes ``<sweep>/selection.csv``."""
-    rows = [land_choice(spec, sweep_dir, int(s), threads, resume, log) for s in spec.seeds]
-    df = pd.DataFrame(rows)
+    """``--select``: per seed, the point with the largest selection score (:func:`choose_point`:
+    the protocol's selection split, no test metric) is trained again as the model's ordinary run
+    (``<runs>/<dataset>-<model>-<protocol>-s<seed>``, :func:`cikgwb.runs.run_stem`: its setting in
+    config.yaml), with :data:`cikgwb.runs.GRID_SELECTION_FILE` beside it saying where the setting
+    comes from, so the run index counts it as the model's row. A run already there from the same
+    choice is kept; another finished run there is kept too unless ``resume=False``
+    (``--no-resume``) replaces it. The runs go one by one (``executor="batch"``: in one process,
+    :func:`_run_batch`). Writes and returns ``<sweep>/selection.csv``."""
+    plans = [_landing(spec, sweep_dir, int(s), threads, resume) for s in spec.seeds]
+    jobs = [p["job"] for p in plans if "job" in p]
+    env = _task_env(dict(os.environ), threads)
+    results = iter(
+        _run_batch(jobs, env, str(sweep_dir / "logs" / "select-batch.log"))
+        if executor == "batch"
+        else [_exec(**j) for j in jobs]
+    )
+    df = pd.DataFrame([_landed(p, next(results), log) if "job" in p else p["row"] for p in plans])
     df.to_csv(sweep_dir / "selection.csv", index=False)
     return df
 
@@ -1042,7 +1107,8 @@ def _cli(args: argparse.Namespace) -> int:
     fine = {"ok", "reused"} | ({"missing"} if args.collect else set())
     ok = df["status"].isin(fine).all()
     if args.select:
-        sel = select_and_land(spec, sweep_folder(spec.name, args.out), args.threads or 1, resume=not args.no_resume)
+        sweep_dir = sweep_folder(spec.name, args.out)
+        sel = select_and_land(spec, sweep_dir, args.threads or 1, not args.no_resume, args.executor)
         print(f"chosen on {selection_split(spec.protocol)} (selection.csv):")
         print(tabulate(sel, headers="keys", showindex=False, floatfmt=".4f"))
         ok = ok and sel["status"].isin({"ok", "reused"}).all()
@@ -1101,9 +1167,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--keep-checkpoints", action="store_true", help="keep each run's checkpoints (deleted by default)")
     p.add_argument(
         "--executor",
-        choices=["local", "ray"],
+        choices=["local", "ray", "batch"],
         default="local",
-        help="local: --jobs processes on this machine; ray: one Ray task per point x seed",
+        help="local: --jobs processes on this machine; ray: one Ray task per point x seed; batch: every run in "
+        "one process, one after another (imports and data loaded once: for runs of seconds, the simple baselines)",
     )
     p.add_argument(
         "--address",

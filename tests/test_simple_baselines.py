@@ -190,7 +190,7 @@ def test_a_grid_sweep_lands_the_point_chosen_on_the_selection_half(cli_env, tmp_
     monkeypatch.chdir(tmp_path)
     argv = ["sweep", "--dataset", "synthetic", "--model", "itemknn", "--preset", "grid", "--grid", "k=5,50"]
     argv += ["--grid", "shrink=0", "--protocol", "users", "--seeds", "1", "--split-seed-is-seed", "--select"]
-    assert cli_env([*argv, "--jobs", "1", "--threads", "1"]) == 0
+    assert cli_env([*argv, "--executor", "batch", "--threads", "1"]) == 0  # every run in one process
     sweep = tmp_path / "sweeps" / "synthetic-itemknn-users"
     scores = {
         k: sum(
@@ -209,6 +209,7 @@ def test_a_grid_sweep_lands_the_point_chosen_on_the_selection_half(cli_env, tmp_
     assert list(index["variant"]) == ["-"] and bool(index["converged"].iloc[0])  # the model's row
     t1 = table1(index, datasets=("synthetic",), models=["itemknn"], protocols=("users",))
     assert t1["n"].tolist() == [1] and t1["status"].tolist() == ["done"]
-    # a second call reuses the runs and the landed choice
+    assert "(in one process" in (sweep / "logs" / "k5-shrink0-s1.log").read_text()
+    # a second call (the local executor) reuses the runs and the landed choice
     assert cli_env([*argv, "--jobs", "1", "--threads", "1"]) == 0
     assert "reused" in (sweep / "selection.csv").read_text()

@@ -14,8 +14,8 @@ selection split once and tests once (:class:`cikgwb.train.Trainer`)::
 
 Their settings are chosen per run on the protocol's selection split from the grid in each
 ``Config.GRID`` (``cikgwb sweep --model M --preset grid --select``: :mod:`cikgwb.sweep`); the
-defaults are the usual published values, not tuned. Dense item x item matrices (EASE's ``B``)
-are float32: 313 MB on book-crossing's 8,853 items. Scoring a batch is a sparse (batch x items)
+defaults are the usual published values, not tuned. Dense item x item matrices (EASE's ``B``,
+GF-CF's ``P``) are float32: 313 MB on book-crossing's 8,853 items. Scoring a batch is a sparse (batch x items)
 row block times the fitted item x item operator, so it costs the batch's interactions, not
 ``batch x items x items``.
 """
@@ -220,14 +220,14 @@ class GFCF(ClosedForm):
         V_K = the K = ideal_rank top right singular vectors of R
         score(u, .) = x_u P + ideal_weight * x_u D_I^-1/2 V_K V_K^T D_I^1/2
 
-    ``ideal_weight = 0`` is the linear filter alone (no SVD is computed). ``P`` is kept sparse,
-    the low-pass part as its two (items x K) factors."""
+    ``ideal_weight = 0`` is the linear filter alone (no SVD is computed). ``P`` is kept dense
+    (float32; on ML-1M it is nearly full), the low-pass part as its two (items x K) factors."""
 
     def _fit(self) -> None:
         du = np.asarray(self.X.sum(axis=1)).ravel()
         di = np.asarray(self.X.sum(axis=0)).ravel()
         r = (sp.diags(inverse_sqrt(du)) @ self.X @ sp.diags(inverse_sqrt(di))).tocsr()
-        self.P = (r.T @ r).tocsr().astype(np.float32)
+        self.P = (r.T @ r).toarray().astype(np.float32)
         self.left = self.right = None
         if self.cfg.ideal_weight > 0:
             v = top_right_singular_vectors(r, self.cfg.ideal_rank)
@@ -236,7 +236,7 @@ class GFCF(ClosedForm):
 
     def scores(self, rows: sp.csr_matrix) -> np.ndarray:
         rows = rows.astype(np.float32)
-        out = (rows @ self.P).toarray()
+        out = rows @ self.P
         if self.left is not None:
             out += self.cfg.ideal_weight * ((rows @ self.left) @ self.right)
         return out
