@@ -458,10 +458,14 @@ def test_results_command_lists_runs_beside_the_paper(tmp_path, capsys):
     # the paper's claims read from the same runs: one verdict each, saying what is missing
     assert main(["results", "--runs", str(tmp_path), "--claims", "verdicts", "--figure5", str(tmp_path)]) == 0
     verdicts = capsys.readouterr().out.splitlines()
-    assert verdicts[0] == (
-        "* CIKGRec beats every baseline, book-crossing: undecided: no valid-protocol runs of CIKGRec and a baseline."
-    )
-    assert verdicts[-1] == "* Figure 5: no sweep yet." and len(verdicts) == 7  # 3 claims x 2 datasets (no ml1m) + 1
+    assert verdicts[:2] == [
+        "* CIKGRec beats every baseline, book-crossing (users protocol, the headline): waiting for users-protocol "
+        "runs.",
+        "* CIKGRec beats every baseline, book-crossing (valid protocol): undecided: no valid-protocol runs of CIKGRec "
+        "and a baseline.",
+    ]
+    # 3 claims x 2 protocols (users, valid) x 2 datasets (no ml1m) + Figure 5
+    assert verdicts[-1] == "* Figure 5: no sweep yet." and len(verdicts) == 13
     assert main(["results", "--runs", str(tmp_path / "nope")]) == 2
     assert "no such runs folder" in capsys.readouterr().err
 
