@@ -700,7 +700,9 @@ def run_sweep(
     env.setdefault("CIKGWB_DATA_DIR", str(data_dir()))
     log(
         f"sweep {spec.name}: {len(points)} points x {len(spec.seeds)} seed(s) = {len(tasks)} runs, "
-        + (f"{jobs} at a time" if executor == "local" else f"Ray tasks ({address or 'local cluster'})")
+        + {"local": f"{jobs} at a time", "batch": "one after another in one process"}.get(
+            executor, f"Ray tasks ({address or 'local cluster'})"
+        )
         + f", {threads} thread(s) each -> {sweep_dir}"
     )
 
