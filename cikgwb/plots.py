@@ -72,22 +72,52 @@ def seeds_label(seeds: Any) -> str:
     return ",".join(str(s) for s in vals) if vals else "?"
 
 
+def seeds_range(label: str) -> str:
+    """``"0,1,2,3,4"`` -> ``"0-4"``, ``"0,1,3"`` -> ``"0-1,3"`` (a :func:`seeds_label`, runs of
+    consecutive seeds shortened)."""
+    try:
+        vals = sorted({int(x) for x in str(label).split(",") if x.strip()})
+    except ValueError:
+        return str(label)
+    if not vals:
+        return str(label)
+    out, start = [], vals[0]
+    for a, b in zip(vals, [*vals[1:], None]):
+        if b != a + 1:
+            out.append(str(start) if start == a else f"{start}-{a}")
+            start = b
+    return ",".join(out)
+
+
+#: characters on a subtitle line (a 1000 px figure holds about 150 at plotly's subtitle size)
+SUBTITLE_WIDTH = 140
+#: what a figure's subtitle adds to a protocol's name
+PROTOCOL_NOTES = {"authors": "authors (the epoch is selected on the test items, as the authors' code does)"}
+
+
 def figure_title(
     what: str, *, dataset: str, protocol: str | None = None, seeds: Any = None, extra: str | None = None
 ) -> str:
-    """``what`` then a second line ``dataset: D · protocol: P · seeds: S · extra``."""
+    """``what`` then a second line ``dataset: D · protocol: P · seeds: S · extra``; the
+    ``authors`` protocol says that it selects on test (:data:`PROTOCOL_NOTES`)."""
     if not what or not isinstance(what, str):
         raise ValueError(f"figure_title: 'what' must be a non-empty string, got {what!r}")
     if not dataset:
         raise ValueError("figure_title: dataset is required (every figure names its dataset)")
     parts = [f"dataset: {dataset}"]
     if protocol is not None:
-        parts.append(f"protocol: {protocol}")
+        parts.append(f"protocol: {PROTOCOL_NOTES.get(protocol, protocol)}")
     if seeds is not None:
         parts.append(f"seeds: {seeds_label(seeds)}")
     if extra:
         parts.append(str(extra))
-    return f"{what}<br><sup>{' · '.join(parts)}</sup>"
+    lines = [parts[0]]  # a long subtitle breaks between its parts, not past the figure's edge
+    for p in parts[1:]:
+        if len(lines[-1]) + 3 + len(p) > SUBTITLE_WIDTH:
+            lines.append(p)
+        else:
+            lines[-1] += f" · {p}"
+    return f"{what}<br><sup>{'<br>'.join(lines)}</sup>"
 
 
 def metric_label(metric: str) -> str:
@@ -116,6 +146,8 @@ def _layout(fig: go.Figure, title: str, **kw: Any) -> go.Figure:
 
 
 # ----------------------------------------------------------------------------- export
+#: a figure's size in pixels (width, height) where neither its layout nor the caller gives one
+DEFAULT_SIZE = (1000, 560)
 _KALEIDO_LOCK = threading.Lock()
 _KALEIDO_STARTED = False
 
@@ -154,12 +186,18 @@ def save_figure(
     *,
     html: bool = True,
     png: bool | None = None,
-    width: int = 1000,
-    height: int = 560,
+    width: int | None = None,
+    height: int | None = None,
     scale: float = 1.0,
     plotlyjs: str | None = None,
 ) -> list[Path]:
     """Write ``<stem>.html`` (interactive) and ``<stem>.png`` (static); returns the paths written.
+
+    Size: ``width`` / ``height`` when given, else the figure's own layout width and height (a
+    figure sized for its content, e.g. one bar per interest, keeps every label), else
+    :data:`DEFAULT_SIZE`. A figure without a layout height gets the PNG's, so that the PNG,
+    the HTML and JupyterLab's live figure (which replaces the PNG on hover, at the layout's
+    height, 360 px without one) have one height.
 
     ``png=None`` writes the PNG when :func:`png_available`; ``png=True`` raises if it cannot.
     When no PNG is written, a PNG left from an earlier call is removed (with a warning): it would
@@ -172,6 +210,10 @@ def save_figure(
         raise TypeError(f"save_figure: expected a plotly Figure, got {type(fig).__name__}")
     stem = Path(path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
+    width = int(width or fig.layout.width or DEFAULT_SIZE[0])
+    height = int(height or fig.layout.height or DEFAULT_SIZE[1])
+    if fig.layout.height is None:
+        fig.update_layout(height=height)
     out: list[Path] = []
     if html:
         mode: Any = plotlyjs or os.environ.get("CIKGWB_PLOTLYJS", "cdn")
@@ -271,7 +313,7 @@ def interest_sizes(labels: pd.DataFrame, *, dataset: str, source: str, top: int 
     """Users per interest node (columns ``label``, ``size``), the ``top`` largest."""
     _require(labels, ["label", "size"], "interest_sizes")
     d = labels.sort_values("size", ascending=False).head(top)
-    fig = go.Figure(go.Bar(x=d["size"], y=[str(s)[:40] for s in d["label"]], orientation="h", marker_color=PALETTE[2]))
+    fig = go.Figure(go.Bar(x=d["size"], y=[_cut(s, 40) for s in d["label"]], orientation="h", marker_color=PALETTE[2]))
     fig.update_yaxes(autorange="reversed", title="interest (label)")
     fig.update_xaxes(title="users holding the interest")
     return _layout(
@@ -508,6 +550,25 @@ def mask_rate_schedule(
 
 
 # ----------------------------------------------------------------------------- results
+def _seeds_by_bar(models: Iterable[Any], seeds: Iterable[Any]) -> str:
+    """Which bars rest on which seeds: ``"0-4"`` when all share them, else e.g. ``"0-4 for
+    cikgrec, lightgcn; 0 for 8 bars"`` (most seeds first; a bar's own ``(N seeds)`` left out)."""
+    import re
+
+    groups: dict[str, list[str]] = {}
+    for m, sd in zip(models, seeds):
+        key = seeds_label(sd) if not isinstance(sd, str) else sd
+        groups.setdefault(key, []).append(re.sub(r"\s*\(\d+ seeds?\)$", "", str(m)))
+    if len(groups) == 1:
+        return seeds_range(next(iter(groups)))
+    order = sorted(groups.items(), key=lambda kv: (-len(kv[0].split(",")), kv[0]))
+    parts = [
+        f"{seeds_range(sd)} for {', '.join(n[:24] for n in ms) if len(ms) <= 3 else f'{len(ms)} bars'}"
+        for sd, ms in order
+    ]
+    return "; ".join(parts)
+
+
 def results_bars(
     table: pd.DataFrame,
     *,
@@ -517,12 +578,22 @@ def results_bars(
     seeds: Any = None,
     paper: Mapping[str, float | None] | None = None,
     extra: str | None = None,
+    what: str | None = None,
+    from_zero: bool = True,
 ) -> go.Figure:
     """Bars of ``metric`` per model (columns ``model``, ``<metric>``, optional ``<metric> std``
-    for error bars), with the paper's value per model as a marker where given."""
+    for error bars, drawn only on bars whose std is > 0, i.e. of two or more seeds, and optional
+    ``seeds`` per bar, e.g. ``"0,1,2"``: the subtitle then says which bars rest on which seeds,
+    instead of ``seeds``), with the paper's value per model as a marker where given.
+
+    ``what``: the title (default ``Test <metric> per model``). ``from_zero=False`` starts the
+    value axis near the data (ablations differ by thousandths) and says where in its title."""
     _require(table, ["model", metric], "results_bars")
+    if "seeds" in table:
+        seeds = _seeds_by_bar(table["model"], table["seeds"])
     # horizontal tick labels, a long one broken before its parenthesis: no overlap, no rotation
     ticks = {m: _wrap(str(m).replace(" (", "\n("), 14, 3).replace("\n", "<br>") for m in table["model"]}
+    per_bar = [seeds_range(str(x)) for x in table["seeds"]] if "seeds" in table else None
     fig = go.Figure(
         go.Bar(
             x=table["model"],
@@ -530,7 +601,8 @@ def results_bars(
             name="this workbench",
             marker_color=PALETTE[0],
             error_y=_err(table, metric),
-            hovertemplate="%{x}: %{y:.4f}<extra></extra>",
+            customdata=per_bar,
+            hovertemplate="%{x}: %{y:.4f}" + (" (seeds %{customdata})" if per_bar else "") + "<extra></extra>",
         )
     )
     if paper:
@@ -553,19 +625,38 @@ def results_bars(
         tickvals=list(table["model"]),
         ticktext=[ticks[m] for m in table["model"]],
     )
-    fig.update_yaxes(
-        title=f"{metric_label(metric)} (test, mean over users)", rangemode="tozero", tickformat=".2f", automargin=True
-    )
+    ytitle = f"{metric_label(metric)} (test, mean over users)"
+    if from_zero:
+        fig.update_yaxes(rangemode="tozero", tickformat=".2f")
+    else:
+        lo, hi = _data_range(table, metric, paper)
+        fig.update_yaxes(range=[lo, hi], tickformat=".3f")
+        ytitle += f"; axis from {lo:.3f}, not 0"
+    fig.update_yaxes(title=ytitle, automargin=True)
     fig = _layout(
         fig,
         figure_title(
-            f"Test {metric_label(metric)} per model", dataset=dataset, protocol=protocol, seeds=seeds, extra=extra
+            what or f"Test {metric_label(metric)} per model",
+            dataset=dataset,
+            protocol=protocol,
+            seeds=seeds,
+            extra=extra,
         ),
     )
     fig.update_layout(
         legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"), margin=dict(t=110, b=90)
     )
     return fig
+
+
+def _data_range(table: pd.DataFrame, metric: str, paper: Mapping[str, float | None] | None) -> tuple[float, float]:
+    """A value axis around the bars (with their error bars) and the paper's markers, padded."""
+    y = table[metric].to_numpy(dtype=float)
+    e = np.nan_to_num(table[f"{metric} std"].to_numpy(dtype=float)) if f"{metric} std" in table else 0 * y
+    vals = [*(y - e), *(y + e), *(v for v in (paper or {}).values() if v is not None)]
+    lo, hi = float(np.nanmin(vals)), float(np.nanmax(vals))
+    pad = 0.25 * (hi - lo) if hi > lo else 0.05 * abs(hi) or 0.01
+    return max(0.0, lo - pad), hi + pad
 
 
 def sparsity_groups(
@@ -996,11 +1087,17 @@ def case_study_paths(
 
 
 def _err(d: pd.DataFrame, col: str) -> dict[str, Any] | None:
-    """Error bars from ``<col> std`` when some std is non-zero (several seeds)."""
+    """Error bars from ``<col> std`` (None when no std is > 0). A single seed's std (0 or
+    missing) draws nothing: plotly.js reads a missing entry as 0, so the bars have no caps
+    (``width=0``), and a bar of length 0 is invisible, where a cap would be a zero-width tick."""
     c = f"{col} std"
-    if c in d and np.nan_to_num(d[c].to_numpy(dtype=float)).any():
-        return dict(type="data", array=d[c], visible=True)
-    return None
+    if c not in d:
+        return None
+    std = d[c].to_numpy(dtype=float)
+    if not (np.nan_to_num(std) > 0).any():
+        return None
+    arr = [float(v) if v > 0 else None for v in np.nan_to_num(std)]
+    return dict(type="data", array=arr, visible=True, width=0, thickness=2.5, color="#333")
 
 
 def _sens_traces(d: pd.DataFrame, param: str, line: str, bar: str, show_legend: bool) -> list[go.BaseTraceType]:
@@ -1028,8 +1125,8 @@ def _sens_traces(d: pd.DataFrame, param: str, line: str, bar: str, show_legend: 
             name=metric_label(line) + " (line, left axis)",
             mode="lines+markers+text",
             text=[f"{v:.4f}" for v in d[line]],
-            # more than four points: labels alternate above and below the line so none overlap
-            textposition=["top center" if i % 2 == 0 or len(x) <= 4 else "bottom center" for i in range(len(x))],
+            # each label on the side of its point that the line leaves free (line_label_positions)
+            textposition=line_label_positions(d[line].to_numpy(dtype=float)),
             textfont=dict(size=10, color=PALETTE[0]),
             cliponaxis=False,  # the first and last labels may reach past the panel's edge
             marker=dict(size=9, color=PALETTE[0]),
@@ -1040,6 +1137,27 @@ def _sens_traces(d: pd.DataFrame, param: str, line: str, bar: str, show_legend: 
             hovertemplate=f"{param}=%{{x}}: {metric_label(line)} %{{y:.4f}}<extra></extra>",
         ),
     ]
+
+
+def line_label_positions(y: Sequence[float]) -> list[str]:
+    """Where each point's value label goes so that the line's two segments at the point do not
+    cross it: above the point where neither segment goes up from it, else below where neither
+    goes down, else above on the side whose segment goes down (a rising point: above-left; a
+    falling one: above-right)."""
+    y = [float(v) for v in y]
+    out = []
+    for i, v in enumerate(y):
+        left = 0.0 if i == 0 else y[i - 1] - v  # > 0: the segment to the left goes up from the point
+        right = 0.0 if i == len(y) - 1 else y[i + 1] - v  # > 0: the segment to the right goes up
+        if left <= 0 and right <= 0:
+            out.append("top center")
+        elif left >= 0 and right >= 0:
+            out.append("bottom center")
+        elif left < 0:  # left goes down, right goes up: a rising point
+            out.append("top left")
+        else:
+            out.append("top right")
+    return out
 
 
 def _sens_axes(

@@ -315,3 +315,81 @@ def test_figure3_groups_from_committed_per_user_metrics_without_checkpoint(synth
     (tmp_path / "no-metrics").mkdir()
     _, skipped = R.sparsity_table(runs, ds)
     assert list(skipped["model"]) == ["kgat"] and "cikgwb per-user" in skipped["reason"].iloc[0]
+
+
+# ----------------------------------------------------------------------------- issue 36 item 9
+def test_png_and_live_figure_take_the_figures_own_size(tmp_path):
+    labels = pd.DataFrame({"label": [f"interest {i}" for i in range(40)], "size": range(40, 0, -1)})
+    tall = plots.interest_sizes(labels, dataset="synthetic", source="test")
+    assert tall.layout.height == 22 * 40 + 150  # one row per bar: every label has room
+    plain = plots.sparsity_group_sizes(
+        pd.DataFrame({"range": ["1-2", "3-9"], "users": [5, 2], "interactions": [8, 12]}), dataset="synthetic"
+    )
+    assert plain.layout.height is None
+    plots.save_figure(plain, tmp_path / "plain", png=False)
+    # JupyterLab's live figure takes the layout's height (360 px without one): now the PNG's
+    assert plain.layout.height == plots.DEFAULT_SIZE[1]
+    if not plots.png_available():
+        pytest.skip("no Chromium for kaleido here (scripts/install_browser.sh)")
+    for fig, want in ((tall, (1000, 22 * 40 + 150)), (plain, plots.DEFAULT_SIZE)):
+        png = next(p for p in plots.save_figure(fig, tmp_path / "f", html=False) if p.suffix == ".png").read_bytes()
+        assert (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == tuple(want)
+
+
+def test_results_bars_say_which_bars_rest_on_which_seeds_and_draw_no_single_seed_caps():
+    tab = pd.DataFrame(
+        {
+            "model": ["cikgrec", "lightgcn", "kgat", "kgin", "cke", "cfkg"],
+            "recall@50": [0.17, 0.15, 0.12, 0.13, 0.11, 0.1],
+            "recall@50 std": [0.002, 0.001, 0.0, 0.0, 0.0, 0.0],
+            "seeds": ["0,1,2,3,4", "0,1,2,3,4", "0", "0", "0", "0"],
+        }
+    )
+    fig = plots.results_bars(tab, metric="recall@50", dataset="book-crossing", protocol="valid", seeds="0,1,2,3,4")
+    assert "seeds: 0-4 for cikgrec, lightgcn; 0 for 4 bars" in _text(fig)
+    # std bars on the bars of several seeds only, without caps (a single seed's would be a zero-width tick)
+    assert list(fig.data[0].error_y.array) == [0.002, 0.001, None, None, None, None] and fig.data[0].error_y.width == 0
+    assert list(fig.data[0].customdata) == ["0-4", "0-4", "0", "0", "0", "0"]
+    assert plots.seeds_range("0,1,2,4,5,7") == "0-2,4-5,7"
+
+
+def test_table3_bars_are_titled_table3_start_near_the_data_and_say_authors_selects_on_test():
+    tab = pd.DataFrame(
+        {
+            "model": ["full (3 seeds)", "w/o UIK (3 seeds)", "w/o CL (1 seed)"],
+            "ndcg@100": [0.0961, 0.0950, 0.0957],
+            "ndcg@100 std": [0.0006, 0.0004, 0.0],
+        }
+    )
+    fig = plots.results_bars(
+        tab,
+        metric="ndcg@100",
+        dataset="book-crossing",
+        protocol="authors",
+        paper={"full (3 seeds)": 0.1003},
+        what="Table 3: CIKGRec and its ablations, test NDCG@100",
+        from_zero=False,
+    )
+    t = _text(fig)
+    assert t.startswith("Table 3: CIKGRec and its ablations") and "per model" not in t
+    assert "selected on the test items" in t
+    lo, hi = fig.layout.yaxis.range
+    assert 0.08 < lo < 0.0946 and 0.1003 < hi < 0.11  # around the bars, their error bars and the paper's marker
+    assert f"axis from {lo:.3f}, not 0" in fig.layout.yaxis.title.text
+    assert "protocol: valid" in plots.figure_title("x", dataset="d", protocol="valid")
+    long = plots.figure_title("x", dataset="d", protocol="authors", seeds="0", extra="y" * 120)
+    assert long.count("<br>") == 2 and all(len(x) <= 140 for x in long.split("<sup>")[1].split("<br>"))
+
+
+def test_figure5_value_labels_sit_where_the_line_leaves_room():
+    assert plots.line_label_positions([0.1, 0.2, 0.3]) == ["bottom center", "top left", "top center"]
+    assert plots.line_label_positions([0.3, 0.2, 0.1]) == ["top center", "top right", "bottom center"]
+    assert plots.line_label_positions([0.1, 0.3, 0.2, 0.25]) == [
+        "bottom center",
+        "top center",
+        "bottom center",
+        "top center",
+    ]
+    d = pd.DataFrame({"a": [1, 2, 3, 4, 5], "recall@50": [0.1, 0.3, 0.2, 0.25, 0.4], "ndcg@50": [0.01] * 5})
+    line = next(t for t in plots.sensitivity(d, "a", dataset="s", protocol="valid").data if isinstance(t, go.Scatter))
+    assert list(line.textposition) == plots.line_label_positions(d["recall@50"])
