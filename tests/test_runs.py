@@ -386,9 +386,10 @@ def test_find_run_picks_what_the_notebooks_picked_on_made_up_runs(tmp_path, monk
     for dataset in ("toy", "book-crossing", "other"):
         for protocol in ("valid", "authors"):
             new, old = _new([root], dataset, protocol), _old([root], dataset, protocol)
-            assert new == old, (dataset, protocol, new, old)
-    assert _new([root], None, "valid")[2] == _old([root], None, "valid")[2]
+            assert new[:2] == old[:2], (dataset, protocol, new, old)
     assert _new([root], "toy", "valid")[1].endswith("b-conv-ckpt")  # converged before cut, both with best.pt
     assert _new([root], "toy", "authors")[1].endswith("sub/h-auth-art")  # an artefact first, converged first
-    assert _new([root], "toy", "valid")[2].endswith("f-auth-art-cut")  # explorer: CIKGRec with an artefact
+    # the explorer (issue 36 item 3: explorer_preference): a CIKGRec run with an artefact, a converged one first
+    for dataset in (None, "toy", "other"):
+        assert _new([root], dataset, "valid")[2].endswith("sub/h-auth-art"), dataset
     assert _new([root], "toy", "valid", run="e-bc")[2].endswith("e-bc")
