@@ -72,12 +72,16 @@ def child(root: str, dataset: str, batches: int, threads: int) -> dict:
                 break
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     per = len(sampler) / n
+    import hashlib
+
+    params = hashlib.sha1(b"".join(p.detach().numpy().tobytes() for p in m.parameters())).hexdigest()[:16]
     return {
         "wall_epoch_s": wall * per,
         "cpu_epoch_s": cpu * per,
         "timed_batches": n,
         "batches_per_epoch": len(sampler),
         "losses": losses,
+        "params_sha1": params,
         "load_before": load,
         "load_after": os.getloadavg()[0],
     }
@@ -140,6 +144,7 @@ def compare(baseline: str, datasets: list[str], rounds: int, batches: int, threa
             cb, cn = median([r["cpu_epoch_s"] for r in rb]), median([r["cpu_epoch_s"] for r in rn])
             loads = [r[k] for rs in res.values() for r in rs for k in ("load_before", "load_after")]
             same = rb[0]["losses"] == rn[0]["losses"]
+            same_params = len({r["params_sha1"] for rs in res.values() for r in rs}) == 1
             out += [
                 f"{ds}: seconds per epoch, median of {rounds} (wall / CPU): {kb} {wb:.1f} / {cb:.1f}, "
                 f"{kn} {wn:.1f} / {cn:.1f}; ratio baseline / this tree {wb / wn:.2f}x wall, {cb / cn:.2f}x CPU; "
@@ -148,6 +153,8 @@ def compare(baseline: str, datasets: list[str], rounds: int, batches: int, threa
                 f"{kn} {[round(r['wall_epoch_s'], 1) for r in rn]}",
                 f"  first {N_LOSSES} batches' losses {'identical' if same else 'DIFFERENT'}: {kb} {rb[0]['losses']}, "
                 f"{kn} {rn[0]['losses']}",
+                f"  parameters after the timed batches (sha1 of every parameter's bytes, every run): "
+                f"{'identical' if same_params else 'DIFFERENT'} ({rb[0]['params_sha1']})",
             ]
     return out
 

@@ -144,12 +144,7 @@ def _normalized_csr(rows: torch.Tensor, cols: torch.Tensor, n_nodes: int) -> tor
     counts = torch.bincount(rows, minlength=n_nodes)
     deg = counts.to(torch.float32)
     dinv = torch.where(deg > 0, deg.pow(-0.5), torch.zeros_like(deg))
-    vals = dinv[rows] * dinv[cols]
-    small = max(n_nodes, len(rows)) < 2**31 - 1
-    idx = torch.int32 if small else torch.int64
-    crow = torch.zeros(n_nodes + 1, dtype=idx, device=rows.device)
-    crow[1:] = counts.cumsum(0)
-    return torch.sparse_csr_tensor(crow, cols.to(idx), vals, (n_nodes, n_nodes))
+    return _csr(counts, cols, dinv[rows] * dinv[cols], (n_nodes, n_nodes))
 
 
 def normalized_adjacency(
@@ -271,10 +266,65 @@ def spmm(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return _SymSpMM.apply(A, x)
 
 
-def simgcl_noise(h: torch.Tensor, eps: float) -> torch.Tensor:
+def _csr(crow_counts: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """CSR from the entries' column indices and values in row order and the rows' entry counts;
+    int32 indices where they fit (MKL's sparse product, LP64, takes them as they are, where it
+    converts int64 ones at every product)."""
+    idx = torch.int32 if max(*shape, len(cols)) < 2**31 - 1 else torch.int64
+    crow = torch.zeros(len(crow_counts) + 1, dtype=idx, device=cols.device)
+    crow[1:] = crow_counts.cumsum(0)
+    return torch.sparse_csr_tensor(crow, cols.to(idx), vals, shape)
+
+
+class RowSubset:
+    """The rows ``rows`` (sorted, distinct node ids) of a symmetric sparse CSR matrix ``A``, for
+    a last LightGCN layer whose result is needed on those rows only (a loss that reads a batch's
+    rows, or only the users): forward ``A[rows] h``, backward ``A[rows]^T g``, made once when
+    first needed. Same numbers to the bit as the whole product read at ``rows`` and its backward
+    ``A g`` with ``g`` zero off ``rows``: each row's sum runs over the same entries in the same
+    order, less the ones that add exact zeros (``tests/test_graph_fastpaths.py``)."""
+
+    def __init__(self, A: torch.Tensor, rows: torch.Tensor):
+        self.rows, self.n = rows, A.shape[1]
+        crow = A.crow_indices().long()
+        start, self.count = crow[rows], crow[rows + 1] - crow[rows]
+        ptr = torch.zeros(len(rows) + 1, dtype=torch.int64, device=rows.device)
+        ptr[1:] = self.count.cumsum(0)
+        idx = torch.repeat_interleave(start - ptr[:-1], self.count) + torch.arange(int(ptr[-1]), device=rows.device)
+        self.A = _csr(self.count, A.col_indices()[idx], A.values()[idx], (len(rows), self.n))
+        self._T: torch.Tensor | None = None
+
+    def transposed(self) -> torch.Tensor:
+        """``A[rows]^T`` (n x len(rows)) as CSR: entry (j, p) for each entry (p, j), in column order."""
+        if self._T is None:
+            cols = self.A.col_indices().long()
+            order = torch.sort(cols, stable=True).indices  # row p ascending within each column j
+            pos = torch.repeat_interleave(torch.arange(len(self.rows), device=cols.device), self.count)
+            counts = torch.bincount(cols, minlength=self.n)
+            self._T = _csr(counts, pos[order], self.A.values()[order], (self.n, len(self.rows)))
+        return self._T
+
+
+class _RowsSpMM(torch.autograd.Function):
+    """y = A[rows] x; backward A[rows]^T g."""
+
+    @staticmethod
+    def forward(ctx, sub: RowSubset, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.sub = sub
+        return sparse_mm(sub.A, x)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):  # type: ignore[override]
+        return None, sparse_mm(ctx.sub.transposed(), g.contiguous())
+
+
+def simgcl_noise(h: torch.Tensor, eps: float, rows: torch.Tensor | None = None, n_rows: int = 0) -> torch.Tensor:
     """SimGCL's perturbation of one layer's output: ``eps * sign(h) * normalize_rows(U(0,1))``,
-    so each row's noise has L2 norm ``eps`` and lies in the orthant of ``h``."""
-    r = torch.nn.functional.normalize(torch.rand_like(h), dim=-1)
+    so each row's noise has L2 norm ``eps`` and lies in the orthant of ``h``. ``rows``: ``h``
+    holds only these rows of an ``n_rows``-row output; the uniform draw is still made for all
+    ``n_rows`` rows (the same random numbers as the whole output takes) and read at ``rows``."""
+    u = torch.rand_like(h) if rows is None else torch.rand(n_rows, h.shape[1], dtype=h.dtype, device=h.device)[rows]
+    r = torch.nn.functional.normalize(u, dim=-1)
     return r.mul_(torch.sign(h)).mul_(eps)  # (sign(h) r) eps, in place: the same products
 
 
@@ -288,6 +338,7 @@ def lightgcn(
     mean: bool = True,
     layer: "Callable[[torch.Tensor], torch.Tensor] | None" = None,
     layer0: bool = True,
+    rows: "torch.Tensor | RowSubset | None" = None,
 ) -> torch.Tensor:
     """LightGCN: ``mean(x, A x, ..., A^l x)`` (``mean=False``: the sum, i.e. (l+1) times the
     mean, for callers whose loss is scale-invariant or that rescale only the rows they use).
@@ -298,23 +349,36 @@ def lightgcn(
     on each layer's output (training only). ``layer`` replaces the product ``A h`` by another
     propagation step (SimGCL's noisy step; the benchmark's reference uses PyG's LGConv).
     ``layer0=False`` leaves ``x`` out of the sum and the mean (SimGCL's readout).
+
+    ``rows`` (sorted distinct node ids, or a :class:`RowSubset` of the last layer's matrix made
+    once for fixed rows): only these rows of the result are returned, and the last layer's
+    product is taken on them only; the same numbers, to the bit, as the whole result read at
+    ``rows``. With message dropout in training or a ``layer``, the whole result is made and
+    read at ``rows``.
     """
     mats = A if isinstance(A, (list, tuple)) else None
     if mats is not None and len(mats) != n_layers:
         raise ValueError(f"lightgcn: {len(mats)} matrices for {n_layers} layers")
     if not layer0 and n_layers < 1:
         raise ValueError("lightgcn: layer0=False needs n_layers >= 1")
+    sub = None
+    if rows is not None and n_layers >= 1 and layer is None and not (dropout > 0 and training):
+        sub = rows if isinstance(rows, RowSubset) else RowSubset(A if mats is None else mats[-1], rows)
     out = x if layer0 else None
     owned = False  # whether ``out`` is a sum made here (then the next layers are added in place)
     h = x
     for k in range(n_layers):
-        if layer is not None:
+        last = sub is not None and k == n_layers - 1
+        if last:  # the result's rows only
+            out, owned = (None, False) if out is None else (out[sub.rows], True)
+            h = _RowsSpMM.apply(sub, h)
+        elif layer is not None:
             h = layer(h)
         else:
             h = spmm(A if mats is None else mats[k], h)
         if noise_eps > 0:
             with torch.no_grad():  # a constant: sign() has no gradient
-                noise = simgcl_noise(h, noise_eps)
+                noise = simgcl_noise(h, noise_eps, sub.rows, len(x)) if last else simgcl_noise(h, noise_eps)
             h = h + noise
         if dropout > 0 and training:
             h = torch.nn.functional.dropout(h, dropout, training=True)
@@ -324,6 +388,8 @@ def lightgcn(
             out.add_(h)
         else:
             out, owned = out + h, True
+    if rows is not None and sub is None:
+        out = out[rows.rows if isinstance(rows, RowSubset) else rows]
     if not mean:
         return out
     return out / (n_layers + 1 if layer0 else n_layers)

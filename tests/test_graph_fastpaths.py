@@ -1,6 +1,6 @@
 """The fast paths of cikgwb/graph.py give the same numbers, to the bit, as the plain ways they
 replace (issue 34): the re-normalised adjacency of a random edge subset, MKL's product written
-straight into its output, LightGCN's in-place layer sum and constant noise."""
+straight into its output, LightGCN's in-place layer sum, constant noise and last-layer row subsets."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ import numpy as np
 import torch
 
 from cikgwb.data import load_dataset
-from cikgwb.graph import EdgeDropout, EdgeSets, drop_edges, lightgcn, normalized_adjacency, sparse_mm
+from cikgwb.graph import (
+    EdgeDropout,
+    EdgeSets,
+    RowSubset,
+    drop_edges,
+    lightgcn,
+    normalized_adjacency,
+    sparse_mm,
+)
 
 
 def _cikg():
@@ -98,3 +106,32 @@ def test_lightgcn_sum_and_noise_give_the_plain_loop_values_and_gradients():
         res.append((y.detach(), x.grad))
     assert torch.equal(res[0][0], res[1][0])
     assert np.array_equal(res[0][1].numpy(), res[1][1].numpy())
+
+
+def test_lightgcn_rows_equal_the_whole_result_read_at_those_rows_with_the_same_gradients():
+    e, n = _cikg()
+    A = normalized_adjacency(e, n, self_loops=True)
+    x0 = torch.randn(n, 8, generator=torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(4)
+    picks = torch.randint(0, n, (300,), generator=g)  # with repeats, as a batch's rows
+    rows, inv = torch.unique(picks, return_inverse=True)
+    w = torch.randn(300, 8, generator=g)
+    for kw in ({}, {"noise_eps": 0.1}, {"layer0": False}, {"n_layers": 1}):
+        res = []
+        for sub in (None, rows, RowSubset(A, rows)):
+            x = x0.clone().requires_grad_(True)
+            torch.manual_seed(11)
+            L = kw.get("n_layers", 3)
+            opts = {k: v for k, v in kw.items() if k != "n_layers"}
+            if sub is None:
+                y = lightgcn(A, x, L, mean=False, **opts)[picks]
+            else:
+                y = lightgcn(A, x, L, mean=False, rows=sub, **opts)[inv]
+            (y * w).sum().backward()
+            res.append((y.detach(), x.grad, torch.rand(1)))  # the last: the random stream after the call
+        for y, gx, r in res[1:]:
+            assert torch.equal(y, res[0][0]) and torch.equal(gx, res[0][1]) and torch.equal(r, res[0][2]), kw
+    # a contiguous range of rows, as v2 (the users) and v3 (the entities) are read
+    sub = RowSubset(A, torch.arange(10, n - 5))
+    x = x0.clone().requires_grad_(True)
+    assert torch.equal(lightgcn(A, x, 2, rows=sub), lightgcn(A, x, 2)[10 : n - 5])

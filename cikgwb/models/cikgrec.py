@@ -24,7 +24,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..data.dataset import Dataset
-from ..graph import EdgeDropout, EdgeSets, lightgcn, normalized_adjacency
+from ..graph import EdgeDropout, EdgeSets, RowSubset, lightgcn, normalized_adjacency
 from ..sampling import uniform_triples
 from . import register
 from ._backbone import InteractionGraphModel
@@ -205,6 +205,12 @@ class CIKGRec(Recommender):
         self.main_dropout = EdgeDropout(self.main_edges, N, cfg.self_loops) if cfg.edge_dropout > 0 else None
         if self.use_cl:
             self.views = {k: normalized_adjacency(v, N, device=device) for k, v in es.views(cfg.views).items()}
+            # the InfoNCE reads v2 at the users and v3 at the items/entities only (their last layer's rows)
+            U, E = s.n_users, s.n_entities
+            self.view_rows = {
+                "v2": RowSubset(self.views["v2"], torch.arange(U, device=device)),
+                "v3": RowSubset(self.views["v3"], torch.arange(U, U + E, device=device)),
+            }
         if self.use_uir:
             self.mask_token = nn.Parameter(torch.zeros(1, D))
             self.chi = nn.Linear(D, D)  # with bias, Xavier-initialised, as in the authors' code
@@ -236,7 +242,8 @@ class CIKGRec(Recommender):
             return self.main_dropout(self.cfg.edge_dropout)
         return self.A
 
-    def propagate(self, mean: bool = True) -> torch.Tensor:
+    def propagate(self, mean: bool = True, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """LightGCN on the main graph; ``rows`` (sorted, distinct): only these rows."""
         return lightgcn(
             self.main_graph(),
             self.embedding,
@@ -244,6 +251,7 @@ class CIKGRec(Recommender):
             dropout=self.cfg.message_dropout,
             training=self.training,
             mean=mean,
+            rows=rows,
         )
 
     def user_item_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -255,11 +263,12 @@ class CIKGRec(Recommender):
     def loss(self, users, pos, neg, epoch):
         cfg, U = self.cfg, self.space.n_users
         e0 = self.embedding
-        z = self.propagate(mean=False)  # the layer sum; rescaled on the gathered rows only
+        # the layer sum at the batch's rows only (rescaled there), each term gathered on its own
+        rows, inv = torch.unique(torch.cat([users, U + pos, U + neg]), return_inverse=True)
+        z = self.propagate(mean=False, rows=rows)
+        iu, ip, ineg = inv.split([len(users), len(pos), len(neg)])
         c = 1.0 / (cfg.n_layers + 1)
-        l_r = bpr_loss(z[users] * c, z[U + pos] * c, z[U + neg] * c) + cfg.l2_reg * l2_batch(
-            e0[users], e0[U + pos], e0[U + neg]
-        )
+        l_r = bpr_loss(z[iu] * c, z[ip] * c, z[ineg] * c) + cfg.l2_reg * l2_batch(e0[users], e0[U + pos], e0[U + neg])
         out = {"loss_rec": l_r}
         total = cfg.cf_weight * l_r
         if self.use_uir:
@@ -298,21 +307,25 @@ class CIKGRec(Recommender):
         # so the constant 1/(l+1) factors cancel
         h = self.chi(lightgcn(A, x, cfg.uir_enc_layers, mean=False))
         h = h.index_put((masked,), torch.zeros(len(masked), h.shape[1], device=dev))
-        rec = lightgcn(A, h, cfg.uir_dec_layers, mean=False)
-        return sce_loss(e0[masked], rec[masked], cfg.sce_eta)
+        rows, inv = torch.unique(masked, return_inverse=True)  # the decoder's result at the masked rows only
+        rec = lightgcn(A, h, cfg.uir_dec_layers, mean=False, rows=rows)
+        return sce_loss(e0[masked], rec[inv], cfg.sce_eta)
 
     def contrast(self, users: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """Cross-domain InfoNCE: users v1 vs v2 (all users), items v1 vs v3 (all item/entity nodes)."""
-        cfg, s = self.cfg, self.space
-        U, E = s.n_users, s.n_entities
+        cfg, U = self.cfg, self.space.n_users
         e0 = self.embedding
-        # layer sums: InfoNCE uses cosine similarity, so the 1/(l+1) of the mean cancels
-        v1 = lightgcn(self.views["v1"], e0, cfg.n_layers, noise_eps=cfg.noise_eps, mean=False)
-        v2 = lightgcn(self.views["v2"], e0, cfg.n_layers, mean=False)
-        v3 = lightgcn(self.views["v3"], e0, cfg.n_layers, mean=False)
+        # layer sums: InfoNCE uses cosine similarity, so the 1/(l+1) of the mean cancels.
+        # Each view at the rows its InfoNCE reads: v1 at the batch's users and positive items,
+        # v2 at all users, v3 at all items/entities (the last layer's product on those rows only)
+        rows, inv = torch.unique(torch.cat([users, U + pos]), return_inverse=True)
+        iu, ip = inv.split([len(users), len(pos)])
+        v1 = lightgcn(self.views["v1"], e0, cfg.n_layers, noise_eps=cfg.noise_eps, mean=False, rows=rows)
+        v2 = lightgcn(self.views["v2"], e0, cfg.n_layers, mean=False, rows=self.view_rows["v2"])
+        v3 = lightgcn(self.views["v3"], e0, cfg.n_layers, mean=False, rows=self.view_rows["v3"])
         # the batch's users and positive items as they come (repeats included), as the authors do
-        l_user = info_nce(v1[users], v2[:U], users, cfg.gcl_temp, precision=cfg.precision)
-        l_item = info_nce(v1[U + pos], v3[U : U + E], pos, cfg.gcl_temp, precision=cfg.precision)
+        l_user = info_nce(v1[iu], v2, users, cfg.gcl_temp, precision=cfg.precision)
+        l_item = info_nce(v1[ip], v3, pos, cfg.gcl_temp, precision=cfg.precision)
         return l_user + l_item
 
     # ------------------------------------------------------------ TransE
