@@ -870,31 +870,31 @@ def _landing(spec: SweepSpec, sweep_dir: Path, seed: int, threads: int, resume: 
     if best is None:
         return {"row": {**row, "status": "missing: no run of this seed has finished"}}
     row.update({**best["point"], "selection score": best["score"]})
-    chosen = json.loads(json.dumps(best["point"]))
-    old = target / GRID_SELECTION_FILE
-    if (target / "metrics.json").exists():
-        if old.exists() and json.loads(old.read_text()).get("chosen") == chosen:
-            return {"row": {**row, "status": "reused"}}
-        if resume:
-            return {"row": {**row, "status": f"kept: {target} holds another finished run; --no-resume replaces it"}}
-    cmd = [sys.executable, "-m", "cikgwb", "train", *_train_args(spec, best["point"], seed)]
-    cmd += ["--seeds", str(seed), "--name", stem, "--quiet", "--overwrite"]
-    env = _task_env({**os.environ, "CIKGWB_REPORTS_DIR": str(reports_root())}, threads)
-    log_path = sweep_dir / "logs" / f"select-{target.name}.log"
     sweep_rel = sweep_dir.resolve()
-    if sweep_rel.is_relative_to(project_root()):
-        sweep_rel = sweep_rel.relative_to(project_root())
+    if sweep_rel.is_relative_to(reports_root()):
+        sweep_rel = sweep_rel.relative_to(reports_root())  # sweeps/<name>, wherever the reports are
     record = {
         "sweep": str(sweep_rel),
         "seed": seed,
         "selected_on": selection_split(spec.protocol),
-        "chosen": chosen,
+        "chosen": json.loads(json.dumps(best["point"])),
         "chosen_run": best["run"],
         "score": best["score"],
         "points": [{**s["point"], "run": s["run"], "score": s["score"]} for s in scored],
         "rule": "the largest selection score (sum of the run's selection metrics on the selection split) of "
         "this seed's points, ties to the first in grid order; no test metric was read",
     }
+    if (target / "metrics.json").exists():
+        old = target / GRID_SELECTION_FILE
+        before = json.loads(old.read_text()) if old.exists() else {}
+        if before.get("chosen") == record["chosen"]:
+            return {"row": {**row, "status": "reused"}}
+        if resume and before.get("sweep") != record["sweep"]:  # this sweep's own earlier choice is replaced
+            return {"row": {**row, "status": f"kept: {target} holds another finished run; --no-resume replaces it"}}
+    cmd = [sys.executable, "-m", "cikgwb", "train", *_train_args(spec, best["point"], seed)]
+    cmd += ["--seeds", str(seed), "--name", stem, "--quiet", "--overwrite"]
+    env = _task_env({**os.environ, "CIKGWB_REPORTS_DIR": str(reports_root())}, threads)
+    log_path = sweep_dir / "logs" / f"select-{target.name}.log"
     job = {"cmd": cmd, "env": env, "cwd": str(project_root()), "log_path": str(log_path), "timeout": None}
     return {"row": row, "job": job, "record": record, "target": target}
 
@@ -928,8 +928,8 @@ def select_and_land(
     (``<runs>/<dataset>-<model>-<protocol>-s<seed>``, :func:`cikgwb.runs.run_stem`: its setting in
     config.yaml), with :data:`cikgwb.runs.GRID_SELECTION_FILE` beside it saying where the setting
     comes from, so the run index counts it as the model's row. A run already there from the same
-    choice is kept; another finished run there is kept too unless ``resume=False``
-    (``--no-resume``) replaces it. The runs go one by one (``executor="batch"``: in one process,
+    choice is kept; one this sweep chose before (another grid) is replaced; any other finished
+    run there is kept unless ``resume=False`` (``--no-resume``) replaces it. The runs go one by one (``executor="batch"``: in one process,
     :func:`_run_batch`). Writes and returns ``<sweep>/selection.csv``."""
     plans = [_landing(spec, sweep_dir, int(s), threads, resume) for s in spec.seeds]
     jobs = [p["job"] for p in plans if "job" in p]

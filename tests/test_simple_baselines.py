@@ -188,8 +188,12 @@ def test_a_grid_sweep_lands_the_point_chosen_on_the_selection_half(cli_env, tmp_
     from cikgwb.runs import GRID_SELECTION_FILE, run_index
 
     monkeypatch.chdir(tmp_path)
-    argv = ["sweep", "--dataset", "synthetic", "--model", "itemknn", "--preset", "grid", "--grid", "k=5,50"]
-    argv += ["--grid", "shrink=0", "--protocol", "users", "--seeds", "1", "--split-seed-is-seed", "--select"]
+
+    def sweep_argv(ks: str) -> list[str]:
+        argv = ["sweep", "--dataset", "synthetic", "--model", "itemknn", "--preset", "grid", "--grid", f"k={ks}"]
+        return argv + ["--grid", "shrink=0", "--protocol", "users", "--seeds", "1", "--split-seed-is-seed", "--select"]
+
+    argv = sweep_argv("5,50")
     assert cli_env([*argv, "--executor", "batch", "--threads", "1"]) == 0  # every run in one process
     sweep = tmp_path / "sweeps" / "synthetic-itemknn-users"
     scores = {
@@ -213,3 +217,7 @@ def test_a_grid_sweep_lands_the_point_chosen_on_the_selection_half(cli_env, tmp_
     # a second call (the local executor) reuses the runs and the landed choice
     assert cli_env([*argv, "--jobs", "1", "--threads", "1"]) == 0
     assert "reused" in (sweep / "selection.csv").read_text()
+    # the same sweep with another grid: its own earlier choice is replaced by the new one
+    other = 5 if chosen == 50 else 50
+    assert cli_env([*sweep_argv(str(other)), "--jobs", "1", "--threads", "1"]) == 0
+    assert json.loads((run / GRID_SELECTION_FILE).read_text())["chosen"] == {"k": other, "shrink": 0}
