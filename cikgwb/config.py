@@ -184,7 +184,9 @@ class RunConfig:
         return d
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        from .atomic import atomic_write_text  # a run folder's files are written atomically
+
+        atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], validate: bool = True) -> "RunConfig":
@@ -230,7 +232,7 @@ class RunConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "RunConfig":
-        return cls.from_dict(yaml.safe_load(Path(path).read_text()))
+        return cls.from_dict(read_yaml(path))
 
 
 _TRAIN_KEYS = {f.name for f in fields(TrainConfig)}
@@ -240,6 +242,31 @@ _RUN_KEYS = {"dataset", "interests", "name"}
 def setting_keys(model_cls: type[ModelConfig]) -> list[str]:
     """Every ``--set`` key of a run of this model: its settings, the training and the run settings."""
     return sorted(set(model_cls.setting_names()) | _TRAIN_KEYS | _RUN_KEYS)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file's content; :class:`ConfigError` naming the file and line where it is not
+    valid YAML (no traceback for a typo in ``--config``)."""
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML ({what})") from None
+
+
+def seed_list(text: str) -> list[int]:
+    """``--seeds 0,1,2`` as ``[0, 1, 2]`` (an ``argparse`` type: a bad list names the option)."""
+    import argparse
+
+    try:
+        seeds = [int(s) for s in str(text).split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 0,1,2, got {text!r}") from None
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"a seed is given twice in {text!r}")
+    return seeds
 
 
 class ConfigError(ValueError):

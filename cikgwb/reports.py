@@ -10,6 +10,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from .atomic import atomic_open, atomic_write_text
 from .paper import HEADLINE, PAPER_TABLE1, TABLE1_ORDER  # noqa: F401  (TABLE1_ORDER: re-exported)
 from .paths import runs_root
 
@@ -61,7 +62,7 @@ def summarize_seeds(run_dirs: Iterable[str | Path], out_name: str) -> Path:
     out["per_seed"] = per_seed
     path = runs_root() / f"{out_name}-summary.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(out, indent=2) + "\n")
     rows = list(per_seed)
     for stat in ("mean", "std", "min", "max"):
         rows.append(
@@ -70,7 +71,8 @@ def summarize_seeds(run_dirs: Iterable[str | Path], out_name: str) -> Path:
                 **{f"{split} {k}": v[stat] for split in SPLITS for k, v in out.get(split, {}).items()},
             }
         )
-    pd.DataFrame(rows).to_csv(path.with_suffix(".csv"), index=False)
+    with atomic_open(path.with_suffix(".csv")) as fh:
+        pd.DataFrame(rows).to_csv(fh, index=False)
     return path
 
 

@@ -63,13 +63,22 @@ def results_markdown(runs: pd.DataFrame, datasets: list[str] | None = None, mode
     paper's Table 1 figures below each (dataset, model): the README's results table, from
     ``cikgwb results``. ``epochs``: selected / run, and how the run ended. A seed marked
     :data:`PROVENANCE_SIGNS` was trained from a dirty tree or by more than one commit
-    (:func:`cikgwb.runs.provenance_flags`; a footnote says so). Empty when no run matches."""
+    (:func:`cikgwb.runs.provenance_flags`; a footnote says so). A run whose ``metrics.json`` cannot
+    be read (:func:`cikgwb.runs.unreadable_runs`) is a row that says so, below the others. Empty
+    when no run matches."""
+    from .runs import unreadable_runs
+
     r = runs
+    bad = [
+        u
+        for u in unreadable_runs(runs)
+        if (not datasets or u["dataset"] in (*datasets, None)) and (not models or u["model"] in (*models, None))
+    ]
     if datasets:
         r = r[r["dataset"].isin(datasets)]
     if models:
         r = r[r["model"].isin(models)]
-    if r.empty:
+    if r.empty and not bad:
         return ""
     prot = {"valid": "valid", "users": "users (report half)", "authors": "authors (selects on **test**)"}
     order = {m: i for i, m in enumerate(TABLE1_ORDER)}
@@ -105,6 +114,11 @@ def results_markdown(runs: pd.DataFrame, datasets: list[str] | None = None, mode
             lines.append(
                 f"| {d} | {model} | *paper, Table 1* | authors | | | | | " + " | ".join(fmt(v) for v in paper) + " |"
             )
+    for u in bad:  # one unreadable run never hides the others: a row says what is wrong with it
+        why = u["why"].replace("|", "/")
+        lines.append(
+            f"| {u['dataset'] or '?'} | {u['model'] or '?'} | **unreadable run** `{u['run']}` | | | | | {why} | | | | |"
+        )
     used = {f for v in r.get("provenance", pd.Series(dtype=str)).fillna("") for f in str(v).split(",") if f}
     notes = [f"{PROVENANCE_SIGNS[f]} {PROVENANCE_MARKS[f]}." for f in PROVENANCE_SIGNS if f in used]
     return "\n".join(lines) + "\n" + ("\n" + "\n\n".join(notes) + "\n" if notes else "")
@@ -395,7 +409,10 @@ def run_sparsity_groups(
     counts = train_counts(ds)
     groups = sparsity_groups(counts, n_groups)
     df = group_metrics(res, groups, list(metrics), counts).reset_index()
-    df.to_csv(cache, index=False)
+    from .atomic import atomic_open  # beside the run: written atomically like its other files
+
+    with atomic_open(cache) as fh:
+        df.to_csv(fh, index=False)
     return df
 
 

@@ -390,8 +390,11 @@ def _count_lines(path: Path) -> int | None:
 
 
 def _index_row(p: Path, root: Path, variants: bool = True) -> dict[str, Any] | None:
+    text = p.read_text()
+    if not text.strip():
+        raise ValueError(f"{p}: empty ({len(text.encode())} bytes): the run was stopped while writing it")
     try:
-        m = json.loads(p.read_text())
+        m = json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"{p}: not valid JSON ({e.msg} at line {e.lineno})") from None
     if "test" not in m:  # an interrupted run
@@ -447,8 +450,11 @@ def run_index(
     provenance`` (:func:`provenance_flags`),
     ``test <metric>`` / ``valid <metric>`` for Recall/NDCG@50/100, then ``name`` (the folder's
     name) and ``artefact`` (its ``explorer.npz`` or None). ``converged`` is False for runs cut
-    by ``max_epochs`` or a time limit. A ``metrics.json`` that is not valid JSON is an error naming
-    it, or with ``skip_unreadable`` left out (the explorer lists what it can). ``variants=False``
+    by ``max_epochs`` or a time limit. A run whose ``metrics.json`` cannot be read (empty, not valid
+    JSON, no permission) is no row: it is listed in ``attrs["unreadable"]`` (:func:`unreadable_runs`:
+    its folder, dataset and model where its ``config.yaml`` tells them, and why), so that a
+    table of the others is still made and can say so; ``skip_unreadable`` leaves it out of that
+    list too (the explorer lists what it can). ``variants=False``
     leaves ``variant`` empty and imports no model (a baseline's variant compares its settings
     with its model's defaults): the explorer's quick listing."""
     from .run_artefact import ARTEFACT_FILE
@@ -457,7 +463,7 @@ def run_index(
         roots = [runs_root()]
     elif isinstance(roots, (str, Path)):
         roots = [roots]
-    rows, seen = [], set()
+    rows, seen, unreadable = [], set(), []
     for root in map(Path, roots):
         if not root.is_dir():
             continue
@@ -466,16 +472,43 @@ def run_index(
                 continue
             try:
                 row = _index_row(p, root, variants)
-            except (OSError, ValueError):
+            except (OSError, ValueError) as exc:
                 if not skip_unreadable:
-                    raise
+                    unreadable.append(_unreadable_row(p, root, exc))
                 continue
             if row is None:
                 continue
             seen.add(p.parent.resolve())
             a = p.parent / ARTEFACT_FILE
             rows.append({**row, "name": p.parent.name, "artefact": str(a) if a.is_file() else None})
-    return pd.DataFrame(rows, columns=[*INDEX_COLUMNS, "name", "artefact"])
+    df = pd.DataFrame(rows, columns=[*INDEX_COLUMNS, "name", "artefact"])
+    df.attrs["unreadable"] = unreadable
+    return df
+
+
+def _unreadable_row(p: Path, root: Path, exc: BaseException) -> dict[str, Any]:
+    """What is known of a run whose ``metrics.json`` cannot be read: its folder, its dataset and
+    model (from ``config.yaml`` where that reads), and why (one line)."""
+    cfg: dict[str, Any] = {}
+    try:
+        import yaml
+
+        cfg = yaml.safe_load((p.parent / "config.yaml").read_text()) or {}
+    except Exception:  # noqa: BLE001 - the row says what it can
+        cfg = {}
+    model = cfg.get("model") if isinstance(cfg, dict) else None
+    return {
+        "run": p.parent.relative_to(root).as_posix(),
+        "dataset": cfg.get("dataset") if isinstance(cfg, dict) else None,
+        "model": model.get("model") if isinstance(model, dict) else None,
+        "path": str(p.parent),
+        "why": str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+    }
+
+
+def unreadable_runs(runs: pd.DataFrame) -> list[dict[str, Any]]:
+    """The runs :func:`run_index` found but could not read (``run, dataset, model, path, why``)."""
+    return list(runs.attrs.get("unreadable", []))
 
 
 def runs_table(root: str | Path | None = None) -> pd.DataFrame:

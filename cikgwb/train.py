@@ -38,6 +38,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -48,9 +49,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .atomic import DiskFull, atomic_open, atomic_write_bytes, atomic_write_text, remove_stale_temps
 from .config import RunConfig
 from .data.dataset import Dataset
 from .evaluate import evaluate
+from .locks import release as release_lock
 from .paths import checkpoint_root, project_root, relative_to_cwd, runs_root
 from .runs import (  # noqa: F401  (reads_*, prepare_dataset: re-exported, their home is cikgwb.runs)
     CLOSED_FORM_STOP,
@@ -71,6 +74,10 @@ class TrainingDiverged(RuntimeError):
 
 class RunExistsError(RuntimeError):
     """A new run would overwrite a finished run's folder (resume or overwrite to go on)."""
+
+
+class RunBusy(RunExistsError):
+    """Another process is training the same run folder (:func:`run_lock`)."""
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -137,6 +144,13 @@ def find_checkpoint(run_dir: str | Path, name: str = "best.pt") -> Path | None:
     return None
 
 
+def staging_dir(run_dir: str | Path) -> Path:
+    """Where ``--overwrite`` of a finished run trains until it has finished (:meth:`Trainer.fit`):
+    ``_staging/<key>`` under :func:`checkpoint_root`, outside the work tree and every runs folder,
+    so that no table lists a half-trained replacement."""
+    return checkpoint_root() / "_staging" / checkpoint_key(run_dir)
+
+
 def checkpoint_dir(run_dir: str | Path) -> Path:
     """The folder holding a run's checkpoints: the first candidate with a ``last.pt`` (or a
     ``best.pt``), else where a new run would write them."""
@@ -152,7 +166,7 @@ def check_run_dir(run_dir: str | Path, resume: bool = False, overwrite: bool = F
     with ``metrics.json`` needs ``resume`` (continue from its checkpoint, which must be found)
     or ``overwrite`` (train again from scratch)."""
     run_dir = Path(run_dir)
-    if overwrite or not (run_dir / "metrics.json").exists():
+    if overwrite or not finished_run(run_dir):
         return
     if not resume:
         raise RunExistsError(
@@ -166,6 +180,38 @@ def check_run_dir(run_dir: str | Path, resume: bool = False, overwrite: bool = F
             f"(looked in {', '.join(str(p) for p in checkpoint_candidates(run_dir))}; set CIKGWB_CHECKPOINT_DIR "
             "if they are elsewhere); nothing was changed. Use --overwrite to train it again from scratch"
         )
+
+
+def finished_run(run_dir: str | Path) -> bool:
+    """Whether ``run_dir`` holds a finished run: a ``metrics.json`` that reads as JSON. An empty
+    or cut one (a run stopped while writing it, before writes were atomic) is no result to keep."""
+    try:
+        return isinstance(json.loads((Path(run_dir) / "metrics.json").read_text()), dict)
+    except (OSError, ValueError):  # missing, unreadable, empty or cut
+        return False
+
+
+def run_lock_path(run_dir: str | Path) -> Path:
+    """The lock file of a run folder (:func:`run_lock`): ``<its checkpoint folder>.lock``."""
+    d = default_checkpoint_dir(run_dir)
+    return d.with_name(d.name + ".lock")
+
+
+def run_lock(run_dir: str | Path) -> Any:
+    """Lock a run folder for this process (:func:`cikgwb.locks.hold_lock`) for as long as a run
+    writes it: a second run of the same folder, in this or another process, gets :class:`RunBusy`
+    at once. The lock file is ``<checkpoint folder>.lock`` (:func:`default_checkpoint_dir`, outside
+    the work tree): one per run folder, shared by the clones that share its checkpoints."""
+    from .locks import LockBusy, hold_lock
+
+    try:
+        return hold_lock(
+            run_lock_path(run_dir),
+            f"run folder {run_dir}",
+            "wait for it to finish, or give this run another --name",
+        )
+    except LockBusy as exc:
+        raise RunBusy(str(exc)) from None
 
 
 def config_differences(
@@ -198,8 +244,15 @@ def config_differences(
 
 
 def pick_device(name: str = "auto") -> torch.device:
+    """The torch device of the setting ``device``; a ValueError (one line, naming the setting)
+    where this torch cannot use it (``cuda`` on a CPU-only build or without a visible GPU)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        why = "is a CPU-only build" if torch.version.cuda is None else "sees no GPU"
+        raise ValueError(f"--device {name}: this torch ({torch.__version__}) {why}; use --device cpu (or auto)")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"--device {name}: MPS is not available to this torch ({torch.__version__}); use --device cpu")
     return torch.device(name)
 
 
@@ -352,13 +405,16 @@ class Trainer:
                 "config": self.cfg.to_dict(),
                 "history": self.history(),
                 "calls": self._calls,
-                "run_dir": str(self.run_dir.resolve()),
+                "run_dir": str(getattr(self, "_home", self.run_dir).resolve()),
             },
             path,
         )
 
     def _record_checkpoints(self) -> None:
-        (self.run_dir / "checkpoints.json").write_text(
+        atomic_write_text(self.run_dir / "checkpoints.json", self._checkpoints_text())
+
+    def _checkpoints_text(self) -> str:
+        return (
             json.dumps(
                 {
                     "dir": str(self.ckpt_dir.resolve()),
@@ -380,7 +436,84 @@ class Trainer:
 
         A folder holding a finished run is refused unless ``resume`` or ``overwrite``
         (:func:`check_run_dir`); nothing in the folder changes before the model is built and,
-        when resuming, its checkpoint loaded."""
+        when resuming, its checkpoint loaded. The folder is locked for the whole call
+        (:func:`run_lock`); temporary files a killed run left beside its files are removed first.
+        ``overwrite`` of a finished run trains in a staging folder (:func:`staging_dir`): the
+        finished run stays whole, and in the tables, until the new one has finished and replaces
+        it (:meth:`_promote`). A full disk stops the run with one line saying what was kept."""
+        final = self.run_dir
+        lock = run_lock(final)
+        staged = overwrite and not resume and finished_run(final)
+        try:
+            for d in {final, *checkpoint_candidates(final)}:
+                remove_stale_temps(d)
+            (final / (PER_USER_FILE + ".tmp.npz")).unlink(missing_ok=True)  # the old writer's temporary file
+            if staged:
+                self.run_dir = staging_dir(final)
+                for d in (self.run_dir, default_checkpoint_dir(self.run_dir)):
+                    shutil.rmtree(d, ignore_errors=True)  # an earlier overwrite that did not finish
+            self._home = final
+            try:
+                res = self._fit(resume=resume, stop_after_epochs=stop_after_epochs, overwrite=overwrite)
+                return self._promote(final, res) if staged and "test" in res.metrics else res
+            except DiskFull as exc:
+                raise DiskFull(exc.errno, f"{exc}; {self._kept(final, staged)}") from None
+        finally:
+            self.run_dir = final
+            release_lock(lock)
+
+    def _kept(self, final: Path, staged: bool) -> str:
+        """What a run stopped by a full disk leaves (for the one-line message)."""
+        if staged:
+            return (
+                f"the run stopped; the finished run in {final} is kept unchanged (free space, then --overwrite again)"
+            )
+        last = self.ckpt_dir / "last.pt"
+        try:
+            epoch = torch.load(last, map_location="cpu", weights_only=False)["epoch"]
+        except (OSError, RuntimeError, KeyError, EOFError):
+            return "the run stopped before its first checkpoint: nothing of it was kept"
+        return (
+            f"the run stopped; its checkpoints up to epoch {epoch} are kept in {self.ckpt_dir} (free space, "
+            "then rerun with --resume)"
+        )
+
+    def _promote(self, final: Path, res: TrainResult) -> TrainResult:
+        """Replace the finished run in ``final`` by the one just trained in its staging folder.
+        Every new file is first written beside the old one (a full disk there changes nothing);
+        then only renames: the old ``metrics.json`` goes, the checkpoints move (same filesystem),
+        the new files take their names, ``metrics.json`` last; the staging folder goes."""
+        staging, staging_ckpt = self.run_dir, self.ckpt_dir
+        final_ckpt = default_checkpoint_dir(final)
+        metrics = {**res.metrics, "checkpoints": str(final_ckpt.resolve())}
+        self.run_dir, self.ckpt_dir = final, final_ckpt
+        new = {name: (staging / name).read_bytes() for name in ("history.jsonl", "config.yaml", PER_USER_FILE)}
+        new["checkpoints.json"] = self._checkpoints_text().encode()
+        new["metrics.json"] = (json.dumps(metrics, indent=2) + "\n").encode()  # last
+        ready: dict[str, Path] = {}
+        try:
+            for name, data in new.items():
+                ready[name] = atomic_write_bytes(final / f".{name}.promote.tmp", data)
+        except BaseException:
+            for p in ready.values():
+                p.unlink(missing_ok=True)
+            self.run_dir, self.ckpt_dir = staging, staging_ckpt
+            raise
+        old_dirs = [d for d in checkpoint_candidates(final) if d != final_ckpt]  # read before checkpoints.json moves
+        (final / "metrics.json").unlink(missing_ok=True)
+        final_ckpt.mkdir(parents=True, exist_ok=True)
+        for name in CHECKPOINT_FILES:
+            for d in old_dirs:  # the old run's, wherever they were
+                (d / name).unlink(missing_ok=True)
+            os.replace(staging_ckpt / name, final_ckpt / name)
+        for name, p in ready.items():
+            os.replace(p, final / name)
+        for d in (staging, staging_ckpt):
+            shutil.rmtree(d, ignore_errors=True)
+        return TrainResult(final, metrics, self.history())
+
+    def _fit(self, resume: bool = False, stop_after_epochs: int | None = None, overwrite: bool = False) -> TrainResult:
+        """:meth:`fit`'s work, in ``self.run_dir`` (the run folder, or its staging folder)."""
         cfg, tc = self.cfg, self.cfg.train
         check_run_dir(self.run_dir, resume=resume, overwrite=overwrite)
         hist_path = self.run_dir / "history.jsonl"
@@ -420,9 +553,9 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         if kept is not None:
-            hist_path.write_text("".join(ln + "\n" for ln in kept))
+            atomic_write_text(hist_path, "".join(ln + "\n" for ln in kept))
         else:
-            hist_path.write_text("")
+            atomic_write_text(hist_path, "")
             for p in (self.run_dir / "metrics.json", self.run_dir / PER_USER_FILE):
                 p.unlink(missing_ok=True)
             for name in CHECKPOINT_FILES:  # a new run: no checkpoint of an older one may be found
@@ -437,7 +570,7 @@ class Trainer:
                 "resumed": start_epoch > 0,
                 "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "host": platform.node(),
-                "run_dir": str(self.run_dir.resolve()),
+                "run_dir": str(getattr(self, "_home", self.run_dir).resolve()),  # not a staging folder
                 "git_commit": git_commit(),
                 # the settings a resume may change, as this call ran with them (config.yaml has the last call's)
                 "settings": {k: getattr(tc, k) for k in sorted(RESUME_MAY_CHANGE) if hasattr(tc, k)},
@@ -503,9 +636,8 @@ class Trainer:
                     best, bad, best_epoch, improved = score, 0, epoch, True
                 else:
                     bad += 1
-            with open(hist_path, "a") as fh:
-                fh.write(json.dumps(rec) + "\n")
-                fh.flush()
+            # the whole file written again (atomically): a full disk never leaves a cut line
+            atomic_write_text(hist_path, hist_path.read_text() + json.dumps(rec) + "\n")
             self._calls[-1]["end_epoch"] = epoch
             if improved:
                 self._checkpoint(self.ckpt_dir / "best.pt", model, opt, gen, epoch, best, bad, best_epoch)
@@ -538,7 +670,7 @@ class Trainer:
         res = self._evaluate(model, self.sel_heldout, self.sel_exclude)
         rec.update({f"{self.sel_split}_{k}": v for k, v in res.metrics.items()})
         rec.update(score=res.score(self.cfg.train.selection), eval_seconds=res.seconds)
-        (self.run_dir / "history.jsonl").write_text(json.dumps(rec) + "\n")
+        atomic_write_text(self.run_dir / "history.jsonl", json.dumps(rec) + "\n")
         self._calls[-1]["end_epoch"] = 0
         for name in CHECKPOINT_FILES:
             self._checkpoint(self.ckpt_dir / name, model, None, gen, 0, rec["score"], 0, 0)
@@ -599,7 +731,7 @@ class Trainer:
             out["test"] = sel.metrics
         save_per_user(self.run_dir / PER_USER_FILE, test, best_epoch)
         out["per_user"] = PER_USER_FILE
-        (self.run_dir / "metrics.json").write_text(json.dumps(out, indent=2) + "\n")
+        atomic_write_text(self.run_dir / "metrics.json", json.dumps(out, indent=2) + "\n")
         return out
 
 
@@ -626,9 +758,8 @@ def save_per_user(path: str | Path, res: Any, epoch: int | None = None) -> Path:
     path = Path(path)
     users = np.flatnonzero(res.evaluated).astype(np.int32)
     arrays = {k: np.asarray(v)[users].astype(np.float32) for k, v in sorted(res.per_user.items())}
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, users=users, epoch=np.int64(-1 if epoch is None else epoch), **arrays)
-    os.replace(tmp, path)
+    with atomic_open(path, "wb") as fh:
+        np.savez_compressed(fh, users=users, epoch=np.int64(-1 if epoch is None else epoch), **arrays)
     return path
 
 
@@ -684,8 +815,6 @@ def per_user_from_rerun(run_dir: str | Path, rerun_dir: str | Path, ndcg_tol: fl
     The file is copied and ``PER_USER_FROM_RERUN.md`` says where it comes from, with the table of
     differences; the run's ``metrics.json`` is not touched. Returns ``{"path", "note",
     "differences"}`` (differences: metric -> (run, rerun) for the values that differ)."""
-    import shutil
-
     import yaml
 
     run_dir, rerun_dir = Path(run_dir), Path(rerun_dir)
@@ -721,7 +850,7 @@ def per_user_from_rerun(run_dir: str | Path, rerun_dir: str | Path, ndcg_tol: fl
     for k, v in test_b.items():  # the file is the rerun's own: its means are the rerun's metrics
         if k in per_user and abs(float(np.mean(per_user[k], dtype=np.float64)) - v) > 1e-5:
             raise RerunMismatch(f"{rerun_dir / PER_USER_FILE}: mean {k} does not match the rerun's metrics.json")
-    shutil.copy2(rerun_dir / PER_USER_FILE, run_dir / PER_USER_FILE)
+    atomic_write_bytes(run_dir / PER_USER_FILE, (rerun_dir / PER_USER_FILE).read_bytes())
     commit = str(m_b.get("git_commit", "unknown"))[:7]
     head = (
         f"`{PER_USER_FILE}` comes from a rerun of this run (same configuration and seed, commit {commit}, "
@@ -744,5 +873,5 @@ def per_user_from_rerun(run_dir: str | Path, rerun_dir: str | Path, ndcg_tol: fl
             "|---|---|---|---|\n" + rows + "\nSo its per-user metrics stand for this run's: their means match this "
             "run's recall (the over-users tests' metric) to the last digit. The run's `metrics.json` is unchanged.\n"
         )
-    (run_dir / "PER_USER_FROM_RERUN.md").write_text(note)
+    atomic_write_text(run_dir / "PER_USER_FROM_RERUN.md", note)
     return {"path": str(run_dir / PER_USER_FILE), "note": note, "differences": differences}

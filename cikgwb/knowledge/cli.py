@@ -326,7 +326,10 @@ def cmd_prompts(args: argparse.Namespace) -> int:
 
 def cmd_infer(args: argparse.Namespace) -> int:
     from .infer import export_batch, infer_interests
+    from .settings import check_base_url
 
+    if args.base_url is not None:  # before any data, folder or store: a malformed URL is no dead server
+        check_base_url(args.base_url, "--base-url")
     if args.import_batch and args.backend not in ("batch", "vllm-batch"):
         print("--import-batch needs --backend batch (or vllm-batch)", file=sys.stderr)
         return 2
@@ -386,6 +389,8 @@ def cmd_infer(args: argparse.Namespace) -> int:
         f"failed {run['failed']}; {time.time() - t0:.1f} s"
     )
     print("reasons: " + ", ".join(f"{k} {v}" for k, v in rep["reasons"].items()))
+    if run.get("answered but already stored"):  # another process on the same store asked them too
+        print(f"answered but already stored (paid twice): {run['answered but already stored']}")
     if run.get("failure reasons"):
         print("failures: " + ", ".join(f"{k} {v}" for k, v in run["failure reasons"].items()))
     for tpl, e in (rep.get("echo") or {}).items():

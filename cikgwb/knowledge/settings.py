@@ -3,7 +3,8 @@
 Order, for each value separately: the explicit argument, then the environment
 (``OPENAI_BASE_URL``; ``CIKGWB_LLM_MODEL`` or ``OPENAI_MODEL``; ``OPENAI_API_KEY``), then a
 YAML settings file OUTSIDE the repository: ``$CIKGWB_SETTINGS`` or
-``~/.config/cikgwb/settings.yaml`` with the keys ``base_url``, ``model``, ``api_key``.
+``~/.config/cikgwb/settings.yaml`` with the keys ``base_url``, ``model``, ``api_key``. The base
+URL, wherever it comes from, is checked before anything else happens (:func:`check_base_url`).
 
 The key is only ever held in memory and handed to the ``openai`` client: it is never written
 to a file, a log, a report or the answer store, and :class:`LLMSettings` hides it from
@@ -90,11 +91,49 @@ def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     return clean, (unquote(parts.username or ""), unquote(parts.password or ""))
 
 
+def check_base_url(url: Any, where: str = "base_url") -> str:
+    """``url`` if the ``openai`` client can use it as a base URL (``http`` or ``https``, a host, a
+    port in 1..65535), else a ValueError naming ``where`` (the option, variable or file it came
+    from) and the URL without credentials. Checked before any request or file: a malformed URL
+    would otherwise be retried as if the server were down."""
+    import re
+    from urllib.parse import urlsplit
+
+    text = str(url).strip()
+    shown = re.sub(r"//[^/@]*@", "//", text)  # never print user:password
+    example = "expected e.g. http://127.0.0.1:8000/v1 or https://api.openai.com/v1"
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https"):
+        why = (
+            f"scheme {parts.scheme + '://'!r} is not http:// or https://" if "://" in text else "no http:// or https://"
+        )
+        raise ValueError(f"{where} {shown!r}: {why} ({example})")
+    if not parts.hostname:
+        raise ValueError(f"{where} {shown!r}: no host ({example})")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"{where} {shown!r}: port {parts.netloc.rsplit(':', 1)[-1]!r} is not in 1-65535 ({example})")
+    return text
+
+
 def resolve_settings(base_url: str | None = None, model: str | None = None, api_key: str | None = None) -> LLMSettings:
     """Resolve base URL, model and key (argument, environment, settings file, default)."""
     path = settings_path()
     file = _read_settings_file(path)
     base = base_url or os.environ.get("OPENAI_BASE_URL") or file.get("base_url") or OPENAI_BASE_URL
+    where = (
+        "base_url"
+        if base_url
+        else "OPENAI_BASE_URL"
+        if os.environ.get("OPENAI_BASE_URL")
+        else f"base_url in {path}"
+        if file.get("base_url")
+        else "base_url"
+    )
+    check_base_url(base, where)
     mdl = (
         model
         or os.environ.get("CIKGWB_LLM_MODEL")

@@ -12,10 +12,11 @@ for, the template's ``name@vN``, the exact chat messages and the sampling parame
 request therefore hits the cache whatever the backend (chat or batch) or base URL.
 
 One run at a time: a run that asks an LLM opens its store with ``exclusive=True``, which takes
-an advisory lock (``fcntl.flock``) on ``<store>.lock`` for as long as the store is open. A second
-run on the same store is refused at once (:class:`StoreBusy`, naming the store and the pid that
-holds it) instead of paying for the same users twice. Readers (reports, progress checks) open
-the store without the lock. The lock goes away with the process, even after SIGKILL.
+an advisory lock (:func:`cikgwb.locks.hold_lock`) on ``<store>.lock`` of the store's RESOLVED path
+(a ``--store`` given through a symlink locks the file it points to) for as long as the store is
+open. A second run on the same store is refused at once (:class:`StoreBusy`, naming the store and
+the pid that holds it) instead of paying for the same users twice. Readers (reports, progress
+checks) open the store without the lock. The lock goes away with the process, even after SIGKILL.
 
 Stored per answer: the key, user, dataset, model asked for and model that answered, template,
 backend, endpoint (base URL without credentials or query), messages, params, the raw text,
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -91,26 +91,16 @@ class StoreBusy(StoreError):
 
 
 def _lock_store(path: Path) -> Any:
-    """An open, flock-ed ``<path>.lock`` file (exclusive, non-blocking), or :class:`StoreBusy`."""
-    import fcntl
+    """The held lock of the store at ``path`` (:func:`cikgwb.locks.hold_lock` on ``<path>.lock`` of
+    the RESOLVED path: a store reached through a symlink takes the same lock), or :class:`StoreBusy`."""
+    from ..locks import LockBusy, hold_lock, lock_path
 
-    lock_path = path.with_name(path.name + ".lock")
-    fh = open(lock_path, "a+", encoding="utf-8")
     try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        fh.seek(0)
-        holder = fh.read().strip() or "unknown"
-        fh.close()
-        raise StoreBusy(
-            f"answer store {path} is in use by another run ({holder}; lock {lock_path}): "
-            "wait for it to finish, or give this run another --store"
-        ) from None
-    fh.seek(0)
-    fh.truncate()
-    fh.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
-    fh.flush()
-    return fh
+        return hold_lock(
+            lock_path(path), f"answer store {path}", "wait for it to finish, or give this run another --store"
+        )
+    except LockBusy as exc:
+        raise StoreBusy(str(exc)) from None
 
 
 def canonical_json(obj: Any) -> str:
@@ -293,7 +283,9 @@ class AnswerStore:
     # ------------------------------------------------------------------ lifetime
     def _release(self) -> None:
         if self._flock is not None:
-            self._flock.close()  # closing the file drops the flock
+            from ..locks import release
+
+            release(self._flock)  # closing the file drops the flock
             self._flock = None
 
     def close(self) -> None:

@@ -183,10 +183,11 @@ def config_from_dict(d: dict[str, Any], validate: bool = True) -> RunConfig:
 
 
 def load_config(path: str | Path) -> RunConfig:
-    """A run's ``config.yaml`` (new or old flat form) as a :class:`~cikgwb.config.RunConfig`."""
-    import yaml
+    """A run's ``config.yaml`` (new or old flat form) as a :class:`~cikgwb.config.RunConfig`;
+    a file that is not valid YAML is a :class:`~cikgwb.config.ConfigError` naming it and its line."""
+    from ..config import read_yaml
 
-    return config_from_dict(yaml.safe_load(Path(path).read_text()))
+    return config_from_dict(read_yaml(path))
 
 
 def non_default_settings(cfg: RunConfig) -> dict[str, Any]:

@@ -10,7 +10,11 @@ line means ``N + 1`` attempts, so ``--retries 0`` is one attempt and no retry). 
 error code is ``insufficient_quota`` is not retried (waiting does not add credit). A server that
 cannot be reached at all (:func:`is_unreachable`: connection refused, unknown host) is not
 retried before the run has had one answer from it: a wrong ``--base-url`` or a server that is
-not running stops the run at once, with one line naming the URL. The ``openai`` client's own retries are switched off
+not running stops the run at once, with one line naming the URL; a server that answered and then
+refuses connections (it died) stops the chat run after a few seconds of refusals
+(:data:`~cikgwb.knowledge.backends.chat.DEAD_AFTER_S`), not after every request's retries. The
+base URL itself is checked before any request (:func:`~cikgwb.knowledge.settings.check_base_url`:
+``http`` or ``https``, a host, a port in range). The ``openai`` client's own retries are switched off
 (``max_retries=0``) so that this policy is the only one and is testable.
 """
 

@@ -8,12 +8,17 @@ an interrupted run keeps every answer it received. Requests already in the store
 A fatal error (bad key, unknown model, no quota) stops the run: queued requests are cancelled,
 answers already received are kept, and :class:`BackendError` is raised. So does a server that
 cannot be reached: at once when no request has been answered yet (a wrong ``--base-url``, a
-server not running: one line naming the URL, no retries), and after the retries when it
-disappears mid-run (or at once when the ``health`` hook says it died).
+server not running: one line naming the URL, no retries), and within seconds when it
+disappears mid-run: connections refused for ``dead_after`` seconds (default 5, counted over all
+the run's requests from the first refusal, reset by any answer) mean the server is gone, the
+requests still waiting to be sent are cancelled and those in a retry wait stop at once (or at
+once when the ``health`` hook says it died). An answer that another process stored meanwhile
+(the same store used without its lock) is counted in the summary (``answered but already
+stored``), not dropped from it.
 
 Options (constructor keywords): ``model``, ``base_url``, ``api_key`` (or a resolved ``settings``),
 ``concurrency``, ``timeout``, ``max_attempts``, ``backoff_initial``, ``backoff_max``, ``progress``,
-``client``, ``health``.
+``client``, ``health``, ``dead_after``.
 
 ``client`` may be one ``openai.OpenAI`` client or a list of them (several servers of one model,
 e.g. :class:`~cikgwb.knowledge.llm_server.LocalGroup`): requests are dealt to them in turn.
@@ -43,6 +48,10 @@ from .base import (
 )
 from .protocol import LLMBackend, llm_settings
 
+#: seconds of refused connections (after the server had answered) that mean it is gone
+DEAD_AFTER_S = 5.0
+DUPLICATES = "answered but already stored"
+
 
 class ChatBackend(LLMBackend):
     """Concurrent chat-completions requests with retries and a persistent cache."""
@@ -60,6 +69,7 @@ class ChatBackend(LLMBackend):
         progress: bool = True,
         client: Any = None,
         health: Any = None,
+        dead_after: float = DEAD_AFTER_S,
         *,
         model: str | None = None,
         base_url: str | None = None,
@@ -79,7 +89,19 @@ class ChatBackend(LLMBackend):
         self.progress = progress
         self._client = client
         self.health = health  # () -> None while the server is known alive, else why not
+        self.dead_after = dead_after
         self._answered = threading.Event()  # set at the first answer: the server is reachable
+        self._stop = threading.Event()  # set when the run stops: retry waits end at once
+        self._refused_since: float | None = None  # first refusal since the last answer
+        self._state_lock = threading.Lock()
+
+    def _refused_for(self) -> float:
+        """Seconds since the first refused connection that no answer has followed."""
+        now = time.monotonic()
+        with self._state_lock:
+            if self._refused_since is None:
+                self._refused_since = now
+            return now - self._refused_since
 
     def _call(self, client: Any, req: LLMRequest, counter: list[int], lock: threading.Lock) -> StoredAnswer:
         def on_retry(exc: BaseException, wait_s: float) -> None:
@@ -89,22 +111,34 @@ class ChatBackend(LLMBackend):
         import openai
 
         def retry_if(exc: BaseException) -> bool:
+            if self._stop.is_set():
+                return False  # the run is stopping
             if is_unreachable(exc) and not self._answered.is_set():
                 return False  # never reached: a wrong URL or no server; retrying only costs time
+            if is_unreachable(exc) and self._refused_for() > self.dead_after:
+                return False  # it answered before and has refused connections since: it is gone
             if self.health is not None and isinstance(exc, openai.APIConnectionError) and self.health():
                 return False  # the server process is gone
             return is_retryable(exc)
 
+        def attempt() -> Any:
+            if self._stop.is_set():  # the run stopped while this request waited to retry
+                raise BackendError("not sent: the run stopped")
+            return client.chat.completions.create(**req.body(), timeout=self.timeout)
+
         started = time.time()
         resp = call_with_retries(
-            lambda: client.chat.completions.create(**req.body(), timeout=self.timeout),
+            attempt,
             max_attempts=self.max_attempts,
             initial=self.backoff_initial,
             max_wait=self.backoff_max,
             on_retry=on_retry,
             retry_if=retry_if,
+            sleep=self._stop.wait,  # a retry wait ends when the run stops
         )
         self._answered.set()
+        with self._state_lock:
+            self._refused_since = None
         return answer_from_completion(
             req, resp, backend=self.name, endpoint=self.settings.base_url, requested_at=started
         )
@@ -117,6 +151,7 @@ class ChatBackend(LLMBackend):
         out.cached = len(requests) - len(todo)
         if not todo:
             return out
+        self._stop.clear()
         client = self._client or self.settings.client(timeout=self.timeout)
         clients = list(client) if isinstance(client, (list, tuple)) else [client]
         dealt = [0]
@@ -150,26 +185,30 @@ class ChatBackend(LLMBackend):
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     req = running.pop(fut)
+                    if fut.cancelled():  # never sent: the run stopped
+                        continue
                     exc = fut.exception()
                     if exc is None:
-                        if store.put(fut.result()):
-                            out.done += 1
+                        _store(store, fut.result(), out)
                     else:
                         out.failed[req.key] = describe_error(exc)
                         if fatal is None and (
                             is_fatal(exc) or is_unreachable(exc) or (self.health is not None and self.health())
                         ):
                             fatal = exc
+                            self._stop.set()  # retry waits end; queued requests are not sent
+                            for f in running:
+                                f.cancel()
                     bar.update(1)
                     bar.set_postfix(done=out.done, failed=len(out.failed), cached=out.cached)
                 refill()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             # interrupted (e.g. Ctrl-C): keep the answers that still arrived while shutting down
+            self._stop.set()
             for fut, req in list(running.items()):
                 if fut.done() and not fut.cancelled() and fut.exception() is None:
-                    if store.put(fut.result()):
-                        out.done += 1
+                    _store(store, fut.result(), out)
             bar.close()
             out.retries = retries[0]
         if fatal is not None:
@@ -178,6 +217,12 @@ class ChatBackend(LLMBackend):
             if died:
                 raise BackendError(
                     f"{died}; {out.done} answers stored this run, run stopped (rerun to ask only the missing users)"
+                )
+            if is_unreachable(fatal) and self._answered.is_set():
+                raise BackendError(
+                    f"cannot reach {url}: {describe_error(fatal).split(': ', 1)[1]} for over {self.dead_after:g} s "
+                    f"after it had answered (the server stopped); {out.done} answers stored this run, run stopped "
+                    "(rerun to ask only the missing users)"
                 )
             if is_unreachable(fatal):
                 raise BackendError(
@@ -190,6 +235,14 @@ class ChatBackend(LLMBackend):
                 f"(model {self.settings.model!r}); {out.done} answers stored, run stopped"
             )
         return out
+
+
+def _store(store: AnswerStore, answer: StoredAnswer, out: BackendRun) -> None:
+    """Store an answer; one that another process stored meanwhile is counted, not lost from the summary."""
+    if store.put(answer):
+        out.done += 1
+    else:
+        out.info[DUPLICATES] = out.info.get(DUPLICATES, 0) + 1
 
 
 def answer_from_completion(
