@@ -6,7 +6,9 @@ checkpoint and without the dataset's files.
 selected epoch; :func:`cikgwb.runs.load_run` finds it under ``$CIKGWB_CHECKPOINT_DIR`` or in
 the run folder), ranks every item for every user exactly as the test evaluation does (training
 and validation items masked; ties by item id) and writes ``<run>/explorer.npz`` (compressed, a
-few MB on the real datasets):
+few MB on the real datasets). ``scripts/campaign.py --land`` makes it for every run it lands in
+``reports/runs`` (the committed, headline runs) while the checkpoint is still there; the explorer
+lists a run without one with why (:data:`NO_ARTEFACT`, :func:`missing_artefact`):
 
 =====================  ===================================================================
 ``top_items``          ``(n_users, top_n)`` item ids, best first (``-1`` pads a short list)
