@@ -191,6 +191,48 @@ def test_full_disk_at_a_checkpoint_keeps_the_last_one_and_resumes(cli_env, tmp_p
     assert json.loads((run / "metrics.json").read_text())["epochs_run"] == 3
 
 
+def _can_mount_tmpfs(where: Path) -> bool:
+    try:
+        r = subprocess.run(
+            ["unshare", "-r", "-m", "sh", "-c", f"mount -t tmpfs -o size=64k tmpfs {where}"],
+            capture_output=True,
+            timeout=20,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.returncode == 0
+
+
+@pytest.mark.timeout(300)
+def test_a_really_full_disk_at_a_checkpoint(tmp_path, synthetic_ds, synthetic_dir):
+    """The same on a real full disk: the checkpoints on a 3.2 MB tmpfs (room for the two of epoch
+    0, 1.26 MB each, not for a third file), in a private mount namespace of the test's own user
+    (``unshare -rm``; skipped where that is not allowed)."""
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    if not _can_mount_tmpfs(ck):
+        pytest.skip("cannot mount a tmpfs in a user namespace here (unshare -rm)")
+    train = " ".join([sys.executable, "-m", "cikgwb", *TRAIN, "--name", "t", "--set", "max_epochs=3"])
+    script = f"mount -t tmpfs -o size=3200k tmpfs {ck} && {train}; echo rc=$?; find {ck} -type f"
+    env = {
+        **os.environ,
+        "CIKGWB_REPORTS_DIR": str(tmp_path),
+        "CIKGWB_CHECKPOINT_DIR": str(ck),
+        "CIKGWB_DATA_DIR": str(synthetic_dir),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(REPO),
+    }
+    r = subprocess.run(
+        ["unshare", "-r", "-m", "sh", "-c", script], capture_output=True, text=True, env=env, timeout=280
+    )
+    err = r.stderr.strip()
+    assert "rc=2" in r.stdout, r.stdout + r.stderr
+    assert len(err.splitlines()) == 1 and "unexpected pos" not in err, err
+    assert ".pt: the disk is full (no space left on device" in err and "is kept unchanged" in err
+    assert "checkpoints up to epoch 0 are kept" in err and "--resume" in err
+    assert ".tmp" not in r.stdout  # no temporary file left on the full disk
+
+
 def test_disk_full_is_found_behind_torch_save_and_numpy(tmp_path, monkeypatch):
     import numpy as np
 
