@@ -42,7 +42,13 @@ the same command, so the layout, ``results.csv`` and the resume rule are the sam
 ``--address`` a local Ray cluster of this machine's cores is started on 127.0.0.1 (and stopped
 at the end); ``--address auto|HOST:PORT|ray://HOST:PORT`` joins an existing cluster, whose
 workers must see the project and the sweep folder at the same paths as the driver (a shared
-filesystem) and the data under ``$CIKGWB_DATA_DIR``. A task whose worker dies is retried
+filesystem) and the data under ``$CIKGWB_DATA_DIR``. An address that is not a Ray cluster is
+refused in seconds (it must answer as a gRPC server does). **Tokens**: ``ray start --head`` turns
+Ray's token authentication on by itself where ``~/.ray/auth_token`` exists (a local cluster,
+such as the tests', writes that file), and Ray then sends its token to an explicit address only
+under ``RAY_AUTH_MODE=token``: set ``RAY_AUTH_MODE=token`` (the head's token in
+``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``) to join such a head; a
+refused join says so in its one line (:func:`ray_auth_hint`). A task whose worker dies is retried
 (``--max-retries``, default 2) and the run continues from its last checkpoint (set
 ``CIKGWB_CHECKPOINT_DIR`` to a shared folder for retries on another node); a point that still
 fails is a ``failed: ...`` row with its log, and the sweep goes on. A tqdm bar in the driver
@@ -471,8 +477,34 @@ def _run_batch(jobs: list[dict[str, Any]], env: dict[str, str], log_path: str) -
     return [done.get(i, {**lost, "seconds": 0.0}) for i in range(len(jobs))]
 
 
+#: the HTTP/2 client preface and an empty SETTINGS frame: a gRPC server (Ray's GCS, the Ray
+#: client server) answers with a SETTINGS frame of its own at once
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def _speaks_grpc(host: str, port: int, timeout: float = 5.0) -> bool:
+    """Whether the server at ``host:port`` answers an HTTP/2 preface with a SETTINGS frame (what
+    every gRPC server does, Ray's among them): an address that is not Ray fails here in seconds."""
+    import socket
+
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.settimeout(timeout)
+        sock.sendall(_H2_PREFACE)
+        head = b""
+        try:
+            while len(head) < 9:
+                chunk = sock.recv(9 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+        except OSError:  # no answer in time, or the connection reset
+            return False
+    return len(head) == 9 and head[3] == 4  # frame type 4: SETTINGS
+
+
 def _ray_address_check(address: str) -> None:
-    """One clear line, within seconds, when ``HOST:PORT`` / ``ray://HOST:PORT`` cannot be reached."""
+    """One clear line, within seconds, when ``HOST:PORT`` / ``ray://HOST:PORT`` cannot be reached
+    or is not a Ray cluster (:func:`_speaks_grpc`; skipped where Ray uses TLS, ``RAY_USE_TLS``)."""
     import socket
 
     if address == "auto":
@@ -485,6 +517,35 @@ def _ray_address_check(address: str) -> None:
         socket.create_connection((host, port), timeout=5).close()
     except OSError as exc:
         raise RuntimeError(f"--address {address}: no Ray cluster reachable at {host}:{port} ({exc})") from None
+    if os.environ.get("RAY_USE_TLS", "0").lower() not in ("1", "true") and not _speaks_grpc(host, port):
+        raise RuntimeError(
+            f"--address {address}: {host}:{port} accepts connections but is not a Ray cluster (no gRPC answer "
+            "in 5 s); give the head's GCS address (ray start --head prints it, port 6379 by default) or "
+            "ray://HOST:10001"
+        )
+
+
+def ray_auth_hint(log: str = "") -> str | None:
+    """Why joining ``--address`` failed where it is Ray's token authentication (``RAY_AUTH_MODE``,
+    ``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``, ``~/.ray/auth_token``), from Ray's own log of the
+    attempt (``log``) and the token settings of this process; None where it is not. Ray sends its
+    token only under ``RAY_AUTH_MODE=token`` when it joins an explicit address, while ``ray start
+    --head`` turns token authentication on by itself where ``~/.ray/auth_token`` exists (and a
+    local cluster of the tests writes that file)."""
+    mode = (os.environ.get("RAY_AUTH_MODE") or "").lower()
+    token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token").expanduser()
+    has_token = bool(os.environ.get("RAY_AUTH_TOKEN")) or token_file.is_file()
+    said = re.search(r"unauthenticated|authenticat|auth[ _]token", log, re.IGNORECASE) is not None
+    setting = "RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token"
+    if mode == "token":
+        return f"the cluster refused this machine's Ray token: use the head's token ({setting})" if said else None
+    if said or has_token:
+        how = "the cluster asks for a Ray token" if said else f"probably token authentication ({token_file} exists)"
+        return (
+            f"{how}, and Ray sends none to an explicit --address unless RAY_AUTH_MODE=token: set "
+            f"RAY_AUTH_MODE=token (the head's token from {setting})"
+        )
+    return None
 
 
 def ray_connect(address: str | None = None, num_cpus: int | None = None) -> bool:
@@ -514,9 +575,13 @@ def ray_connect(address: str | None = None, num_cpus: int | None = None) -> bool
         except Exception as exc:  # ConnectionError, TimeoutError, RuntimeError from Ray
             os.dup2(saved, 2)
             buf.seek(0)
-            logging.getLogger(__name__).debug("ray.init(%s):\n%s", address, buf.read().decode(errors="replace"))
+            log = buf.read().decode(errors="replace")
+            logging.getLogger(__name__).debug("ray.init(%s):\n%s", address, log)
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RuntimeError(f"--address {address}: could not join the Ray cluster ({first})") from None
+            hint = ray_auth_hint(f"{log}\n{exc}")
+            raise RuntimeError(
+                f"--address {address}: could not join the Ray cluster ({first})" + (f": {hint}" if hint else "")
+            ) from None
         finally:
             os.dup2(saved, 2)
             os.close(saved)
@@ -1058,7 +1123,7 @@ def _cli(args: argparse.Namespace) -> int:
         else:
             grid = parse_grid(args.grid or [])
             default_name = f"{args.dataset}-{args.model}-{'-'.join(grid)}-{args.mode}"
-        seeds = [int(s) for s in str(args.seeds).split(",")]
+        seeds = list(args.seeds)  # parsed by config.seed_list (a bad list names --seeds)
         if args.select:
             selection_split(args.protocol)  # refused before any run under a protocol that selects on test
         name = args.name or default_name
@@ -1119,6 +1184,8 @@ def _cli(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``cikgwb sweep`` (module docstring)."""
+    from .config import seed_list
+
     p = subparsers.add_parser(
         "sweep",
         help="run a training config or a notebook over a parameter grid",
@@ -1157,7 +1224,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--model", default="cikgrec")
     p.add_argument("--protocol", choices=["valid", "users", "authors"], default="valid")
     p.add_argument("--interests", default="paper")
-    p.add_argument("--seeds", default="0", help="comma-separated, e.g. 0,1,2")
+    p.add_argument("--seeds", type=seed_list, default="0", help="comma-separated, e.g. 0,1,2")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting for every run (repeatable)")
     p.add_argument("--notebook", default=None, help="sweep a notebook (papermill) instead of a training config")
     p.add_argument("--name", default=None, help="folder name under reports/sweeps")
@@ -1177,7 +1244,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--address",
         default=None,
-        help="--executor ray: auto | HOST:PORT | ray://HOST:PORT (default: a local cluster on 127.0.0.1)",
+        help="--executor ray: auto | HOST:PORT | ray://HOST:PORT (default: a local cluster on 127.0.0.1); a head "
+        "started with a Ray token (token authentication) needs RAY_AUTH_MODE=token here, the token in "
+        "RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token",
     )
     p.add_argument(
         "--gpus-per-run",
