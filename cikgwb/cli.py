@@ -65,8 +65,10 @@ def _data_stats(args: argparse.Namespace) -> int:
     w = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"  {k:<{w}}  {v}")
+    from .data.loader import warning_note
+
     for k, v in ds.meta.get("warnings", {}).items():
-        print(f"  warning: {k}: {v:,} (counted; the published data has this)")
+        print(f"  warning: {k}: {v:,} ({warning_note(ds.name, k, v)})")
     return 0
 
 
@@ -95,7 +97,7 @@ def _train(args: argparse.Namespace) -> int:
     from .runs import default_stem, resolve_config, run_name
     from .train import Trainer, check_run_dir
 
-    seeds = [int(s) for s in str(args.seeds).split(",")] if args.seeds is not None else [None]
+    seeds = list(args.seeds) if args.seeds is not None else [None]  # parsed by config.seed_list
     if getattr(args, "strict", False):  # the data loader (here and in Ray workers) reads it
         os.environ["CIKGWB_STRICT_DATA"] = "1"
     if args.resume and args.overwrite:
@@ -117,9 +119,16 @@ def _train(args: argparse.Namespace) -> int:
         base = args.name or default_stem(cfg)
         cfg.name = run_name(base, cfg.train.seed)
         validate_config(cfg)  # --protocol, --device, --seeds too: before any data or folder
+        if getattr(args, "executor", "local") == "local":  # --device cuda on a CPU-only torch: one line
+            from .train import pick_device
+
+            pick_device(cfg.train.device)
         cfgs.append(resolve_config(cfg))  # the run layer resolves (interest source checked); the trainer reads
     for cfg in cfgs:  # every seed's folder checked before any work: a finished run is never lost
         check_run_dir(relative_to_cwd(runs_root() / cfg.name), resume=args.resume, overwrite=args.overwrite)
+    from .knowledge.leak_cli import check_run_graphs  # has the run's interest graph seen its selection split?
+
+    check_run_graphs(cfgs, strict=getattr(args, "strict", False))
     if getattr(args, "executor", "local") == "ray" and len(cfgs) > 1:
         from .sweep import train_seeds_on_ray
 
@@ -157,12 +166,14 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _add_train(sub) -> None:
+    from .config import seed_list
+
     p = sub.add_parser("train", help="train CIKGRec or a baseline (early stopping on valid)")
     p.add_argument("--dataset", default="synthetic")
     p.add_argument("--model", default="cikgrec")
     p.add_argument("--interests", default="paper", help="paper | none | PATH to a user-interest graph")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting (repeatable)")
-    p.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2")
+    p.add_argument("--seeds", type=seed_list, default=None, help="comma-separated seeds, e.g. 0,1,2")
     p.add_argument(
         "--protocol",
         choices=["valid", "users", "authors"],
@@ -207,7 +218,8 @@ def _add_train(sub) -> None:
     p.add_argument(
         "--strict",
         action="store_true",
-        help="fail (instead of warning) when a data file's sha256 is not the pinned one",
+        help="fail (instead of warning) when a data file's sha256 is not the pinned one, or when the leak "
+        "diagnostic (cikgwb graph leak) says the run's interest graph has seen its selection split",
     )
     p.set_defaults(func=_train)
 
@@ -343,8 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
-        # bad input (DataFormatError is a ValueError), a diverged run...: a clear message, no traceback
+    except (ValueError, KeyError, OSError, RuntimeError) as exc:
+        # bad input (DataFormatError is a ValueError), a diverged run, a full disk (atomic.DiskFull,
+        # an OSError), a missing or unreadable file...: a clear message, no traceback
         if args.verbose:
             raise
         print(f"cikgwb {args.cmd}: error: {exc}", file=sys.stderr)
