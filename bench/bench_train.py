@@ -44,7 +44,7 @@ from cikgwb.train import PairSampler, machine_info, pick_device  # noqa: E402
 _EI_CACHE: dict[int, torch.Tensor] = {}
 
 
-def reference_lightgcn(A, x, n_layers, noise_eps=0.0, dropout=0.0, training=False, mean=True):
+def reference_lightgcn(A, x, n_layers, noise_eps=0.0, dropout=0.0, training=False, mean=True, rows=None):
     """LightGCN with LGConv(normalize=True) on edge_index: gcn_norm recomputed at every layer call."""
     from torch_geometric.nn import LGConv
 
@@ -56,17 +56,25 @@ def reference_lightgcn(A, x, n_layers, noise_eps=0.0, dropout=0.0, training=Fals
     ei = _EI_CACHE[key]
     conv = LGConv(normalize=True)
     return lightgcn(
-        A, x, n_layers, noise_eps=noise_eps, dropout=dropout, training=training, mean=mean, layer=lambda h: conv(h, ei)
+        A,
+        x,
+        n_layers,
+        noise_eps=noise_eps,
+        dropout=dropout,
+        training=training,
+        mean=mean,
+        layer=lambda h: conv(h, ei),
+        rows=rows,
     )
 
 
-def free_lightgcn(A, x, n_layers, noise_eps=0.0, dropout=0.0, training=False, mean=True):
+def free_lightgcn(A, x, n_layers, noise_eps=0.0, dropout=0.0, training=False, mean=True, rows=None):
     """LightGCN with ``A h`` replaced by ``h``: every other operation of the step (noise,
     dropout, the layer sum, and all the losses and updates downstream) keeps its shapes and
     costs. An epoch with it is what a step would cost with a free propagation: the floor that
     bounds the epoch-level ratio of any propagation (Amdahl). Not CIKGRec's maths."""
     return lightgcn(
-        A, x, n_layers, noise_eps=noise_eps, dropout=dropout, training=training, mean=mean, layer=lambda h: h
+        A, x, n_layers, noise_eps=noise_eps, dropout=dropout, training=training, mean=mean, layer=lambda h: h, rows=rows
     )
 
 
@@ -336,14 +344,16 @@ def profile_epoch(
     mod_patches = {
         "lightgcn": lambda: f"fwd: propagation, {phase[0]}",
         "info_nce": "fwd: InfoNCE (2 terms)",
-        "drop_edges": "fwd: edge dropout, draw",
-        "normalized_adjacency": "fwd: edge dropout, re-normalisation",
         "bpr_loss": "fwd: BPR + L2",
         "sce_loss": "fwd: interest reconstruction, SCE",
     }
+    dropout_label = "fwd: edge dropout (draw and re-normalisation)"
     saved_mod = {k: getattr(cikgrec_mod, k) for k in mod_patches}
     for k, label in mod_patches.items():
         setattr(cikgrec_mod, k, labelled(saved_mod[k], label))
+    for attr in ("main_dropout", "uir_dropout"):
+        if getattr(m, attr, None) is not None:
+            setattr(m, attr, labelled(getattr(m, attr), dropout_label))
     m.propagate = in_phase(m.propagate, "main graph (BPR)")
     m.interest_reconstruction = in_phase(m.interest_reconstruction, "interest reconstruction (enc + dec)")
     m.contrast = in_phase(m.contrast, "contrast views v1 v2 v3")
@@ -358,6 +368,7 @@ def profile_epoch(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+        load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             for users, pos, neg in batches[2:]:
@@ -379,6 +390,7 @@ def profile_epoch(
     fwd_labels = sorted(
         {(lab() if callable(lab) else lab) for lab in mod_patches.values()}
         | {k for k in tot if k.startswith("fwd: propagation")}
+        | {dropout_label}
     )
     named = 0.0
     for k in fwd_labels:
@@ -388,6 +400,7 @@ def profile_epoch(
     rows.append(("fwd: the rest (gathers, masking, chi, sums, loss terms)", fwd - named))
     bwd_groups = {
         "_SymSpMMBackward": "bwd: propagations (A g)",
+        "_RowsSpMMBackward": "bwd: propagations, last layers' rows (A[rows]^T g)",
         "_TiledLogSumExpMatmulBackward": "bwd: InfoNCE normaliser (tiled)",
         "_LogSumExpMatmulBackward": "bwd: InfoNCE normaliser (fused)",
     }
@@ -421,7 +434,9 @@ def profile_epoch(
         f"(valid protocol, paper views, precision {precision}), {info['torch_threads']} torch threads, "
         f"CPU {info['cpu']}, torch {info['torch']}, {time.strftime('%Y-%m-%d %H:%M %Z')}, commit of the tree: "
         f"see git log. Profiled wall time {1000 * wall / n:.0f} ms per batch "
-        f"(profiler overhead included); {len(sampler)} batches per epoch.",
+        f"(profiler overhead included); {len(sampler)} batches per epoch. Load average {load0:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} CPUs (the profiler's times are wall times: "
+        "a loaded machine inflates them; the shares are the useful part).",
         "",
         "| part of the step | ms per batch | share of the step |",
         "|---|---:|---:|",
@@ -435,6 +450,12 @@ def profile_epoch(
         "",
         f"Per epoch: {len(sampler)} x {step:.0f} ms = {len(sampler) * step / 1000:.1f} s of steps, plus one "
         f"full validation evaluation {ev:.2f} s (not part of `epoch_seconds`).",
+        "",
+        f"Inside the forward propagations: the sparse products themselves (`_SymSpMM`, `_RowsSpMM`) "
+        f"{tot.get('_SymSpMM', 0) + tot.get('_RowsSpMM', 0):.1f} ms per batch; the rest is the SimGCL noise of "
+        f"view v1 (its uniform draws, `aten::uniform_` with the edge dropout's: {tot.get('aten::uniform_', 0):.1f} ms), "
+        "the layer sums and the last layers' row gathers. The per-product table (each product in the step "
+        f"against the same product alone) is `products-{name}.md` (`bench/bench_products.py`).",
         "",
     ]
     text = "\n".join(lines)

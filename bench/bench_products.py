@@ -1,0 +1,282 @@
+"""Each sparse product of a CIKGRec training step, in the step against alone, and the InfoNCE
+against its floor (issue 34).
+
+For every product of a step (forward and backward, by kind: which matrix, which layer, the
+whole matrix or a last layer's rows) the script times the product where it happens in the step
+and then, right after it and on the same matrix and input, the same product alone three times
+(the median of those is its isolated cost: the same machine load, a warm cache), and the way
+it was computed before (``torch.sparse.mm``, int64 indices) alone. The InfoNCE's forward and
+backward are set against their floor: the dense products of the same shapes (per column block,
+``a @ c_j^T`` forward, ``p @ c_j`` and ``p^T @ (a w)`` backward) timed alone right after.
+
+Times are the thread's CPU time (``time.thread_time``), which a loaded machine inflates less
+than wall time; the load average is printed with them.
+
+    OMP_NUM_THREADS=1 python bench/bench_products.py --datasets book-crossing dbbook2014 [--batches 6]
+
+writes ``reports/bench/products-<dataset>.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+warnings.filterwarnings("ignore")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cikgwb.graph as graph_mod  # noqa: E402
+import cikgwb.models.losses as losses_mod  # noqa: E402
+from cikgwb.data import load_dataset  # noqa: E402
+from cikgwb.models import build_model, default_config  # noqa: E402
+from cikgwb.train import PairSampler, machine_info  # noqa: E402
+
+ISOLATED_REPEATS = 3
+
+
+def _ms(t0: float) -> float:
+    return 1000 * (time.thread_time() - t0)
+
+
+def _timed(fn, *a) -> tuple[torch.Tensor, float]:
+    t0 = time.thread_time()
+    y = fn(*a)
+    return y, _ms(t0)
+
+
+def _int64(A: torch.Tensor) -> torch.Tensor:
+    return torch.sparse_csr_tensor(A.crow_indices().long(), A.col_indices().long(), A.values(), A.shape)
+
+
+class Recorder:
+    """Wraps the two product functions of ``cikgwb.graph`` and the tiled InfoNCE; a product's
+    kind comes from the model's phase (main graph, contrast, reconstruction), the matrix (the
+    views are told apart by identity) and whether it is a last layer's rows."""
+
+    def __init__(self, model):
+        self.m = model
+        self.phase = "?"
+        self.rows: dict[str, list[dict]] = defaultdict(list)
+        self.lse: dict[str, list[float]] = defaultdict(list)
+        self.names = {id(v): k for k, v in getattr(model, "views", {}).items()}
+        self.names.update({id(v): k for k, v in getattr(model, "view_rows", {}).items()})
+        self.saved = {}
+        self.extra_ms = 0.0  # CPU ms of the repeats and floors, taken out of the step's time
+
+    def kind(self, A, sub) -> str:
+        who = self.names.get(id(sub if sub is not None else A))
+        if self.phase == "contrast":
+            if who is None:  # the batch's rows of v1
+                who = "v1"
+            return f"contrast view {who}, " + ("last layer's rows" if sub is not None else "a whole layer")
+        return f"{self.phase}, " + ("last layer's rows" if sub is not None else "a whole layer")
+
+    def measure(self, label: str, A: torch.Tensor, x: torch.Tensor, in_step_ms: float) -> None:
+        t0 = time.thread_time()
+        iso = [_timed(graph_mod.sparse_mm, A, x)[1] for _ in range(ISOLATED_REPEATS)]
+        A64 = _int64(A)
+        old = [_timed(torch.sparse.mm, A64, x)[1] for _ in range(ISOLATED_REPEATS)]
+        self.rows[label].append(
+            {
+                "in_step": in_step_ms,
+                "isolated": float(np.median(iso)),
+                "torch_sparse_mm": float(np.median(old)),
+                "nnz": int(A._nnz()),
+                "shape": tuple(A.shape),
+            }
+        )
+        self.extra_ms += _ms(t0)
+
+    def install(self) -> None:
+        rec = self
+        S, R, L = graph_mod._SymSpMM, graph_mod._RowsSpMM, losses_mod._TiledLogSumExpMatmul
+        self.saved = {(c, k): getattr(c, k) for c in (S, R, L) for k in ("forward", "backward")}
+
+        def sym_fwd(ctx, A, x):
+            y, ms = _timed(graph_mod.sparse_mm, A, x)
+            ctx.A, ctx.label = A, "fwd: " + rec.kind(A, None)
+            rec.measure(ctx.label, A, x, ms)
+            return y
+
+        def sym_bwd(ctx, g):
+            g = g.contiguous()
+            y, ms = _timed(graph_mod.sparse_mm, ctx.A, g)
+            rec.measure(ctx.label.replace("fwd: ", "bwd: "), ctx.A, g, ms)
+            return None, y
+
+        def rows_fwd(ctx, sub, x):
+            y, ms = _timed(graph_mod.sparse_mm, sub.A, x)
+            ctx.sub, ctx.label = sub, "fwd: " + rec.kind(None, sub)
+            rec.measure(ctx.label, sub.A, x, ms)
+            return y
+
+        def rows_bwd(ctx, g):
+            g = g.contiguous()
+            T, ms_t = _timed(ctx.sub.transposed)
+            rec.lse["bwd: the last layers' transposed rows (made per batch)"].append(ms_t)
+            y, ms = _timed(graph_mod.sparse_mm, T, g)
+            rec.measure(ctx.label.replace("fwd: ", "bwd: "), T, g, ms)
+            return None, y
+
+        def lse_fwd(ctx, *a):
+            y, ms = _timed(rec.saved[(L, "forward")], ctx, *a)
+            rec.lse["InfoNCE normaliser, forward"].append(ms)
+            t0 = time.thread_time()
+            rec.lse["floor: forward GEMMs (a c_j^T)"].append(gemm_floor(a[0], a[1], a[2], backward=False))
+            rec.extra_ms += _ms(t0)
+            return y
+
+        def lse_bwd(ctx, g):
+            out, ms = _timed(rec.saved[(L, "backward")], ctx, g)
+            rec.lse["InfoNCE normaliser, backward"].append(ms)
+            a, c = ctx.saved_tensors[:2]
+            t0 = time.thread_time()
+            rec.lse["floor: backward GEMMs (p c_j, p^T (a w))"].append(gemm_floor(a, c, ctx.block, backward=True))
+            rec.extra_ms += _ms(t0)
+            return out
+
+        for cls, k, f in ((S, "forward", sym_fwd), (S, "backward", sym_bwd), (R, "forward", rows_fwd)):
+            setattr(cls, k, staticmethod(f))
+        R.backward = staticmethod(rows_bwd)
+        L.forward, L.backward = staticmethod(lse_fwd), staticmethod(lse_bwd)
+        for name, ph in (("propagate", "main graph"), ("contrast", "contrast"), ("interest_reconstruction", "uir")):
+            setattr(self.m, name, self._in_phase(getattr(self.m, name), ph))
+
+    def _in_phase(self, fn, ph):
+        def wrapper(*a, **k):
+            saved, self.phase = self.phase, {"uir": "interest reconstruction"}.get(ph, ph)
+            try:
+                return fn(*a, **k)
+            finally:
+                self.phase = saved
+
+        return wrapper
+
+    def uninstall(self) -> None:
+        for (cls, k), f in self.saved.items():
+            setattr(cls, k, staticmethod(f))
+
+
+def gemm_floor(a: torch.Tensor, c: torch.Tensor, block: int, backward: bool) -> float:
+    """CPU ms of the dense products of the tiled InfoNCE alone, on tensors of the same shapes:
+    forward ``a @ c_j^T`` per block; backward ``p @ c_j`` and ``p^T @ (a w)``."""
+    a, c = a.detach(), c.detach()
+    total = 0.0
+    for j in range(0, c.shape[0], block):
+        cj = c[j : j + block]
+        p, ms = _timed(torch.mm, a, cj.T)
+        if backward:
+            total += _timed(torch.mm, p, cj)[1] + _timed(torch.mm, p.T, a)[1]
+        else:
+            total += ms
+    return total
+
+
+def run(name: str, n_batches: int, out: Path | None) -> str:
+    ds = load_dataset(name)
+    cfg = default_config(name, "cikgrec")
+    dev = torch.device("cpu")
+    sampler = PairSampler(ds.train, ds.n_items, cfg.train.batch_size, dev)
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    m = build_model("cikgrec", ds, cfg.model, ds.train, dev)
+    opt = torch.optim.Adam(m.main_parameters(), lr=cfg.train.lr)
+    rec = Recorder(m)
+    steps: list[float] = []
+    loads = [os.getloadavg()[0]]
+    for i, (users, pos, neg) in enumerate(sampler.epoch(gen)):
+        if i == 2:  # two warm-up batches, then the instrumented ones
+            rec.install()
+        t0, rec.extra_ms = time.thread_time(), 0.0
+        loss = m.loss(users, pos, neg, 0)["loss"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if i >= 2:
+            steps.append(_ms(t0) - rec.extra_ms)
+        if i >= n_batches + 1:
+            break
+    rec.uninstall()
+    loads.append(os.getloadavg()[0])
+    return report(name, cfg, rec, steps, n_batches, loads, out)
+
+
+def report(name, cfg, rec: Recorder, steps, n_batches, loads, out) -> str:
+    info = machine_info(torch.device("cpu"))
+    lines = [
+        f"# The sparse products of a CIKGRec step, in the step and alone: {name}",
+        "",
+        f"`bench/bench_products.py`, {time.strftime('%Y-%m-%d %H:%M %Z')}, {info['torch_threads']} torch thread(s), "
+        f"CPU {info['cpu']} ({os.cpu_count()} CPUs), torch {info['torch']}; the dataset's default CIKGRec settings "
+        f"(valid protocol, paper views, fp32), {n_batches} batches after 2 warm-up batches; load average "
+        f"{min(loads):.1f}-{max(loads):.1f} (two single-thread training lanes and other work on the 2 cores). "
+        "Thread CPU ms; medians over the calls. *in the step*: the product where the step makes it; *alone*: "
+        f"the same product on the same matrix and input repeated right after it ({ISOLATED_REPEATS} times, "
+        "median); *torch.sparse.mm*: the way it was made before this change (int64 indices, a zero-filled "
+        "output copied into the result), alone, at the same moment.",
+        "",
+        "| product (fwd / bwd: kind) | per step | rows x cols | non-zeros | in the step | alone | ratio | "
+        "torch.sparse.mm alone |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    tot_in = tot_iso = tot_old = 0.0
+    for label in sorted(rec.rows):
+        rs = rec.rows[label]
+        per = len(rs) / n_batches
+        i, s, o = (float(np.median([r[k] for r in rs])) for k in ("in_step", "isolated", "torch_sparse_mm"))
+        tot_in += sum(r["in_step"] for r in rs) / n_batches
+        tot_iso += sum(r["isolated"] for r in rs) / n_batches
+        tot_old += sum(r["torch_sparse_mm"] for r in rs) / n_batches
+        shapes = sorted({r["shape"] for r in rs})
+        shape = f"{shapes[0][0]:,} x {shapes[0][1]:,}" + (" (varies)" if len(shapes) > 1 else "")
+        nnz = int(np.median([r["nnz"] for r in rs]))
+        lines.append(f"| {label} | {per:g} | {shape} | {nnz:,} | {i:.2f} | {s:.2f} | {i / s:.2f} | {o:.2f} |")
+    step = float(np.median(steps))
+    lines += [
+        f"| **all products of a step** (sum) | | | | **{tot_in:.1f}** | **{tot_iso:.1f}** | "
+        f"**{tot_in / tot_iso:.2f}** | **{tot_old:.1f}** |",
+        "",
+        "| the InfoNCE (both terms), per step | CPU ms |",
+        "|---|---:|",
+    ]
+    for k in sorted(rec.lse):
+        lines.append(f"| {k} | {sum(rec.lse[k]) / n_batches:.1f} |")
+    fwd, bwd = (sum(rec.lse[f"InfoNCE normaliser, {d}"]) / n_batches for d in ("forward", "backward"))
+    floor = sum(sum(v) for k, v in rec.lse.items() if k.startswith("floor")) / n_batches
+    lines += [
+        "",
+        f"Step (thread CPU, median of {len(steps)}, the repeats and floors taken out): {step:.0f} ms. "
+        f"Its sparse products {tot_in:.0f} ms ({100 * tot_in / step:.0f}%), the InfoNCE normaliser {fwd + bwd:.0f} ms "
+        f"({100 * (fwd + bwd) / step:.0f}%) against {floor:.0f} ms for its dense products alone; together the products "
+        f"alone and the InfoNCE's GEMMs alone are {tot_iso + floor:.0f} ms ({100 * (tot_iso + floor) / step:.0f}% of "
+        "the step): the floor of this step at these shapes, without changing the arithmetic.",
+        "",
+    ]
+    text = "\n".join(lines)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"products-{name}.md").write_text(text)
+    return text
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", nargs="+", default=["book-crossing", "dbbook2014"])
+    ap.add_argument("--batches", type=int, default=6)
+    ap.add_argument("--out", default="reports/bench")
+    a = ap.parse_args()
+    for name in a.datasets:
+        print(run(name, a.batches, Path(a.out) if a.out else None), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
