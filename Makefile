@@ -31,9 +31,16 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow -q
 
+# BASELINE: the commit a CIKGRec epoch is timed against, back to back at one thread (53603b1: the
+# tree before issue 34's speed work); then each sparse product in the step against alone, and the profile
+BASELINE ?= 53603b1
 bench: $(STAMP)
 	$(BIN)/python bench/bench_eval.py
 	$(BIN)/python bench/bench_train.py --datasets book-crossing dbbook2014
+	$(BIN)/python bench/bench_commits.py --baseline $(BASELINE) --threads 1 --datasets book-crossing dbbook2014 \
+	    --out reports/bench/commits-back-to-back.txt
+	OMP_NUM_THREADS=1 $(BIN)/python bench/bench_products.py --datasets book-crossing dbbook2014
+	OMP_NUM_THREADS=1 $(BIN)/python bench/bench_train.py --profile 20 --datasets book-crossing dbbook2014
 	$(BIN)/python bench/bench_memory.py --dataset ml1m
 
 # seconds per training epoch (and per valid evaluation) of every baseline, one epoch each on
