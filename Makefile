@@ -73,12 +73,14 @@ campaign: $(STAMP)
 	    $${QUEUE:-scripts/campaign/table3.txt} --slots $${SLOTS:-2} --threads 1
 
 # one epoch of the authors' code (a checkout of laowangzi/CIKGRec at the pinned commit, changed at
-# run time in a temporary copy: CPU, one epoch timed) and two of ours, back to back, THREADS=2
+# run time in a temporary copy: CPU, one epoch timed) and two of ours, back to back, THREADS=2, on
+# $(DATASET) (default book-crossing); MAX_BATCHES=20 times the authors' first 20 batches and extrapolates
 bench-authors: $(STAMP)
 	@test -n "$(AUTHORS)" || { echo "usage: make bench-authors AUTHORS=PATH-to-a-CIKGRec-checkout [THREADS=2] [AUTHORS_PY=python]"; exit 2; }
 	mkdir -p reports/bench
-	set -o pipefail; $(BIN)/python bench/bench_authors.py --authors "$(AUTHORS)" --threads $${THREADS:-2} \
-	    $(if $(AUTHORS_PY),--authors-python "$(AUTHORS_PY)") | tee reports/bench/authors-back-to-back.txt
+	set -o pipefail; $(BIN)/python bench/bench_authors.py --authors "$(AUTHORS)" --threads $${THREADS:-2} --dataset $(DATASET) \
+	    $(if $(AUTHORS_PY),--authors-python "$(AUTHORS_PY)") $${MAX_BATCHES:+--max-batches $$MAX_BATCHES} \
+	    | tee reports/bench/authors-back-to-back-$(DATASET).txt
 
 bench-gpu:  # on a GPU machine whose python3 has torch + torch-geometric (no .venv needed)
 	bash bench/gpu.sh

@@ -218,14 +218,18 @@ def main() -> int:
         started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         cap = f", the first {args.max_batches} batches timed and extrapolated to the epoch" if args.max_batches else ""
         print(f"authors' code {AUTHORS_URL} @ {commit}, changes: device cpu, one epoch timed{cap}", flush=True)
+        load = os.getloadavg()[0]
         a_s, a_wall = run_authors(work, args.authors_python, args.dataset, args.threads, args.timeout)
         print(
-            f"authors: {a_s:.1f} s for epoch 1{' (extrapolated)' if args.max_batches else ''} (process {a_wall:.1f} s)",
+            f"authors: {a_s:.1f} s for epoch 1{' (extrapolated)' if args.max_batches else ''} (process {a_wall:.1f} s; "
+            f"load average {load:.1f} -> {os.getloadavg()[0]:.1f})",
             flush=True,
         )
+        load = os.getloadavg()[0]
         ours, o_wall = run_ours(tmp, args.dataset, args.threads, args.epochs, extra, args.timeout)
         print(
-            f"ours:    {', '.join(f'{s:.1f}' for s in ours)} s for epochs 1..{len(ours)} (process {o_wall:.1f} s)",
+            f"ours:    {', '.join(f'{s:.1f}' for s in ours)} s for epochs 1..{len(ours)} (process {o_wall:.1f} s; "
+            f"load average {load:.1f} -> {os.getloadavg()[0]:.1f})",
             flush=True,
         )
     try:
