@@ -346,6 +346,10 @@ def cmd_infer(args: argparse.Namespace) -> int:
     if args.backend == "local" and args.base_url:
         print("--backend local starts its own server: drop --base-url (or use --backend chat)", file=sys.stderr)
         return 2
+    if args.backend == "local":  # the first use installs the local-llm extra (saying so)
+        from .llm_server import ensure_local_llm
+
+        ensure_local_llm()
     ds = _load(args)
     if args.export_batch:
         path, n = export_batch(

