@@ -824,7 +824,8 @@ def run_sweep(
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             rows = list(pool.map(one, range(len(tasks))))
     elif executor == "batch":
-        todo = [i for i, j in enumerate(specs) if j is not None]
+        # seed by seed: the runs of one training matrix follow each other (they share parts of a fit)
+        todo = sorted((i for i, j in enumerate(specs) if j is not None), key=lambda i: tasks[i][1])
         batch = [specs[i] for i in todo]
         by_index = dict(zip(todo, _run_batch(batch, env, str(sweep_dir / "logs" / "batch.log"))))
         rows = [row_of(t, by_index.get(i)) for i, t in enumerate(tasks)]

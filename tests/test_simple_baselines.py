@@ -26,7 +26,11 @@ def _matrix(n_users=40, n_items=15, density=0.25, seed=0) -> np.ndarray:
     return x
 
 
-def _model(name: str, x: np.ndarray, **settings):
+def _model(name: str, x: np.ndarray, *values, **settings):
+    """``name`` on the matrix ``x``; ``values``: its grid's settings in order (e.g. gfcf's weight, rank)."""
+    from cikgwb.models import model_entry
+
+    settings.update(zip(model_entry(name).config.GRID, values))
     ds = types.SimpleNamespace(n_users=x.shape[0], n_items=x.shape[1])
     cfg = make_config(name, "synthetic", settings).model
     pairs = np.argwhere(x > 0)
@@ -96,6 +100,18 @@ def test_gfcf_is_the_normalised_item_filter_plus_the_ideal_low_pass_of_a_full_sv
     model = _model("gfcf", x, ideal_weight=weight, ideal_rank=rank)
     assert np.allclose(_scores(model, x.shape[0]), want, atol=1e-5)
     assert (model.left is None) == (weight == 0)  # no SVD for the linear filter alone
+
+
+def test_runs_sharing_a_fit_part_give_what_a_fresh_fit_gives():
+    from cikgwb.models import simple
+
+    x = _matrix(seed=4)
+    first = [_scores(_model(*m), x.shape[0]) for m in [("gfcf", x, 0.3, 4), ("itemknn", x, 5, 2.0)]]
+    again = [_scores(_model(*m), x.shape[0]) for m in [("gfcf", x, 0.5, 4), ("itemknn", x, 3, 2.0)]]  # hits
+    assert simple._SHARED["gfcf-V"] and simple._SHARED["itemknn"]
+    simple._SHARED.clear()
+    fresh = [_scores(_model(*m), x.shape[0]) for m in [("gfcf", x, 0.5, 4), ("itemknn", x, 3, 2.0)]]
+    assert all(np.array_equal(a, b) for a, b in zip(again, fresh)) and not np.array_equal(first[0], again[0])
 
 
 def test_mostpop_scores_every_item_by_its_training_users():

@@ -22,9 +22,11 @@ row block times the fitted item x item operator, so it costs the batch's interac
 
 from __future__ import annotations
 
+import hashlib
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 import scipy.linalg
@@ -54,6 +56,34 @@ def inverse_sqrt(v: np.ndarray) -> np.ndarray:
     out = np.zeros_like(v)
     np.divide(1.0, np.sqrt(v), out=out, where=v > 0)
     return out
+
+
+def fingerprint(x: sp.csr_matrix) -> str:
+    """A key of a binary CSR matrix's pattern (its shape, ``indptr`` and ``indices``)."""
+    h = hashlib.sha1(repr(x.shape).encode())
+    for a in (x.indptr, x.indices):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+_SHARED: dict[str, OrderedDict[tuple, Any]] = {}
+
+
+def shared(kind: str, key: tuple, compute: Callable[[], Any], keep: int = 2) -> Any:
+    """``compute()``, kept for the last ``keep`` keys of its ``kind``: a part of a fit that
+    depends on the training matrix (``key`` holds its :func:`fingerprint`) and on some settings
+    only (GF-CF's filter and SVD, ItemKNN's ranked similarities), shared by the runs of a grid that
+    one process trains one after another (``cikgwb sweep --executor batch``). A hit returns what
+    the same computation returned, so no run's result depends on what ran before it. The values
+    are read, never changed."""
+    store = _SHARED.setdefault(kind, OrderedDict())
+    if key in store:
+        store.move_to_end(key)
+        return store[key]
+    value = store[key] = compute()
+    while len(store) > keep:
+        store.popitem(last=False)
+    return value
 
 
 class ClosedForm(Recommender):
@@ -153,20 +183,28 @@ class ItemKNNConfig(ModelConfig):
 
 
 def cosine_knn(x: sp.csr_matrix, k: int, shrink: float) -> sp.csr_matrix:
-    """The items x items ItemKNN weights of :class:`ItemKNN` (its docstring), CSR float64."""
+    """The items x items ItemKNN weights of :class:`ItemKNN` (its docstring), CSR float64: the
+    first ``k`` of each column of :func:`ranked_cosine` (shared by the runs that differ in k)."""
+    ranked = shared("itemknn", (fingerprint(x), float(shrink)), lambda: ranked_cosine(x, shrink), keep=3)
+    row, col, val, rank = ranked
+    keep = (rank < k) & (val != 0)
+    n = x.shape[1]
+    return sp.csr_matrix((val[keep], (row[keep], col[keep])), shape=(n, n))
+
+
+def ranked_cosine(x: sp.csr_matrix, shrink: float) -> tuple[np.ndarray, ...]:
+    """``(row, col, val, rank)`` of the shrunk cosine similarities ``s_ij`` (i != j) of the
+    columns of ``x``, sorted by column, then similarity descending, then item id ascending;
+    ``rank`` is the place of the entry in its column (0 = most similar)."""
     gram = (x.T @ x).tocoo()
     norm = np.sqrt(np.asarray(x.power(2).sum(axis=0)).ravel())
     off = gram.row != gram.col
     row, col = gram.row[off], gram.col[off]
     den = norm[row] * norm[col] + shrink
     val = np.divide(gram.data[off], den, out=np.zeros(len(row)), where=den > 0)
-    # per column: similarity descending, then item id ascending; keep the first k nonzero
     order = np.lexsort((row, -val, col))
     row, col, val = row[order], col[order], val[order]
-    rank = np.arange(len(col)) - np.searchsorted(col, col, side="left")
-    keep = (rank < k) & (val != 0)
-    n = x.shape[1]
-    return sp.csr_matrix((val[keep], (row[keep], col[keep])), shape=(n, n))
+    return row, col, val, np.arange(len(col)) - np.searchsorted(col, col, side="left")
 
 
 @register("itemknn", ItemKNNConfig)
@@ -229,10 +267,12 @@ class GFCF(ClosedForm):
         du = np.asarray(self.X.sum(axis=1)).ravel()
         di = np.asarray(self.X.sum(axis=0)).ravel()
         r = (sp.diags(inverse_sqrt(du)) @ self.X @ sp.diags(inverse_sqrt(di))).tocsr()
-        self.P = (r.T @ r).toarray().astype(np.float32)
+        key = fingerprint(self.X)  # P and V_K shared by the runs of a grid (:func:`shared`)
+        self.P = shared("gfcf-P", (key,), lambda: (r.T @ r).toarray().astype(np.float32))
         self.left = self.right = None
         if self.cfg.ideal_weight > 0:
-            v = top_right_singular_vectors(r, self.cfg.ideal_rank)
+            rank = self.cfg.ideal_rank
+            v = shared("gfcf-V", (key, rank), lambda: top_right_singular_vectors(r, rank), keep=5)
             self.left = (inverse_sqrt(di)[:, None] * v).astype(np.float32)  # D_I^-1/2 V_K
             self.right = (v.T * np.sqrt(di)[None, :]).astype(np.float32)  # V_K^T D_I^1/2
 
