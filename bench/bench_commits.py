@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -84,6 +85,7 @@ def child(root: str, dataset: str, batches: int, threads: int) -> dict:
         "params_sha1": params,
         "load_before": load,
         "load_after": os.getloadavg()[0],
+        "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
     }
 
 
@@ -145,10 +147,12 @@ def compare(baseline: str, datasets: list[str], rounds: int, batches: int, threa
             loads = [r[k] for rs in res.values() for r in rs for k in ("load_before", "load_after")]
             same = rb[0]["losses"] == rn[0]["losses"]
             same_params = len({r["params_sha1"] for rs in res.values() for r in rs}) == 1
+            mem = {k: max(r["peak_rss_gib"] for r in rs) for k, rs in res.items()}
             out += [
                 f"{ds}: seconds per epoch, median of {rounds} (wall / CPU): {kb} {wb:.1f} / {cb:.1f}, "
                 f"{kn} {wn:.1f} / {cn:.1f}; ratio baseline / this tree {wb / wn:.2f}x wall, {cb / cn:.2f}x CPU; "
                 f"load average {min(loads):.1f}-{max(loads):.1f}",
+                f"  peak memory (RSS of the process, GiB): {kb} {mem[kb]:.2f}, {kn} {mem[kn]:.2f}",
                 f"  every run (wall s): {kb} {[round(r['wall_epoch_s'], 1) for r in rb]}, "
                 f"{kn} {[round(r['wall_epoch_s'], 1) for r in rn]}",
                 f"  first {N_LOSSES} batches' losses {'identical' if same else 'DIFFERENT'}: {kb} {rb[0]['losses']}, "
