@@ -262,7 +262,9 @@ def compare_runs(
     got_b = [(r, x) for r in rb if (x := _per_user(r, compute_missing, notes)) is not None]
     out["user_seeds"] = [[r["seed"] for r, _ in got_a], [r["seed"] for r, _ in got_b]]
     pa, pb = [x for _, x in got_a], [x for _, x in got_b]
-    if pa and pb:
+    if pa and pb and any(r.get("protocol") == "users" for r in ra + rb):
+        out["users"] = _users_protocol_over_users(got_a, got_b, metrics, notes)
+    elif pa and pb:
         if len(pa) < len(ra) or len(pb) < len(rb):
             notes.append(
                 f"over users: only the runs with per-user metrics (seeds A {out['user_seeds'][0]}, "
@@ -284,6 +286,38 @@ def compare_runs(
     else:
         notes.append("over users: a side has no run with per-user metrics; no test over users")
     return out
+
+
+def _users_protocol_over_users(got_a: list, got_b: list, metrics: Sequence[str], notes: list[str]) -> list[dict]:
+    """Over users under the ``users`` protocol, where each seed reports its own half of the test
+    users: A and B are paired within a seed (the same report half), only on the seeds both sides
+    have; each user's metric is the mean over the common seeds whose report half holds the user,
+    so every user of any of those halves counts once (an intersection of the halves over seeds
+    would keep about 1/2^k of them)."""
+    by_a = {r["seed"]: x for r, x in got_a}
+    by_b = {r["seed"]: x for r, x in got_b}
+    common = sorted(set(by_a) & set(by_b))
+    if not common:
+        notes.append("over users (users protocol): no seed with per-user metrics on both sides; no test over users")
+        return []
+    rows = []
+    for m in metrics:
+        sums: dict[int, list[float]] = {}
+        for s in common:
+            xa, xb = by_a[s], by_b[s]
+            users = np.intersect1d(xa["users"], xb["users"])  # the seed's report half (the same on both sides)
+            va = xa[m][np.searchsorted(xa["users"], users)].astype(np.float64)
+            vb = xb[m][np.searchsorted(xb["users"], users)].astype(np.float64)
+            for u, a, b in zip(users.tolist(), va, vb):
+                acc = sums.setdefault(u, [0.0, 0.0, 0])
+                acc[0], acc[1], acc[2] = acc[0] + a, acc[1] + b, acc[2] + 1
+        acc = np.array([v for _, v in sorted(sums.items())], dtype=np.float64)
+        rows.append({"metric": m, **paired_summary(acc[:, 0] / acc[:, 2], acc[:, 1] / acc[:, 2])})
+    notes.append(
+        f"over users (users protocol): paired within seeds {common} (each seed's report half); a user's "
+        "metric is the mean over those of the seeds whose report half holds it"
+    )
+    return rows
 
 
 # ----------------------------------------------------------------------------- several sides

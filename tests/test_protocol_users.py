@@ -72,3 +72,20 @@ def test_a_users_run_trains_on_all_of_train_txt(synthetic_ds):
     t = Trainer(cfg, synthetic_ds, progress=False)
     assert len(t.train_pairs) == len(synthetic_ds.train_full)
     assert t.sel_heldout.nnz + t.test_heldout.nnz == len(synthetic_ds.test)
+
+
+def test_over_users_under_the_users_protocol_pairs_within_each_seeds_half():
+    from cikgwb.compare import _users_protocol_over_users
+
+    def side(seed, users, vals):
+        return ({"seed": seed}, {"users": np.asarray(users), "recall@50": np.asarray(vals, dtype=np.float32)})
+
+    # seed 0 reports users 0-3, seed 1 users 4-7 (disjoint halves); B has a seed 2 that A lacks
+    a = [side(0, [0, 1, 2, 3], [0.5, 0.5, 0.5, 0.5]), side(1, [4, 5, 6, 7], [1.0, 1.0, 1.0, 1.0])]
+    b = [side(0, [0, 1, 2, 3], [0.25] * 4), side(1, [4, 5, 6, 7], [0.5] * 4), side(2, [0, 4], [0.0, 0.0])]
+    notes: list[str] = []
+    (row,) = _users_protocol_over_users(a, b, ["recall@50"], notes)
+    assert row["n"] == 8  # every user of either half once (an intersection over seeds would keep none)
+    assert row["mean_a"] == pytest.approx(0.75) and row["mean_b"] == pytest.approx(0.375)
+    assert "seeds [0, 1]" in notes[-1]  # seed 2 (B only) is not paired
+    assert _users_protocol_over_users(a[:1], b[1:2], ["recall@50"], notes) == []
