@@ -46,7 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
         ("patience=0", r"^setting patience=0: expected an integer >= 1$"),
         ("seed=-1", r"^setting seed=-1: expected an integer in \[0, 4294967295\]$"),
         ("max_minutes=0", r"^setting max_minutes=0.0: expected a value or none > 0$"),
-        ("protocol=valdi", r"^setting protocol='valdi': expected one of valid, authors$"),
+        ("protocol=valdi", r"^setting protocol='valdi': expected one of valid, users, authors$"),
         ("schedule=cosine", r"^setting schedule='cosine': expected one of exp, lin, fixed$"),
         ("views=both", r"^setting views='both': expected one of paper, authors$"),
         ("device=gpu", r"^setting device='gpu': expected auto, cpu, cuda, cuda:N or mps$"),
@@ -193,7 +193,7 @@ def test_notebook_parameters_unknown_names_and_bad_values():
     ):
         check_parameters(["07_sparsity"], {"metric": "ndcg@30"})
     for params, pattern in (
-        ({"protocol": "valdi"}, r"protocol='valdi' \(07_sparsity\): expected one of valid, authors"),
+        ({"protocol": "valdi"}, r"protocol='valdi' \(07_sparsity\): expected one of valid, users, authors"),
         ({"dataset": "bookcrossing"}, r"dataset='bookcrossing' .*expected one of book-crossing, dbbook2014"),
         ({"models": ["kgatt"]}, r"'kgatt' is not one of cfkg, .*kgat,"),
         ({"n_groups": 0}, r"n_groups=0 \(07_sparsity\): expected an integer >= 1"),
