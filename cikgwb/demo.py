@@ -3,16 +3,32 @@
 It generates the synthetic dataset, prints its statistics, evaluates the most-popular ranking,
 trains LightGCN and CIKGRec with early stopping on valid (quick schedule unless ``--full``),
 prints a metrics table, and (``--notebooks``) executes the notebooks with papermill.
+
+Everything it writes (runs, figures, tables, executed notebooks, the sweep) goes under
+:func:`demo_reports_dir`, ``reports/demo/`` (git ignores it), unless ``$CIKGWB_REPORTS_DIR`` names
+another folder: a fresh clone stays clean and no committed figure is touched (issue 36 item 10).
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 from tabulate import tabulate
 
+from .paths import REPORTS_ENV, project_root, relative_to_cwd, reports_root
 
-def run_demo(quick: bool = True, notebooks: bool = True) -> int:
+
+def demo_reports_dir() -> str:
+    """Where the demo writes: ``$CIKGWB_REPORTS_DIR`` when set, else ``<project>/reports/demo``
+    (ignored by git, so the demo never modifies a committed file)."""
+    return os.environ.get(REPORTS_ENV, "").strip() or str(project_root() / "reports" / "demo")
+
+
+def run_demo(quick: bool = True, notebooks: bool = True, epochs: int | None = None, only: str | None = None) -> int:
+    """The demo (module docstring); ``epochs`` caps training (default 40 in quick mode), ``only``
+    selects notebooks as ``cikgwb notebooks --only`` does."""
+    os.environ[REPORTS_ENV] = demo_reports_dir()
     from .data import load_dataset
     from .evaluate import evaluate, most_popular_scores, split_masks
     from .models import default_config
@@ -31,8 +47,8 @@ def run_demo(quick: bool = True, notebooks: bool = True) -> int:
     rows.append(["most popular", "-", *(pop.metrics[k] for k in ("recall@50", "recall@100", "ndcg@50", "ndcg@100"))])
     for model in ("lightgcn", "cikgrec"):
         cfg = default_config("synthetic", model)
-        if quick:
-            cfg.train.max_epochs = 40
+        if quick or epochs:
+            cfg.train.max_epochs = epochs or 40
         cfg.name = f"demo-synthetic-{model}"
         res = Trainer(cfg, ds=ds).fit(overwrite=True)  # the demo's runs are regenerated every time
         m = res.metrics
@@ -47,7 +63,13 @@ def run_demo(quick: bool = True, notebooks: bool = True) -> int:
     print(tabulate(rows, headers=["model", "selected epoch", "R@50", "R@100", "N@50", "N@100"], floatfmt=".4f"))
     if notebooks:
         from .notebooks import run_all
+        from .plots import NO_PNG_LINE, png_available
 
-        run_all(quick=True)
-    print(f"\ndone in {time.time() - t0:.0f} s; runs under reports/runs/demo-synthetic-*")
+        if not png_available():
+            print(NO_PNG_LINE)
+        run_all(quick=True, only=only)
+    out = relative_to_cwd(reports_root())
+    print(
+        f"\ndone in {time.time() - t0:.0f} s; everything under {out}/ (runs/demo-synthetic-*, figures/synthetic, ...)"
+    )
     return 0

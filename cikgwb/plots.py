@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import math
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -199,9 +200,9 @@ def save_figure(
     the HTML and JupyterLab's live figure (which replaces the PNG on hover, at the layout's
     height, 360 px without one) have one height.
 
-    ``png=None`` writes the PNG when :func:`png_available`; ``png=True`` raises if it cannot.
-    When no PNG is written, a PNG left from an earlier call is removed (with a warning): it would
-    disagree with the new HTML.
+    ``png=None`` writes the PNG when :func:`png_available`, else says once per process that PNG
+    export is unavailable (:data:`NO_PNG_LINE`); ``png=True`` raises if it cannot. A PNG already
+    there is never deleted (it may be a committed file); ``MADE_BY`` lists only the files a run wrote.
     ``plotlyjs``: how the HTML gets plotly.js, ``"cdn"`` (default: small files, the browser
     fetches the library when the page is opened) or ``True`` (embedded, ~4.7 MB a file, fully
     offline); env ``CIKGWB_PLOTLYJS`` overrides the default.
@@ -235,15 +236,28 @@ def save_figure(
             warnings.filterwarnings("ignore", message=".*kopts argument is ignored.*")
             fig.write_image(png_path, width=width, height=height, scale=scale)
         out.append(png_path)
-    elif html and png_path.exists():
-        # an older PNG beside the new HTML would show other numbers: remove it rather than keep it
-        png_path.unlink()
-        warnings.warn(
-            f"{png_path}: removed, it was older than {stem.with_suffix('.html').name} and no PNG "
-            "was written (png=False, or no kaleido with a local Chromium: scripts/install_browser.sh)",
-            stacklevel=2,
-        )
+    elif png is None:
+        _say_no_png_once()
     return out
+
+
+_NO_PNG_SAID = False
+
+
+def _say_no_png_once() -> None:
+    """One line per process when PNG export is unavailable; an existing PNG is never deleted
+    (it may be a committed file: issue 36 item 10)."""
+    global _NO_PNG_SAID
+    if not _NO_PNG_SAID:
+        _NO_PNG_SAID = True
+        print(NO_PNG_LINE, file=sys.stderr)
+
+
+#: what :func:`save_figure` prints once when it cannot write PNGs
+NO_PNG_LINE = (
+    "PNG export unavailable here (no kaleido with a local Chromium; scripts/install_browser.sh installs one): "
+    "figures are written as HTML only, and PNGs already there are left as they were"
+)
 
 
 # ----------------------------------------------------------------------------- data figures
