@@ -1,11 +1,14 @@
-"""Does the LLM's knowledge matter? CIKGRec on four interest graphs, side by side (issue 15).
+"""Does the LLM's knowledge matter? CIKGRec on several interest graphs, side by side (issues 15, 33).
 
     python scripts/interest_comparison.py [--dataset book-crossing|dbbook2014|all] [--runs-root reports/runs]
 
-writes ``reports/interests/<dataset>/comparison.md`` and ``comparison.json``: test metrics at each
-run's selected epoch (valid protocol) as mean +- std over the seeds that have finished, and paired
-tests of each graph against "none" (w/o UIK) and of the local LLM and kg-summary against the
-released graph (:func:`cikgwb.compare.compare_sides`), Holm-adjusted as one family per dataset.
+writes, per dataset, ``reports/interests/<dataset>/comparison.md`` and ``comparison.json`` (the valid
+protocol: four graphs, issue 15) and ``comparison-users.md`` / ``comparison-users.json`` (the users
+protocol, which no graph built from all of train.txt can leak into: the six graphs (a)-(f) of
+issue 33, with the structural controls): test metrics at each run's selected epoch as mean +- std
+over the seeds that have finished, and paired tests of each graph against "none" (w/o UIK) and of
+the pairs each protocol asks about (:func:`cikgwb.compare.compare_sides`), Holm-adjusted as one
+family per dataset and protocol; the users report ends with the answer to each question.
 Only the committed files are read (no per-user file is rebuilt from a checkpoint), so the report
 is a function of the committed runs: ``make reports`` writes every dataset's, and
 ``tests/test_claims.py`` fails when a committed report differs from what :func:`build` makes of
@@ -71,6 +74,52 @@ SIDES = {
         ("(d) none", "dbbook2014-cikgrec-wo-uik-valid", None, "no interest graph (Table 3 w/o UIK)"),
     ],
 }
+#: the users protocol (issue 33): the released graph, a local LLM's and kg-summary's graphs made from
+#: the same window (all of train.txt), no graph, and the two structural controls; (label, run stem
+#: (the lanes' names, scripts/campaign/graphs.txt), graph folder, what it is)
+_LLM = "SmolLM2-135M-Instruct (Q4_1, llama.cpp, few-shot-small@v3) answers from all of train.txt -> MiniLM + KMeans"
+_KGS = "KG attributes and title words per user from all of train.txt, NOT an LLM -> MiniLM + KMeans, kappa 350"
+_REW = (
+    "(a) rewired: every user keeps its number of interests and every interest its users' count, edges swapped (seeded)"
+)
+_COOC = "interests that are KMeans clusters of item factors of the train matrix (no text), (a)'s number of interests"
+USERS_GRAPHS = {
+    "book-crossing": {"b": "local-smollm2-v3-train-full-minilm-kmeans-k350-s0", "f": "cooc-svd-kmeans-k244-s0"},
+    "dbbook2014": {"b": "local-smollm2-v3-train-full-minilm-kmeans-k150-s0", "f": "cooc-svd-kmeans-k381-s0"},
+}
+SIDES_USERS = {
+    ds: [
+        ("(a) released gpt-3.5", f"{ds}-cikgrec-users", None, "the authors' released graph (gpt-3.5-turbo-0125)"),
+        ("(b) local LLM", f"{ds}-cikgrec-users-interests-localllm-trainfull", g["b"], _LLM),
+        (
+            "(c) kg-summary",
+            f"{ds}-cikgrec-users-interests-kgsummary-trainfull",
+            "kg-summary-train-full-minilm-kmeans-k350-s0",
+            _KGS,
+        ),
+        ("(d) none", f"{ds}-cikgrec-wo-uik-users", None, "no interest graph (w/o UIK)"),
+        ("(e) rewired", f"{ds}-cikgrec-users-interests-rewired", "released-rewired-s0", _REW),
+        ("(f) co-occurrence", f"{ds}-cikgrec-users-interests-cooc", g["f"], _COOC),
+    ]
+    for ds, g in USERS_GRAPHS.items()
+}
+#: the questions of issue 33, each a list of (A, B) pairs: "does A beat B"
+QUESTIONS = [
+    (
+        "Does any graph beat no graph?",
+        [
+            (x, "(d) none")
+            for x in ("(a) released gpt-3.5", "(b) local LLM", "(c) kg-summary", "(e) rewired", "(f) co-occurrence")
+        ],
+    ),
+    (
+        "Does the released graph's knowledge beat structure alone and collaboration alone?",
+        [("(a) released gpt-3.5", "(e) rewired"), ("(a) released gpt-3.5", "(f) co-occurrence")],
+    ),
+    ("Does an LLM beat a knowledge-graph summary?", [("(a) released gpt-3.5", "(c) kg-summary")]),
+    ("Does the small local LLM's graph beat no graph?", [("(b) local LLM", "(d) none")]),
+]
+_USERS_PAIRS = [pair for _, pairs in QUESTIONS[1:3] for pair in pairs]
 _VS_RELEASED = [("(b) local LLM", "(a) released gpt-3.5"), ("(c) kg-summary", "(a) released gpt-3.5")]
 EXTRA_PAIRS = {"book-crossing": _VS_RELEASED, "dbbook2014": _VS_RELEASED}
 NOTES = {
@@ -88,8 +137,10 @@ TESTED = ("recall@50", "ndcg@50")
 def graph_note(ds: str, folder: str | None) -> str:
     if folder is None:
         return ""
-    prov = json.loads((ROOT / GRAPHS.format(ds=ds) / folder / "provenance.json").read_text())
-    c = prov["counts"]
+    prov_file = ROOT / GRAPHS.format(ds=ds) / folder / "provenance.json"
+    if not prov_file.is_file():
+        return "not built yet"
+    c = json.loads(prov_file.read_text())["counts"]
     return f"{c['interests']} interests, {c['edges']:,} edges, {c['users_with_interests']:,} users with interests"
 
 
@@ -112,26 +163,71 @@ def _used(res: dict, runs_root: Path) -> list[str]:
     return used
 
 
-def build(ds: str, runs_root: Path) -> tuple[str, str]:
-    """``(comparison.md, comparison.json)`` texts of ``ds`` from the runs under ``runs_root``."""
-    sides = SIDES[ds]
+PROTOCOL_TEXT = {
+    "valid": "valid protocol (selection on the validation split, test once at the selected epoch)",
+    "users": "users protocol (trained on all of train.txt; the epoch selected on the test items of a seeded "
+    "half of the test users, split_seed = seed; reported once on the other half)",
+}
+
+
+def sides_of(ds: str, protocol: str) -> list[tuple[str, str, str | None, str]]:
+    return (SIDES if protocol == "valid" else SIDES_USERS)[ds]
+
+
+def answers(res: dict) -> list[str]:
+    """One line per question of :data:`QUESTIONS`: each pair's verdict from the Holm-adjusted tests
+    over paired seeds (a verdict needs :data:`~cikgwb.claims.MIN_PAIRED` paired seeds and both tested
+    metrics on one side of zero at Holm p < ALPHA), with the over-users reading beside it."""
+    from cikgwb.claims import MIN_PAIRED
+    from cikgwb.compare import ALPHA
+
+    tests = {(t["a"], t["b"]): t for t in res["tests"]}
+    out = []
+    for question, pairs in QUESTIONS:
+        parts = []
+        for a, b in pairs:
+            t = tests.get((a, b))
+            if t is None or not t["seed_rows"] and not t["user_rows"]:
+                parts.append(f"{a} vs {b}: no paired runs yet (a side has no finished run)")
+                continue
+            seed = {r["metric"]: r for r in t["seed_rows"] if "p_holm" in r}
+            user = {r["metric"]: r for r in t["user_rows"] if "p_holm" in r}
+            n = len(t["seeds"])
+            signs = {(r["mean_diff"] > 0) for r in seed.values() if r["p_holm"] < ALPHA}
+            if n < MIN_PAIRED:
+                verdict = f"undecided: {n} paired seed(s), a verdict needs {MIN_PAIRED}"
+            elif (
+                len(seed) == len(res["tested"]) and all(r["p_holm"] < ALPHA for r in seed.values()) and len(signs) == 1
+            ):
+                verdict = "yes" if signs == {True} else "no: it is behind"
+            else:
+                verdict = "not shown (no Holm-significant difference over seeds in both metrics)"
+            over_users = ", ".join(f"{m} {r['mean_diff']:+.4f} (Holm p {r['p_holm']:.2g})" for m, r in user.items())
+            parts.append(f"{a} vs {b}: {verdict}" + (f"; over users {over_users}" if over_users else ""))
+        out.append(f"- **{question}** " + "; ".join(parts) + ".")
+    return out
+
+
+def build(ds: str, runs_root: Path, protocol: str = "valid") -> tuple[str, str]:
+    """``(md, json)`` texts of ``ds``'s comparison under ``protocol`` from the runs under ``runs_root``."""
+    sides = sides_of(ds, protocol)
+    extra = EXTRA_PAIRS.get(ds, ()) if protocol == "valid" else _USERS_PAIRS
     res = compare_sides(
         [(lab, stem) for lab, stem, _, _ in sides],
-        reference=sides[-1][0],
+        reference="(d) none",
         runs_root=runs_root,
-        extra_pairs=EXTRA_PAIRS.get(ds, ()),
+        extra_pairs=extra,
         tested=TESTED,
         compute_missing=False,
     )
     lines = [
-        f"# Does the LLM's knowledge matter? CIKGRec on four interest graphs ({ds})",
+        f"# Does the LLM's knowledge matter? CIKGRec on {len(sides)} interest graphs ({ds}, {protocol} protocol)",
         "",
-        "Dataset " + ds + "; valid protocol (selection on the validation split, test once at the selected "
-        "epoch); the authors' hyper-parameters, to early stop (min 30 epochs, patience 10); test metrics as "
-        "mean ± std over the seeds listed. Paired tests: over users (each user's metric averaged over the "
-        "paired seeds; Wilcoxon signed-rank) and over seeds (paired t) where two or more seeds are shared; "
-        f"the {res['family']} tests of the second table are one family, Holm-adjusted. A side with one seed "
-        "gives no verdict on its graph (a test over users then compares two trained models).",
+        f"Dataset {ds}; {PROTOCOL_TEXT[protocol]}; the authors' hyper-parameters, to early stop (min 30 epochs, "
+        "patience 10); test metrics as mean ± std over the seeds listed. Paired tests: over users (each user's "
+        "metric averaged over the paired seeds; Wilcoxon signed-rank) and over seeds (paired t) where two or more "
+        f"seeds are shared; the {res['family']} tests of the second table are one family, Holm-adjusted. A side "
+        "with one seed gives no verdict on its graph (a test over users then compares two trained models).",
         "",
         "| side | run stem | interest graph |",
         "|---|---|---|",
@@ -143,16 +239,24 @@ def build(ds: str, runs_root: Path) -> tuple[str, str]:
         ],
         "",
         sides_markdown(res),
+    ]
+    if protocol == "users":
+        lines += ["## The answer (issue 33)", "", *answers(res), ""]
+    lines += [
         "Runs used:",
         "",
         *[f"- {u}" for u in _used(res, runs_root)],
         "",
-        *[f"Note: {n}" for n in NOTES.get(ds, [])],
+        *[f"Note: {n}" for n in (NOTES.get(ds, []) if protocol == "valid" else [])],
         "",
         f"Made by `python scripts/interest_comparison.py --dataset {ds}` from the committed runs in reports/runs.",
         "",
     ]
     return "\n".join(lines), json.dumps(_json_safe(res), indent=2, default=str) + "\n"
+
+
+#: (protocol, file stem) of each dataset's reports
+REPORTS = (("valid", "comparison"), ("users", "comparison-users"))
 
 
 def main() -> int:
@@ -164,13 +268,14 @@ def main() -> int:
     if args.out and args.dataset == "all":
         ap.error("--out takes one dataset, not --dataset all")
     for ds in sorted(SIDES) if args.dataset == "all" else [args.dataset]:
-        md, js = build(ds, Path(args.runs_root))
         out = Path(args.out) if args.out else ROOT / "reports" / "interests" / ds
         out.mkdir(parents=True, exist_ok=True)
-        (out / "comparison.md").write_text(md, encoding="utf-8")
-        (out / "comparison.json").write_text(js, encoding="utf-8")
-        print(md)
-        print(f"wrote {out / 'comparison.md'}, {out / 'comparison.json'}")
+        for protocol, stem in REPORTS:
+            md, js = build(ds, Path(args.runs_root), protocol)
+            (out / f"{stem}.md").write_text(md, encoding="utf-8")
+            (out / f"{stem}.json").write_text(js, encoding="utf-8")
+            print(md)
+            print(f"wrote {out / f'{stem}.md'}, {out / f'{stem}.json'}")
     return 0
 
 
