@@ -16,7 +16,8 @@ import time
 
 import pytest
 
-from cikgwb.knowledge.llm_server import LocalBackend, LocalLLMServer, LocalServerError, resolve_model, server_available
+from cikgwb.knowledge.backends.local import LocalBackend
+from cikgwb.knowledge.llm_server import LocalLLMServer, LocalServerError, resolve_model, server_available
 
 _why = server_available()
 if _why is None:

