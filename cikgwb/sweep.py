@@ -57,7 +57,6 @@ counts finished runs.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import logging
@@ -75,7 +74,7 @@ from typing import Any
 import pandas as pd
 
 from .paper import FIGURE5_GRID
-from .runs import GRID_SELECTION_FILE, run_name, run_stem, split_run_name
+from .runs import GRID_SELECTION_FILE, protocol_splits, run_name, split_run_name
 
 ALIASES = {
     "alpha": "mask_alpha",
@@ -824,8 +823,11 @@ def run_sweep(
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             rows = list(pool.map(one, range(len(tasks))))
     elif executor == "batch":
-        # seed by seed: the runs of one training matrix follow each other (they share parts of a fit)
-        todo = sorted((i for i, j in enumerate(specs) if j is not None), key=lambda i: tasks[i][1])
+        # the runs of one training matrix follow each other (they share parts of a fit,
+        # :func:`cikgwb.models.simple.shared`): seed by seed where the seed's split_seed draws
+        # the training pairs (valid), else point by point (users: every seed trains on train.txt)
+        by_seed = spec.split_seed_is_seed and protocol_splits(spec.protocol).train == "train"
+        todo = sorted((i for i, j in enumerate(specs) if j is not None), key=lambda i: tasks[i][1] if by_seed else 0)
         batch = [specs[i] for i in todo]
         by_index = dict(zip(todo, _run_batch(batch, env, str(sweep_dir / "logs" / "batch.log"))))
         rows = [row_of(t, by_index.get(i)) for i, t in enumerate(tasks)]
@@ -884,8 +886,6 @@ def model_grid(model: str) -> dict[str, list[Any]]:
 def selection_split(protocol: str) -> str:
     """The split a grid point is chosen on: the protocol's selection split, never the reported
     test (the ``authors`` protocol, which selects on test, is refused)."""
-    from .runs import protocol_splits
-
     splits = protocol_splits(protocol)
     if splits.select == splits.test:
         raise ValueError(
@@ -1010,7 +1010,7 @@ def select_and_land(
     return df
 
 
-def train_seeds_on_ray(args: argparse.Namespace, seeds: list[int], run_dirs: list[Path]) -> list[Path]:
+def train_seeds_on_ray(args: Any, seeds: list[int], run_dirs: list[Path]) -> list[Path]:
     """``cikgwb train --seeds ... --executor ray``: one Ray task per seed, each running this
     ``cikgwb train`` for its seed; returns the run folders that finished (the others' logs are
     named on stderr)."""
@@ -1099,173 +1099,3 @@ def sensitivity_frames(
         frame.attrs["note"] = "; ".join(notes)
         out[k] = frame
     return out
-
-
-# ----------------------------------------------------------------------------- CLI
-def _cli(args: argparse.Namespace) -> int:
-    from tabulate import tabulate
-
-    base: dict[str, Any] = {}
-    for item in args.set or []:
-        if "=" not in item:
-            raise SystemExit(f"--set {item!r}: expected key=value")
-        k, v = item.split("=", 1)
-        base[k.strip()] = v.strip()
-    try:
-        mode = args.mode
-        if args.preset == "grid":  # the model's own grid, every combination, named like its runs
-            grid, mode = {**model_grid(args.model), **parse_grid(args.grid or [])}, "grid"
-            default_name = run_stem(args.dataset, args.model, args.protocol)
-        elif args.preset:
-            grid, default_name = (
-                {**PRESETS[args.preset], **parse_grid(args.grid or [])},
-                f"{args.dataset}-{args.preset}",
-            )
-        else:
-            grid = parse_grid(args.grid or [])
-            default_name = f"{args.dataset}-{args.model}-{'-'.join(grid)}-{args.mode}"
-        seeds = list(args.seeds)  # parsed by config.seed_list (a bad list names --seeds)
-        if args.select:
-            selection_split(args.protocol)  # refused before any run under a protocol that selects on test
-        name = args.name or default_name
-        spec = SweepSpec(
-            name=name,
-            grid=grid,
-            mode=mode,
-            dataset=args.dataset,
-            model=args.model,
-            protocol=args.protocol,
-            seeds=seeds,
-            base=base,
-            interests=args.interests,
-            notebook=args.notebook,
-            split_seed_is_seed=args.split_seed_is_seed,
-        )
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    try:
-        spec.validate()
-        if args.queue:
-            print(
-                f"# sweep {spec.name}: {len(spec.points())} points x {len(spec.seeds)} seed(s); train into "
-                f"<reports>/sweeps/{spec.name} (campaign.py --reports-dir), then the same sweep command with --collect"
-            )
-            print("\n".join(queue_lines(spec)))
-            return 0
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    df = run_sweep(
-        spec,
-        out_root=args.out,
-        jobs=args.jobs,
-        threads=args.threads,
-        resume=not args.no_resume,
-        timeout=args.timeout,
-        keep_checkpoints=args.keep_checkpoints,
-        executor=args.executor,
-        address=args.address,
-        gpus_per_run=args.gpus_per_run,
-        max_retries=args.max_retries,
-        collect_only=args.collect,
-    )
-    show = [c for c in [*spec.keys, "seed", "status", "selected_epoch", "test recall@50", "test ndcg@50"] if c in df]
-    print(tabulate(df[show], headers="keys", showindex=False, floatfmt=".4f"))
-    fine = {"ok", "reused"} | ({"missing"} if args.collect else set())
-    ok = df["status"].isin(fine).all()
-    if args.select:
-        sweep_dir = sweep_folder(spec.name, args.out)
-        sel = select_and_land(spec, sweep_dir, args.threads or 1, not args.no_resume, args.executor)
-        print(f"chosen on {selection_split(spec.protocol)} (selection.csv):")
-        print(tabulate(sel, headers="keys", showindex=False, floatfmt=".4f"))
-        ok = ok and sel["status"].isin({"ok", "reused"}).all()
-    return 0 if ok else 1
-
-
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``cikgwb sweep`` (module docstring)."""
-    from .config import seed_list
-
-    p = subparsers.add_parser(
-        "sweep",
-        help="run a training config or a notebook over a parameter grid",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument(
-        "--grid",
-        action="append",
-        metavar="NAME=v1,v2,...",
-        help="a swept parameter (repeatable); paper symbols alpha, omega, lambda1-3, tau allowed",
-    )
-    p.add_argument(
-        "--preset",
-        choices=sorted([*PRESETS, "grid"]),
-        default=None,
-        help="a named grid: figure5 = the paper's Figure 5 (alpha, omega, lambda2, lambda3; values and "
-        "reasons in cikgwb.paper.FIGURE5_GRID); --grid adds or replaces parameters; default --name DATASET-PRESET. "
-        "grid = the model's own grid (its Config.GRID: ease, itemknn, gfcf), every combination, default --name "
-        "DATASET-MODEL-PROTOCOL",
-    )
-    p.add_argument(
-        "--select",
-        action="store_true",
-        help="after the runs, choose each seed's best point on the protocol's selection split (valid, or the users "
-        "protocol's selection half; never test) and train it again as the model's ordinary run in reports/runs "
-        "(<dataset>-<model>-<protocol>-s<seed>, with grid_selection.json); writes selection.csv",
-    )
-    p.add_argument(
-        "--split-seed-is-seed",
-        action="store_true",
-        help="each run's split_seed is its seed (seed i with split_seed i, as the users protocol pairs them)",
-    )
-    p.add_argument("--mode", choices=MODES, default="each", help="each: one at a time (default); grid: product")
-    p.add_argument("--dataset", default="synthetic")
-    p.add_argument("--model", default="cikgrec")
-    p.add_argument("--protocol", choices=["valid", "users", "authors"], default="valid")
-    p.add_argument("--interests", default="paper")
-    p.add_argument("--seeds", type=seed_list, default="0", help="comma-separated, e.g. 0,1,2")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting for every run (repeatable)")
-    p.add_argument("--notebook", default=None, help="sweep a notebook (papermill) instead of a training config")
-    p.add_argument("--name", default=None, help="folder name under reports/sweeps")
-    p.add_argument("--out", default=None, help="parent folder (default reports/sweeps)")
-    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="runs at a time")
-    p.add_argument("--threads", type=int, default=None, help="threads per run (default cores / jobs)")
-    p.add_argument("--timeout", type=float, default=None, help="seconds per run")
-    p.add_argument("--no-resume", action="store_true", help="rerun points that already have results")
-    p.add_argument("--keep-checkpoints", action="store_true", help="keep each run's checkpoints (deleted by default)")
-    p.add_argument(
-        "--executor",
-        choices=["local", "ray", "batch"],
-        default="local",
-        help="local: --jobs processes on this machine; ray: one Ray task per point x seed; batch: every run in "
-        "one process, one after another (imports and data loaded once: for runs of seconds, the simple baselines)",
-    )
-    p.add_argument(
-        "--address",
-        default=None,
-        help="--executor ray: auto | HOST:PORT | ray://HOST:PORT (default: a local cluster on 127.0.0.1); a head "
-        "started with a Ray token (token authentication) needs RAY_AUTH_MODE=token here, the token in "
-        "RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token",
-    )
-    p.add_argument(
-        "--gpus-per-run",
-        type=float,
-        default=None,
-        help="--executor ray: GPU fraction per run where the cluster has GPUs (default 1; 0.25: four per card)",
-    )
-    p.add_argument("--max-retries", type=int, default=2, help="--executor ray: retries of a run whose worker died")
-    p.add_argument(
-        "--queue",
-        action="store_true",
-        help="run nothing: print the sweep's runs as a campaign queue (scripts/campaign.py) for lanes",
-    )
-    p.add_argument(
-        "--collect",
-        action="store_true",
-        help="run nothing: write results.csv from the runs already finished in the sweep folder (e.g. trained "
-        "by single-thread lanes with `cikgwb train --name RUN`), a 'missing' row for each other point",
-    )
-    p.set_defaults(func=_cli)
-    return p

@@ -114,6 +114,24 @@ def test_runs_sharing_a_fit_part_give_what_a_fresh_fit_gives():
     assert all(np.array_equal(a, b) for a, b in zip(again, fresh)) and not np.array_equal(first[0], again[0])
 
 
+def test_ease_fits_once_per_training_matrix_and_l2_reg():
+    # the users protocol's seeds all train on train.txt: one EASE fit per grid point serves them
+    from cikgwb.models import simple
+
+    simple._SHARED.clear()
+    x = _matrix(seed=5)
+    a, b = _model("ease", x, 3.0), _model("ease", x, 3.0)
+    a.fit(), b.fit()
+    assert b.B is a.B and len(simple._SHARED["ease"]) == 1
+    other = _model("ease", x, 30.0)
+    other.fit()
+    assert other.B is not a.B and not np.array_equal(other.B, a.B)
+    simple._SHARED.clear()
+    fresh = _model("ease", x, 3.0)
+    fresh.fit()
+    assert fresh.B is not a.B and np.array_equal(fresh.B, a.B)
+
+
 def test_mostpop_scores_every_item_by_its_training_users():
     x = _matrix(seed=3)
     got = _scores(_model("mostpop", x), x.shape[0])

@@ -153,20 +153,28 @@ class EASE(ClosedForm):
     symmetric positive definite for ``l2_reg > 0``); ``B`` is kept in float32."""
 
     def _fit(self) -> None:
-        g = (self.X.T @ self.X).toarray()
-        g[np.diag_indices_from(g)] += self.cfg.l2_reg
-        c, info = scipy.linalg.lapack.dpotrf(g, lower=True, overwrite_a=True)
-        if info == 0:
-            c, info = scipy.linalg.lapack.dpotri(c, lower=True, overwrite_c=True)
-        if info != 0:
-            raise np.linalg.LinAlgError(f"EASE: X^T X + l2_reg I is not positive definite (LAPACK info {info})")
-        p = np.tril(c) + np.tril(c, -1).T  # dpotri fills the lower triangle of the symmetric inverse
-        b = p / -np.diag(p)[None, :]
-        b[np.diag_indices_from(b)] = 0.0
-        self.B = b.astype(np.float32)
+        # shared by the runs with the same training matrix and l2_reg (the seeds of the users
+        # protocol, which all train on train.txt): one fit per grid point (:func:`shared`)
+        key = (fingerprint(self.X), float(self.cfg.l2_reg))
+        self.B = shared("ease", key, lambda: ease_weights(self.X, self.cfg.l2_reg))
 
     def scores(self, rows: sp.csr_matrix) -> np.ndarray:
         return rows.astype(np.float32) @ self.B
+
+
+def ease_weights(x: sp.csr_matrix, l2_reg: float) -> np.ndarray:
+    """EASE's ``B`` (float32, items x items) of the training matrix ``x`` (:class:`EASE`)."""
+    g = (x.T @ x).toarray()
+    g[np.diag_indices_from(g)] += l2_reg
+    c, info = scipy.linalg.lapack.dpotrf(g, lower=True, overwrite_a=True)
+    if info == 0:
+        c, info = scipy.linalg.lapack.dpotri(c, lower=True, overwrite_c=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"EASE: X^T X + l2_reg I is not positive definite (LAPACK info {info})")
+    p = np.tril(c) + np.tril(c, -1).T  # dpotri fills the lower triangle of the symmetric inverse
+    b = p / -np.diag(p)[None, :]
+    b[np.diag_indices_from(b)] = 0.0
+    return b.astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- ItemKNN
