@@ -1,5 +1,5 @@
-"""The paper's claims read from our runs by fixed rules: ``reports/claims.md`` and the README's
-claims block (``make readme-results``; :func:`claims_markdown`).
+"""The paper's claims read from our runs by fixed rules: ``reports/claims.md`` and the claims
+block of ``docs/results.md`` (``make readme-results``; :func:`claims_markdown`).
 
 Each claim gets its evidence table and a verdict, so that a verdict changes when runs land and
 never by hand. Test metrics at the selected epoch throughout.
@@ -517,7 +517,7 @@ def claims_markdown(
     made_by: str = "`make readme-results` from the committed runs",
 ) -> str:
     """The claims report (markdown): one section per claim with its verdicts and evidence tables;
-    with ``summary`` only the verdicts, one bullet each (the README's claims block)."""
+    with ``summary`` only the verdicts, one bullet each (the claims block of docs/results.md)."""
     report, verdicts = claims_report(runs, figure5, datasets, made_by)
     return verdicts if summary else report
 
