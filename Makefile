@@ -98,18 +98,19 @@ bench-authors: $(STAMP)
 bench-gpu:  # on a GPU machine whose python3 has torch + torch-geometric (no .venv needed)
 	bash bench/gpu.sh
 
-# the README's results table from reports/runs (cikgwb results)
+# docs/results.md (every run's results and the claims' verdicts) and reports/claims.md from reports/runs
 readme-results: $(STAMP)
 	$(BIN)/python scripts/readme_results.py
 
-# everything the committed runs feed, after runs land: Figure 5's results.csv, notebooks 06 (both
-# datasets) and 09 (book-crossing) in full mode, the README's results and claims, reports/claims.md
-# and every dataset's interest-graph comparison; then `git status reports README.md` shows what
-# changed (tests/test_claims.py fails while a committed report disagrees with the committed runs)
+# everything the committed runs feed, after runs land: Figure 5's results.csv, the paper's notebooks
+# 06-09 on both datasets in full mode (each records what it read in reports/figures/<dataset>/MADE_BY.json),
+# docs/results.md, reports/claims.md and every dataset's interest-graph comparison;
+# then `git status reports docs` shows what changed (tests/test_made_by.py fails while a committed
+# figure is older than a committed run it reads, tests/test_claims.py while a report disagrees with them)
 reports: $(STAMP)
 	$(BIN)/cikgwb sweep $(FIGURE5) --collect && \
-	$(BIN)/cikgwb notebooks --dataset book-crossing --only 06,09 --full && \
-	$(BIN)/cikgwb notebooks --dataset dbbook2014 --only 06 --full && \
+	$(BIN)/cikgwb notebooks --dataset book-crossing --only 06,07,08,09 --full && \
+	$(BIN)/cikgwb notebooks --dataset dbbook2014 --only 06,07,08,09 --full && \
 	$(BIN)/python scripts/readme_results.py && \
 	$(BIN)/python scripts/interest_comparison.py --dataset all
 

@@ -78,6 +78,19 @@ def figures_tag(dataset: str, quick: bool) -> str:
     return dataset if quick == usual_quick else f"{dataset}-{'quick' if quick else 'full'}"
 
 
+#: the notebooks whose figures and tables of a real dataset are committed (the paper's: `make reports`)
+PAPER_NOTEBOOKS = ("06_results", "07_sparsity", "08_case_study", "09_sensitivity")
+
+
+def committed_product(name: str, tag: str) -> bool:
+    """Whether notebook ``name``'s figures and tables under ``reports/figures/<tag>/`` are committed:
+    every notebook's on ``synthetic`` (``make notebooks``), the paper's (:data:`PAPER_NOTEBOOKS`) on
+    a real dataset in its usual mode (``make reports``). The rest (01-05 on real data, a
+    ``<dataset>-quick`` look) is ignored by git (``.gitignore`` says the same; tests check that
+    they agree) and gets no ``MADE_BY`` entry, so running it leaves the checkout clean."""
+    return tag == "synthetic" or name in PAPER_NOTEBOOKS and not tag.endswith(("-quick", "-full"))
+
+
 # ----------------------------------------------------------------------------- notebook context
 @dataclass
 class Notebook:
@@ -627,7 +640,10 @@ def run_all(
                 rec["status"] = "failed"
                 rec["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
             rec["seconds"] = round(time.time() - t0, 1)
-            _record_made_by(reports, figures_tag(dataset, quick), rec, t0, quick=bool(quick), dataset=dataset)
+            if committed_product(name, figures_tag(dataset, quick)):
+                from .made_by import record
+
+                record(reports, figures_tag(dataset, quick), rec, t0, quick=bool(quick), dataset=dataset)
             if html and dst.exists():
                 try:
                     rec["html"] = str(_to_html(dst))
@@ -671,68 +687,6 @@ def run_all(
     if failed:
         raise RuntimeError(f"notebooks failed: {', '.join(failed)} (see the executed copies in {out})")
     return results
-
-
-def _record_made_by(reports: Path, tag: str, rec: dict[str, Any], started: float, *, quick: bool, dataset: str) -> None:
-    """Say what made each committed figure and table: ``<reports>/figures/<tag>/MADE_BY.md`` (and
-    ``.json``) hold, per notebook, the command, parameters, status, date, commit, machine and the
-    figure and table files that run wrote (entries of other notebooks are kept)."""
-    import platform
-
-    from .train import cpu_model, git_commit
-
-    name = rec["notebook"]
-    files = sorted(
-        str(f.relative_to(reports))
-        for sub in ("figures", "tables")
-        for f in (reports / sub / tag).glob(f"{name}_*")
-        if f.stat().st_mtime >= started - 1
-    )
-    extra = [f"-p {k}={json.dumps(v)}" for k, v in rec["parameters"].items() if k not in ("dataset", "quick")]
-    entry = {
-        "command": " ".join(
-            [
-                "cikgwb notebooks",
-                f"--dataset {dataset}",
-                f"--only {name.split('_')[0]}",
-                *([] if quick else ["--full"]),
-                *extra,
-            ]
-        ),
-        "status": rec["status"],
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "seconds": rec["seconds"],
-        # dirty only for uncommitted code: regenerated figures do not make their own provenance dirty
-        "git_commit": git_commit(paths=("cikgwb", "notebooks", "scripts")),
-        "machine": f"{cpu_model()} x{os.cpu_count()} ({platform.node()})",
-        "files": files,
-    }
-    folder = reports / "figures" / tag
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "MADE_BY.json"
-    made = json.loads(path.read_text()) if path.exists() else {}
-    made[name] = entry
-    made = dict(sorted(made.items()))
-    path.write_text(json.dumps(made, indent=1) + "\n")
-    lines = [
-        f"# What made the figures and tables of `{tag}`",
-        "",
-        f"Written by `cikgwb notebooks` after each notebook (`{folder.relative_to(reports)}/MADE_BY.json` is the same "
-        "as JSON). Each figure's title says its dataset, protocol, seeds and device; the runs behind it name "
-        "their own commands in `reports/runs/<run>/metrics.json`.",
-        "",
-    ]
-    for nb, e in made.items():
-        lines += [
-            f"## {nb}",
-            "",
-            f"- command: `{e['command']}`",
-            f"- status: {e['status']}; finished {e['finished_at']} in {e['seconds']} s; commit {e['git_commit']}",
-            f"- machine: {e['machine']}",
-            "- files: " + (", ".join(f"`{f}`" for f in e["files"]) or "none"),
-            "",
-        ]
-    (folder / "MADE_BY.md").write_text("\n".join(lines))
 
 
 # ----------------------------------------------------------------------------- CLI

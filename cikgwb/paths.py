@@ -10,6 +10,7 @@ environment variable counts); none keeps its own copy of a default.
                        root), else ``<project>/reports``
 ``runs_root()``        ``<reports root>/runs`` (``reports/runs/<run>/``: :mod:`cikgwb.train`)
 ``committed_runs_root()``  ``<project>/reports/runs``, the runs committed with the repository
+``interest_graph_dir()``  ``<reports root>/interests/<dataset>/graphs/<answers>-<encoder>-...``
 ``checkpoint_root()``  ``$CIKGWB_CHECKPOINT_DIR``, else ``$XDG_CACHE_HOME/cikgwb/checkpoints``,
                        else ``~/.cache/cikgwb/checkpoints`` (outside the work tree)
 ``data_dir()``         ``$CIKGWB_DATA_DIR``, else ``<project>/data`` (from any folder of the
@@ -83,6 +84,20 @@ def committed_runs_root() -> Path:
     return project_root() / "reports" / "runs"
 
 
+def interest_graph_dir(
+    dataset: str, answers: str | Path, encoder: str, clusterer: str, kappa: int | None, seed: int
+) -> Path:
+    """``<reports root>/interests/<dataset>/graphs/<answers>-<encoder>-<clusterer>-k<kappa>-s<seed>``:
+    where ``cikgwb interests cluster`` and notebook 03 write an interest graph (one rule). The
+    answers tag: the folder of an ``answers.jsonl`` (its backend, e.g. ``kg-summary``), else the
+    file's stem, else the name given (``planted``); a path encoder is named by its last part."""
+    a = Path(answers)
+    tag = a.parent.name if a.name == "answers.jsonl" else a.stem
+    enc = encoder if encoder in ("tfidf", "minilm") else Path(encoder).name
+    name = f"{tag}-{enc}-{clusterer}-k{kappa or 'auto'}-s{seed}"
+    return reports_root() / "interests" / dataset / "graphs" / name
+
+
 def checkpoint_root() -> Path:
     """``$CIKGWB_CHECKPOINT_DIR``, else ``$XDG_CACHE_HOME/cikgwb/checkpoints``, else
     ``~/.cache/cikgwb/checkpoints``: outside the work tree, shared by every clone of the
@@ -111,6 +126,7 @@ __all__ = [
     "checkpoint_root",
     "committed_runs_root",
     "data_dir",
+    "interest_graph_dir",
     "project_root",
     "relative_to_cwd",
     "reports_root",

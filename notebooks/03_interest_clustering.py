@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -47,6 +47,7 @@ from cikgwb.knowledge.encoders import make_encoder
 from cikgwb.knowledge.interest_graph import build_interest_graph, read_answers
 from cikgwb.knowledge.phrases import answers_to_phrases
 from cikgwb.notebooks import start
+from cikgwb.paths import interest_graph_dir
 
 nb = start("03_interest_clustering", dataset=dataset, quick=quick)
 ds = load_dataset(dataset)
@@ -120,10 +121,14 @@ nb.table(ig.labels[["interest_id", "label", "size", "phrases", "top_phrases"]].h
 nb.show(plots.interest_sizes(ig.labels, dataset=dataset, source=f"{enc}+{cl}, kappa={kappa}; {ig.source}"),
         f"interest_sizes_{enc}_{cl}")
 
-out = nb.reports / "interests" / dataset / f"graph-{backend if answers == 'auto' else Path(str(answers)).stem}-{enc}-{cl}-k{kappa}"
-ig.save(out)
-print(f"interest graph written to {out}; use it with `cikgwb train --interests {out}` or the `interests` "
-      "parameter of 04_cikg / 05_training")
+# where `cikgwb interests cluster` writes the same graph (one rule); a graph already there is kept
+out = interest_graph_dir(dataset, answers_path or answers, enc, cl, kappa, seed)
+if out.exists():
+    print(f"{out} exists: kept, not overwritten (delete it to write this one)")
+else:
+    ig.save(out)
+    print(f"interest graph written to {out}")
+print(f"use it with `cikgwb train --interests {out}` or the `interests` parameter of 04_cikg / 05_training")
 assert ig.edges[:, 1].max() < ig.n_interests and len(np.unique(ig.edges, axis=0)) == len(ig.edges)
 
 # %% [markdown]

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -40,57 +40,38 @@ train_if_missing = None # None: on synthetic in quick mode, train quick LightGCN
 # %%
 from pathlib import Path
 
-from cikgwb import plots
 from cikgwb.data import load_dataset
 from cikgwb.data.registry import get_spec
 from cikgwb.evaluate import sparsity_groups
-from cikgwb.models import MODELS, _import_all
 from cikgwb.notebooks import start
-from cikgwb.results import REAL_DATASETS, group_sizes, sparsity_table, train_counts
-from cikgwb.runs import find_runs, run_index, train_runs
+from cikgwb.results import group_sizes, train_counts
+from cikgwb.views import figure3, require
 
 nb = start("07_sparsity", dataset=dataset, quick=quick)
-root = Path(runs_dir) if runs_dir else nb.runs
 ds = load_dataset(dataset)
-sel = find_runs(run_index(root), dataset=dataset, protocol=protocol, variant=("full", "-"), model=models)
-if len(sel) == 0 and ((quick and get_spec(dataset).quick) if train_if_missing is None else train_if_missing):
-    print("no runs yet: training quick ones")
-    sel = train_runs(ds, ["lightgcn", "cikgrec"], [0], root, protocol=protocol, quick=True)
-print(f"{len(sel)} runs on {dataset} ({protocol} protocol)")
-
-# %%
 counts = train_counts(ds)
 nb.table(group_sizes(counts, sparsity_groups(counts, n_groups)), caption="the sparsity groups (train.txt items per user)")
-groups, skipped = sparsity_table(sel, ds, n_groups=n_groups, metric=metric)
-if len(skipped):
-    nb.table(skipped, caption="runs without per-user test metrics (not in the figure)")
-# every model of Table 1 is in the figure or named under it with the reason
-_import_all()
-shown = set(groups["model"]) if len(groups) else set()
-expected = ["cikgrec", "lightgcn", *sorted(m for m in MODELS if m not in ("cikgrec", "lightgcn"))] \
-    if dataset in REAL_DATASETS and models is None else list(models or [])
-no_metrics = sorted(set(skipped["model"]) - shown) if len(skipped) else []
-no_run = [m for m in expected if m not in shown and m not in no_metrics]
-why = []
-if no_metrics:
-    why.append(f"not shown: {', '.join(no_metrics)}: their {protocol}-protocol runs have no per-user test metrics here "
-               "(checkpoints are not committed; `cikgwb per-user RUN` or `cikgwb artefact RUN` where the checkpoints "
-               "are adds them)")
-if no_run:
-    why.append(f"not shown: {', '.join(no_run)}: no finished {protocol}-protocol run of {dataset}")
-for w in why:
-    print(w)
-if len(groups):
-    seeds = sorted({int(s) for s in sel["seed"]})
-    note = f"device: {','.join(sorted(set(map(str, sel['device']))))}" + \
-        ("" if sel["converged"].all() else "; includes NOT converged runs (quick mode or time limit)")
-    nb.table(groups, "figure3")
-    nb.show(plots.sparsity_groups(groups, metric=metric, dataset=dataset, protocol=protocol, seeds=seeds, extra=note,
-                                  note=(". ".join(w[0].upper() + w[1:] for w in why) + ".") if why else None),
-            f"figure3_{metric.replace('@', '')}", height=660 if why else 560)
-    wide = groups.pivot_table(index=["group", "range"], columns="model", values=metric)
-    if {"cikgrec", "lightgcn"} <= set(wide.columns):
-        wide["gain of cikgrec over lightgcn (%)"] = 100 * (wide["cikgrec"] / wide["lightgcn"] - 1)
-    nb.table(wide, "figure3_wide")
-else:
-    print("nothing to draw: no run with a checkpoint or a cached sparsity_groups.csv")
+
+# %% [markdown]
+# ## The runs: found, else (synthetic, quick mode) trained here, else one MISSING line saying how
+
+# %%
+found = require("runs", dataset=dataset, root=Path(runs_dir) if runs_dir else nb.runs, protocol=protocol,
+                models=models, make=(quick and get_spec(dataset).quick) if train_if_missing is None else train_if_missing)
+print(f"{len(found.value) if found else 0} runs on {dataset} ({protocol} protocol)")
+
+# %% [markdown]
+# ## Figure 3: every model of Table 1 is in it or named under it with the reason
+
+# %%
+if found:
+    f3 = figure3(found.value, ds, protocol=protocol, metric=metric, n_groups=n_groups, models=models)
+    if len(f3["skipped"]):
+        nb.table(f3["skipped"], caption="runs without per-user test metrics (not in the figure)")
+    print("\n".join(f3["why"]))
+    if f3["fig"] is None:
+        print("MISSING: Figure 3 is not drawn: no run has per-user test metrics; make them with `cikgwb per-user RUN`")
+    else:
+        nb.table(f3["groups"], "figure3")
+        nb.show(f3["fig"], f"figure3_{metric.replace('@', '')}", height=660 if f3["why"] else 560)
+        nb.table(f3["wide"], "figure3_wide")

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -42,98 +42,43 @@ item = None             # with user: the test item of the case
 other_user = None       # with user and item: the other user (None: the one sharing most interests)
 
 # %%
-from pathlib import Path
-
-import pandas as pd
-
-from cikgwb import plots
-from cikgwb.data import load_dataset
 from cikgwb.data.registry import get_spec
-from cikgwb.explorer import artefact_case, artefact_find_cases, artefact_user_report
 from cikgwb.notebooks import start
-from cikgwb.run_artefact import ARTEFACT_FILE, load_artefact, write_artefact
-from cikgwb.runs import find_run, has_checkpoint, run_index, train_runs
+from cikgwb.run_artefact import load_artefact
+from cikgwb.views import case_for_figure4, figure4, require
 
-PAPER_CASE = {"book-crossing": {"user": 2362, "item": 1484, "other_user": 897}}   # the paper's Figure 4
 nb = start("08_case_study", dataset=dataset, quick=quick)
-missing = None
-if run is None:
-    # an artefact first, then a checkpoint to make one; converged runs first
-    hit = find_run(run_index(nb.runs), dataset=dataset, model="cikgrec", variant="full", protocol=protocol,
-                   need=("artefact", "checkpoint"), prefer=("artefact", "converged", "checkpoint"))
-    if hit is None and quick and get_spec(dataset).quick:
-        cand = train_runs(load_dataset(dataset), ["cikgrec"], [0], nb.runs, protocol=protocol, quick=True)
-        hit = cand.iloc[0] if len(cand) else None
-    if hit is not None:
-        run = hit["path"]
-if run is None:
-    missing = (f"MISSING: Figure 4 is not drawn: no CIKGRec run ({protocol} protocol) of {dataset} with an explorer "
-               f"artefact ({ARTEFACT_FILE}) or a checkpoint under {nb.runs}. Make the artefact with "
-               f"`cikgwb artefact reports/runs/<run>` where the run's checkpoint is, or train one "
-               f"(`cikgwb train --dataset {dataset}`), or give run=PATH")
-elif not Path(run, ARTEFACT_FILE).exists():
-    if has_checkpoint(run):
-        print(f"{Path(run).name}: no {ARTEFACT_FILE} yet; making it from its checkpoint (cikgwb artefact)")
-        write_artefact(run, log=print)
-    else:
-        missing = (f"MISSING: Figure 4 is not drawn: run {run} has no {ARTEFACT_FILE} and no checkpoint on this "
-                   f"machine; make it with `cikgwb artefact {run}` where the checkpoint is")
-if missing:
-    print(missing)
-    a = None
-else:
-    a = load_artefact(run)
+
+# %% [markdown]
+# ## The run's artefact: found (a converged run first), else made from a checkpoint (or, on the
+# synthetic data in quick mode, from a quick run trained here), else one MISSING line saying how
+
+# %%
+found = require("artefact", dataset=dataset, root=nb.runs, protocol=protocol, run=run,
+                make=quick and get_spec(dataset).quick)
+if found:
+    a = load_artefact(found.value)
     print(a.describe())
     print(f"interest labels: {a.meta['label_note']}")
 
+# %% [markdown]
+# ## The case: the paper's (user 2362, item 1484 on book-crossing), else the best one found
+
 # %%
 c = None
-if a is not None:
-    want = None
-    if user is not None and item is not None:
-        want = {"user": int(user), "item": int(item), "other_user": None if other_user is None else int(other_user)}
-    elif user is None and dataset in PAPER_CASE and a.meta["dataset"] == dataset:
-        want = PAPER_CASE[dataset]
-    if want is not None:
-        c = artefact_case(a, want["user"], want["item"], want["other_user"])
-        if c["problems"]:
-            print(f"the case user {want['user']} / item {want['item']} does not hold in this run's data: "
-                  + "; ".join(c["problems"]))
-            c = None if user is not None else c
-    if c is None or c["problems"]:
-        cases = artefact_find_cases(a, k=k)
-        if user is not None:
-            cases = cases[cases["user"] == int(user)].reset_index(drop=True)
+if found:
+    c, cases = case_for_figure4(a, dataset, k=k, case=case, user=user, item=item, other_user=other_user)
+    if cases is not None:
         nb.table(cases.head(15), "cases", caption=f"test hits in the top-{k} reached by an interest path")
-        if len(cases) > int(case):
-            f = cases.iloc[int(case)]
-            c = artefact_case(a, int(f["user"]), int(f["item"]), int(f["other_user"]))
-        else:
-            c = None
-            print(f"MISSING: Figure 4 is not drawn: no test hit in any top-{k} list of this run is reached "
-                  "through a shared interest")
     if get_spec(dataset).planted_truth and c is None:
         raise AssertionError("no case found on the synthetic data: the planted interests should give one")
 
+# %% [markdown]
+# ## Figure 4
+
 # %%
 if c is not None:
-    rep = artefact_user_report(a, c["user"], k=k)
-    where = (f"rank {c['rank']:,} of {a.n_items:,} items" + (f" (score {c['score']:.3g})" if c["score"] is not None
-                                                             else f" (beyond the stored top {a.meta['top_n']})")
-             if c["rank"] > 0 else "masked (also a training item)")
-    print(f"user {c['user']}: test item {c['item']} '{c['title']}' is a training item of user {c['other_user']}; "
-          f"they share interests {c['shared']}; our model puts it at {where}")
-    nb.table(pd.DataFrame([{"interest": j, "original id": a.interest_ids[j], "shared with other user": j in c["shared"],
-                            "holders": len(a.members(j)), "label": a.labels[j], "how labelled": a.label_methods[j]}
-                           for j in c["interests"]]), "case_interests", caption=f"interests of user {c['user']}")
-    c["labels"] = {j: a.short_label(j) for j in c["interests"]}
-    how = ("Interest labels: the released graph has no text; each interest is named afterwards by the phrases its "
-           "users over-use in the local LLM's answers (~), else by their most distinctive item titles (no gpt-3.5 "
-           "words). " if "phrases" in a.label_methods else
-           "Interest labels: the most distinctive item titles of each interest's users (the released graph has no "
-           "text; no LLM words). " if "titles" in a.label_methods else "Interest labels: the graph's text labels. ")
-    fig4 = plots.case_study_paths(
-        c, rep["topk"], dataset=dataset, protocol=a.meta["protocol"], seeds=[a.meta["seed"]], n_items=a.n_items,
-        note=how + f"Rank: the model's ranking of all items not in the user's train.txt (run {a.meta['run']}, "
-                   f"selected epoch {a.meta['selected_epoch']}).")
+    fig4, interests, line = figure4(a, c, dataset=dataset, k=k)
+    print(line)
+    nb.table(interests, "case_interests", caption=f"interests of user {c['user']}")
     nb.show(fig4, "figure4", width=1400, height=int(fig4.layout.height))

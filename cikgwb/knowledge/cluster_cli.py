@@ -87,11 +87,9 @@ def resolve_answers(answers: str, dataset: str) -> Path:
 
 
 def default_out_dir(dataset: str, answers: Path, encoder: str, clusterer: str, kappa: int | None, seed: int) -> Path:
-    tag = answers.parent.name if answers.name == "answers.jsonl" else answers.stem
-    enc = Path(encoder).name if encoder not in ("tfidf", "minilm") else encoder
-    from ..paths import reports_root
+    from ..paths import interest_graph_dir  # the one rule, notebook 03's too
 
-    return reports_root() / "interests" / dataset / "graphs" / f"{tag}-{enc}-{clusterer}-k{kappa or 'auto'}-s{seed}"
+    return interest_graph_dir(dataset, answers, encoder, clusterer, kappa, seed)
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
