@@ -157,15 +157,15 @@ def rank_biserial(d: np.ndarray) -> float:
 
 def holm(pvals: Sequence[float]) -> list[float]:
     """Holm's step-down adjustment of one family of p-values (Holm 1979: the i-th smallest of m is
-    multiplied by m - i + 1, then made non-decreasing, capped at 1). NaN entries (no test) are left
-    out of the family and stay NaN. Neither scipy (BH / BY only) nor the project's other
-    dependencies have it, so it is these few lines."""
+    multiplied by m - i + 1, then made non-decreasing, capped at 1): statsmodels'
+    ``multipletests(method="holm")``. NaN entries (no test) are left out of the family and stay NaN."""
+    from statsmodels.stats.multitest import multipletests
+
     p = np.asarray(pvals, dtype=np.float64)
     out = np.full(len(p), np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    order = ok[np.argsort(p[ok], kind="stable")]
-    m = len(order)
-    out[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    ok = ~np.isnan(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method="holm")[1]
     return out.tolist()
 
 

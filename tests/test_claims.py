@@ -64,6 +64,9 @@ def test_holm_matches_a_hand_computed_family():
     assert all(math.isclose(a, b) for a, b in zip(got[:4], [0.03, 0.06, 0.06, 0.02])) and math.isnan(got[4])
     assert holm([0.2, 0.5, 0.9]) == pytest.approx([0.6, 1.0, 1.0])  # 0.5 x 2 and 0.9 x 1: capped, then non-decreasing
     assert holm([]) == [] and holm([0.04]) == [0.04]
+    # ties keep their order and share the step-down value: 0.01 x 3 = 0.03, 0.01 x 2 -> running max 0.03
+    assert holm([0.01, 0.5, 0.01]) == pytest.approx([0.03, 0.5, 0.03])
+    assert all(math.isnan(v) for v in holm([math.nan, math.nan]))  # no test at all: nothing adjusted
 
 
 def test_a_single_seed_never_helps_nor_does_not_help(tmp_path):
