@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The prepared job for a lent GPU machine (`make gpu-campaign OUT=folder BUDGET_S=480`): ML-1M
-# (CIKGRec and LightGCN, valid protocol, seed 0) first, then as many runs of the paper's campaign
-# (Table 3, seeds) as the budget allows, SLOTS runs packed on the card at a time.
+# (CIKGRec and LightGCN, the leak-free `users` protocol, seed 0) first, then as many runs of Table 1's
+# users-protocol queue (seeds 0-4) as the budget allows, SLOTS runs packed on the card at a time.
 #
 #   scripts/gpu_campaign.sh OUT [BUDGET_S]
 #
@@ -11,7 +11,8 @@
 # Environment:
 #   CIKGWB_DATA_DIR  the datasets (default ./.gpu-data: copy ../shared/data/{ml1m,book-crossing,
 #                    dbbook2014} there and carry it; the device machine cannot see ../shared)
-#   QUEUES           queue files in order (default scripts/campaign/{ml1m,table3,seeds}.txt)
+#   QUEUES           queue files in order (default scripts/campaign/{ml1m,users}.txt: the users protocol;
+#                    table3.txt and seeds.txt are the valid protocol's)
 #   SLOTS            runs at a time (default 8); THREADS per run (default 2); DEVICE (default auto)
 #   RESUME           a folder holding runs/ of an earlier call (with checkpoints) to continue
 #   EXTRA            more scripts/campaign.py arguments (e.g. "--set max_epochs=2" for a smoke test)
@@ -24,7 +25,7 @@ START=$(date +%s)
 PY=${PY:-python3}
 export CIKGWB_DATA_DIR=${CIKGWB_DATA_DIR:-$PWD/.gpu-data}
 export CIKGWB_CHECKPOINT_DIR=${CIKGWB_CHECKPOINT_DIR:-/tmp/cikgwb-gpu-checkpoints}
-QUEUES=${QUEUES:-"scripts/campaign/ml1m.txt scripts/campaign/table3.txt scripts/campaign/seeds.txt"}
+QUEUES=${QUEUES:-"scripts/campaign/ml1m.txt scripts/campaign/users.txt"}
 mkdir -p "$OUT/runs"
 [ -d "$CIKGWB_DATA_DIR" ] || { echo "gpu_campaign: CIKGWB_DATA_DIR=$CIKGWB_DATA_DIR: no such folder (copy the datasets there)"; exit 2; }
 if [ -n "${RESUME:-}" ]; then

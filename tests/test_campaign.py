@@ -129,7 +129,7 @@ def test_campaign_queues_of_the_paper_parse():
     finally:
         sys.path.pop(0)
     runs = {f"{n}-s{s}": a for f in sorted((ROOT / "scripts" / "campaign").glob("*.txt")) for n, s, a in read_queue(f)}
-    assert "book-crossing-cikgrec-wo-uir-valid-s0" in runs and "ml1m-cikgrec-valid-s0" in runs
+    assert "book-crossing-cikgrec-wo-uir-valid-s0" in runs and "ml1m-cikgrec-users-s0" in runs
     assert sum(1 for r in runs if r.startswith("book-crossing-cikgrec-valid-s")) == 4  # seeds 1-4
     # w/o UIK is truthful about its interest source: no interest graph is loaded at all
     assert "--interests" in runs["dbbook2014-cikgrec-wo-uik-valid-s0"]
