@@ -29,10 +29,8 @@ its ``-s<seed>`` folders).
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -603,96 +601,3 @@ def _json_safe(x: Any) -> Any:
     if isinstance(x, list):
         return [_json_safe(v) for v in x]
     return x
-
-
-# ----------------------------------------------------------------------------- CLI
-def _cli(args: argparse.Namespace) -> int:
-    if args.a or args.b:
-        if not (args.a and args.b) or args.runs:
-            raise ValueError("give either RUN_A RUN_B ... or both --a RUNS... and --b RUNS...")
-        a = [p for s in args.a for p in resolve_runs(s, args.runs_root)]
-        b = [p for s in args.b for p in resolve_runs(s, args.runs_root)]
-    else:
-        if len(args.runs) < 2 or len(args.runs) % 2:
-            raise ValueError(f"expected RUN_A RUN_B [RUN_A2 RUN_B2 ...] (pairs), got {len(args.runs)} name(s)")
-        a = [p for s in args.runs[0::2] for p in resolve_runs(s, args.runs_root)]
-        b = [p for s in args.runs[1::2] for p in resolve_runs(s, args.runs_root)]
-    res = compare_runs(a, b, metrics=args.metric or DEFAULT_METRICS, compute_missing=not args.no_compute)
-    if args.json:
-        print(json.dumps(_json_safe(res), indent=1))
-    else:
-        print(format_report(res), end="")
-    return 0
-
-
-def _per_user_cli(args: argparse.Namespace) -> int:
-    from .train import RerunMismatch, per_user_from_rerun, write_per_user
-
-    if args.from_rerun:
-        runs = [r for spec in args.runs for r in resolve_runs(spec)]
-        if len(runs) != 1:
-            raise SystemExit(f"--from-rerun: give one run, got {len(runs)} ({', '.join(map(str, runs))})")
-        try:
-            out = per_user_from_rerun(runs[0], args.from_rerun, ndcg_tol=args.ndcg_tol)
-        except (RerunMismatch, FileNotFoundError) as e:
-            raise SystemExit(f"cikgwb per-user: {e}") from None
-        print(f"{out['path']}: from {args.from_rerun}; {len(out['differences'])} test value(s) differ (NDCG only)")
-        return 0
-    for spec in args.runs:
-        for run in resolve_runs(spec):
-            out = write_per_user(run, device=args.device)
-            print(f"{out['path']}: epoch {out['epoch']}, means within {out['max_abs_diff']:.1e} of metrics.json")
-    return 0
-
-
-def add_parser(subparsers: Any) -> None:
-    """Register ``cikgwb compare`` and ``cikgwb per-user``."""
-    p = subparsers.add_parser(
-        "compare",
-        help="paired significance tests of two models' runs (seeds, users)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument(
-        "runs",
-        nargs="*",
-        metavar="RUN",
-        help="RUN_A RUN_B [RUN_A2 RUN_B2 ...]: folders, run names or <stem> of <stem>-s<seed>",
-    )
-    p.add_argument("--a", nargs="+", metavar="RUN", help="model A's runs (one per seed)")
-    p.add_argument("--b", nargs="+", metavar="RUN", help="model B's runs (one per seed)")
-    p.add_argument(
-        "--metric", action="append", help=f"a test metric (repeatable; default {', '.join(DEFAULT_METRICS)})"
-    )
-    p.add_argument("--runs-root", default=None, help="where run names are looked up (default reports/runs)")
-    p.add_argument(
-        "--no-compute", action="store_true", help="do not write a missing test_per_user.npz from the run's best.pt"
-    )
-    p.add_argument("--json", action="store_true", help="the full result as JSON")
-    p.set_defaults(func=_cli)
-    q = subparsers.add_parser(
-        "per-user",
-        help="write test_per_user.npz of existing runs from their best.pt, or take a rerun's (--from-rerun)",
-    )
-    q.add_argument("runs", nargs="+", metavar="RUN")
-    q.add_argument("--device", default="cpu")
-    q.add_argument(
-        "--from-rerun",
-        metavar="RERUN",
-        default=None,
-        help="a finished rerun of RUN (same config and seed) whose test_per_user.npz RUN takes, when RUN's "
-        "checkpoint is gone; refused unless the selected epoch and test recall/precision/hit match exactly",
-    )
-    q.add_argument("--ndcg-tol", type=float, default=1e-6, help="with --from-rerun: NDCG may differ by this much")
-    q.set_defaults(func=_per_user_cli)
-
-
-def main(argv: list[str] | None = None) -> int:  # pragma: no cover - python -m cikgwb.compare
-    p = argparse.ArgumentParser(prog="cikgwb")
-    add_parser(p.add_subparsers(dest="cmd", required=True))
-    args = p.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -158,7 +158,7 @@ class TrainConfig:
     # the run has not left its initial plateau (0: off; runs that leave it early are unaffected)
     plateau_epochs: int = 0
     eval_every: int = 1
-    checkpoint_every: int = 1
+    checkpoint_every: int = 1  # last.pt every this many epochs, and at the last epoch of a call (resume starts there)
 
     def floor_epochs(self, best_epoch: int) -> int:
         """The epochs a run must have trained before early stopping may end it: ``min_epochs``, or
@@ -254,19 +254,6 @@ def read_yaml(path: str | Path) -> Any:
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{where}: not valid YAML ({what})") from None
-
-
-def seed_list(text: str) -> list[int]:
-    """``--seeds 0,1,2`` as ``[0, 1, 2]`` (an ``argparse`` type: a bad list names the option)."""
-    import argparse
-
-    try:
-        seeds = [int(s) for s in str(text).split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 0,1,2, got {text!r}") from None
-    if len(set(seeds)) != len(seeds):
-        raise argparse.ArgumentTypeError(f"a seed is given twice in {text!r}")
-    return seeds
 
 
 class ConfigError(ValueError):

@@ -34,8 +34,6 @@ reordered by the same key so that ties inside the list follow it too.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -56,7 +54,6 @@ __all__ = [
     "random_scores",
     "sparsity_groups",
     "group_metrics",
-    "add_parser",
 ]
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
@@ -460,38 +457,3 @@ def group_metrics(
             row[m] = float(v.mean()) if len(v) else math.nan
         rows.append(row)
     return pd.DataFrame(rows).set_index("group")
-
-
-# ----------------------------------------------------------------------------- CLI
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``cikgwb baseline``: most-popular / random baselines on a dataset split."""
-    p = subparsers.add_parser(
-        "baseline",
-        help="evaluate the most-popular or random baseline",
-        description="Full-ranking metrics of a non-learned baseline.",
-    )
-    p.add_argument("--dataset", default="synthetic")
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--split", choices=["valid", "test"], default="test")
-    p.add_argument("--method", choices=["most-popular", "random"], default="most-popular")
-    p.add_argument("--ks", type=int, nargs="+", default=[20, 50, 100])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--groups", type=int, default=0, help="also print NDCG@50 per sparsity group")
-    p.set_defaults(func=_cli_baseline)
-    return p
-
-
-def _cli_baseline(args: argparse.Namespace) -> int:
-    from cikgwb.data import load_dataset
-
-    ds = load_dataset(args.dataset, data_dir=args.data_dir)
-    heldout, exclude = split_masks(ds, args.split)
-    train = ds.matrix("train" if args.split == "valid" else "train_full")
-    fn = most_popular_scores(train) if args.method == "most-popular" else random_scores(ds.n_items, args.seed)
-    res = evaluate(fn, heldout, exclude, ks=args.ks)
-    print(json.dumps(res.to_dict(), indent=2))
-    if args.groups:
-        counts = np.diff(train.indptr)
-        metric = f"ndcg@{50 if 50 in res.ks else max(res.ks)}"
-        print(group_metrics(res, sparsity_groups(counts, args.groups), metric, counts).to_string())
-    return 0

@@ -1,5 +1,5 @@
 """The ordered notebooks: what each one starts with (:func:`start`) and the headless runner
-(:func:`run_all`, ``cikgwb notebooks``, ``python -m cikgwb.notebooks``).
+(:func:`run_all`; ``cikgwb notebooks`` and ``python -m cikgwb.notebooks``: :mod:`cikgwb.cli.notebooks`).
 
 Notebooks live in ``notebooks/`` as jupytext pairs (``NN_name.py`` in the percent format, the
 diff-friendly source, and ``NN_name.ipynb`` without outputs, which papermill, nbval and Voila
@@ -18,7 +18,6 @@ Where things go (``R`` = ``$CIKGWB_REPORTS_DIR`` or ``<project>/reports``)::
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import logging
@@ -689,76 +688,7 @@ def run_all(
     return results
 
 
-# ----------------------------------------------------------------------------- CLI
-def _parse_value(text: str) -> Any:
-    import yaml
+if __name__ == "__main__":  # python -m cikgwb.notebooks ARGS: cikgwb notebooks ARGS
+    from .cli import main
 
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
-def _cli(args: argparse.Namespace) -> int:
-    params = {}
-    try:
-        for item in args.param or []:
-            if "=" not in item or not item.split("=", 1)[0].strip():
-                raise ParameterError(f"-p {item!r}: expected name=value")
-            k, v = item.split("=", 1)
-            if k.strip() in params:
-                raise ParameterError(f"-p {k.strip()!r} given twice")
-            params[k.strip()] = _parse_value(v)
-        run_all(
-            quick=not args.full,
-            dataset=args.dataset,
-            out_dir=args.out,
-            only=args.only,
-            parameters=params,
-            html=not args.no_html,
-            stop_on_error=args.stop_on_error,
-            check=True,
-        )
-    except ParameterError as e:
-        print(f"cikgwb notebooks: error: {e}", file=sys.stderr)
-        return 2
-    except RuntimeError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``cikgwb notebooks``: execute the numbered notebooks with papermill."""
-    p = subparsers.add_parser(
-        "notebooks", help="execute the notebooks 01..09 headlessly (papermill)", description=run_all.__doc__
-    )
-    _add_args(p)
-    p.set_defaults(func=_cli)
-    return p
-
-
-def _add_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="synthetic")
-    p.add_argument("--full", action="store_true", help="full mode (train to early stop, all encoders, ...)")
-    p.add_argument("--only", default=None, help="comma-separated numbers or names, e.g. 01,05")
-    p.add_argument(
-        "-p",
-        "--param",
-        action="append",
-        metavar="NAME=VALUE",
-        help="a notebook parameter (YAML value), passed where the notebook declares it",
-    )
-    p.add_argument("--out", default=None, help="folder for executed notebooks (default reports/notebooks)")
-    p.add_argument("--no-html", action="store_true")
-    p.add_argument("--stop-on-error", action="store_true")
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m cikgwb.notebooks", description=run_all.__doc__)
-    _add_args(p)
-    return _cli(p.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["notebooks", *sys.argv[1:]]))

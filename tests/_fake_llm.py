@@ -49,5 +49,5 @@ def infer_args(url: str, data_dir: Path, run_dir: Path, *extra: str) -> list[str
 
 
 def infer_cmd(url: str, data_dir: Path, run_dir: Path, *extra: str) -> list[str]:
-    """:func:`infer_args` as a command line: ``python -m cikgwb.knowledge.cli ...``."""
-    return [sys.executable, "-m", "cikgwb.knowledge.cli", *infer_args(url, data_dir, run_dir, *extra)]
+    """:func:`infer_args` as a command line: ``python -m cikgwb interests infer ...``."""
+    return [sys.executable, "-m", "cikgwb", *infer_args(url, data_dir, run_dir, *extra)]

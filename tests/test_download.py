@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import os
@@ -295,12 +294,10 @@ def test_synthetic_has_nothing_to_fetch(tmp_path):
 # ------------------------------------------------------------------------------------ CLI
 
 
-def _cli() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cikgwb")
-    sub = parser.add_subparsers(dest="command", required=True)
-    data = sub.add_parser("data")
-    download.add_fetch_parsers(data.add_subparsers(dest="data_command", required=True))
-    return parser
+def _cli():
+    from cikgwb.cli import build_parser
+
+    return build_parser()
 
 
 def test_cli_fetch_and_verify(tiny, capsys):

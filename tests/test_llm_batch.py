@@ -185,9 +185,10 @@ def test_vllm_run_batch_export_and_import(tmp_path):
 
 
 def test_export_batch_cli_writes_requests(tmp_path, monkeypatch, capsys):
-    from cikgwb.knowledge import cli
+    from cikgwb import cli
+    from cikgwb.knowledge import cli as knowledge_cli
 
-    monkeypatch.setattr(cli, "_load", lambda args: tiny_dataset())
+    monkeypatch.setattr(knowledge_cli, "_load", lambda args: tiny_dataset())
     path = tmp_path / "req.jsonl"
     assert (
         cli.main(

@@ -16,7 +16,7 @@ from llm_data import tiny_dataset
 
 from cikgwb.knowledge.backends.base import BackendError
 from cikgwb.knowledge.backends.chat import ChatBackend
-from cikgwb.knowledge.cli import main as knowledge_main
+from cikgwb.cli import main as knowledge_main
 from cikgwb.knowledge.infer import infer_interests
 from cikgwb.knowledge.settings import resolve_settings, split_credentials
 from cikgwb.knowledge.store import AnswerStore, StoreBusy

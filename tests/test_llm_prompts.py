@@ -119,15 +119,11 @@ def test_cost_estimate_is_labelled_and_scales():
 
 
 def test_prompts_command_prints_messages_and_estimate(capsys, monkeypatch):
-    import argparse
-
+    from cikgwb.cli import build_parser
     from cikgwb.knowledge import cli
 
     monkeypatch.setattr(cli, "_load", lambda args: tiny_dataset())
-    parser = argparse.ArgumentParser(prog="cikgwb")
-    sub = parser.add_subparsers(dest="command")
-    interests_sub = cli.add_parser(sub)
-    assert "infer" in interests_sub.choices and "prompts" in interests_sub.choices
+    parser = build_parser()
     args = parser.parse_args(["interests", "prompts", "--dataset", "synthetic", "--show", "1"])
     assert args.func(args) == 0
     out = capsys.readouterr().out

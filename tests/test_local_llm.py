@@ -202,7 +202,7 @@ def test_cli_llm_serve_prints_the_url_answers_and_stops_on_ctrl_c(tmp_path):
 
 @pytest.mark.timeout(180)
 def test_cli_infer_backend_local(tmp_path, synthetic_ds, synthetic_dir, capsys):
-    from cikgwb.knowledge.cli import main
+    from cikgwb.cli import main
 
     args = [
         "interests",

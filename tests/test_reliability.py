@@ -106,7 +106,7 @@ def disk_fills(monkeypatch, name: str, after_writes: int = 0, room: int = 100):
     "url", ["127.0.0.1:8000/v1", "not-a-url", "htp://", "http://127.0.0.1:99999/v1", "http://bob:pw-X9@h:99999/v1"]
 )
 def test_malformed_base_url_is_one_line_before_any_request_or_store(url, tmp_path, synthetic_dir, capsys):
-    from cikgwb.knowledge.cli import main
+    from cikgwb.cli import main
 
     run_dir = tmp_path / "run"
     t0 = time.monotonic()

@@ -20,7 +20,6 @@ Sources: the upstream raw addresses (default), an http(s) mirror laid out as
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import http.client
 import logging
@@ -40,7 +39,7 @@ from tqdm.auto import tqdm
 
 import cikgwb.data.registry as registry  # the module, not the package (whose loader imports this one)
 from cikgwb import __version__
-from cikgwb.data.registry import DatasetSpec, FileSpec, UnknownDatasetError
+from cikgwb.data.registry import DatasetSpec, FileSpec
 
 log = logging.getLogger(__name__)
 
@@ -364,94 +363,13 @@ def _copy_file(src: Path, fh: BinaryIO, desc: str, progress: bool) -> tuple[str,
     return digest.hexdigest(), nbytes
 
 
-# ---------------------------------------------------------------------------------------------
-# CLI: `cikgwb data fetch NAME` and `cikgwb data verify NAME`
-
-
-def add_fetch_parsers(data_subparsers: argparse._SubParsersAction) -> None:
-    """Register ``fetch`` and ``verify`` on the ``data`` command's subparsers.
-
-    Each sets ``func``: a callable taking the parsed namespace and returning an exit code
-    (0 ok, 1 failure).
-    """
-    known = ", ".join(registry.names())
-    p = data_subparsers.add_parser(
-        "fetch",
-        help="download a dataset's files and check their SHA-256",
-        description="Download every file of a dataset from its pinned upstream commit (or a "
-        "mirror) and check its SHA-256; files already verified are skipped.",
-    )
-    p.add_argument("name", metavar="NAME", help=f"dataset: {known}")
-    p.add_argument(
-        "--source",
-        metavar="URL_OR_DIR",
-        default=None,
-        help="mirror: http(s) base URL or local folder laid out as "
-        "<source>/<dataset>/<file> (default: upstream raw GitHub addresses)",
-    )
-    p.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        default=None,
-        help=f"data folder (default: ${registry.DATA_DIR_ENV} or <project>/data)",
-    )
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
-    p.add_argument("--retries", type=int, default=2, help="retries on connection errors")
-    p.set_defaults(func=run_fetch)
-
-    v = data_subparsers.add_parser(
-        "verify",
-        help="check a dataset's files against their SHA-256",
-        description="Report missing files and files whose SHA-256 differs from the pinned one.",
-    )
-    v.add_argument("name", metavar="NAME", help=f"dataset: {known}")
-    v.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        default=None,
-        help=f"data folder (default: ${registry.DATA_DIR_ENV} or <project>/data)",
-    )
-    v.set_defaults(func=run_verify)
-
-
-def run_fetch(args: argparse.Namespace) -> int:
-    """``cikgwb data fetch``: print the report; errors go to stderr with exit code 1."""
-    try:
-        report = fetch(
-            args.name,
-            data_dir=args.data_dir,
-            source=args.source,
-            progress=getattr(args, "progress", True),
-            retries=getattr(args, "retries", 2),
-        )
-    except (DownloadError, UnknownDatasetError, FileNotFoundError, ValueError) as exc:
-        print(f"cikgwb data fetch: error: {exc}", file=sys.stderr)
-        return 1
-    print(report.summary())
-    return 0
-
-
-def run_verify(args: argparse.Namespace) -> int:
-    """``cikgwb data verify``: print the report; exit code 1 if anything is missing or bad."""
-    try:
-        report = verify(args.name, data_dir=args.data_dir)
-    except UnknownDatasetError as exc:
-        print(f"cikgwb data verify: error: {exc}", file=sys.stderr)
-        return 1
-    print(report.summary())
-    return 0 if report.ok else 1
-
-
 __all__ = [
     "ChecksumError",
     "DownloadError",
     "FetchReport",
     "FileResult",
     "VerifyReport",
-    "add_fetch_parsers",
     "fetch",
-    "run_fetch",
-    "run_verify",
     "sha256_file",
     "verify",
 ]

@@ -1,172 +1,19 @@
 """``cikgwb interests ...``: prompts (what would be sent, with a cost estimate) and infer.
 
-:func:`add_parser` registers the ``interests`` command on the top-level subparsers and returns
-its own subparsers object, so that other modules can add subcommands to it (e.g.
-``interests cluster``). Each subcommand sets ``func`` (called with the parsed args, returns
-an exit code). ``python -m cikgwb.knowledge.cli interests ...`` runs it standalone.
+Each ``cmd_*`` function is called with the parsed options and returns an exit code; the options
+themselves are defined in :mod:`cikgwb.cli.interests`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
 from typing import Any
 
-DATASETS = ("book-crossing", "dbbook2014", "ml1m", "synthetic")
 
-
-def _add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, help=f"dataset name ({', '.join(DATASETS)})")
-    p.add_argument("--data-dir", default=None, help="data folder (default: $CIKGWB_DATA_DIR or <project>/data)")
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the validation carve-out")
-    p.add_argument(
-        "--template",
-        default=None,
-        help="prompt template: built-in name, name@vN, or a YAML file (default: the authors')",
-    )
-    p.add_argument("--limit", type=int, default=None, help="only the first N users (id order)")
-    p.add_argument("--history", type=int, default=30, help="last N titled training items (default 30)")
-    p.add_argument(
-        "--split",
-        choices=("train", "train_full"),
-        default="train",
-        help="history from train (after the valid carve-out, default) or all of train.txt (the authors' protocol)",
-    )
-    p.add_argument(
-        "--model",
-        default=None,
-        help="model name (default: $CIKGWB_LLM_MODEL / $OPENAI_MODEL / settings file / gpt-3.5-turbo-0125)",
-    )
-    p.add_argument("--max-tokens", type=int, default=1000, help="max_tokens per answer (the authors': 1000)")
-    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: not sent)")
-
-
-def add_parser(subparsers: Any) -> Any:
-    """Register ``interests`` (with ``prompts`` and ``infer``) and ``llm`` (``serve``, see
-    :mod:`cikgwb.knowledge.llm_server`); return the ``interests`` subparsers object."""
-    from .backends import backend_names
-    from .llm_server import add_parser as add_llm
-
-    add_llm(subparsers)
-    p = subparsers.add_parser(
-        "interests",
-        help="LLM-inferred user interests (prompts, infer)",
-        description="User-side knowledge: prompts, LLM answers, interest phrases.",
-    )
-    sub = p.add_subparsers(dest="interests_command", metavar="{prompts,infer,report,...}")
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
-
-    pr = sub.add_parser("prompts", help="show what would be sent, with a token and cost estimate")
-    _add_data_args(pr)
-    pr.add_argument("--show", type=int, default=3, help="print the messages of this many users (default 3)")
-    pr.add_argument("--json", action="store_true", help="print the requests as JSON lines instead")
-    pr.set_defaults(func=cmd_prompts)
-
-    inf = sub.add_parser(
-        "infer",
-        help="ask a backend for every user's interests",
-        description="Infer interest phrases per user. Answers are cached in an "
-        "answer store; a rerun asks only for what is missing.",
-    )
-    _add_data_args(inf)
-    inf.add_argument(
-        "--backend",
-        choices=backend_names(),
-        default="chat",
-        help="chat: concurrent chat completions; batch: the OpenAI Batch API; vllm-batch: store "
-        "the answers of a `vllm run-batch` output file (--import-batch); local: a "
-        "llama.cpp server on 127.0.0.1 started and stopped by this run (--model is "
-        "then smollm2-135m or a .gguf path); kg-summary: no LLM (KG attributes and "
-        "title words). The names come from cikgwb.knowledge.backends.REGISTRY",
-    )
-    inf.add_argument(
-        "--base-url",
-        default=None,
-        help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 "
-        "(default: $OPENAI_BASE_URL / settings file / OpenAI)",
-    )
-    inf.add_argument("--concurrency", type=int, default=8, help="chat: parallel requests (default 8)")
-    inf.add_argument(
-        "--timeout",
-        type=float,
-        default=None,
-        help="per-request timeout in s (default: the backend's: chat and local 60, batch 120)",
-    )
-    inf.add_argument(
-        "--retries",
-        type=_non_negative_int,
-        default=5,
-        help="retries per request after the first try (default 5, i.e. 6 attempts; 0 = one attempt, no retry)",
-    )
-    inf.add_argument(
-        "--reask",
-        type=_reask_list,
-        default=(),
-        metavar="empty,refusal",
-        help="ask again the users whose stored answer is empty and/or a refusal (by "
-        "default a stored answer is never asked again; the old one is kept aside)",
-    )
-    inf.add_argument("--threads", type=_positive_int, default=1, help="local: CPU threads per server (default 1)")
-    inf.add_argument("--parallel", type=_positive_int, default=1, help="local: server processes (default 1)")
-    inf.add_argument("--port", type=int, default=0, help="local: first port on 127.0.0.1 (default any free)")
-    inf.add_argument("--n-ctx", type=_positive_int, default=2048, help="local: context length (default 2048)")
-    inf.add_argument("--poll-interval", type=float, default=30.0, help="batch: seconds between polls")
-    inf.add_argument("--max-rounds", type=int, default=3, help="batch: submissions per request at most")
-    inf.add_argument("--run-dir", default=None, help="output folder (default reports/interests/<dataset>/<backend>)")
-    inf.add_argument("--store", default=None, help="answer store path (default <run dir>/answers.sqlite)")
-    inf.add_argument(
-        "--export-batch",
-        metavar="PATH",
-        default=None,
-        help="write the batch input JSONL (for `vllm run-batch -i`) and exit; sends nothing",
-    )
-    inf.add_argument(
-        "--import-batch",
-        metavar="PATH",
-        default=None,
-        help="store the answers of a batch output JSONL (`vllm run-batch -o`, or OpenAI's "
-        "output file) instead of sending requests",
-    )
-    inf.add_argument("--no-progress", action="store_true", help="no progress bar")
-    inf.set_defaults(func=cmd_infer)
-
-    rp = sub.add_parser(
-        "report",
-        help="what an answer store holds so far: speed, tokens, usable and "
-        "echo rates per template, random users' answers beside their titles",
-        description="Reads the store read-only (safe while a run writes it).",
-    )
-    rp.add_argument("--dataset", required=True, help=f"dataset name ({', '.join(DATASETS)})")
-    rp.add_argument("--data-dir", default=None, help="data folder (default: $CIKGWB_DATA_DIR or <project>/data)")
-    rp.add_argument("--split-seed", type=int, default=0, help="seed of the validation carve-out")
-    rp.add_argument("--store", required=True, help="the answer store (answers.sqlite)")
-    rp.add_argument("--history", type=int, default=30, help="last N titled training items (default 30)")
-    rp.add_argument("--split", choices=("train", "train_full"), default="train")
-    rp.add_argument("--sample", type=int, default=20, help="random users shown (default 20)")
-    rp.add_argument("--seed", type=int, default=0, help="seed of the random sample")
-    rp.add_argument("--out", default=None, help="write Markdown here (default: print it)")
-    rp.add_argument("--json", default=None, help="also write the summary as JSON here")
-    rp.add_argument(
-        "--local-model",
-        default=None,
-        help="add provenance of this local model (smollm2-135m or a .gguf): file, sha256, "
-        "llama-cpp-python version, machine",
-    )
-    rp.add_argument(
-        "--answers-out",
-        default=None,
-        help="also write the answers table (answers.jsonl format) of the users answered so far",
-    )
-    rp.add_argument("--title", default=None, help="report title")
-    rp.add_argument("--note", action="append", default=[], help="a note line (repeatable)")
-    rp.set_defaults(func=cmd_report)
-    return sub
-
-
-def cmd_report(args: argparse.Namespace) -> int:
+def cmd_report(args: Any) -> int:
     from pathlib import Path
 
     from .answers_report import markdown_report, store_summary
@@ -225,40 +72,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
-    return v
-
-
-def _positive_int(text: str) -> int:
-    v = _non_negative_int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {v}")
-    return v
-
-
-def _reask_list(text: str) -> tuple[str, ...]:
-    from .infer import REASKABLE
-
-    got = tuple(x.strip() for x in text.split(",") if x.strip())
-    bad = [x for x in got if x not in REASKABLE]
-    if bad or not got:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated subset of {','.join(REASKABLE)}, got {text!r}")
-    return got
-
-
-def _load(args: argparse.Namespace) -> Any:
+def _load(args: Any) -> Any:
     from cikgwb.data import load_dataset
 
     return load_dataset(args.dataset, data_dir=args.data_dir, split_seed=args.split_seed)
 
 
-def cmd_prompts(args: argparse.Namespace) -> int:
+def cmd_prompts(args: Any) -> int:
     from tabulate import tabulate
 
     from .cost import METHOD, estimate_cost, load_prices
@@ -324,7 +144,7 @@ def cmd_prompts(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_infer(args: argparse.Namespace) -> int:
+def cmd_infer(args: Any) -> int:
     from .infer import export_batch, infer_interests
     from .settings import check_base_url
 
@@ -412,7 +232,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
     return 0 if run["failed"] == 0 else 1
 
 
-def _backend_options(name: str, args: argparse.Namespace) -> dict[str, Any]:
+def _backend_options(name: str, args: Any) -> dict[str, Any]:
     """The command line's backend flags that backend ``name`` takes (its constructor's
     keywords); the others (e.g. --concurrency for kg-summary) do not apply to it and are left out."""
     from .backends import backend_options
@@ -433,31 +253,3 @@ def _backend_options(name: str, args: argparse.Namespace) -> dict[str, Any]:
     }
     known = backend_options(name)
     return {k: v for k, v in flags.items() if k in known}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Standalone entry point: ``python -m cikgwb.knowledge.cli interests ...``."""
-    parser = argparse.ArgumentParser(prog="cikgwb")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parser(sub)
-    args = parser.parse_args(argv)
-    import logging
-
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
-    try:
-        return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        if args.verbose:
-            raise
-        print(f"cikgwb {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; every answer received is stored (rerun to resume)", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,17 +1,16 @@
 """CLI: ``cikgwb interests cluster`` and ``cikgwb graph stats|user|interest``.
 
-``add_cluster_parser(interests_subparsers)`` registers
+The handlers (``cmd_*``, their options in :mod:`cikgwb.cli.interests`) of
 
     cikgwb interests cluster --dataset X --answers PATH|kg-summary|chat|batch
         --encoder tfidf|minilm|NAME --clusterer kmeans|bertopic --kappa K|none [--seed S] [--out DIR]
 
 (``--answers kg-summary`` means ``reports/interests/X/kg-summary/answers.jsonl``, the file
-``cikgwb interests infer --backend kg-summary`` writes). ``add_control_parser(interests_subparsers)``
-registers
+``cikgwb interests infer --backend kg-summary`` writes),
 
     cikgwb interests control --dataset X --kind rewire|cooc [--seed S] [--out DIR]
 
-(the control graphs of :mod:`.controls`). ``add_graph_parser(subparsers)`` registers
+(the control graphs of :mod:`.controls`) and
 
     cikgwb graph stats|user U|interest J --dataset X --interests paper|none|PATH
     cikgwb graph leak|screen [GRAPH ...] --dataset X [--protocol valid|users]   (knowledge/leak_cli.py)
@@ -21,7 +20,6 @@ Heavy libraries are imported only when a command runs.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -35,26 +33,6 @@ def answer_backends() -> tuple[str, ...]:
     from .backends import backend_names
 
     return backend_names()
-
-
-def _kappa(text: str) -> int | None:
-    if text.lower() in ("none", "auto"):
-        return None
-    try:
-        k = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"kappa {text!r}: expected a positive integer or 'none'") from None
-    if k < 1:
-        raise argparse.ArgumentTypeError(f"kappa {k}: expected a positive integer or 'none'")
-    return k
-
-
-def _dataset_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="synthetic", help="dataset name (default: synthetic)")
-    p.add_argument(
-        "--data-dir", default=None, help="folder holding the datasets (default: $CIKGWB_DATA_DIR, else <project>/data)"
-    )
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the valid carve-out (default 0)")
 
 
 def _table(df: Any, max_rows: int = 20) -> str:
@@ -92,7 +70,7 @@ def default_out_dir(dataset: str, answers: Path, encoder: str, clusterer: str, k
     return interest_graph_dir(dataset, answers, encoder, clusterer, kappa, seed)
 
 
-def cmd_cluster(args: argparse.Namespace) -> int:
+def cmd_cluster(args: Any) -> int:
     from ..data import load_dataset
     from .interest_graph import build_interest_graph, read_answers
 
@@ -167,78 +145,8 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_cluster_parser(interests_subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``interests cluster`` on the ``interests`` sub-command's subparsers."""
-    p = interests_subparsers.add_parser(
-        "cluster",
-        help="cluster answers' phrases into labelled interest nodes (user-interest graph)",
-        description="Clean the answers' phrases, encode them, cluster them into kappa interest nodes "
-        "with readable labels, filter too generic / single-user interests, and write the "
-        "user-interest graph (paper's file format), labels and provenance.",
-    )
-    _dataset_args(p)
-    p.add_argument(
-        "--answers",
-        required=True,
-        help="answers.jsonl, or a backend name (kg-summary, chat, local, ...) for "
-        "reports/interests/DATASET/BACKEND/answers.jsonl",
-    )
-    p.add_argument(
-        "--encoder",
-        default="tfidf",
-        help="tfidf | minilm (packaged all-MiniLM-L6-v2, offline) | a sentence-transformers name or path",
-    )
-    p.add_argument("--clusterer", choices=("kmeans", "bertopic"), default="kmeans")
-    p.add_argument(
-        "--kappa",
-        type=_kappa,
-        default=350,
-        help="number of interest nodes (authors: 350 for book-crossing); 'none' = HDBSCAN (bertopic)",
-    )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--representation",
-        choices=("ctfidf", "keybert", "phrases"),
-        default="ctfidf",
-        help="label keywords: c-TF-IDF (default), BERTopic's KeyBERTInspired, or 'phrases': the "
-        "cluster's most frequent member phrases (reads better for a small LLM's few distinct phrases)",
-    )
-    p.add_argument("--max-share", type=float, default=0.2, help="drop interests held by >= this share of users (0.2)")
-    p.add_argument("--min-users", type=int, default=2, help="drop interests held by fewer users (2)")
-    p.add_argument(
-        "--n-init", default="auto", type=lambda s: s if s == "auto" else int(s), help="KMeans restarts (default auto)"
-    )
-    p.add_argument("--min-cluster-size", type=int, default=10, help="HDBSCAN min_cluster_size (kappa none; 10)")
-    p.add_argument(
-        "--min-samples",
-        type=int,
-        default=None,
-        help="HDBSCAN min_samples (kappa none; default = min_cluster_size; lower gives more clusters)",
-    )
-    p.add_argument(
-        "--hdbscan-selection",
-        choices=("eom", "leaf"),
-        default="eom",
-        help="HDBSCAN cluster_selection_method (kappa none; default eom)",
-    )
-    p.add_argument(
-        "--drop-unknown-users",
-        action="store_true",
-        help="skip answers of users absent from the dataset (default: error)",
-    )
-    p.add_argument(
-        "--offset-ids", action="store_true", help="number interests after the entity ids, as the paper's file does"
-    )
-    p.add_argument("--device", default="cpu", help="device for sentence embeddings (cpu, cuda)")
-    p.add_argument("--out", default=None, help="output folder (default reports/interests/DATASET/graphs/...)")
-    p.add_argument("--show", type=int, default=15, help="print this many interests (default 15)")
-    p.add_argument("--json", action="store_true", help="print a JSON summary instead")
-    p.set_defaults(func=cmd_cluster)
-    return p
-
-
 # --------------------------------------------------------------------------------- name
-def cmd_name(args: argparse.Namespace) -> int:
+def cmd_name(args: Any) -> int:
     import numpy as np
 
     from ..data import load_dataset
@@ -325,32 +233,8 @@ def cmd_name(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_name_parser(interests_subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``interests name`` on the ``interests`` sub-command's subparsers."""
-    p = interests_subparsers.add_parser(
-        "name",
-        help="give the released (unlabelled) interest graph readable names from answers' phrases or titles",
-        description="Name each node of a dataset's released interest graph (cluster ids only) by the most "
-        "distinctive phrases its member users give in an answers file (e.g. the local LLM's), else by its "
-        "members' most distinctive item titles; the graph views, the explorer and Figure 4 show the names "
-        "with a note saying how they were made.",
-    )
-    _dataset_args(p)
-    p.add_argument(
-        "--answers",
-        default=None,
-        help="answers.jsonl (or a backend name) whose phrases name the nodes; without it, titles only",
-    )
-    p.add_argument("--terms", type=int, default=3, help="phrases / titles per name (default 3)")
-    p.add_argument("--min-members", type=int, default=2, help="a term must be held by this many members (2)")
-    p.add_argument("--out", default=None, help="output folder (default reports/interests/DATASET/released-names)")
-    p.add_argument("--show", type=int, default=15, help="print this many names (default 15)")
-    p.set_defaults(func=cmd_name)
-    return p
-
-
 # --------------------------------------------------------------------------------- control
-def cmd_control(args: argparse.Namespace) -> int:
+def cmd_control(args: Any) -> int:
     import numpy as np
 
     from ..data import load_dataset
@@ -403,36 +287,8 @@ def cmd_control(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_control_parser(interests_subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``interests control`` on the ``interests`` sub-command's subparsers."""
-    p = interests_subparsers.add_parser(
-        "control",
-        help="control interest graphs: the released graph rewired, or co-occurrence clusters of items",
-        description="Write a control interest graph (cikgwb.knowledge.controls): --kind rewire keeps the released "
-        "graph's degrees on both sides and swaps its edges at random (structure without knowledge); --kind cooc "
-        "clusters items by co-occurrence in the training matrix and links each user to the clusters holding most "
-        "of its items, with the released graph's number of interests and edges (collaboration without text).",
-    )
-    _dataset_args(p)
-    p.add_argument("--kind", choices=("rewire", "cooc"), required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--swaps-per-edge", type=float, default=10.0, help="rewire: swaps attempted per edge (default 10)")
-    p.add_argument(
-        "--split",
-        choices=("train_full", "train"),
-        default="train_full",
-        help="cooc: the interactions clustered (default train_full: all of train.txt, as the authors' graph)",
-    )
-    p.add_argument("--n-interests", type=int, default=None, help="cooc: clusters (default: the released graph's)")
-    p.add_argument("--edges", type=int, default=None, help="cooc: edges kept (default: the released graph's)")
-    p.add_argument("--out", default=None, help="output folder (default reports/interests/DATASET/graphs/...)")
-    p.add_argument("--show", type=int, default=10, help="print this many interests (default 10)")
-    p.set_defaults(func=cmd_control)
-    return p
-
-
 # --------------------------------------------------------------------------------- graph
-def _load(args: argparse.Namespace) -> Any:
+def _load(args: Any) -> Any:
     from ..data import load_dataset
     from ..runs import dataset_with_interests, resolve_interests
 
@@ -453,7 +309,7 @@ def _export(G: Any, prefix: str | None) -> None:
     print(f"wrote {prefix}_nodes.tsv ({len(nodes)} nodes), {prefix}_edges.tsv ({len(edges)} edges)")
 
 
-def cmd_graph(args: argparse.Namespace) -> int:
+def cmd_graph(args: Any) -> int:
     from .. import inspect_graph as ig
 
     ds = _load(args)
@@ -491,65 +347,3 @@ def cmd_graph(args: argparse.Namespace) -> int:
     print(_table(v["top_items"]))
     _export(ig.neighbourhood_subgraph(ds, interest=args.id, split=args.split), args.export)
     return 0
-
-
-def add_graph_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``graph stats|user U|interest J`` on the top-level subparsers."""
-    p = subparsers.add_parser(
-        "graph",
-        help="inspect the CIKG: statistics, a user, an interest",
-        description="Inspect the CIKG (users, items, KG entities, interests).",
-    )
-    gsub = p.add_subparsers(dest="graph_cmd", required=True)
-
-    def common(q: argparse.ArgumentParser) -> None:
-        _dataset_args(q)
-        q.add_argument(
-            "--interests",
-            default="paper",
-            help="paper (the dataset's released graph: cluster ids, named by `interests name` where done) | none | PATH "
-            "(a folder written by `interests cluster`, or a user-interest file)",
-        )
-        q.add_argument(
-            "--split",
-            default="train",
-            choices=("train", "train_full", "valid", "test"),
-            help="interactions shown (default train)",
-        )
-        q.set_defaults(func=cmd_graph)
-
-    s = gsub.add_parser("stats", help="nodes, edges, degree distributions, interest coverage")
-    common(s)
-    s.add_argument("--json", action="store_true")
-    u = gsub.add_parser("user", help="a user's interests, users sharing them, their items")
-    u.add_argument("id", type=int, help="user id")
-    common(u)
-    u.add_argument("--max-users", type=int, default=10)
-    u.add_argument("--top", type=int, default=10)
-    u.add_argument("--export", default=None, metavar="PREFIX", help="write the neighbourhood as PREFIX_nodes/edges.tsv")
-    j = gsub.add_parser("interest", help="an interest's label, members and their most common items")
-    j.add_argument("id", type=int, help="interest id (0..J-1, contiguous)")
-    common(j)
-    j.add_argument("--top", type=int, default=10)
-    j.add_argument("--export", default=None, metavar="PREFIX", help="write the neighbourhood as PREFIX_nodes/edges.tsv")
-    from .leak_cli import add_leak_parsers  # graph leak | graph screen (knowledge/leak_cli.py)
-
-    add_leak_parsers(gsub, _dataset_args)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:  # pragma: no cover - convenience entry point
-    parser = argparse.ArgumentParser(prog="cikgwb")
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    ip = sub.add_parser("interests")
-    isub = ip.add_subparsers(dest="interests_command", required=True)
-    add_cluster_parser(isub)
-    add_name_parser(isub)
-    add_control_parser(isub)
-    add_graph_parser(sub)
-    args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

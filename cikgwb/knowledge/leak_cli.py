@@ -1,4 +1,4 @@
-"""CLI: ``cikgwb graph leak`` and ``cikgwb graph screen``, and the check ``cikgwb train`` makes.
+"""``cikgwb graph leak`` and ``cikgwb graph screen`` (options in :mod:`cikgwb.cli.interests`), and the check ``cikgwb train`` makes.
 
     cikgwb graph leak [GRAPH ...] --dataset X [--protocol valid|users] [--record] [--json]
     cikgwb graph screen [GRAPH ...] --dataset X [--protocol P] [--runs DIR] [--metric M] [--out FILE]
@@ -13,7 +13,6 @@ released-names/provenance.json``). The measure itself is :mod:`cikgwb.knowledge.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -106,7 +105,7 @@ def _command() -> str:
     return "cikgwb " + " ".join(sys.argv[1:]) if sys.argv and "cikgwb" in sys.argv[0] else "cikgwb graph leak"
 
 
-def _diagnose(args: argparse.Namespace, with_none: bool) -> list[tuple[GraphSpec, Any, Any]]:
+def _diagnose(args: Any, with_none: bool) -> list[tuple[GraphSpec, Any, Any]]:
     """``(graph, dataset with it, LeakResult or None)`` for each graph of the command."""
     from ..data import load_dataset
     from ..runs import dataset_with_interests
@@ -130,7 +129,7 @@ def _diagnose(args: argparse.Namespace, with_none: bool) -> list[tuple[GraphSpec
     return out
 
 
-def cmd_leak(args: argparse.Namespace) -> int:
+def cmd_leak(args: Any) -> int:
     from .interest_graph import _sha256
     from .leak import record_leak
 
@@ -192,7 +191,7 @@ def _fmt(v: Any) -> Any:
     return v
 
 
-def cmd_screen(args: argparse.Namespace) -> int:
+def cmd_screen(args: Any) -> int:
     from tabulate import tabulate
 
     from ..paths import runs_root
@@ -204,7 +203,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
         figs = screen(ds, r, g.folder) if r is not None else specificity(ds.user_interest, ds.n_users, 0)
         rows.append({"graph": g.name, "key": g.key, **figs})
         first = first or r
-    runs = run_index(args.runs or runs_root(), skip_unreadable=True)
+    runs = run_index(args.runs_root or runs_root(), skip_unreadable=True)
     gains = run_gains(runs, args.dataset, args.protocol, args.metric)
     df, rho = screen_table(rows, gains)
     print(f"{args.dataset}, protocol {args.protocol}: screen of {len(df)} graphs; gain = {args.metric} over none")
@@ -233,43 +232,6 @@ def cmd_screen(args: argparse.Namespace) -> int:
         Path(args.out).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.out}")
     return 0
-
-
-# ----------------------------------------------------------------------------- parsers
-def add_leak_parsers(gsub: Any, dataset_args: Any) -> None:
-    """Register ``graph leak`` and ``graph screen`` on the ``graph`` sub-command's subparsers;
-    ``dataset_args(parser)`` adds ``--dataset``, ``--data-dir``, ``--split-seed``."""
-
-    def common(q: argparse.ArgumentParser) -> None:
-        q.add_argument("graphs", nargs="*", metavar="GRAPH", help="paper | none | PATH (default: every graph)")
-        dataset_args(q)
-        q.add_argument("--protocol", default="valid", help="valid (default) or users: which splits are compared")
-        q.add_argument("--k", type=int, default=50, help="Recall@K of the rankings (default 50)")
-
-    p = gsub.add_parser(
-        "leak",
-        help="has an interest graph seen the selection split? (interest-neighbour ranking, no training)",
-        description="Rank each user's unseen items by what the users sharing an interest node with them trained "
-        "on; print R@K on the protocol's selection split over R@K on its reference split, the same ratio of a "
-        "clean control (the training window's items as interest nodes) and of popularity, and the verdict "
-        "(leak when the graph's ratio exceeds the clean control's by more than 1.2x).",
-    )
-    common(p)
-    p.add_argument("--record", action="store_true", help="write the result into each graph's provenance.json")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_leak)
-    s = gsub.add_parser(
-        "screen",
-        help="specificity, leak ratio and neighbour recall of every graph, against trained gains",
-        description="For each graph: specificity, the leak diagnostic, the interest-neighbour R@K on the "
-        "selection split; beside them each graph's trained gain over no graph (CIKGRec runs in the run "
-        "index) and the Spearman rank correlation of each figure with it.",
-    )
-    common(s)
-    s.add_argument("--runs", default=None, help="runs folder (default reports/runs)")
-    s.add_argument("--metric", default="test recall@50", help="run-index column of the gain (test recall@50)")
-    s.add_argument("--out", default=None, help="also write the table as JSON here")
-    s.set_defaults(func=cmd_screen)
 
 
 # ----------------------------------------------------------------------------- cikgwb train

@@ -1,0 +1,162 @@
+"""The options several commands share, each defined once, and the argparse types of the command line.
+
+A shared option is a function ``add_<option>(parser, ...)`` that adds it with one spelling and one help
+text; the choices a help text lists come from the registries (datasets: :mod:`cikgwb.data.registry`,
+models: :mod:`cikgwb.models`, protocols: :data:`cikgwb.runs.PROTOCOLS`). A value outside them is
+refused by the library's own check (one line naming the setting and the known names, exit code 2)
+before any work starts, so that a dataset or model registered at run time is accepted too.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+SUPPRESS = argparse.SUPPRESS
+
+
+# ----------------------------------------------------------------------------- argparse types
+def seed_list(text: str) -> list[int]:
+    """``--seeds 0,1,2`` as ``[0, 1, 2]`` (a bad list names the option)."""
+    try:
+        seeds = [int(s) for s in str(text).split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 0,1,2, got {text!r}") from None
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"a seed is given twice in {text!r}")
+    return seeds
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
+    return v
+
+
+def positive_int(text: str) -> int:
+    v = non_negative_int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {v}")
+    return v
+
+
+def reask_list(text: str) -> tuple[str, ...]:
+    from ..knowledge.infer import REASKABLE
+
+    got = tuple(x.strip() for x in text.split(",") if x.strip())
+    bad = [x for x in got if x not in REASKABLE]
+    if bad or not got:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated subset of {','.join(REASKABLE)}, got {text!r}")
+    return got
+
+
+def kappa(text: str) -> int | None:
+    if text.lower() in ("none", "auto"):
+        return None
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"kappa {text!r}: expected a positive integer or 'none'") from None
+    if k < 1:
+        raise argparse.ArgumentTypeError(f"kappa {k}: expected a positive integer or 'none'")
+    return k
+
+
+# ----------------------------------------------------------------------------- the registries' names
+def dataset_names() -> list[str]:
+    from ..data.registry import names
+
+    return names()
+
+
+def model_names() -> list[str]:
+    from ..models import model_names as names
+
+    return names()
+
+
+def protocol_names() -> list[str]:
+    from ..runs import PROTOCOLS
+
+    return list(PROTOCOLS)
+
+
+# ----------------------------------------------------------------------------- shared options
+def add_dataset(p: argparse.ArgumentParser, default: str | None = "synthetic", *, repeat: bool = False) -> None:
+    """``--dataset NAME`` (``repeat``: repeatable, a filter; ``default=None``: required)."""
+    names = ", ".join(dataset_names())
+    if repeat:
+        p.add_argument("--dataset", action="append", metavar="NAME", help=f"only this dataset (repeatable): {names}")
+    elif default is None:
+        p.add_argument("--dataset", required=True, metavar="NAME", help=f"dataset: {names}")
+    else:
+        p.add_argument("--dataset", default=default, metavar="NAME", help=f"dataset: {names} (default {default})")
+
+
+def add_data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=None,
+        help="folder holding the datasets (default $CIKGWB_DATA_DIR or <project>/data)",
+    )
+
+
+def add_split_seed(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the validation carve-out (default 0)")
+
+
+def add_data(p: argparse.ArgumentParser, default: str | None = "synthetic") -> None:
+    """``--dataset``, ``--data-dir``, ``--split-seed``: a dataset as the loader reads it."""
+    add_dataset(p, default)
+    add_data_dir(p)
+    add_split_seed(p)
+
+
+def add_model(p: argparse.ArgumentParser, default: str | None = "cikgrec", *, repeat: bool = False) -> None:
+    """``--model NAME`` of a recommender (``repeat``: repeatable, a filter)."""
+    names = ", ".join(model_names())
+    if repeat:
+        p.add_argument("--model", action="append", metavar="NAME", help=f"only this model (repeatable): {names}")
+    else:
+        p.add_argument("--model", default=default, metavar="NAME", help=f"model: {names} (default {default})")
+
+
+def add_protocol(p: argparse.ArgumentParser, default: str | None, help: str | None = None) -> None:
+    names = protocol_names()
+    p.add_argument(
+        "--protocol", choices=names, default=default, help=help or f"{' | '.join(names)} (default {default})"
+    )
+
+
+def add_seeds(p: argparse.ArgumentParser, default: str | None = None) -> None:
+    p.add_argument(
+        "--seeds", type=seed_list, default=default, metavar="0,1,...", help="comma-separated seeds, e.g. 0,1,2"
+    )
+
+
+def add_interests(p: argparse.ArgumentParser, help: str = "paper | none | PATH to a user-interest graph") -> None:
+    p.add_argument("--interests", default="paper", help=help)
+
+
+def add_set(p: argparse.ArgumentParser, help: str = "override a setting (repeatable)") -> None:
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help=help)
+
+
+def add_runs_root(p: argparse.ArgumentParser, help: str = "the runs folder (default reports/runs)") -> None:
+    """``--runs DIR``: the one spelling of the runs folder (``--runs-root`` is kept as a hidden alias)."""
+    p.add_argument("--runs", dest="runs_root", metavar="DIR", default=None, help=help)
+    p.add_argument("--runs-root", dest="runs_root", default=None, help=SUPPRESS)
+
+
+def add_device(p: argparse.ArgumentParser, default: str | None = "cpu", help: str | None = None) -> None:
+    p.add_argument("--device", default=default, help=help or f"cpu or cuda (default {default})")
+
+
+def add_ray(p: argparse.ArgumentParser, address_help: str, gpus_help: str) -> None:
+    """``--address`` and ``--gpus-per-run`` of the Ray executor."""
+    p.add_argument("--address", default=None, help=address_help)
+    p.add_argument("--gpus-per-run", type=float, default=None, help=gpus_help)

@@ -1,0 +1,173 @@
+"""``cikgwb train`` and ``cikgwb demo``: train a model (one run per seed), or the whole job on the synthetic data."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from . import options
+
+TRAIN_DESCRIPTION = """\
+Train CIKGRec or a baseline into reports/runs/<name>-s<seed>: early stopping on the protocol's
+selection split, the test metrics evaluated once at the selected epoch. Settings come from the
+model's defaults, then --config, then each --set; every setting is checked before any data is
+loaded or any folder written.
+
+  cikgwb train --dataset book-crossing --model lightgcn --seeds 0,1,2 --protocol users
+  cikgwb train --dataset synthetic --set max_epochs=5 --set lr=0.002 --name try"""
+
+
+def train(args: Any) -> int:
+    from ..config import apply_overrides, validate_config
+    from ..models import load_config, make_config
+    from ..paths import relative_to_cwd, runs_root
+    from ..runs import default_stem, resolve_config, run_name
+    from ..train import Trainer, check_run_dir
+
+    seeds = list(args.seeds) if args.seeds is not None else [None]  # parsed by config.seed_list
+    if getattr(args, "strict", False):  # the data loader (here and in Ray workers) reads it
+        os.environ["CIKGWB_STRICT_DATA"] = "1"
+    if args.resume and args.overwrite:
+        raise ValueError("--resume and --overwrite contradict each other: give one")
+    cfgs = []
+    for seed in seeds:
+        if args.config:
+            cfg = load_config(args.config)
+        else:  # an unknown dataset or model fails here, naming it, before any data is loaded
+            cfg = make_config(args.model, args.dataset)
+        cfg.interests = args.interests
+        apply_overrides(cfg, args.set or [])
+        if args.protocol:
+            cfg.train.protocol = args.protocol
+        if args.device:
+            cfg.train.device = args.device
+        if seed is not None:
+            cfg.train.seed = seed
+        base = args.name or default_stem(cfg)
+        cfg.name = run_name(base, cfg.train.seed)
+        validate_config(cfg)  # --protocol, --device, --seeds too: before any data or folder
+        if getattr(args, "executor", "local") == "local":  # --device cuda on a CPU-only torch: one line
+            from ..train import pick_device
+
+            pick_device(cfg.train.device)
+        cfgs.append(resolve_config(cfg))  # the run layer resolves (interest source checked); the trainer reads
+    for cfg in cfgs:  # every seed's folder checked before any work: a finished run is never lost
+        check_run_dir(relative_to_cwd(runs_root() / cfg.name), resume=args.resume, overwrite=args.overwrite)
+    from ..knowledge.leak_cli import check_run_graphs  # has the run's interest graph seen its selection split?
+
+    check_run_graphs(cfgs, strict=getattr(args, "strict", False))
+    if getattr(args, "executor", "local") == "ray" and len(cfgs) > 1:
+        from ..sweep import train_seeds_on_ray
+
+        run_dirs = train_seeds_on_ray(
+            args, [c.train.seed for c in cfgs], [relative_to_cwd(runs_root() / c.name) for c in cfgs]
+        )
+    else:
+        run_dirs = []
+        for cfg in cfgs:
+            res = Trainer(cfg, progress=not args.quiet).fit(resume=args.resume, overwrite=args.overwrite)
+            run_dirs.append(res.run_dir)
+            m = res.metrics
+            print(
+                json.dumps(
+                    {
+                        "run": cfg.name,
+                        "protocol": m["protocol"],
+                        "selected_epoch": m["selected_epoch"],
+                        "stop_reason": m["stop_reason"],
+                        "test": {
+                            k: round(v, 4)
+                            for k, v in m["test"].items()
+                            if "@" in k and k.split("@")[0] in ("recall", "ndcg")
+                        },
+                    },
+                    indent=None,
+                )
+            )
+    if len(run_dirs) > 1:
+        from ..reports import summarize_seeds
+
+        path = summarize_seeds(run_dirs, out_name=base)
+        print(f"summary over seeds {seeds}: {path}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "train", help="train CIKGRec or a baseline (early stopping on valid)", description=TRAIN_DESCRIPTION
+    )
+    options.add_dataset(p)
+    options.add_model(p)
+    options.add_interests(p)
+    options.add_set(p)
+    options.add_seeds(p)
+    options.add_protocol(
+        p,
+        None,
+        help="valid (default: selects on a carve-out of train.txt), users (trains on all of train.txt, selects on "
+        "the test items of a seeded half of the test users, reports the other half; the half draw is "
+        "--set split_seed=N) or authors (selects on TEST: comparison with the paper only)",
+    )
+    p.add_argument("--config", default=None, metavar="FILE", help="a config.yaml to start from")
+    p.add_argument(
+        "--name",
+        default=None,
+        help="the run's name: its folder is reports/runs/<name>-s<seed> (default <dataset>-<model>-<protocol>; "
+        "a CIKGRec variant adds its name before the protocol)",
+    )
+    options.add_device(p, None, help="auto (default), cpu or cuda")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the run's last checkpoint ($CIKGWB_CHECKPOINT_DIR, default "
+        "~/.cache/cikgwb/checkpoints: found from any clone on this machine)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="train again from scratch where the run folder holds a finished run (refused without)",
+    )
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="with several --seeds: local (one after the other) or ray (one Ray task per seed)",
+    )
+    options.add_ray(
+        p,
+        address_help="Ray cluster: auto | HOST:PORT | ray://HOST:PORT (default: a local Ray cluster of this machine's "
+        "cores)",
+        gpus_help="--executor ray: fraction of a GPU per seed where CUDA is present (0.25: four per card)",
+    )
+    p.add_argument("--threads", type=int, default=None, help="--executor ray: CPUs (torch threads) per seed")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (instead of warning) when a data file's sha256 is not the pinned one, or when the leak "
+        "diagnostic (cikgwb graph leak) says the run's interest graph has seen its selection split",
+    )
+    p.set_defaults(func=train)
+
+    d = sub.add_parser(
+        "demo",
+        help="the main job on the embedded synthetic dataset (offline)",
+        description="The main job on the embedded synthetic dataset, offline, in minutes: its statistics, the "
+        "most-popular ranking, LightGCN and CIKGRec trained with early stopping, a metrics table, then the "
+        "notebooks executed with papermill. Everything goes under reports/demo (git ignores it).",
+    )
+    d.add_argument("--full", action="store_true", help="train to early stop instead of the quick schedule")
+    d.add_argument(
+        "--no-notebooks",
+        dest="notebooks",
+        action="store_false",
+        help="skip executing notebooks 01-09 with papermill (they run by default)",
+    )
+    d.set_defaults(func=demo)
+
+
+def demo(args: Any) -> int:
+    from ..demo import run_demo
+
+    return run_demo(quick=not args.full, notebooks=args.notebooks)
