@@ -123,12 +123,12 @@ SWEEP_DATASET ?= synthetic
 # execute notebooks 01..09 (papermill) in quick mode on the synthetic data: executed notebooks and
 # HTML in reports/notebooks/synthetic/, figures (HTML + PNG) in reports/figures/synthetic/
 notebooks: $(STAMP)
-	$(BIN)/python -m cikgwb.notebooks --dataset synthetic
+	$(BIN)/cikgwb notebooks --dataset synthetic
 
 # the same in full mode on a real dataset (reuses finished runs of reports/runs; figures in
 # reports/figures/$(DATASET)/), e.g. make reproduce DATASET=book-crossing
 reproduce: $(STAMP)
-	$(BIN)/python -m cikgwb.notebooks --dataset $(DATASET) --full
+	$(BIN)/cikgwb notebooks --dataset $(DATASET) --full
 
 # Figure 5's sweep (alpha and lambda3, quick schedule) into reports/sweeps/<dataset>-sensitivity-quick/,
 # the folder 09_sensitivity reads

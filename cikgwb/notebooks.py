@@ -1,5 +1,5 @@
 """The ordered notebooks: what each one starts with (:func:`start`) and the headless runner
-(:func:`run_all`; ``cikgwb notebooks`` and ``python -m cikgwb.notebooks``: :mod:`cikgwb.cli.notebooks`).
+(:func:`run_all`; the command ``cikgwb notebooks`` is :mod:`cikgwb.cli.notebooks`).
 
 Notebooks live in ``notebooks/`` as jupytext pairs (``NN_name.py`` in the percent format, the
 diff-friendly source, and ``NN_name.ipynb`` without outputs, which papermill, nbval and Voila
@@ -22,7 +22,6 @@ import base64
 import json
 import logging
 import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -686,9 +685,3 @@ def run_all(
     if failed:
         raise RuntimeError(f"notebooks failed: {', '.join(failed)} (see the executed copies in {out})")
     return results
-
-
-if __name__ == "__main__":  # python -m cikgwb.notebooks ARGS: cikgwb notebooks ARGS
-    from .cli import main
-
-    sys.exit(main(["notebooks", *sys.argv[1:]]))

@@ -14,10 +14,8 @@ closest one (``difflib``); a command group given without its sub-command prints 
 from __future__ import annotations
 
 import argparse
-import difflib
 import logging
 import sys
-import textwrap
 import warnings
 from typing import Any, Callable
 
@@ -33,45 +31,6 @@ Typical use:
 `cikgwb COMMAND --help` describes a command."""
 
 VERBOSE_HELP = "debug logging, and a traceback instead of the one-line error"
-
-
-class Formatter(argparse.HelpFormatter):
-    """Descriptions wrapped by paragraph; a paragraph with an indented line (examples) kept as written."""
-
-    def _fill_text(self, text: str, width: int, indent: str) -> str:
-        paragraphs = []
-        for para in text.strip("\n").split("\n\n"):
-            lines = para.splitlines()
-            if any(line.startswith(" ") for line in lines):
-                paragraphs.append("\n".join(indent + line for line in lines))
-            else:
-                paragraphs.append(
-                    textwrap.fill(" ".join(para.split()), width, initial_indent=indent, subsequent_indent=indent)
-                )
-        return "\n\n".join(paragraphs)
-
-
-class Parser(argparse.ArgumentParser):
-    """``argparse.ArgumentParser`` with the project's style: descriptions wrapped by paragraph, and a
-    mistyped command answered with the closest command instead of argparse's internal names."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", Formatter)
-        super().__init__(*args, **kwargs)
-
-    def _check_value(self, action: argparse.Action, value: Any) -> None:
-        if isinstance(action, argparse._SubParsersAction) and value not in action.choices:
-            close = difflib.get_close_matches(str(value), list(action.choices), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise argparse.ArgumentError(None, f"unknown command {value!r}{hint} (`{self.prog} --help` lists them)")
-        super()._check_value(action, value)
-
-
-def commands(p: argparse.ArgumentParser, dest: str) -> Any:
-    """The sub-commands of ``p`` (one style for every group); ``p`` alone prints its help, exit code 2."""
-    sub = p.add_subparsers(dest=dest, metavar="COMMAND", title="commands")
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
-    return sub
 
 
 def _optional(register: Callable[[Any], None], sub: Any) -> None:
@@ -102,12 +61,12 @@ def _verbose_everywhere(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import artefact, data, interests, notebooks, results, sweep, train
+    from . import artefact, data, interests, notebooks, options, results, sweep, train
 
-    parser = Parser(prog="cikgwb", description=DESCRIPTION)
+    parser = options.Parser(prog="cikgwb", description=DESCRIPTION)
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     parser.add_argument("--version", action="version", version=f"cikgwb {package_version()}")
-    sub = commands(parser, "cmd")
+    sub = options.commands(parser, "cmd")
     data.register(sub)
     train.register(sub)
     results.register(sub)

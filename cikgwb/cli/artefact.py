@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import options
+from .options import add_device
 
 
 def artefact(args: Any) -> int:
@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="finished run folder(s)")
     p.add_argument("--top-n", type=int, default=TOP_N, help=f"length of each user's stored list (default {TOP_N})")
-    options.add_device(p)
+    add_device(p)
     p.add_argument(
         "--out",
         default=None,

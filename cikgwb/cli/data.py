@@ -6,12 +6,11 @@ import json
 import sys
 from typing import Any
 
-from . import options
+from .options import commands, dataset_names
 
 
 def register(sub: Any) -> None:
     from ..data.registry import DATA_DIR_ENV
-    from . import commands
 
     p = sub.add_parser(
         "data",
@@ -20,7 +19,7 @@ def register(sub: Any) -> None:
         "statistics.",
     )
     dsub = commands(p, "data_cmd")
-    known = ", ".join(options.dataset_names())
+    known = ", ".join(dataset_names())
     data_dir_help = f"data folder (default: ${DATA_DIR_ENV} or <project>/data)"
     f = dsub.add_parser(
         "fetch",

@@ -12,14 +12,23 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import options
+from .options import (
+    add_data,
+    add_device,
+    add_interests,
+    add_runs_root,
+    commands,
+    kappa,
+    non_negative_int,
+    positive_int,
+    reask_list,
+)
 
 ANSWERS_KEPT = "every answer received is stored"
 
 
 def register(sub: Any) -> None:
     _llm(sub)
-    from . import commands
 
     p = sub.add_parser(
         "interests",
@@ -39,7 +48,6 @@ def register(sub: Any) -> None:
 
 def _llm(sub: Any) -> None:
     from ..knowledge.llm_server import BUILTIN_MODELS, DEFAULT_MODEL, cmd_serve
-    from . import commands
 
     p = sub.add_parser(
         "llm",
@@ -74,7 +82,7 @@ def _llm(sub: Any) -> None:
 # ----------------------------------------------------------------------------- prompts, infer, report
 def _asking(p: argparse.ArgumentParser) -> None:
     """What ``prompts`` and ``infer`` share: the dataset, the users, the prompt and the LLM."""
-    options.add_data(p, default=None)
+    add_data(p, default=None)
     p.add_argument(
         "--template",
         default=None,
@@ -148,22 +156,22 @@ def _infer(isub: Any) -> None:
     )
     p.add_argument(
         "--retries",
-        type=options.non_negative_int,
+        type=non_negative_int,
         default=5,
         help="retries per request after the first try (default 5, i.e. 6 attempts; 0 = one attempt, no retry)",
     )
     p.add_argument(
         "--reask",
-        type=options.reask_list,
+        type=reask_list,
         default=(),
         metavar="empty,refusal",
         help="ask again the users whose stored answer is empty and/or a refusal (by "
         "default a stored answer is never asked again; the old one is kept aside)",
     )
-    p.add_argument("--threads", type=options.positive_int, default=1, help="local: CPU threads per server (default 1)")
-    p.add_argument("--parallel", type=options.positive_int, default=1, help="local: server processes (default 1)")
+    p.add_argument("--threads", type=positive_int, default=1, help="local: CPU threads per server (default 1)")
+    p.add_argument("--parallel", type=positive_int, default=1, help="local: server processes (default 1)")
     p.add_argument("--port", type=int, default=0, help="local: first port on 127.0.0.1 (default any free)")
-    p.add_argument("--n-ctx", type=options.positive_int, default=2048, help="local: context length (default 2048)")
+    p.add_argument("--n-ctx", type=positive_int, default=2048, help="local: context length (default 2048)")
     p.add_argument("--poll-interval", type=float, default=30.0, help="batch: seconds between polls")
     p.add_argument("--max-rounds", type=int, default=3, help="batch: submissions per request at most")
     p.add_argument("--run-dir", default=None, help="output folder (default reports/interests/<dataset>/<backend>)")
@@ -194,7 +202,7 @@ def _report(isub: Any) -> None:
         "echo rates per template, random users' answers beside their titles",
         description="Reads the store read-only (safe while a run writes it).",
     )
-    options.add_data(p, default=None)
+    add_data(p, default=None)
     p.add_argument("--store", required=True, help="the answer store (answers.sqlite)")
     p.add_argument("--history", type=int, default=30, help="last N titled training items (default 30)")
     p.add_argument("--split", choices=("train", "train_full"), default="train", help="history split (default train)")
@@ -229,7 +237,7 @@ def _cluster(isub: Any) -> None:
         "with readable labels, filter too generic / single-user interests, and write the "
         "user-interest graph (paper's file format), labels and provenance.",
     )
-    options.add_data(p)
+    add_data(p)
     p.add_argument(
         "--answers",
         required=True,
@@ -244,7 +252,7 @@ def _cluster(isub: Any) -> None:
     p.add_argument("--clusterer", choices=("kmeans", "bertopic"), default="kmeans", help="(default kmeans)")
     p.add_argument(
         "--kappa",
-        type=options.kappa,
+        type=kappa,
         default=350,
         help="number of interest nodes (authors: 350 for book-crossing); 'none' = HDBSCAN (bertopic)",
     )
@@ -282,7 +290,7 @@ def _cluster(isub: Any) -> None:
     p.add_argument(
         "--offset-ids", action="store_true", help="number interests after the entity ids, as the paper's file does"
     )
-    options.add_device(p, help="device for sentence embeddings: cpu or cuda (default cpu)")
+    add_device(p, help="device for sentence embeddings: cpu or cuda (default cpu)")
     p.add_argument("--out", default=None, help="output folder (default reports/interests/DATASET/graphs/...)")
     p.add_argument("--show", type=int, default=15, help="print this many interests (default 15)")
     p.add_argument("--json", action="store_true", help="print a JSON summary instead")
@@ -300,7 +308,7 @@ def _name(isub: Any) -> None:
         "members' most distinctive item titles; the graph views, the explorer and Figure 4 show the names "
         "with a note saying how they were made.",
     )
-    options.add_data(p)
+    add_data(p)
     p.add_argument(
         "--answers",
         default=None,
@@ -324,7 +332,7 @@ def _control(isub: Any) -> None:
         "clusters items by co-occurrence in the training matrix and links each user to the clusters holding most "
         "of its items, with the released graph's number of interests and edges (collaboration without text).",
     )
-    options.add_data(p)
+    add_data(p)
     p.add_argument("--kind", choices=("rewire", "cooc"), required=True, help="rewire or cooc (above)")
     p.add_argument("--seed", type=int, default=0, help="seed of the rewiring or the clustering (default 0)")
     p.add_argument("--swaps-per-edge", type=float, default=10.0, help="rewire: swaps attempted per edge (default 10)")
@@ -344,7 +352,6 @@ def _control(isub: Any) -> None:
 # ----------------------------------------------------------------------------- graph
 def _graph(sub: Any) -> None:
     from ..knowledge.cluster_cli import cmd_graph
-    from . import commands
 
     p = sub.add_parser(
         "graph",
@@ -354,8 +361,8 @@ def _graph(sub: Any) -> None:
     gsub = commands(p, "graph_cmd")
 
     def view(q: argparse.ArgumentParser) -> None:
-        options.add_data(q)
-        options.add_interests(
+        add_data(q)
+        add_interests(
             q,
             help="paper (the dataset's released graph: cluster ids, named by `interests name` where done) | none | "
             "PATH (a folder written by `interests cluster`, or a user-interest file)",
@@ -391,7 +398,7 @@ def _leak(gsub: Any) -> None:
 
     def common(q: argparse.ArgumentParser) -> None:
         q.add_argument("graphs", nargs="*", metavar="GRAPH", help="paper | none | PATH (default: every graph)")
-        options.add_data(q)
+        add_data(q)
         q.add_argument("--protocol", default="valid", help="valid (default) or users: which splits are compared")
         q.add_argument("--k", type=int, default=50, help="Recall@K of the rankings (default 50)")
 
@@ -415,7 +422,7 @@ def _leak(gsub: Any) -> None:
         "index) and the Spearman rank correlation of each figure with it.",
     )
     common(s)
-    options.add_runs_root(s)
+    add_runs_root(s)
     s.add_argument("--metric", default="test recall@50", help="run-index column of the gain (test recall@50)")
     s.add_argument("--out", default=None, help="also write the table as JSON here")
     s.set_defaults(func=cmd_screen)

@@ -1,10 +1,10 @@
-"""``cikgwb notebooks`` (and ``python -m cikgwb.notebooks``): execute the numbered notebooks headlessly."""
+"""``cikgwb notebooks``: execute the numbered notebooks headlessly (papermill)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import options
+from .options import add_dataset
 
 DESCRIPTION = """\
 Execute the notebooks 01..09 in order with papermill, each with --dataset and the quick schedule
@@ -59,7 +59,7 @@ def register(sub: Any) -> None:
     import cikgwb.notebooks  # noqa: F401 - as before the package split: the command where its module imports
 
     p = sub.add_parser("notebooks", help="execute the notebooks 01..09 headlessly (papermill)", description=DESCRIPTION)
-    options.add_dataset(p)
+    add_dataset(p)
     p.add_argument("--full", action="store_true", help="full mode (train to early stop, all encoders, ...)")
     p.add_argument("--only", default=None, help="comma-separated numbers or names, e.g. 01,05")
     p.add_argument(

@@ -1,4 +1,5 @@
-"""The options several commands share, each defined once, and the argparse types of the command line.
+"""The options several commands share, each defined once, the argparse types of the command line, and
+the parser style of every command (:class:`Parser`, :func:`commands`).
 
 A shared option is a function ``add_<option>(parser, ...)`` that adds it with one spelling and one help
 text; the choices a help text lists come from the registries (datasets: :mod:`cikgwb.data.registry`,
@@ -10,6 +11,9 @@ before any work starts, so that a dataset or model registered at run time is acc
 from __future__ import annotations
 
 import argparse
+import difflib
+import textwrap
+from typing import Any
 
 SUPPRESS = argparse.SUPPRESS
 
@@ -160,3 +164,43 @@ def add_ray(p: argparse.ArgumentParser, address_help: str, gpus_help: str) -> No
     """``--address`` and ``--gpus-per-run`` of the Ray executor."""
     p.add_argument("--address", default=None, help=address_help)
     p.add_argument("--gpus-per-run", type=float, default=None, help=gpus_help)
+
+
+# ----------------------------------------------------------------------------- the style of every command
+class Formatter(argparse.HelpFormatter):
+    """Descriptions wrapped by paragraph; a paragraph with an indented line (examples) kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = []
+        for para in text.strip("\n").split("\n\n"):
+            lines = para.splitlines()
+            if any(line.startswith(" ") for line in lines):
+                paragraphs.append("\n".join(indent + line for line in lines))
+            else:
+                paragraphs.append(
+                    textwrap.fill(" ".join(para.split()), width, initial_indent=indent, subsequent_indent=indent)
+                )
+        return "\n\n".join(paragraphs)
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` with the project's style: descriptions wrapped by paragraph, and a
+    mistyped command answered with the closest command instead of argparse's internal names."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", Formatter)
+        super().__init__(*args, **kwargs)
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if isinstance(action, argparse._SubParsersAction) and value not in action.choices:
+            close = difflib.get_close_matches(str(value), list(action.choices), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise argparse.ArgumentError(None, f"unknown command {value!r}{hint} (`{self.prog} --help` lists them)")
+        super()._check_value(action, value)
+
+
+def commands(p: argparse.ArgumentParser, dest: str) -> Any:
+    """The sub-commands of ``p`` (one style for every group); ``p`` alone prints its help, exit code 2."""
+    sub = p.add_subparsers(dest=dest, metavar="COMMAND", title="commands")
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    return sub

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import options
+from .options import add_data_dir, add_dataset, add_device, add_model, add_runs_root
 
 COMPARE_DESCRIPTION = """\
 Is model A better than model B, and by how much? Two paired comparisons of the test metrics at
@@ -124,9 +124,9 @@ def register(sub: Any) -> None:
         description="Every finished run under the runs folder beside the paper's Table 1 (test metrics at the "
         "selected epoch), or with --claims the paper's claims read from these runs by fixed rules.",
     )
-    options.add_dataset(p, repeat=True)
-    options.add_model(p, repeat=True)
-    options.add_runs_root(p)
+    add_dataset(p, repeat=True)
+    add_model(p, repeat=True)
+    add_runs_root(p)
     p.add_argument(
         "--claims",
         nargs="?",
@@ -149,8 +149,8 @@ def register(sub: Any) -> None:
         description="Full-ranking metrics of a non-learned baseline (most popular items, or a seeded random "
         "ranking) on a dataset's valid or test split.",
     )
-    options.add_dataset(b)
-    options.add_data_dir(b)
+    add_dataset(b)
+    add_data_dir(b)
     b.add_argument("--split", choices=["valid", "test"], default="test", help="the split scored (default test)")
     b.add_argument("--method", choices=["most-popular", "random"], default="most-popular", help="the baseline")
     b.add_argument("--ks", type=int, nargs="+", default=[20, 50, 100], help="cut-offs K (default 20 50 100)")
@@ -177,7 +177,7 @@ def register_compare(sub: Any) -> None:
     p.add_argument(
         "--metric", action="append", help=f"a test metric (repeatable; default {', '.join(DEFAULT_METRICS)})"
     )
-    options.add_runs_root(p, help="where run names are looked up (default reports/runs)")
+    add_runs_root(p, help="where run names are looked up (default reports/runs)")
     p.add_argument(
         "--no-compute", action="store_true", help="do not write a missing test_per_user.npz from the run's best.pt"
     )
@@ -191,7 +191,7 @@ def register_compare(sub: Any) -> None:
         "users) from its best checkpoint, or take them from a finished rerun of the same config and seed.",
     )
     q.add_argument("runs", nargs="+", metavar="RUN", help="run folders, run names or seed-less stems")
-    options.add_device(q)
+    add_device(q)
     q.add_argument(
         "--from-rerun",
         metavar="RERUN",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from . import options
+from .options import add_dataset, add_interests, add_model, add_protocol, add_ray, add_seeds, add_set
 
 DESCRIPTION = """\
 Run a training config (or a notebook) over a parameter grid, several runs at a time, and collect
@@ -61,7 +61,7 @@ def sweep(args: Any) -> int:
         k, v = item.split("=", 1)
         base[k.strip()] = v.strip()
     grid, mode, default_name = _grid(args)
-    seeds = list(args.seeds)  # parsed by cli.options.seed_list (a bad list names --seeds)
+    seeds = list(args.seeds)  # parsed by cli.seed_list (a bad list names --seeds)
     if args.select:
         selection_split(args.protocol)  # refused before any run under a protocol that selects on test
     name = args.name or default_name
@@ -147,12 +147,12 @@ def register(sub: Any) -> None:
         help="each run's split_seed is its seed (seed i with split_seed i, as the users protocol pairs them)",
     )
     p.add_argument("--mode", choices=MODES, default="each", help="each: one at a time (default); grid: product")
-    options.add_dataset(p)
-    options.add_model(p)
-    options.add_protocol(p, "valid")
-    options.add_interests(p)
-    options.add_seeds(p, default="0")
-    options.add_set(p, help="a setting for every run (repeatable)")
+    add_dataset(p)
+    add_model(p)
+    add_protocol(p, "valid")
+    add_interests(p)
+    add_seeds(p, default="0")
+    add_set(p, help="a setting for every run (repeatable)")
     p.add_argument("--notebook", default=None, help="sweep a notebook (papermill) instead of a training config")
     p.add_argument("--name", default=None, help="the sweep's folder name under reports/sweeps")
     p.add_argument("--out", default=None, metavar="DIR", help="parent folder (default reports/sweeps)")
@@ -168,7 +168,7 @@ def register(sub: Any) -> None:
         help="local: --jobs processes on this machine; ray: one Ray task per point x seed; batch: every run in "
         "one process, one after another (imports and data loaded once: for runs of seconds, the simple baselines)",
     )
-    options.add_ray(
+    add_ray(
         p,
         address_help="--executor ray: auto | HOST:PORT | ray://HOST:PORT (default: a local cluster on 127.0.0.1); a "
         "head started with a Ray token (token authentication) needs RAY_AUTH_MODE=token here, the token in "

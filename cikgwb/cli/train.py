@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any
 
-from . import options
+from .options import add_dataset, add_device, add_interests, add_model, add_protocol, add_ray, add_seeds, add_set
 
 TRAIN_DESCRIPTION = """\
 Train CIKGRec or a baseline into reports/runs/<name>-s<seed>: early stopping on the protocol's
@@ -97,12 +97,12 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "train", help="train CIKGRec or a baseline (early stopping on valid)", description=TRAIN_DESCRIPTION
     )
-    options.add_dataset(p)
-    options.add_model(p)
-    options.add_interests(p)
-    options.add_set(p)
-    options.add_seeds(p)
-    options.add_protocol(
+    add_dataset(p)
+    add_model(p)
+    add_interests(p)
+    add_set(p)
+    add_seeds(p)
+    add_protocol(
         p,
         None,
         help="valid (default: selects on a carve-out of train.txt), users (trains on all of train.txt, selects on "
@@ -116,7 +116,7 @@ def register(sub: Any) -> None:
         help="the run's name: its folder is reports/runs/<name>-s<seed> (default <dataset>-<model>-<protocol>; "
         "a CIKGRec variant adds its name before the protocol)",
     )
-    options.add_device(p, None, help="auto (default), cpu or cuda")
+    add_device(p, None, help="auto (default), cpu or cuda")
     p.add_argument(
         "--resume",
         action="store_true",
@@ -134,7 +134,7 @@ def register(sub: Any) -> None:
         default="local",
         help="with several --seeds: local (one after the other) or ray (one Ray task per seed)",
     )
-    options.add_ray(
+    add_ray(
         p,
         address_help="Ray cluster: auto | HOST:PORT | ray://HOST:PORT (default: a local Ray cluster of this machine's "
         "cores)",
