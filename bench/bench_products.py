@@ -5,7 +5,10 @@ For every product of a step (forward and backward, by kind: which matrix, which 
 whole matrix or a last layer's rows) the script times the product where it happens in the step
 and then, right after it and on the same matrix and input, the same product alone three times
 (the median of those is its isolated cost: the same machine load, a warm cache), and the way
-it was computed before (``torch.sparse.mm``, int64 indices) alone. The InfoNCE's forward and
+it was computed before (``torch.sparse.mm``, int64 indices) alone; after the step, each product
+once more alone on a cold cache (64 MiB written before each repeat: its matrix and input out of
+every cache level), the cost the step's products are to be judged by where the step last
+touched their operands megabytes of work earlier (the last layer's rows). The InfoNCE's forward and
 backward are set against their floor: the dense products of the same shapes (per column block,
 ``a @ c_j^T`` forward, ``p @ c_j`` and ``p^T @ (a w)`` backward) timed alone right after.
 
@@ -40,6 +43,8 @@ from cikgwb.models import build_model, default_config  # noqa: E402
 from cikgwb.train import PairSampler, machine_info  # noqa: E402
 
 ISOLATED_REPEATS = 3
+FLUSH_MIB = 64  # written before each cold repeat: twice the L3 cache of the machine measured (32 MiB)
+_FLUSH = torch.zeros(FLUSH_MIB * 2**20 // 4)
 
 
 def _ms(t0: float) -> float:
@@ -70,6 +75,7 @@ class Recorder:
         self.names.update({id(v): k for k, v in getattr(model, "view_rows", {}).items()})
         self.saved = {}
         self.extra_ms = 0.0  # CPU ms of the repeats and floors, taken out of the step's time
+        self.pending: list[tuple[dict, torch.Tensor, torch.Tensor]] = []  # timed cold after the step
 
     def kind(self, A, sub) -> str:
         who = self.names.get(id(sub if sub is not None else A))
@@ -84,16 +90,28 @@ class Recorder:
         iso = [_timed(graph_mod.sparse_mm, A, x)[1] for _ in range(ISOLATED_REPEATS)]
         A64 = _int64(A)
         old = [_timed(torch.sparse.mm, A64, x)[1] for _ in range(ISOLATED_REPEATS)]
-        self.rows[label].append(
-            {
-                "in_step": in_step_ms,
-                "isolated": float(np.median(iso)),
-                "torch_sparse_mm": float(np.median(old)),
-                "nnz": int(A._nnz()),
-                "shape": tuple(A.shape),
-            }
-        )
+        row = {
+            "in_step": in_step_ms,
+            "isolated": float(np.median(iso)),
+            "torch_sparse_mm": float(np.median(old)),
+            "nnz": int(A._nnz()),
+            "shape": tuple(A.shape),
+        }
+        self.rows[label].append(row)
+        self.pending.append((row, A, x.detach()))
         self.extra_ms += _ms(t0)
+
+    def measure_cold(self) -> None:
+        """After the step (so that the flushes leave the step's own cache state alone): each of
+        its products again, alone, after :data:`FLUSH_MIB` MiB were written (its matrix and
+        operand out of every cache level), :data:`ISOLATED_REPEATS` times, median."""
+        for row, A, x in self.pending:
+            cold = []
+            for _ in range(ISOLATED_REPEATS):
+                _FLUSH.add_(1.0)
+                cold.append(_timed(graph_mod.sparse_mm, A, x)[1])
+            row["cold"] = float(np.median(cold))
+        self.pending.clear()
 
     def install(self) -> None:
         rec = self
@@ -245,12 +263,56 @@ def run(name: str, n_batches: int, out: Path | None) -> str:
             adam.append(_ms(t1))
             for k, v in other_floors(m, cfg).items():
                 floors[k].append(v)
+            rec.measure_cold()
         if i >= n_batches + 1:
             break
     rec.uninstall()
     loads.append(os.getloadavg()[0])
     floors["the Adam step (in the step)"] = adam
     return report(name, cfg, rec, steps, n_batches, loads, out, {k: float(np.median(v)) for k, v in floors.items()})
+
+
+def _product_table(rec: Recorder, n_batches: int) -> tuple[list[str], dict[str, float]]:
+    """One row per kind of product (medians over its calls) and the per-step sums of each column."""
+    keys = ("in_step", "isolated", "cold", "torch_sparse_mm")
+    lines, tot = [], dict.fromkeys(keys, 0.0)
+    for label in sorted(rec.rows):
+        rs = rec.rows[label]
+        med = {k: float(np.median([r[k] for r in rs])) for k in keys}
+        for k in keys:
+            tot[k] += sum(r[k] for r in rs) / n_batches
+        shapes = sorted({r["shape"] for r in rs})
+        shape = f"{shapes[0][0]:,} x {shapes[0][1]:,}" + (" (varies)" if len(shapes) > 1 else "")
+        nnz = int(np.median([r["nnz"] for r in rs]))
+        i, s, c, o = (med[k] for k in keys)
+        lines.append(
+            f"| {label} | {len(rs) / n_batches:g} | {shape} | {nnz:,} | {i:.2f} | {s:.2f} | {i / s:.2f} | {c:.2f} | "
+            f"{i / c:.2f} | {o:.2f} |"
+        )
+    return lines, tot
+
+
+def _over_bound_note(rec: Recorder, n_batches: int, bound: float = 1.3) -> list[str]:
+    """A line on the kinds above ``bound`` times their *alone* cost: how they compare with the
+    same product on a cold cache, and how many ms of a step their excess over *alone* is."""
+    cols = ("in_step", "isolated", "cold")
+    med = {k: {c: float(np.median([r[c] for r in rs])) for c in cols} for k, rs in rec.rows.items()}
+    over = sorted(k for k, m in med.items() if m["in_step"] > bound * m["isolated"])
+    if not over:
+        return [f"Every kind of product is within {bound}x of its cost alone.", ""]
+    excess = sum((med[k]["in_step"] - med[k]["isolated"]) * len(rec.rows[k]) / n_batches for k in over)
+    worst = max(med[k]["in_step"] / med[k]["cold"] for k in over)
+    why = (
+        f" (within {bound}x): *alone* repeats a product with its matrix and input in cache, which the step "
+        "cannot give it (it last touched them megabytes of other work earlier)"
+        if worst <= bound
+        else ""
+    )
+    return [
+        f"Above {bound}x of *alone*: {'; '.join(over)}. Against the same product with its matrix and input out "
+        f"of every cache (*alone, cold*) they are at {worst:.2f}x or less{why}. Their excess over *alone*: {excess:.1f} ms of the step in all.",
+        "",
+    ]
 
 
 def report(name, cfg, rec: Recorder, steps, n_batches, loads, out, floors: dict[str, float]) -> str:
@@ -264,30 +326,24 @@ def report(name, cfg, rec: Recorder, steps, n_batches, loads, out, floors: dict[
         f"{min(loads):.1f}-{max(loads):.1f} (two single-thread training lanes and other work on the 2 cores). "
         "Thread CPU ms; medians over the calls. *in the step*: the product where the step makes it; *alone*: "
         f"the same product on the same matrix and input repeated right after it ({ISOLATED_REPEATS} times, "
-        "median); *torch.sparse.mm*: the way it was made before this change (int64 indices, a zero-filled "
-        "output copied into the result), alone, at the same moment.",
+        "median: its matrix and input in cache); *alone, cold*: the same again after the step, each repeat "
+        f"after {FLUSH_MIB} MiB were written (matrix and input out of every cache level, twice this CPU's "
+        "L3); *torch.sparse.mm*: the way it was made before the int32/beta=0 change (int64 indices, a "
+        "zero-filled output copied into the result), alone, at the same moment.",
         "",
         "| product (fwd / bwd: kind) | per step | rows x cols | non-zeros | in the step | alone | ratio | "
-        "torch.sparse.mm alone |",
-        "|---|---:|---|---:|---:|---:|---:|---:|",
+        "alone, cold | in the step / cold | torch.sparse.mm alone |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    tot_in = tot_iso = tot_old = 0.0
-    for label in sorted(rec.rows):
-        rs = rec.rows[label]
-        per = len(rs) / n_batches
-        i, s, o = (float(np.median([r[k] for r in rs])) for k in ("in_step", "isolated", "torch_sparse_mm"))
-        tot_in += sum(r["in_step"] for r in rs) / n_batches
-        tot_iso += sum(r["isolated"] for r in rs) / n_batches
-        tot_old += sum(r["torch_sparse_mm"] for r in rs) / n_batches
-        shapes = sorted({r["shape"] for r in rs})
-        shape = f"{shapes[0][0]:,} x {shapes[0][1]:,}" + (" (varies)" if len(shapes) > 1 else "")
-        nnz = int(np.median([r["nnz"] for r in rs]))
-        lines.append(f"| {label} | {per:g} | {shape} | {nnz:,} | {i:.2f} | {s:.2f} | {i / s:.2f} | {o:.2f} |")
+    table, tot = _product_table(rec, n_batches)
+    tot_in, tot_iso = tot["in_step"], tot["isolated"]
     step = float(np.median(steps))
-    lines += [
+    lines += table + [
         f"| **all products of a step** (sum) | | | | **{tot_in:.1f}** | **{tot_iso:.1f}** | "
-        f"**{tot_in / tot_iso:.2f}** | **{tot_old:.1f}** |",
+        f"**{tot_in / tot_iso:.2f}** | **{tot['cold']:.1f}** | **{tot_in / tot['cold']:.2f}** | "
+        f"**{tot['torch_sparse_mm']:.1f}** |",
         "",
+        *_over_bound_note(rec, n_batches),
         "| the InfoNCE (both terms), per step | CPU ms |",
         "|---|---:|",
     ]
