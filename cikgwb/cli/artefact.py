@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,8 @@ def artefact(args: Any) -> int:
             out = Path(args.out) if Path(args.out).suffix == ".npz" else Path(args.out) / Path(run).name / ARTEFACT_FILE
         try:
             write_artefact(run, device=args.device, top_n=args.top_n, out=out, log=print)
-        except FileNotFoundError as e:
-            print(f"error: {e}")
+        except FileNotFoundError as e:  # the other runs are still written; the exit code says one failed
+            print(f"cikgwb artefact: error: {e}", file=sys.stderr)
             rc = 1
     return rc
 

@@ -150,22 +150,18 @@ def cmd_infer(args: Any) -> int:
 
     if args.base_url is not None:  # before any data, folder or store: a malformed URL is no dead server
         check_base_url(args.base_url, "--base-url")
+    # option combinations: one line from the CLI's error handler (cikgwb.cli.main), exit code 2
     if args.import_batch and args.backend not in ("batch", "vllm-batch"):
-        print("--import-batch needs --backend batch (or vllm-batch)", file=sys.stderr)
-        return 2
+        raise ValueError("--import-batch needs --backend batch (or vllm-batch)")
     if args.backend == "vllm-batch" and not args.import_batch and not args.export_batch:
-        print("--backend vllm-batch needs --import-batch PATH (the output of `vllm run-batch -o`)", file=sys.stderr)
-        return 2
+        raise ValueError("--backend vllm-batch needs --import-batch PATH (the output of `vllm run-batch -o`)")
     if args.import_batch and not os.path.isfile(args.import_batch):
-        print(
+        raise ValueError(
             f"--import-batch {args.import_batch}: file not found (expected the JSONL that `vllm run-batch -o` "
-            "or the Batch API wrote)",
-            file=sys.stderr,
+            "or the Batch API wrote)"
         )
-        return 2
     if args.backend == "local" and args.base_url:
-        print("--backend local starts its own server: drop --base-url (or use --backend chat)", file=sys.stderr)
-        return 2
+        raise ValueError("--backend local starts its own server: drop --base-url (or use --backend chat)")
     if args.backend == "local":  # the first use installs the local-llm extra (saying so)
         from .llm_server import ensure_local_llm
 
