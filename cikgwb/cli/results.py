@@ -78,16 +78,13 @@ def compare(args: Any) -> int:
 
 def per_user(args: Any) -> int:
     from ..compare import resolve_runs
-    from ..runs import RerunMismatch, per_user_from_rerun, write_per_user
+    from ..runs import per_user_from_rerun, write_per_user
 
     if args.from_rerun:
         runs = [r for spec in args.runs for r in resolve_runs(spec)]
         if len(runs) != 1:
-            raise SystemExit(f"--from-rerun: give one run, got {len(runs)} ({', '.join(map(str, runs))})")
-        try:
-            out = per_user_from_rerun(runs[0], args.from_rerun, ndcg_tol=args.ndcg_tol)
-        except (RerunMismatch, FileNotFoundError) as e:
-            raise SystemExit(f"cikgwb per-user: {e}") from None
+            raise ValueError(f"--from-rerun: give one run, got {len(runs)} ({', '.join(map(str, runs))})")
+        out = per_user_from_rerun(runs[0], args.from_rerun, ndcg_tol=args.ndcg_tol)  # RerunMismatch: a ValueError
         print(f"{out['path']}: from {args.from_rerun}; {len(out['differences'])} test value(s) differ (NDCG only)")
         return 0
     for spec in args.runs:
