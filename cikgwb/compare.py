@@ -100,7 +100,8 @@ PER_USER_NOTE = "it is left out of the over-users test"
 
 
 def _per_user(run: dict[str, Any], compute_missing: bool, notes: list[str]) -> dict[str, np.ndarray] | None:
-    from .train import PER_USER_FILE, find_checkpoint, load_per_user, write_per_user
+    from .run_folder import PER_USER_FILE, find_checkpoint, load_per_user
+    from .runs import write_per_user
 
     path = run["path"]
     if not (path / PER_USER_FILE).exists():
@@ -410,7 +411,7 @@ def compare_sides(
 
 
 def _has_per_user(run: dict[str, Any], or_checkpoint: bool = True) -> bool:
-    from .train import PER_USER_FILE, find_checkpoint
+    from .run_folder import PER_USER_FILE, find_checkpoint
 
     if (run["path"] / PER_USER_FILE).exists():
         return True

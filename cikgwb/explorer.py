@@ -20,7 +20,6 @@ import pandas as pd
 
 from .inspect_graph import (
     interest_label,
-    interest_short_label,
     item_title,
     user_interests,
     user_view,
@@ -184,31 +183,6 @@ def find_cases(ds: Any, topk: np.ndarray, k: int = 20, max_cases: int = 50) -> p
             if i in paths:
                 rows.append(_case_row(u, i, item_title(ds, i), rank, paths[i]))
     return _cases_frame(rows, max_cases)
-
-
-def case_graph(ds: Any, user: int, interest: int, other_user: int, item: int, max_members: int = 4):
-    """A small ``networkx`` graph for Figure 4: the user and all their interests, the shared
-    interest with a few other holders, the other user and their edge to the item, and a
-    ``recommended`` edge from the user to the item. Returns ``(graph, highlight_nodes,
-    highlight_edges)``."""
-    import networkx as nx
-
-    G = nx.Graph()
-    u, j, v, i = ("user", int(user)), ("interest", int(interest)), ("user", int(other_user)), ("item", int(item))
-    G.add_node(u, type="user", label=f"user {user}", center=True)
-    for jj in user_interests(ds, user):
-        G.add_node(("interest", int(jj)), type="interest", label=interest_short_label(ds, int(jj)))
-        G.add_edge(u, ("interest", int(jj)), type="has_interest")
-    G.add_node(v, type="user", label=f"user {other_user}")
-    G.add_edge(v, j, type="has_interest")
-    G.add_node(i, type="item", label=item_title(ds, int(item)))
-    G.add_edge(v, i, type="interact")
-    G.add_edge(u, i, type="recommended")
-    for w in _members_index(ds)[int(interest)][:max_members]:
-        if int(w) not in (int(user), int(other_user)):
-            G.add_node(("user", int(w)), type="user", label=f"user {int(w)}")
-            G.add_edge(("user", int(w)), j, type="has_interest")
-    return G, {u, j, v, i}, [(u, j), (v, j), (v, i)]
 
 
 def interest_report(

@@ -37,10 +37,6 @@ class NodeSpace:
         return self.n_users + self.n_entities + self.n_interests
 
     @property
-    def item_offset(self) -> int:
-        return self.n_users
-
-    @property
     def interest_offset(self) -> int:
         return self.n_users + self.n_entities
 
@@ -393,18 +389,3 @@ def lightgcn(
     if not mean:
         return out
     return out / (n_layers + 1 if layer0 else n_layers)
-
-
-def graph_stats(es: EdgeSets) -> dict[str, int]:
-    """Node and edge counts by type (edges counted once, undirected)."""
-    s = es.space
-    return {
-        "users": s.n_users,
-        "items": s.n_items,
-        "other entities": s.n_entities - s.n_items,
-        "interests": s.n_interests,
-        "nodes": s.n_nodes,
-        "interaction edges": len(es.interact),
-        "kg edges": len(es.kg),
-        "user-interest edges": len(es.interest),
-    }

@@ -423,8 +423,7 @@ def _committed_per_user(run_dir: Path, ds: Any, metrics: tuple[str, ...]) -> Any
     when neither file holds the metrics."""
     from types import SimpleNamespace
 
-    from .run_artefact import ARTEFACT_FILE
-    from .train import PER_USER_FILE
+    from .run_folder import ARTEFACT_FILE, PER_USER_FILE
 
     pu = None
     if (run_dir / PER_USER_FILE).exists():

@@ -49,8 +49,8 @@ import numpy as np
 
 from .atomic import atomic_open
 from .knowledge import naming
+from .run_folder import ARTEFACT_FILE, PER_USER_FILE, find_checkpoint, load_per_user
 
-ARTEFACT_FILE = "explorer.npz"
 FORMAT = 1
 TOP_N = 100
 
@@ -232,7 +232,6 @@ def write_artefact(
 
     from .evaluate import evaluate
     from .runs import load_run, protocol_splits
-    from .train import PER_USER_FILE, find_checkpoint, load_per_user
 
     t0 = time.time()
     run_dir = Path(run_dir)

@@ -1,348 +1,100 @@
-"""The run layer: what a run is called, which splits its protocol trains and selects on, which
-interest graph it reads, where finished runs are (the run index, :func:`find_run`) and how a
-trained model is reloaded. Every caller (``cikgwb train``, sweeps, the campaign script, the
-notebooks, the explorer) goes through these functions; none keeps its own rule.
+"""The run store, above the trainer: where finished runs are (the run index, :func:`find_run`),
+how a trained model is reloaded (:func:`load_run`), and :func:`run`, the one way to make a run
+that the CLI, the sweeps, the campaign script and the notebooks call.
 
-**Names.** ``[quick-]<dataset>-<model>[-<variant>]-<protocol>[-<tag>]-s<seed>``
-(:func:`run_stem`, :func:`run_name`): the variant is a CIKGRec ablation's slug (``wo-uik``,
-``wo-uir``, ``wo-cl``, ``wo-dmr``, ``lin``; nothing for the full model and the baselines), the
-tag an optional free word (``lr1e-4``, ``authorsviews``). ``cikgwb train --name STEM`` gives the
-stem; ``-s<seed>`` is always added.
-
-**Protocols** (:data:`PROTOCOLS`): ``valid`` trains on train, selects the epoch on valid and
-evaluates test once; ``users`` trains on all of train.txt (the window every released input was
-built from, so none can leak into selection), selects on the test items of a seeded half of the
-test users and evaluates the other half's once; ``authors`` trains on all of train.txt and
-selects on TEST, as the authors' code does (comparison with the paper's Table 1 only).
-
-**Interests** (:func:`resolve_interests`, one meaning for every command): ``paper`` (also
-``default`` or empty) is the dataset's released interest graph; ``none`` is no interest node
-anywhere (w/o UIK: a run's model gets ``no_interests``, an inspected dataset an empty interest
-graph); anything else is the path of a user-interest graph (a folder written by ``cikgwb
-interests cluster``, a ``user interest`` file, or a dataset name for that dataset's released
-graph). A path that does not exist is refused before any data is loaded.
-
-**Caller resolves, trainer reads.** :func:`prepare_run` turns a config into a resolved copy
-(name, ``no_interests``) and a ready dataset (the interest graph applied); the trainer takes
-them as they are and changes neither.
+Below it: what a run is (:mod:`cikgwb.run_spec`: names, protocols, interests, the resolved
+config), its folder (:mod:`cikgwb.run_folder`: files, checkpoints, ``status``) and the trainer
+(:mod:`cikgwb.train`). The names of :mod:`cikgwb.run_spec` are importable from here too, for the
+callers written before it existed.
 """
 
 from __future__ import annotations
 
-import copy
 import json
-import re
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from .atomic import atomic_write_bytes, atomic_write_text
 from .paper import HEADLINE, VARIANTS
-from .paths import runs_root
+from .paths import relative_to_cwd, runs_root
+from .run_folder import (
+    ARTEFACT_FILE,
+    CLOSED_FORM_STOP,  # noqa: F401  (re-exported: callers read it from here)
+    CONFIG_FILE,
+    GRID_SELECTION_FILE,  # noqa: F401  (re-exported: callers read it from here)
+    METRICS_FILE,
+    PER_USER_FILE,
+    check_run_dir,
+    checkpoint_candidates,
+    converged,
+    find_checkpoint,
+    load_per_user,
+    run_status,
+    save_per_user,
+)
+from .run_spec import (  # noqa: F401  (re-exported: their home is cikgwb.run_spec)
+    PROTOCOL_NOTES,
+    PROTOCOLS,
+    VARIANT_OVERRIDES,
+    VARIANT_SLUGS,
+    InterestSource,
+    Splits,
+    baseline_variant,
+    cikgrec_variant,
+    dataset_with_interests,
+    default_stem,
+    interest_source_used,
+    name_of,
+    prepare_dataset,
+    prepare_run,
+    protocol_splits,
+    reads_interests,
+    reads_paper_interests,
+    resolve_config,
+    resolve_interests,
+    run_name,
+    run_stem,
+    split_run_name,
+    variant_of,
+)
+
+if TYPE_CHECKING:
+    from .train import TrainResult
+
+# the trainer, torch and the models are imported late (inside the functions that train or
+# reload), so that listing runs stays quick (the explorer's listing); every such import goes down
 
 
-# ----------------------------------------------------------------------------- protocols
-@dataclass(frozen=True)
-class Splits:
-    """What a protocol trains on, selects the epoch on and tests on (names of
-    :class:`~cikgwb.data.Dataset` splits; the masks are :func:`cikgwb.evaluate.split_masks`'s)."""
-
-    protocol: str
-    train: str  # the training pairs: "train" or "train_full" (train + valid)
-    select: str  # the split the epoch is selected on: "valid" or "test"
-    test: str = "test"  # evaluated once at the selected epoch (masked: all of train.txt)
-
-    def train_pairs(self, ds: Any) -> np.ndarray:
-        return getattr(ds, self.train)
-
-    def masks(self, ds: Any, split: str | None = None) -> tuple[Any, Any]:
-        """``(heldout, exclude)`` of the selection split (or ``split``)."""
-        from .evaluate import split_masks
-
-        return split_masks(ds, split or self.select)
-
-
-PROTOCOLS = {
-    "valid": Splits("valid", train="train", select="valid"),
-    "authors": Splits("authors", train="train_full", select="test"),
-    "users": Splits("users", train="train_full", select="sel_half", test="report_half"),
-}
-PROTOCOL_NOTES = {
-    "valid": "selection on VALID; test evaluated once at the selected epoch",
-    "authors": "AUTHORS' PROTOCOL: trained on all of train.txt and selected on TEST "
-    "(comparison with the paper's Table 1 only, not a headline figure)",
-    "users": "trained on all of train.txt; the test users drawn into two halves (split_seed): the epoch selected "
-    "on the SELECTION half's test items, the REPORT half's test items evaluated once (the test metrics)",
-}
-
-
-def protocol_splits(protocol: str) -> Splits:
-    """The :class:`Splits` of ``protocol``; a ``ValueError`` names the valid ones."""
-    try:
-        return PROTOCOLS[protocol]
-    except (KeyError, TypeError):
-        raise ValueError(f"protocol={protocol!r}: expected one of {', '.join(PROTOCOLS)}") from None
-
-
-#: the stop reason of a closed-form model (EASE, ItemKNN, GF-CF, MostPop): fitted once, complete
-CLOSED_FORM_STOP = "closed form: fitted once from the training pairs (no epochs to select)"
-
-
-def converged(stop_reason: str | None) -> bool:
-    """Whether a run ended complete: early-stopped, or a closed-form model fitted once (not cut
-    by ``max_epochs`` or a time limit)."""
-    return str(stop_reason or "").startswith(("early stop", "closed form:"))
-
-
-# ----------------------------------------------------------------------------- names
-VARIANT_SLUGS = {
-    "full": "",
-    "w/o UIK": "wo-uik",
-    "w/o UIR": "wo-uir",
-    "w/o CL": "wo-cl",
-    "w/o DMR": "wo-dmr",
-    "linear": "lin",
-}
-VARIANT_OVERRIDES: dict[str, dict[str, Any]] = {
-    "full": {},
-    "w/o UIK": {"no_interests": True},
-    "w/o UIR": {"no_uir": True},
-    "w/o CL": {"no_cl": True},
-    "w/o DMR": {"schedule": "fixed"},
-    "linear": {"schedule": "lin"},
-}
-_NAME = re.compile(r"^(?P<stem>.+)-s(?P<seed>\d+)$")
-
-
-def run_stem(
-    dataset: str,
-    model: str,
-    protocol: str = "valid",
-    variant: str | None = None,
-    tag: str | None = None,
-    quick: bool = False,
-) -> str:
-    """``[quick-]<dataset>-<model>[-<variant slug>]-<protocol>[-<tag>]`` (module docstring)."""
-    slug = VARIANT_SLUGS.get(variant or "", "")
-    stem = "-".join(x for x in (dataset, model, slug, protocol, tag) if x)
-    return f"quick-{stem}" if quick else stem
-
-
-def run_name(stem: str, seed: int) -> str:
-    """``<stem>-s<seed>``: the folder name of one seed of a run."""
-    return f"{stem}-s{int(seed)}"
-
-
-def split_run_name(name: str) -> tuple[str, int | None]:
-    """``(stem, seed)`` of a run name (``seed`` None when the name has no ``-s<seed>``)."""
-    m = _NAME.match(str(name))
-    return (m["stem"], int(m["seed"])) if m else (str(name), None)
-
-
-def cikgrec_variant(model: dict[str, Any], interests: Any = None) -> str:
-    """Table 3 variant of a CIKGRec model config (a dict): ``full``, ``w/o UIK``, ``w/o UIR``,
-    ``w/o CL``, ``w/o DMR``, ``linear``, or ``interests <graph>`` for another interest graph;
-    a run with other than fp32 arithmetic says so (``full (bf16)``): it is not a seed of the
-    fp32 row."""
-    variant = _cikgrec_variant(model, interests)
-    precision = model.get("precision") or "fp32"
-    return variant if precision == "fp32" else f"{variant} ({precision})"
-
-
-def _cikgrec_variant(model: dict[str, Any], interests: Any = None) -> str:
-    src = resolve_interests(interests, check=False)
-    if model.get("no_interests") or src.kind == "none":
-        return "w/o UIK"
-    for key, value, variant in (
-        ("no_uir", True, "w/o UIR"),
-        ("no_cl", True, "w/o CL"),
-        ("schedule", "fixed", "w/o DMR"),
-        ("schedule", "lin", "linear"),
-    ):
-        if bool(model.get(key)) if value is True else model.get(key) == value:
-            return variant
-    if src.kind == "path":  # another interest graph (e.g. kg-summary): not the paper's CIKGRec row
-        return f"interests {Path(str(src.spec)).name}"
-    return "full"
-
-
-def default_stem(cfg: Any) -> str:
-    """The stem ``cikgwb train`` gives a run without ``--name``: its dataset, model, CIKGRec
-    variant (if any) and protocol."""
-    variant = cikgrec_variant(cfg.model.__dict__, cfg.interests) if cfg.model.model == "cikgrec" else None
-    return run_stem(cfg.dataset, cfg.model.model, cfg.train.protocol, variant)
-
-
-def name_of(cfg: Any) -> str:
-    """A run's name: ``cfg.name`` if set, else :func:`default_stem` and its seed."""
-    return cfg.name or run_name(default_stem(cfg), cfg.train.seed)
-
-
-# ----------------------------------------------------------------------------- interests
-PAPER_SPELLINGS = ("paper", "default", "")
-
-
-@dataclass(frozen=True)
-class InterestSource:
-    """A resolved ``--interests`` value: ``kind`` is ``paper``, ``none`` or ``path``."""
-
-    spec: str
-    kind: str
-    path: Path | None = None
-
-    @property
-    def key(self) -> str:
-        return str(self.path) if self.path is not None else self.spec
-
-
-def resolve_interests(spec: Any, check: bool = True) -> InterestSource:
-    """``paper`` | ``none`` | PATH (module docstring). With ``check`` a PATH must exist (or be
-    a dataset name): ``FileNotFoundError`` names it and what is expected."""
-    if spec is None or str(spec).strip() in PAPER_SPELLINGS:
-        return InterestSource("paper", "paper")
-    text = str(spec).strip()
-    if text == "none":
-        return InterestSource("none", "none")
-    p = Path(text).expanduser()
-    if p.exists():
-        return InterestSource(text, "path", p.resolve())
-    if check:
-        from .data.registry import REGISTRY
-
-        if text not in REGISTRY:
-            raise FileNotFoundError(
-                f"--interests {text}: no such file or folder ({p.resolve()}); expected paper, none, the path of a "
-                "user-interest graph (a folder written by `cikgwb interests cluster` or a 'user interest' file) "
-                "or a dataset name"
-            )
-    return InterestSource(text, "path")
-
-
-def reads_interests(cfg: Any) -> bool:
-    """Whether the run's model reads an interest graph at all (not a baseline, LightGCN, w/o UIK)."""
-    return cfg.model.reads_interest_graph() and resolve_interests(cfg.interests, check=False).kind != "none"
-
-
-def reads_paper_interests(cfg: Any) -> bool:
-    """Whether the run's model reads the dataset's released interest graph."""
-    return reads_interests(cfg) and resolve_interests(cfg.interests, check=False).kind == "paper"
-
-
-def interest_source_used(cfg: Any, loaded: str | None) -> str:
-    """What a run's metrics.json says about interests: the graph the model read (``loaded``, the
-    dataset's ``interests_source``), or that it read none (baselines, LightGCN, w/o UIK)."""
-    if not reads_interests(cfg):
-        return (
-            f"none ({cfg.model.model} reads no interest graph)"
-            if cfg.model.model != "cikgrec"
-            else "none (w/o UIK: no interest graph)"
-        )
-    return str(loaded)
-
-
-def dataset_with_interests(ds: Any, spec: Any) -> Any:
-    """A dataset showing the interest graph ``spec`` (for inspection: ``cikgwb graph``, notebook
-    04): ``paper`` keeps the released graph (an error where there is none), ``none`` empties it,
-    a PATH replaces it."""
-    from .knowledge.interest_graph import apply_interest_graph
-
-    src = resolve_interests(spec)
-    if src.kind == "paper":
-        if ds.n_interests == 0:
-            raise ValueError(
-                f"dataset {ds.name} has no released interest graph; give --interests PATH or --interests none"
-            )
-        return ds
-    if src.kind == "none":
-        return apply_interest_graph(ds, np.zeros((0, 2), dtype=np.int64), source="none (no interest graph: w/o UIK)")
-    return _apply_path(ds, src)
-
-
-def _apply_path(ds: Any, src: InterestSource) -> Any:
-    from .knowledge.interest_graph import apply_interest_graph
-
-    if ds.meta.get("interests_path") == src.key:  # already applied (a ready dataset)
-        return ds
-    out = apply_interest_graph(ds, src.spec)
-    out.meta["interests_path"] = src.key  # the copy's own meta dict
-    return out
-
-
-# ----------------------------------------------------------------------------- caller resolves
-def resolve_config(cfg: Any) -> Any:
-    """A resolved copy of a run config (``cfg`` is not changed): its name (:func:`name_of`)
-    and, for ``interests: none``, ``model.no_interests``; a model that reads no interest graph
-    (a baseline, LightGCN, CIKGRec with ``no_interests``) gets ``interests: none``, so that its
-    ``config.yaml`` says what the model read. Checks the interest source and the protocol (errors
-    name them)."""
-    src = resolve_interests(cfg.interests)
-    protocol_splits(cfg.train.protocol)
-    out = copy.deepcopy(cfg)
-    out.name = name_of(cfg)
-    if src.kind == "none" and hasattr(out.model, "no_interests"):  # a model that reads interests (CIKGRec)
-        out.model.no_interests = True
-    if not out.model.reads_interest_graph():
-        out.interests = "none"
-    return out
-
-
-def prepare_dataset(cfg: Any, ds: Any = None) -> Any:
-    """The run's dataset with its interest source applied: ``ds`` if given (a PATH graph is
-    applied once), else loaded (the released interest file is required only where the run
-    reads it; otherwise it is still loaded when present, so the node index space is the same)."""
-    src = resolve_interests(cfg.interests)
-    if ds is None:
-        from .data import load_dataset
-
-        ds = load_dataset(
-            cfg.dataset,
-            split_seed=cfg.train.split_seed,
-            interests="paper" if reads_paper_interests(cfg) else "optional",
-        )
-    return _apply_path(ds, src) if src.kind == "path" else ds
-
-
-def prepare_run(cfg: Any, ds: Any = None) -> tuple[Any, Any]:
-    """``(resolved config, ready dataset)`` of a run: what the trainer takes."""
+# ----------------------------------------------------------------------------- run
+def run(
+    cfg: Any,
+    ds: Any = None,
+    *,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """Make one run: resolve ``cfg`` once (:func:`cikgwb.run_spec.prepare_run`: its name, its
+    interest source, the dataset with that graph applied; ``cfg`` itself is not changed), refuse a
+    folder holding a finished run unless ``resume`` or ``overwrite`` (before any data is loaded),
+    then train (:class:`cikgwb.train.Trainer`). ``run_dir``: default ``<runs root>/<name>``.
+    Returns the trainer's :class:`~cikgwb.train.TrainResult` (``run_dir``, ``metrics``, ``history``)."""
     cfg = resolve_config(cfg)
-    return cfg, prepare_dataset(cfg, ds)
+    run_dir = Path(run_dir) if run_dir is not None else relative_to_cwd(runs_root() / cfg.name)
+    check_run_dir(run_dir, resume=resume, overwrite=overwrite)
+    ds = prepare_dataset(cfg, ds)
+    from .train import Trainer
+
+    return Trainer(cfg, ds=ds, run_dir=run_dir, progress=progress).fit(resume=resume, overwrite=overwrite)
 
 
 # ----------------------------------------------------------------------------- run index
-def baseline_variant(cfg: dict[str, Any]) -> str:
-    """``"-"`` for a baseline run with its model's defaults on its dataset (its authors' settings,
-    or the value tuned on valid where the docstring says so); otherwise the settings that differ,
-    e.g. ``"lr=0.0001"`` for a run kept as the evidence of a tuning step. Such runs are not
-    Table 1's row (:func:`cikgwb.models.variant_label`)."""
-    from .models import variant_label
-
-    return variant_label(cfg)
-
-
-#: beside a run whose settings were chosen on the selection split from a grid (``cikgwb sweep
-#: --select``): the sweep, the split, every point's selection score and the chosen point
-GRID_SELECTION_FILE = "grid_selection.json"
-
-
-def variant_of(cfg: dict[str, Any], run_dir: str | Path | None = None) -> str:
-    """Table 3 variant of a run's config dict (:func:`cikgrec_variant`); a baseline's is
-    :func:`baseline_variant`, or ``"-"`` (its model's row) where its settings were chosen on the
-    selection split from a grid (a :data:`GRID_SELECTION_FILE` in ``run_dir``)."""
-    m = cfg.get("model", {})
-    if (
-        m.get("model", "cikgrec") != "cikgrec"
-        and run_dir is not None
-        and (Path(run_dir) / GRID_SELECTION_FILE).is_file()
-    ):
-        return "-"
-    if m.get("model", "cikgrec") != "cikgrec":
-        return baseline_variant(cfg)
-    return cikgrec_variant(m, cfg.get("interests"))
-
-
 INDEX_COLUMNS = [
     "run",
     "dataset",
@@ -400,11 +152,12 @@ def _index_row(p: Path, root: Path, variants: bool = True) -> dict[str, Any] | N
     if "test" not in m:  # an interrupted run
         return None
     cfg: dict[str, Any] = {}
-    if (p.parent / "config.yaml").exists():
+    if (p.parent / CONFIG_FILE).exists():
         import yaml
 
-        cfg = yaml.safe_load((p.parent / "config.yaml").read_text()) or {}
+        cfg = yaml.safe_load((p.parent / CONFIG_FILE).read_text()) or {}
     stop = str(m.get("stop_reason") or "")
+    status = run_status(m)
     row = {
         "run": p.parent.relative_to(root).as_posix(),
         "dataset": m.get("dataset"),
@@ -424,7 +177,7 @@ def _index_row(p: Path, root: Path, variants: bool = True) -> dict[str, Any] | N
         "interests": m.get("interests"),
         "selected_epoch": m.get("selected_epoch"),
         "max_epochs": cfg.get("train", {}).get("max_epochs"),
-        "converged": converged(stop),
+        "converged": converged(status),
         "stop_reason": stop,
         "device": m.get("device"),
         "wall_seconds": m.get("wall_seconds"),
@@ -457,8 +210,6 @@ def run_index(
     list too (the explorer lists what it can). ``variants=False``
     leaves ``variant`` empty and imports no model (a baseline's variant compares its settings
     with its model's defaults): the explorer's quick listing."""
-    from .run_artefact import ARTEFACT_FILE
-
     if roots is None:
         roots = [runs_root()]
     elif isinstance(roots, (str, Path)):
@@ -467,7 +218,7 @@ def run_index(
     for root in map(Path, roots):
         if not root.is_dir():
             continue
-        for p in sorted(root.rglob("metrics.json")):
+        for p in sorted(root.rglob(METRICS_FILE)):
             if p.parent.resolve() in seen:
                 continue
             try:
@@ -517,9 +268,7 @@ def runs_table(root: str | Path | None = None) -> pd.DataFrame:
 
 
 def has_checkpoint(run_dir: str | Path, name: str = "best.pt") -> bool:
-    """Whether a run's checkpoint is on this machine (:func:`cikgwb.train.find_checkpoint`)."""
-    from .train import find_checkpoint
-
+    """Whether a run's checkpoint is on this machine (:func:`cikgwb.run_folder.find_checkpoint`)."""
     return find_checkpoint(run_dir, name) is not None
 
 
@@ -603,10 +352,9 @@ def load_run(run_dir: str | Path, ds: Any = None, device: str = "cpu", checkpoin
     import torch
 
     from .models import build_model, load_config
-    from .train import checkpoint_candidates, find_checkpoint
 
     run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.yaml"
+    cfg_path = run_dir / CONFIG_FILE
     ck_path = find_checkpoint(run_dir, checkpoint) or checkpoint_candidates(run_dir)[0] / checkpoint
     for p in (cfg_path, ck_path):
         if not p.exists():
@@ -667,11 +415,8 @@ def train_runs(
     ``views`` only a run of exactly this name is reused. ``train_missing=False`` trains nothing:
     combinations without a finished run are logged and left out.
     """
-    import time
-
     from .config import apply_overrides
     from .models import default_config
-    from .train import Trainer
 
     runs_root = Path(runs_root)
     overrides = dict(overrides or {})
@@ -706,8 +451,7 @@ def train_runs(
                 cfg.train.max_epochs = min(cfg.train.max_epochs, int(quick_epochs))
                 cfg.train.patience = min(cfg.train.patience, 5)
             t0 = time.time()
-            cfg, run_ds = prepare_run(cfg, ds)
-            res = Trainer(cfg, ds=run_ds, run_dir=runs_root / name, progress=False).fit(overwrite=True)  # retrain
+            res = run(cfg, ds, run_dir=runs_root / name, progress=False, overwrite=True)  # retrain
             m = res.metrics
             picked.append(name)
             log(
@@ -716,3 +460,110 @@ def train_runs(
             )
     table = runs_table(runs_root)
     return table[table["run"].isin(picked)].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- per-user metrics of a finished run
+def write_per_user(run_dir: str | Path, ds: Any = None, device: str = "cpu") -> dict[str, Any]:
+    """Write ``test_per_user.npz`` of an existing run from its ``best.pt`` (the selected epoch):
+    the test split evaluated as :meth:`Trainer.finish` does. Returns ``{"path", "epoch",
+    "max_abs_diff"}``, the last being the largest difference between the recomputed means and
+    metrics.json's test metrics (0 up to float rounding on the same kind of machine)."""
+    import torch
+
+    from .evaluate import evaluate
+
+    run_dir = Path(run_dir)
+    mpath = run_dir / "metrics.json"
+    if not mpath.exists():
+        raise FileNotFoundError(f"{mpath} not found: not a finished run")
+    metrics = json.loads(mpath.read_text())
+    cfg, ds, model = load_run(run_dir, ds=ds, device=device)
+    tc = cfg.train
+    heldout, exclude = protocol_splits(tc.protocol).masks(ds, "test")
+    dev = torch.device(device)
+    with torch.no_grad():
+        res = evaluate(model.score_fn(), heldout, exclude, ks=tc.ks, batch_size=tc.eval_batch_size, device=dev)
+    ck = find_checkpoint(run_dir, "best.pt")
+    epoch = torch.load(ck, map_location="cpu", weights_only=False).get("epoch") if ck else None
+    path = save_per_user(run_dir / PER_USER_FILE, res, epoch)
+    diff = max((abs(res.metrics[k] - v) for k, v in metrics.get("test", {}).items() if k in res.metrics), default=0.0)
+    return {"path": str(path), "epoch": epoch, "max_abs_diff": float(diff)}
+
+
+class RerunMismatch(ValueError):
+    """A rerun that is not the same run as the one it should give its per-user metrics to."""
+
+
+def per_user_from_rerun(run_dir: str | Path, rerun_dir: str | Path, ndcg_tol: float = 1e-6) -> dict[str, Any]:
+    """Give a finished run whose checkpoint is gone the ``test_per_user.npz`` of a rerun of it.
+
+    The rerun must be the same run: the same configuration (but the settings a resume may change
+    and the name), the same seed, selected epoch and stop reason, and the same test recall, precision
+    and hit rate at every k to the last digit; NDCG may differ by up to ``ndcg_tol`` (the float
+    rounding of code that computes the same loss in another order moves a few hits inside a
+    user's top k). Anything else raises :class:`RerunMismatch` naming it, and nothing is written.
+    The file is copied and ``PER_USER_FROM_RERUN.md`` says where it comes from, with the table of
+    differences; the run's ``metrics.json`` is not touched. Returns ``{"path", "note",
+    "differences"}`` (differences: metric -> (run, rerun) for the values that differ)."""
+    import yaml
+
+    from .train import config_differences
+
+    run_dir, rerun_dir = Path(run_dir), Path(rerun_dir)
+    if (run_dir / PER_USER_FILE).exists():
+        raise RerunMismatch(f"{run_dir / PER_USER_FILE} exists already; nothing was changed")
+    loaded = {}
+    for d in (run_dir, rerun_dir):
+        for f in ("config.yaml", "metrics.json"):
+            if not (d / f).is_file():
+                raise FileNotFoundError(f"{d / f} not found: {d} is not a finished run")
+        loaded[d] = (yaml.safe_load((d / "config.yaml").read_text()), json.loads((d / "metrics.json").read_text()))
+    if not (rerun_dir / PER_USER_FILE).is_file():
+        raise FileNotFoundError(f"{rerun_dir / PER_USER_FILE} not found: the rerun has no per-user metrics")
+    (cfg_a, m_a), (cfg_b, m_b) = loaded[run_dir], loaded[rerun_dir]
+    problems = [f"config: {d}" for d in config_differences(cfg_a, cfg_b, ("in the run", "in the rerun"))]
+    for key in ("seed", "split_seed", "selected_epoch"):
+        if m_a.get(key) != m_b.get(key):
+            problems.append(f"{key}: {m_a.get(key)!r} in the run, {m_b.get(key)!r} in the rerun")
+    if m_a.get("stop_reason") != m_b.get("stop_reason"):  # e.g. a rerun cut by its time limit
+        problems.append(f"stop_reason: {m_a.get('stop_reason')!r} in the run, {m_b.get('stop_reason')!r} in the rerun")
+    test_a, test_b = m_a.get("test", {}), m_b.get("test", {})
+    if set(test_a) != set(test_b):
+        problems.append(f"test metrics: {sorted(test_a)} in the run, {sorted(test_b)} in the rerun")
+    differences = {k: (test_a[k], test_b[k]) for k in sorted(set(test_a) & set(test_b)) if test_a[k] != test_b[k]}
+    for k, (a, b) in differences.items():
+        if not k.startswith("ndcg@") or abs(a - b) > ndcg_tol:
+            problems.append(f"test {k}: {a!r} in the run, {b!r} in the rerun (allowed: NDCG within {ndcg_tol:g})")
+    if problems:
+        raise RerunMismatch(
+            f"{rerun_dir} is not the same run as {run_dir}; nothing was written:\n  " + "\n  ".join(problems)
+        )
+    per_user = load_per_user(rerun_dir)
+    for k, v in test_b.items():  # the file is the rerun's own: its means are the rerun's metrics
+        if k in per_user and abs(float(np.mean(per_user[k], dtype=np.float64)) - v) > 1e-5:
+            raise RerunMismatch(f"{rerun_dir / PER_USER_FILE}: mean {k} does not match the rerun's metrics.json")
+    atomic_write_bytes(run_dir / PER_USER_FILE, (rerun_dir / PER_USER_FILE).read_bytes())
+    commit = str(m_b.get("git_commit", "unknown"))[:7]
+    head = (
+        f"`{PER_USER_FILE}` comes from a rerun of this run (same configuration and seed, commit {commit}, "
+        f"finished {m_b.get('finished_at', '?')}; this run was trained at commit "
+        f"{str(m_a.get('git_commit', 'unknown'))[:7]}): the run's own checkpoint was gone. The rerun selected the "
+        f"same epoch ({m_b.get('selected_epoch')} of {m_b.get('epochs_run')}, this run {m_a.get('selected_epoch')} "
+        f"of {m_a.get('epochs_run')})"
+    )
+    if not differences:
+        note = (
+            head
+            + " and gave exactly the same test metrics (every value of `metrics.json`'s `test`, to the last digit), so its per-user metrics are this run's.\n"
+        )
+    else:
+        rows = "".join(f"| {k} | {a:.10f} | {b:.10f} | {b - a:+.1e} |\n" for k, (a, b) in differences.items())
+        note = (
+            head + " and the same test recall, precision and hit rate at every k, to the last digit; the NDCG "
+            f"values differ by at most {max(abs(b - a) for a, b in differences.values()):.1e} (the order of a "
+            "few hits inside a user's top k changed):\n\n| test metric | this run | rerun | rerun - this run |\n"
+            "|---|---|---|---|\n" + rows + "\nSo its per-user metrics stand for this run's: their means match this "
+            "run's recall (the over-users tests' metric) to the last digit. The run's `metrics.json` is unchanged.\n"
+        )
+    atomic_write_text(run_dir / "PER_USER_FROM_RERUN.md", note)
+    return {"path": str(run_dir / PER_USER_FILE), "note": note, "differences": differences}

@@ -64,7 +64,9 @@ def test_failed_new_attempt_leaves_the_finished_run_intact(cli_env, tmp_path, ca
 
 def test_per_user_metrics_saved_and_rebuilt_from_the_checkpoint(synthetic_ds, tmp_path, one_thread):
     from cikgwb.models import default_config
-    from cikgwb.train import PER_USER_FILE, Trainer, load_per_user, write_per_user
+    from cikgwb.run_folder import PER_USER_FILE, load_per_user
+    from cikgwb.runs import write_per_user
+    from cikgwb.train import Trainer
 
     cfg = default_config("synthetic")
     cfg.train.max_epochs, cfg.train.device = 3, "cpu"

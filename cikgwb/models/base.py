@@ -76,10 +76,6 @@ class Recommender(nn.Module):
     def extra_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"kg_optimizer": self.kg_phase.optimizer} if self.kg_phase is not None else {}
 
-    @property
-    def kg_optimizer(self) -> torch.optim.Optimizer | None:
-        return self.kg_phase.optimizer if self.kg_phase is not None else None
-
     def main_parameters(self) -> list[torch.nn.Parameter]:
         """What the trainer's Adam updates: every parameter, in :meth:`parameters` order, but
         those that the model's alternating phase owns (``kg_phase.owns``, e.g. CIKGRec's TransE
