@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import logging
 from pathlib import Path
@@ -75,6 +76,26 @@ def test_help_names_the_registries_choices_and_no_missing_command(capsys):
         text = _help(capsys, cmd)
         assert "``" not in text and ":mod:" not in text and ":func:" not in text, cmd
         assert f"cikgwb {cmd} " in text.split("options:")[0]  # an example
+
+
+def _parsers(p: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    yield path, p
+    for a in p._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            for name, sp in a.choices.items():
+                yield from _parsers(sp, (*path, name))
+
+
+def test_every_command_has_the_same_style():
+    """Every command and group: a written description, help on every option, -v and -h."""
+    parsers = list(_parsers(build_parser()))
+    assert len(parsers) > 25
+    for path, p in parsers:
+        assert p.description and "``" not in p.description, path
+        for a in p._actions:
+            if not isinstance(a, argparse._SubParsersAction):
+                assert a.help, (path, a.option_strings or a.dest)
+        assert {"-v", "-h"} <= set(p._option_string_actions), path
 
 
 def test_a_group_without_its_command_prints_its_help(capsys):

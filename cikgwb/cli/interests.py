@@ -375,16 +375,28 @@ def _graph(sub: Any) -> None:
         )
         q.set_defaults(func=cmd_graph)
 
-    s = gsub.add_parser("stats", help="nodes, edges, degree distributions, interest coverage")
+    s = gsub.add_parser(
+        "stats",
+        help="nodes, edges, degree distributions, interest coverage",
+        description="The CIKG's nodes and edges by kind, degree distributions and how many users have interests.",
+    )
     view(s)
     s.add_argument("--json", action="store_true", help="print the figures as JSON")
-    u = gsub.add_parser("user", help="a user's interests, users sharing them, their items")
+    u = gsub.add_parser(
+        "user",
+        help="a user's interests, users sharing them, their items",
+        description="One user's interests, the users sharing each of them, and the items of the chosen split.",
+    )
     u.add_argument("id", type=int, help="user id")
     view(u)
     u.add_argument("--max-users", type=int, default=10, help="users sharing an interest shown (default 10)")
     u.add_argument("--top", type=int, default=10, help="items shown (default 10)")
     u.add_argument("--export", default=None, metavar="PREFIX", help="write the neighbourhood as PREFIX_nodes/edges.tsv")
-    j = gsub.add_parser("interest", help="an interest's label, members and their most common items")
+    j = gsub.add_parser(
+        "interest",
+        help="an interest's label, members and their most common items",
+        description="One interest node: its label, the users holding it and their most common items.",
+    )
     j.add_argument("id", type=int, help="interest id (0..J-1, contiguous)")
     view(j)
     j.add_argument("--top", type=int, default=10, help="members and items shown (default 10)")

@@ -18,24 +18,16 @@ loaded or any folder written.
   cikgwb train --dataset synthetic --set max_epochs=5 --set lr=0.002 --name try"""
 
 
-def train(args: Any) -> int:
+def train_configs(args: Any) -> list[Any]:
+    """One validated, resolved run config per seed of ``args``: an unknown dataset, model or setting,
+    a bad --protocol, --device or --seeds fails here, naming it, before any data or folder."""
     from ..config import apply_overrides, validate_config
     from ..models import load_config, make_config
-    from ..paths import relative_to_cwd, runs_root
     from ..runs import default_stem, resolve_config, run_name
-    from ..train import Trainer, check_run_dir
 
-    seeds = list(args.seeds) if args.seeds is not None else [None]  # parsed by config.seed_list
-    if getattr(args, "strict", False):  # the data loader (here and in Ray workers) reads it
-        os.environ["CIKGWB_STRICT_DATA"] = "1"
-    if args.resume and args.overwrite:
-        raise ValueError("--resume and --overwrite contradict each other: give one")
     cfgs = []
-    for seed in seeds:
-        if args.config:
-            cfg = load_config(args.config)
-        else:  # an unknown dataset or model fails here, naming it, before any data is loaded
-            cfg = make_config(args.model, args.dataset)
+    for seed in list(args.seeds) if args.seeds is not None else [None]:  # parsed by options.seed_list
+        cfg = load_config(args.config) if args.config else make_config(args.model, args.dataset)
         cfg.interests = args.interests
         apply_overrides(cfg, args.set or [])
         if args.protocol:
@@ -44,52 +36,53 @@ def train(args: Any) -> int:
             cfg.train.device = args.device
         if seed is not None:
             cfg.train.seed = seed
-        base = args.name or default_stem(cfg)
-        cfg.name = run_name(base, cfg.train.seed)
-        validate_config(cfg)  # --protocol, --device, --seeds too: before any data or folder
-        if getattr(args, "executor", "local") == "local":  # --device cuda on a CPU-only torch: one line
+        cfg.name = run_name(args.name or default_stem(cfg), cfg.train.seed)
+        validate_config(cfg)
+        if args.executor == "local":  # --device cuda on a CPU-only torch: one line
             from ..train import pick_device
 
             pick_device(cfg.train.device)
         cfgs.append(resolve_config(cfg))  # the run layer resolves (interest source checked); the trainer reads
-    for cfg in cfgs:  # every seed's folder checked before any work: a finished run is never lost
-        check_run_dir(relative_to_cwd(runs_root() / cfg.name), resume=args.resume, overwrite=args.overwrite)
-    from ..knowledge.leak_cli import check_run_graphs  # has the run's interest graph seen its selection split?
+    return cfgs
 
-    check_run_graphs(cfgs, strict=getattr(args, "strict", False))
-    if getattr(args, "executor", "local") == "ray" and len(cfgs) > 1:
+
+def _summary_line(name: str, m: dict[str, Any]) -> str:
+    """The one JSON line ``cikgwb train`` prints per finished run."""
+    test = {k: round(v, 4) for k, v in m["test"].items() if "@" in k and k.split("@")[0] in ("recall", "ndcg")}
+    keep = {"run": name, "protocol": m["protocol"], "selected_epoch": m["selected_epoch"]}
+    return json.dumps({**keep, "stop_reason": m["stop_reason"], "test": test}, indent=None)
+
+
+def train(args: Any) -> int:
+    from ..knowledge.leak_cli import check_run_graphs  # has the run's interest graph seen its selection split?
+    from ..paths import relative_to_cwd, runs_root
+    from ..runs import split_run_name
+    from ..train import Trainer, check_run_dir
+
+    if args.strict:  # the data loader (here and in Ray workers) reads it
+        os.environ["CIKGWB_STRICT_DATA"] = "1"
+    if args.resume and args.overwrite:
+        raise ValueError("--resume and --overwrite contradict each other: give one")
+    cfgs = train_configs(args)
+    run_dirs = [relative_to_cwd(runs_root() / cfg.name) for cfg in cfgs]
+    for run_dir in run_dirs:  # every seed's folder checked before any work: a finished run is never lost
+        check_run_dir(run_dir, resume=args.resume, overwrite=args.overwrite)
+    check_run_graphs(cfgs, strict=args.strict)
+    if args.executor == "ray" and len(cfgs) > 1:
         from ..sweep import train_seeds_on_ray
 
-        run_dirs = train_seeds_on_ray(
-            args, [c.train.seed for c in cfgs], [relative_to_cwd(runs_root() / c.name) for c in cfgs]
-        )
+        run_dirs = train_seeds_on_ray(args, [c.train.seed for c in cfgs], run_dirs)
     else:
         run_dirs = []
         for cfg in cfgs:
             res = Trainer(cfg, progress=not args.quiet).fit(resume=args.resume, overwrite=args.overwrite)
             run_dirs.append(res.run_dir)
-            m = res.metrics
-            print(
-                json.dumps(
-                    {
-                        "run": cfg.name,
-                        "protocol": m["protocol"],
-                        "selected_epoch": m["selected_epoch"],
-                        "stop_reason": m["stop_reason"],
-                        "test": {
-                            k: round(v, 4)
-                            for k, v in m["test"].items()
-                            if "@" in k and k.split("@")[0] in ("recall", "ndcg")
-                        },
-                    },
-                    indent=None,
-                )
-            )
+            print(_summary_line(cfg.name, res.metrics))
     if len(run_dirs) > 1:
         from ..reports import summarize_seeds
 
-        path = summarize_seeds(run_dirs, out_name=base)
-        print(f"summary over seeds {seeds}: {path}")
+        path = summarize_seeds(run_dirs, out_name=split_run_name(cfgs[0].name)[0])
+        print(f"summary over seeds {[c.train.seed for c in cfgs]}: {path}")
     return 0
 
 
