@@ -259,7 +259,7 @@ def compare_infonce_runs(epochs: int = 5, block: int = 64, precision: str = "fp3
     import tempfile
 
     from cikgwb.models import losses
-    from cikgwb.train import train
+    from cikgwb.runs import run
 
     n_threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -280,7 +280,7 @@ def compare_infonce_runs(epochs: int = 5, block: int = 64, precision: str = "fp3
             try:
                 with tempfile.TemporaryDirectory() as tmp:
                     os.environ["CIKGWB_CHECKPOINT_DIR"] = tmp + "/ck"
-                    train(cfg, ds, progress=False, run_dir=Path(tmp) / "run")
+                    run(cfg, ds, progress=False, run_dir=Path(tmp) / "run")
                     hist[kind] = [json.loads(line) for line in (Path(tmp) / "run" / "history.jsonl").open()]
             finally:
                 cikgrec_mod.info_nce = saved

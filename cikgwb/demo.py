@@ -32,7 +32,7 @@ def run_demo(quick: bool = True, notebooks: bool = True, epochs: int | None = No
     from .data import load_dataset
     from .evaluate import evaluate, most_popular_scores, split_masks
     from .models import default_config
-    from .train import Trainer
+    from .runs import run
 
     t0 = time.time()
     ds = load_dataset("synthetic")
@@ -50,7 +50,7 @@ def run_demo(quick: bool = True, notebooks: bool = True, epochs: int | None = No
         if quick or epochs:
             cfg.train.max_epochs = epochs or 40
         cfg.name = f"demo-synthetic-{model}"
-        res = Trainer(cfg, ds=ds).fit(overwrite=True)  # the demo's runs are regenerated every time
+        res = run(cfg, ds, overwrite=True)  # the demo's runs are regenerated every time
         m = res.metrics
         rows.append(
             [model, m["selected_epoch"], *(m["test"][k] for k in ("recall@50", "recall@100", "ndcg@50", "ndcg@100"))]

@@ -585,15 +585,3 @@ class Trainer:
         out["per_user"] = PER_USER_FILE
         write_json(self.run_dir / METRICS_FILE, out)
         return out
-
-
-def train(
-    cfg: RunConfig,
-    ds: Dataset | None = None,
-    resume: bool = False,
-    progress: bool = True,
-    run_dir: str | Path | None = None,
-    overwrite: bool = False,
-) -> TrainResult:
-    """Train one run (see :class:`Trainer`)."""
-    return Trainer(cfg, ds, run_dir=run_dir, progress=progress).fit(resume=resume, overwrite=overwrite)

@@ -47,7 +47,7 @@ def record(models: list[str] | None = None) -> dict:
     torch.set_num_threads(1)
     from cikgwb.data import load_dataset
     from cikgwb.models import _IMPORT_ERRORS, MODELS, _import_all, default_config
-    from cikgwb.train import train
+    from cikgwb.runs import run
 
     _import_all()
     if _IMPORT_ERRORS:  # a model that fails to import must not silently drop out of the check
@@ -59,7 +59,7 @@ def record(models: list[str] | None = None) -> dict:
         cfg = default_config("synthetic", model, max_epochs=EPOCHS, seed=0, **sets)
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["CIKGWB_CHECKPOINT_DIR"] = tmp
-            res = train(cfg, ds, progress=False, run_dir=Path(tmp) / "run")
+            res = run(cfg, ds, progress=False, run_dir=Path(tmp) / "run")
         hist = [{k: v for k, v in row.items() if not any(s in k for s in SKIP)} for row in res.history]
         out[name] = {
             "history": hist,

@@ -113,14 +113,14 @@ def _short_run(ds, tmp_path, precision, epochs=3):
     import json
 
     from cikgwb.models import default_config
-    from cikgwb.train import train
+    from cikgwb.runs import run
 
     cfg = default_config("synthetic", "cikgrec")
     cfg.train.max_epochs, cfg.train.device = epochs, "cpu"
     cfg.model.precision = precision
-    run = tmp_path / precision
-    train(cfg, ds, progress=False, run_dir=run)
-    return [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    run_dir = tmp_path / precision
+    run(cfg, ds, progress=False, run_dir=run_dir)
+    return [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
 
 
 def test_bf16_short_run_lands_near_fp32(synthetic_ds, tmp_path, monkeypatch, one_thread):
