@@ -56,8 +56,8 @@ def _summary_line(name: str, m: dict[str, Any]) -> str:
 def train(args: Any) -> int:
     from ..knowledge.leak_cli import check_run_graphs  # has the run's interest graph seen its selection split?
     from ..paths import relative_to_cwd, runs_root
-    from ..runs import split_run_name
-    from ..train import Trainer, check_run_dir
+    from ..run_folder import check_run_dir
+    from ..runs import run, split_run_name
 
     if args.strict:  # the data loader (here and in Ray workers) reads it
         os.environ["CIKGWB_STRICT_DATA"] = "1"
@@ -75,7 +75,7 @@ def train(args: Any) -> int:
     else:
         run_dirs = []
         for cfg in cfgs:
-            res = Trainer(cfg, progress=not args.quiet).fit(resume=args.resume, overwrite=args.overwrite)
+            res = run(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
             run_dirs.append(res.run_dir)
             print(_summary_line(cfg.name, res.metrics))
     if len(run_dirs) > 1:
