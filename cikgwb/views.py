@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-KINDS = ("runs", "artefact", "sweep")
+KINDS = ("runs", "artefact", "sweep", "answers")
 
 
 @dataclass
@@ -47,6 +47,7 @@ def require(
     sweep: str | Path | None = None,
     spec: Any = None,
     jobs: int = 2,
+    seed: int = 0,
 ) -> Found:
     """Find (else with ``make`` make, else name in one MISSING line) what a notebook draws from.
 
@@ -56,6 +57,9 @@ def require(
     made from its checkpoint where one is on this machine; made: a quick CIKGRec run.
     ``"sweep"``: the sweep folder ``sweep`` with its results; made: :func:`cikgwb.sweep.run_sweep`
     of ``spec`` (a :class:`cikgwb.sweep.SweepSpec`).
+    ``"answers"``: ``(table, path)`` of the answers ``run`` names: a backend (default ``kg-summary``,
+    where ``cikgwb interests infer`` writes its answers; made: the offline ``kg-summary`` only), an
+    ``answers.jsonl`` path, or ``planted`` (the synthetic dataset's topics drawn with ``seed``; path None).
     """
     if kind not in KINDS:
         raise ValueError(f"require: kind {kind!r} is not one of {', '.join(KINDS)}")
@@ -66,6 +70,8 @@ def require(
         return _runs(dataset, root, make, protocol, models)
     if kind == "artefact":
         return _artefact(dataset, root, make, protocol, run)
+    if kind == "answers":
+        return _answers(dataset, str(run or "kg-summary"), make, seed)
     if sweep is None:
         raise ValueError("require('sweep'): give the sweep folder (sweep=PATH)")
     return _sweep(Path(sweep), make, spec, jobs)
@@ -128,6 +134,30 @@ def _artefact(dataset: str, root: Path, make: bool, protocol: str, run: str | Pa
         print(f"{Path(run).name}: no {ARTEFACT_FILE} yet; making it from its checkpoint (cikgwb artefact)")
         write_artefact(run, log=print)
     return Found(Path(run), made=made)
+
+
+def _answers(dataset: str, source: str, make: bool, seed: int) -> Found:
+    from .knowledge.infer import default_run_dir
+    from .knowledge.interest_graph import read_answers
+
+    if source == "planted":  # the synthetic dataset's planted topics, no file
+        from .data import load_dataset
+        from .knowledge.planted import planted_answers
+
+        return Found((planted_answers(load_dataset(dataset), seed=seed)[0], None))
+    is_path = source.endswith(".jsonl") or "/" in source
+    path = Path(source) if is_path else default_run_dir(dataset, source) / "answers.jsonl"
+    made = False
+    if not path.exists() and make and source == "kg-summary":  # offline, not an LLM: seconds
+        from .data import load_dataset
+        from .knowledge import infer_interests
+
+        infer_interests(load_dataset(dataset), backend="kg-summary", run_dir=path.parent, progress=False)
+        made = True
+    if not path.exists():
+        how = f"cikgwb interests infer --dataset {dataset} --backend {source}" if not is_path else f"ls {path}"
+        return _missing(f"no answers for {dataset} at {path}", how)
+    return Found((read_answers(path), path), made=made)
 
 
 def _sweep(folder: Path, make: bool, spec: Any, jobs: int) -> Found:
@@ -547,3 +577,132 @@ def significance(runs: Any, dataset: str) -> tuple[Any, list[str], str]:
         f"{SPLIT_NOTE}"
     )
     return (pd.concat(tables, ignore_index=True) if tables else None), lines, caption
+
+
+# ----------------------------------------------------------------------------- interest clustering (notebook 03)
+def clustering_configurations(
+    table: Any,
+    ds: Any,
+    *,
+    encoders: list[str],
+    clusterers: list[str],
+    kappa: int,
+    seed: int = 0,
+    max_share: float = 0.2,
+    min_users: int = 2,
+    answers_path: Any = None,
+) -> tuple[Any, dict[tuple[str, str], Any]]:
+    """Every encoder x clusterer's interest graph from the answers ``table``: one row each (clusters,
+    interests, edges, users with interests, the filters' counts, seconds; on a dataset with planted
+    topics also their recovery, ARI / NMI) and the graphs by ``(encoder, clusterer)``."""
+    import time
+
+    import pandas as pd
+
+    from .data.registry import get_spec
+    from .knowledge.interest_graph import build_interest_graph
+    from .knowledge.phrases import answers_to_phrases
+
+    truth = None
+    if get_spec(ds.name).planted_truth:
+        from .knowledge.planted import phrase_truth, recovery_scores
+
+        truth = phrase_truth(ds, answers_to_phrases(table))
+    rows, graphs = [], {}
+    for enc in encoders:
+        for cl in clusterers:
+            t0 = time.time()
+            ig = build_interest_graph(
+                table,
+                dataset=ds,
+                encoder=enc,
+                clusterer=cl,
+                kappa=kappa,
+                seed=seed,
+                max_share=max_share,
+                min_users=min_users,
+                answers_path=answers_path,
+            )
+            c = ig.provenance["counts"]
+            row = {
+                "encoder": enc,
+                "clusterer": cl,
+                "kappa": kappa,
+                "clusters": c["clusters"],
+                "interests": c["interests"],
+                "edges": c["edges"],
+                "users with interests": c["users_with_interests"],
+                "too generic": len(ig.filters.too_generic),
+                "single user": len(ig.filters.single_user),
+                "seconds": round(time.time() - t0, 1),
+            }
+            if truth is not None:
+                row.update({k: round(v, 3) for k, v in recovery_scores(ig.clustering, truth).items()})
+            rows.append(row)
+            graphs[(enc, cl)] = ig
+    return pd.DataFrame(rows), graphs
+
+
+def phrase_map_figure(
+    ig: Any,
+    phrases: list[str],
+    *,
+    encoder: str,
+    clusterer: str,
+    dataset: str,
+    kappa: int,
+    seed: int = 0,
+    top: int = 3000,
+) -> Any:
+    """The ``top`` most frequent distinct phrases of graph ``ig`` in 2-D (t-SNE of the encoder's
+    vectors; tf-idf first reduced to 50 dimensions by truncated SVD), coloured by cluster.
+    ``phrases``: every (user, phrase) pair's phrase, which the encoder is fitted on."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.manifold import TSNE
+
+    from . import plots
+    from .knowledge.encoders import make_encoder
+
+    cl_obj = ig.clustering
+    idx = np.argsort(-cl_obj.counts, kind="stable")[:top]
+    phr = [cl_obj.phrases[i] for i in idx]
+    vec = make_encoder(encoder).fit(phrases).encode(phr)
+    if not isinstance(vec, np.ndarray):
+        vec = TruncatedSVD(n_components=min(50, vec.shape[1] - 1), random_state=seed).fit_transform(vec)
+    xy = TSNE(n_components=2, perplexity=min(30.0, (len(phr) - 1) / 3), init="pca", random_state=seed).fit_transform(
+        vec
+    )
+    pts = pd.DataFrame(
+        {
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "cluster": cl_obj.assign[idx],
+            "phrase": phr,
+            "count": cl_obj.counts[idx],
+            "label": [cl_obj.labels[c] for c in cl_obj.assign[idx]],
+        }
+    )
+    return plots.phrase_map(
+        pts,
+        dataset=dataset,
+        what=f"Interest phrases ({encoder} vectors, t-SNE) by {clusterer} cluster",
+        extra=f"kappa={kappa}, {len(pts)} of {len(cl_obj.phrases)} distinct phrases",
+    )
+
+
+def save_interest_graph(
+    ig: Any, dataset: str, answers: Any, encoder: str, clusterer: str, kappa: int, seed: int
+) -> str:
+    """Write graph ``ig`` where ``cikgwb interests cluster`` writes the same graph
+    (:func:`cikgwb.paths.interest_graph_dir`), keeping one already there; what was done, in words."""
+    from .paths import interest_graph_dir
+
+    out = interest_graph_dir(dataset, answers, encoder, clusterer, kappa, seed)
+    if out.exists():
+        said = f"{out} exists: kept, not overwritten (delete it to write this one)"
+    else:
+        ig.save(out)
+        said = f"interest graph written to {out}"
+    return f"{said}\nuse it with `cikgwb train --interests {out}` or the `interests` parameter of 04_cikg / 05_training"

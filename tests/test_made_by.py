@@ -112,5 +112,18 @@ def test_notebook_03_writes_its_graph_where_the_cli_does(tmp_path, monkeypatch):
     assert cli == interest_graph_dir("d", answers, "tfidf", "kmeans", 350, 0)
     assert cli == tmp_path / "interests" / "d" / "graphs" / "kg-summary-tfidf-kmeans-k350-s0"
     assert interest_graph_dir("d", "planted", "tfidf", "kmeans", 40, 0).name == "planted-tfidf-kmeans-k40-s0"
+    from cikgwb.views import save_interest_graph
+
+    class Graph:  # records where it is saved
+        def save(self, out):
+            self.out = Path(out)
+            self.out.mkdir(parents=True)
+
+    g = Graph()
+    assert "interest graph written to" in save_interest_graph(g, "d", answers, "tfidf", "kmeans", 350, 0)
+    assert g.out == cli
+    again = Graph()  # a graph already there (a committed one) is kept, not overwritten
+    assert "exists: kept" in save_interest_graph(again, "d", answers, "tfidf", "kmeans", 350, 0)
+    assert not hasattr(again, "out")
     source = (REPO / "notebooks" / "03_interest_clustering.py").read_text()
-    assert "interest_graph_dir(" in source and "graph-" not in source
+    assert "save_interest_graph(" in source and "graph-" not in source
