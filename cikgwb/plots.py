@@ -221,7 +221,8 @@ def save_figure(
         if mode in ("true", "True", "embed"):
             mode = True
         p = stem.with_suffix(".html")
-        fig.write_html(p, include_plotlyjs=mode, full_html=True)
+        # the div id from the file name, not a random one: a figure redrawn unchanged is byte-identical
+        fig.write_html(p, include_plotlyjs=mode, full_html=True, div_id=stem.name)
         out.append(p)
     want_png = png_available() if png is None else png
     png_path = stem.with_suffix(".png")

@@ -168,6 +168,15 @@ def test_save_figure_writes_html_and_png(tmp_path):
     assert (w, hgt) == (400, 300)
 
 
+def test_a_figure_redrawn_unchanged_is_byte_identical(tmp_path):
+    """The HTML's div id comes from the file name, not a random one: `make reports` leaves a figure
+    whose data did not change untouched in git."""
+    fig = plots.table_figure(pd.DataFrame({"a": [1.0, 2.5]}), "t")
+    first = plots.save_figure(fig, tmp_path / "a" / "fig", png=False)[0].read_bytes()
+    assert plots.save_figure(fig, tmp_path / "b" / "fig", png=False)[0].read_bytes() == first
+    assert b'id="fig"' in first
+
+
 def test_without_chromium_figures_fall_back_to_html(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(plots, "png_available", lambda: False)
     monkeypatch.setattr(plots, "_NO_PNG_SAID", False)
