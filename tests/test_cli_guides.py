@@ -37,6 +37,17 @@ def test_a_mistyped_command_gets_the_closest_one_and_no_internal_names(capsys):
     assert "unknown command 'zzzz'" in err and "did you mean" not in err
 
 
+def test_a_mistyped_option_gets_the_closest_option_of_its_command(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--datset", "synthetic", "--protcol", "users"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "--datset (did you mean --dataset?)" in err and "--protcol (did you mean --protocol?)" in err
+    with pytest.raises(SystemExit):
+        main(["results", "--runs-rot", "x"])  # the hidden old spelling is never suggested
+    assert "(did you mean --runs?)" in capsys.readouterr().err
+
+
 def test_verbose_before_or_after_the_command(capsys, monkeypatch):
     seen = []
     monkeypatch.setattr(logging, "basicConfig", lambda **kw: seen.append(kw["level"]))

@@ -185,7 +185,7 @@ class Formatter(argparse.HelpFormatter):
 
 class Parser(argparse.ArgumentParser):
     """``argparse.ArgumentParser`` with the project's style: descriptions wrapped by paragraph, and a
-    mistyped command answered with the closest command instead of argparse's internal names."""
+    mistyped command or option answered with the closest one (instead of argparse's internal names)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", Formatter)
@@ -197,6 +197,26 @@ class Parser(argparse.ArgumentParser):
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise argparse.ArgumentError(None, f"unknown command {value!r}{hint} (`{self.prog} --help` lists them)")
         super()._check_value(action, value)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """As argparse's; an unknown ``--option`` also gets the closest option of the (sub-)command it
+        was given to (the innermost parser's, kept in ``_did_you_mean`` until :meth:`parse_args`)."""
+        ns, extras = super().parse_known_args(args, namespace)
+        known = [s for s, a in self._option_string_actions.items() if a.help != argparse.SUPPRESS]
+        hints = ns.__dict__.setdefault("_did_you_mean", {})
+        for word in extras:
+            close = difflib.get_close_matches(word.split("=")[0], known, n=1) if word.startswith("--") else []
+            if close:
+                hints.setdefault(word, close[0])
+        return ns, extras
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        ns, extras = self.parse_known_args(args, namespace)
+        hints = ns.__dict__.pop("_did_you_mean", {})
+        if extras:
+            said = [f"{w} (did you mean {hints[w]}?)" if w in hints else w for w in extras]
+            self.error(f"unrecognized arguments: {' '.join(said)}")
+        return ns
 
 
 def commands(p: argparse.ArgumentParser, dest: str) -> Any:
