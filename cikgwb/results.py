@@ -36,6 +36,7 @@ from .data.registry import real_names
 from .paper import HEADLINE, PAPER_TABLE1, PAPER_TABLE3, TABLE1_ORDER, VARIANTS
 
 # the run layer's functions, re-exported for the notebooks that import them from here
+from .run_folder import run_status
 from .runs import (  # noqa: F401
     PROVENANCE_MARKS,
     VARIANT_OVERRIDES,
@@ -48,6 +49,13 @@ from .runs import (  # noqa: F401
     train_runs,
     variant_of,
 )
+
+#: how a run ended (:func:`cikgwb.run_folder.run_status`), as the results table says it
+HOW_IT_ENDED = {
+    "early-stopped": "early stop",
+    "closed-form": "closed form (fitted once)",
+    "time-limit": "cut: time limit",
+}
 
 #: the real datasets (the dataset registry's one list: cikgwb.data.registry)
 REAL_DATASETS = tuple(real_names())
@@ -91,16 +99,7 @@ def results_markdown(runs: pd.DataFrame, datasets: list[str] | None = None, mode
     ]
     for (d, _, model), g in r.groupby(["dataset", "_o", "model"], sort=True):
         for _, x in g.iterrows():
-            stop = str(x["stop_reason"])
-            how = (
-                "early stop"
-                if stop.startswith("early stop")
-                else "closed form (fitted once)"
-                if stop.startswith("closed form")
-                else "cut: time limit"
-                if stop.startswith("time limit")
-                else "cut: max_epochs"
-            )
+            how = HOW_IT_ENDED.get(run_status({"stop_reason": x["stop_reason"]}), "cut: max_epochs")
             sel = "" if x["selected_epoch"] is None or pd.isna(x["selected_epoch"]) else int(x["selected_epoch"])
             ep = "" if x["epochs"] is None or pd.isna(x["epochs"]) else int(x["epochs"])
             lines.append(

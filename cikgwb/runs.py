@@ -440,9 +440,9 @@ def train_runs(
                     )
                     m = m[(m["seed"] == int(seed)) & (m["views"] == getattr(cfg.model, "views", "paper"))]
                 if len(m):
-                    run = m.sort_values("finished_at", na_position="first")["run"].iloc[-1]
-                    picked.append(run)
-                    log(f"{name}: reusing the finished run {run}")
+                    found = m.sort_values("finished_at", na_position="first")["run"].iloc[-1]
+                    picked.append(found)
+                    log(f"{name}: reusing the finished run {found}")
                     continue
             if not train_missing:
                 log(f"{name}: no finished run under {runs_root}; not trained (train_missing=False)")

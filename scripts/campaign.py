@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from cikgwb.config import TrainConfig
 from cikgwb.paths import committed_runs_root, reports_root
+from cikgwb.run_folder import run_status
 from cikgwb.runs import run_name
 
 
@@ -88,14 +89,14 @@ def finished(run_dir: Path, at_least: int | None = None, plateau: int | None = N
         m = json.loads(p.read_text())
     except json.JSONDecodeError:
         return False
-    stop = str(m.get("stop_reason", ""))
+    status = run_status(m)
     # the trainer's own rule (TrainConfig.floor_epochs) with the line's floors
     floor = TrainConfig(min_epochs=at_least or 0, plateau_epochs=plateau or 0).floor_epochs(
         int(m.get("selected_epoch", -1))
     )
-    if stop.startswith("early stop") and int(m.get("epochs_run", 0)) < floor:
+    if status == "early-stopped" and int(m.get("epochs_run", 0)) < floor:
         return False
-    return "test" in m and not stop.startswith("time limit")
+    return "test" in m and status != "time-limit"
 
 
 def land(run_dir: Path, dest: Path) -> None:
