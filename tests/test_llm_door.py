@@ -14,9 +14,9 @@ from _fake_llm import infer_args, infer_cmd, infer_env
 from fake_openai import FakeOpenAI
 from llm_data import tiny_dataset
 
+from cikgwb.cli import main as knowledge_main
 from cikgwb.knowledge.backends.base import BackendError
 from cikgwb.knowledge.backends.chat import ChatBackend
-from cikgwb.cli import main as knowledge_main
 from cikgwb.knowledge.infer import infer_interests
 from cikgwb.knowledge.settings import resolve_settings, split_credentials
 from cikgwb.knowledge.store import AnswerStore, StoreBusy
