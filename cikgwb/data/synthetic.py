@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -121,20 +122,12 @@ def default_size() -> dict[str, int]:
     return {"n_users": 800, "n_items": 600, "seed": 7}
 
 
-def generate(out: Path, n_users: int = 800, n_items: int = 600, seed: int = 7) -> None:
-    """Write the synthetic dataset to ``out`` (deterministic for given arguments)."""
-    rng = np.random.Generator(np.random.PCG64(seed))
-    out.mkdir(parents=True, exist_ok=True)
-    names = list(TOPICS)
-    T = len(names)
-
-    # ---- items: topic, title, popularity
-    item_topic = np.arange(n_items) % T
-    rng.shuffle(item_topic)
-    titles = []
+def _titles(rng: np.random.Generator, names: list[str], item_topic: np.ndarray) -> list[str]:
+    """A distinct readable title per item, drawn from its topic's words."""
+    titles: list[str] = []
     used: set[str] = set()
-    for i in range(n_items):
-        v = TOPICS[names[item_topic[i]]]
+    for topic in item_topic:
+        v = TOPICS[names[topic]]
         while True:
             t = f"{rng.choice(v['adj'])} {rng.choice(v['noun'])}"
             form = rng.integers(4)
@@ -146,32 +139,38 @@ def generate(out: Path, n_users: int = 800, n_items: int = 600, seed: int = 7) -
                 break
         used.add(t)
         titles.append(t)
-    popularity = 1.0 / (1.0 + rng.permutation(n_items)) ** 0.9
+    return titles
 
-    # ---- KG: entities after the items
+
+def _kg(
+    rng: np.random.Generator, names: list[str], item_topic: np.ndarray, titles: list[str]
+) -> tuple[list[str], list[tuple[int, int, int]]]:
+    """The entity names (the items first, then genres, authors, series, publishers) and the sorted
+    KG triples ``(item, relation, entity)``."""
+    T = len(names)
     ent_names: list[str] = list(titles)
-    triples = []
     genre_ent = {}
     for t, nm in enumerate(names):
         genre_ent[t] = len(ent_names)
         ent_names.append(nm)
-    authors = {t: [] for t in range(T)}
+    authors: dict[int, list[int]] = {t: [] for t in range(T)}
     for t in range(T):
         for _ in range(6):
             authors[t].append(len(ent_names))
             ent_names.append(f"{rng.choice(FIRST)} {rng.choice(SURNAMES)}")
-    series = {t: [] for t in range(T)}
+    series: dict[int, list[int]] = {t: [] for t in range(T)}
     for t in range(T):
-        for k in range(3):
+        v = TOPICS[names[t]]
+        for _ in range(3):
             series[t].append(len(ent_names))
-            v = TOPICS[names[t]]
             ent_names.append(f"{rng.choice(v['adj'])} {rng.choice(v['noun'])} series")
     pubs = []
     for p in PUBLISHERS:
         pubs.append(len(ent_names))
         ent_names.append(p)
-    for i in range(n_items):
-        t = int(item_topic[i])
+    triples = []
+    for i, topic in enumerate(item_topic):
+        t = int(topic)
         triples.append((i, 0, genre_ent[t]))
         if rng.random() < 0.15:  # cross-genre items
             triples.append((i, 0, genre_ent[int(rng.integers(T))]))
@@ -180,14 +179,19 @@ def generate(out: Path, n_users: int = 800, n_items: int = 600, seed: int = 7) -
             triples.append((i, 2, int(rng.choice(series[t]))))
         if rng.random() < 0.7:
             triples.append((i, 3, int(rng.choice(pubs))))
-    triples = sorted(set(triples))
+    return ent_names, sorted(set(triples))
 
-    # ---- users: 1-3 topics, heavy-tailed activity, 85% on-topic
-    user_topics = []
-    pairs_train, pairs_test = [], []
-    for u in range(n_users):
+
+def _users(
+    rng: np.random.Generator, n_users: int, item_topic: np.ndarray, popularity: np.ndarray
+) -> tuple[list[list[int]], list[np.ndarray], list[np.ndarray]]:
+    """Each user's planted topics (1-3) and train and test items: heavy-tailed activity, 85% on-topic,
+    a fifth of each user's items held out for test."""
+    n_items = len(item_topic)
+    user_topics, pairs_train, pairs_test = [], [], []
+    for _ in range(n_users):
         k = int(rng.choice([1, 2, 3], p=[0.45, 0.35, 0.2]))
-        tops = sorted(rng.choice(T, size=k, replace=False).tolist())
+        tops = sorted(rng.choice(len(TOPICS), size=k, replace=False).tolist())
         user_topics.append(tops)
         n = int(min(60, 4 + np.floor(rng.lognormal(1.6, 0.9))))
         w = popularity * np.where(np.isin(item_topic, tops), 1.0, 0.0)
@@ -196,9 +200,11 @@ def generate(out: Path, n_users: int = 800, n_items: int = 600, seed: int = 7) -
         n_test = max(1, int(round(0.2 * len(items))))
         pairs_train.append(items[n_test:])
         pairs_test.append(items[:n_test])
+    return user_topics, pairs_train, pairs_test
 
-    # ---- oracle interest graph: two sub-interests per topic, noisy
-    n_ent = len(ent_names)
+
+def _oracle_interests(rng: np.random.Generator, user_topics: list[list[int]], n_ent: int) -> set[tuple[int, int]]:
+    """The oracle interest graph: two sub-interests per topic (nodes after the ``n_ent`` entities), noisy."""
     ui = set()
     for u, tops in enumerate(user_topics):
         for t in tops:
@@ -207,25 +213,43 @@ def generate(out: Path, n_users: int = 800, n_items: int = 600, seed: int = 7) -
             if rng.random() < 0.3:
                 ui.add((u, n_ent + 2 * t + int(rng.integers(2))))
         if rng.random() < 0.05:
-            ui.add((u, n_ent + int(rng.integers(2 * T))))
+            ui.add((u, n_ent + int(rng.integers(2 * len(TOPICS)))))
+    return ui
 
-    def w(name: str, lines: list[str]) -> None:
+
+def _lines(rows: list[Any]) -> list[str]:
+    """``u item item ...`` lines, one per row, numbered from 0."""
+    return [" ".join(map(str, [u, *row])) for u, row in enumerate(rows)]
+
+
+def generate(out: Path, n_users: int = 800, n_items: int = 600, seed: int = 7) -> None:
+    """Write the synthetic dataset to ``out`` (deterministic for given arguments)."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    out.mkdir(parents=True, exist_ok=True)
+    names = list(TOPICS)
+    item_topic = np.arange(n_items) % len(names)
+    rng.shuffle(item_topic)
+    titles = _titles(rng, names, item_topic)
+    popularity = 1.0 / (1.0 + rng.permutation(n_items)) ** 0.9
+    ent_names, triples = _kg(rng, names, item_topic, titles)
+    user_topics, pairs_train, pairs_test = _users(rng, n_users, item_topic, popularity)
+    ui = _oracle_interests(rng, user_topics, len(ent_names))
+    files = {
+        "train.txt": _lines(pairs_train),
+        "test.txt": _lines(pairs_test),
+        "item_list.txt": ["org_id remap_id item_name"] + [f"SYN{i:05d} {i} {t}" for i, t in enumerate(titles)],
+        "entity_list.txt": ["org_id remap_id entity_name"] + [f"E{e} {e} {nm}" for e, nm in enumerate(ent_names)],
+        "relation_list.txt": ["org_id remap_id"] + [f"{r} {k}" for k, r in enumerate(RELATIONS)],
+        "user_list.txt": ["org_id remap_id"] + [f"U{u} {u}" for u in range(n_users)],
+        "kg_final.txt": [f"{h} {r} {t}" for h, r, t in triples],
+        "user_interest_clustered.txt": [f"{u} {j}" for u, j in sorted(ui)],
+        "topics.txt": ["topic_id name sub_interests"]
+        + [f"{t}\t{nm}\t{';'.join(TOPICS[nm]['sub'])}" for t, nm in enumerate(names)],
+        "planted_user_topics.txt": _lines(user_topics),
+        "item_topics.txt": [f"{i} {int(t)}" for i, t in enumerate(item_topic)],
+    }
+    for name, lines in files.items():
         (out / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-    w("train.txt", [" ".join(map(str, [u, *its])) for u, its in enumerate(pairs_train)])
-    w("test.txt", [" ".join(map(str, [u, *its])) for u, its in enumerate(pairs_test)])
-    w("item_list.txt", ["org_id remap_id item_name"] + [f"SYN{i:05d} {i} {t}" for i, t in enumerate(titles)])
-    w("entity_list.txt", ["org_id remap_id entity_name"] + [f"E{e} {e} {nm}" for e, nm in enumerate(ent_names)])
-    w("relation_list.txt", ["org_id remap_id"] + [f"{r} {k}" for k, r in enumerate(RELATIONS)])
-    w("user_list.txt", ["org_id remap_id"] + [f"U{u} {u}" for u in range(n_users)])
-    w("kg_final.txt", [f"{h} {r} {t}" for h, r, t in triples])
-    w("user_interest_clustered.txt", [f"{u} {j}" for u, j in sorted(ui)])
-    w(
-        "topics.txt",
-        ["topic_id name sub_interests"] + [f"{t}\t{nm}\t{';'.join(TOPICS[nm]['sub'])}" for t, nm in enumerate(names)],
-    )
-    w("planted_user_topics.txt", [" ".join(map(str, [u, *tops])) for u, tops in enumerate(user_topics)])
-    w("item_topics.txt", [f"{i} {int(t)}" for i, t in enumerate(item_topic)])
     (out / "GENERATOR.json").write_text(
         json.dumps({"version": GENERATOR_VERSION, "n_users": n_users, "n_items": n_items, "seed": seed}) + "\n"
     )
