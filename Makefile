@@ -45,7 +45,8 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow -q
 
 # BASELINE: the commit a CIKGRec epoch is timed against, back to back at one thread (53603b1: the
-# tree before issue 34's speed work); then each sparse product in the step against alone, and the profile
+# tree before issue 34's speed work); then each sparse product in the step against alone, the
+# profile, and ML-1M's CIKGRec and LightGCN epochs at one thread (extrapolated from 15 batches)
 BASELINE ?= 53603b1
 bench: $(STAMP)
 	$(BIN)/python bench/bench_eval.py
@@ -54,6 +55,8 @@ bench: $(STAMP)
 	    --out reports/bench/commits-back-to-back.txt
 	OMP_NUM_THREADS=1 $(BIN)/python bench/bench_products.py --datasets book-crossing dbbook2014
 	OMP_NUM_THREADS=1 $(BIN)/python bench/bench_train.py --profile 20 --datasets book-crossing dbbook2014
+	OMP_NUM_THREADS=1 $(BIN)/python bench/bench_epoch.py --dataset ml1m --protocol users --models cikgrec lightgcn \
+	    --threads 1 --out reports/bench/ml1m-epoch.md
 	$(BIN)/python bench/bench_memory.py --dataset ml1m
 
 # seconds per training epoch (and per valid evaluation) of every baseline, one epoch each on

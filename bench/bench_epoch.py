@@ -2,10 +2,12 @@
 seconds per batch (``time.thread_time``, which a loaded machine inflates less than wall time)
 extrapolated to the epoch's batches, one evaluation on the protocol's selection split (what
 every epoch of a run adds), and the process's peak memory (issue 34: ML-1M within reach of
-this CPU).
+this CPU). The wall seconds per batch are reported too: at more than one thread the thread's
+CPU time misses the other threads' work, so there only the wall time on a quiet machine counts.
 
     OMP_NUM_THREADS=1 python bench/bench_epoch.py --dataset ml1m --protocol users \\
-        --models cikgrec lightgcn [--batches 15] [--threads 1] [--out reports/bench/ml1m-epoch.md]
+        --models cikgrec lightgcn [--batches 15] [--threads 1] [--out reports/bench/ml1m-epoch.md] \\
+        [--load-note "training lanes paused"]
 
 Each model: the dataset's default config, seed 0, the training pairs of ``--protocol``; 2
 warm-up batches, then ``--batches`` timed ones. The figures are an extrapolation from those
@@ -57,15 +59,17 @@ def measure(ds, model_name: str, protocol: str, n_batches: int) -> dict:
     sampler = PairSampler(pairs, ds.n_items, cfg.train.batch_size, dev)
     gen = torch.Generator().manual_seed(0)
     per_batch: list[float] = []
+    wall: list[float] = []
     m.train()
     for i, (users, pos, neg) in enumerate(sampler.epoch(gen)):
-        t0 = time.thread_time()
+        t0, w0 = time.thread_time(), time.perf_counter()
         loss = m.loss(users, pos, neg, 0)["loss"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if i >= WARMUP:
             per_batch.append(time.thread_time() - t0)
+            wall.append(time.perf_counter() - w0)
         if len(per_batch) >= n_batches:
             break
     heldout, exclude = splits.masks(ds)
@@ -80,12 +84,15 @@ def measure(ds, model_name: str, protocol: str, n_batches: int) -> dict:
         "train_pairs": len(pairs),
         "timed": len(per_batch),
         "batch_s": per_batch,
+        "wall_s": wall,
         "eval_s": time.thread_time() - t0,
         "peak_rss_gib": peak_rss_gib(),
     }
 
 
-def report(ds, protocol: str, rows: list[dict], loads: list[float], command: str, min_epochs: int) -> str:
+def report(
+    ds, protocol: str, rows: list[dict], loads: list[float], command: str, min_epochs: int, load_note: str
+) -> str:
     info = machine_info(torch.device("cpu"))
     lines = [
         f"# One training epoch on {ds.name}, measured on a few batches",
@@ -94,9 +101,9 @@ def report(ds, protocol: str, rows: list[dict], loads: list[float], command: str
         f"{info['torch_threads']} torch thread(s), torch {info['torch']}; protocol `{protocol}` (its training "
         f"pairs); each model's default config for {ds.name}, seed 0; interest graph: "
         f"{ds.meta.get('interests_source', '?')} ({ds.n_interests} interests). Load average "
-        f"{min(loads):.1f}-{max(loads):.1f} (two single-thread training lanes and other work on the 2 cores): "
-        "the figures are the thread's CPU time, not wall time; a run's wall time on this machine is the CPU "
-        "time times the load's share of a core.",
+        f"{min(loads):.1f}-{max(loads):.1f} ({load_note}): the CPU figures are the main thread's CPU time "
+        "(at one thread, what a run costs on a free core; a run's wall time on this machine is the CPU time "
+        "times the load's share of a core); the wall figures count only on a quiet machine.",
         "",
         f"Per model: {WARMUP} warm-up batches, then the timed ones; *epoch* = the median batch times the "
         "epoch's batches (an **extrapolation** from the timed batches, not a timed epoch); *eval* = one "
@@ -106,18 +113,19 @@ def report(ds, protocol: str, rows: list[dict], loads: list[float], command: str
         "",
         "| model | train pairs | batches / epoch | timed batches | CPU s / batch (median, min-max) "
         f"| epoch, extrapolated (CPU s) | eval (CPU s) | epoch + eval (CPU min) | {min_epochs} epochs (CPU h) "
-        "| peak RSS (GiB) |",
-        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+        "| wall s / batch (median) | epoch, extrapolated (wall s) | peak RSS (GiB) |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         b = np.array(r["batch_s"])
         med = float(np.median(b))
         epoch = med * r["batches_per_epoch"]
+        wmed = float(np.median(r["wall_s"]))
         lines.append(
             f"| {r['model']} | {r['train_pairs']:,} | {r['batches_per_epoch']} | {r['timed']} | "
             f"{med:.3f} ({b.min():.3f}-{b.max():.3f}) | {epoch:.0f} | {r['eval_s']:.1f} | "
             f"{(epoch + r['eval_s']) / 60:.1f} | {min_epochs * (epoch + r['eval_s']) / 3600:.1f} | "
-            f"{r['peak_rss_gib']:.2f} |"
+            f"{wmed:.3f} | {wmed * r['batches_per_epoch']:.0f} | {r['peak_rss_gib']:.2f} |"
         )
     lines += [
         "",
@@ -136,6 +144,11 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--min-epochs", type=int, default=30, help="the least epochs of a run, for its CPU hours")
     ap.add_argument("--out", default=None, help="write the table to this markdown file")
+    ap.add_argument(
+        "--load-note",
+        default="two single-thread training lanes and other work on the 2 cores",
+        help="what loaded the machine, for the report",
+    )
     a = ap.parse_args()
     protocol_splits(a.protocol)  # a bad protocol: one line before any work
     torch.set_num_threads(a.threads)
@@ -149,8 +162,8 @@ def main() -> int:
             f"{name}: {rows[-1]['batches_per_epoch']} batches, median {np.median(rows[-1]['batch_s']):.3f} s",
             flush=True,
         )
-    command = "OMP_NUM_THREADS=1 python " + " ".join(["bench/bench_epoch.py", *sys.argv[1:]])
-    text = report(ds, a.protocol, rows, loads, command, a.min_epochs)
+    command = f"OMP_NUM_THREADS={a.threads} python " + " ".join(["bench/bench_epoch.py", *sys.argv[1:]])
+    text = report(ds, a.protocol, rows, loads, command, a.min_epochs, a.load_note)
     print(text)
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
