@@ -280,7 +280,9 @@ class GFCF(ClosedForm):
         di = np.asarray(self.X.sum(axis=0)).ravel()
         r = (sp.diags(inverse_sqrt(du)) @ self.X @ sp.diags(inverse_sqrt(di))).tocsr()
         key = fingerprint(self.X)  # P and V_K shared by the runs of a grid (:func:`shared`)
-        self.P = shared("gfcf-P", (key,), lambda: (r.T @ r).toarray().astype(np.float32))
+        # C order: R^T R is CSC, so its dense form is Fortran-ordered, and scipy's sparse @ dense
+        # copied the whole P (313 MB on book-crossing) into C order at every scored batch
+        self.P = shared("gfcf-P", (key,), lambda: np.ascontiguousarray((r.T @ r).toarray(), dtype=np.float32))
         self.left = self.right = None
         if self.cfg.ideal_weight > 0:
             rank = self.cfg.ideal_rank
