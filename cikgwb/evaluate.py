@@ -229,87 +229,19 @@ def evaluate(
     heldout = _as_csr(heldout, "heldout")
     n_users, n_items = heldout.shape
     excl = _as_csr(exclude, "exclude", heldout.shape) if exclude is not None else None
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    if return_topk is not None and (
-        isinstance(return_topk, bool) or not isinstance(return_topk, (int, np.integer)) or return_topk < 1
-    ):
-        raise ValueError(f"return_topk must be a positive int or None, got {return_topk!r}")
+    _check_sizes(batch_size, return_topk)
     dev = torch.device(device) if device is not None else None
-
     n_held = np.diff(heldout.indptr)
-    selected = n_held > 0
-    if users is not None:
-        u = np.asarray(list(users) if not isinstance(users, np.ndarray) else users)
-        if u.size and (not np.issubdtype(u.dtype, np.integer) or u.min() < 0 or u.max() >= n_users):
-            raise ValueError(
-                f"users must be integer ids in [0, {n_users}), got values from {u.min()} to {u.max()} (dtype {u.dtype})"
-            )
-        restrict = np.zeros(n_users, dtype=bool)
-        restrict[u.astype(np.int64)] = True
-        selected &= restrict
-    eval_users = np.flatnonzero(selected)
-
+    eval_users = _eval_users(n_held, users)
     # held-out items that are also masked: counted in |H_u|, never hittable
     if excl is not None:
         both = np.diff(heldout.multiply(excl).tocsr().indptr)[eval_users]
     else:
         both = np.zeros(len(eval_users), dtype=np.int64)
-
     kmax = max(max(ks), return_topk or 0)
-    kk = min(kmax, n_items)  # positions beyond n_items are padding
-    disc = 1.0 / np.log2(np.arange(2, kmax + 2, dtype=np.float64))
-    idcg_table = np.cumsum(disc)
-
-    per_user = {f"{m}@{k}": np.full(n_users, np.nan) for k in ks for m in METRICS}
     topk_out = np.full((n_users, return_topk), -1, dtype=np.int64) if return_topk else None
-    hits_all = np.zeros((len(eval_users), kmax), dtype=bool)
-
-    for start in range(0, len(eval_users), batch_size):
-        b = eval_users[start : start + batch_size]
-        ids = torch.from_numpy(b.astype(np.int64))
-        if dev is not None:
-            ids = ids.to(dev)
-        with torch.no_grad():
-            raw = score_fn(ids)
-        if not isinstance(raw, torch.Tensor):
-            raw = torch.as_tensor(np.asarray(raw))
-        if raw.shape != (len(b), n_items):
-            raise ValueError(
-                f"score_fn returned shape {tuple(raw.shape)} for {len(b)} users, "
-                f"expected ({len(b)}, {n_items}) (batch, n_items)"
-            )
-        d = dev if dev is not None else raw.device
-        raw = raw.detach().to(device=d, dtype=torch.float32)
-        if not torch.isfinite(raw.sum()) and torch.isnan(raw).any():  # sum: a cheap first test
-            bad = b[torch.isnan(raw).any(dim=1).cpu().numpy()]
-            raise ValueError(
-                f"score_fn returned NaN scores for users {bad[:10].tolist()}"
-                f"{' ...' if len(bad) > 10 else ''}; scores must not be NaN"
-            )
-        excluded = (
-            _dense_mask(excl, b, n_items, d) if excl is not None else torch.zeros(raw.shape, dtype=torch.bool, device=d)
-        )
-        s = raw.masked_fill(excluded, -math.inf)  # a new tensor: score_fn's is left alone
-        top = _rank_batch(s, excluded, kk)
-        rel = _dense_mask(heldout, b, n_items, d)
-        hits = torch.gather(rel, 1, top.clamp(min=0)) & (top >= 0)
-        hits_all[start : start + len(b), :kk] = hits.cpu().numpy()
-        if topk_out is not None:
-            m = min(return_topk, kk)
-            topk_out[b, :m] = top[:, :m].cpu().numpy()
-
-    nh = n_held[eval_users].astype(np.float64)
-    for k in ks:
-        h = hits_all[:, :k]
-        n_hit = h.sum(axis=1).astype(np.float64)
-        dcg = h.astype(np.float64) @ disc[:k]
-        idcg = idcg_table[np.minimum(n_held[eval_users], k) - 1]
-        per_user[f"recall@{k}"][eval_users] = n_hit / nh
-        per_user[f"ndcg@{k}"][eval_users] = dcg / idcg
-        per_user[f"precision@{k}"][eval_users] = n_hit / k
-        per_user[f"hit@{k}"][eval_users] = (n_hit > 0).astype(np.float64)
-
+    hits = _hits(score_fn, heldout, excl, eval_users, kmax, batch_size, dev, topk_out)
+    per_user = _per_user_metrics(hits, n_held, eval_users, ks, kmax)
     metrics = {key: (float(np.mean(v[eval_users])) if len(eval_users) else math.nan) for key, v in per_user.items()}
     evaluated = np.zeros(n_users, dtype=bool)
     evaluated[eval_users] = True
@@ -327,6 +259,109 @@ def evaluate(
         evaluated=evaluated,
         topk=topk_out,
     )
+
+
+def _check_sizes(batch_size: Any, return_topk: Any) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if return_topk is not None and (
+        isinstance(return_topk, bool) or not isinstance(return_topk, (int, np.integer)) or return_topk < 1
+    ):
+        raise ValueError(f"return_topk must be a positive int or None, got {return_topk!r}")
+
+
+def _eval_users(n_held: np.ndarray, users: Iterable[int] | np.ndarray | None) -> np.ndarray:
+    """The users evaluated: those with held-out items, of ``users`` where given."""
+    n_users = len(n_held)
+    selected = n_held > 0
+    if users is not None:
+        u = np.asarray(list(users) if not isinstance(users, np.ndarray) else users)
+        if u.size and (not np.issubdtype(u.dtype, np.integer) or u.min() < 0 or u.max() >= n_users):
+            raise ValueError(
+                f"users must be integer ids in [0, {n_users}), got values from {u.min()} to {u.max()} (dtype {u.dtype})"
+            )
+        restrict = np.zeros(n_users, dtype=bool)
+        restrict[u.astype(np.int64)] = True
+        selected &= restrict
+    return np.flatnonzero(selected)
+
+
+def _batch_scores(score_fn: ScoreFn, b: np.ndarray, n_items: int, dev: torch.device | None) -> torch.Tensor:
+    """``score_fn``'s scores of the users ``b`` as float32 on ``dev`` (None: where they are), checked
+    for shape and NaN."""
+    ids = torch.from_numpy(b.astype(np.int64))
+    if dev is not None:
+        ids = ids.to(dev)
+    with torch.no_grad():
+        raw = score_fn(ids)
+    if not isinstance(raw, torch.Tensor):
+        raw = torch.as_tensor(np.asarray(raw))
+    if raw.shape != (len(b), n_items):
+        raise ValueError(
+            f"score_fn returned shape {tuple(raw.shape)} for {len(b)} users, "
+            f"expected ({len(b)}, {n_items}) (batch, n_items)"
+        )
+    raw = raw.detach().to(device=dev if dev is not None else raw.device, dtype=torch.float32)
+    if not torch.isfinite(raw.sum()) and torch.isnan(raw).any():  # sum: a cheap first test
+        bad = b[torch.isnan(raw).any(dim=1).cpu().numpy()]
+        raise ValueError(
+            f"score_fn returned NaN scores for users {bad[:10].tolist()}"
+            f"{' ...' if len(bad) > 10 else ''}; scores must not be NaN"
+        )
+    return raw
+
+
+def _hits(
+    score_fn: ScoreFn,
+    heldout: sp.csr_matrix,
+    excl: sp.csr_matrix | None,
+    eval_users: np.ndarray,
+    kmax: int,
+    batch_size: int,
+    dev: torch.device | None,
+    topk_out: np.ndarray | None,
+) -> np.ndarray:
+    """``(len(eval_users), kmax)``: whether each user's ranked position holds a held-out item
+    (positions beyond ``n_items`` stay False); fills ``topk_out`` (the top items) where given."""
+    n_items = heldout.shape[1]
+    kk = min(kmax, n_items)  # positions beyond n_items are padding
+    hits_all = np.zeros((len(eval_users), kmax), dtype=bool)
+    for start in range(0, len(eval_users), batch_size):
+        b = eval_users[start : start + batch_size]
+        raw = _batch_scores(score_fn, b, n_items, dev)
+        d = raw.device
+        excluded = (
+            _dense_mask(excl, b, n_items, d) if excl is not None else torch.zeros(raw.shape, dtype=torch.bool, device=d)
+        )
+        s = raw.masked_fill(excluded, -math.inf)  # a new tensor: score_fn's is left alone
+        top = _rank_batch(s, excluded, kk)
+        rel = _dense_mask(heldout, b, n_items, d)
+        hits = torch.gather(rel, 1, top.clamp(min=0)) & (top >= 0)
+        hits_all[start : start + len(b), :kk] = hits.cpu().numpy()
+        if topk_out is not None:
+            m = min(topk_out.shape[1], kk)
+            topk_out[b, :m] = top[:, :m].cpu().numpy()
+    return hits_all
+
+
+def _per_user_metrics(
+    hits_all: np.ndarray, n_held: np.ndarray, eval_users: np.ndarray, ks: tuple[int, ...], kmax: int
+) -> dict[str, np.ndarray]:
+    """Each metric@K per user (NaN for the users not evaluated) from the hit positions."""
+    disc = 1.0 / np.log2(np.arange(2, kmax + 2, dtype=np.float64))
+    idcg_table = np.cumsum(disc)
+    per_user = {f"{m}@{k}": np.full(len(n_held), np.nan) for k in ks for m in METRICS}
+    nh = n_held[eval_users].astype(np.float64)
+    for k in ks:
+        h = hits_all[:, :k]
+        n_hit = h.sum(axis=1).astype(np.float64)
+        dcg = h.astype(np.float64) @ disc[:k]
+        idcg = idcg_table[np.minimum(n_held[eval_users], k) - 1]
+        per_user[f"recall@{k}"][eval_users] = n_hit / nh
+        per_user[f"ndcg@{k}"][eval_users] = dcg / idcg
+        per_user[f"precision@{k}"][eval_users] = n_hit / k
+        per_user[f"hit@{k}"][eval_users] = (n_hit > 0).astype(np.float64)
+    return per_user
 
 
 def split_masks(dataset: Any, split: str = "valid") -> tuple[sp.csr_matrix, sp.csr_matrix]:
