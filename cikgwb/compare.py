@@ -211,6 +211,41 @@ def compare_runs(
     "notes": [...]}``, one row per metric in ``seeds`` (when >= 2 common seeds) and ``users``."""
     ra, rb = _load(a), _load(b)
     notes: list[str] = []
+    metrics = _check_pairable(ra, rb, metrics, notes)
+    out: dict[str, Any] = {
+        "a": {"runs": [str(r["path"]) for r in ra], "seeds": [r["seed"] for r in ra], "model": ra[0]["model"]},
+        "b": {"runs": [str(r["path"]) for r in rb], "seeds": [r["seed"] for r in rb], "model": rb[0]["model"]},
+        "dataset": ra[0]["dataset"],
+        "metrics": list(metrics),
+        "alpha": ALPHA,
+        "difference": "A - B",
+        "seeds": [],
+        "users": [],
+        "notes": notes,
+    }
+    out["paired_seeds"], out["seeds"] = _over_seeds(ra, rb, metrics, notes)
+    # over users: every run of each side with per-user metrics (a run without is left out, so the
+    # seeds need not match: two trained models, same users); nothing where a side has none
+    got_a = [(r, x) for r in ra if (x := _per_user(r, compute_missing, notes)) is not None]
+    got_b = [(r, x) for r in rb if (x := _per_user(r, compute_missing, notes)) is not None]
+    out["user_seeds"] = [[r["seed"] for r, _ in got_a], [r["seed"] for r, _ in got_b]]
+    if got_a and got_b and any(r.get("protocol") == "users" for r in ra + rb):
+        out["users"] = _users_protocol_over_users(got_a, got_b, metrics, notes)
+    elif got_a and got_b:
+        if len(got_a) < len(ra) or len(got_b) < len(rb):
+            notes.append(
+                f"over users: only the runs with per-user metrics (seeds A {out['user_seeds'][0]}, "
+                f"B {out['user_seeds'][1]})"
+            )
+        out["users"] = _over_common_users([x for _, x in got_a], [x for _, x in got_b], metrics, notes)
+    else:
+        notes.append("over users: a side has no run with per-user metrics; no test over users")
+    return out
+
+
+def _check_pairable(ra: list[dict], rb: list[dict], metrics: Sequence[str], notes: list[str]) -> list[str]:
+    """The metrics every run has; raises where the two sides cannot be paired (a seed twice on one
+    side, two datasets, no metric in common); notes different protocols."""
     for side, runs in (("A", ra), ("B", rb)):
         seeds = [r["seed"] for r in runs]
         if len(set(seeds)) != len(seeds):
@@ -223,17 +258,11 @@ def compare_runs(
     metrics = [m for m in metrics if all(m in r["test"] for r in ra + rb)]
     if not metrics:
         raise ValueError("no metric is in every run's test metrics")
-    out: dict[str, Any] = {
-        "a": {"runs": [str(r["path"]) for r in ra], "seeds": [r["seed"] for r in ra], "model": ra[0]["model"]},
-        "b": {"runs": [str(r["path"]) for r in rb], "seeds": [r["seed"] for r in rb], "model": rb[0]["model"]},
-        "dataset": ra[0]["dataset"],
-        "metrics": list(metrics),
-        "alpha": ALPHA,
-        "difference": "A - B",
-        "seeds": [],
-        "users": [],
-        "notes": notes,
-    }
+    return metrics
+
+
+def _over_seeds(ra: list[dict], rb: list[dict], metrics: Sequence[str], notes: list[str]) -> tuple[list, list]:
+    """``(common seeds, rows)``: the paired test over the seeds both sides have (none below two)."""
     by_a, by_b = {r["seed"]: r for r in ra}, {r["seed"]: r for r in rb}
     common = sorted(set(by_a) & set(by_b))
     for s in common:  # a seed's two runs must share the split (the users protocol draws its halves from it)
@@ -243,48 +272,35 @@ def compare_runs(
                 f"seed {s}: {by_a[s]['path']} has split_seed {sa}, {by_b[s]['path']} split_seed {sb}: "
                 "runs paired by seed must share the split"
             )
-    out["paired_seeds"] = common
-    if len(common) >= 2:
-        for m in metrics:
-            row = paired_summary([by_a[s]["test"][m] for s in common], [by_b[s]["test"][m] for s in common])
-            out["seeds"].append({"metric": m, **row})
-        if len(common) < 6:
-            notes.append(f"{len(common)} paired seeds: the Wilcoxon test cannot reach p < 0.05 with fewer than 6")
-    else:
+    if len(common) < 2:
         notes.append(
             f"over seeds: {len(common)} seed(s) in common (A {sorted(by_a)}, B {sorted(by_b)}); "
             "the paired test over seeds needs at least 2"
         )
-    # over users: every run of each side with per-user metrics (a run without is left out, so the
-    # seeds need not match: two trained models, same users); nothing where a side has none
-    got_a = [(r, x) for r in ra if (x := _per_user(r, compute_missing, notes)) is not None]
-    got_b = [(r, x) for r in rb if (x := _per_user(r, compute_missing, notes)) is not None]
-    out["user_seeds"] = [[r["seed"] for r, _ in got_a], [r["seed"] for r, _ in got_b]]
-    pa, pb = [x for _, x in got_a], [x for _, x in got_b]
-    if pa and pb and any(r.get("protocol") == "users" for r in ra + rb):
-        out["users"] = _users_protocol_over_users(got_a, got_b, metrics, notes)
-    elif pa and pb:
-        if len(pa) < len(ra) or len(pb) < len(rb):
-            notes.append(
-                f"over users: only the runs with per-user metrics (seeds A {out['user_seeds'][0]}, "
-                f"B {out['user_seeds'][1]})"
-            )
-        users = sorted(set.intersection(*(set(x["users"].tolist()) for x in pa + pb)))
-        if any(len(x["users"]) != len(users) for x in pa + pb):
-            notes.append("the runs evaluated different users; compared on the common ones")
-        idx = np.asarray(users)
+        return common, []
+    rows = [
+        {"metric": m, **paired_summary([by_a[s]["test"][m] for s in common], [by_b[s]["test"][m] for s in common])}
+        for m in metrics
+    ]
+    if len(common) < 6:
+        notes.append(f"{len(common)} paired seeds: the Wilcoxon test cannot reach p < 0.05 with fewer than 6")
+    return common, rows
 
-        def side(xs, metric):
-            return np.mean([x[metric][np.searchsorted(x["users"], idx)].astype(np.float64) for x in xs], axis=0)
 
-        for m in metrics:
-            row = paired_summary(side(pa, m), side(pb, m))
-            out["users"].append({"metric": m, **row})
-        if len(pa) > 1 or len(pb) > 1:
-            notes.append("over users: each user's metric is the mean over the side's seeds")
-    else:
-        notes.append("over users: a side has no run with per-user metrics; no test over users")
-    return out
+def _over_common_users(pa: list[dict], pb: list[dict], metrics: Sequence[str], notes: list[str]) -> list[dict]:
+    """Over the users every run evaluated, each user's metric the mean over the side's runs."""
+    users = sorted(set.intersection(*(set(x["users"].tolist()) for x in pa + pb)))
+    if any(len(x["users"]) != len(users) for x in pa + pb):
+        notes.append("the runs evaluated different users; compared on the common ones")
+    idx = np.asarray(users)
+
+    def side(xs, metric):
+        return np.mean([x[metric][np.searchsorted(x["users"], idx)].astype(np.float64) for x in xs], axis=0)
+
+    rows = [{"metric": m, **paired_summary(side(pa, m), side(pb, m))} for m in metrics]
+    if len(pa) > 1 or len(pb) > 1:
+        notes.append("over users: each user's metric is the mean over the side's seeds")
+    return rows
 
 
 def _users_protocol_over_users(got_a: list, got_b: list, metrics: Sequence[str], notes: list[str]) -> list[dict]:
@@ -344,52 +360,14 @@ def compare_sides(
     runs: dict[str, list[dict[str, Any]]] = {}
     for label, spec in sides:
         try:
-            found = _load(resolve_runs(spec, runs_root))
+            runs[label] = _load(resolve_runs(spec, runs_root))
         except FileNotFoundError:
-            found = []
-        runs[label] = found
-        row: dict[str, Any] = {"label": label, "spec": str(spec), "seeds": [r["seed"] for r in found]}
-        for m in metrics:
-            vals = np.array([r["test"][m] for r in found if m in r["test"]], dtype=np.float64)
-            row[m] = {
-                "mean": float(vals.mean()) if len(vals) else None,
-                "std": float(vals.std(ddof=1)) if len(vals) > 1 else None,
-                "values": vals.tolist(),
-            }
-        rows.append(row)
+            runs[label] = []
+        rows.append(_side_row(label, spec, runs[label], metrics))
     if reference not in runs:
         raise ValueError(f"reference {reference!r}: not one of the sides {[lab for lab, _ in sides]}")
     pairs = [(lab, reference) for lab, _ in sides if lab != reference] + list(extra_pairs)
-    tests = []
-    for a, b in pairs:
-        t: dict[str, Any] = {
-            "a": a,
-            "b": b,
-            "seeds": [],
-            "user_seeds": [[], []],
-            "seed_rows": [],
-            "user_rows": [],
-            "notes": [],
-        }
-        if runs[a] and runs[b]:  # over seeds on the common seeds, over users on the runs with per-user metrics
-            res = compare_runs(
-                [r["path"] for r in runs[a]], [r["path"] for r in runs[b]], metrics, compute_missing=compute_missing
-            )
-            t["seeds"], t["user_seeds"] = res["paired_seeds"], res["user_seeds"]
-            t["seed_rows"], t["user_rows"] = res["seeds"], res["users"]
-            # the sides' table gives the seeds of each test; a run without per-user metrics is noted below
-            skip = ("over seeds:", "over users: only")
-            t["notes"] = [n for n in res["notes"] if PER_USER_NOTE not in n and not n.startswith(skip)]
-        for r in runs[a] + runs[b]:
-            if not _has_per_user(r, compute_missing):
-                t["notes"].append(
-                    f"{r['name']}: no per-user metrics (no test_per_user.npz"
-                    + (" and no checkpoint" if compute_missing else "")
-                    + "): over seeds only"
-                )
-        if not runs[a] or not runs[b]:
-            t["notes"].append("a side is missing: no finished run")
-        tests.append(t)
+    tests = [_side_test(a, b, runs[a], runs[b], metrics, compute_missing) for a, b in pairs]
     tested = list(tested or metrics[:2])
     family = [
         (row, "p_wilcoxon" if kind == "user_rows" else "p_t")
@@ -408,6 +386,45 @@ def compare_sides(
         "family": len(family),
         "tests": tests,
     }
+
+
+def _side_row(label: str, spec: Any, found: list[dict[str, Any]], metrics: Sequence[str]) -> dict[str, Any]:
+    """One side of :func:`compare_sides`: its seeds and each metric's mean, std and values over them."""
+    row: dict[str, Any] = {"label": label, "spec": str(spec), "seeds": [r["seed"] for r in found]}
+    for m in metrics:
+        vals = np.array([r["test"][m] for r in found if m in r["test"]], dtype=np.float64)
+        row[m] = {
+            "mean": float(vals.mean()) if len(vals) else None,
+            "std": float(vals.std(ddof=1)) if len(vals) > 1 else None,
+            "values": vals.tolist(),
+        }
+    return row
+
+
+def _side_test(
+    a: str, b: str, ra: list[dict], rb: list[dict], metrics: Sequence[str], compute_missing: bool
+) -> dict[str, Any]:
+    """Side ``a`` versus side ``b`` (:func:`compare_runs` where both have runs), with the notes the
+    sides' table does not already give."""
+    t: dict[str, Any] = {"a": a, "b": b, "seeds": [], "user_seeds": [[], []], "seed_rows": [], "user_rows": []}
+    t["notes"] = []
+    if ra and rb:  # over seeds on the common seeds, over users on the runs with per-user metrics
+        res = compare_runs([r["path"] for r in ra], [r["path"] for r in rb], metrics, compute_missing=compute_missing)
+        t["seeds"], t["user_seeds"] = res["paired_seeds"], res["user_seeds"]
+        t["seed_rows"], t["user_rows"] = res["seeds"], res["users"]
+        # the sides' table gives the seeds of each test; a run without per-user metrics is noted below
+        skip = ("over seeds:", "over users: only")
+        t["notes"] = [n for n in res["notes"] if PER_USER_NOTE not in n and not n.startswith(skip)]
+    for r in ra + rb:
+        if not _has_per_user(r, compute_missing):
+            t["notes"].append(
+                f"{r['name']}: no per-user metrics (no test_per_user.npz"
+                + (" and no checkpoint" if compute_missing else "")
+                + "): over seeds only"
+            )
+    if not ra or not rb:
+        t["notes"].append("a side is missing: no finished run")
+    return t
 
 
 def _has_per_user(run: dict[str, Any], or_checkpoint: bool = True) -> bool:
