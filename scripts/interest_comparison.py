@@ -25,6 +25,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from cikgwb.compare import _json_safe, compare_sides, sides_markdown  # noqa: E402
+from cikgwb.knowledge.screen import (  # noqa: E402
+    FIGURES,
+    MIN_GRAPHS,
+    correlations,
+    edge_sha256,
+    measured_record,
+    paired_gains,
+    stale_graphs,
+)
 from cikgwb.runs import PROVENANCE_MARKS, provenance_flags  # noqa: E402
 
 GRAPHS = "reports/interests/{ds}/graphs"
@@ -208,18 +217,24 @@ def answers(res: dict) -> list[str]:
     return out
 
 
-def build(ds: str, runs_root: Path, protocol: str = "valid") -> tuple[str, str]:
-    """``(md, json)`` texts of ``ds``'s comparison under ``protocol`` from the runs under ``runs_root``."""
-    sides = sides_of(ds, protocol)
+def result(ds: str, runs_root: Path, protocol: str = "valid") -> dict:
+    """:func:`cikgwb.compare.compare_sides` of ``ds``'s sides under ``protocol`` (runs under ``runs_root``)."""
     extra = EXTRA_PAIRS.get(ds, ()) if protocol == "valid" else _USERS_PAIRS
-    res = compare_sides(
-        [(lab, stem) for lab, stem, _, _ in sides],
+    return compare_sides(
+        [(lab, stem) for lab, stem, _, _ in sides_of(ds, protocol)],
         reference="(d) none",
         runs_root=runs_root,
         extra_pairs=extra,
         tested=TESTED,
         compute_missing=False,
     )
+
+
+def build(ds: str, runs_root: Path, protocol: str = "valid", res: dict | None = None) -> tuple[str, str]:
+    """``(md, json)`` texts of ``ds``'s comparison under ``protocol`` from the runs under ``runs_root``
+    (``res``: their :func:`result`, when already computed)."""
+    sides = sides_of(ds, protocol)
+    res = res if res is not None else result(ds, runs_root, protocol)
     lines = [
         f"# Does the LLM's knowledge matter? CIKGRec on {len(sides)} interest graphs ({ds}, {protocol} protocol)",
         "",
@@ -255,6 +270,210 @@ def build(ds: str, runs_root: Path, protocol: str = "valid") -> tuple[str, str]:
     return "\n".join(lines), json.dumps(_json_safe(res), indent=2, default=str) + "\n"
 
 
+# ----------------------------------------------------------------------------- the screen (issue 33)
+#: the screen's files in reports/interests/<dataset>/: what `cikgwb graph screen` measured (made again
+#: only for a graph whose edge file changed: ``--screen``), and the report joining it with the runs
+SCREEN_MEASURED, SCREEN = "screen-users-measured.json", "screen-users"
+#: the gain the screen is read against: report-half test Recall@50 over (d), paired by seed
+GAIN_METRIC = "recall@50"
+_SPEC = {"(a) released gpt-3.5": "paper", "(d) none": "none"}
+_HEAD = dict(FIGURES)
+
+
+def screen_graphs(ds: str) -> list[tuple[str, str, str | None]]:
+    """``(label, spec, sha256 now)`` of each users-protocol side: ``paper`` (its sha256 as recorded
+    in released-names/provenance.json, so no data is read), ``none`` (None) or the graph folder
+    relative to the project ("absent" where it is not built yet)."""
+    out = []
+    for lab, _, folder, _ in SIDES_USERS[ds]:
+        spec = _SPEC.get(lab) or f"{GRAPHS.format(ds=ds)}/{folder}"
+        if spec == "paper":
+            sha = json.loads(_prov_file(ds, spec).read_text())["graph"]["sha256"]
+        elif spec == "none":
+            sha = None
+        else:
+            f = ROOT / spec / "user_interest_clustered.txt"
+            sha = edge_sha256(f) if f.is_file() else "absent"
+        out.append((lab, spec, sha))
+    return out
+
+
+def _prov_file(ds: str, spec: str) -> Path:
+    if spec == "paper":
+        return ROOT / "reports" / "interests" / ds / "released-names" / "provenance.json"
+    return ROOT / spec / "provenance.json"
+
+
+def measure_screen(ds: str, out: Path, force: bool = False) -> bool:
+    """Run ``cikgwb graph screen`` (users protocol, split seed 0) on ``ds``'s built graphs into
+    ``out/SCREEN_MEASURED`` when a graph is not measured or its edge file changed (or ``force``);
+    needs the dataset ($CIKGWB_DATA_DIR). True when it measured."""
+    import subprocess
+    import tempfile
+
+    graphs = [(s, h) for _, s, h in screen_graphs(ds) if h != "absent"]
+    f = out / SCREEN_MEASURED
+    measured = json.loads(f.read_text()) if f.is_file() else None
+    if not force and not stale_graphs(measured, dict(graphs)):
+        return False
+    specs = [s for s, _ in graphs]
+    argv = ["graph", "screen", *specs, "--dataset", ds, "--protocol", "users", "--split-seed", "0"]
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "cikgwb", *argv, "--out", f"{tmp}/s.json"], cwd=ROOT, check=True)
+        payload = json.loads(Path(tmp, "s.json").read_text())
+    git = ["git", "-C", str(ROOT)]
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run([*git, "status", "--porcelain", "cikgwb"], capture_output=True, text=True).stdout.strip()
+    command = "cikgwb " + " ".join(argv) + f" --out {SCREEN_MEASURED}"
+    rec = measured_record(payload, specs, [h for _, h in graphs], command, commit + ("+dirty" if dirty else ""))
+    f.write_text(json.dumps(_json_safe(rec), indent=2) + "\n", encoding="utf-8")
+    return True
+
+
+def _queue_lines(stem: str) -> str:
+    """Where ``stem``'s runs are queued: the queue file and its seeds, or that none queues it."""
+    for q in sorted((ROOT / "scripts" / "campaign").glob("*.txt")):
+        seeds = [ln.split()[1] for ln in q.read_text().splitlines() if ln.split()[:1] == [stem]]
+        if seeds:
+            return f"`make campaign QUEUE={q.relative_to(ROOT)}` (seeds {', '.join(seeds)})"
+    return f"no queue in scripts/campaign has `{stem}` yet (add it once the graph is built)"
+
+
+def _screen_rows(ds: str, res: dict, measured: dict | None) -> list[dict]:
+    """One row per side: status, what the graph was built from, the measured figures, the gain."""
+    have = {g["spec"]: g for g in (measured or {}).get("graphs", [])}
+    gains = paired_gains(res["sides"], "(d) none", GAIN_METRIC)
+    stems = {lab: stem for lab, stem, _, _ in SIDES_USERS[ds]}
+    rows = []
+    for lab, spec, sha in screen_graphs(ds):
+        g = have.get(spec)
+        status = (
+            "no graph" if spec == "none" else "not built yet" if sha == "absent" else "not measured" if g is None
+            else "STALE (edge file changed)" if g.get("sha256") != sha else "measured"
+        )  # fmt: skip
+        prov = _prov_file(ds, spec) if spec != "none" else None
+        window = json.loads(prov.read_text()).get("window", {}) if prov and prov.is_file() else {}
+        row = {"label": lab, "spec": spec, "status": status, "built_from": window.get("summary", "")}
+        row |= {k: g.get(k) for k in _HEAD} if status == "measured" else {}
+        row |= {"verdict": g.get("verdict")} if status == "measured" else {}
+        trained = next(x for x in res["sides"] if x["label"] == lab)
+        row |= {"trained_seeds": trained["seeds"], "trained": (trained.get(GAIN_METRIC) or {}).get("mean")}
+        gain = gains.get(lab) if lab != "(d) none" else None
+        row |= {"seeds": gain["seeds"], "gain": gain["gain"]} if gain else {}
+        if lab != "(d) none" and not gain:
+            miss = [x for x in (lab, "(d) none") if not trained_seeds(res, x)]
+            row["missing"] = "; ".join(f"{x} has no finished run: {_queue_lines(stems[x])}" for x in miss) or (
+                "no seed in common with (d)"
+            )
+        rows.append(row)
+    return rows
+
+
+def trained_seeds(res: dict, label: str) -> list[int]:
+    return next((x["seeds"] for x in res["sides"] if x["label"] == label), [])
+
+
+def _gain_line(r: dict) -> str:
+    seeds = ", ".join(map(str, r["trained_seeds"])) or "none"
+    mean = f"{r['trained']:.4f}" if r.get("trained") is not None else ""
+    if r["label"] == "(d) none":
+        return f"| {r['label']} | {seeds} | {mean} | (the reference) | |"
+    if "gain" in r:
+        return f"| {r['label']} | {seeds} | {mean} | {', '.join(map(str, r['seeds']))} | {r['gain']:+.4f} |"
+    return f"| {r['label']} | {seeds} | {mean} | MISSING: {r['missing']} | |"
+
+
+def _rho_line(rho: dict) -> str:
+    counts = {v["graphs"] for v in rho.values()}
+    if all(v["rho"] is None for v in rho.values()) and len(counts) == 1:
+        return (
+            f"Spearman rank correlation with the gain: n/a for every figure: {counts.pop()} graph(s) have a "
+            f"gain over (d), {MIN_GRAPHS} needed."
+        )
+    return (
+        f"Spearman rank correlation with the gain (n/a below {MIN_GRAPHS} graphs with a gain): "
+        + "; ".join(
+            f"{_HEAD[k]} {_cell(v['rho'], '+.2f') if v['rho'] is not None else 'n/a'} ({v['graphs']} graphs)"
+            for k, v in rho.items()
+        )
+        + "."
+    )
+
+
+def _cell(v, fmt: str = ".3f") -> str:
+    return "" if v is None else f"{v:{fmt}}" if isinstance(v, float) else str(v)
+
+
+def build_screen(ds: str, res: dict, out: Path | None = None) -> tuple[str, str]:
+    """``(md, json)`` texts of ``ds``'s users-protocol screen: the measured figures of each graph
+    (``out/SCREEN_MEASURED``) against its gain over (d) from the runs' :func:`result` ``res``."""
+    out = out or ROOT / "reports" / "interests" / ds
+    f = out / SCREEN_MEASURED
+    measured = json.loads(f.read_text()) if f.is_file() else None
+    rows = _screen_rows(ds, res, measured)
+    gains = {r["label"]: r for r in rows if "gain" in r and r["status"] == "measured"}
+    rho = correlations([r for r in rows if r["status"] == "measured"], gains, list(_HEAD))
+    m = measured or {}
+    lines = [
+        f"# The graph screen of {ds} under the users protocol: which interest graph is worth a training run?",
+        "",
+        "Issue 33's screen, measured without training (`cikgwb graph screen`, `cikgwb/knowledge/leak.py`): per "
+        "graph, its specificity (users per interest; share of the edges on the 10 most common interests; entropy "
+        "of the edges over interests over its maximum; entropy of the phrases clustered into it, where it has "
+        "phrases), its leak ratio under the users protocol (interest-neighbour R@50 on the selection half over "
+        "the report half; lift = that over the clean control's) and the interest-neighbour R@50 on the "
+        "selection half (what the users sharing an interest with a user trained on, ranked). Beside them, "
+        f"each graph's trained gain: CIKGRec's report-half test {GAIN_METRIC} on the graph minus (d) no graph, "
+        "mean over the seeds both have (the paired tests are in comparison-users.md), and the Spearman rank "
+        f"correlation of each figure with the gain, from {MIN_GRAPHS} graphs with a gain.",
+        "",
+        f"Measured: `{m.get('command', 'not yet: python scripts/interest_comparison.py --dataset ' + ds + ' --screen')}`"
+        f" (split seed {m.get('split_seed', 0)}, code {str(m.get('code_commit', '?'))[:12]}, "
+        f"{m.get('measured_at', 'never')}; `{SCREEN_MEASURED}`).",
+        "",
+        "| side | graph | status | built from (provenance) | " + " | ".join(_HEAD.values()) + " | verdict |",
+        "|---" * (len(_HEAD) + 5) + "|",
+        *[
+            f"| {r['label']} | `{Path(r['spec']).name}` | {r['status']} | {r['built_from']} | "
+            + " | ".join(
+                _cell(r.get(k), ".1f" if k in ("users_per_interest", "phrase_entropy") else ".3f") for k in _HEAD
+            )
+            + f" | {_cell(r.get('verdict'))} |"
+            for r in rows
+        ],  # fmt: skip
+        "",
+        f"| side | seeds trained | {GAIN_METRIC} (mean over them) | seeds paired with (d) | gain over (d) |",
+        "|---|---|---|---|---|",
+        *[_gain_line(r) for r in rows],
+        "",
+        _rho_line(rho),
+        "",
+        *SCREEN_NOTES,
+        "",
+        f"Made by `python scripts/interest_comparison.py --dataset {ds}` (make reports) from `{SCREEN_MEASURED}` "
+        "and the committed runs in reports/runs; `--screen` measures again the graphs whose edge file changed.",
+        "",
+    ]
+    js = {"dataset": ds, "protocol": "users", "gain_metric": GAIN_METRIC, "measured": {k: v for k, v in m.items()
+          if k != "graphs"}, "graphs": rows, "spearman": rho}  # fmt: skip
+    return "\n".join(lines), json.dumps(_json_safe(js), indent=2) + "\n"
+
+
+SCREEN_NOTES = [
+    "What the screen cannot say:",
+    "",
+    "- Under the users protocol the leak ratio compares two halves of the test users. A graph built from "
+    'test.txt would lift both halves alike and still read clean, so "clean" here means only that no graph '
+    "favours the selection half. That each graph saw all of train.txt and never test.txt is read from its "
+    'provenance (the column "built from": the code that built it, and for the released graph the valid-protocol '
+    "diagnostic, whose reference split is test).",
+    "- Phrase entropy exists only for graphs clustered from phrases ((b) and (c)): the released graph's "
+    "answers were not released, and (e) and (f) have no text.",
+    "- The figures are measured at split seed 0; the runs use split seed = seed, so their selection halves differ.",
+    "- A rank correlation over a handful of graphs is a screen, not a test: with 5 graphs only rho = +-1 reaches "
+    "p < 0.05.",
+]
+
 #: (protocol, file stem) of each dataset's reports
 REPORTS = (("valid", "comparison"), ("users", "comparison-users"))
 
@@ -264,18 +483,32 @@ def main() -> int:
     ap.add_argument("--dataset", default="book-crossing", choices=[*sorted(SIDES), "all"])
     ap.add_argument("--runs-root", default=str(ROOT / "reports" / "runs"))
     ap.add_argument("--out", default=None, help="output folder (default reports/interests/DATASET)")
+    ap.add_argument(
+        "--screen",
+        action="store_true",
+        help=f"first measure the graph screen (cikgwb graph screen, minutes; needs $CIKGWB_DATA_DIR) into "
+        f"{SCREEN_MEASURED} where a graph is not measured or its edge file changed",
+    )
     args = ap.parse_args()
     if args.out and args.dataset == "all":
         ap.error("--out takes one dataset, not --dataset all")
     for ds in sorted(SIDES) if args.dataset == "all" else [args.dataset]:
         out = Path(args.out) if args.out else ROOT / "reports" / "interests" / ds
         out.mkdir(parents=True, exist_ok=True)
+        if args.screen and measure_screen(ds, out):
+            print(f"measured the screen of {ds}: {out / SCREEN_MEASURED}")
         for protocol, stem in REPORTS:
-            md, js = build(ds, Path(args.runs_root), protocol)
+            res = result(ds, Path(args.runs_root), protocol)
+            md, js = build(ds, Path(args.runs_root), protocol, res)
             (out / f"{stem}.md").write_text(md, encoding="utf-8")
             (out / f"{stem}.json").write_text(js, encoding="utf-8")
             print(md)
             print(f"wrote {out / f'{stem}.md'}, {out / f'{stem}.json'}")
+        md, js = build_screen(ds, res, out)
+        (out / f"{SCREEN}.md").write_text(md, encoding="utf-8")
+        (out / f"{SCREEN}.json").write_text(js, encoding="utf-8")
+        print(md)
+        print(f"wrote {out / f'{SCREEN}.md'}, {out / f'{SCREEN}.json'}")
     return 0
 
 
