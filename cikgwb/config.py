@@ -176,9 +176,14 @@ class RunConfig:
     name: str | None = None
     model: ModelConfig = field(default_factory=ModelConfig)  # the model's own Config (see ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    # the resolved interest source (cikgwb.data.interest_files.InterestSource), set once by
+    # cikgwb.run_spec.resolve_config: a resolved config is read, never changed. Not a setting:
+    # config.yaml writes ``interests``
+    source: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d.pop("source")
         for sect in ("model", "train"):  # tuples as YAML lists
             d[sect] = {k: list(v) if isinstance(v, tuple) else v for k, v in d[sect].items()}
         return d
@@ -405,6 +410,7 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any] | list[str], valid
         if k in _RUN_KEYS and not key.startswith(("model.", "extra.", "train.")):
             new = value if not isinstance(value, str) or k != "name" else (value or None)
             setattr(cfg, k, new)
+            cfg.source = None if k == "interests" else cfg.source  # resolved again (run_spec.resolve_config)
             continue
         if field_name is not None and not key.startswith("train."):
             target, k = cfg.model, field_name

@@ -17,16 +17,17 @@ built from, so none can leak into selection), selects on the test items of a see
 test users and evaluates the other half's once; ``authors`` trains on all of train.txt and
 selects on TEST, as the authors' code does (comparison with the paper's Table 1 only).
 
-**Interests** (:func:`resolve_interests`, one meaning for every command): ``paper`` (also
-``default`` or empty) is the dataset's released interest graph; ``none`` is no interest node
-anywhere (w/o UIK: a run's model gets ``no_interests``, an inspected dataset an empty interest
-graph); anything else is the path of a user-interest graph (a folder written by ``cikgwb
-interests cluster``, a ``user interest`` file, or a dataset name for that dataset's released
-graph). A path that does not exist is refused before any data is loaded.
+**Interests** (:class:`cikgwb.data.interest_files.InterestSource`, one meaning for every
+command): ``paper`` (also ``default`` or empty) is the dataset's released interest graph;
+``none`` is no interest node anywhere (w/o UIK: a run's model gets ``no_interests``, an
+inspected dataset an empty interest graph); anything else is the path of a user-interest graph
+(a folder written by ``cikgwb interests cluster``, a ``user interest`` file, or a dataset name for
+that dataset's released graph). A path that does not exist is refused before any data is loaded.
 
-**Caller resolves, trainer reads.** :func:`prepare_run` turns a config into a resolved copy
-(name, ``no_interests``) and a ready dataset (the interest graph applied); the trainer takes
-them as they are and changes neither.
+**Resolved once, then read.** :func:`resolve_config` turns a config into a resolved copy (its
+name, its interest source parsed and checked once: ``cfg.source``), :func:`prepare_dataset`
+loads the dataset with that source (the loader receives it) and applies a PATH graph;
+``runs.run`` and the trainer take a resolved config as it is and change neither.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from .data.interest_files import NONE, InterestSource
 from .run_folder import GRID_SELECTION_FILE
 
 # the imports of data, models, knowledge and evaluate below are late (inside functions), for the
@@ -144,7 +146,7 @@ def cikgrec_variant(model: dict[str, Any], interests: Any = None) -> str:
 
 
 def _cikgrec_variant(model: dict[str, Any], interests: Any = None) -> str:
-    src = resolve_interests(interests, check=False)
+    src = InterestSource.parse(interests, check=False)
     if model.get("no_interests") or src.kind == "none":
         return "w/o UIK"
     for key, value, variant in (
@@ -199,53 +201,15 @@ def variant_of(cfg: dict[str, Any], run_dir: str | Path | None = None) -> str:
 
 
 # ----------------------------------------------------------------------------- interests
-PAPER_SPELLINGS = ("paper", "default", "")
-
-
-@dataclass(frozen=True)
-class InterestSource:
-    """A resolved ``--interests`` value: ``kind`` is ``paper``, ``none`` or ``path``."""
-
-    spec: str
-    kind: str
-    path: Path | None = None
-
-    @property
-    def key(self) -> str:
-        return str(self.path) if self.path is not None else self.spec
-
-
-def resolve_interests(spec: Any, check: bool = True) -> InterestSource:
-    """``paper`` | ``none`` | PATH (module docstring). With ``check`` a PATH must exist (or be
-    a dataset name): ``FileNotFoundError`` names it and what is expected."""
-    if spec is None or str(spec).strip() in PAPER_SPELLINGS:
-        return InterestSource("paper", "paper")
-    text = str(spec).strip()
-    if text == "none":
-        return InterestSource("none", "none")
-    p = Path(text).expanduser()
-    if p.exists():
-        return InterestSource(text, "path", p.resolve())
-    if check:
-        from .data.registry import REGISTRY
-
-        if text not in REGISTRY:
-            raise FileNotFoundError(
-                f"--interests {text}: no such file or folder ({p.resolve()}); expected paper, none, the path of a "
-                "user-interest graph (a folder written by `cikgwb interests cluster` or a 'user interest' file) "
-                "or a dataset name"
-            )
-    return InterestSource(text, "path")
+def interest_source(cfg: Any) -> InterestSource:
+    """The interest source of a run config: the resolved one (:func:`resolve_config`), or what its
+    ``interests`` names (unchecked) for a config not resolved yet."""
+    return cfg.source if cfg.source is not None else InterestSource.parse(cfg.interests, check=False)
 
 
 def reads_interests(cfg: Any) -> bool:
     """Whether the run's model reads an interest graph at all (not a baseline, LightGCN, w/o UIK)."""
-    return cfg.model.reads_interest_graph() and resolve_interests(cfg.interests, check=False).kind != "none"
-
-
-def reads_paper_interests(cfg: Any) -> bool:
-    """Whether the run's model reads the dataset's released interest graph."""
-    return reads_interests(cfg) and resolve_interests(cfg.interests, check=False).kind == "paper"
+    return cfg.model.reads_interest_graph() and interest_source(cfg).kind != "none"
 
 
 def interest_source_used(cfg: Any, loaded: str | None) -> str:
@@ -266,7 +230,7 @@ def dataset_with_interests(ds: Any, spec: Any) -> Any:
     a PATH replaces it."""
     from .knowledge.interest_graph import apply_interest_graph
 
-    src = resolve_interests(spec)
+    src = InterestSource.parse(spec)
     if src.kind == "paper":
         if ds.n_interests == 0:
             raise ValueError(
@@ -290,35 +254,37 @@ def _apply_path(ds: Any, src: InterestSource) -> Any:
 
 # ----------------------------------------------------------------------------- caller resolves
 def resolve_config(cfg: Any) -> Any:
-    """A resolved copy of a run config (``cfg`` is not changed): its name (:func:`name_of`)
-    and, for ``interests: none``, ``model.no_interests``; a model that reads no interest graph
-    (a baseline, LightGCN, CIKGRec with ``no_interests``) gets ``interests: none``, so that its
-    ``config.yaml`` says what the model read. Checks the interest source and the protocol (errors
-    name them)."""
-    src = resolve_interests(cfg.interests)
+    """The resolved run config, made once: a copy of ``cfg`` (which is not changed) with its name
+    (:func:`name_of`) and its interest source (``cfg.source``: the ``--interests`` text parsed and
+    checked here, once; a missing PATH is refused, naming it). A model that reads no interest
+    graph (a baseline, LightGCN, CIKGRec with ``no_interests``) gets ``interests: none``, so that
+    its ``config.yaml`` says what the model read, and CIKGRec with ``interests: none`` gets
+    ``no_interests`` (w/o UIK is ``interests=none``). Checks the protocol too. A config resolved
+    already is returned as it is (no second copy, no second check)."""
+    if cfg.source is not None:
+        return cfg
+    src = InterestSource.parse(cfg.interests)
     protocol_splits(cfg.train.protocol)
     out = copy.deepcopy(cfg)
     out.name = name_of(cfg)
     if src.kind == "none" and hasattr(out.model, "no_interests"):  # a model that reads interests (CIKGRec)
         out.model.no_interests = True
     if not out.model.reads_interest_graph():
-        out.interests = "none"
+        out.interests, src = "none", NONE
+    out.source = src
     return out
 
 
 def prepare_dataset(cfg: Any, ds: Any = None) -> Any:
     """The run's dataset with its interest source applied: ``ds`` if given (a PATH graph is
-    applied once), else loaded (the released interest file is required only where the run
-    reads it; otherwise it is still loaded when present, so the node index space is the same)."""
-    src = resolve_interests(cfg.interests)
+    applied once), else loaded with the source (the released interest file is required only where
+    the run reads it; otherwise it is still loaded when present, so the node index space is the
+    same)."""
+    src = resolve_config(cfg).source
     if ds is None:
         from .data import load_dataset
 
-        ds = load_dataset(
-            cfg.dataset,
-            split_seed=cfg.train.split_seed,
-            interests="paper" if reads_paper_interests(cfg) else "optional",
-        )
+        ds = load_dataset(cfg.dataset, split_seed=cfg.train.split_seed, interests=src)
     return _apply_path(ds, src) if src.kind == "path" else ds
 
 

@@ -42,7 +42,6 @@ from .run_spec import (  # noqa: F401  (re-exported: their home is cikgwb.run_sp
     PROTOCOLS,
     VARIANT_OVERRIDES,
     VARIANT_SLUGS,
-    InterestSource,
     Splits,
     baseline_variant,
     cikgrec_variant,
@@ -54,9 +53,7 @@ from .run_spec import (  # noqa: F401  (re-exported: their home is cikgwb.run_sp
     prepare_run,
     protocol_splits,
     reads_interests,
-    reads_paper_interests,
     resolve_config,
-    resolve_interests,
     run_name,
     run_stem,
     split_run_name,
@@ -80,10 +77,12 @@ def run(
     overwrite: bool = False,
     progress: bool = True,
 ) -> TrainResult:
-    """Make one run: resolve ``cfg`` once (:func:`cikgwb.run_spec.prepare_run`: its name, its
-    interest source, the dataset with that graph applied; ``cfg`` itself is not changed), refuse a
-    folder holding a finished run unless ``resume`` or ``overwrite`` (before any data is loaded),
-    then train (:class:`cikgwb.train.Trainer`). ``run_dir``: default ``<runs root>/<name>``.
+    """Make one run: resolve ``cfg`` (:func:`cikgwb.run_spec.resolve_config`: its name, its
+    interest source; a config resolved already, as ``cikgwb train`` gives it, is taken as it is,
+    and ``cfg`` itself is never changed), refuse a folder holding a finished run unless ``resume``
+    or ``overwrite`` (before any data is loaded), load the dataset with that interest source
+    (:func:`cikgwb.run_spec.prepare_dataset`), then train (:class:`cikgwb.train.Trainer`, which
+    reads the config). ``run_dir``: default ``<runs root>/<name>``.
     Returns the trainer's :class:`~cikgwb.train.TrainResult` (``run_dir``, ``metrics``, ``history``)."""
     cfg = resolve_config(cfg)
     run_dir = Path(run_dir) if run_dir is not None else relative_to_cwd(runs_root() / cfg.name)

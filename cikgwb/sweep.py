@@ -1010,34 +1010,29 @@ def select_and_land(
     return df
 
 
-def train_seeds_on_ray(args: Any, seeds: list[int], run_dirs: list[Path]) -> list[Path]:
-    """``cikgwb train --seeds ... --executor ray``: one Ray task per seed, each running this
-    ``cikgwb train`` for its seed; returns the run folders that finished (the others' logs are
-    named on stderr)."""
+def train_seeds_on_ray(args: Any, cfgs: list[Any], run_dirs: list[Path]) -> list[Path]:
+    """``cikgwb train --seeds ... --executor ray``: one Ray task per seed, each training the
+    seed's resolved, validated config (``cfgs``), written as a ``config.yaml`` beside its log and
+    given to ``cikgwb train --config`` (the worker rebuilds nothing from the command line);
+    returns the run folders that finished (the others' logs are named on stderr)."""
     from .paths import project_root
 
     root = project_root()
-    base = ["--dataset", args.dataset, "--model", args.model, "--interests", args.interests, "--quiet"]
-    for flag in ("protocol", "config", "name", "device"):
-        if getattr(args, flag, None):
-            base += [f"--{flag}", str(getattr(args, flag))]
-    for item in args.set or []:
-        base += ["--set", item]
-    if args.resume:
-        base.append("--resume")
-    if args.overwrite:
-        base.append("--overwrite")
+    flags = ["--quiet"] + [f"--{f}" for f in ("resume", "overwrite") if getattr(args, f, False)]
+    seeds = [cfg.train.seed for cfg in cfgs]
     threads = args.threads or 1
     jobs = []
-    for seed, run_dir in zip(seeds, run_dirs):
+    for cfg, run_dir in zip(cfgs, run_dirs):
         run_dir = Path(run_dir).resolve()
         (run_dir.parent / "logs").mkdir(parents=True, exist_ok=True)
+        cfg_file = run_dir.parent / "logs" / f"{run_dir.name}.config.yaml"
+        cfg.save(cfg_file)
         env = _task_env(
             {**os.environ, "CIKGWB_REPORTS_DIR": str(run_dir.parent.parent), "CIKGWB_ROOT": str(root)}, threads
         )
         jobs.append(
             {
-                "cmd": [sys.executable, "-m", "cikgwb", "train", *base, "--seeds", str(seed)],
+                "cmd": [sys.executable, "-m", "cikgwb", "train", "--config", str(cfg_file), *flags],
                 "env": env,
                 "cwd": str(Path.cwd()),
                 "log_path": str(run_dir.parent / "logs" / f"{run_dir.name}.log"),

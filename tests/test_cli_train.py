@@ -80,3 +80,24 @@ def test_unknown_setting_is_a_clear_error():
         apply_overrides(default_config("synthetic"), ["gcl_wieght=0.1"])
     with pytest.raises(ValueError, match=r"expected key=value"):
         apply_overrides(default_config("synthetic"), ["gcl_weight"])
+
+
+def test_config_file_keeps_its_interests_name_and_seed(tmp_path):
+    """``cikgwb train --config FILE`` starts from the file: its interests (here w/o UIK's ``none``)
+    are not replaced by the default ``paper`` (the bug of issue 35), its name and seed are kept,
+    and a flag given on the command line still wins."""
+    from cikgwb.cli import build_parser
+    from cikgwb.cli.train import train_configs
+    from cikgwb.models import make_config
+
+    cfg = make_config("cikgrec", "synthetic", ["max_epochs=2", "seed=3"])
+    cfg.interests, cfg.name = "none", "mine-s3"
+    f = tmp_path / "config.yaml"
+    cfg.save(f)
+    (got,) = train_configs(build_parser().parse_args(["train", "--config", str(f)]))
+    assert got.interests == "none" and got.source.kind == "none" and got.model.no_interests
+    assert got.name == "mine-s3" and got.train.seed == 3 and got.train.max_epochs == 2
+    (paper,) = train_configs(build_parser().parse_args(["train", "--config", str(f), "--interests", "paper"]))
+    assert paper.interests == "paper" and paper.source.kind == "paper"
+    seeds = train_configs(build_parser().parse_args(["train", "--config", str(f), "--seeds", "0,1"]))
+    assert [c.name for c in seeds] == ["mine-s0", "mine-s1"] and all(c.interests == "none" for c in seeds)

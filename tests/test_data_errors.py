@@ -122,14 +122,20 @@ def test_missing_interest_file_fails_unless_interests_are_off(tiny, caplog):
         r"user_interest_clustered.txt: file not found; without it CIKGRec would train without "
         r"interests .*--interests none",
     )
-    ds = load_from_dir(tiny, interests="none")
-    assert ds.n_interests == 0 and ds.meta["interests_source"] == "none"
+    from cikgwb.data.interest_files import NONE, InterestSource
+
     with caplog.at_level(logging.WARNING, logger="cikgwb.data.loader"):
-        ds = load_from_dir(tiny, interests="optional")
+        ds = load_from_dir(tiny, interests=NONE)  # a run with interests none: the file is not needed
+    assert ds.n_interests == 0 and ds.meta["interests_source"] == "none"
+    assert not caplog.records
+    ds = load_from_dir(tiny, interests=InterestSource.parse(str(tiny)))  # another graph: neither
+    assert ds.meta["interests_source"] == "none (user_interest_clustered.txt missing)"
+    with caplog.at_level(logging.WARNING, logger="cikgwb.data.loader"):
+        ds = load_from_dir(tiny, interests=None)  # not a run (data stats): what is there, with a warning
     assert ds.meta["interests_source"] == "none (user_interest_clustered.txt missing)"
     assert any("user_interest_clustered.txt: file not found" in r.getMessage() for r in caplog.records)
-    with pytest.raises(ValueError, match="interests='maybe'"):
-        load_from_dir(tiny, interests="maybe")
+    with pytest.raises(TypeError, match="interests='paper': expected an InterestSource"):
+        load_from_dir(tiny, interests="paper")  # the old vocabulary (paper/optional/none) is gone
 
 
 def test_huge_entity_id_is_rejected_with_its_line(tiny):

@@ -146,8 +146,9 @@ def test_committed_run_names_follow_the_rule():
 
 # ----------------------------------------------------------------------------- interests
 def test_interest_resolver_one_meaning(tmp_path):
-    from cikgwb.runs import resolve_interests
+    from cikgwb.data.interest_files import InterestSource
 
+    resolve_interests = InterestSource.parse
     for spec in (None, "", "paper", "default"):
         assert resolve_interests(spec).kind == "paper"
     assert resolve_interests("none").kind == "none"
@@ -162,7 +163,7 @@ def test_interest_resolver_one_meaning(tmp_path):
 
 
 def test_interests_on_a_dataset_and_on_a_run(synthetic_ds, tmp_path):
-    from cikgwb.runs import dataset_with_interests, prepare_run
+    from cikgwb.run_spec import dataset_with_interests, prepare_run
 
     assert synthetic_ds.n_interests > 0
     assert dataset_with_interests(synthetic_ds, "paper") is synthetic_ds
@@ -209,11 +210,11 @@ def test_committed_metrics_interest_field_matches_the_config():
     """metrics.json's ``interests`` says what the model read, as its config says: ``none (...)``
     where it reads none (baselines, LightGCN, w/o UIK), the released graph (``paper ...``) for
     ``interests: paper``, another graph's source for a PATH."""
-    from cikgwb.runs import resolve_interests
+    from cikgwb.data.interest_files import InterestSource
 
     for folder, cfg, m in _committed():
         rec = str(m.get("interests"))
-        src = resolve_interests(cfg.get("interests"), check=False)
+        src = InterestSource.parse(cfg.get("interests"), check=False)
         reads = m["model"] == "cikgrec" and not cfg["model"].get("no_interests") and src.kind != "none"
         if not reads:
             assert rec.startswith("none ("), f"{folder.name}: reads no interest graph, metrics.json says {rec!r}"

@@ -102,9 +102,7 @@ def data_stats(args: Any) -> int:
     from ..data import load_dataset
     from ..evaluate import sparsity_groups
 
-    ds = load_dataset(
-        args.name, data_dir=args.data_dir, split_seed=args.split_seed, interests="optional", strict=args.strict
-    )
+    ds = load_dataset(args.name, data_dir=args.data_dir, split_seed=args.split_seed, interests=None, strict=args.strict)
     s = ds.summary()
     if args.json:
         s["warnings"] = ds.meta.get("warnings", {})

@@ -142,8 +142,13 @@ def add_seeds(p: argparse.ArgumentParser, default: str | None = None) -> None:
     )
 
 
-def add_interests(p: argparse.ArgumentParser, help: str = "paper | none | PATH to a user-interest graph") -> None:
-    p.add_argument("--interests", default="paper", help=help)
+def add_interests(
+    p: argparse.ArgumentParser,
+    help: str = "paper | none | PATH to a user-interest graph",
+    default: str | None = "paper",
+) -> None:
+    """``--interests paper|none|PATH`` (:class:`cikgwb.data.interest_files.InterestSource`)."""
+    p.add_argument("--interests", default=default, help=help)
 
 
 def add_set(p: argparse.ArgumentParser, help: str = "override a setting (repeatable)") -> None:

@@ -20,29 +20,35 @@ loaded or any folder written.
 
 def train_configs(args: Any) -> list[Any]:
     """One validated, resolved run config per seed of ``args``: an unknown dataset, model or setting,
-    a bad --protocol, --device or --seeds fails here, naming it, before any data or folder."""
-    from ..config import apply_overrides, validate_config
-    from ..models import load_config, make_config
-    from ..runs import default_stem, resolve_config, run_name
+    a bad --protocol, --device or --seeds fails here, naming it, before any data or folder.
 
+    The settings, in order: the model's defaults on the dataset (or ``--config FILE``: its
+    settings, its interest source and its name are kept unless a flag says otherwise), each
+    ``--set``, then ``--interests``, ``--protocol``, ``--device`` and the seed. They are applied
+    and checked once (:func:`cikgwb.config.apply_overrides`), then resolved once
+    (:func:`cikgwb.run_spec.resolve_config`); the trainer reads the result."""
+    from ..config import apply_overrides
+    from ..models import load_config, make_config
+    from ..run_spec import default_stem, resolve_config, run_name, split_run_name
+
+    flags = {"interests": args.interests, "protocol": args.protocol, "device": args.device}
     cfgs = []
     for seed in list(args.seeds) if args.seeds is not None else [None]:  # parsed by options.seed_list
-        cfg = load_config(args.config) if args.config else make_config(args.model, args.dataset)
-        cfg.interests = args.interests
-        apply_overrides(cfg, args.set or [])
-        if args.protocol:
-            cfg.train.protocol = args.protocol
-        if args.device:
-            cfg.train.device = args.device
-        if seed is not None:
-            cfg.train.seed = seed
-        cfg.name = run_name(args.name or default_stem(cfg), cfg.train.seed)
-        validate_config(cfg)
+        cfg = (
+            load_config(args.config, validate=False)
+            if args.config
+            else make_config(args.model, args.dataset, validate=False)
+        )
+        stem = args.name or (split_run_name(cfg.name)[0] if cfg.name else None)
+        apply_overrides(cfg, args.set or [], validate=False)
+        settings = {**{k: v for k, v in flags.items() if v is not None}, **({"seed": seed} if seed is not None else {})}
+        apply_overrides(cfg, settings)  # the one check of the whole config
+        cfg.name = run_name(stem or default_stem(cfg), cfg.train.seed)
         if args.executor == "local":  # --device cuda on a CPU-only torch: one line
             from ..train import pick_device
 
             pick_device(cfg.train.device)
-        cfgs.append(resolve_config(cfg))  # the run layer resolves (interest source checked); the trainer reads
+        cfgs.append(resolve_config(cfg))  # the interest source parsed and checked, once; the trainer reads
     return cfgs
 
 
@@ -54,10 +60,10 @@ def _summary_line(name: str, m: dict[str, Any]) -> str:
 
 
 def train(args: Any) -> int:
-    from ..knowledge.leak_cli import check_run_graphs  # has the run's interest graph seen its selection split?
     from ..paths import relative_to_cwd, runs_root
     from ..run_folder import check_run_dir
     from ..runs import run, split_run_name
+    from .graph import check_run_graphs  # has the run's interest graph seen its selection split?
 
     if args.strict:  # the data loader (here and in Ray workers) reads it
         os.environ["CIKGWB_STRICT_DATA"] = "1"
@@ -71,7 +77,7 @@ def train(args: Any) -> int:
     if args.executor == "ray" and len(cfgs) > 1:
         from ..sweep import train_seeds_on_ray
 
-        run_dirs = train_seeds_on_ray(args, [c.train.seed for c in cfgs], run_dirs)
+        run_dirs = train_seeds_on_ray(args, cfgs, run_dirs)
     else:
         run_dirs = []
         for cfg in cfgs:
@@ -92,7 +98,11 @@ def register(sub: Any) -> None:
     )
     add_dataset(p)
     add_model(p)
-    add_interests(p)
+    add_interests(
+        p,
+        help="paper | none | PATH to a user-interest graph (default paper, or the interests of --config FILE)",
+        default=None,
+    )
     add_set(p)
     add_seeds(p)
     add_protocol(
@@ -102,7 +112,12 @@ def register(sub: Any) -> None:
         "the test items of a seeded half of the test users, reports the other half; the half draw is "
         "--set split_seed=N) or authors (selects on TEST: comparison with the paper only)",
     )
-    p.add_argument("--config", default=None, metavar="FILE", help="a config.yaml to start from")
+    p.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="a config.yaml to start from (its settings, interests and name; --model and --dataset are ignored)",
+    )
     p.add_argument(
         "--name",
         default=None,

@@ -33,6 +33,51 @@ def released_names_dir(dataset: str, root: str | Path | None = None) -> Path:
     return Path(root if root is not None else project_root()) / "reports" / "interests" / dataset / NAMES_DIR
 
 
+@dataclass(frozen=True)
+class InterestSource:
+    """A run's interest source, the one meaning of ``--interests`` (config.yaml's ``interests``):
+    ``kind`` ``paper`` (also spelled ``default`` or empty) is the dataset's released graph,
+    ``none`` no interest node anywhere (w/o UIK), ``path`` a user-interest graph (a folder written
+    by ``cikgwb interests cluster``, a ``user interest`` file, or a dataset name for that
+    dataset's released graph). Made once by :meth:`parse`; the loader receives it."""
+
+    kind: str  # paper | none | path
+    spec: str  # the text as config.yaml writes it
+    path: Path | None = None  # the resolved path of a ``path`` source that exists
+
+    @classmethod
+    def parse(cls, spec: Any, check: bool = True) -> "InterestSource":
+        """The source an ``--interests`` text names. With ``check`` a PATH must exist (or be a
+        dataset name): ``FileNotFoundError`` names it and what is expected."""
+        text = "" if spec is None else str(spec).strip()
+        if text in ("paper", "default", ""):
+            return PAPER
+        if text == "none":
+            return NONE
+        p = Path(text).expanduser()
+        if p.exists():
+            return cls("path", text, p.resolve())
+        if check:
+            from .registry import REGISTRY
+
+            if text not in REGISTRY:
+                raise FileNotFoundError(
+                    f"--interests {text}: no such file or folder ({p.resolve()}); expected paper, none, the path of "
+                    "a user-interest graph (a folder written by `cikgwb interests cluster` or a 'user interest' "
+                    "file) or a dataset name"
+                )
+        return cls("path", text)
+
+    @property
+    def key(self) -> str:
+        """What identifies the graph (the resolved path where there is one)."""
+        return str(self.path) if self.path is not None else self.spec
+
+
+PAPER = InterestSource("paper", "paper")
+NONE = InterestSource("none", "none")
+
+
 @dataclass
 class InterestFiles:
     """An interest graph as read from files: raw interest ids, optional labels and provenance."""

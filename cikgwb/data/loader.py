@@ -20,7 +20,7 @@ import numpy as np
 
 from .dataset import Dataset
 from .download import sha256_file
-from .interest_files import EDGES_FILE, released_names
+from .interest_files import EDGES_FILE, PAPER, InterestSource, released_names
 from .registry import dataset_dir, get_spec
 from .split import split_valid
 from .synthetic import attach_truth, ensure_synthetic
@@ -305,18 +305,18 @@ def _ml1m_substitute_kg(root: Path, item_org: list[str], warnings: dict) -> tupl
     return mapped, next_id, [f"satori relation {r}" for r in range(n_rel)]
 
 
-INTEREST_MODES = ("paper", "optional", "none")
-
-
-def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0, interests: str = "paper") -> Dataset:
+def load_from_dir(
+    root: str | Path, name: str | None = None, split_seed: int = 0, interests: InterestSource | None = PAPER
+) -> Dataset:
     """Load a dataset folder in the CIKGRec file layout (see ``shared/data/README.md``).
 
-    ``interests``: ``paper`` (default) requires ``user_interest_clustered.txt``: without it a
-    CIKGRec run would silently train without interests while labelled the full model;
-    ``optional`` loads without it (a warning; ``data stats``); ``none``: interests are off
-    (``--interests none``, ``no_interests``), so the file is not needed."""
-    if interests not in INTEREST_MODES:
-        raise ValueError(f"interests={interests!r}: expected one of {', '.join(INTEREST_MODES)}")
+    ``interests`` (the run's resolved :class:`~cikgwb.data.interest_files.InterestSource`): a
+    ``paper`` source requires ``user_interest_clustered.txt`` (without it a CIKGRec run would
+    silently train without interests while labelled the full model); any other source loads the
+    file where it is (the node index space stays the same) and needs it nowhere; ``None`` (not a
+    run: ``data stats``, inspection) loads what is there, with a warning where the file is missing."""
+    if interests is not None and not isinstance(interests, InterestSource):
+        raise TypeError(f"interests={interests!r}: expected an InterestSource (InterestSource.parse) or None")
     root = Path(root)
     name = name or root.name
     if not root.is_dir():
@@ -325,6 +325,49 @@ def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0
             "or set CIKGWB_DATA_DIR to the folder holding it)"
         )
     warnings: dict[str, int] = {}
+    meta: dict = {"source_dir": str(root)}
+    item_orgs, titles, n_users, train_full, test = _read_interactions(root, warnings)
+    kg, n_entities, rel_names, entity_names = _read_kg(root, item_orgs, warnings, meta)
+    interest_ids, user_interest, interest_labels = _read_released_interests(
+        root, name, n_users, interests, warnings, meta
+    )
+    train, valid = split_valid(train_full, n_users, seed=split_seed)
+    meta.update(
+        {
+            "warnings": {k: v for k, v in warnings.items() if v},
+            "entity_names": entity_names or None,
+            "_train_full": train_full,
+            "split": {
+                "seed": split_seed,
+                "rule": "valid = seeded 1/8 of each user's train.txt items "
+                "(round half up, users with >= 2 items keep >= 1 in train)",
+            },
+        }
+    )
+    for k, v in meta["warnings"].items():
+        log.info("%s: %s: %d", name, k, v)
+    return Dataset(
+        name=name,
+        n_users=int(n_users),
+        n_items=len(titles),
+        n_entities=int(n_entities),
+        n_relations=int(len(np.unique(kg[:, 1]))) if len(kg) else 0,
+        train=train,
+        valid=valid,
+        test=test,
+        kg=kg,
+        titles=titles,
+        relation_names=rel_names,
+        user_interest=user_interest,
+        n_interests=int(len(interest_ids)),
+        interest_ids=interest_ids,
+        interest_labels=interest_labels,
+        meta=meta,
+    )
+
+
+def _read_interactions(root: Path, warnings: dict[str, int]) -> tuple[list, list, int, np.ndarray, np.ndarray]:
+    """``(item ids as in item_list.txt, titles, n_users, train_full, test)`` of a dataset folder, every id checked."""
     item_map = read_id_map(root / "item_list.txt")
     n_items = len(item_map)
     titles = [title_from_name(nm, org) for org, _, nm in item_map]
@@ -354,50 +397,22 @@ def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0
     overlap = len(set(map(tuple, train_full.tolist())) & set(map(tuple, test.tolist())))
     if overlap:
         warnings["test pairs also in train.txt"] = overlap
+    return [org for org, _, _ in item_map], titles, n_users, train_full, test
 
-    meta: dict = {"source_dir": str(root)}
+
+def _read_kg(root: Path, item_orgs: list, warnings: dict[str, int], meta: dict) -> tuple[np.ndarray, int, list, list]:
+    """``(kg, n_entities, relation names, entity names)``: the published item-side KG, or ml1m's
+    substitute (``meta["kg"]`` says which)."""
     kg_path = root / "kg_final.txt"
     rel_names = (
         [org for org, _, _ in read_id_map(root / "relation_list.txt")] if (root / "relation_list.txt").exists() else []
     )
     entity_names: list[str | None] = []
     if kg_path.exists() or kg_path.is_symlink():
-        kg = read_triples(kg_path)
-        ent_file = root / "entity_list.txt"
-        ents = read_id_map(ent_file) if ent_file.exists() or ent_file.is_symlink() else None
-        heads_tails = np.concatenate([kg[:, 0], kg[:, 2]])
-
-        def line_ht(k: int) -> int:
-            return _line_of(kg_path, k % len(kg))
-
-        if ents is not None:
-            _check_id_space(
-                kg_path,
-                heads_tails,
-                line_ht,
-                max(len(ents), n_items),
-                0,
-                "entity id",
-                f"{ent_file.name} and item_list.txt",
-            )
-        else:
-            distinct = len(np.union1d(np.unique(heads_tails), np.arange(n_items)))
-            _check_id_space(kg_path, heads_tails, line_ht, None, distinct, "entity id", None)
-        if len(rel_names):
-            _check_id_space(
-                kg_path, kg[:, 1], lambda k: _line_of(kg_path, k), len(rel_names), 0, "relation id", "relation_list.txt"
-            )
-        else:
-            _check_id_space(
-                kg_path, kg[:, 1], lambda k: _line_of(kg_path, k), None, len(np.unique(kg[:, 1])), "relation id", None
-            )
-        n_entities = max(int(heads_tails.max()) + 1, n_items)
-        if ents is not None:
-            n_entities = max(n_entities, len(ents))
-            entity_names = [title_from_name(nm if nm is not None else org) for org, _, nm in ents]
+        kg, n_entities, entity_names = _read_published_kg(root, kg_path, len(item_orgs), rel_names)
         meta["kg"] = "published item-side KG"
     elif (root / "satori-kg").is_dir():
-        kg, n_entities, rel_names = _ml1m_substitute_kg(root, [o for o, _, _ in item_map], warnings)
+        kg, n_entities, rel_names = _ml1m_substitute_kg(root, item_orgs, warnings)
         meta["kg"] = (
             "SUBSTITUTE: Satori KG from RippleNet (Chris1nexus/RippleNETmod), not the "
             "paper's DBpedia KG (415,104 triples, 14,377 entities, 20 relations)"
@@ -407,75 +422,78 @@ def load_from_dir(root: str | Path, name: str | None = None, split_seed: int = 0
         raise DataFormatError(f"{kg_path}: file not found (expected the item-side KG)")
     if len(kg) and (kg[:, [0, 2]].min() < 0):
         raise DataFormatError(f"{kg_path}: negative entity id")
-
-    n_relations = int(len(np.unique(kg[:, 1]))) if len(kg) else 0
     n_rel_ids = max(len(rel_names), int(kg[:, 1].max()) + 1 if len(kg) else 0)
     if len(rel_names) < n_rel_ids:
         rel_names = rel_names + [f"relation {r}" for r in range(len(rel_names), n_rel_ids)]
+    return kg, n_entities, rel_names, entity_names
 
+
+def _read_published_kg(root: Path, kg_path: Path, n_items: int, rel_names: list) -> tuple[np.ndarray, int, list]:
+    """``kg_final.txt`` with its entity and relation ids checked: ``(kg, n_entities, entity names)``."""
+    kg = read_triples(kg_path)
+    ent_file = root / "entity_list.txt"
+    ents = read_id_map(ent_file) if ent_file.exists() or ent_file.is_symlink() else None
+    heads_tails = np.concatenate([kg[:, 0], kg[:, 2]])
+
+    def line_ht(k: int) -> int:
+        return _line_of(kg_path, k % len(kg))
+
+    if ents is not None:
+        _check_id_space(
+            kg_path, heads_tails, line_ht, max(len(ents), n_items), 0, "entity id", f"{ent_file.name} and item_list.txt"
+        )
+    else:
+        distinct = len(np.union1d(np.unique(heads_tails), np.arange(n_items)))
+        _check_id_space(kg_path, heads_tails, line_ht, None, distinct, "entity id", None)
+    if len(rel_names):
+        _check_id_space(
+            kg_path, kg[:, 1], lambda k: _line_of(kg_path, k), len(rel_names), 0, "relation id", "relation_list.txt"
+        )
+    else:
+        _check_id_space(
+            kg_path, kg[:, 1], lambda k: _line_of(kg_path, k), None, len(np.unique(kg[:, 1])), "relation id", None
+        )
+    n_entities = max(int(heads_tails.max()) + 1, n_items)
+    entity_names: list[str | None] = []
+    if ents is not None:
+        n_entities = max(n_entities, len(ents))
+        entity_names = [title_from_name(nm if nm is not None else org) for org, _, nm in ents]
+    return kg, n_entities, entity_names
+
+
+def _read_released_interests(
+    root: Path, name: str, n_users: int, interests: InterestSource | None, warnings: dict[str, int], meta: dict
+) -> tuple[np.ndarray, np.ndarray, Any]:
+    """``(interest ids, user-interest edges, labels)`` of the released graph (see :func:`load_from_dir`)."""
     ui_path = root / EDGES_FILE
-    if not ui_path.exists() and not ui_path.is_symlink() and interests == "paper":
+    present = ui_path.exists() or ui_path.is_symlink()
+    if not present and interests is not None and interests.kind == "paper":
         raise DataFormatError(
             f"{ui_path}: file not found; without it CIKGRec would train without interests (the w/o UIK "
             f"variant) while labelled the full model. Fetch it (`cikgwb data fetch {name}`), or turn "
-            "interests off explicitly (`cikgwb train --interests none` / `--set no_interests=true`)"
+            "interests off explicitly (`cikgwb train --interests none`)"
         )
-    if ui_path.exists() or ui_path.is_symlink():
-        ui = read_triples(ui_path, ncol=2)
-        bad = np.flatnonzero(ui[:, 0] >= n_users)
-        if len(bad):
-            raise DataFormatError(
-                f"{ui_path}: user id {int(ui[bad[0], 0])} out of range (expected < {n_users}) "
-                f"on line {_line_of(ui_path, int(bad[0]))}"
-            )
-        n_raw = len(ui)
-        ui = np.unique(ui, axis=0)  # duplicate edges merge
-        warnings["duplicate user-interest edges merged"] = n_raw - len(ui)
-        interest_ids, inv = np.unique(ui[:, 1], return_inverse=True)
-        user_interest = np.column_stack([ui[:, 0], inv.astype(np.int64)])
-        meta["interests_source"] = "paper (released gpt-3.5-turbo-0125 interest graph; no text labels)"
-        interest_labels = _released_names(name, ui_path, interest_ids, meta)
-    else:
-        if interests == "optional":
+    if not present:
+        if interests is None:
             log.warning("%s: file not found: %s loaded without its interest graph", ui_path, name)
-        interest_ids = np.zeros(0, dtype=np.int64)
-        user_interest = np.zeros((0, 2), dtype=np.int64)
-        meta["interests_source"] = "none" if interests == "none" else f"none ({ui_path.name} missing)"
-        interest_labels = None
-
-    train, valid = split_valid(train_full, n_users, seed=split_seed)
-    meta.update(
-        {
-            "warnings": {k: v for k, v in warnings.items() if v},
-            "entity_names": entity_names or None,
-            "_train_full": train_full,
-            "split": {
-                "seed": split_seed,
-                "rule": "valid = seeded 1/8 of each user's train.txt items "
-                "(round half up, users with >= 2 items keep >= 1 in train)",
-            },
-        }
-    )
-    for k, v in meta["warnings"].items():
-        log.info("%s: %s: %d", name, k, v)
-    return Dataset(
-        name=name,
-        n_users=int(n_users),
-        n_items=n_items,
-        n_entities=int(n_entities),
-        n_relations=n_relations,
-        train=train,
-        valid=valid,
-        test=test,
-        kg=kg,
-        titles=titles,
-        relation_names=rel_names,
-        user_interest=user_interest,
-        n_interests=int(len(interest_ids)),
-        interest_ids=interest_ids,
-        interest_labels=interest_labels,
-        meta=meta,
-    )
+        meta["interests_source"] = (
+            "none" if interests is not None and interests.kind == "none" else (f"none ({ui_path.name} missing)")
+        )
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 2), dtype=np.int64), None
+    ui = read_triples(ui_path, ncol=2)
+    bad = np.flatnonzero(ui[:, 0] >= n_users)
+    if len(bad):
+        raise DataFormatError(
+            f"{ui_path}: user id {int(ui[bad[0], 0])} out of range (expected < {n_users}) "
+            f"on line {_line_of(ui_path, int(bad[0]))}"
+        )
+    n_raw = len(ui)
+    ui = np.unique(ui, axis=0)  # duplicate edges merge
+    warnings["duplicate user-interest edges merged"] = n_raw - len(ui)
+    interest_ids, inv = np.unique(ui[:, 1], return_inverse=True)
+    meta["interests_source"] = "paper (released gpt-3.5-turbo-0125 interest graph; no text labels)"
+    labels = _released_names(name, ui_path, interest_ids, meta)
+    return interest_ids, np.column_stack([ui[:, 0], inv.astype(np.int64)]), labels
 
 
 def _released_names(name: str, ui_path: Path, interest_ids: np.ndarray, meta: dict[str, Any]) -> list[str] | None:
@@ -551,7 +569,7 @@ def load_dataset(
     name: str,
     data_dir: str | Path | None = None,
     split_seed: int = 0,
-    interests: str = "paper",
+    interests: InterestSource | None = PAPER,
     strict: bool | None = None,
 ) -> Dataset:
     """Load a registered dataset by name (``synthetic`` is generated on first use).

@@ -138,7 +138,10 @@ def _dataset_spec(dataset: Any):
 
 
 def make_config(
-    name: str = "cikgrec", dataset: str = "synthetic", overrides: dict[str, Any] | list[str] | None = None
+    name: str = "cikgrec",
+    dataset: str = "synthetic",
+    overrides: dict[str, Any] | list[str] | None = None,
+    validate: bool = True,
 ) -> RunConfig:
     """The run config of model ``name`` on ``dataset``: overall -> model -> dataset -> ``overrides``.
 
@@ -149,7 +152,8 @@ def make_config(
     4. ``overrides`` (``--set key=value`` texts or a ``{key: value}`` mapping).
 
     An unknown dataset, model or setting raises :class:`~cikgwb.config.ConfigError` naming it and
-    listing the valid ones, before anything is loaded; the result is validated."""
+    listing the valid ones, before anything is loaded; the result is validated (``validate=False``:
+    by the caller, once, after its own overrides: ``cikgwb train``)."""
     spec = _dataset_spec(dataset)
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"setting model={name!r}: expected a model name; known: {model_names()}")
@@ -162,7 +166,7 @@ def make_config(
         apply_overrides(cfg, dict(layer), validate=False)
     if overrides:
         apply_overrides(cfg, overrides, validate=False)
-    return validate_config(cfg)
+    return validate_config(cfg) if validate else cfg
 
 
 def default_config(dataset: str, model: str = "cikgrec", **overrides: Any) -> RunConfig:
@@ -182,12 +186,12 @@ def config_from_dict(d: dict[str, Any], validate: bool = True) -> RunConfig:
     return RunConfig.from_dict(d, validate=validate)
 
 
-def load_config(path: str | Path) -> RunConfig:
+def load_config(path: str | Path, validate: bool = True) -> RunConfig:
     """A run's ``config.yaml`` (new or old flat form) as a :class:`~cikgwb.config.RunConfig`;
     a file that is not valid YAML is a :class:`~cikgwb.config.ConfigError` naming it and its line."""
     from ..config import read_yaml
 
-    return config_from_dict(read_yaml(path))
+    return config_from_dict(read_yaml(path), validate=validate)
 
 
 def non_default_settings(cfg: RunConfig) -> dict[str, Any]:
