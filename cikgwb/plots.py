@@ -50,7 +50,6 @@ __all__ = [
     "mask_rate_schedule",
     "results_bars",
     "sparsity_groups",
-    "case_study",
     "case_study_paths",
     "sensitivity",
     "sensitivity_panels",
@@ -738,92 +737,6 @@ def sparsity_groups(
     return fig
 
 
-def case_study(
-    case: Mapping[str, Any], *, dataset: str, protocol: str, seeds: Any = None, graph: Any = None
-) -> go.Figure:
-    """Figure 4: the case as a path and the user's top-K list.
-
-    ``case`` keys: ``user``, ``interests`` (list of labels), ``shared_interest`` (label),
-    ``other_user``, ``item`` (title of the recommended test item), ``rank`` (1-based), ``topk``
-    (DataFrame with ``rank``, ``title``, ``hit``). ``graph`` (optional networkx graph, see
-    :func:`network`) is drawn on the left; without it the path is drawn as a chain.
-    """
-    for k in ("user", "interests", "shared_interest", "other_user", "item", "rank", "topk"):
-        if k not in case:
-            raise ValueError(
-                f"case_study: case is missing {k!r}; expected keys user, interests, "
-                "shared_interest, other_user, item, rank, topk"
-            )
-    topk = case["topk"]
-    _require(topk, ["rank", "title", "hit"], "case_study(topk)")
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        column_widths=[0.58, 0.42],
-        specs=[[{"type": "xy"}, {"type": "table"}]],
-        subplot_titles=(
-            "user -> interest <- other user -> item",
-            f"top-{len(topk)} list of user {case['user']} (test hits marked)",
-        ),
-    )
-    if graph is not None:
-        net = network(
-            graph, title="", highlight=case.get("highlight", ()), highlight_edges=case.get("highlight_edges", ())
-        )
-        for tr in net.data:
-            fig.add_trace(tr, row=1, col=1)
-    else:
-        chain = [
-            (f"user {case['user']}", "user"),
-            (str(case["shared_interest"]), "interest"),
-            (f"user {case['other_user']}", "user"),
-            (str(case["item"]), "item"),
-        ]
-        fig.add_trace(
-            go.Scatter(
-                x=list(range(4)),
-                y=[0, 1, 0, 1],
-                mode="lines+markers+text",
-                text=[c[0][:30] for c in chain],
-                textposition="top center",
-                marker=dict(size=18, color=[NODE_COLOURS[c[1]] for c in chain]),
-                line=dict(color="#E45756", width=3),
-                name="path",
-            ),
-            row=1,
-            col=1,
-        )
-    fig.update_xaxes(visible=False, row=1, col=1)
-    fig.update_yaxes(visible=False, row=1, col=1)
-    fill = [["#FDE2E1" if h else "white" for h in topk["hit"]]] * 3
-    fig.add_trace(
-        go.Table(
-            header=dict(values=["rank", "item", "test hit"], fill_color="#E8EEF5", align="left"),
-            cells=dict(
-                values=[topk["rank"], [str(t)[:45] for t in topk["title"]], ["yes" if h else "" for h in topk["hit"]]],
-                fill_color=fill,
-                align="left",
-            ),
-            columnwidth=[0.12, 0.7, 0.18],
-        ),
-        row=1,
-        col=2,
-    )
-    interests = "; ".join(str(s) for s in case["interests"])[:120]
-    return _layout(
-        fig,
-        figure_title(
-            f"Figure 4: case study, user {case['user']} (interests: {interests})",
-            dataset=dataset,
-            protocol=protocol,
-            seeds=seeds,
-            extra=f"shared interest '{case['shared_interest']}' with user {case['other_user']}; "
-            f"test item '{str(case['item'])[:40]}' at rank {case['rank']}",
-        ),
-        height=640,
-    )
-
-
 def _cut(text: Any, width: int) -> str:
     t = str(text)
     return t if len(t) <= width else t[: width - 1].rstrip() + "\u2026"
@@ -879,14 +792,13 @@ def case_study_paths(
     ``case`` keys: ``user, item, title, other_user, shared, interests, labels`` (``{interest:
     short label}``), ``rank`` (1-based rank of the item in the user's full ranking; 0: masked).
     ``topk``: ``rank, item, title, score, hit``."""
-    for k in ("user", "item", "title", "other_user", "shared", "interests", "labels", "rank"):
-        if k not in case:
-            raise ValueError(f"case_study_paths: case is missing {k!r}")
+    for key in ("user", "item", "title", "other_user", "shared", "interests", "labels", "rank"):
+        if key not in case:
+            raise ValueError(f"case_study_paths: case is missing {key!r}")
     _require(topk, ["rank", "item", "title", "score", "hit"], "case_study_paths(topk)")
     u, v, item, rank = int(case["user"]), case["other_user"], int(case["item"]), int(case["rank"])
     ints = [int(j) for j in case["interests"]]
     shared = {int(j) for j in case["shared"]}
-    k = len(topk)
     fig = make_subplots(
         rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.03, specs=[[{"type": "xy"}, {"type": "table"}]]
     )
@@ -894,48 +806,61 @@ def case_study_paths(
     ys = {j: (n - 1) / 2 - r for r, j in enumerate(ints)}  # interests top to bottom
     y_sh = float(np.mean([ys[j] for j in shared])) if shared else 0.0
     bottom = -(n - 1) / 2 - 1.0
-    # edges: user - interest (all), other user - shared interests, other user - item
-    for j in ints:
-        hi = j in shared
-        fig.add_trace(
-            go.Scatter(
-                x=[0, 1],
-                y=[0, ys[j]],
-                mode="lines",
-                hoverinfo="skip",
-                showlegend=False,
-                line=dict(color="#E45756" if hi else "#B5C9B1", width=3 if hi else 1.5),
-            ),
-            row=1,
-            col=1,
-        )
-        if hi and v is not None:
-            fig.add_trace(
-                go.Scatter(
-                    x=[1, 2],
-                    y=[ys[j], y_sh],
-                    mode="lines",
-                    hoverinfo="skip",
-                    showlegend=False,
-                    line=dict(color="#E45756", width=3),
-                ),
-                row=1,
-                col=1,
-            )
+    _case_edges(fig, [(j, ys[j]) for j in ints], shared, y_sh, v)
+    _case_recommendation(fig, u, item, rank, n_items, len(topk), bottom, y_sh)
+    nodes = [
+        (0.0, 0.0, f"user {u}", "user"),
+        *[(1.0, ys[j], _wrap(case["labels"].get(j, f"interest {j}"), 30), "interest") for j in ints],
+    ]
     if v is not None:
-        fig.add_trace(
-            go.Scatter(
-                x=[2, 3],
-                y=[y_sh, y_sh],
-                mode="lines",
-                hoverinfo="skip",
-                showlegend=False,
-                line=dict(color=EDGE_COLOURS["interact"], width=3),
-            ),
-            row=1,
-            col=1,
+        nodes.append((2.0, y_sh, f"user {v}", "user"))
+    nodes.append((3.0, y_sh, _wrap(f"item {item}: {case['title']}", 22, 4), "item"))
+    _case_nodes(fig, nodes)
+    # room for labels: half a column either side, a row above the top interest, the rank text below
+    fig.update_xaxes(visible=False, range=[-0.75, 3.6], row=1, col=1)
+    fig.update_yaxes(visible=False, range=[bottom - 0.6, (n - 1) / 2 + 0.9], row=1, col=1)
+    n_rows = _case_table(fig, topk, item, rank, case["title"])
+    shared_txt = ", ".join(f"#{j}" for j in sorted(shared)) or "none"
+    extra = (
+        (
+            f"users {u} and {v} share interests {shared_txt}; item {item} is a test item of user {u} and a "
+            f"training item of user {v}"
         )
-    # the recommendation, along the bottom
+        if v is not None
+        else f"item {item} is a test item of user {u}"
+    )
+    title = figure_title(
+        f"Figure 4: case study, user {u} and item {item}", dataset=dataset, protocol=protocol, seeds=seeds, extra=extra
+    )
+    fig = _layout(fig, title, height=max(620, 140 * n + 260, 24 * n_rows + 330), width=1400)
+    fig.update_layout(margin=dict(t=110, l=20, r=20, b=110 if note else 60), legend=dict(orientation="h", y=-0.02))
+    if note:
+        _footnote(fig, note, width=170, y=-0.08)
+    return fig
+
+
+def _path_line(fig: go.Figure, x: list[float], y: list[float], **line: Any) -> None:
+    """A line of Figure 4's path panel, without hover or legend."""
+    fig.add_trace(
+        go.Scatter(x=x, y=y, mode="lines", hoverinfo="skip", showlegend=False, line=dict(**line)), row=1, col=1
+    )
+
+
+def _case_edges(fig: go.Figure, ys: list[tuple[int, float]], shared: set[int], y_sh: float, v: Any) -> None:
+    """Figure 4's edges: user - every interest ``(j, y)``, the other user ``v`` - the shared ones, ``v`` - the item."""
+    for j, y in ys:
+        hi = j in shared
+        _path_line(fig, [0, 1], [0, y], color="#E45756" if hi else "#B5C9B1", width=3 if hi else 1.5)
+        if hi and v is not None:
+            _path_line(fig, [1, 2], [y, y_sh], color="#E45756", width=3)
+    if v is not None:
+        _path_line(fig, [2, 3], [y_sh, y_sh], color=EDGE_COLOURS["interact"], width=3)
+
+
+def _case_recommendation(
+    fig: go.Figure, u: int, item: int, rank: int, n_items: int | None, k: int, bottom: float, y_sh: float
+) -> None:
+    """The model's recommendation of ``item`` to user ``u`` along the bottom of Figure 4, with its rank."""
     where = (
         f"rank {rank:,}"
         + (f" of {n_items:,}" if n_items else "")
@@ -943,18 +868,7 @@ def case_study_paths(
         if rank > 0
         else "masked (also a training item)"
     )
-    fig.add_trace(
-        go.Scatter(
-            x=[0, 0, 3, 3],
-            y=[0, bottom, bottom, y_sh],
-            mode="lines",
-            hoverinfo="skip",
-            showlegend=False,
-            line=dict(color="#4C78A8", width=2, dash="dash"),
-        ),
-        row=1,
-        col=1,
-    )
+    _path_line(fig, [0, 0, 3, 3], [0, bottom, bottom, y_sh], color="#4C78A8", width=2, dash="dash")
     fig.add_annotation(
         x=1.5,
         y=bottom,
@@ -965,32 +879,21 @@ def case_study_paths(
         row=1,
         col=1,
     )
-    # nodes
-    nodes = [
-        (0.0, 0.0, f"user {u}", "user", "middle left"),
-        *[(1.0, ys[j], _wrap(case["labels"].get(j, f"interest {j}"), 30), "interest", "top center") for j in ints],
-    ]
-    if v is not None:
-        nodes.append((2.0, y_sh, f"user {v}", "user", "top center"))
-    nodes.append((3.0, y_sh, _wrap(f"item {item}: {case['title']}", 22, 4), "item", "top center"))
-    for x, y, label, typ, tp in nodes:
+
+
+def _case_nodes(fig: go.Figure, nodes: list[tuple[float, float, str, str]]) -> None:
+    """Figure 4's nodes ``(x, y, label, type)`` (the first, the user, labelled on its left) and the legend."""
+    for n, (x, y, label, typ) in enumerate(nodes):
+        marker = dict(size=22 if typ != "interest" else 16, color=NODE_COLOURS[typ], line=dict(width=1, color="white"))
         fig.add_trace(
             go.Scatter(
-                x=[x],
-                y=[y],
-                mode="markers",
-                marker=dict(
-                    size=22 if typ != "interest" else 16, color=NODE_COLOURS[typ], line=dict(width=1, color="white")
-                ),
-                hoverinfo="text",
-                hovertext=[label],
-                showlegend=False,
+                x=[x], y=[y], mode="markers", marker=marker, hoverinfo="text", hovertext=[label], showlegend=False
             ),
             row=1,
             col=1,
         )
         # labels as annotations on a white ground: readable over the edges, never clipped by the axes
-        left = tp == "middle left"
+        left = n == 0
         fig.add_annotation(
             x=x,
             y=y,
@@ -1006,54 +909,26 @@ def case_study_paths(
             row=1,
             col=1,
         )
-    for typ in ("user", "interest", "item"):
-        fig.add_trace(
-            go.Scatter(x=[None], y=[None], mode="markers", name=typ, marker=dict(size=12, color=NODE_COLOURS[typ])),
-            row=1,
-            col=1,
-        )
-    fig.add_trace(
-        go.Scatter(x=[None], y=[None], mode="lines", name="shared interest path", line=dict(color="#E45756", width=3)),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=[None],
-            y=[None],
-            mode="lines",
-            name="recommendation (model's rank)",
-            line=dict(color="#4C78A8", width=2, dash="dash"),
-        ),
-        row=1,
-        col=1,
-    )
-    # room for labels: half a column either side, a row above the top interest, the rank text below
-    fig.update_xaxes(visible=False, range=[-0.75, 3.6], row=1, col=1)
-    fig.update_yaxes(visible=False, range=[bottom - 0.6, (n - 1) / 2 + 0.9], row=1, col=1)
-    # the top-K table (and the case's item when the list misses it)
+    legend = [
+        dict(mode="markers", name=typ, marker=dict(size=12, color=NODE_COLOURS[typ]))
+        for typ in ("user", "interest", "item")
+    ]
+    legend += [
+        dict(mode="lines", name="shared interest path", line=dict(color="#E45756", width=3)),
+        dict(mode="lines", name="recommendation (model's rank)", line=dict(color="#4C78A8", width=2, dash="dash")),
+    ]
+    for kw in legend:
+        fig.add_trace(go.Scatter(x=[None], y=[None], **kw), row=1, col=1)
+
+
+def _case_table(fig: go.Figure, topk: pd.DataFrame, item: int, rank: int, title: str) -> int:
+    """Figure 4's top-K table, the case's ``item`` appended when the list misses it; its number of rows."""
     rows = topk.copy()
     if item not in set(rows["item"].tolist()):
-        rows = pd.concat(
-            [
-                rows,
-                pd.DataFrame(
-                    [
-                        {
-                            "rank": rank if rank > 0 else "masked",
-                            "item": item,
-                            "title": case["title"],
-                            "score": np.nan,
-                            "hit": True,
-                        }
-                    ]
-                ),
-            ],
-            ignore_index=True,
-        )
-    fill = [
-        ["#FDE2E1" if (i == item) else ("#FFF3D6" if h else "white") for i, h in zip(rows["item"], rows["hit"])]
-    ] * 5
+        case_row = {"rank": rank if rank > 0 else "masked", "item": item, "title": title, "score": np.nan, "hit": True}
+        rows = pd.concat([rows, pd.DataFrame([case_row])], ignore_index=True)
+    pairs = list(zip(rows["item"], rows["hit"]))
+    fill = [["#FDE2E1" if (i == item) else ("#FFF3D6" if h else "white") for i, h in pairs]] * 5
     fig.add_trace(
         go.Table(
             header=dict(values=["rank", "item", "title", "score", "test"], fill_color="#E8EEF5", align="left"),
@@ -1063,7 +938,7 @@ def case_study_paths(
                     rows["item"],
                     [_cut(t, 44) for t in rows["title"]],
                     ["" if pd.isna(x) else f"{x:.3g}" for x in rows["score"]],
-                    ["case" if i == item else ("hit" if h else "") for i, h in zip(rows["item"], rows["hit"])],
+                    ["case" if i == item else ("hit" if h else "") for i, h in pairs],
                 ],
                 fill_color=fill,
                 align="left",
@@ -1074,31 +949,7 @@ def case_study_paths(
         row=1,
         col=2,
     )
-    shared_txt = ", ".join(f"#{j}" for j in sorted(shared)) or "none"
-    extra = (
-        (
-            f"users {u} and {v} share interests {shared_txt}; item {item} is a test item of user {u} and a "
-            f"training item of user {v}"
-        )
-        if v is not None
-        else f"item {item} is a test item of user {u}"
-    )
-    fig = _layout(
-        fig,
-        figure_title(
-            f"Figure 4: case study, user {u} and item {item}",
-            dataset=dataset,
-            protocol=protocol,
-            seeds=seeds,
-            extra=extra,
-        ),
-        height=max(620, 140 * n + 260, 24 * len(rows) + 330),
-        width=1400,
-    )
-    fig.update_layout(margin=dict(t=110, l=20, r=20, b=110 if note else 60), legend=dict(orientation="h", y=-0.02))
-    if note:
-        _footnote(fig, note, width=170, y=-0.08)
-    return fig
+    return len(rows)
 
 
 def _err(d: pd.DataFrame, col: str) -> dict[str, Any] | None:
