@@ -119,8 +119,8 @@ def test_cli_refuses_authors_protocol_in_one_line(synthetic_dir, capsys):
 def test_screen_joins_trained_gains_and_says_what_is_not_trained(synthetic_dir, tmp_path, capsys):
     import pandas as pd
 
+    from cikgwb.cli.graph import graph_key, run_gains
     from cikgwb.knowledge.leak import screen_table
-    from cikgwb.knowledge.leak_cli import graph_key, run_gains
 
     g = tmp_path / "g"
     g.mkdir()

@@ -161,7 +161,7 @@ def test_a_toy_llm_backend_added_by_one_registry_line_runs_end_to_end(tmp_path, 
 
 def test_a_toy_non_llm_backend_and_the_cli_reads_the_registry(tmp_path, toy_registry, monkeypatch, capsys):
     from cikgwb import cli
-    from cikgwb.knowledge import cli as knowledge_cli
+    from cikgwb.cli import interests as interests_cli
 
     ds = tiny_dataset("synthetic", n_users=6)
     df = infer_interests(ds, "toy-count", word="books", run_dir=tmp_path / "count")
@@ -171,7 +171,7 @@ def test_a_toy_non_llm_backend_and_the_cli_reads_the_registry(tmp_path, toy_regi
     rep = df.attrs["report"]
     assert rep["source"] == "toy-count (not an LLM)" and "echo" not in rep and rep["params"] == {"word": "books"}
 
-    monkeypatch.setattr(knowledge_cli, "_load", lambda args: ds)
+    monkeypatch.setattr(interests_cli, "_load", lambda args: ds)
     base = ["interests", "infer", "--dataset", "synthetic", "--no-progress"]
     assert (
         cli.main([*base, "--backend", "toy-count", "--run-dir", str(tmp_path / "cli"), "--concurrency", "3"]) == 0

@@ -186,9 +186,9 @@ def test_vllm_run_batch_export_and_import(tmp_path):
 
 def test_export_batch_cli_writes_requests(tmp_path, monkeypatch, capsys):
     from cikgwb import cli
-    from cikgwb.knowledge import cli as knowledge_cli
+    from cikgwb.cli import interests as interests_cli
 
-    monkeypatch.setattr(knowledge_cli, "_load", lambda args: tiny_dataset())
+    monkeypatch.setattr(interests_cli, "_load", lambda args: tiny_dataset())
     path = tmp_path / "req.jsonl"
     assert (
         cli.main(

@@ -120,7 +120,7 @@ def test_cost_estimate_is_labelled_and_scales():
 
 def test_prompts_command_prints_messages_and_estimate(capsys, monkeypatch):
     from cikgwb.cli import build_parser
-    from cikgwb.knowledge import cli
+    from cikgwb.cli import interests as cli
 
     monkeypatch.setattr(cli, "_load", lambda args: tiny_dataset())
     parser = build_parser()

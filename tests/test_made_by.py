@@ -103,13 +103,11 @@ def test_what_git_ignores_is_what_is_not_a_committed_product():
 
 
 def test_notebook_03_writes_its_graph_where_the_cli_does(tmp_path, monkeypatch):
-    from cikgwb.knowledge import cluster_cli
     from cikgwb.paths import REPORTS_ENV, interest_graph_dir
 
     monkeypatch.setenv(REPORTS_ENV, str(tmp_path))
     answers = tmp_path / "interests" / "d" / "kg-summary" / "answers.jsonl"
-    cli = cluster_cli.default_out_dir("d", answers, "tfidf", "kmeans", 350, 0)
-    assert cli == interest_graph_dir("d", answers, "tfidf", "kmeans", 350, 0)
+    cli = interest_graph_dir("d", answers, "tfidf", "kmeans", 350, 0)  # what `interests cluster` writes to
     assert cli == tmp_path / "interests" / "d" / "graphs" / "kg-summary-tfidf-kmeans-k350-s0"
     assert interest_graph_dir("d", "planted", "tfidf", "kmeans", 40, 0).name == "planted-tfidf-kmeans-k40-s0"
     from cikgwb.views import save_interest_graph

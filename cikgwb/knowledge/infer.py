@@ -74,6 +74,26 @@ def default_run_dir(dataset: str, backend: str) -> Path:
     return reports_root() / "interests" / dataset / backend
 
 
+def resolve_answers(answers: str, dataset: str) -> Path:
+    """An answers file: a path, or a backend name (any registered one) for the file
+    ``cikgwb interests infer --backend NAME`` writes (:func:`default_run_dir`)."""
+    p = Path(answers).expanduser()
+    if p.exists() or answers not in backend_names():
+        if not p.is_file():
+            raise FileNotFoundError(
+                f"{p}: answers file not found (expected an answers.jsonl, or one of "
+                f"{', '.join(backend_names())} for the file `cikgwb interests infer` writes)"
+            )
+        return p
+    f = default_run_dir(dataset, answers) / "answers.jsonl"
+    if not f.is_file():
+        raise FileNotFoundError(
+            f"{f}: no {answers} answers for {dataset} yet; run "
+            f"`cikgwb interests infer --dataset {dataset} --backend {answers}` first"
+        )
+    return f
+
+
 def select_users(ds: Any, users: Any = None, limit: int | None = None) -> list[int]:
     """``users`` (validated) or all users in id order; the first ``limit`` of them."""
     if users is None:

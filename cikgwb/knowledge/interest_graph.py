@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.download import sha256_file as _sha256  # the one file digest (leak_cli, cluster_cli use it)
+from ..data.download import sha256_file
 from ..data.interest_files import (  # noqa: F401  (the graph files' names: their home is the data layer)
     EDGES_FILE,
     LABELS_FILE,
@@ -239,7 +239,7 @@ def build_interest_graph(
         "n_users": n_users,
         "answers": {
             "path": str(answers_path) if answers_path else None,
-            "sha256": _sha256(Path(answers_path)) if answers_path and Path(answers_path).is_file() else None,
+            "sha256": sha256_file(Path(answers_path)) if answers_path and Path(answers_path).is_file() else None,
             "rows": int(len(answers)),
             "users": int(answers["user"].nunique()),
             **src,
@@ -278,6 +278,14 @@ def build_interest_graph(
 # ------------------------------------------------------------------------ reading / applying
 def _read_edges(path: Path) -> np.ndarray:
     return read_triples(path, ncol=2)
+
+
+def committed_graphs(dataset: str) -> list[Path]:
+    """Folders holding a ``user_interest_clustered.txt`` under ``<reports>/interests/<dataset>/``."""
+    from ..paths import reports_root
+
+    root = reports_root() / "interests" / dataset
+    return sorted(p.parent for p in root.rglob(EDGES_FILE)) if root.is_dir() else []
 
 
 def load_interest_graph(ds_name_or_path: str | Path, data_dir: str | Path | None = None) -> InterestFiles:

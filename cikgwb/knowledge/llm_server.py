@@ -18,7 +18,7 @@
   and always stops them. A server that dies mid-run stops the run at once with one line; every
   answer already stored stays.
 
-``cikgwb llm serve`` (:func:`cmd_serve`; options in :mod:`cikgwb.cli.interests`) runs a server in the foreground until Ctrl-C.
+``cikgwb llm serve`` (:mod:`cikgwb.cli.llm`) runs a server in the foreground until Ctrl-C.
 
 ``make demo`` does not install the extra (pip builds llama.cpp from source: minutes); ``make
 test`` does, and so does the first ``cikgwb llm serve`` or ``interests infer --backend local``
@@ -444,44 +444,3 @@ class LocalGroup:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
-
-
-# ----------------------------------------------------------------------------- cikgwb llm serve
-def _stop_on_signal(signum, frame):  # noqa: ARG001 - signal handler signature
-    raise KeyboardInterrupt
-
-
-def cmd_serve(args: Any) -> int:
-    # Ctrl-C (and a plain kill) stop the server cleanly, also where SIGINT arrived ignored (a
-    # process started in the background by a non-interactive shell inherits SIG_IGN for it)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _stop_on_signal)
-    ensure_local_llm()
-    group = LocalGroup(
-        args.model, port=args.port, threads=args.threads, parallel=args.parallel, n_ctx=args.n_ctx, log_dir=args.log_dir
-    )
-    print(f"starting llama.cpp ({llama_cpp_version()}) with {group.model_path} ...", flush=True)
-    try:
-        group.start()
-        for s in group.servers:
-            print(f"serving {s.alias} at {s.base_url}  (log {s.log_path})", flush=True)
-        print(
-            f"use: cikgwb interests infer --backend chat --base-url {group.base_urls[0]} "
-            f"--model {group.alias} ...   Ctrl-C stops the server.",
-            flush=True,
-        )
-        while True:
-            note = group.death_note()
-            if note:
-                raise LocalServerError(note)
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        print("stopping ...", flush=True)
-        return 0
-    finally:
-        old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave it running
-        try:
-            group.stop()
-        finally:
-            signal.signal(signal.SIGINT, old)
-        print("server stopped", flush=True)

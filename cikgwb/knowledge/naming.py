@@ -33,14 +33,20 @@ saying how they were made.
 
 from __future__ import annotations
 
+import json
 import re
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..data.download import sha256_file
 from ..data.interest_files import NAMES_DIR, released_names_dir  # their home: the data layer reads them
+from .interest_graph import EDGES_FILE, LABELS_FILE, PROVENANCE_FILE, _read_edges, answers_source, read_answers
+from .phrases import answers_to_phrases
 
 METHODS = ("phrases", "titles", "none")
 N_TERMS = 3
@@ -265,6 +271,87 @@ def answers_note(answers_provenance: dict[str, Any] | None, path: str) -> str:
     return f"{path} ({src})"
 
 
+# ----------------------------------------------------------------------------- the released graph
+def _naming_phrases(path: Path | None) -> tuple[pd.DataFrame | None, dict[str, Any]]:
+    """The phrases of the answers file at ``path`` and its provenance (``None``, ``{}`` without one)."""
+    if path is None:
+        return None, {}
+    answers = read_answers(path)
+    phrases = answers_to_phrases(answers)
+    src = answers_source(answers)
+    return phrases, {
+        "path": str(path),
+        "sha256": sha256_file(path),
+        "rows": int(len(answers)),
+        "users_with_phrases": int(phrases["user"].nunique()),
+        **src,
+        "templates": sorted({t for t in answers.get("template", []) if isinstance(t, str) and t}),
+        "note": answers_note(src, str(path)),
+    }
+
+
+def _keep_leak_records(prov_file: Path, prov: dict[str, Any]) -> None:
+    """Carry ``cikgwb graph leak --record``'s figures of this very graph file over into ``prov``."""
+    if prov_file.is_file():
+        old = json.loads(prov_file.read_text(encoding="utf-8")).get("leak") or {}
+        kept = {p: e for p, e in old.items() if e.get("graph_sha256") == prov["graph"]["sha256"]}
+        prov.update({"leak": kept} if kept else {})
+
+
+def name_released_graph(
+    ds: Any,
+    edges_file: Path,
+    out: Path,
+    answers: Path | None = None,
+    *,
+    terms: int = N_TERMS,
+    min_members: int = 2,
+    command: str | None = None,
+    started: float | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Name the nodes of ``ds``'s released graph ``edges_file`` (module docstring) from the phrases
+    of the answers file ``answers`` (else titles only); write ``LABELS_FILE`` (the file's ids) and
+    ``PROVENANCE_FILE`` into ``out``. Returns the names and the provenance; ``started``: the
+    ``time.perf_counter()`` the recorded wall time counts from (default: now)."""
+    started = time.perf_counter() if started is None else started
+    raw = _read_edges(edges_file)
+    ids, inv = np.unique(raw[:, 1], return_inverse=True)
+    phrases, answers_info = _naming_phrases(answers)
+    m = ds.matrix("train_full").tocsr()
+    names = name_interests(
+        np.column_stack([raw[:, 0], inv]),
+        len(ids),
+        ds.n_users,
+        train_indptr=m.indptr,
+        train_items=m.indices,
+        titles=ds.titles,
+        phrases=phrases,
+        n_terms=terms,
+        min_members=min_members,
+    )
+    names["interest_id"] = ids  # the file's ids, as the released graph numbers them
+    out.mkdir(parents=True, exist_ok=True)
+    names.to_csv(out / LABELS_FILE, sep="\t", index=False)
+    prov = {
+        "note": f"paper (released interest graph of {ds.name}); names made afterwards by cikgwb interests name",
+        "graph": {
+            "dataset": ds.name,
+            "file": f"{ds.name}/{EDGES_FILE}",
+            "sha256": sha256_file(edges_file),
+            "interests": int(len(ids)),
+        },
+        "answers": answers_info or None,
+        "rule": RULE.format(alpha=ALPHA, min_members=min_members, terms=terms),
+        "methods": {k: int(v) for k, v in names["method"].value_counts().to_dict().items()},
+        "command": command,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "wall_s": round(time.perf_counter() - started, 2),
+    }
+    _keep_leak_records(out / PROVENANCE_FILE, prov)
+    (out / PROVENANCE_FILE).write_text(json.dumps(prov, indent=2) + "\n", encoding="utf-8")
+    return names, prov
+
+
 __all__ = [
     "METHODS",
     "NAMES_DIR",
@@ -273,6 +360,7 @@ __all__ = [
     "label_note",
     "membership",
     "name_interests",
+    "name_released_graph",
     "phrase_names",
     "released_names_dir",
     "short_title",

@@ -1,18 +1,21 @@
-"""``cikgwb graph leak`` and ``cikgwb graph screen`` (options in :mod:`cikgwb.cli.interests`), and the check ``cikgwb train`` makes.
+"""``cikgwb graph stats | user | interest | leak | screen``: inspect the CIKG, diagnose interest graphs.
 
+    cikgwb graph stats|user U|interest J --dataset X --interests paper|none|PATH
     cikgwb graph leak [GRAPH ...] --dataset X [--protocol valid|users] [--record] [--json]
     cikgwb graph screen [GRAPH ...] --dataset X [--protocol P] [--runs DIR] [--metric M] [--out FILE]
 
-GRAPH is an ``--interests`` value (``paper`` | ``none`` | PATH, :func:`cikgwb.runs.resolve_interests`);
+GRAPH is an ``--interests`` value (``paper`` | ``none`` | PATH, :class:`cikgwb.data.interest_files.InterestSource`);
 without any, every graph of the dataset: ``paper`` (where the dataset has a released graph), the
 folders holding a ``user_interest_clustered.txt`` under ``reports/interests/<dataset>/``, and for
 the screen also ``none``. ``--record`` writes each result into the graph's provenance
 (``provenance.json`` of its folder; the released graph's is ``reports/interests/<dataset>/
-released-names/provenance.json``). The measure itself is :mod:`cikgwb.knowledge.leak`.
+released-names/provenance.json``). The views are :mod:`cikgwb.inspect_graph`, the leak measure
+:mod:`cikgwb.knowledge.leak`; :func:`check_run_graphs` is the check ``cikgwb train`` makes.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
@@ -20,7 +23,161 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .interests import command_line, table
+from .options import add_data, add_interests, add_runs_root, commands
 
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "graph",
+        help="inspect the CIKG: statistics, a user, an interest; diagnose an interest graph (leak, screen)",
+        description="Inspect the CIKG (users, items, KG entities, interests), or diagnose interest graphs.",
+    )
+    gsub = commands(p, "graph_cmd")
+
+    def view(q: argparse.ArgumentParser) -> None:
+        add_data(q)
+        add_interests(
+            q,
+            help="paper (the dataset's released graph: cluster ids, named by `interests name` where done) | none | "
+            "PATH (a folder written by `interests cluster`, or a user-interest file)",
+        )
+        q.add_argument(
+            "--split",
+            default="train",
+            choices=("train", "train_full", "valid", "test"),
+            help="interactions shown (default train)",
+        )
+        q.set_defaults(func=cmd_graph)
+
+    s = gsub.add_parser(
+        "stats",
+        help="nodes, edges, degree distributions, interest coverage",
+        description="The CIKG's nodes and edges by kind, degree distributions and how many users have interests.",
+    )
+    view(s)
+    s.add_argument("--json", action="store_true", help="print the figures as JSON")
+    u = gsub.add_parser(
+        "user",
+        help="a user's interests, users sharing them, their items",
+        description="One user's interests, the users sharing each of them, and the items of the chosen split.",
+    )
+    u.add_argument("id", type=int, help="user id")
+    view(u)
+    u.add_argument("--max-users", type=int, default=10, help="users sharing an interest shown (default 10)")
+    u.add_argument("--top", type=int, default=10, help="items shown (default 10)")
+    u.add_argument("--export", default=None, metavar="PREFIX", help="write the neighbourhood as PREFIX_nodes/edges.tsv")
+    j = gsub.add_parser(
+        "interest",
+        help="an interest's label, members and their most common items",
+        description="One interest node: its label, the users holding it and their most common items.",
+    )
+    j.add_argument("id", type=int, help="interest id (0..J-1, contiguous)")
+    view(j)
+    j.add_argument("--top", type=int, default=10, help="members and items shown (default 10)")
+    j.add_argument("--export", default=None, metavar="PREFIX", help="write the neighbourhood as PREFIX_nodes/edges.tsv")
+    _leak(gsub)
+
+
+def _leak(gsub: Any) -> None:
+    """``graph leak`` and ``graph screen``."""
+
+    def common(q: argparse.ArgumentParser) -> None:
+        q.add_argument("graphs", nargs="*", metavar="GRAPH", help="paper | none | PATH (default: every graph)")
+        add_data(q)
+        q.add_argument("--protocol", default="valid", help="valid (default) or users: which splits are compared")
+        q.add_argument("--k", type=int, default=50, help="Recall@K of the rankings (default 50)")
+
+    p = gsub.add_parser(
+        "leak",
+        help="has an interest graph seen the selection split? (interest-neighbour ranking, no training)",
+        description="Rank each user's unseen items by what the users sharing an interest node with them trained "
+        "on; print R@K on the protocol's selection split over R@K on its reference split, the same ratio of a "
+        "clean control (the training window's items as interest nodes) and of popularity, and the verdict "
+        "(leak when the graph's ratio exceeds the clean control's by more than 1.2x).",
+    )
+    common(p)
+    p.add_argument("--record", action="store_true", help="write the result into each graph's provenance.json")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_leak)
+    s = gsub.add_parser(
+        "screen",
+        help="specificity, leak ratio and neighbour recall of every graph, against trained gains",
+        description="For each graph: specificity, the leak diagnostic, the interest-neighbour R@K on the "
+        "selection split; beside them each graph's trained gain over no graph (CIKGRec runs in the run "
+        "index) and the Spearman rank correlation of each figure with it.",
+    )
+    common(s)
+    add_runs_root(s)
+    s.add_argument("--metric", default="test recall@50", help="run-index column of the gain (test recall@50)")
+    s.add_argument("--out", default=None, help="also write the table as JSON here")
+    s.set_defaults(func=cmd_screen)
+
+
+# ----------------------------------------------------------------------------- stats, user, interest
+def _load(args: Any) -> Any:
+    from ..data import load_dataset
+    from ..data.interest_files import InterestSource
+    from ..run_spec import dataset_with_interests
+
+    InterestSource.parse(args.interests)  # a missing PATH is refused, naming it, before the data loads
+    ds = load_dataset(args.dataset, data_dir=args.data_dir, split_seed=args.split_seed)
+    return dataset_with_interests(ds, args.interests)
+
+
+def _export(G: Any, prefix: str | None) -> None:
+    if not prefix:
+        return
+    from ..inspect_graph import subgraph_tables
+
+    nodes, edges = subgraph_tables(G)
+    Path(prefix).parent.mkdir(parents=True, exist_ok=True)
+    nodes.to_csv(f"{prefix}_nodes.tsv", sep="\t", index=False)
+    edges.to_csv(f"{prefix}_edges.tsv", sep="\t", index=False)
+    print(f"wrote {prefix}_nodes.tsv ({len(nodes)} nodes), {prefix}_edges.tsv ({len(edges)} edges)")
+
+
+def cmd_graph(args: Any) -> int:
+    from .. import inspect_graph as ig
+
+    ds = _load(args)
+    print(f"{ds.name}: interests = {ig.interests_source(ds)}")
+    if ds.n_interests:
+        print(f"  labels: {ig.label_note(ds)}")
+    if args.graph_cmd == "stats":
+        st = ig.graph_stats(ds, split=args.split)
+        if args.json:
+            print(json.dumps({k: v.to_dict(orient="records") for k, v in st.items()}, indent=2, default=str))
+            return 0
+        for k in ("nodes", "edges", "degrees", "coverage"):
+            print(f"\n{k}:")
+            print(table(st[k], max_rows=50))
+        return 0
+    if args.graph_cmd == "user":
+        v = ig.user_view(ds, args.id, split=args.split, max_users=args.max_users, top_items=args.top)
+        print(f"\nuser {v['user']}: {len(v['items'])} {args.split} items, {len(v['interests'])} interests")
+        print(table(v["items"], max_rows=args.top))
+        print("\ninterests:")
+        print(table(v["interests"]))
+        print("\nusers sharing most interests:")
+        print(table(v["neighbours"]))
+        print("\nitems most common among them:")
+        print(table(v["neighbour_items"]))
+        _export(ig.neighbourhood_subgraph(ds, user=args.id, split=args.split), args.export)
+        return 0
+    v = ig.interest_view(ds, args.id, split=args.split, top_items=args.top)
+    how = {"text": "the graph's own label", None: "no label"}.get(v["label_method"], f"named from {v['label_method']}")
+    print(f"\ninterest {v['interest']} (id {v['original_id']} in the file): {v['label']}  [{how}]")
+    print(f"members: {v['n_members']} users, e.g. {v['some members'][:20]}")
+    if v["top_phrases"]:
+        print(f"top phrases: {v['top_phrases']}")
+    print("\nitems most common among members:")
+    print(table(v["top_items"]))
+    _export(ig.neighbourhood_subgraph(ds, interest=args.id, split=args.split), args.export)
+    return 0
+
+
+# ----------------------------------------------------------------------------- leak
 @dataclass(frozen=True)
 class GraphSpec:
     """One graph to diagnose: how it is named, its ``--interests`` value, its edge file and the
@@ -35,9 +192,9 @@ class GraphSpec:
 
 
 def protocol_split_names(protocol: str) -> tuple[str, str, str]:
-    """``(train, selection, reference)`` split names of ``protocol`` (:data:`cikgwb.runs.PROTOCOLS`);
+    """``(train, selection, reference)`` split names of ``protocol`` (:data:`cikgwb.run_spec.PROTOCOLS`);
     a protocol that selects on its reported split (``authors``) is refused in one line."""
-    from ..runs import protocol_splits
+    from ..run_spec import protocol_splits
 
     s = protocol_splits(protocol)
     if s.select == s.test:
@@ -50,35 +207,25 @@ def protocol_split_names(protocol: str) -> tuple[str, str, str]:
 
 def graph_key(spec: str) -> str:
     """``paper``, ``none`` or the resolved path: one name per graph for the screen and the runs."""
-    from ..runs import resolve_interests
+    from ..data.interest_files import InterestSource
+    from ..paths import project_root
 
-    src = resolve_interests(spec, check=False)
+    src = InterestSource.parse(spec, check=False)
     if src.kind != "path":
         return src.kind
     p = Path(src.spec).expanduser()
     if not p.is_absolute():
-        from ..paths import project_root
-
         p = p if p.exists() else project_root() / p
     return str(p.resolve())
 
 
-def committed_graphs(dataset: str) -> list[Path]:
-    """Folders holding a ``user_interest_clustered.txt`` under ``<reports>/interests/<dataset>/``."""
-    from ..paths import reports_root
-    from .interest_graph import EDGES_FILE
-
-    root = reports_root() / "interests" / dataset
-    return sorted(p.parent for p in root.rglob(EDGES_FILE)) if root.is_dir() else []
-
-
 def graph_specs(dataset: str, given: list[str], data_dir: Any, with_none: bool) -> list[GraphSpec]:
     """The graphs named on the command line, or every graph of the dataset (module docstring)."""
+    from ..data.interest_files import InterestSource
     from ..data.registry import dataset_dir
+    from ..knowledge.interest_graph import EDGES_FILE, PROVENANCE_FILE, committed_graphs
+    from ..knowledge.naming import released_names_dir
     from ..paths import reports_root
-    from ..runs import resolve_interests
-    from .interest_graph import EDGES_FILE, PROVENANCE_FILE
-    from .naming import released_names_dir
 
     released = dataset_dir(dataset, data_dir) / EDGES_FILE
     if not given:
@@ -87,7 +234,7 @@ def graph_specs(dataset: str, given: list[str], data_dir: Any, with_none: bool) 
     base = reports_root() / "interests" / dataset
     out = []
     for spec in given:
-        src = resolve_interests(spec)  # a missing PATH is refused here, naming it, before any data loads
+        src = InterestSource.parse(spec)  # a missing PATH is refused here, naming it, before any data loads
         if src.kind == "paper":
             prov = released_names_dir(dataset) / PROVENANCE_FILE
             out.append(GraphSpec("paper (released)", "paper", "paper", released, prov, None))
@@ -101,21 +248,17 @@ def graph_specs(dataset: str, given: list[str], data_dir: Any, with_none: bool) 
     return out
 
 
-def _command() -> str:
-    return "cikgwb " + " ".join(sys.argv[1:]) if sys.argv and "cikgwb" in sys.argv[0] else "cikgwb graph leak"
-
-
 def _diagnose(args: Any, with_none: bool) -> list[tuple[GraphSpec, Any, Any]]:
     """``(graph, dataset with it, LeakResult or None)`` for each graph of the command."""
     from ..data import load_dataset
-    from ..runs import dataset_with_interests
-    from .leak import controls, leak_diagnostic
+    from ..knowledge.leak import controls, leak_diagnostic
+    from ..run_spec import dataset_with_interests
 
     train, sel, ref = protocol_split_names(args.protocol)
     specs = graph_specs(args.dataset, args.graphs, args.data_dir, with_none)
     if not specs:
         raise FileNotFoundError(f"{args.dataset}: no interest graph to diagnose (no released graph, none committed)")
-    ds0 = load_dataset(args.dataset, data_dir=args.data_dir, split_seed=args.split_seed, interests="optional")
+    ds0 = load_dataset(args.dataset, data_dir=args.data_dir, split_seed=args.split_seed, interests=None)
     ctl = controls(ds0, train, sel, ref, args.k)  # the same for every graph
     out = []
     for g in specs:
@@ -130,8 +273,8 @@ def _diagnose(args: Any, with_none: bool) -> list[tuple[GraphSpec, Any, Any]]:
 
 
 def cmd_leak(args: Any) -> int:
-    from .interest_graph import _sha256
-    from .leak import record_leak
+    from ..data.download import sha256_file
+    from ..knowledge.leak import record_leak
 
     found = _diagnose(args, with_none=False)
     if args.json:
@@ -146,7 +289,7 @@ def cmd_leak(args: Any) -> int:
             if g.prov_file is None or not g.prov_file.parent.is_dir():
                 print(f"  not recorded: {g.name} has no provenance folder ({g.prov_file})")
                 continue
-            record_leak(g.prov_file, r, _sha256(g.edge_file), args.split_seed, _command())
+            record_leak(g.prov_file, r, sha256_file(g.edge_file), args.split_seed, command_line("cikgwb graph leak"))
             print(f"  recorded in {g.prov_file}")
     return 0
 
@@ -194,9 +337,9 @@ def _fmt(v: Any) -> Any:
 def cmd_screen(args: Any) -> int:
     from tabulate import tabulate
 
+    from ..knowledge.leak import screen, screen_table, specificity
     from ..paths import runs_root
     from ..runs import run_index
-    from .leak import screen, screen_table, specificity
 
     rows, first = [], None
     for g, ds, r in _diagnose(args, with_none=True):
@@ -239,8 +382,8 @@ def check_run_graphs(cfgs: list[Any], strict: bool) -> None:
     """Before training: the leak diagnostic of each run's interest graph under its protocol
     (runs whose model reads one; protocols with a held-apart selection split). One warning line
     on stderr per flagged graph; with ``strict`` a ``ValueError`` refuses the runs."""
-    from ..runs import prepare_dataset, reads_interests
-    from .leak import leak_diagnostic
+    from ..knowledge.leak import leak_diagnostic
+    from ..run_spec import prepare_dataset, reads_interests
 
     seen = set()
     for cfg in cfgs:
