@@ -107,15 +107,16 @@ readme-results: $(STAMP)
 
 # everything the committed runs feed, after runs land: Figure 5's results.csv, the paper's notebooks
 # 06-09 on both datasets in full mode (each records what it read in reports/figures/<dataset>/MADE_BY.json),
-# docs/results.md, reports/claims.md and every dataset's interest-graph comparison;
+# docs/results.md, reports/claims.md and every dataset's interest-graph comparison and graph screen
+# (--screen: `cikgwb graph screen` again where a graph's edge file changed, seconds per graph);
 # then `git status reports docs` shows what changed (tests/test_made_by.py fails while a committed
 # figure is older than a committed run it reads, tests/test_claims.py while a report disagrees with them)
 reports: $(STAMP)
 	$(BIN)/cikgwb sweep $(FIGURE5) --collect && \
 	$(BIN)/cikgwb notebooks --dataset book-crossing --only 06,07,08,09 --full && \
 	$(BIN)/cikgwb notebooks --dataset dbbook2014 --only 06,07,08,09 --full && \
-	$(BIN)/python scripts/readme_results.py && \
-	$(BIN)/python scripts/interest_comparison.py --dataset all
+	$(BIN)/python scripts/interest_comparison.py --dataset all --screen && \
+	$(BIN)/python scripts/readme_results.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

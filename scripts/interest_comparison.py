@@ -1,6 +1,6 @@
 """Does the LLM's knowledge matter? CIKGRec on several interest graphs, side by side (issues 15, 33).
 
-    python scripts/interest_comparison.py [--dataset book-crossing|dbbook2014|all] [--runs-root reports/runs]
+    python scripts/interest_comparison.py [--dataset book-crossing|dbbook2014|all] [--runs-root reports/runs] [--screen]
 
 writes, per dataset, ``reports/interests/<dataset>/comparison.md`` and ``comparison.json`` (the valid
 protocol: four graphs, issue 15) and ``comparison-users.md`` / ``comparison-users.json`` (the users
@@ -8,7 +8,11 @@ protocol, which no graph built from all of train.txt can leak into: the six grap
 issue 33, with the structural controls): test metrics at each run's selected epoch as mean +- std
 over the seeds that have finished, and paired tests of each graph against "none" (w/o UIK) and of
 the pairs each protocol asks about (:func:`cikgwb.compare.compare_sides`), Holm-adjusted as one
-family per dataset and protocol; the users report ends with the answer to each question.
+family per dataset and protocol; the users report ends with the answer to each question. Beside it,
+``screen-users.md`` / ``screen-users.json``: the graph screen (:mod:`cikgwb.knowledge.screen`), each
+graph's figures measured without training (``screen-users-measured.json``, made by ``--screen``:
+``cikgwb graph screen`` again on the graphs whose edge file changed) against its trained gain over
+(d), with their rank correlation (``tests/test_graph_screen.py`` checks both against their inputs).
 Only the committed files are read (no per-user file is rebuilt from a checkpoint), so the report
 is a function of the committed runs: ``make reports`` writes every dataset's, and
 ``tests/test_claims.py`` fails when a committed report differs from what :func:`build` makes of

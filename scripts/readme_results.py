@@ -10,6 +10,7 @@ holds no copy of its numbers, so a run commit touches only generated files;
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -63,11 +64,97 @@ users), not other splits. The evidence tables: [reports/claims.md](../reports/cl
 """
 
 
-def results_page(runs: pd.DataFrame, figure5: Path) -> tuple[str, str]:
-    """``(docs/results.md, reports/claims.md)`` from one reading of ``runs``."""
+# ----------------------------------------------------------------------------- does the LLM matter (issue 33)
+LLM_INTRO = """
+## Does the LLM's knowledge matter? (issue 33)
+
+CIKGRec on six interest graphs under the `users` protocol, where no graph built from `train.txt` can
+have seen the items that select the epoch: (a) the authors' released gpt-3.5 graph, (b) a local
+SmolLM2-135M graph from the same window, (c) a kg-summary graph (no LLM), (d) no graph, (e) (a)
+rewired at random with every degree kept (structure without knowledge), (f) clusters of items by
+co-occurrence (collaboration without text). The paired tests, Holm-adjusted, are in
+`reports/interests/<dataset>/comparison-users.md`; the screen of each graph that needs no training
+(specificity, leak ratio, interest-neighbour recall, against each graph's trained gain) in
+`reports/interests/<dataset>/screen-users.md`. What the data decides today, copied from those
+reports (`python scripts/interest_comparison.py`, make reports):
+
+"""
+LLM_CANNOT = """
+What the data cannot decide, whatever lands:
+
+* A verdict needs three seeds of both sides, paired by seed; until then a question is open, and a
+  difference that is not significant reads "not shown", never "no effect".
+* The earlier reading, under `valid`, that a graph without any LLM (kg-summary) helps about as much
+  as the gpt-3.5 graph, is not the answer: under `valid` the released graph saw the validation
+  items on book-crossing (leak lift {bc_lift}), so the field was uneven. Only the `users` runs count.
+* That a graph never saw `test.txt` cannot be measured under `users` (both halves are test items,
+  and a graph built from them would lift both alike). It is read from each graph's provenance: the
+  code that built (c), (e) and (f) reads all of `train.txt` and never `test.txt`; for the released
+  graph the `valid` diagnostic shows its window on book-crossing (the validation items lifted, test
+  not) but not on dbbook2014 (lift {db_lift}: too unspecific to show any window), where it rests on
+  the authors' account.
+* Every p-value is conditional on each dataset's one published train/test split.
+"""
+
+
+def _answer_lines(md: str) -> list[str]:
+    """The bullet lines of the ``## The answer`` section of a comparison-users.md."""
+    part = md.split("## The answer", 1)[1] if "## The answer" in md else ""
+    return [ln for ln in part.split("Runs used:", 1)[0].splitlines() if ln.startswith("- ")]
+
+
+def _screen_line(screen: dict) -> str:
+    """One line: which graphs the screen measured, their neighbour recall, how many have a gain."""
+    measured = [g for g in screen["graphs"] if g["status"] == "measured"]
+    nb = ", ".join(f"{g['label'].split()[0]} {g['neighbour_R@50_sel_half']:.3f}" for g in measured)
+    gains = [g for g in screen["graphs"] if "gain" in g]
+    n = max((v["graphs"] for v in screen["spearman"].values()), default=0)
+    gain = (
+        "; gains over (d): " + ", ".join(f"{g['label'].split()[0]} {g['gain']:+.4f}" for g in gains)
+        if gains
+        else "; no graph has a trained gain over (d) yet"
+    )
+    return (
+        f"  - screen: {len(measured)} graphs measured, interest-neighbour R@50 on the selection half {nb}{gain}; "
+        f"rank correlation with the gain over {n} graph(s) (3 needed)."
+    )
+
+
+def llm_section(interests: Path) -> str:
+    """The issue-33 section from the committed comparison-users and screen-users reports under
+    ``interests`` (``reports/interests``), per dataset: its answers, the screen's line, and what the
+    data cannot decide."""
+    lines = []
+    for ds in ("book-crossing", "dbbook2014"):
+        folder = interests / ds
+        if not (folder / "comparison-users.md").is_file():
+            lines.append(f"* **{ds}**: no users-protocol comparison yet.")
+            continue
+        res = json.loads((folder / "comparison-users.json").read_text())
+        runs = "; ".join(f"{s['label']}: {', '.join(map(str, s['seeds'])) or 'none'}" for s in res["sides"])
+        lines += [f"* **{ds}** (seeds trained: {runs}; [comparison](../reports/interests/{ds}/comparison-users.md),"
+                  f" [screen](../reports/interests/{ds}/screen-users.md)):"]  # fmt: skip
+        lines += ["  " + ln for ln in _answer_lines((folder / "comparison-users.md").read_text())]
+        if (folder / "screen-users.json").is_file():
+            lines.append(_screen_line(json.loads((folder / "screen-users.json").read_text())))
+    lift = {ds: _released_valid_lift(interests / ds) for ds in ("book-crossing", "dbbook2014")}
+    cannot = LLM_CANNOT.format(bc_lift=lift["book-crossing"], db_lift=lift["dbbook2014"])
+    return LLM_INTRO + "\n".join(lines) + "\n" + cannot
+
+
+def _released_valid_lift(folder: Path) -> str:
+    f = folder / "released-names" / "provenance.json"
+    leak = json.loads(f.read_text()).get("leak", {}).get("valid") if f.is_file() else None
+    return f"{leak['lift']:.2f}" if leak else "not measured"
+
+
+def results_page(runs: pd.DataFrame, figure5: Path, interests: Path | None = None) -> tuple[str, str]:
+    """``(docs/results.md, reports/claims.md)`` from one reading of ``runs``; the issue-33 section
+    from the interest reports under ``interests`` (default ``<reports>/interests``)."""
     claims_md, verdicts = claims_report(runs, figure5)
     table = results_markdown(runs, list(REAL_DATASETS)) or "No finished run on the real data yet.\n"
-    return INTRO + table + CLAIMS + verdicts, claims_md
+    llm = llm_section(interests if interests is not None else reports_root() / "interests")
+    return INTRO + table + llm + CLAIMS + verdicts, claims_md
 
 
 def main(page: Path | None = None, root: Path | None = None) -> int:
@@ -79,7 +166,7 @@ def main(page: Path | None = None, root: Path | None = None) -> int:
         print(f"{runs_dir}: no runs folder; nothing written", file=sys.stderr)
         return 2
     runs = runs_table(runs_dir)
-    text, claims_md = results_page(runs, figure5_folder(root))
+    text, claims_md = results_page(runs, figure5_folder(root), reports_root(root) / "interests")
     report = reports_root(root) / "claims.md"
     report.write_text(claims_md)
     page.parent.mkdir(parents=True, exist_ok=True)
