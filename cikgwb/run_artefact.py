@@ -230,7 +230,6 @@ def write_artefact(
     figures (0 up to float rounding). Raises ``FileNotFoundError`` naming what is missing."""
     import torch
 
-    from .evaluate import evaluate
     from .runs import load_run, protocol_splits
 
     t0 = time.time()
@@ -251,28 +250,87 @@ def write_artefact(
     test.sort_indices()
     score_fn = model.score_fn()
     top_items, top_scores, test_rank = rank_all(score_fn, ds.n_users, ds.n_items, exclude, test, top_n)
-
-    # per-user test metrics: the trainer's file when it is of this checkpoint, else computed now
-    pu = None
-    if (run_dir / PER_USER_FILE).exists():
-        pu = load_per_user(run_dir)
-        if epoch is not None and int(pu.get("epoch", -1)) not in (-1, int(epoch)):
-            pu = None
-    pu_source = PER_USER_FILE
-    if pu is None:
-        with torch.no_grad():
-            res = evaluate(score_fn, test, exclude, ks=tuple(cfg.train.ks))
-        users = np.flatnonzero(res.evaluated).astype(np.int32)
-        pu = {"users": users, **{k: np.asarray(v)[users].astype(np.float32) for k, v in res.per_user.items()}}
-        pu_source = "computed from best.pt"
-    pu_metrics = sorted(k for k in pu if "@" in k)
+    pu, pu_source = _per_user_metrics(run_dir, epoch, score_fn, test, exclude, tuple(cfg.train.ks))
     diff = max((abs(float(np.mean(pu[k])) - v) for k, v in metrics.get("test", {}).items() if k in pu), default=0.0)
-
     tr_ptr, tr_items = _csr_arrays(exclude)
     te_ptr, te_items = _csr_arrays(test)
     labels, methods = interest_labels(ds, tr_ptr, tr_items)
+    meta = _meta(run_dir, cfg, ds, metrics, epoch, methods, int(top_items.shape[1]), pu_source, float(diff))
+    text = {
+        "meta": meta,
+        "titles": [t or "" for t in ds.titles],
+        "item_ids": dataset_item_ids(cfg.dataset, int(ds.n_items)),
+        "labels": labels,
+        "label_methods": methods,
+        "interest_ids": [int(x) for x in getattr(ds, "interest_ids", np.arange(ds.n_interests))],
+    }
+    n_items = int(ds.n_items)
+    arrays = {
+        "top_items": _small_int(top_items, n_items),
+        "top_scores": top_scores.astype(np.float16),
+        "test_indptr": te_ptr.astype(np.int32),
+        "test_items": _small_int(te_items, n_items),
+        "test_rank": _small_int(test_rank, n_items + 1),
+        "train_indptr": tr_ptr.astype(np.int32),
+        "train_items": _small_int(tr_items, n_items),
+        "ui": _small_int(np.asarray(ds.user_interest, dtype=np.int64), max(ds.n_users, ds.n_interests) + 1),
+        "pu_users": np.asarray(pu["users"]).astype(np.int32),
+        **{f"pu_{k}": np.asarray(pu[k]).astype(np.float32) for k in sorted(k for k in pu if "@" in k)},
+        "text": np.frombuffer(json.dumps(text, ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
+    }
+    path = Path(out) if out is not None else run_dir / ARTEFACT_FILE
+    unchanged = _save(path, arrays, text)
+    info = {
+        "path": str(path),
+        "bytes": path.stat().st_size,
+        "seconds": time.time() - t0,
+        "selected_epoch": meta["selected_epoch"],
+        "max_abs_diff": float(diff),
+        "unchanged": unchanged,
+    }
+    if log:
+        log(
+            f"{run_dir.name}: {'unchanged' if info['unchanged'] else 'wrote'} {path} ({info['bytes'] / 1e6:.2f} MB) "
+            f"in {info['seconds']:.1f} s; per-user metrics {pu_source}, max |mean - metrics.json| = {diff:.2e}; "
+            f"labels: {meta['label_note']}"
+        )
+    return info
+
+
+def _per_user_metrics(
+    run_dir: Path, epoch: int | None, score_fn: Any, test: Any, exclude: Any, ks: tuple[int, ...]
+) -> tuple[dict[str, np.ndarray], str]:
+    """The per-user test metrics (``users`` and one array per metric) and where they came from: the
+    trainer's file when it is of this checkpoint's ``epoch``, else computed now."""
+    import torch
+
+    from .evaluate import evaluate
+
+    if (run_dir / PER_USER_FILE).exists():
+        pu = load_per_user(run_dir)
+        if epoch is None or int(pu.get("epoch", -1)) in (-1, int(epoch)):
+            return pu, PER_USER_FILE
+    with torch.no_grad():
+        res = evaluate(score_fn, test, exclude, ks=ks)
+    users = np.flatnonzero(res.evaluated).astype(np.int32)
+    pu = {"users": users, **{k: np.asarray(v)[users].astype(np.float32) for k, v in res.per_user.items()}}
+    return pu, "computed from best.pt"
+
+
+def _meta(
+    run_dir: Path,
+    cfg: Any,
+    ds: Any,
+    metrics: dict[str, Any],
+    epoch: int | None,
+    methods: list[str],
+    top_n: int,
+    pu_source: str,
+    diff: float,
+) -> dict[str, Any]:
+    """The artefact's ``meta`` (module docstring)."""
     source = str(ds.meta.get("interests_source", cfg.interests))
-    meta = {
+    return {
         "format": FORMAT,
         "run": run_dir.name,
         "dataset": cfg.dataset,
@@ -289,62 +347,29 @@ def write_artefact(
         "kg": metrics.get("kg"),
         "no_interests": not cfg.model.reads_interest_graph(),
         "test": metrics.get("test", {}),
-        "top_n": int(top_items.shape[1]),
+        "top_n": top_n,
         "n_users": int(ds.n_users),
         "n_items": int(ds.n_items),
         "n_interests": int(ds.n_interests),
         "per_user_source": pu_source,
-        "per_user_max_abs_diff": float(diff),
+        "per_user_max_abs_diff": diff,
         "label_note": label_note(methods, source, ds.meta.get("interest_names_from")),
         "ranking": "every item ranked for every user, training and validation items (all of train.txt) masked, "
         "ties by item id, as the test evaluation does",
         "made_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "made_by": "cikgwb artefact",
     }
-    text = {
-        "meta": meta,
-        "titles": [t or "" for t in ds.titles],
-        "item_ids": dataset_item_ids(cfg.dataset, int(ds.n_items)),
-        "labels": labels,
-        "label_methods": methods,
-        "interest_ids": [int(x) for x in getattr(ds, "interest_ids", np.arange(ds.n_interests))],
-    }
-    blob = np.frombuffer(json.dumps(text, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
-    n_items = int(ds.n_items)
-    arrays = {
-        "top_items": _small_int(top_items, n_items),
-        "top_scores": top_scores.astype(np.float16),
-        "test_indptr": te_ptr.astype(np.int32),
-        "test_items": _small_int(te_items, n_items),
-        "test_rank": _small_int(test_rank, n_items + 1),
-        "train_indptr": tr_ptr.astype(np.int32),
-        "train_items": _small_int(tr_items, n_items),
-        "ui": _small_int(np.asarray(ds.user_interest, dtype=np.int64), max(ds.n_users, ds.n_interests) + 1),
-        "pu_users": np.asarray(pu["users"]).astype(np.int32),
-        **{f"pu_{k}": np.asarray(pu[k]).astype(np.float32) for k in pu_metrics},
-        "text": blob,
-    }
-    path = Path(out) if out is not None else run_dir / ARTEFACT_FILE
+
+
+def _save(path: Path, arrays: dict[str, np.ndarray], text: dict[str, Any]) -> bool:
+    """Write the artefact atomically unless ``path`` already holds the same content (a committed
+    artefact is left untouched when nothing in it would change); True: it was left unchanged."""
     path.parent.mkdir(parents=True, exist_ok=True)
     unchanged = path.is_file() and _same_content(path, arrays, text)
-    if not unchanged:  # a committed artefact is left untouched when nothing in it would change
+    if not unchanged:
         with atomic_open(path, "wb") as fh:  # a run folder's files are written atomically
             np.savez_compressed(fh, **arrays)
-    info = {
-        "path": str(path),
-        "bytes": path.stat().st_size,
-        "seconds": time.time() - t0,
-        "selected_epoch": meta["selected_epoch"],
-        "max_abs_diff": float(diff),
-        "unchanged": unchanged,
-    }
-    if log:
-        log(
-            f"{run_dir.name}: {'unchanged' if unchanged else 'wrote'} {path} ({info['bytes'] / 1e6:.2f} MB) in "
-            f"{info['seconds']:.1f} s; per-user metrics {pu_source}, max |mean - metrics.json| = {diff:.2e}; labels: "
-            f"{meta['label_note']}"
-        )
-    return info
+    return unchanged
 
 
 def _same_content(path: Path, arrays: dict[str, np.ndarray], text: dict[str, Any]) -> bool:

@@ -281,8 +281,6 @@ def render_run_user(rep: dict[str, Any], a: Any) -> str:
     ``.cikgwb-interest-label`` and ``.cikgwb-interest-neighbours``, ``.cikgwb-neighbours
     tr[data-user]``, ``.cikgwb-topk li[data-item][data-hit][data-score]``, ``.cikgwb-missed
     li[data-item][data-rank]``."""
-    from .run_artefact import fmt_score
-
     u, k = rep["user"], rep["k"]
     m = rep["metrics"]
     mtxt = (
@@ -296,32 +294,48 @@ def render_run_user(rep: dict[str, Any], a: Any) -> str:
         f"user's test metrics at the selected epoch: {_e(mtxt)}<br><small>{_e(train_note(a.meta.get('protocol')))}"
         "</small></p>",
         '<div style="display:flex;gap:24px;flex-wrap:wrap">',
+        '<div style="flex:1.3;min-width:420px"><h4>Interests</h4>',
+        *_interests_html(rep["interests"]),
+        *_neighbours_html(rep["neighbours"]),
+        f'<h4>Training titles (last {len(rep["titles"])}, file order)</h4><ol class="cikgwb-titles">',
+        *(
+            f'<li data-item="{int(i)}">{_e(t)} <small>(item {int(i)})</small></li>'
+            for i, t in zip(rep["titles"]["item"], rep["titles"]["title"])
+        ),
+        "</ol></div>",
+        *_topk_html(rep["topk"], k, rep["n_test"]),
+        *_missed_html(rep["missed"], k),
+        "</div></div></div>",
     ]
-    # interests + neighbours
-    parts.append('<div style="flex:1.3;min-width:420px"><h4>Interests</h4>')
-    it = rep["interests"]
+    return "".join(parts)
+
+
+def _interests_html(it: Any) -> list[str]:
+    """The user's interests, each with its label, holders and the neighbours who share it."""
     if len(it) == 0:
-        parts.append('<table class="cikgwb-interests"></table><i>this user has no interest node</i>')
-    else:
+        return ['<table class="cikgwb-interests"></table><i>this user has no interest node</i>']
+    parts = [
+        '<table class="cikgwb-interests"><tr><th>interest</th><th>label</th><th>holders</th>'
+        "<th>neighbours who share it</th></tr>"
+    ]
+    for _, r in it.iterrows():
+        nbs = r["neighbours"]
+        shown = ", ".join(str(v) for v in nbs[:15]) + (f" &hellip; (+{len(nbs) - 15} more)" if len(nbs) > 15 else "")
         parts.append(
-            '<table class="cikgwb-interests"><tr><th>interest</th><th>label</th><th>holders</th>'
-            "<th>neighbours who share it</th></tr>"
+            f'<tr data-interest="{int(r["interest"])}" data-method="{_e(r["method"])}">'
+            f"<td>{int(r['interest'])}<br><small>id {int(r['original id'])}</small></td>"
+            f'<td class="cikgwb-interest-label">{_e(r["label"])}</td><td>{int(r["holders"])}</td>'
+            f'<td class="cikgwb-interest-neighbours">{shown or "<i>nobody else</i>"}</td></tr>'
         )
-        for _, r in it.iterrows():
-            nbs = r["neighbours"]
-            shown = ", ".join(str(v) for v in nbs[:15]) + (
-                f" &hellip; (+{len(nbs) - 15} more)" if len(nbs) > 15 else ""
-            )
-            parts.append(
-                f'<tr data-interest="{int(r["interest"])}" data-method="{_e(r["method"])}">'
-                f"<td>{int(r['interest'])}<br><small>id {int(r['original id'])}</small></td>"
-                f'<td class="cikgwb-interest-label">{_e(r["label"])}</td><td>{int(r["holders"])}</td>'
-                f'<td class="cikgwb-interest-neighbours">{shown or "<i>nobody else</i>"}</td></tr>'
-            )
-        parts.append("</table>")
-    parts.append("<h4>Neighbours: users sharing most interests</h4>")
-    nb = rep["neighbours"]
-    parts.append('<table class="cikgwb-neighbours"><tr><th>user</th><th>shared interests</th><th>which</th></tr>')
+    return [*parts, "</table>"]
+
+
+def _neighbours_html(nb: Any) -> list[str]:
+    """The users sharing most interests with the user."""
+    parts = [
+        "<h4>Neighbours: users sharing most interests</h4>",
+        '<table class="cikgwb-neighbours"><tr><th>user</th><th>shared interests</th><th>which</th></tr>',
+    ]
     for _, r in nb.iterrows():
         parts.append(
             f'<tr data-user="{int(r["user"])}"><td>{int(r["user"])}</td><td>{int(r["shared interests"])}</td>'
@@ -330,19 +344,17 @@ def render_run_user(rep: dict[str, Any], a: Any) -> str:
     parts.append("</table>")
     if len(nb) == 0:
         parts.append("<i>no user shares an interest with this user</i>")
-    parts.append(f'<h4>Training titles (last {len(rep["titles"])}, file order)</h4><ol class="cikgwb-titles">')
-    parts += [
-        f'<li data-item="{int(i)}">{_e(t)} <small>(item {int(i)})</small></li>'
-        for i, t in zip(rep["titles"]["item"], rep["titles"]["title"])
-    ]
-    parts.append("</ol></div>")
-    # top-K + missed
-    tk = rep["topk"]
-    n_hit = int(tk["hit"].sum())
-    parts.append(
-        f'<div style="flex:1;min-width:360px"><h4>Top-{k} recommendations ({n_hit} of {rep["n_test"]} '
+    return parts
+
+
+def _topk_html(tk: Any, k: int, n_test: int) -> list[str]:
+    """The user's top-``k`` list, test hits marked, each with its path where one is known."""
+    from .run_artefact import fmt_score
+
+    parts = [
+        f'<div style="flex:1;min-width:360px"><h4>Top-{k} recommendations ({int(tk["hit"].sum())} of {n_test} '
         'test items hit)</h4><ol class="cikgwb-topk">'
-    )
+    ]
     for _, r in tk.iterrows():
         mark = ' <b style="color:#c0392b">&#10003; test hit</b>' if r["hit"] else ""
         path = f'<br><small class="cikgwb-path">{_e(r["path"])}</small>' if r["path"] else ""
@@ -351,14 +363,17 @@ def render_run_user(rep: dict[str, Any], a: Any) -> str:
             f'data-score="{fmt_score(float(r["score"]))}">{_e(r["title"])} '
             f"<small>(item {int(r['item'])}, score {fmt_score(float(r['score']))})</small>{mark}{path}</li>"
         )
-    parts.append("</ol>")
-    miss = rep["missed"]
+    return [*parts, "</ol>"]
+
+
+def _missed_html(miss: Any, k: int) -> list[str]:
+    """The user's test items the top-``k`` missed, the :data:`MAX_MISSED` ranked highest shown."""
     shown = miss.head(MAX_MISSED)
-    parts.append(
+    parts = [
         f"<h4>Test items the top-{k} missed ({len(miss)}"
         + (f"; the {len(shown)} ranked highest shown" if len(miss) > len(shown) else "")
         + f')</h4><ul class="cikgwb-missed" data-total="{len(miss)}">'
-    )
+    ]
     for _, r in shown.iterrows():
         rk = int(r["rank"])
         where = f"rank {rk:,}" if rk > 0 else "masked: also a training item, never ranked"
@@ -371,8 +386,7 @@ def render_run_user(rep: dict[str, Any], a: Any) -> str:
         rest = miss["rank"].iloc[len(shown) :]
         worst = "masked" if (rest == 0).any() else f"rank {int(rest.max()):,}"
         parts.append(f"<small>&hellip; and {len(rest)} more, ranked lower (down to {worst})</small>")
-    parts.append("</div></div></div>")
-    return "".join(parts)
+    return parts
 
 
 def train_note(protocol: str | None) -> str:
