@@ -56,6 +56,7 @@ lr 1e-3) the authors' behaviour scored higher at equal epochs: Recall@50 + NDCG@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -86,6 +87,12 @@ class Config(ModelConfig):
     kg_batch_size: int = 2048  # triples per batch of the TransR phase
     pretrain_mf_epochs: int = 0  # BPR-MF epochs to initialise users and items (0: none)
     pretrain_mf_lr: float = 1e-3  # learning rate of that pre-training
+
+    RANGES: ClassVar[dict[str, tuple]] = {
+        "kge_dim": (1, True, None, False),
+        "pretrain_mf_epochs": (0, True, None, False),
+        "pretrain_mf_lr": (0, False, None, False),
+    }
 
 
 #: training settings of KGAT's authors (the model layer) and per-dataset overrides (none)
@@ -142,8 +149,6 @@ class KGAT(Recommender):
         D, K = cfg.dim, int(opts["kge_dim"])
         self.embedding = nn.Parameter(xavier(self.N, D))
         n_pre = int(opts["pretrain_mf_epochs"])
-        if n_pre < 0:
-            raise ValueError(f"kgat: pretrain_mf_epochs={n_pre}: expected 0 (off) or a number of epochs")
         if n_pre:  # users and items start from BPR-MF, as the authors' --pretrain -1
             users, items = pretrain_bpr_mf(
                 train_pairs,
