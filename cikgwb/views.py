@@ -706,3 +706,326 @@ def save_interest_graph(
         ig.save(out)
         said = f"interest graph written to {out}"
     return f"{said}\nuse it with `cikgwb train --interests {out}` or the `interests` parameter of 04_cikg / 05_training"
+
+
+# ----------------------------------------------------------------------------- the data (notebook 01)
+def data_table2(ds: Any) -> tuple[Any, list[str]]:
+    """The paper's Table 2 figures of dataset ``ds`` and lines saying where its interest graph and KG
+    came from, with any loader warning; checks that every interaction is counted once."""
+    import pandas as pd
+
+    s = ds.summary()
+    rows = {
+        "users": s["users"],
+        "items": s["items"],
+        "interactions": s["ratings"],
+        "density": f"{100 * s['density']:.3f} %",
+        "KG relations": s["relations"],
+        "KG entities": s["entities"],
+        "KG triples": s["triples"],
+        "interest nodes": s["interests"],
+        "user-interest edges": s["interest edges"],
+        "users with interests": s["users with interests"],
+    }
+    table = pd.DataFrame({"value": list(rows.values())}, index=pd.Index(list(rows), name=ds.name))
+    lines = [f"interest graph: {ds.meta.get('interests_source')}", f"KG: {ds.meta.get('kg')}"]
+    lines += [f"warning: {k}: {v:,}" for k, v in ds.meta.get("warnings", {}).items()]
+    assert s["users"] == ds.n_users and s["ratings"] == len(ds.train) + len(ds.valid) + len(ds.test)
+    return table, lines
+
+
+def split_table(ds: Any) -> tuple[Any, list[str]]:
+    """Pairs, users and mean items per user of the train, valid and test splits, and lines giving the
+    split's rule, seed and the valid share of ``train.txt``; checks train and valid are disjoint."""
+    import numpy as np
+    import pandas as pd
+
+    n = {name: np.diff(ds.matrix(name).indptr) for name in ("train", "valid", "test")}
+    table = pd.DataFrame(
+        {
+            "pairs": [len(ds.train), len(ds.valid), len(ds.test)],
+            "users with >= 1": [(c > 0).sum() for c in n.values()],
+            "mean per user": [c.mean() for c in n.values()],
+        },
+        index=pd.Index(list(n), name="split"),
+    )
+    split = ds.summary()["split"]
+    assert ds.matrix("train").multiply(ds.matrix("valid")).nnz == 0, "a (user, item) pair is in both train and valid"
+    share = len(ds.valid) / (len(ds.train) + len(ds.valid))
+    return table, [
+        f"rule: {split.get('rule')} | seed: {split.get('seed')}",
+        f"valid share of train.txt: {share:.3f} (1/8 = 0.125)",
+    ]
+
+
+def sparsity_groups_view(ds: Any, n_groups: int = 4) -> tuple[Any, Any]:
+    """Figure 3's user groups of ``ds`` (by training interactions, about equal total interactions
+    each): their sizes as a table (one row per group) and a figure."""
+    from . import plots
+    from .evaluate import sparsity_groups
+    from .results import group_sizes, train_counts
+
+    counts = train_counts(ds)
+    gs = group_sizes(counts, sparsity_groups(counts, n_groups))
+    return gs.set_index("group"), plots.sparsity_group_sizes(gs, dataset=ds.name)
+
+
+def degrees_figure(ds: Any) -> Any:
+    """The degree distributions of users, items and interests in the training split of ``ds``."""
+    from . import plots
+    from .inspect_graph import degrees
+
+    deg = {
+        "user: interactions": degrees(ds, "user", "interact"),
+        "item: interactions": degrees(ds, "item", "interact"),
+        "item: KG triples": degrees(ds, "item", "kg"),
+        "user: interests": degrees(ds, "user", "has_interest"),
+        "interest: users": degrees(ds, "interest", "has_interest"),
+    }
+    return plots.degree_distribution(deg, dataset=ds.name, what="Degree distributions (training split)")
+
+
+# ----------------------------------------------------------------------------- the CIKG (notebook 04)
+def edge_sets(ds: Any) -> Any:
+    """The undirected edges of the CIKG, its parts and each contrastive view (both view settings)."""
+    import pandas as pd
+
+    from .graph import EdgeSets
+
+    es = EdgeSets(ds, ds.train)
+    sizes = {
+        "CIKG (main graph, no self-loops)": len(es.cikg),
+        "interactions (G_R)": len(es.interact),
+        "KG (items + entities)": len(es.kg),
+        "user-interest (G_J)": len(es.interest),
+    }
+    for kind in ("paper", "authors"):
+        for v, e in es.views(kind).items():
+            sizes[f"view {v} ({kind})"] = len(e)
+    assert sizes["CIKG (main graph, no self-loops)"] <= len(es.interact) + len(es.kg) + len(es.interest)
+    return pd.DataFrame({"undirected edges": sizes}).rename_axis("edge set")
+
+
+def user_neighbourhood(ds: Any, user: int | None = None, max_users: int = 6, max_items: int = 6) -> dict[str, Any]:
+    """User ``user`` (None: the first with most interests) in the CIKG: ``user``, ``interests`` and
+    ``neighbours`` (tables, :func:`cikgwb.inspect_graph.user_view`), ``fig`` (the network around
+    them) and ``nodes`` / ``edges`` (its tables)."""
+    import numpy as np
+
+    from . import plots
+    from .inspect_graph import neighbourhood_subgraph, subgraph_tables, user_view
+
+    if user is None:
+        n_int = np.bincount(ds.user_interest[:, 0], minlength=ds.n_users) if len(ds.user_interest) else [0]
+        user = int(np.flatnonzero(n_int == np.max(n_int))[0]) if np.max(n_int) > 0 else 0
+    v = user_view(ds, user)
+    G = neighbourhood_subgraph(ds, user=user, max_users=max_users, max_items=max_items)
+    title = plots.figure_title(
+        f"Neighbourhood of user {user}: interests, users sharing them, items, KG",
+        dataset=ds.name,
+        extra=f"{G.number_of_nodes()} nodes, {G.number_of_edges()} edges",
+    )
+    nodes, edges = subgraph_tables(G)
+    return {**v, "user": user, "fig": plots.network(G, title=title), "nodes": nodes, "edges": edges}
+
+
+def interest_neighbourhood(ds: Any, interest: int | None = None, max_users: int = 6, max_items: int = 6) -> Any:
+    """The network around interest ``interest`` (None: the largest); None without interest nodes."""
+    import numpy as np
+
+    from . import plots
+    from .inspect_graph import neighbourhood_subgraph
+
+    if not ds.n_interests:
+        return None
+    sizes = np.bincount(ds.user_interest[:, 1], minlength=ds.n_interests)
+    j = int(np.argmax(sizes)) if interest is None else int(interest)
+    G = neighbourhood_subgraph(ds, interest=j, max_users=max_users, max_items=max_items)
+    title = plots.figure_title(
+        f"Neighbourhood of interest {j} ({G.nodes[('interest', j)]['label']})",
+        dataset=ds.name,
+        extra=f"{int(sizes[j])} members, {max_users} shown",
+    )
+    return plots.network(G, title=title)
+
+
+# ----------------------------------------------------------------------------- prompting (notebook 02)
+def histories(ds: Any, n_show: int = 3) -> tuple[list[Any], list[str]]:
+    """The users of ``ds`` with a titled training history (:func:`cikgwb.knowledge.user_histories`)
+    and lines describing them, ``n_show`` of them by name; checks no test item is in a history."""
+    from .knowledge import user_histories
+
+    hists = user_histories(ds)
+    with_titles = [h for h in hists if h.titles]
+    lines = [
+        f"{len(with_titles):,} of {ds.n_users:,} users have a titled training history; "
+        f"mean length {sum(len(h.titles) for h in with_titles) / max(1, len(with_titles)):.1f} titles"
+    ]
+    lines += [f"user {h.user}: {len(h.titles)} titles, e.g. {list(h.titles[-3:])}" for h in with_titles[:n_show]]
+    test_items = ds.user_items("test")
+    assert all(not set(h.items) & set(test_items[h.user].tolist()) for h in hists), "a test item leaked into a history"
+    return with_titles, lines
+
+
+def prompt_text(ds: Any, tpl: Any, hists: list[Any]) -> str:
+    """Template ``tpl`` described, and its messages for the first of ``hists``."""
+    from .knowledge.templates import item_kind
+
+    lines = [f"template {tpl.id}: {tpl.description}"]
+    for h in hists[:1]:
+        lines += [f"--- {m['role']} ---\n{m['content']}\n" for m in tpl.messages(list(h.titles), item_kind(ds))]
+    return "\n".join(lines)
+
+
+def cost_table(ds: Any, tpl: Any, hists: list[Any], max_tokens: int) -> Any:
+    """The estimated cost of asking every one of ``hists`` with template ``tpl``, one row per model
+    (an estimate: no tokenizer offline, :data:`cikgwb.knowledge.cost.METHOD`)."""
+    import pandas as pd
+
+    from .knowledge.cost import estimate_cost
+    from .knowledge.templates import item_kind
+
+    prompts = [tpl.messages(list(h.titles), item_kind(ds)) for h in hists]
+    return pd.DataFrame([vars(c) for c in estimate_cost(prompts, max_tokens=max_tokens)]).set_index("model")
+
+
+def answers_report(answers: Any, path: Any) -> list[str]:
+    """What the backend's run of :func:`cikgwb.knowledge.infer_interests` says about its answers
+    (written to ``path``)."""
+    report = answers.attrs["report"]
+    keys = ("backend", "source", "is_llm", "users asked", "usable users", "usable fraction")
+    return [str({k: report[k] for k in keys}), f"reasons: {report['reasons']}", f"answers written to {path}"]
+
+
+def phrases_per_user(answers: Any) -> Any:
+    """How many users gave how many phrases."""
+    import pandas as pd
+
+    return pd.DataFrame({"phrases per user": answers["phrases"].map(len).value_counts().sort_index()})
+
+
+def top_phrases_figure(answers: Any, dataset: str, top: int = 25) -> Any:
+    """The ``top`` most common answer phrases (lower-cased) as a table figure."""
+    from . import plots
+
+    counts = answers.explode("phrases")["phrases"].dropna().str.lower().value_counts().head(top)
+    return plots.table_figure(
+        counts.rename("users").to_frame().rename_axis("phrase"),
+        plots.figure_title(
+            "Most common answer phrases", dataset=dataset, extra=f"source: {answers.attrs['report']['source']}"
+        ),
+    )
+
+
+def planted_recall(ds: Any, answers: Any) -> str | None:
+    """On a dataset with planted truth (synthetic): how often the answers name the users' planted
+    topics, in a line; None elsewhere."""
+    from .data.registry import get_spec
+    from .knowledge.backends.kg_summary import planted_topic_recall
+
+    if not get_spec(ds.name).planted_truth:
+        return None
+    rec = planted_topic_recall(ds, answers["phrases"].tolist(), users=answers["user"].tolist())
+    return f"planted topics named in the answers: { {k: round(v, 3) for k, v in rec.items()} }"
+
+
+# ----------------------------------------------------------------------------- training (notebook 05)
+#: the columns of notebook 05's table of runs
+RUN_COLUMNS = [
+    "run",
+    "model",
+    "variant",
+    "seed",
+    "selected_epoch",
+    "converged",
+    "device",
+    "wall_seconds",
+    "valid recall@50",
+    "test recall@50",
+    "test ndcg@50",
+    "test recall@100",
+    "test ndcg@100",
+]
+
+
+def _histories(paths: Any, names: Any) -> Any:
+    import pandas as pd
+
+    from .run_folder import read_history
+
+    return [pd.DataFrame(read_history(p)).assign(run=n) for p, n in zip(paths, names)]
+
+
+def runs_note(runs: Any, quick: bool, quick_epochs: int) -> str:
+    """The subtitle of notebook 05's figures: the devices of ``runs`` and the quick schedule."""
+    return f"device: {','.join(sorted(set(map(str, runs['device']))))}" + (
+        f"; quick: at most {quick_epochs} epochs" if quick else ""
+    )
+
+
+def training_curves_figure(runs: Any, dataset: str, protocol: str, seeds: Any, note: str) -> Any:
+    """The loss and Recall@50 (valid, or test under the authors' protocol) of every main-model run."""
+    import pandas as pd
+
+    from . import plots
+
+    main = runs[runs["variant"].isin(["full", "-"])]
+    assert len(main), "no finished run of the main models (train_missing=False and nothing under reports/runs?)"
+    names = [f"{m} s{s}" for m, s in zip(main["model"], main["seed"])]
+    hist = pd.concat(_histories(main["path"], names), ignore_index=True)
+    metric = f"{'valid' if protocol == 'valid' else 'test'}_recall@50"
+    return plots.training_curves(hist, dataset=dataset, protocol=protocol, seeds=seeds, metric=metric, extra=note)
+
+
+def mask_rate_figure(runs: Any, dataset: str) -> Any:
+    """CIKGRec's dynamic masking-rate schedule (its default configuration on ``dataset``) and the
+    rates observed in the full, w/o DMR and linear runs."""
+    import pandas as pd
+
+    from . import plots
+    from .models import default_config
+
+    cfg = default_config(dataset, "cikgrec").model
+    keep = [v in ("full", "w/o DMR", "linear") for v in runs["variant"]]
+    used = _histories(runs["path"][keep], runs["variant"][keep])
+    hist = pd.concat(used, ignore_index=True) if used else pd.DataFrame(columns=["epoch", "mask_rate", "run"])
+    horizon = max(int(cfg.mask_lambda * 1.3), int(hist["epoch"].max()) + 1 if len(hist) else 0)
+    return plots.mask_rate_schedule(
+        alpha=cfg.mask_alpha,
+        omega=cfg.mask_omega,
+        lam=cfg.mask_lambda,
+        epochs=horizon,
+        dataset=dataset,
+        observed=hist[["epoch", "mask_rate", "run"]].dropna(),
+    )
+
+
+def recall_bars(runs: Any, dataset: str, protocol: str, seeds: Any, note: str) -> Any:
+    """Test Recall@50 of each model and CIKGRec variant of ``runs``: mean with std over seeds."""
+    import pandas as pd
+
+    from . import plots
+
+    labels = [m if v in ("full", "-") else f"{m} {v}" for m, v in zip(runs["model"], runs["variant"])]
+    summary = runs.assign(label=labels).groupby("label", sort=False)[["test recall@50", "test ndcg@50"]]
+    summary = summary.agg(["mean", "std"])
+    table = pd.DataFrame(
+        {
+            "model": summary.index,
+            "recall@50": summary[("test recall@50", "mean")].to_numpy(),
+            "recall@50 std": summary[("test recall@50", "std")].fillna(0).to_numpy(),
+        }
+    )
+    return plots.results_bars(table, metric="recall@50", dataset=dataset, protocol=protocol, seeds=seeds, extra=note)
+
+
+def full_model_record(runs: Any) -> dict[str, Any] | None:
+    """What ``cikgwb sweep --notebook`` records of the full model's runs (mean test metrics, run
+    names); None without one."""
+    best = runs[runs["variant"] == "full"]
+    if not len(best):
+        return None
+    return {
+        "test": {k.split(" ", 1)[1]: float(best[k].mean()) for k in best.columns if k.startswith("test ")},
+        "runs": best["run"].tolist(),
+    }

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -28,56 +28,34 @@ split_seed = 0          # seed of the validation carve-out
 n_groups = 4            # sparsity groups (Figure 3)
 
 # %%
-import numpy as np
-import pandas as pd
-
-from cikgwb import plots
 from cikgwb.data import load_dataset
-from cikgwb.evaluate import sparsity_groups
-from cikgwb.inspect_graph import degrees
 from cikgwb.notebooks import start
-from cikgwb.results import group_sizes, train_counts
+from cikgwb.views import data_table2, degrees_figure, sparsity_groups_view, split_table
 
 nb = start("01_data", dataset=dataset, quick=quick)
 ds = load_dataset(dataset, split_seed=split_seed)
 
 # %% [markdown]
 # ## Table 2 statistics
+# Users, items and interactions (all three splits), the KG, and the interest graph shipped with the
+# dataset; the lines below the table say where the interest graph and the KG came from, and what
+# the loader had to drop or repair (if anything).
 
 # %%
-s = ds.summary()
-table2 = pd.DataFrame({
-    "value": [s["users"], s["items"], s["ratings"], f"{100 * s['density']:.3f} %", s["relations"], s["entities"],
-              s["triples"], s["interests"], s["interest edges"], s["users with interests"]],
-}, index=pd.Index(["users", "items", "interactions", "density", "KG relations", "KG entities", "KG triples",
-                   "interest nodes", "user-interest edges", "users with interests"], name=f"{dataset}"))
+table2, lines = data_table2(ds)
 nb.table(table2, "table2")
-print("interest graph:", ds.meta.get("interests_source"))
-print("KG:", ds.meta.get("kg"))
-for k, v in ds.meta.get("warnings", {}).items():
-    print(f"warning: {k}: {v:,}")
-assert s["users"] == ds.n_users and s["ratings"] == len(ds.train) + len(ds.valid) + len(ds.test)
+print("\n".join(lines))
 
 # %% [markdown]
 # ## The split
 # `train.txt` is split per user into train and a seeded validation 1/8; `test.txt` is the test set.
-# Model selection and early stopping use the validation split; test is evaluated once.
+# Model selection and early stopping use the validation split; test is evaluated once. The view
+# checks that no (user, item) pair is in both train and valid.
 
 # %%
-n_train = np.diff(ds.matrix("train").indptr)
-n_valid = np.diff(ds.matrix("valid").indptr)
-n_test = np.diff(ds.matrix("test").indptr)
-split = pd.DataFrame({
-    "pairs": [len(ds.train), len(ds.valid), len(ds.test)],
-    "users with >= 1": [(n_train > 0).sum(), (n_valid > 0).sum(), (n_test > 0).sum()],
-    "mean per user": [n_train.mean(), n_valid.mean(), n_test.mean()],
-}, index=pd.Index(["train", "valid", "test"], name="split"))
+split, lines = split_table(ds)
 nb.table(split, "split")
-print("rule:", s["split"].get("rule"), "| seed:", s["split"].get("seed"))
-overlap = ds.matrix("train").multiply(ds.matrix("valid")).nnz
-assert overlap == 0, "a (user, item) pair is in both train and valid"
-share = len(ds.valid) / (len(ds.train) + len(ds.valid))
-print(f"valid share of train.txt: {share:.3f} (1/8 = 0.125)")
+print("\n".join(lines))
 
 # %% [markdown]
 # ## Sparsity groups (Figure 3's x axis)
@@ -85,21 +63,14 @@ print(f"valid share of train.txt: {share:.3f} (1/8 = 0.125)")
 # holding about equal total interactions, as in KGAT.
 
 # %%
-counts = train_counts(ds)
-groups = sparsity_groups(counts, n_groups)
-gs = group_sizes(counts, groups)
-nb.table(gs.set_index("group"), "sparsity_groups")
-nb.show(plots.sparsity_group_sizes(gs, dataset=dataset), "sparsity_groups")
+groups, fig = sparsity_groups_view(ds, n_groups)
+nb.table(groups, "sparsity_groups")
+nb.show(fig, "sparsity_groups")
 
 # %% [markdown]
 # ## Degree distributions
+# Interactions per user and per item, KG triples per item, interests per user and users per
+# interest, in the training split.
 
 # %%
-deg = {
-    "user: interactions": degrees(ds, "user", "interact"),
-    "item: interactions": degrees(ds, "item", "interact"),
-    "item: KG triples": degrees(ds, "item", "kg"),
-    "user: interests": degrees(ds, "user", "has_interest"),
-    "interest: users": degrees(ds, "interest", "has_interest"),
-}
-nb.show(plots.degree_distribution(deg, dataset=dataset, what="Degree distributions (training split)"), "degrees")
+nb.show(degrees_figure(ds), "degrees")

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -33,80 +33,58 @@ n_show = 3                  # users whose histories and prompts are printed
 max_tokens = 1000           # the authors' setting
 
 # %%
-import pandas as pd
-
-from cikgwb import plots
 from cikgwb.data import load_dataset
-from cikgwb.knowledge import infer_interests, load_template, user_histories
-from cikgwb.knowledge.cost import METHOD, estimate_cost
-from cikgwb.knowledge.templates import item_kind
+from cikgwb.knowledge import infer_interests, load_template
+from cikgwb.knowledge.cost import METHOD
 from cikgwb.notebooks import start
+from cikgwb.views import (answers_report, cost_table, histories, phrases_per_user, planted_recall, prompt_text,
+                          top_phrases_figure)
 
 nb = start("02_prompting", dataset=dataset, quick=quick)
 ds = load_dataset(dataset)
 
 # %% [markdown]
 # ## Histories (training items only, last 30 in file order)
+# The view checks that no test item is in any user's history.
 
 # %%
-hists = user_histories(ds)
-with_titles = [h for h in hists if h.titles]
-print(f"{len(with_titles):,} of {ds.n_users:,} users have a titled training history; "
-      f"mean length {sum(len(h.titles) for h in with_titles) / max(1, len(with_titles)):.1f} titles")
-for h in with_titles[:n_show]:
-    print(f"user {h.user}: {len(h.titles)} titles, e.g. {list(h.titles[-3:])}")
-test_items = ds.user_items("test")
-assert all(not set(h.items) & set(test_items[h.user].tolist()) for h in hists), "a test item leaked into a history"
+hists, lines = histories(ds, n_show)
+print("\n".join(lines))
 
 # %% [markdown]
 # ## The prompt
+# The template's messages for the first user with a titled history.
 
 # %%
 tpl = load_template(template)
-print(f"template {tpl.id}: {tpl.description}")
-for h in with_titles[:1]:
-    for m in tpl.messages(list(h.titles), item_kind(ds)):
-        print(f"--- {m['role']} ---\n{m['content']}\n")
+print(prompt_text(ds, tpl, hists))
 
 # %% [markdown]
 # ## Cost estimate for the whole dataset (an ESTIMATE, no tokenizer offline)
 
 # %%
-prompts = [tpl.messages(list(h.titles), item_kind(ds)) for h in with_titles]
-cost = pd.DataFrame([vars(c) for c in estimate_cost(prompts, max_tokens=max_tokens)]).set_index("model")
 print(METHOD)
-nb.table(cost, "cost_estimate")
+nb.table(cost_table(ds, tpl, hists, max_tokens), "cost_estimate")
 
 # %% [markdown]
 # ## Running the backend
+# The answers are written where `cikgwb interests infer` writes them (03 reads them from there).
 
 # %%
 run_dir = nb.reports / "interests" / dataset / backend
 answers = infer_interests(ds, backend=backend, limit=limit, template=template, model=model, max_tokens=max_tokens,
                           run_dir=run_dir, progress=False)
-report = answers.attrs["report"]
-print({k: report[k] for k in ("backend", "source", "is_llm", "users asked", "usable users", "usable fraction")})
-print("reasons:", report["reasons"])
-print("answers written to", run_dir / "answers.jsonl")
-nb.table(answers.head(10), caption=f"raw answers ({report['source']})")
+print("\n".join(answers_report(answers, run_dir / "answers.jsonl")))
+nb.table(answers.head(10), caption=f"raw answers ({answers.attrs['report']['source']})")
 
 # %% [markdown]
 # ## What came back
+# How many phrases each user gave, and the most common phrases. On the synthetic dataset, which
+# knows each user's planted topics: how often the answers name them.
 
 # %%
-n_phr = answers["phrases"].map(len)
-counts = pd.DataFrame({"phrases per user": n_phr.value_counts().sort_index()})
-nb.table(counts, "phrases_per_user")
-top = answers.explode("phrases")["phrases"].dropna().str.lower().value_counts().head(25)
-fig = plots.table_figure(top.rename("users").to_frame().rename_axis("phrase"),
-                         plots.figure_title("Most common answer phrases", dataset=dataset,
-                                            extra=f"source: {report['source']}"))
-nb.show(fig, "top_phrases")
-
-# %%
-from cikgwb.data.registry import get_spec
-if get_spec(dataset).planted_truth:
-    # the synthetic dataset knows each user's planted topics: how often the answers name them
-    from cikgwb.knowledge.backends.kg_summary import planted_topic_recall
-    rec = planted_topic_recall(ds, answers["phrases"].tolist(), users=answers["user"].tolist())
-    print("planted topics named in the answers:", {k: round(v, 3) for k, v in rec.items()})
+nb.table(phrases_per_user(answers), "phrases_per_user")
+nb.show(top_phrases_figure(answers, dataset), "top_phrases")
+recall = planted_recall(ds, answers)  # None: no planted truth
+if recall:
+    print(recall)

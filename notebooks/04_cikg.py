@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -31,15 +31,11 @@ max_users = 6
 max_items = 6
 
 # %%
-import numpy as np
-import pandas as pd
-
-from cikgwb import plots
 from cikgwb.data import load_dataset
-from cikgwb.graph import EdgeSets
-from cikgwb.inspect_graph import graph_stats, neighbourhood_subgraph, subgraph_tables, user_view
+from cikgwb.inspect_graph import graph_stats
 from cikgwb.notebooks import start
 from cikgwb.runs import dataset_with_interests
+from cikgwb.views import edge_sets, interest_neighbourhood, user_neighbourhood
 
 nb = start("04_cikg", dataset=dataset, quick=quick)
 ds = dataset_with_interests(load_dataset(dataset), interests)
@@ -55,46 +51,32 @@ for key in ("nodes", "edges", "degrees", "coverage"):
 
 # %% [markdown]
 # ## Edge sets of the main graph and the contrastive views
+# Undirected edges of the CIKG (interactions, KG, user-interest edges), and of each contrastive
+# view as the paper describes it and as the authors' code builds it.
 
 # %%
-es = EdgeSets(ds, ds.train)
-sizes = {"CIKG (main graph, no self-loops)": len(es.cikg), "interactions (G_R)": len(es.interact),
-         "KG (items + entities)": len(es.kg), "user-interest (G_J)": len(es.interest)}
-for kind in ("paper", "authors"):
-    for v, e in es.views(kind).items():
-        sizes[f"view {v} ({kind})"] = len(e)
-views = pd.DataFrame({"undirected edges": sizes}).rename_axis("edge set")
-nb.table(views, "edge_sets")
-assert sizes["CIKG (main graph, no self-loops)"] <= len(es.interact) + len(es.kg) + len(es.interest)
+nb.table(edge_sets(ds), "edge_sets")
 
 # %% [markdown]
 # ## A user's neighbourhood
+# The user (by default the first with most interests), their interests, the users sharing most of
+# them, and the network around them; its node and edge tables are written beside the figure.
 
 # %%
-n_int = np.bincount(ds.user_interest[:, 0], minlength=ds.n_users) if len(ds.user_interest) else np.zeros(ds.n_users, int)
-if user is None:
-    user = int(np.flatnonzero(n_int == n_int.max())[0]) if n_int.max() > 0 else 0
-v = user_view(ds, user)
-nb.table(v["interests"], caption=f"interests of user {user}")
-nb.table(v["neighbours"], caption=f"users sharing most interests with user {user}")
-G = neighbourhood_subgraph(ds, user=user, max_users=max_users, max_items=max_items)
-title = plots.figure_title(f"Neighbourhood of user {user}: interests, users sharing them, items, KG",
-                           dataset=dataset, extra=f"{G.number_of_nodes()} nodes, {G.number_of_edges()} edges")
-nb.show(plots.network(G, title=title), "user_neighbourhood")
-nodes, edges = subgraph_tables(G)
-nodes.to_csv(nb.figures / "04_cikg_user_neighbourhood_nodes.csv", index=False)
-edges.to_csv(nb.figures / "04_cikg_user_neighbourhood_edges.csv", index=False)
+u = user_neighbourhood(ds, user, max_users=max_users, max_items=max_items)
+nb.table(u["interests"], caption=f"interests of user {u['user']}")
+nb.table(u["neighbours"], caption=f"users sharing most interests with user {u['user']}")
+nb.show(u["fig"], "user_neighbourhood")
+u["nodes"].to_csv(nb.figures / "04_cikg_user_neighbourhood_nodes.csv", index=False)
+u["edges"].to_csv(nb.figures / "04_cikg_user_neighbourhood_edges.csv", index=False)
 
 # %% [markdown]
 # ## An interest's neighbourhood
+# The interest (by default the largest), some of its members and their items.
 
 # %%
-if ds.n_interests:
-    sizes_j = np.bincount(ds.user_interest[:, 1], minlength=ds.n_interests)
-    j = int(np.argmax(sizes_j)) if interest is None else int(interest)
-    Gj = neighbourhood_subgraph(ds, interest=j, max_users=max_users, max_items=max_items)
-    title = plots.figure_title(f"Neighbourhood of interest {j} ({Gj.nodes[('interest', j)]['label']})",
-                               dataset=dataset, extra=f"{int(sizes_j[j])} members, {max_users} shown")
-    nb.show(plots.network(Gj, title=title), "interest_neighbourhood")
+fig = interest_neighbourhood(ds, interest, max_users=max_users, max_items=max_items)
+if fig is not None:
+    nb.show(fig, "interest_neighbourhood")
 else:
     print("no interest nodes (interests='none')")
