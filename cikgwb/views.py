@@ -4,7 +4,9 @@ line that names what is missing and the command that makes it (``cikgwb notebook
 notebook that printed one as ``missing``, not ``ok``).
 
 One function instead of the "find the run, else make it, else MISSING" that notebooks 07, 08 and
-09 each wrote (issue 35, move 4); ``tests/test_views.py`` runs it on the synthetic data.
+09 each wrote (issue 35, move 4), and one view function per table or figure of every notebook, so
+that a notebook holds at most 25 lines of logic; ``tests/test_views.py`` runs them on the synthetic
+data.
 """
 
 from __future__ import annotations
