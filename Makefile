@@ -14,12 +14,14 @@ FIGURE5 := --dataset book-crossing --preset figure5 --set min_epochs=30
 
 .PHONY: install demo test test-slow bench bench-authors bench-baselines bench-gpu gpu-campaign campaign reproduce sweep notebooks readme-results reports clean
 
-# the venv with torch and the package with the extras $(1)
+# the venv with torch and the package with the extras $(1); --no-compile: Python compiles a module's
+# bytecode when it is first imported, instead of pip compiling all 17,000 files of the demo's set-up
+# up front (about 57 of its 97 CPU seconds, docs/speed.md#make-demo-from-a-fresh-clone)
 define venv_install
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[$(1)]'
+	$(BIN)/pip install --quiet --no-compile torch==2.13.0
+	$(BIN)/pip install --quiet --no-compile -e '.[$(1)]'
 endef
 
 # everything (every extra): `make test` and the other targets
