@@ -35,7 +35,10 @@ clustered from all of train.txt 2.36 (lift 2.47) and co-occurrence clusters of a
 at the threshold, while the control puts them at 1.00-1.02 and a planted leak at 1.6. So clean
 graphs lie at 0.95-1.07 and every leak measured at 1.41 or more; 1.2 sits between them. Under
 ``users`` every split a graph built from train.txt could have seen is training data of both
-halves, so such a graph should give a lift near 1.
+halves, so such a graph should give a lift near 1. By the same token ``users`` cannot show a graph
+that saw ``test.txt``: it would lift both halves alike. That is read from how the graph was built
+(its provenance's ``window``) and, where the graph is specific enough, from ``valid``, whose
+reference split is test (a graph built from test would read a lift well below 1 there).
 
 **Screen.** :func:`screen` adds the graph's specificity (users per interest, the share of edges
 on the ten most common interests, the entropy of the edges over interests and, where the
