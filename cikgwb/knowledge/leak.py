@@ -38,7 +38,9 @@ graphs lie at 0.95-1.07 and every leak measured at 1.41 or more; 1.2 sits betwee
 halves, so such a graph should give a lift near 1. By the same token ``users`` cannot show a graph
 that saw ``test.txt``: it would lift both halves alike. That is read from how the graph was built
 (its provenance's ``window``) and, where the graph is specific enough, from ``valid``, whose
-reference split is test (a graph built from test would read a lift well below 1 there).
+reference split is test: a graph built from all of train.txt that also saw test would lift both
+splits there too, so a lift well above 1 under ``valid`` (the validation items lifted, test not)
+is what shows that test was not in its window.
 
 **Screen.** :func:`screen` adds the graph's specificity (users per interest, the share of edges
 on the ten most common interests, the entropy of the edges over interests and, where the
