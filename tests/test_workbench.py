@@ -226,43 +226,6 @@ def test_interest_paths_are_real_paths_and_cases_are_hits(trained):
         assert c["item"] in set(test[c["user"]].tolist()) and train[c["other_user"], c["item"]] == 1
 
 
-def test_user_explorer_renders_interests_topk_and_errors(trained):
-    pytest.importorskip("ipywidgets")
-    from cikgwb.inspect_graph import interest_label, user_interests
-    from cikgwb.widgets import InterestBrowser, UserExplorer, explorer_app
-
-    ds = trained[0]
-    topk = np.tile(np.arange(20), (ds.n_users, 1))
-    answers = pd.DataFrame(
-        {
-            "user": [3],
-            "phrases": [["mystery", "poems"]],
-            "raw": ["Mystery, <b>poems</b>"],
-            "source": ["kg-summary (not an LLM)"],
-        }
-    )
-    ex = UserExplorer(ds, topk, answers, k=10)
-    ex.show(3)
-    html = ex.out.value
-    assert 'data-user="3"' in html and html.count("<li data-item=") >= 10
-    for j in user_interests(ds, 3):
-        assert interest_label(ds, int(j)).replace("&", "&amp;") in html
-    assert "&lt;b&gt;poems&lt;/b&gt;" in html  # the raw answer is escaped
-    test3 = set(ds.user_items("test")[3].tolist())
-    assert html.count('data-hit="1"') == len(test3 & set(range(10)))
-    ex.user_box.value = "99999"
-    assert "out of range" in ex.status.value and ex.current == 3
-    ex.user_box.value = "abc"
-    assert "not a user id" in ex.status.value
-    ex.find.value = ds.titles[0].split()[-1]
-    assert len(ex.matches.options) >= 1
-    with pytest.raises(ValueError, match="one row per user"):
-        UserExplorer(ds, topk[:5])
-    ib = InterestBrowser(ds)
-    assert "cikgwb-interest" in ib.out.value and "members" in ib.out.value
-    assert len(explorer_app(ds, topk).children) == 2
-
-
 # ----------------------------------------------------------------------------- sweeps
 def test_sweep_points_modes_aliases_and_validation():
     from cikgwb.sweep import SweepSpec, parse_grid
