@@ -27,9 +27,8 @@ class ModelConfig:
     with the settings that model reads, typed and with commented defaults, and registers it
     with the model (:func:`cikgwb.models.register`); :func:`cikgwb.models.make_config` merges
     the defaults. ``RENAMED`` maps a setting's name in the old flat configs (one ``ModelConfig``
-    for every model, before issue 19) to this model's field, so old ``config.yaml`` files and
-    ``--set`` keys keep working; ``RANGES`` / ``CHOICES`` add this model's checks to the shared
-    ones below.
+    for every model, before issue 19) to this model's field, so the old ``--set`` keys keep
+    working; ``RANGES`` / ``CHOICES`` add this model's checks to the shared ones below.
     """
 
     model: str = ""
@@ -63,80 +62,6 @@ class ModelConfig:
 #: model configs by registered name, filled by :func:`cikgwb.models.register` (this module
 #: imports no model: the models register themselves here)
 MODEL_CONFIGS: dict[str, type[ModelConfig]] = {}
-
-#: the settings of the flat ``ModelConfig`` that served every model before issue 19: an old
-#: ``config.yaml`` (it always has ``extra``) is read through :func:`upgrade_model_section`
-LEGACY_MODEL_KEYS = frozenset(
-    {
-        "model",
-        "dim",
-        "n_layers",
-        "l2_reg",
-        "cf_weight",
-        "interest_recon_weight",
-        "gcl_weight",
-        "gcl_temp",
-        "noise_eps",
-        "edge_dropout",
-        "message_dropout",
-        "self_loops",
-        "mask_alpha",
-        "mask_omega",
-        "mask_lambda",
-        "schedule",
-        "uir_enc_layers",
-        "uir_dec_layers",
-        "replace_rate",
-        "uir_edge_drop",
-        "sce_eta",
-        "transe",
-        "lr_kg",
-        "l2_reg_kge",
-        "kg_batch_size",
-        "views",
-        "precision",
-        "use_kg",
-        "no_interests",
-        "no_uir",
-        "no_cl",
-        "extra",
-    }
-)
-
-
-def is_legacy_model_section(model_d: dict[str, Any]) -> bool:
-    """Whether a ``model:`` section is in the old flat form (every old one recorded ``extra``)."""
-    return "extra" in model_d
-
-
-def upgrade_model_section(model_d: dict[str, Any], config_cls: type[ModelConfig]) -> dict[str, Any]:
-    """An old flat ``model:`` section as ``config_cls``'s fields: old names renamed
-    (``RENAMED``), ``extra`` options folded in as fields, the settings the model never read
-    dropped (they had no effect on its run). An unknown old key or extra option is an error."""
-    unknown = sorted(set(model_d) - LEGACY_MODEL_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"unknown setting model.{unknown[0]!r} in the (old-format) config; known model "
-            f"settings: {sorted(LEGACY_MODEL_KEYS)}"
-        )
-    flat = {k: v for k, v in model_d.items() if k != "extra"}
-    extra = model_d.get("extra") or {}
-    if not isinstance(extra, dict):
-        raise ConfigError(f"setting extra={extra!r}: expected a mapping of option names to values")
-    out: dict[str, Any] = {"model": flat.get("model", "")}
-    names = set(config_cls.setting_names())
-    for k, v in flat.items():
-        k = config_cls.RENAMED.get(k, k)
-        if k in names:
-            out[k] = v
-    for k, v in extra.items():
-        k2 = config_cls.RENAMED.get(str(k), str(k))
-        if k2 not in names:
-            raise ConfigError(
-                f"setting extra.{k}: {out['model']} has no option {k!r}; its settings: {config_cls.setting_names()}"
-            )
-        out[k2] = v
-    return out
 
 
 @dataclass
@@ -195,8 +120,9 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], validate: bool = True) -> "RunConfig":
-        """A config from its dict form (``config.yaml``), the new form (the model's own settings)
-        or the old flat one (read through :func:`upgrade_model_section`). The model must be
+        """A config from its dict form (``config.yaml``: the model's own settings; an old flat
+        ``model:`` section is refused, naming ``scripts/migrate_config_interests.py``, which
+        rewrites it). The model must be
         registered (:data:`MODEL_CONFIGS`; :func:`cikgwb.models.load_config` makes sure);
         unknown keys and bad values raise :class:`ConfigError` naming the setting
         (:func:`validate_config`)."""
@@ -214,8 +140,11 @@ class RunConfig:
             raise ConfigError(f"setting model={name!r}: unknown model {name!r}; known: {sorted(MODEL_CONFIGS)}")
         mcls = MODEL_CONFIGS[name]
         model_d["model"] = name
-        if is_legacy_model_section(model_d):
-            model_d = upgrade_model_section(model_d, mcls)
+        if "extra" in model_d:  # every config.yaml of the flat form before issue 19 recorded extra
+            raise ConfigError(
+                f"model section in the old flat format (it has 'extra'): bring the file up to date with "
+                f"`python scripts/migrate_config_interests.py --reports-dir DIR` (model {name})"
+            )
         for section, keys, got in (
             ("model", set(mcls.setting_names()) | {"model"}, model_d),
             ("train", _TRAIN_KEYS, tr),

@@ -99,9 +99,12 @@ def config_differences(
     saved: dict[str, Any], now: dict[str, Any], names: tuple[str, str] = ("in the checkpoint", "now")
 ) -> list[str]:
     """The settings of a checkpoint's config (``saved``) that differ from ``now`` (a
-    ``config.yaml`` dict), but those a resumed run may change. A checkpoint written before
-    issue 19 holds the old flat model settings: they are read in the model's own form first
-    (:func:`cikgwb.models.config_from_dict`), so like is compared with like."""
+    ``config.yaml`` dict), but those a resumed run may change; both are read in the model's own
+    form first (:func:`cikgwb.models.config_from_dict`), so like is compared with like. A
+    checkpoint written before issue 19 (its model settings in the old flat form, with ``extra``)
+    is one difference: this code does not resume it."""
+    if "extra" in (saved.get("model") or {}):
+        return [f"model: the old flat settings (before issue 19) {names[0]}, the model's own {names[1]}"]
     if isinstance(saved.get("model"), dict):
         from .models import config_from_dict
 

@@ -263,38 +263,35 @@ def _committed_configs() -> list[Path]:
     return sorted((REPO / "reports").glob("**/config.yaml"))
 
 
-def test_committed_old_configs_load_and_compare_like_with_like():
+def test_committed_configs_load_and_compare_like_with_like():
     from cikgwb.train import config_differences
 
     paths = _committed_configs()
     assert len(paths) >= 50
-    old_format = 0
     for p in paths:
         raw = yaml.safe_load(p.read_text())
         cfg = load_config(p)
         assert set(cfg.to_dict()["model"]) == {"model", *type(cfg.model).setting_names()}
-        assert config_differences(raw, cfg.to_dict()) == [], p  # a resume of an old run is accepted
-        old_format += "extra" in raw["model"]
+        assert config_differences(raw, cfg.to_dict()) == [], p  # a resume of a committed run is accepted
+        assert "extra" not in raw["model"], f"{p}: old flat format (scripts/migrate_config_interests.py)"
         assert RunConfig.from_dict(cfg.to_dict()).to_dict() == cfg.to_dict()
-    assert old_format >= 50
-    # KGIN's node dropout was recorded as edge_dropout; KGAT's unread n_layers is gone
+    # KGIN's node dropout (once recorded as edge_dropout, migrated); KGAT's unread n_layers is gone
     kgin = yaml.safe_load((REPO / "reports/runs/book-crossing-kgin-valid-s0/config.yaml").read_text())
     now = load_config(REPO / "reports/runs/book-crossing-kgin-valid-s0/config.yaml").to_dict()
-    assert now["model"]["node_dropout"] == kgin["model"]["edge_dropout"] == 0.5 and "edge_dropout" not in now["model"]
-    assert now["model"]["n_factors"] == kgin["model"]["extra"]["n_factors"]
+    assert now["model"]["node_dropout"] == kgin["model"]["node_dropout"] == 0.5 and "edge_dropout" not in now["model"]
+    assert now["model"]["n_factors"] == kgin["model"]["n_factors"] == 4
     kgat = load_config(REPO / "reports/runs/book-crossing-kgat-valid-s0/config.yaml").to_dict()["model"]
     assert "n_layers" not in kgat and kgat["layer_sizes"] == [64, 32, 16]
     changed = json.loads(json.dumps(now))
     changed["model"]["node_dropout"] = 0.1
     assert config_differences(kgin, changed) == ["node_dropout: 0.5 in the checkpoint, 0.1 now"]
-    kgin["model"]["gcl_temp"] = 0.5  # a setting KGIN never read: not a difference
-    assert config_differences(kgin, now) == []
 
 
-def test_resume_of_a_run_started_on_the_old_flat_config(tmp_path, monkeypatch, synthetic_ds):
+def test_a_checkpoint_of_the_old_flat_config_is_not_resumed(tmp_path, monkeypatch, synthetic_ds):
     """A checkpoint whose config is the old flat form (as runs started before issue 19 wrote it)
-    resumes when the model's settings are the same, and is refused, naming the setting, when not."""
-    from cikgwb.train import RunExistsError, Trainer, find_checkpoint
+    is refused by a resume, saying so: this code no longer reads that form."""
+    from cikgwb.run_folder import RunExistsError, find_checkpoint
+    from cikgwb.train import Trainer
 
     cfg = default_config("synthetic", "kgin", device="cpu", max_epochs=1)
     run_dir = tmp_path / "kgin-old"
@@ -302,36 +299,11 @@ def test_resume_of_a_run_started_on_the_old_flat_config(tmp_path, monkeypatch, s
     last = find_checkpoint(run_dir, "last.pt")
     ck = torch.load(last, weights_only=False)
     m = ck["config"]["model"]
-    old = {
-        "model": "kgin",
-        "dim": m["dim"],
-        "n_layers": m["n_layers"],
-        "l2_reg": m["l2_reg"],
-        "cf_weight": 1.5,
-        "gcl_weight": 0.01,
-        "gcl_temp": 0.2,
-        "edge_dropout": m["node_dropout"],
-        "message_dropout": m["message_dropout"],
-        "transe": False,
-        "use_kg": True,
-        "no_interests": True,
-        "extra": {k: m[k] for k in ("n_factors", "ind", "sim_regularity")},
-    }
-    ck["config"]["model"] = old
+    ck["config"]["model"] = {"model": "kgin", "dim": m["dim"], "edge_dropout": m["node_dropout"], "extra": {}}
     torch.save(ck, last)
-    res = Trainer(
-        dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, max_epochs=2)),
-        ds=synthetic_ds,
-        run_dir=run_dir,
-        progress=False,
-    ).fit(resume=True)
-    assert [h["epoch"] for h in res.history] == [0, 1]
-    ck = torch.load(find_checkpoint(run_dir, "last.pt"), weights_only=False)
-    ck["config"]["model"] = dict(old, edge_dropout=0.1)
-    torch.save(ck, find_checkpoint(run_dir, "last.pt"))
-    with pytest.raises(RunExistsError, match=r"node_dropout: 0.1 in the checkpoint, 0.5 now"):
+    with pytest.raises(RunExistsError, match=r"model: the old flat settings \(before issue 19\) in the checkpoint"):
         Trainer(
-            dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, max_epochs=3)),
+            dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, max_epochs=2)),
             ds=synthetic_ds,
             run_dir=run_dir,
             progress=False,

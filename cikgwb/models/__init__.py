@@ -180,14 +180,13 @@ def setting_names(name: str) -> list[str]:
 
 
 def config_from_dict(d: dict[str, Any], validate: bool = True) -> RunConfig:
-    """A run config from its dict form, new or old flat (:meth:`RunConfig.from_dict`), with every
-    model registered first."""
+    """A run config from its dict form (:meth:`RunConfig.from_dict`), with every model registered first."""
     _import_all()
     return RunConfig.from_dict(d, validate=validate)
 
 
 def load_config(path: str | Path, validate: bool = True) -> RunConfig:
-    """A run's ``config.yaml`` (new or old flat form) as a :class:`~cikgwb.config.RunConfig`;
+    """A run's ``config.yaml`` as a :class:`~cikgwb.config.RunConfig`;
     a file that is not valid YAML is a :class:`~cikgwb.config.ConfigError` naming it and its line."""
     from ..config import read_yaml
 
@@ -217,21 +216,27 @@ def non_default_settings(cfg: RunConfig) -> dict[str, Any]:
     return out
 
 
+#: the settings every model shared before issue 19 (one flat settings class): a label names them
+#: as they are, and a model's own settings as ``extra.<name>``, as the labels always have
+SHARED_SETTINGS = frozenset(
+    "dim n_layers l2_reg cf_weight interest_recon_weight gcl_weight gcl_temp noise_eps edge_dropout message_dropout "
+    "self_loops mask_alpha mask_omega mask_lambda schedule uir_enc_layers uir_dec_layers replace_rate uir_edge_drop "
+    "sce_eta transe lr_kg l2_reg_kge kg_batch_size views precision use_kg no_interests no_uir no_cl".split()
+)
+
 #: models whose runs are labelled by their ablation switches (Table 3), not by their settings
 #: that differ from the defaults (:func:`variant_label`)
 ABLATION_LABELLED = ("cikgrec", "lightgcn")
 
 
 def variant_label(cfg: dict[str, Any]) -> str:
-    """``"-"`` for a baseline run (a ``config.yaml`` dict, new or old form) with its model's
+    """``"-"`` for a baseline run (a ``config.yaml`` dict) with its model's
     defaults on its dataset (:func:`make_config`: its authors' settings, or the value tuned on
     valid where the model's docstring says so); otherwise the settings that differ, e.g.
     ``"lr=0.0001"`` for a run kept as the evidence of a tuning step (such runs are not Table 1's
     row). Training settings come first, then the model's; a model option that lived in the old
     configs' ``extra`` is named ``extra.<option>`` as before (``--set`` takes either form).
     CIKGRec and LightGCN runs: ``"-"`` (their variants are the ablation switches)."""
-    from ..config import LEGACY_MODEL_KEYS
-
     m = cfg.get("model") or {}
     if m.get("model", "cikgrec") in ABLATION_LABELLED:
         return "-"
@@ -242,13 +247,12 @@ def variant_label(cfg: dict[str, Any]) -> str:
         return "-"
     mcls = type(run.model)
     # only a setting the record states can differ: one it leaves out took the defaults
-    recorded = set(cfg.get("train") or {}) | set(m) | set(m.get("extra") or {})
-    recorded |= {mcls.RENAMED.get(k, k) for k in recorded}
+    recorded = set(cfg.get("train") or {}) | set(m)
     differ = {k: v for k, v in differ.items() if k in recorded}
     old_name = {new: old for old, new in mcls.RENAMED.items()}
     train = [k for k in differ if k not in mcls.setting_names()]
-    flat = [k for k in mcls.setting_names() if k in differ and old_name.get(k, k) in LEGACY_MODEL_KEYS]
-    extra = [k for k in mcls.setting_names() if k in differ and old_name.get(k, k) not in LEGACY_MODEL_KEYS]
+    flat = [k for k in mcls.setting_names() if k in differ and old_name.get(k, k) in SHARED_SETTINGS]
+    extra = [k for k in mcls.setting_names() if k in differ and old_name.get(k, k) not in SHARED_SETTINGS]
 
     def text(k: str, shown: str) -> str:
         v = differ[k]
