@@ -817,9 +817,9 @@ def user_neighbourhood(ds: Any, user: int | None = None, max_users: int = 6, max
     from . import plots
     from .inspect_graph import neighbourhood_subgraph, subgraph_tables, user_view
 
-    if user is None:
-        n_int = np.bincount(ds.user_interest[:, 0], minlength=ds.n_users) if len(ds.user_interest) else [0]
-        user = int(np.flatnonzero(n_int == np.max(n_int))[0]) if np.max(n_int) > 0 else 0
+    if user is None and len(ds.user_interest):
+        user = int(np.argmax(np.bincount(ds.user_interest[:, 0], minlength=ds.n_users)))  # the first of the most
+    user = 0 if user is None else user
     v = user_view(ds, user)
     G = neighbourhood_subgraph(ds, user=user, max_users=max_users, max_items=max_items)
     title = plots.figure_title(

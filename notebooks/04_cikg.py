@@ -34,7 +34,7 @@ max_items = 6
 from cikgwb.data import load_dataset
 from cikgwb.inspect_graph import graph_stats
 from cikgwb.notebooks import start
-from cikgwb.runs import dataset_with_interests
+from cikgwb.run_spec import dataset_with_interests
 from cikgwb.views import edge_sets, interest_neighbourhood, user_neighbourhood
 
 nb = start("04_cikg", dataset=dataset, quick=quick)

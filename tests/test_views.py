@@ -145,7 +145,7 @@ def test_data_views_table2_split_and_groups_agree_with_the_dataset(synthetic_ds)
 
 
 def test_cikg_views_edge_sets_and_neighbourhoods(synthetic_ds):
-    from cikgwb.runs import dataset_with_interests
+    from cikgwb.run_spec import dataset_with_interests
 
     ds = synthetic_ds
     sizes = views.edge_sets(ds)["undirected edges"]
