@@ -4,17 +4,20 @@ backend (:data:`cikgwb.knowledge.backends.REGISTRY`) and :class:`cikgwb.config.T
 that a newly registered model or backend is checked without a line added here.
 
 Models: every setting of a model's ``Config`` changes what the model does (the one-step losses,
-its second phase, its epoch info or its scores after one step; each setting moved from its
+its second phase, its epoch info or its scores after two steps; each setting moved from its
 synthetic default to another valid value, one at a time); the config round-trips through its
-dict and YAML forms; a bad value of each setting is refused with one line naming it; one epoch
-on the synthetic dataset writes its metrics. Backends: every constructor option changes the
-built backend and the attribute holding it is read by a call; the options round-trip through
-YAML; a bad value is refused naming the option; one call against a stub on 127.0.0.1 (or a
-file, or the dataset) gives parsed answers. TrainConfig: every field is read by a one-epoch run
-(reads by generic code, e.g. ``asdict`` or the validator, do not count); it round-trips.
+dict, YAML and ``--set key=value`` text forms; a value of the wrong type or out of the declared
+range or choices is refused with one line naming the setting; one epoch on the synthetic
+dataset writes its metrics. TrainConfig: every field is read by name in a run (reads by generic
+code, ``asdict``, ``getattr`` loops, the validator, do not count); the same round-trips and
+refusals. Backends: every constructor option changes the built backend, and the attribute
+holding it is read by name in a call against a stub (the fake OpenAI server on 127.0.0.1, a
+batch output file, the dataset) that gives parsed answers; the options round-trip through YAML;
+a negative number is refused, naming the option.
 
-A setting that legitimately changes nothing in these checks is listed in :data:`MODEL_SAME` /
-:data:`NEEDS` with the reason; nothing else is skipped.
+What legitimately changes nothing is listed with its reason (:data:`NEEDS`, :data:`MODEL_SAME`,
+:data:`OTHER`, :data:`BACKEND_UNREAD`); nothing else is skipped. Two checks of the checks show
+that they fail on a setting nobody reads.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import dataclasses
 import dis
 import math
 import sys
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -30,6 +34,8 @@ import torch
 import yaml
 
 from cikgwb.config import CHOICES, RANGES, ConfigError, RunConfig, TrainConfig, validate_config
+from cikgwb.knowledge.backends import backend_names, backend_options, make_backend
+from cikgwb.knowledge.llm_server import LocalServerError
 from cikgwb.models import build_model, make_config, model_entry, model_names
 
 CPU = torch.device("cpu")
@@ -326,3 +332,209 @@ def test_train_config_round_trips_and_refuses_bad_values_by_name():
                     make_config("lightgcn", "synthetic", {key: given})
                 msg = str(err.value)
                 assert "\n" not in msg and f"setting {key}=" in msg, (key, given, msg)
+
+
+# ----------------------------------------------------------------------------- LLM backends
+class _Hook:
+    """A code hook given as an option (a client, a health check, a sleep): callable, recognised
+    in a backend's state (:func:`_state`)."""
+
+    def __call__(self, *args, **kwargs):
+        return None
+
+
+#: another valid value per backend option (a new option without one fails the battery)
+BACKEND_OTHER: dict[str, object] = {
+    "model": "other-model",
+    "base_url": "http://127.0.0.1:9/v2",
+    "api_key": "sk-other",
+    "concurrency": 3,
+    "timeout": 7.0,
+    "max_attempts": 2,
+    "backoff_initial": 0.5,
+    "backoff_max": 5.0,
+    "progress": True,
+    "client": _Hook(),
+    "health": _Hook(),
+    "sleep": _Hook(),
+    "dead_after": 1.0,
+    "state_path": "other-state.json",
+    "poll_interval": 1.0,
+    "max_rounds": 2,
+    "max_requests": 10,
+    "max_bytes": 100_000,
+    "completion_window": "1h",
+    "path": "other.jsonl",
+    "threads": 2,
+    "parallel": 2,
+    "port": 18_000,
+    "n_ctx": 1024,
+    "log_dir": "logs",
+    "max_phrases": 3,
+    "max_df": 0.9,
+}
+#: (backend, option) -> another valid value where the one above does not fit that backend
+BACKEND_OTHER_OF: dict[tuple[str, str], object] = {("local", "model"): "other.gguf"}
+#: (backend, option) -> why a call that succeeds does not read it (covered where named)
+BACKEND_UNREAD: dict[tuple[str, str], str] = {
+    ("chat", "dead_after"): "read only when a server that had answered refuses connections (tests/test_llm_chat.py)",
+}
+#: backend options that are code hooks, not settings a YAML file can hold
+HOOKS = ("client", "health", "sleep")
+
+
+def _state(x, depth: int = 0):
+    """A comparable snapshot of a backend: plain values, containers, and the fields of this
+    package's objects (three levels down); a :class:`_Hook` as itself, other objects by type."""
+    if x is None or isinstance(x, (bool, int, float, str, Path)):
+        return x
+    if isinstance(x, _Hook):
+        return "hook"
+    if isinstance(x, (list, tuple)):
+        return [_state(v, depth) for v in x]
+    if isinstance(x, dict):
+        return {k: _state(v, depth) for k, v in x.items()}
+    if type(x).__module__.startswith("cikgwb") and depth < 3 and hasattr(x, "__dict__"):
+        return {k: _state(v, depth + 1) for k, v in vars(x).items()}
+    return type(x).__qualname__
+
+
+def _backend_base(name: str, tmp_path, url: str) -> dict:
+    """The options of a backend for a call against the stubs: the fake OpenAI server on
+    127.0.0.1 (``url``), a batch output file, a fake GGUF file."""
+    import json
+
+    from fake_openai import completion
+
+    out = tmp_path / "vllm-output.jsonl"
+    body = {"model": "fake-model", "messages": []}
+    lines = [
+        {"custom_id": str(u), "response": {"status_code": 200, "body": completion(body, "history, travel", u)}}
+        for u in range(10)
+    ]
+    out.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    gguf = tmp_path / "fake.gguf"
+    gguf.write_bytes(b"GGUF" + bytes(64))
+    llm = {"model": "fake-model", "base_url": url, "api_key": "sk-test", "progress": False}
+    base = {
+        "chat": {**llm, "backoff_initial": 0.01, "backoff_max": 0.01},
+        "batch": {**llm, "state_path": str(tmp_path / "state.json"), "poll_interval": 0.0},
+        "vllm-batch": {"path": str(out), "model": "fake-model"},
+        "local": {"model": str(gguf), "progress": False},
+        "kg-summary": {},
+    }
+    return dict(base.get(name, {}))
+
+
+def _stub_local_group(backend, url: str) -> None:
+    """The local backend's llama.cpp servers replaced by the fake server at ``url``."""
+    from types import SimpleNamespace
+
+    g = backend.group
+    backend.group = SimpleNamespace(
+        start=lambda: None,
+        stop=lambda: None,
+        servers=[SimpleNamespace(base_url=url, log_path=None)],
+        base_urls=[url],
+        alias=g.alias,
+        death_note=lambda: None,
+        provenance=lambda: {"model alias": g.alias},
+    )
+
+
+class _ReadsOf:
+    """Records the attributes of a backend that code reads by name (as :class:`_ReadTrainConfig`)."""
+
+    @staticmethod
+    def watch(backend) -> set[str]:
+        reads: set[str] = set()
+        cls = type(backend)
+
+        def getattribute(self, name):
+            f = sys._getframe(1)
+            if dis.opname[f.f_code.co_code[f.f_lasti]] in ("LOAD_ATTR", "LOAD_METHOD"):
+                reads.add(name)
+            return object.__getattribute__(self, name)
+
+        backend.__class__ = type(cls.__name__, (cls,), {"__getattribute__": getattribute})
+        return reads
+
+
+def _call(name: str, backend, tmp_path, url: str):
+    """One ``infer_interests`` call with ``backend`` on the tiny dataset: its answers table."""
+    from llm_data import tiny_dataset
+
+    from cikgwb.knowledge.infer import infer_interests
+
+    if name == "local":
+        _stub_local_group(backend, url)
+    return infer_interests(
+        tiny_dataset(),
+        backend,
+        run_dir=tmp_path / f"run-{name}",
+        template="few-shot-small",
+        max_tokens=16,
+        progress=False,
+    )
+
+
+BACKENDS = backend_names()
+
+
+@pytest.fixture
+def fake_llm():
+    from fake_openai import FakeOpenAI
+
+    with FakeOpenAI(faults=[("500",)], batch_polls=2) as fake:  # one retry: the retry path runs
+        yield fake
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_every_backend_answers_a_stub_call_with_parsed_answers_and_reads_every_option(name, tmp_path, fake_llm):
+    """Each option changes the built backend, and what holds it is read by a call (a call that
+    succeeds against the stubs: the fake OpenAI server on 127.0.0.1, a file, the dataset)."""
+    url = fake_llm.base_url
+    base = _backend_base(name, tmp_path, url)
+    be = make_backend(name, **base)
+    reads = _ReadsOf.watch(be)
+    df = _call(name, be, tmp_path, url)
+    ok = df[df.reason == "ok"]
+    assert len(ok) >= 4 and all(len(p) > 0 for p in ok.phrases), df
+    if be.is_llm:  # the user without a titled item is not asked
+        assert (df.reason == "no-history").sum() >= 1, df
+    ref = _state(make_backend(name, **base))
+    unread = []
+    for opt in backend_options(name):
+        assert opt in BACKEND_OTHER, f"backend {name}: option {opt!r} has no other value in BACKEND_OTHER"
+        other = BACKEND_OTHER_OF.get((name, opt), BACKEND_OTHER[opt])
+        if isinstance(other, str) and other.endswith((".json", ".jsonl", ".gguf", "logs")):
+            other = str(tmp_path / other)  # a file of this test
+            if other.endswith((".jsonl", ".gguf")):
+                Path(other).write_bytes(Path(base[opt]).read_bytes())
+        moved = _state(make_backend(name, **{**base, opt: other}))
+        assert moved != ref, f"backend {name}: option {opt}={other!r} changes nothing in the built backend"
+        holders = {k for k in moved if moved.get(k) != ref.get(k)}
+        if not holders & reads and (name, opt) not in BACKEND_UNREAD:
+            unread.append(f"{opt} (held in {sorted(holders)})")
+    assert not unread, f"backend {name}: a call never reads these options: {unread}"
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_every_backend_options_round_trip_and_refuse_bad_values_by_name(name, tmp_path):
+    """Its options (every one, the code hooks aside) written to YAML and read back build the same
+    backend; a negative number for a numeric option is refused with one line naming it."""
+    import inspect
+
+    base = _backend_base(name, tmp_path, "http://127.0.0.1:9/v1")
+    opts = {
+        k: str(v) if isinstance(v, Path) else v
+        for k, v in {**backend_options(name), **base}.items()
+        if k not in HOOKS and v is not inspect.Parameter.empty
+    }
+    again = yaml.safe_load(yaml.safe_dump(opts))
+    assert again == opts and _state(make_backend(name, **again)) == _state(make_backend(name, **opts)), name
+    for k, v in backend_options(name).items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            with pytest.raises((ValueError, LocalServerError)) as err:  # the CLI's one-line errors
+                make_backend(name, **{**base, k: -1})
+            assert k in str(err.value) and "\n" not in str(err.value), (name, k, str(err.value))

@@ -147,6 +147,15 @@ def check_attempts(max_attempts: Any) -> int:
     return max_attempts
 
 
+def check_at_least(option: str, value: Any, low: float, *, strict: bool = False) -> Any:
+    """``value`` if it is a number ``>= low`` (``> low`` with ``strict``), else a ValueError
+    naming ``option``: a backend's numeric options are checked before it is built."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or (value <= low if strict else value < low):
+        raise ValueError(f"{option} must be a number {'>' if strict else '>='} {low:g}, got {value!r}")
+    return value
+
+
 def describe_error(exc: BaseException) -> str:
     """A short ``kind: detail`` description, without headers or request bodies."""
     import openai

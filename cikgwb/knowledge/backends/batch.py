@@ -44,6 +44,7 @@ from .base import (
     BackendRun,
     LLMRequest,
     call_with_retries,
+    check_at_least,
     check_attempts,
     describe_error,
     is_retryable,
@@ -260,6 +261,11 @@ class BatchBackend(LLMBackend):
             raise ValueError(f"max_rounds must be >= 1, got {max_rounds}")
         if poll_interval < 0:
             raise ValueError(f"poll_interval must be >= 0, got {poll_interval}")
+        for option, value, low in (("max_requests", max_requests, 1), ("max_bytes", max_bytes, 1)):
+            check_at_least(option, value, low)
+        for option, value in (("backoff_initial", backoff_initial), ("backoff_max", backoff_max)):
+            check_at_least(option, value, 0)
+        check_at_least("timeout", timeout, 0, strict=True)
         self.settings = llm_settings(settings, model, base_url, api_key)
         self.state_path = Path(state_path) if state_path is not None else None
         self.poll_interval = poll_interval

@@ -40,6 +40,7 @@ from .base import (
     BackendRun,
     LLMRequest,
     call_with_retries,
+    check_at_least,
     check_attempts,
     describe_error,
     is_fatal,
@@ -80,6 +81,12 @@ class ChatBackend(LLMBackend):
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         if timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+        for option, value in (
+            ("backoff_initial", backoff_initial),
+            ("backoff_max", backoff_max),
+            ("dead_after", dead_after),
+        ):
+            check_at_least(option, value, 0)
         self.settings = llm_settings(settings, model, base_url, api_key)
         self.concurrency = concurrency
         self.timeout = timeout
@@ -154,8 +161,6 @@ class ChatBackend(LLMBackend):
         self._stop.clear()
         client = self._client or self.settings.client(timeout=self.timeout)
         clients = list(client) if isinstance(client, (list, tuple)) else [client]
-        dealt = [0]
-        retries, lock = [0], threading.Lock()
         bar = tqdm(
             total=len(todo),
             desc=f"chat {self.settings.model}",
@@ -164,22 +169,36 @@ class ChatBackend(LLMBackend):
             dynamic_ncols=True,
         )
         bar.set_postfix(done=0, failed=0, cached=out.cached)
+        try:
+            fatal = self._send(todo, clients, store, out, bar)
+        finally:
+            bar.close()
+        if fatal is not None:
+            raise self._stop_error(fatal, out)
+        return out
+
+    def _send(
+        self, todo: list[LLMRequest], clients: list[Any], store: AnswerStore, out: BackendRun, bar: Any
+    ) -> BaseException | None:
+        """Send ``todo`` through a pool of ``concurrency`` threads, the requests dealt to
+        ``clients`` in turn, storing each answer as it completes (into ``out``'s counts). Returns
+        the error that stopped the run (fatal, unreachable, or the server died), else None."""
+        dealt, retries, lock = [0], [0], threading.Lock()
         fatal: BaseException | None = None
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="cikgwb-chat")
         running: dict[Future, LLMRequest] = {}
+        it = iter(todo)
+
+        def refill() -> None:  # at most 2 x concurrency requests queued: a fatal error stops quickly
+            while fatal is None and len(running) < 2 * self.concurrency:
+                req = next(it, None)
+                if req is None:
+                    return
+                c = clients[dealt[0] % len(clients)]
+                dealt[0] += 1
+                running[pool.submit(self._call, c, req, retries, lock)] = req
+
         try:
-            # keep at most 2 x concurrency requests queued so that a fatal error stops quickly
-            it = iter(todo)
-
-            def refill() -> None:
-                while fatal is None and len(running) < 2 * self.concurrency:
-                    req = next(it, None)
-                    if req is None:
-                        return
-                    c = clients[dealt[0] % len(clients)]
-                    dealt[0] += 1
-                    running[pool.submit(self._call, c, req, retries, lock)] = req
-
             refill()
             while running:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -209,32 +228,33 @@ class ChatBackend(LLMBackend):
             for fut, req in list(running.items()):
                 if fut.done() and not fut.cancelled() and fut.exception() is None:
                     _store(store, fut.result(), out)
-            bar.close()
             out.retries = retries[0]
-        if fatal is not None:
-            url = public_endpoint(self.settings.base_url)
-            died = self.health() if self.health is not None else None
-            if died:
-                raise BackendError(
-                    f"{died}; {out.done} answers stored this run, run stopped (rerun to ask only the missing users)"
-                )
-            if is_unreachable(fatal) and self._answered.is_set():
-                raise BackendError(
-                    f"cannot reach {url}: {describe_error(fatal).split(': ', 1)[1]} for over {self.dead_after:g} s "
-                    f"after it had answered (the server stopped); {out.done} answers stored this run, run stopped "
-                    "(rerun to ask only the missing users)"
-                )
-            if is_unreachable(fatal):
-                raise BackendError(
-                    f"cannot reach {url}: {describe_error(fatal).split(': ', 1)[1]} "
-                    f"(is the server running, is --base-url right?); {out.done} answers "
-                    "stored this run, run stopped"
-                )
-            raise BackendError(
-                f"{describe_error(fatal)} from {url} "
-                f"(model {self.settings.model!r}); {out.done} answers stored, run stopped"
+        return fatal
+
+    def _stop_error(self, fatal: BaseException, out: BackendRun) -> BackendError:
+        """The one line that says why the run stopped at ``fatal``: the server died, went away
+        after answering, was never reached, or refused every request alike."""
+        url = public_endpoint(self.settings.base_url)
+        died = self.health() if self.health is not None else None
+        if died:
+            return BackendError(
+                f"{died}; {out.done} answers stored this run, run stopped (rerun to ask only the missing users)"
             )
-        return out
+        if is_unreachable(fatal) and self._answered.is_set():
+            return BackendError(
+                f"cannot reach {url}: {describe_error(fatal).split(': ', 1)[1]} for over {self.dead_after:g} s "
+                f"after it had answered (the server stopped); {out.done} answers stored this run, run stopped "
+                "(rerun to ask only the missing users)"
+            )
+        if is_unreachable(fatal):
+            return BackendError(
+                f"cannot reach {url}: {describe_error(fatal).split(': ', 1)[1]} "
+                f"(is the server running, is --base-url right?); {out.done} answers "
+                "stored this run, run stopped"
+            )
+        return BackendError(
+            f"{describe_error(fatal)} from {url} (model {self.settings.model!r}); {out.done} answers stored, run stopped"
+        )
 
 
 def _store(store: AnswerStore, answer: StoredAnswer, out: BackendRun) -> None:
