@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cikgwb.train import cpu_model  # noqa: E402  (one definition of the CPU's name)
+from cikgwb.provenance import cpu_model  # noqa: E402  (one definition of the CPU's name)
 
 REPO = Path(__file__).resolve().parents[1]
 PINNED_COMMIT = "4cd310f605e8857883a508170e6753dcb05c4e98"  # laowangzi/CIKGRec main, 2025-02-23

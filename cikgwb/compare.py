@@ -51,7 +51,7 @@ def resolve_runs(spec: str | Path, runs_root: str | Path | None = None) -> list[
     """The run folders a command-line name stands for (module docstring), sorted by seed."""
     from .paths import relative_to_cwd
     from .paths import runs_root as default_runs_root
-    from .runs import split_run_name
+    from .run_spec import split_run_name
 
     runs_root = Path(runs_root) if runs_root else relative_to_cwd(default_runs_root())
     p = Path(spec)

@@ -168,7 +168,7 @@ def record(reports: Path, tag: str, rec: dict[str, Any], started: float, *, quic
     """Write notebook ``rec["notebook"]``'s entry into ``<reports>/figures/<tag>/MADE_BY.json`` and
     ``.md``: the command, parameters, status, date, commit, machine, the figure and table files this
     run wrote (mtime at or after ``started``) and its inputs (entries of other notebooks are kept)."""
-    from .train import cpu_model, git_commit
+    from .provenance import cpu_model, git_commit
 
     name = rec["notebook"]
     files = sorted(

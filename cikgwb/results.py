@@ -37,10 +37,10 @@ from .paper import HEADLINE, PAPER_TABLE1, PAPER_TABLE3, TABLE1_ORDER, VARIANTS
 
 # the run layer's functions, re-exported for the notebooks that import them from here
 from .run_folder import run_status
+from .run_spec import baseline_variant  # noqa: F401
 from .runs import (  # noqa: F401
     PROVENANCE_MARKS,
     VARIANT_OVERRIDES,
-    baseline_variant,
     has_checkpoint,
     load_run,
     parse_label,

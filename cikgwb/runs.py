@@ -4,8 +4,7 @@ that the CLI, the sweeps, the campaign script and the notebooks call.
 
 Below it: what a run is (:mod:`cikgwb.run_spec`: names, protocols, interests, the resolved
 config), its folder (:mod:`cikgwb.run_folder`: files, checkpoints, ``status``) and the trainer
-(:mod:`cikgwb.train`). The names of :mod:`cikgwb.run_spec` are importable from here too, for the
-callers written before it existed.
+(:mod:`cikgwb.train`); their names are imported from their own modules, not from here.
 """
 
 from __future__ import annotations
@@ -24,9 +23,7 @@ from .paper import HEADLINE, VARIANTS
 from .paths import relative_to_cwd, runs_root
 from .run_folder import (
     ARTEFACT_FILE,
-    CLOSED_FORM_STOP,  # noqa: F401  (re-exported: callers read it from here)
     CONFIG_FILE,
-    GRID_SELECTION_FILE,  # noqa: F401  (re-exported: callers read it from here)
     METRICS_FILE,
     PER_USER_FILE,
     check_run_dir,
@@ -37,26 +34,14 @@ from .run_folder import (
     run_status,
     save_per_user,
 )
-from .run_spec import (  # noqa: F401  (re-exported: their home is cikgwb.run_spec)
-    PROTOCOL_NOTES,
-    PROTOCOLS,
+from .run_spec import (
     VARIANT_OVERRIDES,
-    VARIANT_SLUGS,
-    Splits,
-    baseline_variant,
-    cikgrec_variant,
-    dataset_with_interests,
-    default_stem,
-    interest_source_used,
-    name_of,
     prepare_dataset,
     prepare_run,
     protocol_splits,
-    reads_interests,
     resolve_config,
     run_name,
     run_stem,
-    split_run_name,
     variant_of,
 )
 

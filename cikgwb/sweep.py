@@ -74,7 +74,8 @@ from typing import Any
 import pandas as pd
 
 from .paper import FIGURE5_GRID
-from .runs import GRID_SELECTION_FILE, protocol_splits, run_name, split_run_name
+from .run_folder import GRID_SELECTION_FILE
+from .run_spec import protocol_splits, run_name, split_run_name
 
 ALIASES = {
     "alpha": "mask_alpha",
@@ -230,17 +231,27 @@ class SweepSpec:
         setting or value fails here, naming it, before any run starts."""
         if self.notebook:
             return
-        from .config import apply_overrides
-        from .models import default_config
-
         for point in self.points():
             try:
-                apply_overrides(
-                    default_config(self.dataset, self.model),
-                    {**{k: str(v) for k, v in self.base.items()}, **{k: _fmt(v) for k, v in point.items()}},
-                )
+                self.config(point, self.seeds[0] if self.seeds else 0)
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"sweep {self.name}: point {point}: {exc}") from exc
+
+    def config(self, point: dict[str, Any], seed: int, name: str | None = None) -> Any:
+        """The validated, resolved run config of one point x seed: the model's defaults on the
+        dataset, ``base``, the point, ``split_seed`` (with ``split_seed_is_seed``), the interest
+        source, protocol and seed, checked once. Its worker gets it as a ``config.yaml``."""
+        from .config import apply_overrides
+        from .models import make_config
+        from .run_spec import resolve_config
+
+        cfg = make_config(self.model, self.dataset, validate=False)
+        sets = {**{k: str(v) for k, v in self.base.items()}, **{k: _fmt(v) for k, v in point.items()}}
+        if self.split_seed_is_seed:
+            sets["split_seed"] = str(int(seed))
+        apply_overrides(cfg, {**sets, "interests": self.interests, "protocol": self.protocol, "seed": int(seed)})
+        cfg.name = name
+        return resolve_config(cfg)  # a missing interest graph is refused here, naming it
 
     def points(self) -> list[dict[str, Any]]:
         """Every distinct assignment of all swept keys (module docstring)."""
@@ -296,11 +307,14 @@ def _train_args(spec: SweepSpec, point: dict[str, Any], seed: int | None = None)
     return args
 
 
-def _train_cmd(spec: SweepSpec, point: dict[str, Any], seed: int, name: str, resume: bool = True) -> list[str]:
-    # --resume: a run cut short (a killed worker, a time-out) continues from its last checkpoint;
-    # without a checkpoint it starts afresh. --overwrite (sweep --no-resume): train again.
-    run = ["--seeds", str(seed), "--name", split_run_name(name)[0], "--quiet", "--resume" if resume else "--overwrite"]
-    return [sys.executable, "-m", "cikgwb", "train", *_train_args(spec, point, seed), *run]
+def _train_cmd(cfg: Any, cfg_file: Path, resume: bool = True) -> list[str]:
+    """``cikgwb train`` of one resolved run config, written to ``cfg_file`` (the worker reads
+    it: nothing is rebuilt from a command line). ``--resume``: a run cut short (a killed worker,
+    a time-out) continues from its last checkpoint; without a checkpoint it starts afresh.
+    ``--overwrite`` (sweep --no-resume): train again."""
+    cfg.save(cfg_file)
+    mode = "--resume" if resume else "--overwrite"
+    return [sys.executable, "-m", "cikgwb", "train", "--config", str(cfg_file), "--quiet", mode]
 
 
 def queue_lines(spec: SweepSpec) -> list[str]:
@@ -434,7 +448,7 @@ def _exec(
 
 def _remove_checkpoints(run_dir: str | Path) -> None:
     """Delete a finished run's checkpoints (a sweep needs only its metrics)."""
-    from .train import checkpoint_dir
+    from .run_folder import checkpoint_dir
 
     run_dir = Path(run_dir)
     if (run_dir / "metrics.json").exists():
@@ -712,14 +726,13 @@ def run_sweep(
     under ``out_root/<name>`` (default ``<reports>/sweeps``). Returns the results table; failed
     runs are rows with their status and log path (the sweep itself does not raise for them).
     The checkpoints of finished runs are deleted unless ``keep_checkpoints`` (a sweep needs only
-    their metrics). Every point's settings are checked before any run starts.
+    their metrics). Every point's settings are checked before any run starts; each training run's
+    worker gets its point's validated config as a ``config.yaml`` (:meth:`SweepSpec.config`).
 
     ``collect_only``: start nothing; write ``results.csv`` from the runs already finished under
     ``<sweep>/runs/`` (made by an earlier sweep, or by ``cikgwb train --name <run>`` with the
     same settings, e.g. from a queue of single-thread lanes) and a ``missing`` row for every
     other point, so a figure can be drawn from what exists while the rest still runs."""
-    from .paths import data_dir, project_root
-
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     if executor not in ("local", "ray", "batch"):
@@ -727,7 +740,6 @@ def run_sweep(
     if gpus_per_run is not None and not 0 < gpus_per_run <= 1 and gpus_per_run != int(gpus_per_run):
         raise ValueError(f"--gpus-per-run {gpus_per_run}: expected a fraction in (0, 1] or a whole number")
     spec.validate()
-    root = project_root()
     sweep_dir = sweep_folder(spec.name, out_root)
     started_ray = False
     if executor == "ray" and not collect_only:
@@ -736,127 +748,149 @@ def run_sweep(
     else:
         threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     (sweep_dir / "logs").mkdir(parents=True, exist_ok=True)
-    points = spec.points()
-    tasks = [(p, int(s)) for p in points for s in spec.seeds]
-    meta = {
-        **spec.to_dict(),
-        "keys": spec.keys,
-        "base_values": spec.base_values(),
-        "n_points": len(points),
-        "n_runs": len(tasks),
-        "jobs": jobs,
-        "threads": threads,
-        "executor": executor,
-        "address": address if executor == "ray" else None,
-        "collect_only": collect_only,
-        "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("cikgwb") else None,
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    tasks = [(p, int(s)) for p in spec.points() for s in spec.seeds]
+    ray_address = address if executor == "ray" else None
+    settings = {"jobs": jobs, "threads": threads, "executor": executor, "address": ray_address}
+    meta = _sweep_meta(spec, tasks, {**settings, "collect_only": collect_only})
     (sweep_dir / "sweep.json").write_text(json.dumps(meta, indent=1, default=str) + "\n")
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": str(threads),
-        "MKL_NUM_THREADS": str(threads),
-        "CIKGWB_REPORTS_DIR": str(sweep_dir),
-        "CIKGWB_ROOT": str(root),
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.setdefault("CIKGWB_DATA_DIR", str(data_dir()))
+    env = _sweep_env(sweep_dir, threads)
+    how = {"local": f"{jobs} at a time", "batch": "one after another in one process"}
     log(
-        f"sweep {spec.name}: {len(points)} points x {len(spec.seeds)} seed(s) = {len(tasks)} runs, "
-        + {"local": f"{jobs} at a time", "batch": "one after another in one process"}.get(
-            executor, f"Ray tasks ({address or 'local cluster'})"
-        )
+        f"sweep {spec.name}: {meta['n_points']} points x {len(spec.seeds)} seed(s) = {len(tasks)} runs, "
+        + how.get(executor, f"Ray tasks ({address or 'local cluster'})")
         + f", {threads} thread(s) each -> {sweep_dir}"
     )
-
-    def job(task: tuple[dict[str, Any], int]) -> dict[str, Any] | None:
-        """The run's keyword arguments for :func:`_exec`, or None where a finished run is reused."""
-        point, seed = task
-        name = spec.run_name(point, seed)
-        run_dir = sweep_dir / "runs" / name
-        log_path = sweep_dir / "logs" / f"{name}.log"
-        if resume and (run_dir / "metrics.json").exists():
-            return None
-        run_dir.mkdir(parents=True, exist_ok=True)
-        cmd = (
-            _notebook_cmd(spec, point, seed, run_dir)
-            if spec.notebook
-            else _train_cmd(spec, point, seed, name, resume=resume)
-        )
-        # a notebook gets a reports folder of its own (its runs, figures), a training run
-        # writes <sweep>/runs/<name>/
-        run_env = {**env, "CIKGWB_REPORTS_DIR": str(run_dir)} if spec.notebook else env
-        return {
-            "cmd": cmd,
-            "env": run_env,
-            "cwd": str(root),
-            "log_path": str(log_path),
-            "timeout": timeout,
-            "cleanup_run_dir": None if keep_checkpoints or spec.notebook else str(run_dir),
-        }
-
-    def row_of(task: tuple[dict[str, Any], int], res: dict[str, Any] | None) -> dict[str, Any]:
-        point, seed = task
-        name = spec.run_name(point, seed)
-        run_dir, log_path = sweep_dir / "runs" / name, sweep_dir / "logs" / f"{name}.log"
-        if res is None:  # not run here: finished before (reused), or, when only collecting, not yet
-            status = "reused" if (run_dir / "metrics.json").exists() else "missing"
-            return _row(spec, point, seed, run_dir, status, 0.0, log_path)
-        row = _row(spec, point, seed, run_dir, res["status"], res.get("seconds", 0.0), log_path)
-        log(
-            f"  {name}: {row['status']} in {row['seconds']:.0f} s"
-            + (f", test R@50 {row['test recall@50']:.4f}" if "test recall@50" in row else "")
-        )
-        return row
-
-    specs = [] if collect_only else [job(t) for t in tasks]
     if collect_only:
-        rows = [row_of(t, None) for t in tasks]
+        rows = [_row_of(spec, sweep_dir, t, None, log) for t in tasks]
         missing = sum(r["status"] == "missing" for r in rows)
         log(f"collected {len(rows) - missing} finished run(s); {missing} missing (not started here)")
-    elif executor == "local":
-
-        def one(i: int) -> dict[str, Any]:
-            return row_of(tasks[i], None if specs[i] is None else _exec(**specs[i]))
-
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            rows = list(pool.map(one, range(len(tasks))))
-    elif executor == "batch":
-        # the runs of one training matrix follow each other (they share parts of a fit,
-        # :func:`cikgwb.models.simple.shared`): seed by seed where the seed's split_seed draws
-        # the training pairs (valid), else point by point (users: every seed trains on train.txt)
-        by_seed = spec.split_seed_is_seed and protocol_splits(spec.protocol).train == "train"
-        todo = sorted((i for i, j in enumerate(specs) if j is not None), key=lambda i: tasks[i][1] if by_seed else 0)
-        batch = [specs[i] for i in todo]
-        by_index = dict(zip(todo, _run_batch(batch, env, str(sweep_dir / "logs" / "batch.log"))))
-        rows = [row_of(t, by_index.get(i)) for i, t in enumerate(tasks)]
     else:
-        todo = [i for i, j in enumerate(specs) if j is not None]
-        for j in specs:
-            if j is not None:
-                j["env"] = _task_env(j["env"], threads)
+        kw = {"resume": resume, "timeout": timeout, "keep_checkpoints": keep_checkpoints}
+        specs = [_job(spec, sweep_dir, env, t, **kw) for t in tasks]
+        ray_kw = {"gpus_per_run": gpus_per_run, "max_retries": max_retries, "address": address}
         try:
-            results = (
-                ray_map(
-                    [specs[i] for i in todo],
-                    threads=threads,
-                    gpus_per_run=gpus_per_run,
-                    max_retries=max_retries,
-                    address=address,
-                    desc=f"sweep {spec.name}",
-                )
-                if todo
-                else []
-            )
+            results = _execute(executor, specs, tasks, spec, sweep_dir, env, jobs, threads, ray_kw)
         finally:
             if started_ray:
                 import ray
 
                 ray.shutdown()
-        by_index = dict(zip(todo, results))
-        rows = [row_of(t, by_index.get(i)) for i, t in enumerate(tasks)]
-    df = pd.DataFrame(rows)
+        rows = [_row_of(spec, sweep_dir, t, results.get(i), log) for i, t in enumerate(tasks)]
+    return _write_results(pd.DataFrame(rows), sweep_dir, meta, log)
+
+
+def _sweep_meta(spec: SweepSpec, tasks: list[tuple[dict[str, Any], int]], settings: dict[str, Any]) -> dict[str, Any]:
+    """What ``sweep.json`` records: the spec, its keys and base values, the execution settings, the command."""
+    return {
+        **spec.to_dict(),
+        "keys": spec.keys,
+        "base_values": spec.base_values(),
+        "n_points": len(spec.points()),
+        "n_runs": len(tasks),
+        **settings,
+        "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("cikgwb") else None,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _sweep_env(sweep_dir: Path, threads: int) -> dict[str, str]:
+    """The environment of a sweep's processes: threads, the sweep folder as reports root, the data."""
+    from .paths import data_dir, project_root
+
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "CIKGWB_REPORTS_DIR": str(sweep_dir),
+        "CIKGWB_ROOT": str(project_root()),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.setdefault("CIKGWB_DATA_DIR", str(data_dir()))
+    return env
+
+
+def _job(
+    spec: SweepSpec,
+    sweep_dir: Path,
+    env: dict[str, str],
+    task: tuple[dict[str, Any], int],
+    resume: bool,
+    timeout: float | None,
+    keep_checkpoints: bool,
+) -> dict[str, Any] | None:
+    """One point x seed's keyword arguments for :func:`_exec`, or None where a finished run is reused."""
+    point, seed = task
+    name = spec.run_name(point, seed)
+    run_dir = sweep_dir / "runs" / name
+    if resume and (run_dir / "metrics.json").exists():
+        return None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if spec.notebook:
+        cmd = _notebook_cmd(spec, point, seed, run_dir)
+    else:
+        cmd = _train_cmd(spec.config(point, seed, name), sweep_dir / "logs" / f"{name}.config.yaml", resume)
+    # a notebook gets a reports folder of its own (its runs, figures), a training run writes <sweep>/runs/<name>/
+    return {
+        "cmd": cmd,
+        "env": {**env, "CIKGWB_REPORTS_DIR": str(run_dir)} if spec.notebook else env,
+        "cwd": env["CIKGWB_ROOT"],
+        "log_path": str(sweep_dir / "logs" / f"{name}.log"),
+        "timeout": timeout,
+        "cleanup_run_dir": None if keep_checkpoints or spec.notebook else str(run_dir),
+    }
+
+
+def _row_of(
+    spec: SweepSpec, sweep_dir: Path, task: tuple[dict[str, Any], int], res: dict[str, Any] | None, log: Any
+) -> dict[str, Any]:
+    """The results.csv row of one point x seed (``res``: its :func:`_exec` result; None where not run here)."""
+    point, seed = task
+    name = spec.run_name(point, seed)
+    run_dir, log_path = sweep_dir / "runs" / name, sweep_dir / "logs" / f"{name}.log"
+    if res is None:  # not run here: finished before (reused), or, when only collecting, not yet
+        status = "reused" if (run_dir / "metrics.json").exists() else "missing"
+        return _row(spec, point, seed, run_dir, status, 0.0, log_path)
+    row = _row(spec, point, seed, run_dir, res["status"], res.get("seconds", 0.0), log_path)
+    log(
+        f"  {name}: {row['status']} in {row['seconds']:.0f} s"
+        + (f", test R@50 {row['test recall@50']:.4f}" if "test recall@50" in row else "")
+    )
+    return row
+
+
+def _execute(
+    executor: str,
+    specs: list[dict[str, Any] | None],
+    tasks: list[tuple[dict[str, Any], int]],
+    spec: SweepSpec,
+    sweep_dir: Path,
+    env: dict[str, str],
+    jobs: int,
+    threads: int,
+    ray_kw: dict[str, Any],
+) -> dict[int, dict[str, Any]]:
+    """Run the jobs (``specs``; None: reused) with ``executor``; their results by task index."""
+    todo = [i for i, j in enumerate(specs) if j is not None]
+    if executor == "local":
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            return dict(zip(todo, pool.map(lambda i: _exec(**specs[i]), todo)))
+    if executor == "batch":
+        # the runs of one training matrix follow each other (they share parts of a fit,
+        # :func:`cikgwb.models.simple.shared`): seed by seed where the seed's split_seed draws
+        # the training pairs (valid), else point by point (users: every seed trains on train.txt)
+        by_seed = spec.split_seed_is_seed and protocol_splits(spec.protocol).train == "train"
+        todo.sort(key=lambda i: tasks[i][1] if by_seed else 0)
+        return dict(zip(todo, _run_batch([specs[i] for i in todo], env, str(sweep_dir / "logs" / "batch.log"))))
+    for i in todo:
+        specs[i]["env"] = _task_env(specs[i]["env"], threads)
+    if not todo:
+        return {}
+    results = ray_map([specs[i] for i in todo], threads=threads, desc=f"sweep {spec.name}", **ray_kw)
+    return dict(zip(todo, results))
+
+
+def _write_results(df: pd.DataFrame, sweep_dir: Path, meta: dict[str, Any], log: Any) -> pd.DataFrame:
+    """Write ``results.csv`` and the finished ``sweep.json``; log the summary line."""
     df.to_csv(sweep_dir / "results.csv", index=False)
     meta["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     meta["missing"] = int((df["status"] == "missing").sum())
@@ -957,8 +991,8 @@ def _landing(spec: SweepSpec, sweep_dir: Path, seed: int, threads: int, resume: 
             return {"row": {**row, "status": "reused"}}
         if resume and before.get("sweep") != record["sweep"]:  # this sweep's own earlier choice is replaced
             return {"row": {**row, "status": f"kept: {target} holds another finished run; --no-resume replaces it"}}
-    cmd = [sys.executable, "-m", "cikgwb", "train", *_train_args(spec, best["point"], seed)]
-    cmd += ["--seeds", str(seed), "--name", stem, "--quiet", "--overwrite"]
+    cfg = spec.config(best["point"], seed, target.name)
+    cmd = _train_cmd(cfg, sweep_dir / "logs" / f"select-{target.name}.config.yaml", resume=False)
     env = _task_env({**os.environ, "CIKGWB_REPORTS_DIR": str(reports_root())}, threads)
     log_path = sweep_dir / "logs" / f"select-{target.name}.log"
     job = {"cmd": cmd, "env": env, "cwd": str(project_root()), "log_path": str(log_path), "timeout": None}
@@ -966,7 +1000,7 @@ def _landing(spec: SweepSpec, sweep_dir: Path, seed: int, threads: int, resume: 
 
 
 def _landed(plan: dict[str, Any], res: dict[str, Any], log: Any = print) -> dict[str, Any]:
-    """Check a landed run and write its :data:`cikgwb.runs.GRID_SELECTION_FILE`; its row."""
+    """Check a landed run and write its :data:`cikgwb.run_folder.GRID_SELECTION_FILE`; its row."""
     row, record, target = plan["row"], plan["record"], plan["target"]
     landed = selection_score(target, record["selected_on"])
     if res["status"] != "ok" or landed is None:
@@ -992,7 +1026,7 @@ def select_and_land(
     """``--select``: per seed, the point with the largest selection score (:func:`choose_point`:
     the protocol's selection split, no test metric) is trained again as the model's ordinary run
     (``<runs>/<dataset>-<model>-<protocol>-s<seed>``, :func:`cikgwb.runs.run_stem`: its setting in
-    config.yaml), with :data:`cikgwb.runs.GRID_SELECTION_FILE` beside it saying where the setting
+    config.yaml), with :data:`cikgwb.run_folder.GRID_SELECTION_FILE` beside it saying where the setting
     comes from, so the run index counts it as the model's row. A run already there from the same
     choice is kept; one this sweep chose before (another grid) is replaced; any other finished
     run there is kept unless ``resume=False`` (``--no-resume``) replaces it. The runs go one by one (``executor="batch"``: in one process,

@@ -43,8 +43,8 @@ from .data.dataset import Dataset
 from .evaluate import evaluate
 from .locks import release as release_lock
 from .paths import relative_to_cwd, runs_root
-from .provenance import cpu_model, git_commit, machine_info  # noqa: F401  (cpu_model: re-exported)
-from .run_folder import (  # noqa: F401  (the run folder's names, re-exported for older callers)
+from .provenance import git_commit, machine_info
+from .run_folder import (
     CHECKPOINT_FILES,
     CHECKPOINTS_FILE,
     CLOSED_FORM_STOP,
@@ -52,21 +52,16 @@ from .run_folder import (  # noqa: F401  (the run folder's names, re-exported fo
     HISTORY_FILE,
     METRICS_FILE,
     PER_USER_FILE,
-    STATUS_REASONS,
-    RunBusy,
     RunExistsError,
     check_run_dir,
     checkpoint_candidates,
     checkpoint_dir,
-    checkpoint_key,
     checkpoints_record,
     default_checkpoint_dir,
     find_checkpoint,
     finished_run,
-    load_per_user,
     read_history,
     run_lock,
-    run_lock_path,
     save_per_user,
     staging_dir,
     write_json,

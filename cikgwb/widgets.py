@@ -143,8 +143,8 @@ def _missed_html(miss: Any, k: int) -> list[str]:
 
 def train_note(protocol: str | None) -> str:
     """Which items a user's training count counts, for a run of ``protocol``
-    (:data:`cikgwb.runs.PROTOCOLS`: what it trains on)."""
-    from .runs import PROTOCOLS
+    (:data:`cikgwb.run_spec.PROTOCOLS`: what it trains on)."""
+    from .run_spec import PROTOCOLS
 
     if protocol in PROTOCOLS and PROTOCOLS[protocol].train == "train":
         return (

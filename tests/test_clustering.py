@@ -301,7 +301,7 @@ def test_apply_remaps_ids_and_validates_users(synthetic_ds):
     assert ds2.user_interest.tolist() == [[0, 1], [1, 0], [1, 1]] and ds2.interest_labels == ["a", "b"]
     with pytest.raises(ValueError, match="absent from the dataset"):
         apply_interest_graph(ds, np.array([[ds.n_users, 0]]))
-    from cikgwb.runs import dataset_with_interests  # the one --interests resolver
+    from cikgwb.run_spec import dataset_with_interests  # the one --interests resolver
 
     none = dataset_with_interests(ds, "none")
     assert none.n_interests == 0 and len(none.user_interest) == 0 and "w/o UIK" in none.meta["interests_source"]

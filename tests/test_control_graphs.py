@@ -138,7 +138,7 @@ def _control(kind: str, synthetic_dir, out, seed: int = 0) -> int:
 
 def test_cli_writes_both_graphs_that_load_and_train(synthetic_dir, synthetic_ds, tmp_path, capsys, one_thread):
     from cikgwb.models import default_config
-    from cikgwb.runs import dataset_with_interests
+    from cikgwb.run_spec import dataset_with_interests
     from cikgwb.train import Trainer
 
     ds = synthetic_ds

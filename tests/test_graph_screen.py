@@ -22,7 +22,7 @@ from cikgwb.knowledge.controls import cooccurrence_interests, rewire
 from cikgwb.knowledge.interest_graph import apply_interest_graph
 from cikgwb.knowledge.leak import leak_diagnostic, screen, specificity
 from cikgwb.knowledge.screen import correlations, paired_gains, stale_graphs
-from cikgwb.runs import PROTOCOLS
+from cikgwb.run_spec import PROTOCOLS
 
 REPO = Path(__file__).resolve().parents[1]
 

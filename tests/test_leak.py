@@ -15,7 +15,7 @@ import pytest
 from cikgwb.cli import main
 from cikgwb.knowledge.interest_graph import apply_interest_graph
 from cikgwb.knowledge.leak import LEAK_LIFT, leak_diagnostic
-from cikgwb.runs import PROTOCOLS
+from cikgwb.run_spec import PROTOCOLS
 
 
 def item_nodes(ds, split: str) -> np.ndarray:

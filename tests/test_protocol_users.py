@@ -42,7 +42,7 @@ def test_a_users_run_selects_on_one_half_and_reports_the_other(tmp_path, monkeyp
     monkeypatch.setenv("CIKGWB_REPORTS_DIR", str(tmp_path))
     from cikgwb.cli import main
     from cikgwb.data import load_dataset
-    from cikgwb.train import load_per_user
+    from cikgwb.run_folder import load_per_user
 
     args = ["train", "--dataset", "synthetic", "--quiet", "--device", "cpu", "--protocol", "users"]
     assert main([*args, "--name", "u", "--set", "max_epochs=2", "--set", "split_seed=3"]) == 0

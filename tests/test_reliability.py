@@ -259,7 +259,7 @@ def test_disk_full_is_found_behind_torch_save_and_numpy(tmp_path, monkeypatch):
 
 # ----------------------------------------------------------------------------- item 16
 def test_a_run_folder_is_locked_while_a_run_writes_it(cli_env, tmp_path, capsys, one_thread):
-    from cikgwb.train import run_lock_path
+    from cikgwb.run_folder import run_lock_path
 
     main = cli_env
     run = tmp_path / "runs" / "t-s0"
@@ -293,7 +293,8 @@ def test_a_run_folder_is_locked_while_a_run_writes_it(cli_env, tmp_path, capsys,
 
 def test_the_same_run_twice_in_one_process_is_refused(synthetic_ds, tmp_path, one_thread):
     from cikgwb.models import default_config
-    from cikgwb.train import RunBusy, Trainer, run_lock
+    from cikgwb.run_folder import RunBusy, run_lock
+    from cikgwb.train import Trainer
 
     cfg = default_config("synthetic")
     cfg.train.max_epochs, cfg.train.device = 1, "cpu"

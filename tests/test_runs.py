@@ -85,7 +85,7 @@ def test_no_other_definition_of_the_reports_root():
 
 # ----------------------------------------------------------------------------- names
 def test_run_names_one_rule():
-    from cikgwb.runs import default_stem, run_name, run_stem, split_run_name
+    from cikgwb.run_spec import default_stem, run_name, run_stem, split_run_name
 
     assert (
         run_name(run_stem("book-crossing", "cikgrec", "valid", "w/o CL"), 0) == "book-crossing-cikgrec-wo-cl-valid-s0"
@@ -104,7 +104,7 @@ def test_run_names_one_rule():
 def test_bf16_run_is_not_a_seed_of_the_fp32_row():
     """A run with bf16 InfoNCE products is its own variant (``full (bf16)``), so it never joins the
     fp32 full model's seeds in a table cell."""
-    from cikgwb.runs import cikgrec_variant
+    from cikgwb.run_spec import cikgrec_variant
 
     assert cikgrec_variant({"precision": "fp32"}) == cikgrec_variant({}) == "full"
     assert cikgrec_variant({"precision": "bf16"}) == "full (bf16)"
@@ -114,7 +114,7 @@ def test_bf16_run_is_not_a_seed_of_the_fp32_row():
 def test_committed_run_names_follow_the_rule():
     """Every committed run is named ``<dataset>-<model>[-<variant>]-<protocol>[-<tag>]-s<seed>``
     with what its config and metrics say, and the rule rebuilds every name."""
-    from cikgwb.runs import (
+    from cikgwb.run_spec import (
         VARIANT_SLUGS,
         run_name,
         run_stem,
@@ -374,7 +374,7 @@ def _fake_run(
 
 def test_find_run_picks_what_the_notebooks_picked_on_made_up_runs(tmp_path, monkeypatch):
     """Ties, artefacts, checkpoints and cut runs in every order the three rules weigh them."""
-    monkeypatch.setattr("cikgwb.runs.baseline_variant", lambda cfg: "-")
+    monkeypatch.setattr("cikgwb.run_spec.baseline_variant", lambda cfg: "-")
     root = tmp_path / "runs"
     _fake_run(root, "a-cut-ckpt", converged=False, checkpoint=True)
     _fake_run(root, "b-conv-ckpt", checkpoint=True)

@@ -170,7 +170,8 @@ def cli_env(tmp_path, monkeypatch, synthetic_dir, synthetic_ds):
 
 def test_a_closed_form_run_is_fitted_once_and_counts_as_converged(cli_env, tmp_path, synthetic_ds):
     from cikgwb.evaluate import evaluate, split_masks
-    from cikgwb.runs import CLOSED_FORM_STOP, load_run, run_index
+    from cikgwb.run_folder import CLOSED_FORM_STOP
+    from cikgwb.runs import load_run, run_index
 
     argv = ["train", "--dataset", "synthetic", "--model", "ease", "--set", "l2_reg=50", "--quiet", "--device", "cpu"]
     assert cli_env(argv) == 0
@@ -230,7 +231,8 @@ def test_split_seed_follows_the_seed_and_model_grids_are_declared():
 
 def test_a_grid_sweep_lands_the_point_chosen_on_the_selection_half(cli_env, tmp_path, monkeypatch):
     from cikgwb.results import table1
-    from cikgwb.runs import GRID_SELECTION_FILE, run_index
+    from cikgwb.run_folder import GRID_SELECTION_FILE
+    from cikgwb.runs import run_index
 
     monkeypatch.chdir(tmp_path)
 

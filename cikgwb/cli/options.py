@@ -3,7 +3,7 @@ the parser style of every command (:class:`Parser`, :func:`commands`).
 
 A shared option is a function ``add_<option>(parser, ...)`` that adds it with one spelling and one help
 text; the choices a help text lists come from the registries (datasets: :mod:`cikgwb.data.registry`,
-models: :mod:`cikgwb.models`, protocols: :data:`cikgwb.runs.PROTOCOLS`). A value outside them is
+models: :mod:`cikgwb.models`, protocols: :data:`cikgwb.run_spec.PROTOCOLS`). A value outside them is
 refused by the library's own check (one line naming the setting and the known names, exit code 2)
 before any work starts, so that a dataset or model registered at run time is accepted too.
 """
@@ -83,7 +83,7 @@ def model_names() -> list[str]:
 
 
 def protocol_names() -> list[str]:
-    from ..runs import PROTOCOLS
+    from ..run_spec import PROTOCOLS
 
     return list(PROTOCOLS)
 

@@ -62,7 +62,8 @@ def _summary_line(name: str, m: dict[str, Any]) -> str:
 def train(args: Any) -> int:
     from ..paths import relative_to_cwd, runs_root
     from ..run_folder import check_run_dir
-    from ..runs import run, split_run_name
+    from ..run_spec import split_run_name
+    from ..runs import run
     from .graph import check_run_graphs  # has the run's interest graph seen its selection split?
 
     if args.strict:  # the data loader (here and in Ray workers) reads it
@@ -157,7 +158,10 @@ def register(sub: Any) -> None:
         "diagnostic (cikgwb graph leak) says the run's interest graph has seen its selection split",
     )
     p.set_defaults(func=train)
+    _register_demo(sub)
 
+
+def _register_demo(sub: Any) -> None:
     d = sub.add_parser(
         "demo",
         help="the main job on the embedded synthetic dataset (offline)",
