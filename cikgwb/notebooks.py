@@ -24,6 +24,8 @@ import logging
 import os
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -593,75 +595,97 @@ def run_all(
     ``dataset`` too), raises :class:`ParameterError` naming it and the valid choices; without
     it, undeclared parameters are left out as described above.
     """
-    import papermill as pm
+    import papermill  # noqa: F401  (without the extra: an ImportError before any work)
 
     root = project_root()
     reports = reports_dir(root)
     names = _select(only)
+    given = {"dataset": dataset, "quick": bool(quick), **(parameters or {})}
     if check:
-        check_parameters(names, {"dataset": dataset, "quick": bool(quick), **(parameters or {})}, root)
+        check_parameters(names, given, root)
     out = Path(out_dir) if out_dir is not None else reports / "notebooks"
-    if not out.is_absolute():
-        out = root / out
-    out = out / figures_tag(dataset, quick)
+    out = (out if out.is_absolute() else root / out) / figures_tag(dataset, quick)
     out.mkdir(parents=True, exist_ok=True)
-    env_before = {k: os.environ.get(k) for k in ("CIKGWB_REPORTS_DIR", "CIKGWB_DATA_DIR", "CIKGWB_ROOT")}
-    os.environ["CIKGWB_REPORTS_DIR"] = str(reports)  # the kernels inherit these
-    os.environ["CIKGWB_ROOT"] = str(root)
-    os.environ["CIKGWB_DATA_DIR"] = str(data_dir())  # the one rule's answer, for child processes too
     results: list[dict[str, Any]] = []
     t_all = time.time()
-    try:
+    with _kernel_env(reports, root):
         for name in names:
-            src = notebook_path(name, root)
-            declared = set(read_parameters(src))
-            params = {"dataset": dataset, "quick": bool(quick), **(parameters or {})}
-            params = {k: v for k, v in params.items() if k in declared}
-            dst = out / f"{name}.ipynb"
-            t0 = time.time()
-            rec: dict[str, Any] = {"notebook": name, "parameters": params, "executed": str(dst)}
-            try:
-                pm.execute_notebook(
-                    str(src),
-                    str(dst),
-                    parameters=params,
-                    kernel_name=kernel_name,
-                    cwd=str(src.parent),
-                    progress_bar=False,
-                    log_output=False,
-                )
-                missing = missing_lines(dst)
-                rec["status"] = "missing" if missing else "ok"
-                if missing:
-                    rec["missing"] = missing
-            except Exception as e:  # papermill's execution error carries the failing cell
-                rec["status"] = "failed"
-                rec["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
-            rec["seconds"] = round(time.time() - t0, 1)
+            rec, t0 = _execute(name, root, out, given, kernel_name)
             if committed_product(name, figures_tag(dataset, quick)):
                 from .made_by import record
 
                 record(reports, figures_tag(dataset, quick), rec, t0, quick=bool(quick), dataset=dataset)
-            if html and dst.exists():
+            if html and Path(rec["executed"]).exists():
                 try:
-                    rec["html"] = str(_to_html(dst))
+                    rec["html"] = str(_to_html(Path(rec["executed"])))
                 except Exception as e:  # pragma: no cover - nbconvert problems should not hide results
                     rec["html_error"] = f"{type(e).__name__}: {e}"
             results.append(rec)
             log(
-                f"[{rec['status']:>7}] {name:<24} {rec['seconds']:7.1f} s  -> {dst}"
+                f"[{rec['status']:>7}] {name:<24} {rec['seconds']:7.1f} s  -> {rec['executed']}"
                 + (f"  ({rec['error']})" if rec["status"] == "failed" else "")
                 + "".join(f"\n          {m}" for m in rec.get("missing", []))
             )
             if rec["status"] == "failed" and stop_on_error:
                 break
+    _summary(results, out, reports, dataset, quick, round(time.time() - t_all, 1), log)
+    return results
+
+
+@contextmanager
+def _kernel_env(reports: Path, root: Path) -> Iterator[None]:
+    """The reports folder, project root and data folder set in the environment the kernels
+    inherit (the one rule's answers, for child processes too); restored afterwards."""
+    env_before = {k: os.environ.get(k) for k in ("CIKGWB_REPORTS_DIR", "CIKGWB_DATA_DIR", "CIKGWB_ROOT")}
+    os.environ["CIKGWB_REPORTS_DIR"] = str(reports)
+    os.environ["CIKGWB_ROOT"] = str(root)
+    os.environ["CIKGWB_DATA_DIR"] = str(data_dir())
+    try:
+        yield
     finally:
         for k, v in env_before.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    total = round(time.time() - t_all, 1)
+
+
+def _execute(name: str, root: Path, out: Path, given: dict[str, Any], kernel_name: str) -> tuple[dict[str, Any], float]:
+    """Execute one notebook with those of ``given`` that it declares: its record (status ``ok``,
+    ``missing`` or ``failed``, seconds, the executed copy) and its start time."""
+    import papermill as pm
+
+    src = notebook_path(name, root)
+    declared = set(read_parameters(src))
+    params = {k: v for k, v in given.items() if k in declared}
+    dst = out / f"{name}.ipynb"
+    t0 = time.time()
+    rec: dict[str, Any] = {"notebook": name, "parameters": params, "executed": str(dst)}
+    try:
+        pm.execute_notebook(
+            str(src),
+            str(dst),
+            parameters=params,
+            kernel_name=kernel_name,
+            cwd=str(src.parent),
+            progress_bar=False,
+            log_output=False,
+        )
+        missing = missing_lines(dst)
+        rec["status"] = "missing" if missing else "ok"
+        if missing:
+            rec["missing"] = missing
+    except Exception as e:  # papermill's execution error carries the failing cell
+        rec["status"] = "failed"
+        rec["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
+    rec["seconds"] = round(time.time() - t0, 1)
+    return rec, t0
+
+
+def _summary(
+    results: list[dict[str, Any]], out: Path, reports: Path, dataset: str, quick: bool, total: float, log: Any
+) -> None:
+    """Write ``run_all.json``, log the totals and what is incomplete; raise where a notebook failed."""
     summary = {
         "dataset": dataset,
         "quick": bool(quick),
@@ -684,4 +708,3 @@ def run_all(
     failed = [r["notebook"] for r in results if r["status"] == "failed"]
     if failed:
         raise RuntimeError(f"notebooks failed: {', '.join(failed)} (see the executed copies in {out})")
-    return results

@@ -212,71 +212,77 @@ def _bertopic_embedder(enc: TfidfEncoder | SentenceEncoder, svd: Any = None) -> 
     return LsaEmbedder()
 
 
+@dataclass(frozen=True)
+class _Settings:
+    """What :func:`cluster_phrases` passes on to the clustering and the keywords besides the vectors."""
+
+    seed: int
+    representation: str
+    n_keywords: int
+    min_cluster_size: int
+    n_init: int | str
+    umap_kwargs: dict | None = None
+    hdbscan_kwargs: dict | None = None
+
+
+def _bertopic_models(n: int, kappa: int | None, st: _Settings, info: dict[str, Any]) -> tuple[Any, Any]:
+    """BERTopic's UMAP and its clusterer (KMeans with ``kappa``, else HDBSCAN) for ``n`` phrases;
+    their settings go into ``info``."""
+    from umap import UMAP
+
+    uk = {
+        "n_neighbors": min(15, n - 1),
+        "n_components": min(5, n - 2),
+        "min_dist": 0.0,
+        "metric": "cosine",
+        "random_state": st.seed,
+        "low_memory": True,
+    }
+    uk.update(st.umap_kwargs or {})
+    info["umap"] = dict(uk)
+    if kappa is not None:
+        from sklearn.cluster import KMeans
+
+        return UMAP(**uk), KMeans(n_clusters=kappa, random_state=st.seed, n_init=st.n_init)
+    from hdbscan import HDBSCAN
+
+    hk = {
+        "min_cluster_size": st.min_cluster_size,
+        "metric": "euclidean",
+        "cluster_selection_method": "eom",
+        "prediction_data": True,
+    }
+    hk.update(st.hdbscan_kwargs or {})
+    info["hdbscan"] = {k: v for k, v in hk.items() if k != "prediction_data"}
+    return UMAP(**uk), HDBSCAN(**hk)
+
+
 def _bertopic(
-    docs: list[str],
-    emb: np.ndarray,
-    embedder: Any,
-    kappa: int | None,
-    seed: int,
-    representation: str,
-    n_keywords: int,
-    min_cluster_size: int,
-    n_init: int | str,
-    umap_kwargs: dict | None,
-    assign: np.ndarray | None = None,
-    hdbscan_kwargs: dict | None = None,
-) -> tuple[np.ndarray, list, dict]:
-    """Fit BERTopic; with ``assign`` given, only compute its representation of that clustering."""
+    docs: list[str], emb: np.ndarray, embedder: Any, kappa: int | None, st: _Settings, assign: np.ndarray | None = None
+) -> tuple[np.ndarray, dict[int, list], dict]:
+    """Fit BERTopic; with ``assign`` given, only compute its representation of that clustering.
+    Returns the topic of each doc, each topic's keywords and what to record."""
     from bertopic import BERTopic
     from bertopic.cluster import BaseCluster
     from bertopic.dimensionality import BaseDimensionalityReduction
     from bertopic.representation import KeyBERTInspired
     from sklearn.feature_extraction.text import CountVectorizer
 
-    n = len(docs)
     info: dict[str, Any] = {}
-    rep = KeyBERTInspired(top_n_words=n_keywords, random_state=seed) if representation == "keybert" else None
+    rep = KeyBERTInspired(top_n_words=st.n_keywords, random_state=st.seed) if st.representation == "keybert" else None
     # unigrams: BERTopic joins a topic's phrases with spaces, so its bigrams would span phrases
     vec = CountVectorizer(ngram_range=(1, 1), token_pattern=r"(?u)\b[a-z]+\b")
     if assign is not None:  # representation of a given clustering ("manual topic modelling")
         umap_model, cluster_model = BaseDimensionalityReduction(), BaseCluster()
     else:
-        from umap import UMAP
-
-        uk = {
-            "n_neighbors": min(15, n - 1),
-            "n_components": min(5, n - 2),
-            "min_dist": 0.0,
-            "metric": "cosine",
-            "random_state": seed,
-            "low_memory": True,
-        }
-        uk.update(umap_kwargs or {})
-        umap_model = UMAP(**uk)
-        info["umap"] = {k: v for k, v in uk.items()}
-        if kappa is not None:
-            from sklearn.cluster import KMeans
-
-            cluster_model = KMeans(n_clusters=kappa, random_state=seed, n_init=n_init)
-        else:
-            from hdbscan import HDBSCAN
-
-            hk = {
-                "min_cluster_size": min_cluster_size,
-                "metric": "euclidean",
-                "cluster_selection_method": "eom",
-                "prediction_data": True,
-            }
-            hk.update(hdbscan_kwargs or {})
-            cluster_model = HDBSCAN(**hk)
-            info["hdbscan"] = {k: v for k, v in hk.items() if k != "prediction_data"}
+        umap_model, cluster_model = _bertopic_models(len(docs), kappa, st, info)
     tm = BERTopic(
         embedding_model=embedder,
         umap_model=umap_model,
         hdbscan_model=cluster_model,
         vectorizer_model=vec,
         representation_model=rep,
-        top_n_words=n_keywords,
+        top_n_words=st.n_keywords,
         calculate_probabilities=False,
         verbose=False,
     )
@@ -289,15 +295,86 @@ def _bertopic(
         info["outliers_before_reduction"] = n_out
         if n_out and (topics != -1).any():
             new = tm.reduce_outliers(docs, topics.tolist(), strategy="embeddings", embeddings=emb)
-            tm.update_topics(docs, topics=new, vectorizer_model=vec, representation_model=rep, top_n_words=n_keywords)
+            tm.update_topics(
+                docs, topics=new, vectorizer_model=vec, representation_model=rep, top_n_words=st.n_keywords
+            )
             topics = np.asarray(new, dtype=np.int64)
         elif n_out:
             raise ClusteringError(
-                f"bertopic/HDBSCAN found no cluster in {n} phrases (all outliers); "
-                f"lower min_cluster_size (now {min_cluster_size}) or give kappa"
+                f"bertopic/HDBSCAN found no cluster in {len(docs)} phrases (all outliers); "
+                f"lower min_cluster_size (now {st.min_cluster_size}) or give kappa"
             )
     kw = {int(t): [(str(w), float(s)) for w, s in (tm.get_topic(int(t)) or []) if w] for t in np.unique(topics)}
     return topics, kw, info
+
+
+def _distinct(occurrences: Sequence[str], kappa: int | None, clusterer: str, representation: str) -> list[str]:
+    """The occurrences as text, once the arguments are checked (:class:`ClusteringError`)."""
+    if clusterer not in CLUSTERERS:
+        raise ClusteringError(f"clusterer {clusterer!r}: expected one of {list(CLUSTERERS)}")
+    if representation not in REPRESENTATIONS:
+        raise ClusteringError(f"representation {representation!r}: expected one of {list(REPRESENTATIONS)}")
+    occurrences = [str(p) for p in occurrences]
+    if not occurrences:
+        raise ClusteringError("no phrases to cluster (the answers are empty, or every phrase was removed by cleaning)")
+    n = len(set(occurrences))
+    _validate_kappa(kappa, n, clusterer)
+    if clusterer == "bertopic" and n < MIN_PHRASES_BERTOPIC:
+        raise ClusteringError(
+            f"bertopic needs at least {MIN_PHRASES_BERTOPIC} distinct phrases for UMAP, got {n}; use clusterer 'kmeans'"
+        )
+    return occurrences
+
+
+def _lsa_or_vectors(enc: Any, X: Any, seed: int) -> tuple[Any, np.ndarray]:
+    """``(svd, dense vectors)`` for BERTopic: LSA of tf-idf vectors, or the sentence vectors as they are."""
+    return _lsa(X, seed) if isinstance(enc, TfidfEncoder) else (None, X)
+
+
+def _fit_clusters(
+    phrases: list[str], counts: np.ndarray, enc: Any, X: Any, clusterer: str, kappa: int | None, st: _Settings
+) -> tuple[np.ndarray, dict[int, list], dict[str, Any]]:
+    """Cluster ids of the distinct phrases (KMeans weighted by occurrences, or BERTopic), BERTopic's
+    keywords per topic (empty for KMeans) and what to record."""
+    if clusterer == "kmeans":
+        from sklearn.cluster import KMeans
+
+        km = KMeans(n_clusters=kappa, random_state=st.seed, n_init=st.n_init)
+        raw = km.fit_predict(X, sample_weight=counts.astype(np.float64))
+        return raw, {}, {"kmeans": {"n_init": st.n_init, "inertia": float(km.inertia_), "n_iter": int(km.n_iter_)}}
+    svd, emb = _lsa_or_vectors(enc, X, st.seed)
+    raw, bt_kw, info = _bertopic(phrases, emb, _bertopic_embedder(enc, svd), kappa, st)
+    return raw, bt_kw, ({"lsa_dims": int(emb.shape[1])} if svd is not None else {}) | info
+
+
+def _keywords(
+    phrases: list[str], counts: np.ndarray, assign: np.ndarray, k: int, enc: Any, X: Any, st: _Settings, bt_kw: Any
+) -> list[list[tuple[str, float]]]:
+    """The keywords of each cluster ``0..k-1`` by ``st.representation``; ``bt_kw``: BERTopic's per
+    topic (``(raw cluster ids, keywords)``) where BERTopic made the clusters, else None."""
+    if st.representation == "keybert" and bt_kw is not None:
+        raw, kw = bt_kw
+        old_of_new = {int(assign[i]): int(raw[i]) for i in range(len(phrases))}
+        return [kw.get(old_of_new[j], []) for j in range(k)]
+    if st.representation == "keybert":
+        svd, emb = _lsa_or_vectors(enc, X, st.seed)
+        topics, kw, _ = _bertopic(phrases, emb, _bertopic_embedder(enc, svd), None, st, assign=assign)
+        topic_of = {int(assign[i]): int(topics[i]) for i in range(len(phrases))}  # BERTopic renumbers by size
+        return [kw.get(topic_of[j], []) for j in range(k)]
+    if st.representation == "phrases":
+        return phrase_keywords(counts, assign, k, phrases, top_n=st.n_keywords)
+    return ctfidf_keywords(phrases, counts, assign, k, top_n=st.n_keywords)
+
+
+def _labels(phrases: list[str], assign: np.ndarray, keywords: list, representation: str) -> list[str]:
+    """A readable label per cluster: its member phrases as said (``phrases``), else its keywords
+    (falling back to its most frequent phrase)."""
+    if representation == "phrases":  # the member phrases as said, most frequent first
+        return [" / ".join(w for w, _ in kws[:3]) for kws in keywords]
+    first_phrase: dict[int, str] = {}
+    for i, p in enumerate(phrases):  # phrases are sorted by count: the first one met is the most frequent
+        first_phrase.setdefault(int(assign[i]), p)
+    return [readable_label(kws, fallback=first_phrase[j]) for j, kws in enumerate(keywords)]
 
 
 def cluster_phrases(
@@ -323,107 +400,36 @@ def cluster_phrases(
     empty input, a bad ``kappa`` (or one larger than the number of distinct phrases) and an unknown
     clusterer / representation.
     """
-    if clusterer not in CLUSTERERS:
-        raise ClusteringError(f"clusterer {clusterer!r}: expected one of {list(CLUSTERERS)}")
-    if representation not in REPRESENTATIONS:
-        raise ClusteringError(f"representation {representation!r}: expected one of {list(REPRESENTATIONS)}")
-    occurrences = [str(p) for p in occurrences]
-    if not occurrences:
-        raise ClusteringError("no phrases to cluster (the answers are empty, or every phrase was removed by cleaning)")
+    occurrences = _distinct(occurrences, kappa, clusterer, representation)
+    kappa = int(kappa) if kappa is not None else None
+    st = _Settings(seed, representation, n_keywords, min_cluster_size, n_init, umap_kwargs, hdbscan_kwargs)
     tally = Counter(occurrences)
     phrases = sorted(tally, key=lambda p: (-tally[p], p))
     counts = np.array([tally[p] for p in phrases], dtype=np.int64)
-    n = len(phrases)
-    _validate_kappa(kappa, n, clusterer)
-    if clusterer == "bertopic" and n < MIN_PHRASES_BERTOPIC:
-        raise ClusteringError(
-            f"bertopic needs at least {MIN_PHRASES_BERTOPIC} distinct phrases for UMAP, got {n}; use clusterer 'kmeans'"
-        )
-    if kappa is not None:
-        kappa = int(kappa)
 
-    timings: dict[str, float] = {}
     t0 = time.perf_counter()
     enc = make_encoder(encoder, device=device)
     enc.fit(occurrences)
     X = enc.encode(phrases)
-    timings["encode_s"] = time.perf_counter() - t0
+    timings = {"encode_s": time.perf_counter() - t0}
     info: dict[str, Any] = {
         "encoder": enc.describe(),
         "clusterer": clusterer,
         "kappa": kappa,
         "seed": seed,
         "representation": representation,
-        "distinct_phrases": n,
+        "distinct_phrases": len(phrases),
         "occurrences": int(counts.sum()),
     }
-
     t0 = time.perf_counter()
-    svd = None
-    if clusterer == "kmeans":
-        from sklearn.cluster import KMeans
-
-        km = KMeans(n_clusters=kappa, random_state=seed, n_init=n_init)
-        raw = km.fit_predict(X, sample_weight=counts.astype(np.float64))
-        info["kmeans"] = {"n_init": n_init, "inertia": float(km.inertia_), "n_iter": int(km.n_iter_)}
-        bt_kw: dict[int, list] = {}
-    else:
-        emb = X
-        if isinstance(enc, TfidfEncoder):
-            svd, emb = _lsa(X, seed)
-            info["lsa_dims"] = int(emb.shape[1])
-        raw, bt_kw, extra = _bertopic(
-            phrases,
-            emb,
-            _bertopic_embedder(enc, svd),
-            kappa,
-            seed,
-            representation,
-            n_keywords,
-            min_cluster_size,
-            n_init,
-            umap_kwargs,
-            hdbscan_kwargs=hdbscan_kwargs,
-        )
-        info.update(extra)
+    raw, bt_kw, extra = _fit_clusters(phrases, counts, enc, X, clusterer, kappa, st)
+    info.update(extra)
     timings["cluster_s"] = time.perf_counter() - t0
 
     assign, k = _renumber_by_size(np.asarray(raw, dtype=np.int64), counts)
-    old_of_new = {int(assign[i]): int(raw[i]) for i in range(n)}
     t0 = time.perf_counter()
-    if representation == "keybert" and clusterer == "bertopic":
-        keywords = [bt_kw.get(old_of_new[j], []) for j in range(k)]
-    elif representation == "keybert":
-        if isinstance(enc, TfidfEncoder):
-            svd, emb = _lsa(X, seed)
-        else:
-            emb = X
-        topics, kw, _ = _bertopic(
-            phrases,
-            emb,
-            _bertopic_embedder(enc, svd),
-            None,
-            seed,
-            representation,
-            n_keywords,
-            min_cluster_size,
-            n_init,
-            None,
-            assign=assign,
-        )
-        topic_of = {int(assign[i]): int(topics[i]) for i in range(n)}  # BERTopic renumbers by size
-        keywords = [kw.get(topic_of[j], []) for j in range(k)]
-    elif representation == "phrases":
-        keywords = phrase_keywords(counts, assign, k, phrases, top_n=n_keywords)
-    else:
-        keywords = ctfidf_keywords(phrases, counts, assign, k, top_n=n_keywords)
-    first_phrase = {}
-    for i in range(n):  # phrases are sorted by count: the first one met is the most frequent
-        first_phrase.setdefault(int(assign[i]), phrases[i])
-    if representation == "phrases":  # the member phrases as said, most frequent first
-        labels = [" / ".join(w for w, _ in keywords[j][:3]) for j in range(k)]
-    else:
-        labels = [readable_label(keywords[j], fallback=first_phrase[j]) for j in range(k)]
+    keywords = _keywords(phrases, counts, assign, k, enc, X, st, (raw, bt_kw) if clusterer == "bertopic" else None)
+    labels = _labels(phrases, assign, keywords, representation)
     timings["label_s"] = time.perf_counter() - t0
     info["n_clusters"] = k
     info["timings"] = timings

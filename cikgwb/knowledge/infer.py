@@ -241,8 +241,6 @@ def infer_interests(
         vllm-batch; ``model``, ``threads``, ``parallel``, ``port``, ``n_ctx`` for local). An
         option given as None is not set; one the backend does not take is an error.
     """
-    from .backends import backend_options, make_backend
-
     bad = sorted(set(reask) - set(REASKABLE))
     if bad:
         raise ValueError(f"reask: {bad} not allowed (only {list(REASKABLE)})")
@@ -250,17 +248,7 @@ def infer_interests(
     sel = select_users(ds, users, limit)
     tpl = load_template(template)
     params = sampling_params(max_tokens, temperature)
-    if isinstance(backend, str):
-        if "progress" in backend_options(backend):
-            options.setdefault("progress", progress)
-        be = make_backend(backend, **options)
-    elif options:
-        raise ValueError(
-            f"options {sorted(options)} are for a backend given by name; "
-            f"pass them to the {type(backend).__name__} you built"
-        )
-    else:
-        be = backend
+    be = _backend(backend, options, progress)
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(ds.name, getattr(be, "run_folder", be.name))
     run_dir.mkdir(parents=True, exist_ok=True)
     job = Job(
@@ -275,51 +263,75 @@ def infer_interests(
         run_dir=run_dir,
         reask=tuple(reask),
     )
-
     run = be.answer(job)
+    df, parsed = _answer_table(be, job, run)
+    report = _report(be, job, run, parsed, started)
+    write_answers(df, run_dir / "answers.jsonl")
+    atomic_write_text(run_dir / "report.json", json.dumps(report, indent=1, default=str) + "\n")
+    df.attrs["report"] = report
+    return df
+
+
+def _backend(backend: Any, options: dict[str, Any], progress: bool) -> Any:
+    """The backend object: ``backend`` made by name with ``options`` (and ``progress`` where it
+    takes one), or ``backend`` itself (then ``options`` must be empty)."""
+    from .backends import backend_options, make_backend
+
+    if isinstance(backend, str):
+        if "progress" in backend_options(backend):
+            options.setdefault("progress", progress)
+        return make_backend(backend, **options)
+    if options:
+        raise ValueError(
+            f"options {sorted(options)} are for a backend given by name; "
+            f"pass them to the {type(backend).__name__} you built"
+        )
+    return backend
+
+
+def _answer_table(be: Any, job: Job, run: Any) -> tuple[pd.DataFrame, list[Any]]:
+    """The answers table (``TABLE_COLUMNS``, one row per user asked) and each user's parsed answer;
+    a backend that left a user unanswered is an error."""
+    sel = job.users
     missing = [u for u in sel if u not in run.answers]
     if missing:
         raise RuntimeError(
             f"backend {be.name!r} gave no Answer for {len(missing)} of the {len(sel)} users "
             f"asked (first: user {missing[0]}); Backend.answer must answer every user of job.users"
         )
-
     parsed = [run.answers[u].parsed(job, u) for u in sel]
-    df = pd.DataFrame(
-        [
-            (u, p.phrases, run.answers[u].raw, run.answers[u].source, p.reason, run.answers[u].template)
-            for u, p in zip(sel, parsed)
-        ],
-        columns=list(TABLE_COLUMNS),
-    )
+    rows = [
+        (u, p.phrases, run.answers[u].raw, run.answers[u].source, p.reason, run.answers[u].template)
+        for u, p in zip(sel, parsed)
+    ]
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS)), parsed
+
+
+def _report(be: Any, job: Job, run: Any, parsed: list[Any], started: float) -> dict[str, Any]:
+    """``report.json``: what was asked of which backend, the run's figures, usable users, parse
+    reasons and (an LLM's) echo rates."""
     report: dict[str, Any] = {
-        "dataset": ds.name,
+        "dataset": job.ds.name,
         "backend": be.name,
-        "users asked": len(sel),
-        "history": {"max_items": history_len, "split": split},
+        "users asked": len(job.users),
+        "history": {"max_items": job.history_len, "split": job.split},
         **run.report,
     }
     if be.is_llm:
-        report["echo"] = echo_report((tpl.id, p) for p in parsed)
-    report["source"] = be.source
+        report["echo"] = echo_report((job.template.id, p) for p in parsed)
     counts = summarise(parsed)
     usable = int(sum(p.usable for p in parsed))
-    report.update(
-        {
-            "run": run.summary(),
-            "usable users": usable,
-            "usable fraction": usable / max(1, len(sel)),
-            "reasons": counts["reasons"],
-            "parse notes": counts["notes"],
-            "elapsed_s": round(time.time() - started, 3),
-            "run dir": str(run_dir),
-            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-    )
-    write_answers(df, run_dir / "answers.jsonl")
-    atomic_write_text(run_dir / "report.json", json.dumps(report, indent=1, default=str) + "\n")
-    df.attrs["report"] = report
-    return df
+    return report | {
+        "source": be.source,
+        "run": run.summary(),
+        "usable users": usable,
+        "usable fraction": usable / max(1, len(job.users)),
+        "reasons": counts["reasons"],
+        "parse notes": counts["notes"],
+        "elapsed_s": round(time.time() - started, 3),
+        "run dir": str(job.run_dir),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def export_batch(

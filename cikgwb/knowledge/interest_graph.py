@@ -18,8 +18,8 @@ first). ``InterestGraph.save(out)`` writes
 ``load_interest_graph`` reads such a folder (or any ``user interest`` file, or a dataset name for
 the paper's released graph) and ``apply_interest_graph`` puts it into a copy of a
 :class:`~cikgwb.data.Dataset`; what ``--interests paper | none | PATH`` means is decided in one
-place, :func:`cikgwb.runs.resolve_interests` (:func:`cikgwb.runs.dataset_with_interests` for a
-dataset to inspect, :func:`cikgwb.runs.prepare_run` for a run).
+place, :class:`cikgwb.data.interest_files.InterestSource` (:func:`cikgwb.run_spec.dataset_with_interests`
+for a dataset to inspect, :func:`cikgwb.run_spec.prepare_run` for a run).
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ from .filters import FilterReport, filter_interests
 from .phrases import answers_to_phrases, validate_answers
 
 PHRASES_FILE = "phrase_clusters.tsv"
-PAPER_NO_LABELS = "(no text label: the paper's released interest graph has none)"
 NOT_LLM = re.compile(r"\bnot\s+(?:from\s+)?an?\s+llm\b", re.IGNORECASE)
 
 
@@ -147,6 +146,76 @@ def check_users(users: np.ndarray, n_users: int, policy: str = "error", what: st
     return ok
 
 
+def _known_users(
+    answers: pd.DataFrame, n_users: int | None, policy: str, what: str
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The answers of users inside the dataset (:func:`check_users` with ``policy``) and what was dropped."""
+    unknown = {"policy": policy, "dropped_users": 0, "examples": []}
+    if n_users is None:
+        return answers, unknown
+    ok = check_users(answers["user"].to_numpy(), n_users, policy, what=what)
+    if not ok.all():
+        bad = np.unique(answers["user"].to_numpy()[~ok])
+        unknown.update(dropped_users=int(len(bad)), examples=bad[:5].tolist())
+        answers = answers[ok].reset_index(drop=True)
+    return answers, unknown
+
+
+def _label_table(cl: Clustering, kept: np.ndarray, users_per_cluster: np.ndarray) -> pd.DataFrame:
+    """One row per kept cluster ``kept`` (its interest id is its position): LABELS_FILE's columns."""
+    return pd.DataFrame(
+        {
+            "interest_id": np.arange(len(kept), dtype=np.int64),
+            "label": [cl.labels[c] for c in kept],
+            "size": [int(users_per_cluster[c]) for c in kept],
+            "phrases": [int((cl.assign == c).sum()) for c in kept],
+            "top_phrases": ["; ".join(p for p, _ in cl.members(int(c))[:5]) for c in kept],
+            "keywords": [", ".join(w for w, _ in cl.keywords[c][:8]) for c in kept],
+            "cluster": kept.astype(np.int64),
+        }
+    )
+
+
+def _answers_record(answers: pd.DataFrame, answers_path: Any, src: dict[str, Any]) -> dict[str, Any]:
+    """Where the answers come from (provenance's ``answers``)."""
+    path = Path(answers_path) if answers_path else None
+    return {
+        "path": str(answers_path) if answers_path else None,
+        "sha256": sha256_file(path) if path is not None and path.is_file() else None,
+        "rows": int(len(answers)),
+        "users": int(answers["user"].nunique()),
+        **src,
+    }
+
+
+def _phrase_counts(answers: pd.DataFrame, long: pd.DataFrame, cl: Clustering) -> dict[str, int]:
+    """How many phrases the answers gave (provenance's ``phrases``)."""
+    return {
+        "occurrences": int(len(long)),
+        "distinct": len(cl.phrases),
+        "users_with_phrases": int(long["user"].nunique()),
+        "answers_without_usable_phrases": int(answers["user"].nunique() - long["user"].nunique()),
+    }
+
+
+def _clustering_record(
+    cl: Clustering, clusterer: str, kappa: int | None, seed: int, rep: FilterReport, users_per_cluster: np.ndarray
+) -> dict[str, Any]:
+    """How the phrases were clustered and what the filters removed (provenance)."""
+
+    def named(ids: list[int]) -> list[dict[str, Any]]:
+        return [{"cluster": c, "label": cl.labels[c], "users": int(users_per_cluster[c])} for c in ids]
+
+    return {
+        "encoder": cl.info.get("encoder", {}),
+        "clusterer": clusterer,
+        "kappa": kappa,
+        "seed": seed,
+        "clustering": {k: v for k, v in cl.info.items() if k != "encoder"},
+        "filters": {**rep.to_dict(), "too_generic": named(rep.too_generic), "single_user": named(rep.single_user)},
+    }
+
+
 def build_interest_graph(
     answers: pd.DataFrame,
     *,
@@ -168,24 +237,13 @@ def build_interest_graph(
     without either, the users with answers are the basis. ``cluster_kw`` go to
     :func:`~cikgwb.knowledge.cluster.cluster_phrases` (``representation``, ``n_init``, ...).
     """
-    answers = validate_answers(answers, what=str(answers_path or "answers"))
+    what = str(answers_path or "answers")
+    answers = validate_answers(answers, what=what)
     if len(answers) == 0:
-        raise ValueError(f"{answers_path or 'answers'}: the answers set is empty (expected at least one user's answer)")
+        raise ValueError(f"{what}: the answers set is empty (expected at least one user's answer)")
     ds_name = getattr(dataset, "name", None)
-    if dataset is not None:
-        n_users = int(dataset.n_users)
-    unknown = {"policy": unknown_users, "dropped_users": 0, "examples": []}
-    if n_users is not None:
-        ok = check_users(
-            answers["user"].to_numpy(),
-            n_users,
-            unknown_users,
-            what=f"{answers_path or 'answers'} for dataset {ds_name or ''}".strip(),
-        )
-        if not ok.all():
-            bad = np.unique(answers["user"].to_numpy()[~ok])
-            unknown.update(dropped_users=int(len(bad)), examples=bad[:5].tolist())
-            answers = answers[ok].reset_index(drop=True)
+    n_users = int(dataset.n_users) if dataset is not None else n_users
+    answers, unknown = _known_users(answers, n_users, unknown_users, f"{what} for dataset {ds_name or ''}".strip())
     src = answers_source(answers)
     long = answers_to_phrases(answers)
     if n_users is not None:
@@ -202,61 +260,21 @@ def build_interest_graph(
     )
     kept, rep = filter_interests(raw_edges, basis_n, max_share=max_share, min_users=min_users, n_users_basis=basis)
     kept_clusters = np.unique(kept[:, 1])  # cluster ids are size-ordered already
-    lut = np.full(cl.n_clusters, -1, dtype=np.int64)
+    lut = np.full(cl.n_clusters, -1, dtype=np.int64)  # cluster id -> interest id (-1: filtered out)
     lut[kept_clusters] = np.arange(len(kept_clusters))
     edges = np.column_stack([kept[:, 0], lut[kept[:, 1]]]) if len(kept) else np.zeros((0, 2), np.int64)
-
     users_per_cluster = np.bincount(raw_edges[:, 1], minlength=cl.n_clusters)
-    labels = pd.DataFrame(
-        {
-            "interest_id": np.arange(len(kept_clusters), dtype=np.int64),
-            "label": [cl.labels[c] for c in kept_clusters],
-            "size": [int(users_per_cluster[c]) for c in kept_clusters],
-            "phrases": [int((cl.assign == c).sum()) for c in kept_clusters],
-            "top_phrases": ["; ".join(p for p, _ in cl.members(int(c))[:5]) for c in kept_clusters],
-            "keywords": [", ".join(w for w, _ in cl.keywords[c][:8]) for c in kept_clusters],
-            "cluster": kept_clusters.astype(np.int64),
-        }
-    )
-    phrases = pd.DataFrame(
-        {"phrase": cl.phrases, "occurrences": cl.counts, "cluster": cl.assign, "interest_id": lut[cl.assign]}
-    )
-
-    def named(ids: list[int]) -> list[dict[str, Any]]:
-        return [{"cluster": c, "label": cl.labels[c], "users": int(users_per_cluster[c])} for c in ids]
-
-    enc_desc = cl.info.get("encoder", {})
-    enc_name = enc_desc.get("encoder", str(encoder))
-    src_names = ", ".join(src["sources"]) or "unknown"  # carries any "not an LLM" marking as is
-    interests_source = (
-        f"built from {src_names} answers -> {enc_name}+{clusterer} "
-        f"kappa={kappa} seed={seed}; {len(kept_clusters)} interests after filters"
-    )
-    prov: dict[str, Any] = {
-        "interests_source": interests_source,
+    prov = {
+        "interests_source": f"built from {', '.join(src['sources']) or 'unknown'} answers -> "  # any "not an LLM" kept
+        f"{cl.info.get('encoder', {}).get('encoder', str(encoder))}+{clusterer} kappa={kappa} seed={seed}; "
+        f"{len(kept_clusters)} interests after filters",
         "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "dataset": ds_name,
         "n_users": n_users,
-        "answers": {
-            "path": str(answers_path) if answers_path else None,
-            "sha256": sha256_file(Path(answers_path)) if answers_path and Path(answers_path).is_file() else None,
-            "rows": int(len(answers)),
-            "users": int(answers["user"].nunique()),
-            **src,
-        },
+        "answers": _answers_record(answers, answers_path, src),
         "unknown_users": unknown,
-        "phrases": {
-            "occurrences": int(len(long)),
-            "distinct": len(cl.phrases),
-            "users_with_phrases": int(long["user"].nunique()),
-            "answers_without_usable_phrases": int(answers["user"].nunique() - long["user"].nunique()),
-        },
-        "encoder": enc_desc,
-        "clusterer": clusterer,
-        "kappa": kappa,
-        "seed": seed,
-        "clustering": {k: v for k, v in cl.info.items() if k not in ("encoder",)},
-        "filters": {**rep.to_dict(), "too_generic": named(rep.too_generic), "single_user": named(rep.single_user)},
+        "phrases": _phrase_counts(answers, long, cl),
+        **_clustering_record(cl, clusterer, kappa, seed, rep, users_per_cluster),
         "counts": {
             "clusters": cl.n_clusters,
             "interests": int(len(kept_clusters)),
@@ -264,10 +282,13 @@ def build_interest_graph(
             "users_with_interests": int(len(np.unique(edges[:, 0]))),
         },
     }
+    phrases = pd.DataFrame(
+        {"phrase": cl.phrases, "occurrences": cl.counts, "cluster": cl.assign, "interest_id": lut[cl.assign]}
+    )
     return InterestGraph(
         edges=edges.astype(np.int64),
         n_interests=int(len(kept_clusters)),
-        labels=labels,
+        labels=_label_table(cl, kept_clusters, users_per_cluster),
         phrases=phrases,
         provenance=prov,
         filters=rep,

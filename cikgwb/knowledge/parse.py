@@ -172,6 +172,71 @@ class EchoChecker:
         return None
 
 
+def _lines(text: str, notes: list[str]) -> list[str]:
+    """The answer's non-empty lines, without header lines (ending in ``:``) and a leading preamble."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if len(lines) > 1:
+        kept = [ln for ln in lines if not ln.endswith(":")]
+        if len(kept) < len(lines):
+            notes.append("header-dropped")
+        lines = kept or lines
+        notes.append("multi-line")
+    if lines and ":" in lines[0]:
+        head, _, rest = lines[0].partition(":")
+        if len(head.split()) >= 3 and rest.strip():
+            lines[0] = rest.strip()
+            notes.append("preamble-stripped")
+    return lines
+
+
+def _items(lines: list[str], notes: list[str]) -> list[str]:
+    """The candidate phrases of the lines: list markers, parentheticals and explanations dropped,
+    then split at commas and semicolons."""
+    items: list[str] = []
+    for ln in lines:
+        m = _MARKER.match(ln)
+        if m and m.end() < len(ln):
+            notes.append("numbered-list" if re.match(r"\s*\(?\d", ln) else "bulleted-list")
+            ln = ln[m.end() :]
+        if _PAREN.search(ln):
+            ln = _PAREN.sub("", ln)
+            notes.append("parenthetical-dropped")
+        parts = _EXPLAIN.split(ln, maxsplit=1)
+        if len(parts) == 2 and 0 < len(parts[0].split()) <= 6 and len(parts[1].split()) >= 3:
+            ln = parts[0]
+            notes.append("explanation-dropped")
+        items.extend(_SPLIT.split(ln))
+    return items
+
+
+def _clean(item: str, notes: list[str], ascii_only: bool, max_phrase_chars: int) -> str | None:
+    """One candidate as a phrase (stripped, accents removed), or None where it is dropped (empty,
+    not ASCII, too long, no letter)."""
+    p = re.sub(r"\s+", " ", item).strip(_STRIP)
+    p = _LEADING_CONJ.sub("", p).strip(_STRIP)
+    if _INLINE_MARKER.match(p):  # "1. X; 2. Y" on one line
+        p = _INLINE_MARKER.sub("", p).strip(_STRIP)
+    if not p:
+        return None
+    if any(q in item for q in "\"'`"):
+        notes.append("quotes-stripped")
+    if not p.isascii():
+        p2 = _strip_accents(p)
+        if p2 != p:
+            notes.append("accents-stripped")
+        p = p2
+        if not p.isascii() and ascii_only:
+            notes.append("dropped-non-ascii")
+            return None
+    if len(p) > max_phrase_chars:
+        notes.append("dropped-too-long")
+        return None
+    if not re.search(r"[^\W\d_]", p):
+        notes.append("dropped-no-letter")
+        return None
+    return p
+
+
 def parse_answer(
     raw: str | None,
     *,
@@ -202,67 +267,17 @@ def parse_answer(
         return ParsedAnswer([], "refusal")
     if len(text) > max_answer_chars:
         return ParsedAnswer([], "overlong")
-
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if len(lines) > 1:
-        kept = [ln for ln in lines if not ln.endswith(":")]
-        if len(kept) < len(lines):
-            notes.append("header-dropped")
-        lines = kept or lines
-        notes.append("multi-line")
-    if lines and ":" in lines[0]:
-        head, _, rest = lines[0].partition(":")
-        if len(head.split()) >= 3 and rest.strip():
-            lines[0] = rest.strip()
-            notes.append("preamble-stripped")
-
-    items: list[str] = []
-    for ln in lines:
-        m = _MARKER.match(ln)
-        if m and m.end() < len(ln):
-            notes.append("numbered-list" if re.match(r"\s*\(?\d", ln) else "bulleted-list")
-            ln = ln[m.end() :]
-        if _PAREN.search(ln):
-            ln = _PAREN.sub("", ln)
-            notes.append("parenthetical-dropped")
-        parts = _EXPLAIN.split(ln, maxsplit=1)
-        if len(parts) == 2 and 0 < len(parts[0].split()) <= 6 and len(parts[1].split()) >= 3:
-            ln = parts[0]
-            notes.append("explanation-dropped")
-        items.extend(_SPLIT.split(ln))
-
     phrases: list[str] = []
     echoes: list[tuple[str, str]] = []
     seen: set[str] = set()
-    for item in items:
-        p = re.sub(r"\s+", " ", item).strip(_STRIP)
-        p = _LEADING_CONJ.sub("", p).strip(_STRIP)
-        if _INLINE_MARKER.match(p):  # "1. X; 2. Y" on one line
-            p = _INLINE_MARKER.sub("", p).strip(_STRIP)
-        if not p:
+    for item in _items(_lines(text, notes), notes):
+        p = _clean(item, notes, ascii_only, max_phrase_chars)
+        if p is None:
             continue
-        if any(q in item for q in "\"'`"):
-            notes.append("quotes-stripped")
-        if not p.isascii():
-            p2 = _strip_accents(p)
-            if p2 != p:
-                notes.append("accents-stripped")
-            p = p2
-            if not p.isascii():
-                if ascii_only:
-                    notes.append("dropped-non-ascii")
-                    continue
-        if len(p) > max_phrase_chars:
-            notes.append("dropped-too-long")
-            continue
-        if not re.search(r"[^\W\d_]", p):
-            notes.append("dropped-no-letter")
-            continue
-        k = p.lower()
-        if k in seen:
+        if p.lower() in seen:
             notes.append("dropped-duplicate")
             continue
-        seen.add(k)
+        seen.add(p.lower())
         kind = echo.check(p) if echo is not None else None
         if kind is not None:
             echoes.append((p, kind))
@@ -278,9 +293,8 @@ def parse_answer(
         copied = [x for x in phrases if x.lower() in echo.example_phrases]
         if copied:
             notes.append("example-phrase")
-    notes = list(dict.fromkeys(notes))
     reason = "ok" if phrases else ("echo" if echoes else "no-usable-phrases")
-    return ParsedAnswer(phrases, reason, notes, echoes, copied)
+    return ParsedAnswer(phrases, reason, list(dict.fromkeys(notes)), echoes, copied)
 
 
 def summarise(parsed: Iterable[ParsedAnswer]) -> dict[str, dict[str, int]]:
