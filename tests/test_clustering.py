@@ -147,7 +147,7 @@ def test_kmeans_recovers_toy_genres_and_is_seeded():
     # labels are readable keyword strings, and every cluster lists its member phrases
     assert all(isinstance(s, str) and s for s in a.labels)
     assert sum(len(a.members(j)) for j in range(a.n_clusters)) == len(a.phrases)
-    occ_per_cluster = a.table()["occurrences"].tolist()
+    occ_per_cluster = np.bincount(a.assign, weights=a.counts, minlength=a.n_clusters).tolist()
     assert occ_per_cluster == sorted(occ_per_cluster, reverse=True)  # interest 0 is the largest
 
 
@@ -286,7 +286,7 @@ def test_build_save_load_apply_roundtrip(tmp_path, synthetic_ds):
     files = load_interest_graph(tmp_path / "g")
     assert files.labels is not None and len(files.labels) == g.n_interests
     ds2 = apply_interest_graph(ds, tmp_path / "g")
-    assert ds2.n_interests == g.n_interests and ds2.interest_labels == g.label_list
+    assert ds2.n_interests == g.n_interests and ds2.interest_labels == g.labels["label"].tolist()
     assert np.array_equal(np.unique(ds2.user_interest, axis=0), np.unique(g.edges, axis=0))
     assert "NOT an LLM" in ds2.meta["interests_source"]
     assert ds2.meta["interest_top_phrases"][0] == g.labels["top_phrases"][0]

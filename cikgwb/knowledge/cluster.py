@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from .encoders import SentenceEncoder, TfidfEncoder, make_encoder
@@ -75,21 +74,6 @@ class Clustering:
         idx = np.flatnonzero(self.assign == j)
         order = sorted(idx.tolist(), key=lambda i: (-int(self.counts[i]), self.phrases[i]))
         return [(self.phrases[i], int(self.counts[i])) for i in order]
-
-    def table(self, top: int = 5) -> pd.DataFrame:
-        """One row per cluster: ``cluster, label, phrases, occurrences, keywords, top_phrases``."""
-        size = np.bincount(self.assign, minlength=self.n_clusters)
-        occ = np.bincount(self.assign, weights=self.counts, minlength=self.n_clusters).astype(np.int64)
-        return pd.DataFrame(
-            {
-                "cluster": np.arange(self.n_clusters),
-                "label": self.labels,
-                "phrases": size,
-                "occurrences": occ,
-                "keywords": [", ".join(w for w, _ in kw[:top]) for kw in self.keywords],
-                "top_phrases": ["; ".join(p for p, _ in self.members(j)[:top]) for j in range(self.n_clusters)],
-            }
-        )
 
 
 # ------------------------------------------------------------------------------------ labels

@@ -84,10 +84,6 @@ class InterestGraph:
     clustering: Clustering | None = field(default=None, repr=False)
 
     @property
-    def label_list(self) -> list[str]:
-        return self.labels.sort_values("interest_id")["label"].astype(str).tolist()
-
-    @property
     def source(self) -> str:
         return str(self.provenance.get("interests_source", "built interest graph"))
 
@@ -95,15 +91,8 @@ class InterestGraph:
         """Write the four files (module docstring) into ``out_dir``; interest ids + ``id_offset``."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        paths = {
-            k: out / v
-            for k, v in (
-                ("edges", EDGES_FILE),
-                ("labels", LABELS_FILE),
-                ("phrases", PHRASES_FILE),
-                ("provenance", PROVENANCE_FILE),
-            )
-        }
+        files = (EDGES_FILE, LABELS_FILE, PHRASES_FILE, PROVENANCE_FILE)
+        paths = {k: out / v for k, v in zip(("edges", "labels", "phrases", "provenance"), files)}
         e = self.edges[np.lexsort((self.edges[:, 1], self.edges[:, 0]))]
         paths["edges"].write_text("".join(f"{u} {j + id_offset}\n" for u, j in e), encoding="utf-8")
         lab = self.labels.copy()
