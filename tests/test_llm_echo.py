@@ -135,7 +135,7 @@ def test_echo_report_per_template_and_in_the_run_report(tmp_path):
     assert line["template"] == "few-shot-small@v3"
 
 
-def test_store_summary_reads_a_store_in_use_and_reports_speed_tokens_echo_and_samples(tmp_path):
+def test_store_summary_reads_a_store_in_use_and_reports_speed_tokens_echo_and_samples(tmp_path, monkeypatch, capsys):
     from cikgwb.knowledge.answers_report import markdown_report, store_summary
     from cikgwb.knowledge.backends.chat import ChatBackend
     from cikgwb.knowledge.settings import resolve_settings
@@ -172,6 +172,26 @@ def test_store_summary_reads_a_store_in_use_and_reports_speed_tokens_echo_and_sa
     md = markdown_report(s, provenance={"model file": "x.gguf"})
     assert "| few-shot-small@v3 | 5 | 60.0% | 40.0% |" in md and "**model file**: x.gguf" in md
     assert md.count("\n| ") >= 3 + 1 + 2
+
+    # the command: the same report written with its provenance, the summary and the answers table
+    import json
+
+    from cikgwb.cli import interests, main
+
+    monkeypatch.setattr(interests, "_load", lambda args: ds)
+    store, out = str(tmp_path / "answers.sqlite"), tmp_path / "r"
+    argv = ["interests", "report", "--dataset", "synthetic", "--store", store, "--sample", "3", "--seed", "1"]
+    argv += ["--out", str(out / "r.md"), "--json", str(tmp_path / "s.json"), "--answers-out", str(tmp_path / "a.jsonl")]
+    assert main([*argv, "--note", "a note"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"wrote 5 users' answers to {tmp_path / 'a.jsonl'}",
+        f"wrote {out / 'r.md'}",
+    ]
+    md = (out / "r.md").read_text()
+    assert "| few-shot-small@v3 | 5 | 60.0% | 40.0% |" in md and "a note" in md
+    assert f"**answer store**: {store}" in md and "(after the valid carve-out, split seed 0)" in md
+    assert json.loads((tmp_path / "s.json").read_text())["answered"] == 5
+    assert load_answers(tmp_path / "a.jsonl").user.tolist() == [0, 1, 2, 3, 4]
 
 
 def test_phrases_copied_from_the_worked_examples_are_counted_not_dropped():
