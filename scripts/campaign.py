@@ -16,6 +16,10 @@ Rules:
   of the ``--done`` folders (default: the committed ``reports/runs``) is skipped, unless it
   early-stopped before the line's ``min_epochs`` (a line that raises it continues the run), or
   before its ``plateau_epochs`` with the first evaluation still the best;
+- every line is read once, before any run starts, by ``cikgwb train``'s own parser and
+  constructor (a bad line stops the campaign, naming it); each run's worker then trains that
+  validated config from ``<run>/campaign.config.yaml`` (``cikgwb train --config``), rebuilding
+  nothing from the line;
 - every run starts with ``--resume``: one cut earlier continues from its last checkpoint;
 - with ``--budget-s`` each run gets ``max_minutes`` = what is left of the budget (minus
   ``--reserve-s`` for evaluation and copying), and no run starts with less than ``--min-minutes``;
@@ -35,6 +39,7 @@ Rules:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -44,13 +49,14 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from cikgwb.config import TrainConfig
 from cikgwb.paths import committed_runs_root, reports_root
 from cikgwb.run_folder import run_status
-from cikgwb.runs import run_name
+from cikgwb.run_spec import run_name
 
 
 def read_queue(path: Path) -> list[tuple[str, int, list[str]]]:
@@ -99,11 +105,34 @@ def finished(run_dir: Path, at_least: int | None = None, plateau: int | None = N
     return "test" in m and status != "time-limit"
 
 
+def run_configs(queue: Path, todo: list[tuple], device: str | None) -> dict[str, Any]:
+    """The validated, resolved run config of each line to do, by run name: the line's ``cikgwb
+    train`` arguments read by the command's own parser and constructor
+    (:func:`cikgwb.cli.train.train_configs`), in the project folder, where a line's relative
+    paths point. A bad line stops the campaign here, naming the queue and the run, before any
+    run starts. Each worker trains its config from a ``config.yaml`` (nothing is rebuilt)."""
+    import contextlib
+
+    from cikgwb.cli import build_parser
+    from cikgwb.cli.train import train_configs
+
+    out = {}
+    with contextlib.chdir(ROOT):
+        for name, seed, _, line, *_ in todo:
+            argv = ["train", "--name", name, "--seeds", str(seed), *line, *(["--device", device] if device else [])]
+            try:
+                (out[run_name(name, seed)],) = train_configs(build_parser().parse_args(argv))
+            except (ValueError, OSError) as exc:
+                raise SystemExit(f"{queue}: run {run_name(name, seed)}: {exc}") from None
+    return out
+
+
 def land(run_dir: Path, dest: Path) -> None:
-    """Copy a finished run's files (its folder's plain files but ``campaign.log``) to ``dest``."""
+    """Copy a finished run's files (its folder's plain files but ``campaign.log`` and
+    ``campaign.config.yaml``) to ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     for f in sorted(run_dir.iterdir()):
-        if f.is_file() and f.name != "campaign.log":
+        if f.is_file() and not f.name.startswith("campaign."):
             shutil.copy2(f, dest / f.name)
 
 
@@ -183,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         todo.append((name, seed, args, line, floor, plateau))
     print(f"{len(todo)} of {len(queue)} runs to do, {a.slots} at a time, {a.threads} thread(s) each", flush=True)
+    configs = run_configs(a.queue, todo, a.device)
     if a.dry_run:
         for name, seed, args, *_ in todo:
             print(f"  {run_name(name, seed)}: {' '.join(args)}")
@@ -203,30 +233,19 @@ def main(argv: list[str] | None = None) -> int:
             with lock:
                 if not todo:
                     return
-                name, seed, _, line, floor, plateau = todo.pop(0)
+                name, seed, _, _, floor, plateau = todo.pop(0)
             run = run_name(name, seed)
-            cmd = [
-                a.python,
-                "-m",
-                "cikgwb",
-                "train",
-                "--name",
-                name,
-                "--seeds",
-                str(seed),
-                "--resume",
-                "--quiet",
-                *line,
-            ]
-            if a.device:
-                cmd += ["--device", a.device]
+            cfg = configs[run]
             if a.budget_s is not None:
                 left_min = (a.budget_s - (time.time() - t0) - a.reserve_s) / 60
                 if left_min < a.min_minutes:
                     print(f"[skip] {run}: {left_min:.1f} min left of the budget", flush=True)
                     continue
-                cmd += ["--set", f"max_minutes={left_min:.2f}"]
+                cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, max_minutes=round(left_min, 2)))
             (runs_dir / run).mkdir(parents=True, exist_ok=True)
+            cfg_file = runs_dir / run / "campaign.config.yaml"  # beside campaign.log; neither lands
+            cfg.save(cfg_file)
+            cmd = [a.python, "-m", "cikgwb", "train", "--config", str(cfg_file.resolve()), "--resume", "--quiet"]
             log = runs_dir / run / "campaign.log"
             start = time.time()
             print(f"[start] {run} {time.strftime('%H:%M:%S')}", flush=True)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 QUEUE = """# two tiny runs
@@ -65,6 +66,10 @@ def test_finished_runs_land_in_the_runs_folder_given(tmp_path):
     run = landed / "syn-lightgcn-valid-s1"
     names = {p.name for p in run.iterdir()}
     assert {"metrics.json", "history.jsonl", "config.yaml"} <= names and "campaign.log" not in names
+    assert "campaign.config.yaml" not in names  # what the worker trained from: the validated config
+    worker = out / "runs" / run.name
+    assert "train --config" in (worker / "campaign.log").read_text()
+    assert yaml.safe_load((worker / "campaign.config.yaml").read_text())["model"]["model"] == "lightgcn"
     assert (run / "metrics.json").read_bytes() == (out / "runs" / run.name / "metrics.json").read_bytes()
     # landed with its explorer artefact, made from the checkpoint before landing (issue 36)
     from cikgwb.run_artefact import load_artefact
@@ -120,6 +125,12 @@ def test_campaign_rejects_a_malformed_queue_line(tmp_path):
     q.write_text("ok-run 0 --dataset synthetic\nbroken-run zero --dataset synthetic\n")
     r = _campaign(tmp_path, str(q), "--dry-run")
     assert r.returncode != 0 and f"{q}:2" in r.stderr and "SEED" in r.stderr
+    # a bad setting is refused before any run starts, naming the queue and the run
+    q.write_text("ok-run 0 --dataset synthetic --set max_epochs=1\nbad-run 0 --dataset synthetic --set no_such=1\n")
+    out = tmp_path / "out"
+    r = _campaign(tmp_path, str(q), "--reports-dir", str(out), "--done", str(tmp_path / "none"))
+    assert r.returncode != 0 and f"{q}: run bad-run-s0: unknown setting 'no_such'" in r.stderr, r.stderr
+    assert not (out / "runs").exists()
 
 
 def test_campaign_queues_of_the_paper_parse():
