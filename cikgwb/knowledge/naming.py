@@ -291,11 +291,15 @@ def _naming_phrases(path: Path | None) -> tuple[pd.DataFrame | None, dict[str, A
 
 
 def _keep_leak_records(prov_file: Path, prov: dict[str, Any]) -> None:
-    """Carry ``cikgwb graph leak --record``'s figures of this very graph file over into ``prov``."""
+    """Carry ``cikgwb graph leak --record``'s figures of this very graph file over into ``prov``,
+    and the hand-checked ``window`` block (what the graph was built from), which no rerun can rebuild."""
     if prov_file.is_file():
-        old = json.loads(prov_file.read_text(encoding="utf-8")).get("leak") or {}
+        before = json.loads(prov_file.read_text(encoding="utf-8"))
+        old = before.get("leak") or {}
         kept = {p: e for p, e in old.items() if e.get("graph_sha256") == prov["graph"]["sha256"]}
         prov.update({"leak": kept} if kept else {})
+        if "window" in before and "window" not in prov:
+            prov["window"] = before["window"]
 
 
 def name_released_graph(
