@@ -116,7 +116,8 @@ def _train_procs(name: str):
 
     for p in psutil.process_iter(["cmdline"]):
         cmd = p.info["cmdline"] or []
-        if "cikgwb" in cmd and "train" in cmd and name in cmd:
+        # the worker's command names the run in its config file (logs/<run>.config.yaml)
+        if "cikgwb" in cmd and "train" in cmd and any(name in a for a in cmd):
             yield p
 
 
