@@ -41,7 +41,7 @@ demo: $(DEMO_STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check
 	$(BIN)/ruff format --check
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow" -q --durations=30
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow -q
