@@ -513,7 +513,8 @@ class Trainer:
         """A closed-form model (:func:`is_closed_form`) is fitted once from the training pairs
         and evaluated once on the selection split: one history line (epoch 0; ``epoch_seconds``
         is the fit), ``best.pt`` and ``last.pt`` (no tensor in them: the model refits when it is
-        reloaded), then :meth:`finish` as for a trained run, with :data:`CLOSED_FORM_STOP`."""
+        reloaded), then :meth:`finish` as for a trained run, with :data:`CLOSED_FORM_STOP` and
+        this one selection result (the model is the selected one: nothing to reload or evaluate again)."""
         t0 = time.time()
         rec: dict[str, Any] = {"epoch": 0, "epoch_seconds": model.fit()}
         res = self._evaluate(model, self.sel_heldout, self.sel_exclude)
@@ -523,17 +524,24 @@ class Trainer:
         self._calls[-1]["end_epoch"] = 0
         for name in CHECKPOINT_FILES:
             self._checkpoint(self.ckpt_dir / name, model, None, gen, 0, rec["score"], 0, 0)
-        metrics = self.finish(model, 0, CLOSED_FORM_STOP, time.time() - t0, "closed-form")
+        metrics = self.finish(model, 0, CLOSED_FORM_STOP, time.time() - t0, "closed-form", sel=res)
         return TrainResult(self.run_dir, metrics, self.history())
 
     def history(self) -> list[dict[str, Any]]:
         return read_history(self.run_dir)
 
-    def finish(self, model, best_epoch: int, stop_reason: str, wall: float, status: str) -> dict[str, Any]:
-        """Reload the selected epoch; evaluate the selection split and, under the valid protocol, test once."""
-        ck = torch.load(self.ckpt_dir / "best.pt", map_location=self.device, weights_only=False)
-        model.load_state_dict(ck["model"])
-        sel = self._evaluate(model, self.sel_heldout, self.sel_exclude)
+    def finish(
+        self, model, best_epoch: int, stop_reason: str, wall: float, status: str, sel: Any = None
+    ) -> dict[str, Any]:
+        """Reload the selected epoch; evaluate the selection split and, under the valid protocol, test once.
+
+        ``sel``: the selection split's result of ``model`` as it stands, when it is the selected
+        one already (a closed-form model, evaluated once by :meth:`_fit_closed_form`): it is
+        neither reloaded nor evaluated on the selection split again."""
+        if sel is None:
+            ck = torch.load(self.ckpt_dir / "best.pt", map_location=self.device, weights_only=False)
+            model.load_state_dict(ck["model"])
+            sel = self._evaluate(model, self.sel_heldout, self.sel_exclude)
         tc = self.cfg.train
         hist = self.history()
         out: dict[str, Any] = {
