@@ -136,6 +136,46 @@ def test_make_backend_takes_the_constructor_options_and_rejects_others_by_name(t
         infer_interests(tiny_dataset(), kg, model="m", run_dir=tmp_path)
 
 
+URL = "http://127.0.0.1:9/v1"
+
+
+@pytest.mark.parametrize(
+    "name, options, line",
+    [
+        ("kg-summary", {"max_phrases": "5"}, "backend 'kg-summary' option max_phrases='5': expected an integer"),
+        ("kg-summary", {"max_df": "0.5"}, "backend 'kg-summary' option max_df='0.5': expected a number"),
+        ("kg-summary", {"max_phrases": True}, "backend 'kg-summary' option max_phrases=True: expected an integer"),
+        (
+            "chat",
+            {"model": "m", "base_url": URL, "concurrency": "8"},
+            "backend 'chat' option concurrency='8': expected an integer",
+        ),
+        (
+            "chat",
+            {"model": "m", "base_url": URL, "timeout": [60]},
+            "backend 'chat' option timeout=[60]: expected a number",
+        ),
+        ("chat", {"model": 3, "base_url": URL}, "backend 'chat' option model=3: expected a string or none"),
+        (
+            "chat",
+            {"model": "m", "base_url": URL, "progress": "no"},
+            "backend 'chat' option progress='no': expected true or false",
+        ),
+        ("local", {"threads": "2"}, "backend 'local' option threads='2': expected an integer"),
+        ("local", {"model": 7}, "backend 'local' option model=7: expected a path or none"),
+    ],
+)
+def test_a_backend_option_of_the_wrong_type_is_one_line_naming_backend_option_and_value(name, options, line):
+    with pytest.raises(ValueError) as exc:
+        make_backend(name, **options)
+    assert not isinstance(exc.value, TypeError) and str(exc.value) == line
+
+
+def test_backend_options_of_the_right_type_pass_the_check():
+    kg = make_backend("kg-summary", max_phrases=3, max_df=1)  # an int is a number
+    assert kg.max_phrases == 3 and kg.max_df == 1
+
+
 def test_a_toy_llm_backend_added_by_one_registry_line_runs_end_to_end(tmp_path, toy_registry):
     ds = tiny_dataset("synthetic", n_users=6)  # user 5 has no titled item
     df = infer_interests(ds, "toy-llm", suffix="tales", run_dir=tmp_path, template="few-shot-small")

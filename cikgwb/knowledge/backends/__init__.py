@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 from typing import Any
 
 #: name -> "module:Class" (imported on first use: ``--help`` stays fast)
@@ -110,7 +111,44 @@ def make_backend(name: str, **options: Any) -> Any:
     if unknown or missing:
         what = f"does not take option(s) {', '.join(unknown)}" if unknown else f"needs option(s) {', '.join(missing)}"
         raise ValueError(f"backend {name!r} {what} (its options: {', '.join(known) or 'none'})")
-    return backend_class(name)(**opts)
+    cls = backend_class(name)
+    for key, value in opts.items():
+        _check_type(name, cls, key, value)
+    return cls(**opts)
+
+
+#: the annotations an option's value is checked against, and how a message says them
+_KINDS: dict[str, tuple[str, tuple[type, ...]]] = {
+    "int": ("an integer", (int,)),
+    "float": ("a number", (int, float)),
+    "bool": ("true or false", (bool,)),
+    "str": ("a string", (str,)),
+    "Path": ("a path", (str, os.PathLike)),
+    "os.PathLike": ("a path", (str, os.PathLike)),
+}
+
+
+def _check_type(name: str, cls: type, key: str, value: Any) -> None:
+    """A ValueError of one line naming the backend, the option and the value when ``value`` is
+    not of the type the constructor declares for ``key`` (``int``, ``float``, ``bool``, ``str``,
+    a path, or one of them ``| None``); an option of another declared type is not checked."""
+    annotation = inspect.signature(cls.__init__).parameters[key].annotation
+    if not isinstance(annotation, str):
+        annotation = getattr(annotation, "__name__", str(annotation))
+    parts = [p.strip() for p in annotation.split("|")]
+    optional = "None" in parts
+    parts = [p for p in parts if p != "None"]
+    if not parts or any(p not in _KINDS for p in parts) or (optional and value is None):
+        return
+    allowed = tuple(t for p in parts for t in _KINDS[p][1])
+    bool_ok = "bool" in parts
+    if isinstance(value, allowed) and (bool_ok or not isinstance(value, bool)):
+        return
+    words = list(dict.fromkeys(_KINDS[p][0] for p in parts))
+    if "a path" in words and "a string" in words:  # str | os.PathLike: a path, written as text or not
+        words.remove("a string")
+    what = " or ".join(words) + (" or none" if optional else "")
+    raise ValueError(f"backend {name!r} option {key}={value!r}: expected {what}")
 
 
 def __getattr__(name: str) -> Any:  # the interface, importable from the package
