@@ -22,7 +22,6 @@ from .inspect_graph import (
     interest_label,
     item_title,
     user_interests,
-    user_view,
 )
 
 
@@ -86,69 +85,6 @@ def interest_paths(ds: Any, user: int, items: Any, split: str = "train") -> dict
     return out
 
 
-def heldout_items(ds: Any, user: int) -> set[int]:
-    """The user's test items."""
-    return set(ds.user_items("test")[int(user)].tolist())
-
-
-def topk_table(ds: Any, user: int, topk: np.ndarray, k: int | None = None) -> pd.DataFrame:
-    """The user's top-``k`` list: ``rank`` (1-based), ``item``, ``title``, ``hit`` (a test item),
-    ``path`` (interest path text where one exists)."""
-    row = np.asarray(topk)[int(user)]
-    row = row[row >= 0][: k or len(row)]
-    hits = heldout_items(ds, user)
-    paths = interest_paths(ds, user, row)
-    return pd.DataFrame(
-        {
-            "rank": np.arange(1, len(row) + 1),
-            "item": row.astype(np.int64),
-            "title": [item_title(ds, int(i)) for i in row],
-            "hit": [int(i) in hits for i in row],
-            "path": [paths[int(i)]["text"] if int(i) in paths else "" for i in row],
-        }
-    )
-
-
-def user_report(
-    ds: Any,
-    user: int,
-    topk: np.ndarray | None = None,
-    answers: pd.DataFrame | None = None,
-    k: int = 20,
-    split: str = "train",
-    history: int = 30,
-) -> dict[str, Any]:
-    """Everything the explorer shows for ``user``.
-
-    Keys: ``user``; ``titles`` (the last ``history`` training titles, file order: what an LLM
-    prompt holds); ``answer`` (``{"raw", "phrases", "source"}`` from the answers table, or None);
-    ``interests`` (interest, label, holders, other holders, some other holders);
-    ``interests_source``; ``topk`` (:func:`topk_table`, or None without a model); ``n_test``.
-    """
-    if not 0 <= int(user) < ds.n_users:
-        raise ValueError(f"user {user} out of range (expected 0..{ds.n_users - 1})")
-    user = int(user)
-    view = user_view(ds, user, split)
-    items = ds.user_items(split)[user]
-    titled = [(int(i), item_title(ds, int(i))) for i in items][-history:]
-    answer = None
-    if answers is not None and len(answers):
-        hit = answers[answers["user"] == user]
-        if len(hit):
-            r = hit.iloc[0]
-            answer = {"raw": r.get("raw"), "phrases": list(r.get("phrases") or []), "source": r.get("source")}
-    return {
-        "user": user,
-        "titles": pd.DataFrame(titled, columns=["item", "title"]),
-        "answer": answer,
-        "interests": view["interests"],
-        "interests_source": view["interests_source"],
-        "neighbours": view["neighbours"],
-        "topk": topk_table(ds, user, topk, k) if topk is not None else None,
-        "n_test": len(heldout_items(ds, user)),
-    }
-
-
 CASE_COLUMNS = ["user", "item", "title", "rank", "interest", "label", "other_user", "n_paths"]
 
 
@@ -183,25 +119,6 @@ def find_cases(ds: Any, topk: np.ndarray, k: int = 20, max_cases: int = 50) -> p
             if i in paths:
                 rows.append(_case_row(u, i, item_title(ds, i), rank, paths[i]))
     return _cases_frame(rows, max_cases)
-
-
-def interest_report(
-    ds: Any, interest: int, split: str = "train", top_items: int = 10, max_members: int = 30
-) -> dict[str, Any]:
-    """What the interest browser shows: label, source, members, their most common items
-    (:func:`cikgwb.inspect_graph.interest_view`)."""
-    from .inspect_graph import interest_view
-
-    v = interest_view(ds, interest, split, top_items=top_items, max_members=max_members)
-    return {
-        "interest": v["interest"],
-        "label": v["label"],
-        "source": v["source"],
-        "n_members": v["n_members"],
-        "members": v["some members"],
-        "top_phrases": v["top_phrases"],
-        "top_items": v["top_items"],
-    }
 
 
 # ----------------------------------------------------------------------------- from a run's artefact

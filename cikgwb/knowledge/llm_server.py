@@ -333,9 +333,6 @@ class LocalLLMServer:
         except (urllib.error.URLError, OSError, ValueError):
             return False
 
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def death_note(self) -> str | None:
         """None while running; else a line saying that it died, its exit code and last log line."""
         if self.proc is None or self.proc.poll() is None:
