@@ -18,73 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .inspect_graph import (
-    interest_label,
-    item_title,
-    user_interests,
-)
-
-
-def _members_index(ds: Any) -> list[np.ndarray]:
-    """Users holding each interest (sorted), cached on the dataset's meta."""
-    cache = ds.meta.get("_explorer_members")
-    if cache is not None and len(cache) == ds.n_interests:
-        return cache
-    ui = ds.user_interest
-    order = np.lexsort((ui[:, 0], ui[:, 1]))
-    bounds = np.searchsorted(ui[order, 1], np.arange(ds.n_interests + 1))
-    out = [ui[order[bounds[j] : bounds[j + 1]], 0] for j in range(ds.n_interests)]
-    ds.meta["_explorer_members"] = out
-    return out
-
-
-def _item_users(ds: Any, split: str) -> Any:
-    key = f"_explorer_item_users_{split}"
-    m = ds.meta.get(key)
-    if m is None:
-        m = ds.matrix(split).tocsc()
-        ds.meta[key] = m
-    return m
-
-
-def interest_paths(ds: Any, user: int, items: Any, split: str = "train") -> dict[int, dict[str, Any]]:
-    """For each item of ``items`` that an interest path reaches (module docstring), the path:
-    ``{"interest", "label", "other_user", "n_paths", "text"}``; items without a path are absent."""
-    if not 0 <= int(user) < ds.n_users:
-        raise ValueError(f"user {user} out of range (expected 0..{ds.n_users - 1})")
-    user = int(user)
-    mine = user_interests(ds, user)
-    if len(mine) == 0:
-        return {}
-    members = _members_index(ds)
-    by_item = _item_users(ds, split)
-    out: dict[int, dict[str, Any]] = {}
-    for i in np.asarray(items, dtype=np.int64).ravel():
-        if i < 0 or i >= ds.n_items:
-            continue
-        holders = by_item.indices[by_item.indptr[i] : by_item.indptr[i + 1]]
-        holders = holders[holders != user]
-        if len(holders) == 0:
-            continue
-        best, total = None, 0
-        for j in mine:
-            shared = np.intersect1d(members[j], holders, assume_unique=True)
-            total += len(shared)
-            if len(shared) and (best is None or len(shared) > best[1]):
-                best = (int(j), len(shared), int(shared.min()))
-        if best is not None:
-            j, _, v = best
-            lab = interest_label(ds, j)
-            out[int(i)] = {
-                "interest": j,
-                "label": lab,
-                "other_user": v,
-                "n_paths": int(total),
-                "text": f"user {user} -> [{lab}] <- user {v} -> {item_title(ds, int(i))}",
-            }
-    return out
-
-
 CASE_COLUMNS = ["user", "item", "title", "rank", "interest", "label", "other_user", "n_paths"]
 
 
@@ -101,32 +34,12 @@ def _cases_frame(rows: list[dict[str, Any]], max_cases: int) -> pd.DataFrame:
     return order.head(max_cases).reset_index(drop=True)
 
 
-def find_cases(ds: Any, topk: np.ndarray, k: int = 20, max_cases: int = 50) -> pd.DataFrame:
-    """Candidate case studies (Figure 4): a test hit in a user's top-``k`` that an interest path
-    reaches. Columns ``user, item, title, rank, interest, label, other_user, n_paths``; best
-    first (lower rank, then more paths, then user id)."""
-    topk = np.asarray(topk)
-    test = ds.matrix("test")
-    rows = []
-    for u in range(ds.n_users):
-        row = topk[u, :k]
-        t = set(test.indices[test.indptr[u] : test.indptr[u + 1]].tolist())
-        hits = [(r + 1, int(i)) for r, i in enumerate(row) if i >= 0 and int(i) in t]
-        if not hits:
-            continue
-        paths = interest_paths(ds, u, [i for _, i in hits])
-        for rank, i in hits:
-            if i in paths:
-                rows.append(_case_row(u, i, item_title(ds, i), rank, paths[i]))
-    return _cases_frame(rows, max_cases)
-
-
 # ----------------------------------------------------------------------------- from a run's artefact
-# The same views from a run's compact ``explorer.npz`` (:mod:`cikgwb.run_artefact`): no dataset
+# Every view reads a run's compact ``explorer.npz`` (:mod:`cikgwb.run_artefact`): no dataset
 # files, no checkpoint, no training; what the explorer notebook and Figure 4 use.
 def artefact_paths(a: Any, user: int, items: Any) -> dict[int, dict[str, Any]]:
-    """:func:`interest_paths` on an artefact: for each item of ``items`` reached by
-    ``user -> interest <- other user -> item`` (the other user has it among their training items,
+    """The interest paths (module docstring) in a run artefact: for each item of ``items``
+    reached by ``user -> interest <- other user -> item`` (the other user has it among their training items,
     all of train.txt), the path through the interest whose other holders have it most often
     (ties: smaller interest id, then smaller user id); ``n_paths`` counts the (interest, user) pairs."""
     user = a.check_user(user)
@@ -304,8 +217,8 @@ def artefact_case(a: Any, user: int, item: int, other_user: int | None = None) -
 
 
 def artefact_find_cases(a: Any, k: int = 20, max_cases: int = 50) -> pd.DataFrame:
-    """:func:`find_cases` on a run artefact: test hits in a top-``k`` list reached by an interest
-    path. Columns ``user, item, title, rank, interest, label, other_user, n_paths``; best first."""
+    """Candidate case studies (Figure 4) in a run artefact: test hits in a top-``k`` list reached
+    by an interest path. Columns ``user, item, title, rank, interest, label, other_user, n_paths``; best first."""
     rows = []
     for u in range(a.n_users):
         r = a.test_ranks(u)

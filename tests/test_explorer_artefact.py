@@ -105,12 +105,20 @@ def test_title_labels_name_distinctive_titles_and_say_how_they_were_made(synthet
 
 
 def test_user_report_neighbours_paths_and_missed_items(art_run):
-    from cikgwb.explorer import artefact_case, artefact_find_cases, artefact_user_report
+    from cikgwb.explorer import artefact_case, artefact_find_cases, artefact_paths, artefact_user_report
 
     ds, _, path, _ = art_run
     a = load_artefact(path)
     tr = ds.matrix("train_full")
     user = int(np.argmax(np.bincount(ds.user_interest[:, 0], minlength=ds.n_users)))
+    # every interest path is real: another user holding one of the user's interests has the item in train
+    paths = artefact_paths(a, user, np.arange(ds.n_items))
+    assert paths, "a user with the most interests reaches some item through them"
+    mine = set(a.interests(user).tolist())
+    for item, p in paths.items():
+        v = p["other_user"]
+        assert v != user and p["interest"] in mine and p["interest"] in set(a.interests(v).tolist())
+        assert tr[v, item] == 1 and p["n_paths"] >= 1
     rep = artefact_user_report(a, user, k=10)
     assert len(rep["topk"]) == 10 and rep["k"] == 10
     for _, r in rep["interests"].iterrows():

@@ -200,32 +200,6 @@ def test_train_runs_reuse_load_run_and_cached_sparsity_groups(trained):
         R.load_run(Path(path).parent / "nope", ds)
 
 
-# ----------------------------------------------------------------------------- explorer + widgets
-def test_interest_paths_are_real_paths_and_cases_are_hits(trained):
-    from cikgwb.explorer import find_cases, interest_paths
-    from cikgwb.inspect_graph import user_interests
-
-    ds = trained[0]
-    train = ds.matrix("train")
-    user = int(np.argmax(np.bincount(ds.user_interest[:, 0], minlength=ds.n_users)))
-    paths = interest_paths(ds, user, np.arange(ds.n_items))
-    assert paths, "a user with the most interests reaches some item through them"
-    mine = set(user_interests(ds, user).tolist())
-    for item, p in paths.items():
-        v = p["other_user"]
-        assert v != user and p["interest"] in mine and p["interest"] in set(user_interests(ds, v).tolist())
-        assert train[v, item] == 1 and p["n_paths"] >= 1
-    # a top-K that puts every user's test items first: each found case is a hit reached by a path
-    test = ds.user_items("test")
-    topk = np.full((ds.n_users, 5), -1)
-    for u in range(ds.n_users):
-        topk[u, : min(5, len(test[u]))] = test[u][:5]
-    cases = find_cases(ds, topk, k=5)
-    assert len(cases) > 0 and (cases["rank"].diff().dropna() >= 0).all()
-    for _, c in cases.head(20).iterrows():
-        assert c["item"] in set(test[c["user"]].tolist()) and train[c["other_user"], c["item"]] == 1
-
-
 # ----------------------------------------------------------------------------- sweeps
 def test_sweep_points_modes_aliases_and_validation():
     from cikgwb.sweep import SweepSpec, parse_grid
