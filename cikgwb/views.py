@@ -401,16 +401,13 @@ def figure3(
 
 
 # ----------------------------------------------------------------------------- Tables 1 and 3 (notebook 06)
+#: how a row of either table was obtained: its protocol, views, seeds, devices, provenance and status
+_HOW_COLUMNS = ["protocol", "views", "seeds", "devices", "provenance", "status"]
 #: the columns of Tables 1 and 3 that notebook 06 shows (and writes to reports/tables/<dataset>/)
 TABLE1_COLUMNS = [
     "dataset",
     "model",
-    "protocol",
-    "views",
-    "seeds",
-    "devices",
-    "provenance",
-    "status",
+    *_HOW_COLUMNS,
     "recall@50",
     "recall@100",
     "ndcg@50",
@@ -421,12 +418,7 @@ TABLE1_COLUMNS = [
 TABLE3_COLUMNS = [
     "dataset",
     "variant",
-    "protocol",
-    "views",
-    "seeds",
-    "devices",
-    "provenance",
-    "status",
+    *_HOW_COLUMNS,
     "recall@100",
     "ndcg@100",
     "paper recall@100",
