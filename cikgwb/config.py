@@ -462,15 +462,17 @@ def config_problems(cfg: RunConfig) -> list[str]:
         if isinstance(v, float) and not math.isfinite(v):
             probs.append(f"setting {key}={v!r}: expected a finite number")
             continue
-        if key in ranges and v is not None:
+        if key in ranges and v is not None:  # a tuple setting's range holds for each value, of which it has one or more
             lo, lo_in, hi, hi_in = ranges[key]
-            if (lo is not None and (v < lo or (v == lo and not lo_in))) or (
-                hi is not None and (v > hi or (v == hi and not hi_in))
+            if (not v if isinstance(v, tuple) else False) or any(
+                (lo is not None and (x < lo or (x == lo and not lo_in)))
+                or (hi is not None and (x > hi or (x == hi and not hi_in)))
+                for x in (v if isinstance(v, tuple) else (v,))
             ):
-                probs.append(
-                    f"setting {key}={v!r}: expected {_expected(kind).replace('a number', 'a value')} "
-                    f"{_range_text(lo, lo_in, hi, hi_in)}"
-                )
+                what = _expected(kind).replace("a number", "a value")
+                if isinstance(v, tuple):
+                    what = f"{what.split(' (')[0]}, at least one, each"
+                probs.append(f"setting {key}={v!r}: expected {what} {_range_text(lo, lo_in, hi, hi_in)}")
         if key in choices and v not in choices[key]:
             probs.append(f"setting {key}={v!r}: expected one of {', '.join(choices[key])}")
     if "dataset" in typed_ok and not cfg.dataset.strip():

@@ -308,3 +308,30 @@ def test_a_checkpoint_of_the_old_flat_config_is_not_resumed(tmp_path, monkeypatc
             run_dir=run_dir,
             progress=False,
         ).fit(resume=True)
+
+
+@pytest.mark.parametrize(
+    "model, setting, message",
+    [
+        (
+            "kgat",
+            "layer_sizes=64,0",
+            "setting layer_sizes=(64, 0): expected comma-separated integers, at least one, each >= 1",
+        ),
+        ("mcclk", "topk=0", "setting topk=0: expected an integer >= 1"),
+        ("mcclk", "knn_lambda=2", "setting knn_lambda=2.0: expected a value in [0, 1]"),
+        ("kgrec", "cl_drop_ratio=1.0", "setting cl_drop_ratio=1.0: expected a value in [0, 1)"),
+        ("kgrec", "n_heads=0", "setting n_heads=0: expected an integer >= 1"),
+        ("kgcl", "gat_dropout=1", "setting gat_dropout=1.0: expected a value in [0, 1)"),
+        ("kgin", "n_layers=0", "setting n_layers=0: expected an integer >= 1"),
+        ("sgl", "ssl_ratio=-0.1", "setting ssl_ratio=-0.1: expected a value in [0, 1)"),
+    ],
+)
+def test_model_settings_checked_by_their_config_constraints(model, setting, message):
+    """Issue 35: a model's ranges are its Config's declared RANGES, checked by the one validator
+    (cikgwb.config.validate_config) before anything is built; the model reads ``cfg.<field>``."""
+    from cikgwb.models import make_config
+
+    with pytest.raises(ConfigError) as err:
+        make_config(model, "synthetic", [setting])
+    assert str(err.value) == message

@@ -1,7 +1,9 @@
 """Pieces shared by the baselines of ``sgl``, ``simgcl``, ``cke`` and ``cfkg``.
 
-* :func:`check_rate`, :func:`check_positive`: a setting's range, checked with an error naming
-  the model, the setting and its value.
+* :func:`check_positive`: a setting that must be positive when another is on (SimGCL's
+  noise_eps with CL), checked with an error naming the model, the setting and its value (the
+  ranges of single settings are their Config's ``RANGES``, checked by
+  :func:`cikgwb.config.validate_config`).
 * :func:`drop_nodes`, :func:`layer_sum`: SGL's node dropout and a LightGCN pass whose layers
   use different matrices (SGL's random-walk views).
 * :class:`InteractionGraphModel`: the LightGCN backbone of the GNN collaborative-filtering
@@ -20,12 +22,6 @@ from ..data.dataset import Dataset
 from ..graph import InteractionGraph, lightgcn
 from .base import Recommender
 from .losses import bpr_loss, l2_batch
-
-
-def check_rate(model: str, name: str, value: float) -> float:
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{model}: {name}={value!r}: expected a rate in [0, 1)")
-    return value
 
 
 def check_positive(model: str, name: str, value: float) -> float:

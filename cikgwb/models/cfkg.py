@@ -63,12 +63,10 @@ class CFKG(Recommender):
 
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        self.opts = o = cfg  # its options are its Config's fields
-        if cfg.dim < 1 or cfg.kg_batch_size < 1:
-            raise ValueError(f"cfkg: dim={cfg.dim}, kg_batch_size={cfg.kg_batch_size}: expected positive sizes")
+        self.opts = cfg  # its options are its Config's fields (checked by its RANGES)
         U, E = ds.n_users, ds.n_entities
         self.n_entities = E
-        self.triples, self.use_kg, R = item_kg(ds, cfg.use_kg, o["inverse_relations"], o["kg_weight"])
+        self.triples, self.use_kg, R = item_kg(ds, cfg.use_kg, cfg.inverse_relations, cfg.kg_weight)
         self.interact = R  # the id of the "interact" relation
         # nodes: users [0, U), entities [U, U + E) with the items first
         self.embedding = nn.Parameter(xavier_blocks(U, E, dim=cfg.dim))
@@ -93,7 +91,7 @@ class CFKG(Recommender):
                 self.cfg.l2_reg_kge,
             )
             out["loss_kg"] = l_kg
-            total = total + self.opts["kg_weight"] * l_kg
+            total = total + self.opts.kg_weight * l_kg
         out["loss"] = total
         return out
 

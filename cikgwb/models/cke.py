@@ -96,16 +96,11 @@ class CKE(Recommender):
 
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        self.opts = o = cfg  # its options are its Config's fields
-        if o["relation_dim"] < 1 or cfg.dim < 1 or cfg.kg_batch_size < 1:
-            raise ValueError(
-                f"cke: dim={cfg.dim}, relation_dim={o['relation_dim']}, "
-                f"kg_batch_size={cfg.kg_batch_size}: expected positive sizes"
-            )
+        self.opts = cfg  # its options are its Config's fields (checked by its RANGES)
         U, I, E, D = ds.n_users, ds.n_items, ds.n_entities, cfg.dim
         self.n_entities = E
-        self.triples, self.use_kg, R = item_kg(ds, cfg.use_kg, o["inverse_relations"], o["kg_weight"])
-        k = o["relation_dim"]
+        self.triples, self.use_kg, R = item_kg(ds, cfg.use_kg, cfg.inverse_relations, cfg.kg_weight)
+        k = cfg.relation_dim
         self.user = nn.Parameter(xavier_blocks(U, dim=D))
         self.item_cf = nn.Parameter(xavier_blocks(I, dim=D))
         self.entity = nn.Parameter(xavier_blocks(E, dim=D))
@@ -136,7 +131,7 @@ class CKE(Recommender):
             transr_project(e[t], M, r),
             transr_project(e[t_neg], M, r),
             self.cfg.l2_reg_kge,
-            normalize=self.opts["normalize_kg"],
+            normalize=self.opts.normalize_kg,
         )
 
     def loss(self, users, pos, neg, epoch):
@@ -147,6 +142,6 @@ class CKE(Recommender):
         if self.use_kg:
             l_kg = self.kg_loss(*self.sample_kg(self.cfg.kg_batch_size))
             out["loss_kg"] = l_kg
-            total = total + self.opts["kg_weight"] * l_kg
+            total = total + self.opts.kg_weight * l_kg
         out["loss"] = total
         return out

@@ -38,7 +38,7 @@ from torch_geometric.utils import softmax as scatter_softmax
 
 from ..data.dataset import Dataset
 from ..sampling import PairSampler, uniform_negatives
-from ._backbone import check_positive, check_rate
+from ._backbone import check_positive
 from .base import Recommender
 
 __all__ = [
@@ -49,7 +49,6 @@ __all__ = [
     "uniform_negatives",
     "gumbel_like",
     "interaction_pattern",
-    "check_rate",
     "check_positive",
     "mean_values",
     "project_by_relation",
@@ -338,8 +337,7 @@ class RelationalKGModel(Recommender):
 
     def __init__(self, ds: Dataset, cfg: Any, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        self.node_dropout = check_rate(self.NAME, "node_dropout", cfg.node_dropout)
-        check_rate(self.NAME, "message_dropout", cfg.message_dropout)
+        self.node_dropout = cfg.node_dropout  # a rate in [0, 1): cikgwb.config.RANGES
 
     def build_graphs(self, ds: Dataset, train_pairs: np.ndarray, device: torch.device) -> None:
         """The KG, the interactions and the embedding table (one Xavier draw of ``(U + E) x dim``)."""

@@ -89,6 +89,7 @@ class Config(ModelConfig):
     pretrain_mf_lr: float = 1e-3  # learning rate of that pre-training
 
     RANGES: ClassVar[dict[str, tuple]] = {
+        "layer_sizes": (1, True, None, False),  # each of them; at least one
         "kge_dim": (1, True, None, False),
         "pretrain_mf_epochs": (0, True, None, False),
         "pretrain_mf_lr": (0, False, None, False),
@@ -131,12 +132,8 @@ class BiInteraction(nn.Module):
 class KGAT(Recommender):
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        opts = cfg  # its options are its Config's fields
-        sizes = [int(s) for s in opts["layer_sizes"]]
-        if not sizes or min(sizes) < 1 or cfg.dim < 1:
-            raise ValueError(f"kgat: dim={cfg.dim}, layer_sizes={opts['layer_sizes']!r}: expected positive sizes")
-        if not 0.0 <= cfg.message_dropout < 1.0:
-            raise ValueError(f"kgat: message_dropout={cfg.message_dropout!r}: expected a rate in [0, 1)")
+        # its settings are checked by its Config's RANGES (cikgwb.config.validate_config)
+        sizes = list(cfg.layer_sizes)
         self.U, self.N = ds.n_users, ds.n_users + ds.n_entities
         edges, self.n_rel = ckg_edges(ds, train_pairs)
         e = torch.as_tensor(edges, device=device)
@@ -146,9 +143,9 @@ class KGAT(Recommender):
         # true triples for negative sampling, and the heads that have edges
         self.true_keys = torch.sort((self.heads * self.n_rel + self.rels) * self.N + self.tails).values
         self.head_nodes = torch.unique(self.heads)
-        D, K = cfg.dim, int(opts["kge_dim"])
+        D, K = cfg.dim, cfg.kge_dim
         self.embedding = nn.Parameter(xavier(self.N, D))
-        n_pre = int(opts["pretrain_mf_epochs"])
+        n_pre = cfg.pretrain_mf_epochs
         if n_pre:  # users and items start from BPR-MF, as the authors' --pretrain -1
             users, items = pretrain_bpr_mf(
                 train_pairs,
@@ -156,7 +153,7 @@ class KGAT(Recommender):
                 ds.n_items,
                 D,
                 n_pre,
-                lr=float(opts["pretrain_mf_lr"]),
+                lr=cfg.pretrain_mf_lr,
                 l2_reg=cfg.l2_reg,
                 seed=torch.initial_seed(),
             )
@@ -166,10 +163,8 @@ class KGAT(Recommender):
         self.relation_embed = nn.Parameter(xavier(self.n_rel, K))
         self.trans_W = nn.Parameter(torch.stack([xavier(D, K) for _ in range(self.n_rel)]))
         dims = [D] + sizes
-        self.attentive = bool(opts["update_attention"])
-        self.layers = nn.ModuleList(
-            BiInteraction(dims[k], dims[k + 1], float(opts["leaky_slope"])) for k in range(len(sizes))
-        )
+        self.attentive = cfg.update_attention
+        self.layers = nn.ModuleList(BiInteraction(dims[k], dims[k + 1], cfg.leaky_slope) for k in range(len(sizes)))
         self.register_buffer("att", self.initial_laplacian())
         self.to(device)
         self.kg_phase = AlternatingPhase([self.embedding, self.relation_embed, self.trans_W], cfg.lr_kg)

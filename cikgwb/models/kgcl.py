@@ -61,7 +61,7 @@ from ..graph import InteractionGraph
 from ..sampling import Membership, tail_negatives, triple_keys
 from . import register
 from .base import AlternatingPhase, Recommender
-from .kg_common import Pattern, check_positive, check_rate
+from .kg_common import Pattern
 from .losses import grace_loss, l2_batch, transe_loss
 
 
@@ -117,18 +117,14 @@ def item_neighbours(ds: Dataset, k: int) -> np.ndarray:
 class KGCL(Recommender):
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        o = cfg  # its options are its Config's fields
-        self.kg_p_drop = check_rate("kgcl", "kg_p_drop", o["kg_p_drop"])
-        self.ui_p_drop = check_rate("kgcl", "ui_p_drop", o["ui_p_drop"])
-        self.gat_dropout = check_rate("kgcl", "gat_dropout", o["gat_dropout"])
-        self.slope = float(o["leaky_slope"])
+        # its settings are checked by its Config's RANGES (cikgwb.config.validate_config)
+        self.kg_p_drop, self.ui_p_drop, self.gat_dropout = cfg.kg_p_drop, cfg.ui_p_drop, cfg.gat_dropout
+        self.slope = cfg.leaky_slope
         self.use_cl = not cfg.no_cl and cfg.gcl_weight > 0
-        if self.use_cl:
-            check_positive("kgcl", "gcl_temp", cfg.gcl_temp)
         U, I, E = ds.n_users, ds.n_items, ds.n_entities
         self.U = U
         # item-entity edges (the GAT's neighbourhoods), sorted by item
-        nb = item_neighbours(ds, int(o["entity_num_per_item"]))
+        nb = item_neighbours(ds, cfg.entity_num_per_item)
         nb_t = torch.as_tensor(nb, device=device).reshape(-1, 3)
         self.nb_item, self.nb_rel, self.nb_ent = (nb_t[:, k].contiguous() for k in range(3))
         self.nb_pattern = Pattern(self.nb_item, torch.arange(len(nb_t), device=device), (I, len(nb_t)), presorted=True)
@@ -136,7 +132,7 @@ class KGCL(Recommender):
         # the user-item graph: users [0, U), items U + i
         self.ui_graph = InteractionGraph(train_pairs, U, I, device)
         self.ui_edges, self.A = self.ui_graph.edges.to(device), self.ui_graph.A
-        std, D = float(o["init_std"]), cfg.dim
+        std, D = cfg.init_std, cfg.dim
         self.user_emb = nn.Parameter(torch.randn(U, D) * std)
         self.item_emb = nn.Parameter(torch.randn(I, D) * std)
         self.entity_emb = nn.Parameter(torch.randn(E, D) * std)

@@ -68,7 +68,11 @@ class Config(ModelConfig):
 
     RENAMED: ClassVar[dict[str, str]] = {"edge_dropout": "node_dropout"}  # its name before issue 19
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"ind": ("distance", "cosine", "mi")}
-    RANGES: ClassVar[dict[str, tuple]] = {"n_factors": (1, True, None, False), "sim_regularity": (0, True, None, False)}
+    RANGES: ClassVar[dict[str, tuple]] = {
+        "n_layers": (1, True, None, False),
+        "n_factors": (1, True, None, False),
+        "sim_regularity": (0, True, None, False),
+    }
 
 
 #: training settings (the model layer; the learning rate tuned on valid, module docstring) and
@@ -119,14 +123,8 @@ class KGIN(RelationalKGModel):
 
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        opts = cfg  # its options are its Config's fields
-        self.ind = str(opts["ind"]).lower()
-        if self.ind not in IND_TYPES:
-            raise ValueError(f"kgin: ind={opts['ind']!r}: expected one of {IND_TYPES}")
-        self.n_factors = int(opts["n_factors"])
-        if self.n_factors < 1 or cfg.n_layers < 1 or cfg.dim < 1:
-            raise ValueError(f"kgin: n_factors={self.n_factors}, n_layers={cfg.n_layers}, dim={cfg.dim}: expected >= 1")
-        self.sim_regularity = float(opts["sim_regularity"])
+        # its settings are checked by its Config's CHOICES and RANGES (cikgwb.config.validate_config)
+        self.ind, self.n_factors, self.sim_regularity = cfg.ind, cfg.n_factors, cfg.sim_regularity
         self.build_graphs(ds, train_pairs, device)
         D = cfg.dim
         self.latent_emb = nn.Parameter(xavier(self.n_factors, D))

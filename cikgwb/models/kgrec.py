@@ -67,8 +67,6 @@ from .kg_common import (
     ProjectionHead,
     RelationalAggregator,
     RelationalKGModel,
-    check_positive,
-    check_rate,
     gumbel_like,
     xavier,
 )
@@ -93,6 +91,10 @@ class Config(ModelConfig):
     n_heads: int = 2  # attention heads of the rationale scores (divides dim)
 
     RENAMED: ClassVar[dict[str, str]] = {"edge_dropout": "node_dropout"}  # its name before issue 19
+    RANGES: ClassVar[dict[str, tuple]] = {
+        "cl_drop_ratio": (0, True, 1, False),
+        "n_heads": (1, True, None, False),
+    }
 
 
 #: training settings (the model layer; module docstring) and per-dataset overrides (none)
@@ -135,15 +137,13 @@ class KGRec(RelationalKGModel):
 
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        o = cfg  # its options are its Config's fields
-        self.cl_drop = check_rate("kgrec", "cl_drop_ratio", o["cl_drop_ratio"])
-        self.mae_coef, self.mae_msize = float(o["mae_coef"]), int(o["mae_msize"])
-        self.n_heads = int(o["n_heads"])
-        if self.n_heads < 1 or cfg.dim % self.n_heads:
+        # its settings' ranges are checked by its Config's RANGES (cikgwb.config.validate_config)
+        self.cl_drop = cfg.cl_drop_ratio
+        self.mae_coef, self.mae_msize = cfg.mae_coef, cfg.mae_msize
+        self.n_heads = cfg.n_heads
+        if cfg.dim % self.n_heads:
             raise ValueError(f"kgrec: n_heads={self.n_heads}: expected a positive divisor of dim={cfg.dim}")
         self.use_cl = not cfg.no_cl and cfg.gcl_weight > 0
-        if self.use_cl:
-            check_positive("kgrec", "gcl_temp", cfg.gcl_temp)
         self.build_graphs(ds, train_pairs, device)
         D = cfg.dim
         self.relation_emb = nn.Parameter(xavier(self.n_rel, D))

@@ -56,7 +56,7 @@ from ..config import ModelConfig
 from ..data.dataset import Dataset
 from ..graph import InteractionGraph
 from . import register
-from .kg_common import Pattern, ProjectionHead, RelationalAggregator, RelationalKGModel, check_positive, xavier
+from .kg_common import Pattern, ProjectionHead, RelationalAggregator, RelationalKGModel, xavier
 from .losses import bpr_loss, grace_loss, l2_batch
 
 
@@ -81,6 +81,11 @@ class Config(ModelConfig):
 
     RENAMED: ClassVar[dict[str, str]] = {"edge_dropout": "node_dropout"}  # its name before issue 19
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"knn_refresh": ("epoch", "batch")}
+    RANGES: ClassVar[dict[str, tuple]] = {
+        "topk": (1, True, None, False),
+        "knn_lambda": (0, True, 1, True),
+        "cl_alpha": (0, True, 1, True),
+    }
 
 
 #: training settings of MCCLK's authors (the model layer) and per-dataset overrides (none)
@@ -115,20 +120,11 @@ class MCCLK(RelationalKGModel):
 
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        o = cfg  # its options are its Config's fields
-        self.refresh = str(o["knn_refresh"]).lower()
-        if self.refresh not in REFRESH:
-            raise ValueError(f"mcclk: knn_refresh={o['knn_refresh']!r}: expected one of {REFRESH}")
-        self.topk, self.lam, self.alpha = int(o["topk"]), float(o["knn_lambda"]), float(o["cl_alpha"])
-        self.lgn_layers, self.item_layers = int(o["lightgcn_layers"]), int(o["item_layers"])
-        if self.topk < 1 or not 0 <= self.lam <= 1 or not 0 <= self.alpha <= 1:
-            raise ValueError(
-                f"mcclk: topk={self.topk}, knn_lambda={self.lam}, cl_alpha={self.alpha}: "
-                "expected topk >= 1 and lambda, alpha in [0, 1]"
-            )
+        # its settings are checked by its Config's CHOICES and RANGES (cikgwb.config.validate_config)
+        self.refresh = cfg.knn_refresh
+        self.topk, self.lam, self.alpha = cfg.topk, cfg.knn_lambda, cfg.cl_alpha
+        self.lgn_layers, self.item_layers = cfg.lightgcn_layers, cfg.item_layers
         self.use_cl = not cfg.no_cl and cfg.gcl_weight > 0
-        if self.use_cl:
-            check_positive("mcclk", "gcl_temp", cfg.gcl_temp)
         self.build_graphs(ds, train_pairs, device)
         self.ui_graph = InteractionGraph(train_pairs, self.U, self.n_items, device)
         D = cfg.dim

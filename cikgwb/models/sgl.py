@@ -43,7 +43,7 @@ from ..config import ModelConfig
 from ..data.dataset import Dataset
 from ..graph import drop_edges, lightgcn
 from . import register
-from ._backbone import InteractionGraphModel, check_positive, check_rate, drop_nodes
+from ._backbone import InteractionGraphModel, drop_nodes
 from .losses import info_nce
 
 
@@ -77,13 +77,9 @@ class SGL(InteractionGraphModel):
 
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        self.aug_type = str(self.opts["aug_type"]).lower()
-        if self.aug_type not in AUG_TYPES:
-            raise ValueError(f"sgl: aug_type={self.opts['aug_type']!r}: expected one of {AUG_TYPES}")
-        self.ssl_ratio = check_rate("sgl", "ssl_ratio", self.opts["ssl_ratio"])
+        # aug_type and ssl_ratio are checked by its Config's CHOICES and RANGES
+        self.aug_type, self.ssl_ratio = cfg.aug_type, cfg.ssl_ratio
         self.use_cl = not cfg.no_cl and cfg.gcl_weight > 0
-        if self.use_cl:
-            check_positive("sgl", "gcl_temp", cfg.gcl_temp)
         self._aug_seed = int(torch.randint(0, 2**31 - 1, (1,)))
         self._view_epoch: int | None = None
         self._views: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None

@@ -65,14 +65,13 @@ class SimGCL(InteractionGraphModel):
 
     def __init__(self, ds: Dataset, cfg: Config, train_pairs: np.ndarray, device: torch.device):
         super().__init__(ds, cfg, train_pairs, device)
-        if cfg.n_layers < 1 and not self.opts["include_layer0"]:
+        if cfg.n_layers < 1 and not cfg.include_layer0:
             raise ValueError(
                 "simgcl: n_layers=0 leaves nothing to read out without layer 0; "
                 "use n_layers >= 1 or include_layer0=true"
             )
         self.use_cl = not cfg.no_cl and cfg.gcl_weight > 0
         if self.use_cl:
-            check_positive("simgcl", "gcl_temp", cfg.gcl_temp)
             check_positive("simgcl", "noise_eps", cfg.noise_eps)
 
     def encode(self, n_noisy: int = 0) -> list[torch.Tensor]:
@@ -94,12 +93,12 @@ class SimGCL(InteractionGraphModel):
             self.cfg.n_layers,
             mean=False,
             layer=step,
-            layer0=bool(self.opts["include_layer0"]),
+            layer0=self.cfg.include_layer0,
         )
         return list(acc.split(D, dim=1))
 
     def n_readout(self) -> int:
-        return self.cfg.n_layers + (1 if self.opts["include_layer0"] else 0)
+        return self.cfg.n_layers + (1 if self.cfg.include_layer0 else 0)
 
     def user_item_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.encode()[0] / self.n_readout()
