@@ -6,7 +6,7 @@ files it wrote and, for the paper's notebooks (06-09), its **inputs**: every run
 sweep) it reads, each with a fingerprint of the files it reads there (:func:`notebook_inputs`).
 
 :func:`stale` compares those recorded inputs with what the notebook would read now, counting
-only committed files where a list of them is given (``git ls-files``, :func:`committed_files`): a
+only committed files where a list of them is given (``git ls-files``): a
 run added, removed or changed since the figure was drawn names the figure as stale, with the
 command that remakes it (``make reports``). The comparison is of content, not of file times
 (git keeps none), so it gives the same answer on every clean clone.
@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import platform
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -122,17 +121,6 @@ def notebook_inputs(
         return None
     found = {key(f): fingerprint(f, RUN_FILES[name], counts) for f in _run_folders(name, dataset, params, reports)}
     return {k: v for k, v in sorted(found.items()) if v and counts(reports / k / "metrics.json")}
-
-
-def committed_files(reports: Path) -> set[str] | None:
-    """The files git holds under ``reports``, relative to it (None where there is no git)."""
-    try:
-        out = subprocess.run(
-            ["git", "ls-files", "-z", "--", "."], cwd=reports, capture_output=True, text=True, timeout=60, check=True
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return {p for p in out.stdout.split("\0") if p}
 
 
 def stale(reports: Path, tag: str, committed: set[str] | None = None) -> list[str]:

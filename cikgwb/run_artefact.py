@@ -90,25 +90,6 @@ def untitled_label(item: int, org_id: str | None) -> str:
     return f"(item {int(item)}: no title in the data)"
 
 
-def add_item_ids(path: str | Path, item_ids: list[str]) -> bool:
-    """Put ``item_ids`` (:func:`dataset_item_ids`) into an existing artefact that lacks them (one
-    made before they were stored); its arrays are left as they are. Returns whether it changed."""
-    path = artefact_path(path)
-    with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    text = json.loads(bytes(arrays["text"]).decode("utf-8"))
-    n = int(text["meta"]["n_items"])
-    if len(item_ids) != n:
-        raise ValueError(f"{path}: {len(item_ids)} item ids for {n} items")
-    if text.get("item_ids") == list(item_ids):
-        return False
-    text["item_ids"] = list(item_ids)
-    arrays["text"] = np.frombuffer(json.dumps(text, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
-    with atomic_open(path, "wb") as fh:  # a run folder's files are written atomically
-        np.savez_compressed(fh, **arrays)
-    return True
-
-
 # ----------------------------------------------------------------------------- interest labels
 def title_labels(
     train_indptr: np.ndarray,

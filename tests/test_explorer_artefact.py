@@ -226,7 +226,7 @@ def test_missed_items_are_capped_and_untitled_items_show_their_isbn(art_run, tmp
     import pandas as pd
 
     from cikgwb.explorer import artefact_user_report
-    from cikgwb.run_artefact import add_item_ids, untitled_label
+    from cikgwb.run_artefact import untitled_label
     from cikgwb.widgets import MAX_MISSED, render_run_user
 
     ds, _, path, _ = art_run
@@ -243,16 +243,6 @@ def test_missed_items_are_capped_and_untitled_items_show_their_isbn(art_run, tmp
     assert untitled_label(5, "0306406152").startswith("ISBN 0306406152")
     assert untitled_label(5, "033031582").startswith("id 033031582")  # 9 digits: not an ISBN
     assert untitled_label(5, None) == "(item 5: no title in the data)"
-    copy = tmp_path / ARTEFACT_FILE
-    copy.write_bytes((path / ARTEFACT_FILE).read_bytes())
-    ids = [f"{i:09d}X" for i in range(ds.n_items)]
-    assert add_item_ids(copy, ids) and not add_item_ids(copy, ids)
-    b = load_artefact(copy)
-    assert b.item_ids == ids and (b.top_items == a.top_items).all() and b.titles == a.titles
-    b.titles[3] = ""
-    assert b.title(3) == untitled_label(3, ids[3])
-    with pytest.raises(ValueError, match="item ids"):
-        add_item_ids(copy, ids[:-1])
 
 
 def test_missing_artefact_and_checkpoint_name_the_command(tmp_path, art_run):
