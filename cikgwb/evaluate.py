@@ -110,11 +110,6 @@ class EvalResult:
             "seconds": float(self.seconds),
         }
 
-    def per_user_frame(self) -> pd.DataFrame:
-        """Per-user metrics of the evaluated users as a DataFrame indexed by user id."""
-        users = np.flatnonzero(self.evaluated)
-        return pd.DataFrame({k: v[users] for k, v in self.per_user.items()}, index=pd.Index(users, name="user"))
-
 
 # ----------------------------------------------------------------------------- validation
 def _as_csr(m: Any, name: str, shape: tuple[int, int] | None = None) -> sp.csr_matrix:

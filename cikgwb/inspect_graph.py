@@ -171,12 +171,6 @@ def degrees(ds: Any, node_type: str, edge_type: str, split: str = "train") -> np
     raise ValueError(f"edge type {edge_type!r}: expected interact, kg, kg:<relation> or has_interest")
 
 
-def degree_histogram(deg: np.ndarray) -> pd.DataFrame:
-    """``degree, nodes``: how many nodes have each degree (a degree distribution to plot)."""
-    d, c = np.unique(np.asarray(deg), return_counts=True)
-    return pd.DataFrame({"degree": d.astype(np.int64), "nodes": c.astype(np.int64)})
-
-
 def _describe(deg: np.ndarray) -> dict[str, float]:
     if len(deg) == 0:
         return {"nodes": 0, "zero": 0, "min": 0, "mean": 0.0, **{f"p{int(q * 100)}": 0.0 for q in _QUANTILES}, "max": 0}

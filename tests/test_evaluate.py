@@ -149,7 +149,7 @@ def test_users_argument_and_unevaluated_are_nan():
     assert evaluated.tolist() == [5, 6, 20]  # user 0 has no held-out items
     assert res.n_users_evaluated == 3
     assert (res.topk[0] == -1).all() and (res.topk[1] == -1).all()
-    assert list(res.per_user_frame().index) == [5, 6, 20]
+    assert np.flatnonzero(res.evaluated).tolist() == [5, 6, 20]
 
 
 def test_exclude_none_and_device_passthrough():
