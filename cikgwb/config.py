@@ -19,8 +19,31 @@ from typing import Any, ClassVar
 import yaml
 
 
+class Resolvable:
+    """What the run config and its parts (the model's ``Config``, :class:`TrainConfig`) share:
+    once :func:`freeze` has marked one resolved (:func:`cikgwb.run_spec.resolve_config`, the one
+    constructor of a run's configuration), it is read, never changed: assigning to it raises
+    ``dataclasses.FrozenInstanceError``. A changed config is another one, built before it is
+    resolved or with ``dataclasses.replace`` (a new, unresolved instance)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.__dict__.get("_resolved"):
+            raise dataclasses.FrozenInstanceError(
+                f"cannot assign {type(self).__name__}.{name}={value!r}: a resolved run config is read, never "
+                "changed (build another before resolving it, or with dataclasses.replace)"
+            )
+        object.__setattr__(self, name, value)
+
+
+def freeze(cfg: "RunConfig") -> "RunConfig":
+    """Mark ``cfg`` and its model and training parts resolved (:class:`Resolvable`); returns it."""
+    for part in (cfg, cfg.model, cfg.train):
+        object.__setattr__(part, "_resolved", True)
+    return cfg
+
+
 @dataclass
-class ModelConfig:
+class ModelConfig(Resolvable):
     """The base of every model's settings: its registered name.
 
     Each model declares a subclass beside its code (``cikgwb/models/<model>.py``: ``Config``)
@@ -65,7 +88,7 @@ MODEL_CONFIGS: dict[str, type[ModelConfig]] = {}
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Resolvable):
     lr: float = 8e-4
     batch_size: int = 1024
     max_epochs: int = 2000
@@ -95,7 +118,7 @@ class TrainConfig:
 
 
 @dataclass
-class RunConfig:
+class RunConfig(Resolvable):
     dataset: str = "synthetic"
     interests: str = "paper"  # paper | none | PATH to a user-interest graph
     name: str | None = None

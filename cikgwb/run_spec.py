@@ -33,6 +33,7 @@ loads the dataset with that source (the loader receives it) and applies a PATH g
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from .config import freeze
 from .data.interest_files import NONE, InterestSource
 from .run_folder import GRID_SELECTION_FILE
 
@@ -265,14 +267,16 @@ def resolve_config(cfg: Any) -> Any:
         return cfg
     src = InterestSource.parse(cfg.interests)
     protocol_splits(cfg.train.protocol)
-    out = copy.deepcopy(cfg)
-    out.name = name_of(cfg)
-    if src.kind == "none" and hasattr(out.model, "no_interests"):  # a model that reads interests (CIKGRec)
-        out.model.no_interests = True
-    if not out.model.reads_interest_graph():
-        out.interests, src = "none", NONE
-    out.source = src
-    return out
+    model = copy.deepcopy(cfg.model)
+    if src.kind == "none" and hasattr(model, "no_interests"):  # a model that reads interests (CIKGRec)
+        model = dataclasses.replace(model, no_interests=True)
+    interests = cfg.interests
+    if not model.reads_interest_graph():
+        interests, src = "none", NONE
+    out = dataclasses.replace(
+        cfg, name=name_of(cfg), interests=interests, model=model, train=copy.deepcopy(cfg.train), source=src
+    )
+    return freeze(out)  # read from here on, never changed: an assignment raises
 
 
 def prepare_dataset(cfg: Any, ds: Any = None) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Any
@@ -43,7 +44,7 @@ def train_configs(args: Any) -> list[Any]:
         apply_overrides(cfg, args.set or [], validate=False)
         settings = {**{k: v for k, v in flags.items() if v is not None}, **({"seed": seed} if seed is not None else {})}
         apply_overrides(cfg, settings)  # the one check of the whole config
-        cfg.name = run_name(stem or default_stem(cfg), cfg.train.seed)
+        cfg = dataclasses.replace(cfg, name=run_name(stem or default_stem(cfg), cfg.train.seed))
         if args.executor == "local":  # --device cuda on a CPU-only torch: one line
             from ..train import pick_device
 
