@@ -20,26 +20,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import sys
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
-
-@contextlib.contextmanager
-def _environment(settings: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in settings}
-    os.environ.update(settings)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+from .paths import environment
 
 
 def _share_datasets() -> None:
@@ -67,7 +54,7 @@ def run_jobs(jobs: list[dict[str, Any]], out: Any = sys.stdout) -> int:
         t0 = time.time()
         with open(job["log_path"], "w") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
             print("$ cikgwb " + " ".join(job["argv"]) + "   (in one process: python -m cikgwb.batch)", flush=True)
-            with _environment(dict(job.get("env") or {})):
+            with environment(dict(job.get("env") or {})):
                 try:
                     rc = main(list(job["argv"]))
                     status = "ok" if rc == 0 else f"failed: exit {rc}"

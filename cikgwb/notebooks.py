@@ -636,18 +636,11 @@ def run_all(
 def _kernel_env(reports: Path, root: Path) -> Iterator[None]:
     """The reports folder, project root and data folder set in the environment the kernels
     inherit (the one rule's answers, for child processes too); restored afterwards."""
-    env_before = {k: os.environ.get(k) for k in ("CIKGWB_REPORTS_DIR", "CIKGWB_DATA_DIR", "CIKGWB_ROOT")}
-    os.environ["CIKGWB_REPORTS_DIR"] = str(reports)
-    os.environ["CIKGWB_ROOT"] = str(root)
-    os.environ["CIKGWB_DATA_DIR"] = str(data_dir())
-    try:
-        yield
-    finally:
-        for k, v in env_before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    from .paths import environment
+
+    with environment({"CIKGWB_REPORTS_DIR": str(reports), "CIKGWB_ROOT": str(root)}):
+        with environment({"CIKGWB_DATA_DIR": str(data_dir())}):  # asked once the root is set
+            yield
 
 
 def _execute(name: str, root: Path, out: Path, given: dict[str, Any], kernel_name: str) -> tuple[dict[str, Any], float]:

@@ -17,12 +17,17 @@ environment variable counts); none keeps its own copy of a default.
                        project, as the notebooks and ``make`` have it)
 =====================  ===============================================================
 
+``environment(settings)`` sets environment variables for a ``with`` block and restores them after
+(the batch jobs' settings, the notebook kernels' folders).
+
 This module imports nothing of the package at import time: it is the bottom layer.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT_ENV = "CIKGWB_ROOT"
@@ -31,6 +36,22 @@ CHECKPOINT_ENV = "CIKGWB_CHECKPOINT_DIR"
 DATA_ENV = "CIKGWB_DATA_DIR"
 # the first notebook: a folder holding it is the project folder
 _MARKER = Path("notebooks") / "01_data.ipynb"
+
+
+@contextmanager
+def environment(settings: Mapping[str, str]) -> Iterator[None]:
+    """``settings`` set in ``os.environ`` inside the block; each restored afterwards (removed where
+    it was unset)."""
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _env(name: str) -> str:
