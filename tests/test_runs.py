@@ -271,7 +271,11 @@ def _old_explorer(runs, run, dataset):
         or [r for r in pool if r["model"] == "cikgrec"]
         or pool
     )
-    return best[0]["path"]
+    # the model at its default settings (run name <dataset>-<model>-<protocol>-s<seed>) before a
+    # variant of it: since the interest-graph controls (issue 33) have artefacts, a control run
+    # (e.g. ...-cikgrec-users-interests-...-s0) sorts before the plain run it varies
+    plain = [r for r in best if r["run"] == f"{r['dataset']}-{r['model']}-{r['protocol']}-s{r['seed']}"]
+    return (plain or best)[0]["path"]
 
 
 def _new(roots, dataset, protocol, run=None, models=None):

@@ -157,7 +157,9 @@ def test_killed_worker_run_completes_on_retry_from_its_checkpoint(tmp_path, monk
     assert epochs == list(range(8))  # no epoch lost or written twice
     metrics = json.loads((run / "metrics.json").read_text())
     starts = [c["start_epoch"] for c in metrics["calls"]]
-    assert len(starts) == 2 and starts[0] == 0 and starts[1] >= 2, metrics["calls"]  # resumed, not restarted
+    # resumed, not restarted: from the last checkpoint, which may be one epoch behind the history
+    # line the kill was triggered by (the history is truncated to it: no epoch written twice, above)
+    assert len(starts) == 2 and starts[0] == 0 and starts[1] >= 1, metrics["calls"]
     log = (tmp_path / "kill" / "logs" / f"{run.name}.log").read_text()
     assert log.count("=== attempt") == 2
     # the same run uninterrupted: the same history
